@@ -1,0 +1,1 @@
+//! Packed list storage for list values (placeholder; see the list family).

@@ -1,0 +1,1 @@
+//! Stream storage (placeholder; see the stream family).

@@ -1,1 +1,2 @@
+pub mod pubsub;
 pub mod store;

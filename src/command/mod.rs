@@ -542,10 +542,10 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         );
         return reject(shared, client, Some(entry), msg);
     }
-    if entry.has_flag(flags::WRITE) {
-        if let Some(msg) = crate::aof::refuse_writes(shared) {
-            return reject(shared, client, Some(entry), msg);
-        }
+    if entry.has_flag(flags::WRITE)
+        && let Some(msg) = crate::aof::refuse_writes(shared)
+    {
+        return reject(shared, client, Some(entry), msg);
     }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());

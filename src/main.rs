@@ -49,6 +49,10 @@ fn init_logging(config: &Config) {
 }
 
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("check-aof") {
+        std::process::exit(ferrymq::aof::check::main(&argv[2..]));
+    }
     let cli = Cli::parse();
     let config = match Config::from_args(&cli.args) {
         Ok(c) => c,

@@ -101,6 +101,8 @@ pub struct Shared {
     /// Highest AOF offset known to be on disk; writers holding `appendfsync always` replies wait
     /// on it.
     pub durable: watch::Sender<u64>,
+    /// Append-only file state (writer, rewrite, status for INFO).
+    pub aof: crate::aof::Aof,
 }
 
 impl Shared {
@@ -144,6 +146,7 @@ impl Shared {
             pause_until: AtomicI64::new(0),
             pause_all: AtomicBool::new(false),
             durable: watch::Sender::new(0),
+            aof: crate::aof::Aof::default(),
         });
         shared.apply_config();
         shared
@@ -239,8 +242,7 @@ impl Shared {
 
     /// The `aof_*` lines of INFO persistence.
     pub fn aof_info(&self) -> String {
-        let enabled = self.store.lock().aof.is_some();
-        crate::aof::info_fields(enabled)
+        crate::aof::info_fields(self)
     }
 
     /// Hook run after every command that changed data, still under the store lock.

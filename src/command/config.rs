@@ -32,8 +32,11 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .collect();
     let res = ctx.shared.config.write().set_many(&pairs);
     match res {
-        Ok(_) => {
+        Ok(changed) => {
             ctx.shared.apply_config();
+            if let Err(e) = super::persistence::config_changed(ctx, &changed) {
+                return Reply::Error(e.into());
+            }
             Reply::Ok
         }
         Err(e) => Reply::Error(e.into()),

@@ -1,0 +1,203 @@
+//! Replaying the AOF at startup: the base, then each incremental file, command by command
+//! through the command table, with a private client whose replies are discarded (the sink is
+//! not installed yet, so nothing is propagated again).
+//!
+//! Damage, as Redis handles it: a last file that ends inside a command (a crash mid-write) is
+//! trimmed back to its last complete command when `aof-load-truncated yes` (otherwise startup
+//! stops); an unfinished MULTI at the end of a file counts as truncation at the MULTI. Anything
+//! else that is not a command stops startup with the file name and offset.
+
+use bytes::Bytes;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::sync::Arc;
+use tracing::warn;
+
+use super::manifest::{Layout, Manifest};
+use super::reader::{CommandReader, ReadError};
+use crate::command::{execute, execute_transaction, is, resolve, unblock};
+use crate::connection::{ClientHandle, ClientState, ReplyMode};
+use crate::server::Shared;
+
+/// Id of the loading client (never a real connection: those start at 1).
+const LOADER_CLIENT_ID: u64 = 0;
+
+struct Replayer<'a> {
+    shared: &'a Arc<Shared>,
+    client: ClientState,
+    multi: Option<Vec<Vec<Bytes>>>,
+}
+
+impl Replayer<'_> {
+    fn run(&mut self, argv: Vec<Bytes>) -> Result<(), String> {
+        let entry = resolve(&argv).map_err(|_| {
+            format!(
+                "Unknown command '{}'",
+                String::from_utf8_lossy(&argv[0][..argv[0].len().min(128)])
+            )
+        })?;
+        let arity = entry.spec.arity;
+        let ok = if arity >= 0 {
+            argv.len() == arity as usize
+        } else {
+            argv.len() >= (-arity) as usize
+        };
+        if !ok {
+            return Err(format!(
+                "Wrong number of arguments for '{}'",
+                entry.full_name
+            ));
+        }
+        if is(&argv[0], "multi") {
+            if self.multi.is_some() {
+                return Err("MULTI calls can not be nested".into());
+            }
+            self.multi = Some(Vec::new());
+            return Ok(());
+        }
+        if is(&argv[0], "exec") {
+            let q = self.multi.take().ok_or("EXEC without MULTI")?;
+            execute_transaction(self.shared, &mut self.client, q);
+            return Ok(());
+        }
+        if let Some(q) = self.multi.as_mut() {
+            q.push(argv);
+            return Ok(());
+        }
+        let (_, blocked) = execute(self.shared, &mut self.client, entry, &argv);
+        if blocked.is_some() {
+            unblock(self.shared, LOADER_CLIENT_ID, None);
+        }
+        Ok(())
+    }
+}
+
+/// Load every data file of `m`; Err is the message to stop startup with.
+pub fn load(
+    shared: &Arc<Shared>,
+    layout: &Layout,
+    m: &Manifest,
+    truncated_ok: bool,
+) -> Result<(), String> {
+    let handle = Arc::new(ClientHandle::new(
+        LOADER_CLIENT_ID,
+        "aof".into(),
+        String::new(),
+        false,
+    ));
+    let mut client = ClientState::new(handle, true);
+    client.reply_mode = ReplyMode::Off;
+    let mut r = Replayer {
+        shared,
+        client,
+        multi: None,
+    };
+    let files: Vec<_> = m.data_files().collect();
+    let n = files.len();
+    for (i, (entry, is_base)) in files.into_iter().enumerate() {
+        let last = i + 1 == n;
+        let path = layout.path(&entry.name);
+        let mut f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_base && last => {
+                // Redis tolerates a missing last incr file (created right after the manifest).
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Can't open the append-only file {}: {}",
+                    entry.name,
+                    super::strerror(&e)
+                ));
+            }
+        };
+        let mut magic = [0u8; 5];
+        let got = f.read(&mut magic).unwrap_or(0);
+        if got == 5 && &magic == b"REDIS" {
+            return Err(format!(
+                "The AOF file {} starts with an RDB preamble: ferrymq loads only RESP AOF files (aof-use-rdb-preamble no)",
+                entry.name
+            ));
+        }
+        let f = File::open(&path)
+            .map_err(|e| format!("Can't open {}: {}", entry.name, super::strerror(&e)))?;
+        let mut reader = CommandReader::new(f);
+        // Offset before the MULTI of an unfinished transaction.
+        let mut multi_start = 0u64;
+        let truncate_at = loop {
+            match reader.next_command() {
+                Ok(Some((off, argv))) => {
+                    if r.multi.is_none() {
+                        multi_start = off;
+                    }
+                    r.run(argv).map_err(|e| {
+                        format!(
+                            "{e} reading the append only file {} at offset {off}",
+                            entry.name
+                        )
+                    })?;
+                }
+                Ok(None) => {
+                    if r.multi.is_some() {
+                        warn!(file = %entry.name, "Revert incomplete MULTI/EXEC transaction in AOF file");
+                        break Some(multi_start);
+                    }
+                    break None;
+                }
+                Err(ReadError::Truncated { offset }) => {
+                    break Some(if r.multi.is_some() {
+                        multi_start
+                    } else {
+                        offset
+                    });
+                }
+                Err(ReadError::Corrupt { offset, reason }) => {
+                    return Err(format!(
+                        "Bad file format reading the append only file {} at offset {offset} ({reason}): make a backup of your AOF file, then use `ferrymq check-aof --fix <dir>`",
+                        entry.name
+                    ));
+                }
+                Err(ReadError::Io(e)) => {
+                    return Err(format!(
+                        "Unrecoverable error reading the append only file {}: {}",
+                        entry.name,
+                        super::strerror(&e)
+                    ));
+                }
+            }
+        };
+        if let Some(at) = truncate_at {
+            r.multi = None;
+            if !last {
+                return Err(format!(
+                    "Unexpected end of file reading the append only file {} at offset {at}, which is not the last file",
+                    entry.name
+                ));
+            }
+            if !truncated_ok {
+                return Err(format!(
+                    "Unexpected end of file reading the append only file {} at offset {at}. You can: 1) Make a backup of your AOF file, then use `ferrymq check-aof --fix <dir>`. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                    entry.name
+                ));
+            }
+            warn!(file = %entry.name, "!!! Warning: short read while loading the AOF file !!!");
+            warn!(file = %entry.name, offset = at, "!!! Truncating the AOF at offset !!!");
+            OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| {
+                    f.set_len(at)?;
+                    f.sync_all()
+                })
+                .map_err(|e| {
+                    format!(
+                        "Error truncating the AOF file {}: {}",
+                        entry.name,
+                        super::strerror(&e)
+                    )
+                })?;
+            warn!(file = %entry.name, "AOF loaded anyway because aof-load-truncated is enabled");
+        }
+    }
+    Ok(())
+}

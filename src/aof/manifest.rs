@@ -1,0 +1,266 @@
+//! The Redis 7 multi-part AOF layout: `<dir>/<appenddirname>/` holds a base file, incremental
+//! files and the manifest `<appendfilename>.manifest` that lists them, one per line:
+//! `file <name> seq <n> type b|h|i` (base, history, incremental). The manifest is only ever
+//! replaced atomically (write a temp file, fsync, rename, fsync the directory), so a crash at
+//! any moment leaves either the old or the new list of files, each of them complete.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub name: String,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub base: Option<FileEntry>,
+    pub incrs: Vec<FileEntry>,
+    /// Files no longer part of the dataset, to delete.
+    pub history: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// Parse the manifest text as Redis does: `key value` pairs per line, `#` comments.
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let mut m = Manifest::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words = split_words(line)
+                .ok_or_else(|| format!("Invalid AOF manifest file format (line {})", i + 1))?;
+            if words.len() % 2 != 0 {
+                return Err(format!("Invalid AOF manifest file format (line {})", i + 1));
+            }
+            let (mut name, mut seq, mut kind) = (None, None, None);
+            for kv in words.chunks(2) {
+                match kv[0].as_str() {
+                    "file" => name = Some(kv[1].clone()),
+                    "seq" => seq = kv[1].parse::<u64>().ok(),
+                    "type" => kind = Some(kv[1].clone()),
+                    _ => {}
+                }
+            }
+            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+                return Err(format!("Invalid AOF manifest file format (line {})", i + 1));
+            };
+            let e = FileEntry { name, seq };
+            match kind.as_str() {
+                "b" => {
+                    if m.base.is_some() {
+                        return Err("Found duplicate base file information".into());
+                    }
+                    m.base = Some(e)
+                }
+                "i" => {
+                    if m.incrs.last().is_some_and(|l| l.seq >= e.seq) {
+                        return Err("Found a non-monotonic sequence number".into());
+                    }
+                    m.incrs.push(e)
+                }
+                "h" => m.history.push(e),
+                _ => return Err(format!("Unknown AOF file type '{kind}'")),
+            }
+        }
+        Ok(m)
+    }
+
+    /// The manifest text, in Redis's order: base, history, incremental files.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let line = |s: &mut String, e: &FileEntry, t: char| {
+            s.push_str(&format!(
+                "file {} seq {} type {}\n",
+                quote(&e.name),
+                e.seq,
+                t
+            ));
+        };
+        if let Some(b) = &self.base {
+            line(&mut s, b, 'b');
+        }
+        for h in &self.history {
+            line(&mut s, h, 'h');
+        }
+        for i in &self.incrs {
+            line(&mut s, i, 'i');
+        }
+        s
+    }
+
+    /// Files making up the dataset, in replay order.
+    pub fn data_files(&self) -> impl Iterator<Item = (&FileEntry, bool)> {
+        self.base
+            .iter()
+            .map(|b| (b, true))
+            .chain(self.incrs.iter().map(|i| (i, false)))
+    }
+
+    pub fn next_base_seq(&self) -> u64 {
+        self.base.as_ref().map(|b| b.seq + 1).unwrap_or(1)
+    }
+
+    pub fn next_incr_seq(&self) -> u64 {
+        self.incrs.last().map(|i| i.seq + 1).unwrap_or(1)
+    }
+}
+
+fn quote(name: &str) -> String {
+    if name
+        .bytes()
+        .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\')
+    {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// Split a manifest line into words, honouring double quotes (as Redis's `sdssplitargs`).
+fn split_words(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else {
+            return Some(out);
+        };
+        let mut w = String::new();
+        if c == '"' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => w.push(chars.next()?),
+                    c => w.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                w.push(c);
+                chars.next();
+            }
+        }
+        out.push(w);
+    }
+}
+
+/// Where the AOF lives and how its files are named.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// `<dir>/<appenddirname>`
+    pub dir: PathBuf,
+    /// `appendfilename`
+    pub filename: String,
+}
+
+impl Layout {
+    pub fn new(dir: &str, dirname: &str, filename: &str) -> Layout {
+        Layout {
+            dir: Path::new(dir).join(dirname),
+            filename: filename.to_string(),
+        }
+    }
+
+    pub fn manifest_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.manifest", self.filename))
+    }
+
+    pub fn base_name(&self, seq: u64) -> String {
+        format!("{}.{seq}.base.aof", self.filename)
+    }
+
+    pub fn incr_name(&self, seq: u64) -> String {
+        format!("{}.{seq}.incr.aof", self.filename)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The manifest on disk, or None when there is none.
+    pub fn load(&self) -> Result<Option<Manifest>, String> {
+        match fs::read_to_string(self.manifest_path()) {
+            Ok(text) => Manifest::parse(&text).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!(
+                "Can't open the AOF manifest {}: {}",
+                self.manifest_path().display(),
+                super::strerror(&e)
+            )),
+        }
+    }
+
+    /// Replace the manifest atomically: temp file, fsync, rename, fsync the directory.
+    pub fn persist(&self, m: &Manifest) -> io::Result<()> {
+        let tmp = self.dir.join(format!("temp-{}.manifest", self.filename));
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(m.render().as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, self.manifest_path())?;
+        sync_dir(&self.dir)
+    }
+
+    /// Create (truncate) a data file and make its directory entry durable.
+    pub fn create(&self, name: &str) -> io::Result<File> {
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(self.path(name))?;
+        sync_dir(&self.dir)?;
+        Ok(f)
+    }
+
+    /// Open an incremental file for appending.
+    pub fn open_append(&self, name: &str) -> io::Result<File> {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path(name))
+    }
+
+    pub fn size_of(&self, name: &str) -> u64 {
+        fs::metadata(self.path(name)).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_renders_redis_manifest() {
+        let text = "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let m = Manifest::parse(text).unwrap();
+        assert_eq!(m.base.as_ref().unwrap().seq, 2);
+        assert_eq!(m.incrs.len(), 1);
+        assert_eq!(m.render(), text);
+        assert_eq!(m.next_base_seq(), 3);
+        assert_eq!(m.next_incr_seq(), 2);
+    }
+
+    #[test]
+    fn rejects_malformed_manifest() {
+        assert!(Manifest::parse("file a seq 1\n").is_err());
+        assert!(Manifest::parse("file a seq 1 type x\n").is_err());
+        assert!(Manifest::parse("file a seq 1 type b\nfile b seq 2 type b\n").is_err());
+        assert!(Manifest::parse("file \"a b\" seq 1 type b\n").is_ok());
+        assert!(Manifest::parse("# comment\n\n").unwrap().base.is_none());
+    }
+}

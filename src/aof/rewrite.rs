@@ -1,0 +1,577 @@
+//! AOF rewrite (compaction) without stopping clients and without a fork.
+//!
+//! The new base describes the dataset at the moment the rewrite *ends* (T_end), and the new
+//! incremental file starts exactly there. It is built in bounded batches, each under the store
+//! lock for a short time, while clients keep writing:
+//!
+//! - At the start the key names of every database are listed (pointer copies only). A batch
+//!   dumps the next keys with `Value::rewrite` (plus `PEXPIREAT`) into the base stream and marks
+//!   them *covered*.
+//! - Meanwhile every effect passes through [`Capture::on_effect`] (called by the sink, under the
+//!   store lock, in execution order). If all keys it touches are covered, the effect is appended
+//!   to the base stream too, so the covered keys stay exact. If none is covered, nothing is
+//!   needed (their dump, later, will show the effect). If only some are, the covered ones get a
+//!   `DEL` in the base stream, become uncovered again and are queued to be dumped again.
+//!   Keys created during the rewrite are queued the same way. An effect whose keys cannot be
+//!   known makes the dump start over (after a `FLUSHALL` in the stream); after a few restarts
+//!   the rest is dumped in one critical section so the rewrite always ends.
+//! - When nothing is left to dump, in that same critical section: the tail of the base stream
+//!   is taken, a marker at the sink's current offset tells the writer to start the next
+//!   incremental file there, and the capture is removed. The base stream, replayed, equals the
+//!   dataset at that instant; the new incremental file holds everything after it.
+//! - The base is written to `temp-rewriteaof-bg-<pid>.aof`, fsynced, renamed to the next
+//!   `<appendfilename>.<seq>.base.aof`, and the manifest is replaced atomically by
+//!   `{new base, new incr}`; then the old files are deleted. A crash at any step leaves the old
+//!   manifest (old base + old incrs + possibly the new incr, which the writer registers before
+//!   writing to it) or the new one: always loadable.
+
+use ahash::RandomState;
+use bytes::Bytes;
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tracing::{error, info, warn};
+
+use super::manifest::{FileEntry, Layout, Manifest, sync_dir};
+use super::{AofSink, Files, Marker, encode_command};
+use crate::command::is;
+use crate::server::Shared;
+use crate::store::{Db, StoreInner, unix_ms};
+
+/// Keys per batch, and base bytes per batch: bounds each critical section. (Tests use small
+/// batches so that rewrites interleave with many more writes.)
+const BATCH_KEYS: usize = if cfg!(test) { 8 } else { 256 };
+const BATCH_BYTES: usize = 1024 * 1024;
+/// After this many restarts the remaining dump runs in one critical section.
+const MAX_RESCANS: u32 = 3;
+/// fsync the temp base every this many bytes (`aof-rewrite-incremental-fsync`).
+const INCREMENTAL_FSYNC: u64 = 32 * 1024 * 1024;
+
+type Key = (usize, Bytes);
+
+/// What the rewrite is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// BGREWRITEAOF / automatic: compact the current AOF (or, with AOF off, just write a base).
+    Current,
+    /// Runtime `appendonly yes`: the first base; nothing is durable before it completes.
+    Enable,
+}
+
+/// The rewrite's view of effects; lives in the sink while a rewrite runs.
+pub(crate) struct Capture {
+    pub(super) out: Vec<u8>,
+    out_db: Option<usize>,
+    covered: HashSet<Key, RandomState>,
+    todo: Vec<Key>,
+    cursor: usize,
+    extra: VecDeque<Key>,
+    extra_set: HashSet<Key, RandomState>,
+    rescan: bool,
+    rescans: u32,
+}
+
+fn all_keys(dbs: &[Db]) -> Vec<Key> {
+    let mut v = Vec::with_capacity(dbs.iter().map(|d| d.len()).sum());
+    for (i, d) in dbs.iter().enumerate() {
+        v.extend(d.map.keys().map(|k| (i, k.clone())));
+    }
+    v
+}
+
+impl Capture {
+    pub(crate) fn new(dbs: &[Db]) -> Capture {
+        Capture {
+            out: Vec::new(),
+            out_db: None,
+            covered: HashSet::default(),
+            todo: all_keys(dbs),
+            cursor: 0,
+            extra: VecDeque::new(),
+            extra_set: HashSet::default(),
+            rescan: false,
+            rescans: 0,
+        }
+    }
+
+    fn emit(&mut self, db: Option<usize>, argv: &[Bytes]) {
+        if let Some(db) = db
+            && self.out_db != Some(db)
+        {
+            encode_command(
+                &[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())],
+                &mut self.out,
+            );
+            self.out_db = Some(db);
+        }
+        encode_command(argv, &mut self.out);
+    }
+
+    fn queue(&mut self, k: Key) {
+        if !self.extra_set.contains(&k) {
+            let k = (k.0, crate::store::own(&k.1));
+            self.extra_set.insert(k.clone());
+            self.extra.push_back(k);
+        }
+    }
+
+    /// An effect was executed (see the module documentation).
+    pub(crate) fn on_effect(&mut self, db: usize, argv: &[Bytes]) {
+        if self.rescan || argv.is_empty() {
+            return;
+        }
+        let name = &argv[0];
+        if is(name, "select") || is(name, "multi") || is(name, "exec") {
+            return;
+        }
+        if is(name, "flushall") {
+            self.emit(None, argv);
+            self.covered.clear();
+            return;
+        }
+        if is(name, "flushdb") {
+            self.emit(Some(db), argv);
+            self.covered.retain(|(d, _)| *d != db);
+            return;
+        }
+        if is(name, "swapdb") {
+            let parse = |i: usize| {
+                argv.get(i)
+                    .and_then(|a| crate::protocol::request::parse_i64(a))
+                    .filter(|v| *v >= 0)
+                    .map(|v| v as usize)
+            };
+            let (Some(a), Some(b)) = (parse(1), parse(2)) else {
+                self.rescan = true;
+                return;
+            };
+            self.emit(None, argv);
+            let swap = |d: usize| {
+                if d == a {
+                    b
+                } else if d == b {
+                    a
+                } else {
+                    d
+                }
+            };
+            self.covered = self.covered.drain().map(|(d, k)| (swap(d), k)).collect();
+            for (d, _) in self.todo.iter_mut().chain(self.extra.iter_mut()) {
+                *d = swap(*d);
+            }
+            self.extra_set = self.extra.iter().cloned().collect();
+            return;
+        }
+        let Some(keys) = effect_keys(db, argv) else {
+            self.rescan = true;
+            return;
+        };
+        let n = keys.iter().filter(|k| self.covered.contains(*k)).count();
+        if n == keys.len() {
+            self.emit(Some(db), argv);
+            return;
+        }
+        for k in keys {
+            if self.covered.remove(&k) {
+                self.emit(Some(k.0), &[Bytes::from_static(b"DEL"), k.1.clone()]);
+            }
+            self.queue(k);
+        }
+    }
+
+    /// Dump the next keys. Returns true when every key is covered.
+    pub(super) fn dump_batch(&mut self, dbs: &[Db]) -> bool {
+        if self.rescan {
+            self.emit(None, &[Bytes::from_static(b"FLUSHALL")]);
+            self.covered.clear();
+            self.todo = all_keys(dbs);
+            self.cursor = 0;
+            self.extra.clear();
+            self.extra_set.clear();
+            self.rescan = false;
+            self.rescans += 1;
+        }
+        let unlimited = self.rescans > MAX_RESCANS;
+        let now = unix_ms();
+        let mut n = 0;
+        let mut cmds: Vec<Vec<Bytes>> = Vec::new();
+        loop {
+            if !unlimited && (n >= BATCH_KEYS || self.out.len() >= BATCH_BYTES) {
+                return false;
+            }
+            let key = if self.cursor < self.todo.len() {
+                self.cursor += 1;
+                self.todo[self.cursor - 1].clone()
+            } else if let Some(k) = self.extra.pop_front() {
+                self.extra_set.remove(&k);
+                k
+            } else {
+                self.todo = Vec::new();
+                return true;
+            };
+            n += 1;
+            if self.covered.contains(&key) {
+                continue;
+            }
+            let Some(d) = dbs.get(key.0) else {
+                continue;
+            };
+            let Some(v) = d.map.get(&key.1) else {
+                continue;
+            };
+            let ttl = d.expire_at(&key.1);
+            if ttl.is_some_and(|t| t <= now) {
+                // Logically gone: its deletion reaches the stream when expiry runs.
+                continue;
+            }
+            cmds.clear();
+            v.rewrite(&key.1, &mut cmds);
+            for c in &cmds {
+                self.emit(Some(key.0), c);
+            }
+            if let Some(t) = ttl {
+                self.emit(
+                    Some(key.0),
+                    &[
+                        Bytes::from_static(b"PEXPIREAT"),
+                        key.1.clone(),
+                        Bytes::from(t.to_string()),
+                    ],
+                );
+            }
+            self.covered.insert(key);
+        }
+    }
+}
+
+/// (db, key) pairs an effect touches; None when they cannot be known from the command table.
+fn effect_keys(db: usize, argv: &[Bytes]) -> Option<Vec<Key>> {
+    let name = &argv[0];
+    let num = |a: &Bytes| {
+        crate::protocol::request::parse_i64(a)
+            .filter(|v| *v >= 0)
+            .map(|v| v as usize)
+    };
+    if is(name, "move") {
+        let target = num(argv.get(2)?)?;
+        return Some(vec![(db, argv[1].clone()), (target, argv[1].clone())]);
+    }
+    if is(name, "copy") {
+        let mut dst_db = db;
+        let mut i = 3;
+        while i < argv.len() {
+            if is(&argv[i], "db") {
+                dst_db = num(argv.get(i + 1)?)?;
+                i += 1;
+            }
+            i += 1;
+        }
+        return Some(vec![
+            (db, argv.get(1)?.clone()),
+            (dst_db, argv.get(2)?.clone()),
+        ]);
+    }
+    let entry = crate::command::resolve(argv).ok()?;
+    let pos = entry.key_positions(argv.len());
+    if pos.is_empty() {
+        return None;
+    }
+    Some(pos.into_iter().map(|p| (db, argv[p].clone())).collect())
+}
+
+/// Remove leftovers of rewrites interrupted by a crash.
+pub(crate) fn remove_temp_files(layout: &Layout) {
+    if let Ok(rd) = std::fs::read_dir(&layout.dir) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with("temp-rewriteaof-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Start a rewrite in the background; Err is the error line for the client.
+pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
+    let core = &shared.aof.core;
+    if core
+        .rewrite
+        .in_progress
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return Err("ERR Background append only file rewriting already in progress".into());
+    }
+    *core.rewrite.started.lock() = Some(Instant::now());
+    core.rewrite.scheduled.store(false, Ordering::SeqCst);
+    {
+        // With AOF off the layout comes from the config and the manifest on disk.
+        let mut files = core.files.lock();
+        if files.is_none() {
+            let layout = super::layout_from_config(shared);
+            let manifest = match layout.load() {
+                Ok(m) => m.unwrap_or_default(),
+                Err(e) => {
+                    drop(files);
+                    core.rewrite.in_progress.store(false, Ordering::SeqCst);
+                    error!(error = %e, "Can't start the AOF rewrite");
+                    return Err(format!("ERR {e}"));
+                }
+            };
+            *files = Some(Files { layout, manifest });
+        }
+    }
+    {
+        let mut store = shared.store.lock();
+        if store.aof.is_none() {
+            store.aof = Some(AofSink::new(core.clone(), true));
+        }
+        let cap = Capture::new(&store.dbs);
+        store.aof.as_mut().expect("sink").capture = Some(Box::new(cap));
+    }
+    let sh = shared.clone();
+    let handle = std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || run(sh, mode))
+        .map_err(|e| format!("ERR Can't start the rewrite: {e}"))?;
+    info!("Background append only file rewriting started");
+    let old = shared.aof.threads.lock().rewrite.replace(handle);
+    if let Some(h) = old {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+/// Automatic rewrite by `auto-aof-rewrite-percentage` / `auto-aof-rewrite-min-size`.
+pub(crate) fn maybe_auto_rewrite(shared: &Arc<Shared>) {
+    let core = &shared.aof.core;
+    if !core.enabled.load(Ordering::SeqCst)
+        || core.rewrite.in_progress.load(Ordering::SeqCst)
+        || core.failed.load(Ordering::SeqCst)
+    {
+        return;
+    }
+    let (perc, min) = {
+        let c = shared.config.read();
+        (
+            c.get_i64("auto-aof-rewrite-percentage"),
+            c.get_i64("auto-aof-rewrite-min-size"),
+        )
+    };
+    let current = core.current_size.load(Ordering::SeqCst) as i64;
+    if perc <= 0 || current <= min {
+        return;
+    }
+    // Redis waits a little after a failed automatic rewrite.
+    if core.rewrite.consecutive_failures.load(Ordering::SeqCst) > 0
+        && core
+            .rewrite
+            .started
+            .lock()
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(60))
+    {
+        return;
+    }
+    let base = (core.base_size.load(Ordering::SeqCst) as i64).max(1);
+    let growth = current.saturating_mul(100) / base - 100;
+    if growth >= perc {
+        info!(
+            growth_percent = growth,
+            "Starting automatic rewriting of AOF"
+        );
+        let _ = start(shared, Mode::Current);
+    }
+}
+
+fn run(shared: Arc<Shared>, mode: Mode) {
+    let core = shared.aof.core.clone();
+    let start = Instant::now();
+    let result = rewrite(&shared, mode);
+    // Whatever happened, no capture may remain.
+    {
+        let mut store = shared.store.lock();
+        let discard = store.aof.as_ref().is_some_and(|s| s.discard);
+        if let Some(s) = store.aof.as_mut() {
+            s.capture = None;
+        }
+        if discard {
+            store.aof = None;
+        }
+    }
+    core.rewrite
+        .last_secs
+        .store(start.elapsed().as_secs() as i64, Ordering::SeqCst);
+    match &result {
+        Ok(()) => {
+            core.rewrite.last_ok.store(true, Ordering::SeqCst);
+            core.rewrite.count.fetch_add(1, Ordering::SeqCst);
+            core.rewrite.consecutive_failures.store(0, Ordering::SeqCst);
+            info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            core.rewrite.last_ok.store(false, Ordering::SeqCst);
+            core.rewrite
+                .consecutive_failures
+                .fetch_add(1, Ordering::SeqCst);
+            warn!(error = %e, "Background AOF rewrite failed");
+        }
+    }
+    if mode == Mode::Enable {
+        core.gate.store(u64::MAX, Ordering::SeqCst);
+        if result.is_err() && !core.rewrite.abort.load(Ordering::SeqCst) {
+            // The first base could not be written: AOF stays off, as Redis reports it.
+            core.rewrite.in_progress.store(false, Ordering::SeqCst);
+            error!("Unable to turn on AOF: the first rewrite failed");
+            shared.store.lock().aof = None;
+            super::stop_writer(&shared);
+            *core.files.lock() = None;
+            let _ = shared.config.write().set_many(&[(b"appendonly", b"no")]);
+            return;
+        }
+        super::publish(&shared);
+    }
+    core.rewrite.in_progress.store(false, Ordering::SeqCst);
+}
+
+fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
+    let core = &shared.aof.core;
+    let (layout, base_seq) = {
+        let files = core.files.lock();
+        let f = files.as_ref().ok_or("AOF is off")?;
+        (f.layout.clone(), f.manifest.next_base_seq())
+    };
+    let err = |what: &str, e: std::io::Error| format!("{what}: {}", super::strerror(&e));
+    std::fs::create_dir_all(&layout.dir).map_err(|e| err("create dir", e))?;
+    let temp = layout
+        .dir
+        .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let result = (|| -> Result<(FileEntry, Option<FileEntry>), String> {
+        let mut f = File::create(&temp).map_err(|e| err("create temp file", e))?;
+        let mut unsynced = 0u64;
+        let mut switch = None;
+        loop {
+            if core.rewrite.abort.load(Ordering::SeqCst) {
+                return Err("aborted".into());
+            }
+            let (chunk, done) = {
+                let mut store = shared.store.lock();
+                let store = &mut *store;
+                let Some(sink) = store.aof.as_mut() else {
+                    return Err("aborted: AOF turned off".into());
+                };
+                let Some(mut cap) = sink.capture.take() else {
+                    return Err("aborted".into());
+                };
+                let done = cap.dump_batch(&store.dbs);
+                let chunk = std::mem::take(&mut cap.out);
+                if done {
+                    if !sink.discard {
+                        switch = Some(mark_switch(store));
+                    }
+                } else {
+                    store.aof.as_mut().expect("sink").capture = Some(cap);
+                }
+                (chunk, done)
+            };
+            f.write_all(&chunk).map_err(|e| err("write temp file", e))?;
+            unsynced += chunk.len() as u64;
+            if unsynced >= INCREMENTAL_FSYNC {
+                f.sync_data().map_err(|e| err("fsync temp file", e))?;
+                unsynced = 0;
+            }
+            if done {
+                break;
+            }
+        }
+        f.sync_all().map_err(|e| err("fsync temp file", e))?;
+        drop(f);
+        let incr = match switch {
+            None => None,
+            Some(rx) => loop {
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Ok(entry)) => break Some(entry),
+                    Ok(Err(e)) => return Err(format!("switching to a new incr file: {e}")),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if core.rewrite.abort.load(Ordering::SeqCst) {
+                            return Err("aborted".into());
+                        }
+                    }
+                    Err(_) => return Err("the AOF writer stopped".into()),
+                }
+            },
+        };
+        let base = FileEntry {
+            name: layout.base_name(base_seq),
+            seq: base_seq,
+        };
+        std::fs::rename(&temp, layout.path(&base.name)).map_err(|e| err("rename", e))?;
+        sync_dir(&layout.dir).map_err(|e| err("fsync dir", e))?;
+        Ok((base, incr))
+    })();
+    let (base, incr) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+    };
+    // Commit: the manifest now names the new base and the incr file started at the switch.
+    let mut files = core.files.lock();
+    let Some(files) = files.as_mut() else {
+        return Err("aborted: AOF turned off".into());
+    };
+    let old = files.manifest.clone();
+    let mut m = Manifest {
+        base: Some(base.clone()),
+        incrs: Vec::new(),
+        history: Vec::new(),
+    };
+    let mut obsolete: Vec<FileEntry> = old.base.iter().cloned().collect();
+    match incr {
+        Some(incr) => {
+            obsolete.extend(old.incrs.iter().filter(|i| i.seq < incr.seq).cloned());
+            m.incrs.push(incr);
+        }
+        // AOF off: the base alone is the dataset.
+        None => obsolete.extend(old.incrs.iter().cloned()),
+    }
+    obsolete.extend(old.history.iter().cloned());
+    obsolete.retain(|o| o.name != base.name);
+    files
+        .layout
+        .persist(&m)
+        .map_err(|e| err("persist manifest", e))?;
+    files.manifest = m;
+    for o in obsolete {
+        info!(file = %o.name, "Removing the history file");
+        let _ = std::fs::remove_file(files.layout.path(&o.name));
+    }
+    let size: u64 = files
+        .manifest
+        .data_files()
+        .map(|(f, _)| files.layout.size_of(&f.name))
+        .sum();
+    core.current_size.store(size, Ordering::SeqCst);
+    core.base_size.store(size, Ordering::SeqCst);
+    let _ = mode;
+    Ok(())
+}
+
+/// Under the store lock, at the end of the dump: the writer starts the next incr file exactly
+/// here, and the next effect re-selects its database in that file.
+fn mark_switch(store: &mut StoreInner) -> std::sync::mpsc::Receiver<Result<FileEntry, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = store.aof.as_ref().expect("sink");
+    let core = sink.core.clone();
+    {
+        let mut p = core.pending.lock();
+        let at = p.end;
+        p.markers.push_back(Marker { at, reply: tx });
+    }
+    core.wake_writer();
+    store.last_propagated_db = None;
+    rx
+}

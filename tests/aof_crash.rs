@@ -251,7 +251,7 @@ fn crash_rounds(fsync: &str, rounds: usize, seed: u64) -> (usize, usize) {
         next_n += 100_000;
         let run = Duration::from_millis(150 + xorshift(&mut rng) % 500);
         std::thread::sleep(run / 2);
-        if xorshift(&mut rng) % 2 == 0 {
+        if xorshift(&mut rng).is_multiple_of(2) {
             c.send(&["BGREWRITEAOF"]);
         }
         std::thread::sleep(run / 2);

@@ -1,1 +1,2760 @@
-//! Stream storage (placeholder; see the stream family).
+//! Stream storage: entries ordered by ID, consumer groups and their pending
+//! entries lists. Pure data structure: no protocol, no locks.
+//!
+//! API (called by the stream command family, under the store lock):
+//!
+//! * `StreamId::parse` / `StreamId::format` — the `ms-seq` text form with the
+//!   exact acceptance rules of Redis (`streamGenericParseIDOrReply`).
+//! * `Stream::append` (XADD) generates or checks the ID and stores the entry;
+//!   `Stream::trim` (XADD MAXLEN/MINID, XTRIM) and `Stream::delete` (XDEL) remove
+//!   entries; `Stream::range` / `Stream::rev_range` scan (XRANGE, XREVRANGE,
+//!   XREAD, XREADGROUP); `Stream::get` looks one entry up (XCLAIM, history reads).
+//! * Counters that XINFO and XSETID expose: `len`, `first_id` (the recorded first
+//!   entry ID), `last_id`, `max_deleted_entry_id`, `entries_added`, `node_count`.
+//! * Consumer groups: `create_group`, `group`, `group_mut`, `destroy_group`;
+//!   `deliver_new` records what a `>` read handed out (PEL, last delivered ID,
+//!   entries-read counter), `Group::consumer_pending` + `Group::redeliver` serve
+//!   history reads, `Group::ack`, `claim` (XCLAIM), `autoclaim` (XAUTOCLAIM),
+//!   `Group::pending_summary` / `Group::pending_range` (XPENDING), `lag` and
+//!   `entries_read_of` (XINFO GROUPS).
+//! * `mem_usage` (MEMORY USAGE) and `rewrite` (AOF rewrite commands).
+//!
+//! Layout. Entries live in packed nodes keyed by the ID of their first
+//! ("master") entry in a `BTreeMap`, like the radix tree of listpacks of Redis:
+//! each node holds up to `stream-node-max-entries` entries in one `Vec<u8>`.
+//! An entry is `flags, ms-delta, seq, [nfields, (len, field, len, value)...]`
+//! with varint lengths; when its field names equal the master entry's (the
+//! common case) only the values are stored. IDs are delta-encoded against the
+//! node key. Deleting marks the entry in place; a node goes away when its last
+//! live entry is deleted, as in Redis.
+//!
+//! Node boundaries follow Redis exactly: we keep, per node, the size the
+//! equivalent Redis listpack would have and split on the same
+//! `stream-node-max-bytes` / `stream-node-max-entries` rule. That is what makes
+//! `MAXLEN ~` / `MINID ~` (which only drop whole nodes) leave the same number of
+//! entries as Redis, and `radix-tree-keys` in XINFO match.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use bytes::Bytes;
+
+/// The entries-read counter value meaning "unknown" (Redis `SCG_INVALID_ENTRIES_READ`).
+pub const INVALID_ENTRIES_READ: i64 = -1;
+
+/// Largest total size of the fields and values of one entry (Redis
+/// `STREAM_LISTPACK_MAX_SIZE`).
+pub const MAX_ENTRY_BYTES: usize = 1 << 30;
+
+// ---------------------------------------------------------------------------
+// StreamId
+// ---------------------------------------------------------------------------
+
+/// A stream entry ID: milliseconds and sequence number, ordered as a pair.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+/// Result of parsing an ID with `StreamId::parse_xadd`: `ms-*` leaves the
+/// sequence to the stream.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IdSpec {
+    /// `*`: fully generated.
+    Auto,
+    /// `ms-*`: the sequence is generated.
+    Ms(u64),
+    /// An explicit (possibly seq-defaulted) ID.
+    Exact(StreamId),
+}
+
+impl StreamId {
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
+    pub const fn new(ms: u64, seq: u64) -> Self {
+        StreamId { ms, seq }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.ms == 0 && self.seq == 0
+    }
+
+    /// The next ID, or `None` at `MAX` (Redis `streamIncrID`).
+    pub fn incr(&self) -> Option<StreamId> {
+        if self.seq == u64::MAX {
+            if self.ms == u64::MAX {
+                None
+            } else {
+                Some(StreamId::new(self.ms + 1, 0))
+            }
+        } else {
+            Some(StreamId::new(self.ms, self.seq + 1))
+        }
+    }
+
+    /// The previous ID, or `None` at `MIN` (Redis `streamDecrID`).
+    pub fn decr(&self) -> Option<StreamId> {
+        if self.seq == 0 {
+            if self.ms == 0 {
+                None
+            } else {
+                Some(StreamId::new(self.ms - 1, u64::MAX))
+            }
+        } else {
+            Some(StreamId::new(self.ms, self.seq - 1))
+        }
+    }
+
+    /// Parse `ms-seq` or `ms` (the sequence is then `missing_seq`), with the
+    /// exact acceptance rules of Redis: each part goes through `string2ull`
+    /// (a strict integer, or whatever `strtoull` accepts such as `+5` or
+    /// leading zeros), at most 127 bytes. `-` and `+` are not handled here.
+    pub fn parse(s: &[u8], missing_seq: u64) -> Option<StreamId> {
+        match Self::parse_inner(s, missing_seq, false)? {
+            IdSpec::Exact(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Like `parse`, plus the `-` (MIN) and `+` (MAX) shortcuts of range commands.
+    pub fn parse_range(s: &[u8], missing_seq: u64) -> Option<StreamId> {
+        match s {
+            b"-" => Some(StreamId::MIN),
+            b"+" => Some(StreamId::MAX),
+            _ => Self::parse(s, missing_seq),
+        }
+    }
+
+    /// Parse the ID argument of XADD: `*`, `ms-*`, `ms-seq` or `ms` (seq 0).
+    pub fn parse_xadd(s: &[u8]) -> Option<IdSpec> {
+        if s == b"*" {
+            return Some(IdSpec::Auto);
+        }
+        Self::parse_inner(s, 0, true)
+    }
+
+    fn parse_inner(s: &[u8], missing_seq: u64, allow_star: bool) -> Option<IdSpec> {
+        if s.len() > 127 {
+            return None;
+        }
+        // Redis copies into a C buffer: the text ends at the first NUL.
+        let s = match s.iter().position(|&b| b == 0) {
+            Some(p) => &s[..p],
+            None => s,
+        };
+        match s.iter().position(|&b| b == b'-') {
+            Some(dash) => {
+                let ms = string2ull(&s[..dash])?;
+                let rest = &s[dash + 1..];
+                if allow_star && rest == b"*" {
+                    return Some(IdSpec::Ms(ms));
+                }
+                let seq = string2ull(rest)?;
+                Some(IdSpec::Exact(StreamId::new(ms, seq)))
+            }
+            None => Some(IdSpec::Exact(StreamId::new(string2ull(s)?, missing_seq))),
+        }
+    }
+
+    /// `ms-seq` as bytes.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut v = Vec::with_capacity(41);
+        self.write_to(&mut v);
+        Bytes::from(v)
+    }
+
+    /// Append `ms-seq` to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut b = itoa::Buffer::new();
+        out.extend_from_slice(b.format(self.ms).as_bytes());
+        out.push(b'-');
+        out.extend_from_slice(b.format(self.seq).as_bytes());
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+impl fmt::Debug for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// Redis `string2ll` on the whole slice: strict decimal i64, no sign `+`,
+/// no leading zeros, no spaces.
+fn string2ll(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() >= 21 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        if v > (i64::MAX as u64) + 1 {
+            return None;
+        }
+        Some((v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Redis `string2ull`: a strict i64 that must not be negative, or else what
+/// C `strtoull` accepts in full (leading spaces, a sign, leading zeros; a `-`
+/// negates modulo 2^64; overflow is an error).
+fn string2ull(s: &[u8]) -> Option<u64> {
+    if let Some(v) = string2ll(s) {
+        return u64::try_from(v).ok();
+    }
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
+        neg = s[i] == b'-';
+        i += 1;
+    }
+    let digits = &s[i..];
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+// ---------------------------------------------------------------------------
+// Redis listpack size model (for node boundaries only)
+// ---------------------------------------------------------------------------
+
+/// Header (total bytes + element count) and end byte of an empty listpack.
+const LP_EMPTY: u64 = 7;
+
+fn lp_backlen(l: u64) -> u64 {
+    match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2097150 => 3,
+        2097151..=268435454 => 4,
+        _ => 5,
+    }
+}
+
+/// Bytes a listpack integer element takes, backlen included.
+fn lp_int(v: i64) -> u64 {
+    let enc = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8388608..=8388607 => 4,
+        -2147483648..=2147483647 => 5,
+        _ => 9,
+    };
+    enc + lp_backlen(enc)
+}
+
+/// Bytes a listpack string element takes (strings that look like integers are
+/// stored as integers, as `lpAppend` does).
+fn lp_str(s: &[u8]) -> u64 {
+    if let Some(v) = string2ll(s) {
+        return lp_int(v);
+    }
+    let len = s.len() as u64;
+    let enc = if len < 64 {
+        1 + len
+    } else if len < 4096 {
+        2 + len
+    } else {
+        5 + len
+    };
+    enc + lp_backlen(enc)
+}
+
+// ---------------------------------------------------------------------------
+// Varints and the node encoding
+// ---------------------------------------------------------------------------
+
+const FLAG_DELETED: u8 = 1;
+const FLAG_SAMEFIELDS: u8 = 2;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Decode a varint at `*pos`. Buffers are only ever written by `put_varint`,
+/// so they are well formed.
+#[inline]
+fn get_varint(buf: &[u8], pos: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+#[inline]
+fn get_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
+    let len = get_varint(buf, pos) as usize;
+    let s = &buf[*pos..*pos + len];
+    *pos += len;
+    s
+}
+
+/// A packed run of consecutive entries; the map key is its master ID.
+#[derive(Clone)]
+struct Node {
+    /// Master field names, then the entries.
+    buf: Vec<u8>,
+    /// Where the entries start in `buf`.
+    hdr_len: u32,
+    /// Entries stored, deleted ones included.
+    count: u32,
+    /// Entries not deleted.
+    live: u32,
+    /// Size of the equivalent Redis listpack without its two counters.
+    lp_fixed: u64,
+    /// ID of the last stored entry (deleted or not).
+    last: StreamId,
+}
+
+/// One entry decoded in place.
+#[derive(Clone, Copy)]
+struct RawEntry {
+    id: StreamId,
+    flags: u8,
+    /// Offset of the flags byte.
+    at: usize,
+    /// Offset of the field data (after `nfields` when present).
+    data: usize,
+    nfields: u32,
+    /// Offset of the next entry.
+    next: usize,
+}
+
+impl Node {
+    fn lp_bytes(&self) -> u64 {
+        self.lp_fixed + lp_int(i64::from(self.live)) + lp_int(i64::from(self.count - self.live))
+    }
+
+    fn master_nfields(&self) -> u32 {
+        let mut p = 0;
+        get_varint(&self.buf, &mut p) as u32
+    }
+
+    /// Decode the entry at `at`.
+    fn decode(&self, master: StreamId, at: usize) -> RawEntry {
+        let buf = &self.buf;
+        let mut p = at;
+        let flags = buf[p];
+        p += 1;
+        let ms_delta = get_varint(buf, &mut p);
+        let seq_raw = get_varint(buf, &mut p);
+        let id = if ms_delta == 0 {
+            StreamId::new(master.ms, master.seq.wrapping_add(seq_raw))
+        } else {
+            StreamId::new(master.ms.wrapping_add(ms_delta), seq_raw)
+        };
+        let nfields;
+        let data;
+        if flags & FLAG_SAMEFIELDS != 0 {
+            nfields = self.master_nfields();
+            data = p;
+            for _ in 0..nfields {
+                get_bytes(buf, &mut p);
+            }
+        } else {
+            nfields = get_varint(buf, &mut p) as u32;
+            data = p;
+            for _ in 0..nfields * 2 {
+                get_bytes(buf, &mut p);
+            }
+        }
+        RawEntry {
+            id,
+            flags,
+            at,
+            data,
+            nfields,
+            next: p,
+        }
+    }
+
+    fn entry_ref<'a>(&'a self, e: &RawEntry) -> EntryRef<'a> {
+        EntryRef {
+            id: e.id,
+            buf: &self.buf,
+            data: e.data,
+            nfields: e.nfields,
+            same: e.flags & FLAG_SAMEFIELDS != 0,
+        }
+    }
+
+    /// Offsets of every entry, for reverse scans.
+    fn offsets(&self, master: StreamId, out: &mut Vec<u32>) {
+        out.clear();
+        let mut p = self.hdr_len as usize;
+        while p < self.buf.len() {
+            out.push(p as u32);
+            p = self.decode(master, p).next;
+        }
+    }
+
+    /// Find the entry with this exact ID (deleted or not).
+    fn find(&self, master: StreamId, id: StreamId) -> Option<RawEntry> {
+        if id > self.last || id < master {
+            return None;
+        }
+        let mut p = self.hdr_len as usize;
+        while p < self.buf.len() {
+            let e = self.decode(master, p);
+            if e.id == id {
+                return Some(e);
+            }
+            if e.id > id {
+                return None;
+            }
+            p = e.next;
+        }
+        None
+    }
+}
+
+/// A borrowed view of one live entry.
+#[derive(Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub id: StreamId,
+    buf: &'a [u8],
+    data: usize,
+    nfields: u32,
+    same: bool,
+}
+
+impl<'a> EntryRef<'a> {
+    /// Number of field-value pairs.
+    pub fn len(&self) -> usize {
+        self.nfields as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nfields == 0
+    }
+
+    /// The field-value pairs in insertion order.
+    pub fn fields(&self) -> Fields<'a> {
+        Fields {
+            buf: self.buf,
+            pos: self.data,
+            master_pos: if self.same {
+                // Skip the master field count.
+                let mut p = 0;
+                get_varint(self.buf, &mut p);
+                Some(p)
+            } else {
+                None
+            },
+            left: self.nfields,
+        }
+    }
+
+    /// Owned copy.
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            id: self.id,
+            fields: self
+                .fields()
+                .map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
+                .collect(),
+        }
+    }
+}
+
+/// Iterator over the field-value pairs of an entry.
+pub struct Fields<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    master_pos: Option<usize>,
+    left: u32,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let field = match &mut self.master_pos {
+            Some(mp) => get_bytes(self.buf, mp),
+            None => get_bytes(self.buf, &mut self.pos),
+        };
+        let value = get_bytes(self.buf, &mut self.pos);
+        Some((field, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+/// An owned entry.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Entry {
+    pub id: StreamId,
+    pub fields: Vec<(Bytes, Bytes)>,
+}
+
+// ---------------------------------------------------------------------------
+// Consumer groups
+// ---------------------------------------------------------------------------
+
+/// A delivered, not yet acknowledged entry.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PendingEntry {
+    pub consumer: Bytes,
+    /// Unix time in ms of the last delivery.
+    pub delivery_time: u64,
+    pub delivery_count: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Consumer {
+    /// Last time the consumer was seen by a command (XINFO `idle`).
+    pub seen_time: u64,
+    /// Last successful read or claim; -1 if never (kept for the 7.2 fields).
+    pub active_time: i64,
+    /// IDs this consumer owns in the group PEL.
+    pub pel: BTreeSet<StreamId>,
+}
+
+impl Consumer {
+    fn new(now: u64) -> Self {
+        Consumer {
+            seen_time: now,
+            active_time: -1,
+            pel: BTreeSet::new(),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Group {
+    pub last_id: StreamId,
+    /// Logical read counter; `INVALID_ENTRIES_READ` when unknown.
+    pub entries_read: i64,
+    pub pel: BTreeMap<StreamId, PendingEntry>,
+    /// By name, so XINFO CONSUMERS lists them in Redis's (lexicographic) order.
+    pub consumers: BTreeMap<Bytes, Consumer>,
+}
+
+/// XPENDING summary form.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PendingSummary {
+    pub count: usize,
+    /// Smallest and greatest pending ID (None when nothing is pending).
+    pub bounds: Option<(StreamId, StreamId)>,
+    /// Consumers with at least one pending entry, by name, with their count.
+    pub consumers: Vec<(Bytes, usize)>,
+}
+
+/// One row of the extended XPENDING form.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PendingRow {
+    pub id: StreamId,
+    pub consumer: Bytes,
+    /// `now - delivery_time` (may be negative if the clock went back).
+    pub idle: i64,
+    pub delivery_count: u64,
+}
+
+impl Group {
+    fn new(last_id: StreamId, entries_read: i64) -> Self {
+        Group {
+            last_id,
+            entries_read,
+            pel: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+        }
+    }
+
+    /// Look a consumer up, creating it if missing. The name is copied.
+    /// Returns whether it was created.
+    pub fn get_or_create_consumer(&mut self, name: &[u8], now: u64) -> (&mut Consumer, bool) {
+        // Avoid the copy when it exists.
+        if self.consumers.contains_key(name) {
+            return (self.consumers.get_mut(name).unwrap(), false);
+        }
+        let c = self
+            .consumers
+            .entry(Bytes::copy_from_slice(name))
+            .or_insert_with(|| Consumer::new(now));
+        (c, true)
+    }
+
+    /// XGROUP CREATECONSUMER: true if created.
+    pub fn create_consumer(&mut self, name: &[u8], now: u64) -> bool {
+        self.get_or_create_consumer(name, now).1
+    }
+
+    /// XGROUP DELCONSUMER: the number of pending entries the consumer had
+    /// (now dropped from the group PEL), or None if it did not exist.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        for id in &c.pel {
+            self.pel.remove(id);
+        }
+        Some(c.pel.len())
+    }
+
+    /// XACK one ID: true if it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        match self.pel.remove(&id) {
+            Some(p) => {
+                if let Some(c) = self.consumers.get_mut(&p.consumer) {
+                    c.pel.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// XGROUP SETID.
+    pub fn set_id(&mut self, id: StreamId, entries_read: i64) {
+        self.last_id = id;
+        self.entries_read = entries_read;
+    }
+
+    /// Up to `count` (0 = all) IDs of this consumer's PEL from `start` on,
+    /// for a history read. Touches the consumer's seen time.
+    pub fn consumer_pending(
+        &self,
+        consumer: &[u8],
+        start: StreamId,
+        count: usize,
+    ) -> Vec<StreamId> {
+        let Some(c) = self.consumers.get(consumer) else {
+            return Vec::new();
+        };
+        let it = c.pel.range(start..).copied();
+        if count == 0 {
+            it.collect()
+        } else {
+            it.take(count).collect()
+        }
+    }
+
+    /// A history read re-delivered this (existing) entry.
+    pub fn redeliver(&mut self, id: StreamId, now: u64) {
+        if let Some(p) = self.pel.get_mut(&id) {
+            p.delivery_time = now;
+            p.delivery_count = p.delivery_count.saturating_add(1);
+        }
+    }
+
+    /// XPENDING key group.
+    pub fn pending_summary(&self) -> PendingSummary {
+        let bounds = match (self.pel.keys().next(), self.pel.keys().next_back()) {
+            (Some(a), Some(b)) => Some((*a, *b)),
+            _ => None,
+        };
+        let consumers = self
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pel.is_empty())
+            .map(|(n, c)| (n.clone(), c.pel.len()))
+            .collect();
+        PendingSummary {
+            count: self.pel.len(),
+            bounds,
+            consumers,
+        }
+    }
+
+    /// XPENDING key group [IDLE min] start end count [consumer].
+    /// `count` bounds the output, never an allocation.
+    pub fn pending_range(
+        &self,
+        start: StreamId,
+        end: StreamId,
+        count: usize,
+        consumer: Option<&[u8]>,
+        min_idle: Option<i64>,
+        now: u64,
+    ) -> Vec<PendingRow> {
+        let mut out = Vec::new();
+        if start > end || count == 0 {
+            return out;
+        }
+        let row = |id: StreamId, p: &PendingEntry| {
+            let idle = (now as i64).wrapping_sub(p.delivery_time as i64);
+            match min_idle {
+                Some(min) if idle < min => None,
+                _ => Some(PendingRow {
+                    id,
+                    consumer: p.consumer.clone(),
+                    idle,
+                    delivery_count: p.delivery_count,
+                }),
+            }
+        };
+        match consumer {
+            Some(name) => {
+                let Some(c) = self.consumers.get(name) else {
+                    return out;
+                };
+                let rows = c
+                    .pel
+                    .range(start..=end)
+                    .filter_map(|id| self.pel.get(id).and_then(|p| row(*id, p)));
+                out.extend(rows.take(count));
+            }
+            None => {
+                let rows = self
+                    .pel
+                    .range(start..=end)
+                    .filter_map(|(id, p)| row(*id, p));
+                out.extend(rows.take(count));
+            }
+        }
+        out
+    }
+
+    /// Move (or create) the PEL entry `id` to `consumer`.
+    fn assign(&mut self, id: StreamId, consumer: &Bytes) {
+        if let Some(p) = self.pel.get_mut(&id)
+            && p.consumer != *consumer
+        {
+            if let Some(old) = self.consumers.get_mut(&p.consumer) {
+                old.pel.remove(&id);
+            }
+            p.consumer = consumer.clone();
+        }
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+    }
+
+    /// Look a consumer up for a command that acts as it (XREADGROUP, XCLAIM,
+    /// XAUTOCLAIM): create it if missing, refresh its seen time. Returns
+    /// whether it was created.
+    pub fn touch_consumer(&mut self, name: &[u8], now: u64) -> bool {
+        let (c, created) = self.get_or_create_consumer(name, now);
+        c.seen_time = now;
+        created
+    }
+
+    /// The stored name of a consumer, created and refreshed as `touch_consumer`.
+    fn consumer_key(&mut self, name: &[u8], now: u64) -> Bytes {
+        self.touch_consumer(name, now);
+        self.consumers.get_key_value(name).unwrap().0.clone()
+    }
+}
+
+/// XCLAIM options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClaimOptions {
+    /// Minimum idle time in ms; 0 = any.
+    pub min_idle: u64,
+    /// New delivery time (ms).
+    pub time: u64,
+    /// RETRYCOUNT, when given.
+    pub retry_count: Option<u64>,
+    pub force: bool,
+    pub justid: bool,
+}
+
+/// What XCLAIM did with one ID.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ClaimOutcome {
+    /// Claimed: the PEL entry now reads like this.
+    Claimed(PendingEntry),
+    /// The entry was deleted from the stream; its PEL entry was dropped.
+    Dropped,
+    /// Nothing happened (not pending, or not idle enough).
+    Skipped,
+}
+
+/// XAUTOCLAIM result.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct AutoclaimResult {
+    /// The cursor for the next call (0-0 when the scan is complete).
+    pub next: StreamId,
+    /// Claimed IDs, with the PEL entry after the claim.
+    pub claimed: Vec<(StreamId, PendingEntry)>,
+    /// Pending IDs whose entries no longer exist (their PEL entries were dropped).
+    pub deleted: Vec<StreamId>,
+}
+
+// ---------------------------------------------------------------------------
+// Stream
+// ---------------------------------------------------------------------------
+
+/// Node size limits (`stream-node-max-bytes`, `stream-node-max-entries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLimits {
+    /// 0 = no limit (capped at `MAX_ENTRY_BYTES`).
+    pub max_bytes: u64,
+    /// 0 = no limit.
+    pub max_entries: u64,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        NodeLimits {
+            max_bytes: 4096,
+            max_entries: 100,
+        }
+    }
+}
+
+/// Why XADD could not append.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AppendError {
+    /// The ID is not greater than the last one (`ERR The ID specified in XADD
+    /// is equal or smaller than the target stream top item`).
+    NotGreater,
+    /// `*` on a stream whose last ID is the maximum.
+    Exhausted,
+    /// Fields and values over `MAX_ENTRY_BYTES`.
+    TooLarge,
+}
+
+/// Trim strategy of XADD / XTRIM.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TrimKind {
+    MaxLen(u64),
+    MinId(StreamId),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Trim {
+    pub kind: TrimKind,
+    /// `~`: only drop whole nodes.
+    pub approx: bool,
+    /// Most entries to drop (0 = no limit); only meaningful with `approx`.
+    pub limit: u64,
+}
+
+#[derive(Clone, Default)]
+pub struct Stream {
+    nodes: BTreeMap<StreamId, Node>,
+    length: u64,
+    last_id: StreamId,
+    first_id: StreamId,
+    max_deleted_entry_id: StreamId,
+    entries_added: u64,
+    /// By name: XINFO GROUPS lists them in Redis's (lexicographic) order.
+    groups: BTreeMap<Bytes, Group>,
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream")
+            .field("length", &self.length)
+            .field("nodes", &self.nodes.len())
+            .field("last_id", &self.last_id)
+            .field("first_id", &self.first_id)
+            .field("max_deleted_entry_id", &self.max_deleted_entry_id)
+            .field("entries_added", &self.entries_added)
+            .field("groups", &self.groups)
+            .finish()
+    }
+}
+
+impl Stream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of live entries (XLEN).
+    pub fn len(&self) -> u64 {
+        self.length
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
+    }
+
+    /// Last generated ID (`last-generated-id`).
+    pub fn last_id(&self) -> StreamId {
+        self.last_id
+    }
+
+    /// Recorded first entry ID (`recorded-first-entry-id`; 0-0 when empty).
+    pub fn first_id(&self) -> StreamId {
+        self.first_id
+    }
+
+    pub fn max_deleted_entry_id(&self) -> StreamId {
+        self.max_deleted_entry_id
+    }
+
+    pub fn entries_added(&self) -> u64 {
+        self.entries_added
+    }
+
+    /// Number of nodes (`radix-tree-keys`).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// XSETID: set the last ID and optionally the two counters. The caller
+    /// validated the arguments against the stream.
+    pub fn set_id(
+        &mut self,
+        last_id: StreamId,
+        entries_added: Option<u64>,
+        max_deleted: Option<StreamId>,
+    ) {
+        self.last_id = last_id;
+        if let Some(n) = entries_added {
+            self.entries_added = n;
+        }
+        if let Some(m) = max_deleted {
+            self.max_deleted_entry_id = m;
+        }
+    }
+
+    /// The ID XADD would use for `spec`, without adding anything.
+    pub fn next_id(&self, spec: IdSpec, now_ms: u64) -> Result<StreamId, AppendError> {
+        let last = self.last_id;
+        match spec {
+            IdSpec::Auto => {
+                if last.ms < now_ms {
+                    Ok(StreamId::new(now_ms, 0))
+                } else {
+                    last.incr().ok_or(AppendError::Exhausted)
+                }
+            }
+            IdSpec::Ms(ms) => {
+                if ms == last.ms {
+                    if last.seq == u64::MAX {
+                        Err(AppendError::NotGreater)
+                    } else {
+                        Ok(StreamId::new(ms, last.seq + 1))
+                    }
+                } else if ms > last.ms {
+                    Ok(StreamId::new(ms, 0))
+                } else {
+                    Err(AppendError::NotGreater)
+                }
+            }
+            IdSpec::Exact(id) => {
+                if id > last {
+                    Ok(id)
+                } else {
+                    Err(AppendError::NotGreater)
+                }
+            }
+        }
+    }
+
+    /// XADD: append one entry with the ID `spec` resolves to. `fields` holds
+    /// field-value pairs (copied into the stream).
+    pub fn append<F: AsRef<[u8]>>(
+        &mut self,
+        spec: IdSpec,
+        fields: &[(F, F)],
+        now_ms: u64,
+        limits: NodeLimits,
+    ) -> Result<StreamId, AppendError> {
+        let tot: usize = fields
+            .iter()
+            .map(|(f, v)| f.as_ref().len() + v.as_ref().len())
+            .sum();
+        if tot > MAX_ENTRY_BYTES {
+            return Err(AppendError::TooLarge);
+        }
+        let id = self.next_id(spec, now_ms)?;
+
+        // Same rule as streamAppendItem: a new node when the tail's listpack
+        // plus the raw element bytes reaches max_bytes, or it holds max_entries.
+        let max_bytes = if limits.max_bytes == 0 || limits.max_bytes > MAX_ENTRY_BYTES as u64 {
+            MAX_ENTRY_BYTES as u64
+        } else {
+            limits.max_bytes
+        };
+        let mut use_tail = false;
+        if let Some((_, tail)) = self.nodes.iter_mut().next_back() {
+            let full = tail.lp_bytes() + tot as u64 >= max_bytes
+                || (limits.max_entries != 0 && u64::from(tail.count) >= limits.max_entries);
+            if full {
+                tail.buf.shrink_to_fit();
+            } else {
+                use_tail = true;
+            }
+        }
+        let nfields = fields.len();
+        if use_tail {
+            let (master, node) = self.nodes.iter_mut().next_back().unwrap();
+            let master = *master;
+            let same = {
+                let mut p = 0;
+                let n = get_varint(&node.buf, &mut p) as usize;
+                n == nfields
+                    && fields
+                        .iter()
+                        .all(|(f, _)| get_bytes(&node.buf, &mut p) == f.as_ref())
+            };
+            Self::push_entry(node, master, id, fields, same);
+        } else {
+            let mut buf = Vec::with_capacity(64 + tot + nfields * 4);
+            put_varint(&mut buf, nfields as u64);
+            let mut lp_fixed = LP_EMPTY + lp_int(nfields as i64) + lp_int(0);
+            for (f, _) in fields {
+                let f = f.as_ref();
+                put_varint(&mut buf, f.len() as u64);
+                buf.extend_from_slice(f);
+                lp_fixed += lp_str(f);
+            }
+            let mut node = Node {
+                hdr_len: buf.len() as u32,
+                buf,
+                count: 0,
+                live: 0,
+                lp_fixed,
+                last: id,
+            };
+            Self::push_entry(&mut node, id, id, fields, true);
+            self.nodes.insert(id, node);
+        }
+        self.length += 1;
+        self.entries_added += 1;
+        self.last_id = id;
+        if self.length == 1 {
+            self.first_id = id;
+        }
+        Ok(id)
+    }
+
+    fn push_entry<F: AsRef<[u8]>>(
+        node: &mut Node,
+        master: StreamId,
+        id: StreamId,
+        fields: &[(F, F)],
+        same: bool,
+    ) {
+        let buf = &mut node.buf;
+        let flags = if same { FLAG_SAMEFIELDS } else { 0 };
+        buf.push(flags);
+        let ms_delta = id.ms.wrapping_sub(master.ms);
+        put_varint(buf, ms_delta);
+        put_varint(
+            buf,
+            if ms_delta == 0 {
+                id.seq.wrapping_sub(master.seq)
+            } else {
+                id.seq
+            },
+        );
+        let n = fields.len() as u64;
+        let mut lp = lp_int(i64::from(flags))
+            + lp_int(ms_delta as i64)
+            + lp_int(id.seq.wrapping_sub(master.seq) as i64);
+        if !same {
+            put_varint(buf, n);
+            lp += lp_int(n as i64);
+        }
+        for (f, v) in fields {
+            let (f, v) = (f.as_ref(), v.as_ref());
+            if !same {
+                put_varint(buf, f.len() as u64);
+                buf.extend_from_slice(f);
+                lp += lp_str(f);
+            }
+            put_varint(buf, v.len() as u64);
+            buf.extend_from_slice(v);
+            lp += lp_str(v);
+        }
+        let lp_count = if same { n + 3 } else { 2 * n + 4 };
+        lp += lp_int(lp_count as i64);
+        node.lp_fixed += lp;
+        node.count += 1;
+        node.live += 1;
+        node.last = id;
+    }
+
+    /// The node that could hold `id`.
+    fn node_for(&self, id: StreamId) -> Option<(StreamId, &Node)> {
+        self.nodes
+            .range(..=id)
+            .next_back()
+            .map(|(k, n)| (*k, n))
+            .filter(|(_, n)| n.last >= id)
+    }
+
+    /// The live entry with this ID.
+    pub fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
+        let (master, node) = self.node_for(id)?;
+        let e = node.find(master, id)?;
+        if e.flags & FLAG_DELETED != 0 {
+            return None;
+        }
+        Some(node.entry_ref(&e))
+    }
+
+    pub fn contains(&self, id: StreamId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// XDEL one ID: true if a live entry was deleted. Updates the recorded
+    /// first ID and the maximal deleted ID as Redis does.
+    pub fn delete(&mut self, id: StreamId) -> bool {
+        let Some(master) = self.node_for(id).map(|(m, _)| m) else {
+            return false;
+        };
+        let node = self.nodes.get_mut(&master).unwrap();
+        let Some(e) = node.find(master, id) else {
+            return false;
+        };
+        if e.flags & FLAG_DELETED != 0 {
+            return false;
+        }
+        if node.live == 1 {
+            self.nodes.remove(&master);
+        } else {
+            node.buf[e.at] |= FLAG_DELETED;
+            node.live -= 1;
+        }
+        self.length -= 1;
+        if id > self.max_deleted_entry_id {
+            self.max_deleted_entry_id = id;
+        }
+        if self.length == 0 {
+            self.first_id = StreamId::MIN;
+        } else if id == self.first_id {
+            self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
+        }
+        true
+    }
+
+    fn first_live_id(&self) -> Option<StreamId> {
+        self.range(StreamId::MIN, StreamId::MAX)
+            .next()
+            .map(|e| e.id)
+    }
+
+    fn last_live_id(&self) -> Option<StreamId> {
+        self.rev_range(StreamId::MIN, StreamId::MAX)
+            .next()
+            .map(|e| e.id)
+    }
+
+    /// First and last live entries (XINFO STREAM).
+    pub fn first_entry(&self) -> Option<EntryRef<'_>> {
+        self.range(StreamId::MIN, StreamId::MAX).next()
+    }
+
+    pub fn last_entry(&self) -> Option<EntryRef<'_>> {
+        self.rev_range(StreamId::MIN, StreamId::MAX).next()
+    }
+
+    /// The greatest live ID, or 0-0 (used by XSETID validation, as Redis's
+    /// `streamLastValidID`).
+    pub fn last_valid_id(&self) -> StreamId {
+        self.last_live_id().unwrap_or(StreamId::MIN)
+    }
+
+    /// Trim as Redis's `streamTrim`; returns the number of entries removed.
+    pub fn trim(&mut self, trim: Trim) -> u64 {
+        let mut deleted: u64 = 0;
+        loop {
+            if let TrimKind::MaxLen(max) = trim.kind
+                && self.length <= max
+            {
+                break;
+            }
+            let Some((&master, node)) = self.nodes.iter_mut().next() else {
+                break;
+            };
+            let entries = u64::from(node.live);
+            if trim.limit != 0 && deleted + entries > trim.limit {
+                break;
+            }
+            let remove_node = match trim.kind {
+                TrimKind::MaxLen(max) => self.length - entries >= max,
+                TrimKind::MinId(min) => node.last < min,
+            };
+            if remove_node {
+                self.nodes.remove(&master);
+                self.length -= entries;
+                deleted += entries;
+                continue;
+            }
+            if trim.approx {
+                break;
+            }
+            // Mark entries deleted inside this node; it survives even if no
+            // live entry remains (Redis keeps it too).
+            let mut p = node.hdr_len as usize;
+            while p < node.buf.len() {
+                let e = node.decode(master, p);
+                let stop = match trim.kind {
+                    TrimKind::MaxLen(max) => self.length <= max,
+                    TrimKind::MinId(min) => e.id >= min,
+                };
+                if stop {
+                    break;
+                }
+                if e.flags & FLAG_DELETED == 0 {
+                    node.buf[e.at] |= FLAG_DELETED;
+                    node.live -= 1;
+                    self.length -= 1;
+                    deleted += 1;
+                }
+                p = e.next;
+            }
+            break;
+        }
+        if deleted > 0 {
+            self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
+        }
+        deleted
+    }
+
+    /// Live entries with `start <= id <= end`, ascending.
+    pub fn range(&self, start: StreamId, end: StreamId) -> Range<'_> {
+        let mut nodes = None;
+        if start <= end {
+            let from = match self.nodes.range(..=start).next_back() {
+                Some((k, n)) if n.last >= start => *k,
+                _ => start,
+            };
+            nodes = Some(self.nodes.range(from..=end));
+        }
+        Range {
+            nodes,
+            cur: None,
+            start,
+            end,
+        }
+    }
+
+    /// Live entries with `start <= id <= end`, descending.
+    pub fn rev_range(&self, start: StreamId, end: StreamId) -> RevRange<'_> {
+        RevRange {
+            nodes: if start <= end {
+                Some(self.nodes.range(..=end).rev())
+            } else {
+                None
+            },
+            cur: None,
+            offsets: Vec::new(),
+            start,
+            end,
+        }
+    }
+
+    // -- consumer groups ----------------------------------------------------
+
+    pub fn groups(&self) -> &BTreeMap<Bytes, Group> {
+        &self.groups
+    }
+
+    pub fn group(&self, name: &[u8]) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    pub fn group_mut(&mut self, name: &[u8]) -> Option<&mut Group> {
+        self.groups.get_mut(name)
+    }
+
+    /// XGROUP CREATE: false if the group exists.
+    pub fn create_group(&mut self, name: &[u8], last_id: StreamId, entries_read: i64) -> bool {
+        if self.groups.contains_key(name) {
+            return false;
+        }
+        self.groups.insert(
+            Bytes::copy_from_slice(name),
+            Group::new(last_id, entries_read),
+        );
+        true
+    }
+
+    /// XGROUP DESTROY: true if it existed.
+    pub fn destroy_group(&mut self, name: &[u8]) -> bool {
+        self.groups.remove(name).is_some()
+    }
+
+    /// Redis `streamRangeHasTombstones`: may a deleted entry lie in
+    /// `[start, end]` (both bounds default to the extremes)?
+    pub fn range_has_tombstones(&self, start: Option<StreamId>, end: Option<StreamId>) -> bool {
+        if self.length == 0 || self.max_deleted_entry_id.is_zero() {
+            return false;
+        }
+        if self.first_id > self.max_deleted_entry_id {
+            return false;
+        }
+        let start = start.unwrap_or(StreamId::MIN);
+        let end = end.unwrap_or(StreamId::MAX);
+        start <= self.max_deleted_entry_id && self.max_deleted_entry_id <= end
+    }
+
+    /// Redis 7.0 `streamEstimateDistanceFromFirstEverEntry`: the logical read
+    /// counter of `id`, or `INVALID_ENTRIES_READ` when it cannot be known.
+    pub fn estimate_distance(&self, id: StreamId) -> i64 {
+        if self.entries_added == 0 {
+            return 0;
+        }
+        let added = self.entries_added as i64;
+        if self.length == 0 && id <= self.last_id {
+            return added;
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return added,
+            std::cmp::Ordering::Greater => return INVALID_ENTRIES_READ,
+            std::cmp::Ordering::Less => {}
+        }
+        if self.max_deleted_entry_id.is_zero() || self.max_deleted_entry_id < self.first_id {
+            let base = added.wrapping_sub(self.length as i64);
+            match id.cmp(&self.first_id) {
+                std::cmp::Ordering::Less => return base,
+                std::cmp::Ordering::Equal => return base.wrapping_add(1),
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        INVALID_ENTRIES_READ
+    }
+
+    /// The `lag` of XINFO GROUPS (None = unknown, replied as null).
+    pub fn lag(&self, group: &Group) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        let added = self.entries_added as i64;
+        if group.entries_read != INVALID_ENTRIES_READ
+            && !self.range_has_tombstones(Some(group.last_id), None)
+        {
+            return Some(added.wrapping_sub(group.entries_read));
+        }
+        let read = self.estimate_distance(group.last_id);
+        if read == INVALID_ENTRIES_READ {
+            None
+        } else {
+            Some(added.wrapping_sub(read))
+        }
+    }
+
+    /// Record a `>` read of `ids` (ascending, all greater than the group's last
+    /// delivered ID) by `consumer`: advance the group, and unless `noack` add
+    /// each ID to the group's and the consumer's PEL (taking over an existing
+    /// PEL entry, which XGROUP SETID makes possible). Creates the consumer if
+    /// needed. Returns false if the group does not exist.
+    pub fn deliver_new(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        ids: &[StreamId],
+        now: u64,
+        noack: bool,
+    ) -> bool {
+        let Some((key, mut g)) = self.groups.remove_entry(group) else {
+            return false;
+        };
+        let cname = g.consumer_key(consumer, now);
+        for &id in ids {
+            if id > g.last_id {
+                if g.entries_read != INVALID_ENTRIES_READ
+                    && !self.range_has_tombstones(Some(id), None)
+                {
+                    g.entries_read += 1;
+                } else if self.entries_added != 0 {
+                    g.entries_read = self.estimate_distance(id);
+                }
+                g.last_id = id;
+            }
+            if !noack {
+                match g.pel.get_mut(&id) {
+                    Some(p) => {
+                        p.delivery_time = now;
+                        p.delivery_count = 1;
+                        g.assign(id, &cname);
+                    }
+                    None => {
+                        g.pel.insert(
+                            id,
+                            PendingEntry {
+                                consumer: cname.clone(),
+                                delivery_time: now,
+                                delivery_count: 1,
+                            },
+                        );
+                        g.assign(id, &cname);
+                    }
+                }
+            }
+        }
+        if !ids.is_empty()
+            && let Some(c) = g.consumers.get_mut(&cname)
+        {
+            c.active_time = now as i64;
+        }
+        self.groups.insert(key, g);
+        true
+    }
+
+    /// XCLAIM one ID for `consumer` (created on the first successful claim).
+    /// Returns None if the group does not exist.
+    pub fn claim(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        id: StreamId,
+        opts: &ClaimOptions,
+        now: u64,
+    ) -> Option<ClaimOutcome> {
+        let exists = self.contains(id);
+        let g = self.groups.get_mut(group)?;
+        if !exists {
+            if g.pel.contains_key(&id) {
+                g.ack(id);
+                return Some(ClaimOutcome::Dropped);
+            }
+            return Some(ClaimOutcome::Skipped);
+        }
+        let mut forced = false;
+        if !g.pel.contains_key(&id) {
+            if !opts.force {
+                return Some(ClaimOutcome::Skipped);
+            }
+            forced = true;
+        }
+        if !forced && opts.min_idle > 0 {
+            let p = &g.pel[&id];
+            let idle = (now as i64).wrapping_sub(p.delivery_time as i64);
+            if idle < opts.min_idle as i64 {
+                return Some(ClaimOutcome::Skipped);
+            }
+        }
+        let cname = g.consumer_key(consumer, now);
+        let p = g.pel.entry(id).or_insert_with(|| PendingEntry {
+            consumer: cname.clone(),
+            delivery_time: now,
+            delivery_count: 1,
+        });
+        p.delivery_time = opts.time;
+        if let Some(n) = opts.retry_count {
+            p.delivery_count = n;
+        } else if !opts.justid {
+            p.delivery_count = p.delivery_count.saturating_add(1);
+        }
+        let out = p.clone();
+        g.assign(id, &cname);
+        let out = PendingEntry {
+            consumer: cname,
+            ..out
+        };
+        if let Some(c) = g.consumers.get_mut(consumer) {
+            c.active_time = now as i64;
+        }
+        Some(ClaimOutcome::Claimed(out))
+    }
+
+    /// XAUTOCLAIM: scan the group PEL from `start`, at most `count * 10`
+    /// entries, claiming up to `count` idle ones for `consumer`. Returns None
+    /// if the group does not exist.
+    #[allow(clippy::too_many_arguments)] // mirrors the XAUTOCLAIM arguments
+    pub fn autoclaim(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        count: u64,
+        min_idle: u64,
+        now: u64,
+        justid: bool,
+    ) -> Option<AutoclaimResult> {
+        if !self.groups.contains_key(group) {
+            return None;
+        }
+        let mut res = AutoclaimResult::default();
+        let mut attempts = count.saturating_mul(10);
+        let mut left = count;
+        let mut cursor = Some(start);
+        let mut cname: Option<Bytes> = None;
+        while attempts > 0 && left > 0 {
+            let Some(from) = cursor else { break };
+            let g = self.groups.get(group).unwrap();
+            let Some((&id, p)) = g.pel.range(from..).next() else {
+                cursor = None;
+                break;
+            };
+            attempts -= 1;
+            cursor = id.incr();
+            if !self.contains(id) {
+                self.groups.get_mut(group).unwrap().ack(id);
+                res.deleted.push(id);
+                continue;
+            }
+            if min_idle > 0 {
+                let idle = (now as i64).wrapping_sub(p.delivery_time as i64);
+                if idle < min_idle as i64 {
+                    continue;
+                }
+            }
+            let g = self.groups.get_mut(group).unwrap();
+            let name = match &cname {
+                Some(n) => n.clone(),
+                None => {
+                    let n = g.consumer_key(consumer, now);
+                    cname = Some(n.clone());
+                    n
+                }
+            };
+            let p = g.pel.get_mut(&id).unwrap();
+            p.delivery_time = now;
+            if !justid {
+                p.delivery_count = p.delivery_count.saturating_add(1);
+            }
+            let mut snapshot = p.clone();
+            g.assign(id, &name);
+            snapshot.consumer = name;
+            res.claimed.push((id, snapshot));
+            left -= 1;
+        }
+        if let Some(c) = cname
+            && let Some(cons) = self.groups.get_mut(group).unwrap().consumers.get_mut(&c)
+        {
+            cons.active_time = now as i64;
+        }
+        // The cursor is the next pending ID after the scan, or 0-0.
+        res.next = match cursor {
+            Some(from) => self.groups[group]
+                .pel
+                .range(from..)
+                .next()
+                .map(|(id, _)| *id)
+                .unwrap_or(StreamId::MIN),
+            None => StreamId::MIN,
+        };
+        Some(res)
+    }
+
+    // -- memory and persistence ---------------------------------------------
+
+    /// Approximate heap bytes used by this stream (MEMORY USAGE).
+    pub fn mem_usage(&self) -> usize {
+        // A B-tree slot costs about its key and value plus ~1/3 slack.
+        const SLOT: f64 = 1.4;
+        let node_slot = std::mem::size_of::<StreamId>() + std::mem::size_of::<Node>();
+        let mut total = std::mem::size_of::<Stream>();
+        for n in self.nodes.values() {
+            total += n.buf.capacity() + (node_slot as f64 * SLOT) as usize;
+        }
+        let pel_slot = std::mem::size_of::<StreamId>() + std::mem::size_of::<PendingEntry>();
+        let cons_slot = std::mem::size_of::<Bytes>() + std::mem::size_of::<Consumer>();
+        for (name, g) in &self.groups {
+            total += name.len()
+                + ((std::mem::size_of::<Bytes>() + std::mem::size_of::<Group>()) as f64 * SLOT)
+                    as usize;
+            total += (g.pel.len() as f64 * pel_slot as f64 * SLOT) as usize;
+            for (cn, c) in &g.consumers {
+                total += cn.len() + (cons_slot as f64 * SLOT) as usize;
+                total += (c.pel.len() as f64 * 16.0 * SLOT) as usize;
+            }
+        }
+        total
+    }
+
+    /// Append to `out` the commands that rebuild this stream under `key`, as
+    /// Redis's AOF rewrite emits them: XADD per entry (or `XADD key MAXLEN 0
+    /// 0-1 x y` for an empty stream), XSETID with ENTRIESADDED and
+    /// MAXDELETEDID, then per group XGROUP CREATE ... ENTRIESREAD and per
+    /// consumer either XGROUP CREATECONSUMER or one XCLAIM per pending entry.
+    pub fn rewrite(&self, key: &Bytes, out: &mut Vec<Vec<Bytes>>) {
+        fn int(v: i64) -> Bytes {
+            Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+        }
+        fn uint(v: u64) -> Bytes {
+            Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+        }
+        if self.length > 0 {
+            for e in self.range(StreamId::MIN, StreamId::MAX) {
+                let mut cmd = Vec::with_capacity(3 + e.len() * 2);
+                cmd.push(Bytes::from_static(b"XADD"));
+                cmd.push(key.clone());
+                cmd.push(e.id.to_bytes());
+                for (f, v) in e.fields() {
+                    cmd.push(Bytes::copy_from_slice(f));
+                    cmd.push(Bytes::copy_from_slice(v));
+                }
+                out.push(cmd);
+            }
+        } else {
+            out.push(vec![
+                Bytes::from_static(b"XADD"),
+                key.clone(),
+                Bytes::from_static(b"MAXLEN"),
+                Bytes::from_static(b"0"),
+                StreamId::new(0, 1).to_bytes(),
+                Bytes::from_static(b"x"),
+                Bytes::from_static(b"y"),
+            ]);
+        }
+        out.push(vec![
+            Bytes::from_static(b"XSETID"),
+            key.clone(),
+            self.last_id.to_bytes(),
+            Bytes::from_static(b"ENTRIESADDED"),
+            uint(self.entries_added),
+            Bytes::from_static(b"MAXDELETEDID"),
+            self.max_deleted_entry_id.to_bytes(),
+        ]);
+        for (gname, g) in &self.groups {
+            out.push(vec![
+                Bytes::from_static(b"XGROUP"),
+                Bytes::from_static(b"CREATE"),
+                key.clone(),
+                gname.clone(),
+                g.last_id.to_bytes(),
+                Bytes::from_static(b"ENTRIESREAD"),
+                int(g.entries_read),
+            ]);
+            for (cname, c) in &g.consumers {
+                if c.pel.is_empty() {
+                    out.push(vec![
+                        Bytes::from_static(b"XGROUP"),
+                        Bytes::from_static(b"CREATECONSUMER"),
+                        key.clone(),
+                        gname.clone(),
+                        cname.clone(),
+                    ]);
+                    continue;
+                }
+                for id in &c.pel {
+                    let Some(p) = g.pel.get(id) else { continue };
+                    out.push(vec![
+                        Bytes::from_static(b"XCLAIM"),
+                        key.clone(),
+                        gname.clone(),
+                        cname.clone(),
+                        Bytes::from_static(b"0"),
+                        id.to_bytes(),
+                        Bytes::from_static(b"TIME"),
+                        uint(p.delivery_time),
+                        Bytes::from_static(b"RETRYCOUNT"),
+                        uint(p.delivery_count),
+                        Bytes::from_static(b"JUSTID"),
+                        Bytes::from_static(b"FORCE"),
+                    ]);
+                }
+            }
+        }
+    }
+
+    /// Check internal consistency (tests and debug assertions).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut live = 0u64;
+        let mut prev: Option<StreamId> = None;
+        for (&master, n) in &self.nodes {
+            let mut p = n.hdr_len as usize;
+            let (mut count, mut nlive) = (0u32, 0u32);
+            let mut first = true;
+            let mut last = master;
+            while p < n.buf.len() {
+                let e = n.decode(master, p);
+                if first && e.id != master {
+                    return Err(format!("node {master}: first entry {}", e.id));
+                }
+                first = false;
+                if let Some(q) = prev
+                    && e.id <= q
+                {
+                    return Err(format!("ids not increasing at {}", e.id));
+                }
+                prev = Some(e.id);
+                last = e.id;
+                count += 1;
+                if e.flags & FLAG_DELETED == 0 {
+                    nlive += 1;
+                }
+                p = e.next;
+            }
+            if count != n.count || nlive != n.live || last != n.last {
+                return Err(format!("node {master}: counters"));
+            }
+            if nlive == 0 && count == 0 {
+                return Err(format!("node {master}: empty"));
+            }
+            live += u64::from(nlive);
+        }
+        if live != self.length {
+            return Err(format!("length {} != live {}", self.length, live));
+        }
+        let expect_first = self.first_live_id().unwrap_or(StreamId::MIN);
+        if expect_first != self.first_id {
+            return Err(format!("first_id {} != {}", self.first_id, expect_first));
+        }
+        if let Some(l) = self.last_live_id()
+            && l > self.last_id
+        {
+            return Err("entry after last_id".into());
+        }
+        for (gname, g) in &self.groups {
+            let mut n = 0;
+            for (cname, c) in &g.consumers {
+                for id in &c.pel {
+                    match g.pel.get(id) {
+                        Some(p) if p.consumer == *cname => n += 1,
+                        _ => return Err(format!("group {gname:?}: consumer PEL mismatch at {id}")),
+                    }
+                }
+            }
+            if n != g.pel.len() {
+                return Err(format!("group {gname:?}: PEL has orphans"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ascending scan (see `Stream::range`).
+pub struct Range<'a> {
+    nodes: Option<std::collections::btree_map::Range<'a, StreamId, Node>>,
+    cur: Option<(StreamId, &'a Node, usize)>,
+    start: StreamId,
+    end: StreamId,
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = EntryRef<'a>;
+
+    fn next(&mut self) -> Option<EntryRef<'a>> {
+        loop {
+            if let Some((master, node, pos)) = &mut self.cur
+                && *pos < node.buf.len()
+            {
+                let e = node.decode(*master, *pos);
+                *pos = e.next;
+                if e.id > self.end {
+                    self.nodes = None;
+                    self.cur = None;
+                    return None;
+                }
+                if e.id < self.start || e.flags & FLAG_DELETED != 0 {
+                    continue;
+                }
+                return Some(node.entry_ref(&e));
+            }
+            let (k, n) = self.nodes.as_mut()?.next()?;
+            if n.last < self.start || n.live == 0 {
+                self.cur = None;
+                continue;
+            }
+            self.cur = Some((*k, n, n.hdr_len as usize));
+        }
+    }
+}
+
+/// Descending scan (see `Stream::rev_range`).
+pub struct RevRange<'a> {
+    nodes: Option<std::iter::Rev<std::collections::btree_map::Range<'a, StreamId, Node>>>,
+    cur: Option<(StreamId, &'a Node)>,
+    offsets: Vec<u32>,
+    start: StreamId,
+    end: StreamId,
+}
+
+impl<'a> Iterator for RevRange<'a> {
+    type Item = EntryRef<'a>;
+
+    fn next(&mut self) -> Option<EntryRef<'a>> {
+        loop {
+            if let Some((master, node)) = self.cur
+                && let Some(at) = self.offsets.pop()
+            {
+                let e = node.decode(master, at as usize);
+                if e.id < self.start {
+                    self.nodes = None;
+                    self.cur = None;
+                    return None;
+                }
+                if e.id > self.end || e.flags & FLAG_DELETED != 0 {
+                    continue;
+                }
+                return Some(node.entry_ref(&e));
+            }
+            let Some((k, n)) = self.nodes.as_mut()?.next() else {
+                self.nodes = None;
+                return None;
+            };
+            if n.last < self.start {
+                self.nodes = None;
+                self.cur = None;
+                return None;
+            }
+            if n.live == 0 {
+                self.cur = None;
+                continue;
+            }
+            n.offsets(*k, &mut self.offsets);
+            self.cur = Some((*k, n));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIM: NodeLimits = NodeLimits {
+        max_bytes: 4096,
+        max_entries: 100,
+    };
+
+    fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId::new(ms, seq)
+    }
+
+    fn add(s: &mut Stream, i: StreamId, fields: &[(&str, &str)]) -> StreamId {
+        let f: Vec<(&[u8], &[u8])> = fields
+            .iter()
+            .map(|(a, b)| (a.as_bytes(), b.as_bytes()))
+            .collect();
+        s.append(IdSpec::Exact(i), &f, 0, LIM).unwrap()
+    }
+
+    fn ids(it: impl Iterator<Item = StreamId>) -> Vec<StreamId> {
+        it.collect()
+    }
+
+    #[test]
+    fn id_parse_matches_redis() {
+        // Replies of redis-server 7.0.15 to `XADD p <id> f v`.
+        assert_eq!(StreamId::parse_xadd(b"+5-1"), Some(IdSpec::Exact(id(5, 1))));
+        assert_eq!(StreamId::parse_xadd(b" 6-1"), Some(IdSpec::Exact(id(6, 1))));
+        assert_eq!(
+            StreamId::parse_xadd(b"0007-1"),
+            Some(IdSpec::Exact(id(7, 1)))
+        );
+        assert_eq!(StreamId::parse_xadd(b"-0-1"), None);
+        assert_eq!(StreamId::parse_xadd(b"8-+2"), Some(IdSpec::Exact(id(8, 2))));
+        assert_eq!(StreamId::parse_xadd(b"9--1"), None);
+        assert_eq!(StreamId::parse_xadd(b"9"), Some(IdSpec::Exact(id(9, 0))));
+        assert_eq!(StreamId::parse_xadd(b"10-*"), Some(IdSpec::Ms(10)));
+        assert_eq!(StreamId::parse_xadd(b"*"), Some(IdSpec::Auto));
+        assert_eq!(StreamId::parse_xadd(b"-"), None);
+        assert_eq!(
+            StreamId::parse_xadd(b"18446744073709551615-18446744073709551615"),
+            Some(IdSpec::Exact(StreamId::MAX))
+        );
+        assert_eq!(StreamId::parse_xadd(b"18446744073709551616-1"), None);
+        assert_eq!(StreamId::parse_xadd(b"1a-1"), None);
+        let long = format!("11-{}", "0".repeat(130));
+        assert_eq!(StreamId::parse_xadd(long.as_bytes()), None);
+        assert_eq!(StreamId::parse(b"-1", 0), None);
+        assert_eq!(StreamId::parse(b"5", u64::MAX), Some(id(5, u64::MAX)));
+        assert_eq!(StreamId::parse(b"5-*", 0), None);
+        assert_eq!(StreamId::parse_range(b"-", 0), Some(StreamId::MIN));
+        assert_eq!(StreamId::parse_range(b"+", 0), Some(StreamId::MAX));
+        assert_eq!(id(12, 34).to_bytes(), Bytes::from_static(b"12-34"));
+        assert_eq!(
+            StreamId::MAX.to_string(),
+            "18446744073709551615-18446744073709551615"
+        );
+    }
+
+    #[test]
+    fn id_incr_decr() {
+        assert_eq!(id(1, u64::MAX).incr(), Some(id(2, 0)));
+        assert_eq!(id(1, 5).incr(), Some(id(1, 6)));
+        assert_eq!(StreamId::MAX.incr(), None);
+        assert_eq!(id(2, 0).decr(), Some(id(1, u64::MAX)));
+        assert_eq!(StreamId::MIN.decr(), None);
+    }
+
+    #[test]
+    fn next_id_rules() {
+        let mut s = Stream::new();
+        assert_eq!(s.next_id(IdSpec::Auto, 100), Ok(id(100, 0)));
+        assert_eq!(s.next_id(IdSpec::Ms(0), 100), Ok(id(0, 1)));
+        add(&mut s, id(100, 5), &[("f", "v")]);
+        // Clock behind the last ID: keep counting from it.
+        assert_eq!(s.next_id(IdSpec::Auto, 50), Ok(id(100, 6)));
+        assert_eq!(s.next_id(IdSpec::Auto, 101), Ok(id(101, 0)));
+        assert_eq!(s.next_id(IdSpec::Ms(100), 0), Ok(id(100, 6)));
+        assert_eq!(s.next_id(IdSpec::Ms(99), 0), Err(AppendError::NotGreater));
+        assert_eq!(
+            s.next_id(IdSpec::Exact(id(100, 5)), 0),
+            Err(AppendError::NotGreater)
+        );
+        s.set_id(StreamId::MAX, None, None);
+        assert_eq!(s.next_id(IdSpec::Auto, 0), Err(AppendError::Exhausted));
+        s.set_id(id(7, u64::MAX), None, None);
+        assert_eq!(s.next_id(IdSpec::Ms(7), 0), Err(AppendError::NotGreater));
+    }
+
+    #[test]
+    fn append_range_and_fields() {
+        let mut s = Stream::new();
+        add(&mut s, id(1, 0), &[("a", "1"), ("b", "2")]);
+        add(&mut s, id(1, 1), &[("a", "3"), ("b", "4")]);
+        add(&mut s, id(2, 0), &[("c", "5")]);
+        add(&mut s, id(3, 0), &[("a", ""), ("b", "")]);
+        add(&mut s, id(4, 0), &[]);
+        assert_eq!(s.len(), 5);
+        let all: Vec<Entry> = s
+            .range(StreamId::MIN, StreamId::MAX)
+            .map(|e| e.to_entry())
+            .collect();
+        assert_eq!(all.len(), 5);
+        assert_eq!(
+            all[1].fields,
+            vec![
+                (Bytes::from("a"), Bytes::from("3")),
+                (Bytes::from("b"), Bytes::from("4"))
+            ]
+        );
+        assert_eq!(all[2].fields, vec![(Bytes::from("c"), Bytes::from("5"))]);
+        assert!(all[4].fields.is_empty());
+        assert_eq!(
+            ids(s.range(id(1, 1), id(3, 0)).map(|e| e.id)),
+            vec![id(1, 1), id(2, 0), id(3, 0)]
+        );
+        assert_eq!(
+            ids(s.rev_range(id(1, 1), id(3, 0)).map(|e| e.id)),
+            vec![id(3, 0), id(2, 0), id(1, 1)]
+        );
+        assert_eq!(s.range(id(3, 0), id(1, 0)).count(), 0);
+        assert_eq!(s.rev_range(id(3, 0), id(1, 0)).count(), 0);
+        assert_eq!(
+            s.get(id(2, 0)).unwrap().to_entry().fields[0].1,
+            Bytes::from("5")
+        );
+        assert!(s.get(id(2, 1)).is_none());
+        assert_eq!(s.first_id(), id(1, 0));
+        assert_eq!(s.last_id(), id(4, 0));
+        assert_eq!(s.entries_added(), 5);
+        s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn delete_updates_counters() {
+        let mut s = Stream::new();
+        for i in 1..=5 {
+            add(&mut s, id(i, 0), &[("f", "v")]);
+        }
+        assert!(s.delete(id(1, 0)));
+        assert!(!s.delete(id(1, 0)));
+        assert!(!s.delete(id(9, 0)));
+        assert_eq!(s.first_id(), id(2, 0));
+        assert_eq!(s.max_deleted_entry_id(), id(1, 0));
+        assert!(s.delete(id(3, 0)));
+        assert_eq!(s.max_deleted_entry_id(), id(3, 0));
+        assert!(s.delete(id(2, 0)));
+        assert_eq!(s.max_deleted_entry_id(), id(3, 0));
+        assert_eq!(
+            ids(s.range(StreamId::MIN, StreamId::MAX).map(|e| e.id)),
+            vec![id(4, 0), id(5, 0)]
+        );
+        assert!(s.delete(id(4, 0)));
+        assert!(s.delete(id(5, 0)));
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.node_count(), 0);
+        assert_eq!(s.first_id(), StreamId::MIN);
+        assert_eq!(s.last_id(), id(5, 0));
+        s.check_invariants().unwrap();
+    }
+
+    fn fill(key_vals: impl Iterator<Item = (StreamId, Vec<(String, String)>)>) -> Stream {
+        let mut s = Stream::new();
+        for (i, f) in key_vals {
+            let f: Vec<(&[u8], &[u8])> = f
+                .iter()
+                .map(|(a, b)| (a.as_bytes(), b.as_bytes()))
+                .collect();
+            s.append(IdSpec::Exact(i), &f, 0, LIM).unwrap();
+        }
+        s
+    }
+
+    fn one_field(n: u64, value: &str) -> Stream {
+        fill((1..=n).map(|i| (id(i, 0), vec![("f".to_string(), value.to_string())])))
+    }
+
+    // Node counts and trim results below are those of redis-server 7.0.15
+    // (XINFO STREAM radix-tree-keys, XTRIM replies) for the same commands.
+    #[test]
+    fn node_boundaries_match_redis() {
+        assert_eq!(one_field(1000, "v").node_count(), 10);
+        assert_eq!(one_field(1000, &"x".repeat(100)).node_count(), 28);
+        let c = fill((1..=1000u64).map(|i| {
+            let f = match i % 3 {
+                0 => vec![
+                    ("a".into(), (i * 37).to_string()),
+                    ("b".into(), format!("-{i}")),
+                ],
+                1 => vec![
+                    ("a".into(), "x".repeat((i % 70) as usize)),
+                    ("b".into(), i.to_string()),
+                ],
+                _ => vec![("zz".into(), "y".repeat((i % 300) as usize))],
+            };
+            (id(i / 7, i), f)
+        }));
+        assert_eq!(c.node_count(), 19);
+        c.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn trims_match_redis() {
+        let mut d = one_field(1000, &"x".repeat(100));
+        let approx = |kind| Trim {
+            kind,
+            approx: true,
+            limit: 10000,
+        };
+        assert_eq!(d.trim(approx(TrimKind::MaxLen(550))), 432);
+        assert_eq!((d.len(), d.node_count()), (568, 16));
+        assert_eq!(d.trim(approx(TrimKind::MinId(id(700, 0)))), 252);
+        assert_eq!(d.len(), 316);
+        let limited = Trim {
+            kind: TrimKind::MaxLen(0),
+            approx: true,
+            limit: 100,
+        };
+        assert_eq!(d.trim(limited), 72);
+        assert_eq!(d.len(), 244);
+        let exact = Trim {
+            kind: TrimKind::MinId(id(812, 0)),
+            approx: false,
+            limit: 0,
+        };
+        assert_eq!(d.trim(exact), 55);
+        assert_eq!(
+            (d.len(), d.first_id(), d.node_count()),
+            (189, id(812, 0), 6)
+        );
+        d.check_invariants().unwrap();
+        let mut m = one_field(10, "v");
+        let exact_len = Trim {
+            kind: TrimKind::MaxLen(3),
+            approx: false,
+            limit: 0,
+        };
+        assert_eq!(m.trim(exact_len), 7);
+        assert_eq!(
+            ids(m.range(StreamId::MIN, StreamId::MAX).map(|e| e.id)),
+            vec![id(8, 0), id(9, 0), id(10, 0)]
+        );
+        m.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn exact_minid_trim_keeps_emptied_node() {
+        // redis-server: XADD 1-1,2-1,3-1; XDEL 3-1; XTRIM MINID 3-1 -> 2,
+        // XINFO: length 0, radix-tree-keys 1, recorded-first-entry-id 0-0;
+        // then XADD 4-1 lands in that node and becomes the first entry.
+        let mut s = Stream::new();
+        for i in 1..=3 {
+            add(&mut s, id(i, 1), &[("f", "v")]);
+        }
+        assert!(s.delete(id(3, 1)));
+        let t = Trim {
+            kind: TrimKind::MinId(id(3, 1)),
+            approx: false,
+            limit: 0,
+        };
+        assert_eq!(s.trim(t), 2);
+        assert_eq!(
+            (s.len(), s.node_count(), s.first_id()),
+            (0, 1, StreamId::MIN)
+        );
+        assert_eq!(s.max_deleted_entry_id(), id(3, 1));
+        add(&mut s, id(4, 1), &[("f", "v")]);
+        assert_eq!((s.len(), s.node_count(), s.first_id()), (1, 1, id(4, 1)));
+        s.check_invariants().unwrap();
+        // MAXLEN 0 empties and resets the recorded first ID, not max-deleted.
+        let mut e = one_field(1, "v");
+        let z = Trim {
+            kind: TrimKind::MaxLen(0),
+            approx: false,
+            limit: 0,
+        };
+        assert_eq!(e.trim(z), 1);
+        assert_eq!(
+            (e.first_id(), e.max_deleted_entry_id(), e.last_id()),
+            (StreamId::MIN, StreamId::MIN, id(1, 0))
+        );
+    }
+
+    #[test]
+    fn memory_per_entry_close_to_redis() {
+        // redis-server 7.0.15: MEMORY USAGE of 100k `XADD E <id> f <100 bytes>`
+        // entries is 12875308 bytes (128.75 per entry).
+        let s = one_field(100_000, &"x".repeat(100));
+        assert_eq!(s.node_count(), 2778);
+        let per = s.mem_usage() as f64 / 100_000.0;
+        assert!(per < 1.2 * 128.75, "{per} bytes per entry");
+    }
+
+    #[test]
+    fn lag_and_entries_read_match_redis() {
+        // redis-server: XADD t 1-1..4-1; XGROUP CREATE t g 0 ENTRIESREAD 0;
+        // XREADGROUP COUNT 1 >; XDEL t 2-1; XREADGROUP COUNT 1 >;
+        // XINFO GROUPS: last-delivered-id 3-1, entries-read 2, lag 2.
+        let mut t = Stream::new();
+        for i in 1..=4 {
+            add(&mut t, id(i, 1), &[("f", "v")]);
+        }
+        assert!(t.create_group(b"g", StreamId::MIN, 0));
+        assert!(t.deliver_new(b"g", b"c", &[id(1, 1)], 10, false));
+        assert!(t.delete(id(2, 1)));
+        assert!(t.deliver_new(b"g", b"c", &[id(3, 1)], 10, false));
+        let g = t.group(b"g").unwrap();
+        assert_eq!(
+            (g.last_id, g.entries_read, t.lag(g)),
+            (id(3, 1), 2, Some(2))
+        );
+        // redis-server: XADD u 5-1,6-1,7-1; XDEL u 5-1; XGROUP CREATE u g 3:
+        // entries-read nil, lag 2.
+        let mut u = Stream::new();
+        for i in 5..=7 {
+            add(&mut u, id(i, 1), &[("f", "v")]);
+        }
+        u.delete(id(5, 1));
+        u.create_group(b"g", id(3, 0), INVALID_ENTRIES_READ);
+        let g = u.group(b"g").unwrap();
+        assert_eq!((g.entries_read, u.lag(g)), (INVALID_ENTRIES_READ, Some(2)));
+        // redis-server: s2 = XADD 1-1,2-1,3-1; XDEL 3-1; XTRIM MINID 3-1;
+        // XADD 4-1; XGROUP CREATE s2 g 0; XREADGROUP COUNT 1 > ->
+        // entries-read 4, lag 0.
+        let mut s = Stream::new();
+        for i in 1..=3 {
+            add(&mut s, id(i, 1), &[("f", "v")]);
+        }
+        s.delete(id(3, 1));
+        s.trim(Trim {
+            kind: TrimKind::MinId(id(3, 1)),
+            approx: false,
+            limit: 0,
+        });
+        add(&mut s, id(4, 1), &[("f", "v")]);
+        s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+        s.deliver_new(b"g", b"c1", &[id(4, 1)], 10, false);
+        let g = s.group(b"g").unwrap();
+        assert_eq!((g.entries_read, s.lag(g)), (4, Some(0)));
+        assert_eq!(
+            Stream::new().lag(&Group::new(StreamId::MIN, INVALID_ENTRIES_READ)),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn groups_pel_ack_claim() {
+        let mut s = one_field(10, "v");
+        assert!(s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ));
+        assert!(!s.create_group(b"g", StreamId::MIN, 0));
+        let first: Vec<StreamId> = s
+            .range(id(0, 1), StreamId::MAX)
+            .take(4)
+            .map(|e| e.id)
+            .collect();
+        assert!(s.deliver_new(b"g", b"alice", &first, 1000, false));
+        assert!(!s.deliver_new(b"nope", b"alice", &first, 1000, false));
+        let g = s.group(b"g").unwrap();
+        assert_eq!(g.last_id, id(4, 0));
+        assert_eq!(g.entries_read, 4);
+        assert_eq!(s.lag(g), Some(6));
+        let sum = g.pending_summary();
+        assert_eq!(sum.count, 4);
+        assert_eq!(sum.bounds, Some((id(1, 0), id(4, 0))));
+        assert_eq!(sum.consumers, vec![(Bytes::from("alice"), 4)]);
+        // Ack one, claim two (one idle enough).
+        assert!(s.group_mut(b"g").unwrap().ack(id(1, 0)));
+        assert!(!s.group_mut(b"g").unwrap().ack(id(1, 0)));
+        let opts = ClaimOptions {
+            min_idle: 500,
+            time: 2000,
+            ..Default::default()
+        };
+        match s.claim(b"g", b"bob", id(2, 0), &opts, 2000).unwrap() {
+            ClaimOutcome::Claimed(p) => {
+                assert_eq!(p.consumer, Bytes::from("bob"));
+                assert_eq!((p.delivery_time, p.delivery_count), (2000, 2));
+            }
+            o => panic!("{o:?}"),
+        }
+        // Just claimed: not idle for bob.
+        assert_eq!(
+            s.claim(b"g", b"carol", id(2, 0), &opts, 2100),
+            Some(ClaimOutcome::Skipped)
+        );
+        // Not pending and no FORCE.
+        assert_eq!(
+            s.claim(b"g", b"bob", id(9, 0), &opts, 2000),
+            Some(ClaimOutcome::Skipped)
+        );
+        let force = ClaimOptions {
+            force: true,
+            justid: true,
+            time: 3000,
+            ..Default::default()
+        };
+        assert!(
+            matches!(s.claim(b"g", b"bob", id(9, 0), &force, 3000), Some(ClaimOutcome::Claimed(p)) if p.delivery_count == 1)
+        );
+        // Deleted entry: the PEL entry is dropped.
+        s.delete(id(3, 0));
+        assert_eq!(
+            s.claim(b"g", b"bob", id(3, 0), &opts, 5000),
+            Some(ClaimOutcome::Dropped)
+        );
+        let g = s.group(b"g").unwrap();
+        assert_eq!(
+            g.pel.keys().copied().collect::<Vec<_>>(),
+            vec![id(2, 0), id(4, 0), id(9, 0)]
+        );
+        assert_eq!(
+            g.consumers[&b"alice"[..]]
+                .pel
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![id(4, 0)]
+        );
+        s.check_invariants().unwrap();
+        // History read of alice.
+        let g = s.group_mut(b"g").unwrap();
+        assert_eq!(
+            g.consumer_pending(b"alice", StreamId::MIN, 0),
+            vec![id(4, 0)]
+        );
+        g.redeliver(id(4, 0), 6000);
+        assert_eq!(g.pel[&id(4, 0)].delivery_count, 2);
+        // Extended XPENDING.
+        let rows = g.pending_range(StreamId::MIN, StreamId::MAX, 10, None, Some(3000), 6000);
+        assert_eq!(
+            rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![id(2, 0), id(9, 0)]
+        );
+        let rows = g.pending_range(StreamId::MIN, StreamId::MAX, 1, Some(b"bob"), None, 6000);
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].id, rows[0].idle), (id(2, 0), 4000));
+        // DELCONSUMER returns its pending count.
+        assert_eq!(g.delete_consumer(b"bob"), Some(2));
+        assert_eq!(g.delete_consumer(b"bob"), None);
+        assert_eq!(g.pel.len(), 1);
+        s.check_invariants().unwrap();
+        assert!(s.destroy_group(b"g"));
+        assert!(!s.destroy_group(b"g"));
+    }
+
+    #[test]
+    fn autoclaim_scans_and_reports_deleted() {
+        let mut s = one_field(30, "v");
+        s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+        let all: Vec<StreamId> = s
+            .range(StreamId::MIN, StreamId::MAX)
+            .map(|e| e.id)
+            .collect();
+        s.deliver_new(b"g", b"dead", &all, 100, false);
+        s.delete(id(2, 0));
+        s.delete(id(5, 0));
+        let r = s
+            .autoclaim(b"g", b"live", StreamId::MIN, 3, 50, 200, false)
+            .unwrap();
+        assert_eq!(
+            r.claimed.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![id(1, 0), id(3, 0), id(4, 0)]
+        );
+        assert!(
+            r.claimed
+                .iter()
+                .all(|(_, p)| p.delivery_count == 2 && p.delivery_time == 200)
+        );
+        assert_eq!(r.deleted, vec![id(2, 0)]);
+        assert_eq!(r.next, id(5, 0));
+        // Not idle enough: nothing claimed, but deleted entries still reported.
+        let r = s
+            .autoclaim(b"g", b"live", r.next, 100, 1000, 200, true)
+            .unwrap();
+        assert!(r.claimed.is_empty());
+        assert_eq!(r.deleted, vec![id(5, 0)]);
+        assert_eq!(r.next, StreamId::MIN);
+        // COUNT 1 scans at most 10 entries.
+        let r = s
+            .autoclaim(b"g", b"live", StreamId::MIN, 1, 1000, 200, true)
+            .unwrap();
+        assert_eq!(r.next, id(13, 0));
+        assert!(
+            s.autoclaim(b"x", b"live", StreamId::MIN, 1, 0, 0, true)
+                .is_none()
+        );
+        s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn deliver_takes_over_existing_pel_entry() {
+        let mut s = one_field(3, "v");
+        s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+        s.deliver_new(b"g", b"a", &[id(1, 0), id(2, 0)], 10, false);
+        s.group_mut(b"g")
+            .unwrap()
+            .set_id(StreamId::MIN, INVALID_ENTRIES_READ);
+        s.deliver_new(b"g", b"b", &[id(1, 0)], 20, false);
+        let g = s.group(b"g").unwrap();
+        assert_eq!(
+            g.pel[&id(1, 0)],
+            PendingEntry {
+                consumer: Bytes::from("b"),
+                delivery_time: 20,
+                delivery_count: 1
+            }
+        );
+        assert_eq!(g.consumers[&b"a"[..]].pel.len(), 1);
+        s.check_invariants().unwrap();
+        // NOACK delivers without a PEL entry but still advances.
+        s.deliver_new(b"g", b"c", &[id(3, 0)], 30, true);
+        let g = s.group(b"g").unwrap();
+        assert_eq!((g.last_id, g.pel.len()), (id(3, 0), 2));
+        assert!(g.consumers.contains_key(&b"c"[..]));
+    }
+
+    #[test]
+    fn rewrite_emits_redis_commands() {
+        let key = Bytes::from("k");
+        let mut out = Vec::new();
+        Stream::new().rewrite(&key, &mut out);
+        let text = |out: &Vec<Vec<Bytes>>| -> Vec<String> {
+            out.iter()
+                .map(|c| {
+                    c.iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect()
+        };
+        assert_eq!(
+            text(&out),
+            vec![
+                "XADD k MAXLEN 0 0-1 x y",
+                "XSETID k 0-0 ENTRIESADDED 0 MAXDELETEDID 0-0"
+            ]
+        );
+        let mut s = one_field(3, "v");
+        s.delete(id(2, 0));
+        s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+        s.deliver_new(b"g", b"c1", &[id(1, 0)], 1234, false);
+        s.group_mut(b"g").unwrap().create_consumer(b"c0", 5);
+        let mut out = Vec::new();
+        s.rewrite(&key, &mut out);
+        assert_eq!(
+            text(&out),
+            vec![
+                "XADD k 1-0 f v",
+                "XADD k 3-0 f v",
+                "XSETID k 3-0 ENTRIESADDED 3 MAXDELETEDID 2-0",
+                "XGROUP CREATE k g 1-0 ENTRIESREAD -1",
+                "XGROUP CREATECONSUMER k g c0",
+                "XCLAIM k g c1 0 1-0 TIME 1234 RETRYCOUNT 1 JUSTID FORCE",
+            ]
+        );
+    }
+
+    #[test]
+    fn tiny_nodes_and_reverse_scans() {
+        let lim = NodeLimits {
+            max_bytes: 0,
+            max_entries: 3,
+        };
+        let mut s = Stream::new();
+        for i in 1..=20u64 {
+            let v = i.to_string();
+            let f: [(&[u8], &[u8]); 1] = [(if i % 2 == 0 { b"a" } else { b"b" }, v.as_bytes())];
+            s.append(IdSpec::Ms(i / 3), &f, 0, lim).unwrap();
+        }
+        assert_eq!(s.node_count(), 7);
+        let fwd: Vec<StreamId> = s
+            .range(StreamId::MIN, StreamId::MAX)
+            .map(|e| e.id)
+            .collect();
+        let mut rev: Vec<StreamId> = s
+            .rev_range(StreamId::MIN, StreamId::MAX)
+            .map(|e| e.id)
+            .collect();
+        rev.reverse();
+        assert_eq!(fwd, rev);
+        for &d in fwd.iter().step_by(2) {
+            assert!(s.delete(d));
+        }
+        let fwd: Vec<StreamId> = s.range(fwd[3], fwd[15]).map(|e| e.id).collect();
+        let mut rev: Vec<StreamId> = s
+            .rev_range(fwd[0], *fwd.last().unwrap())
+            .map(|e| e.id)
+            .collect();
+        rev.reverse();
+        assert_eq!(fwd, rev);
+        assert_eq!(fwd.len(), 7);
+        s.check_invariants().unwrap();
+        assert!(s.append::<&[u8]>(IdSpec::Auto, &[], 0, lim).is_ok());
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            AddAuto(Fields),
+            AddMs(u64, Fields),
+            AddExact(u64, u64, Fields),
+            Del(usize),
+            TrimMaxLen(u64, bool, u64),
+            TrimMinId(usize, bool, u64),
+            Range(usize, usize, bool),
+            Read(u8, usize),
+            Ack(usize),
+            Claim(u8, usize, bool),
+            Autoclaim(u8, u64),
+            DelConsumer(u8),
+            SetGroupId(usize),
+            Tick(u64),
+        }
+
+        fn fields() -> impl Strategy<Value = Fields> {
+            let field = prop_oneof![
+                Just(b"a".to_vec()),
+                Just(b"b".to_vec()),
+                Just(b"c".to_vec())
+            ];
+            let value = prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..20),
+                (0i64..100000).prop_map(|n| n.to_string().into_bytes()),
+                Just(Vec::new()),
+            ];
+            proptest::collection::vec((field, value), 0..4)
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => fields().prop_map(Op::AddAuto),
+                2 => (0u64..40, fields()).prop_map(|(m, f)| Op::AddMs(m, f)),
+                2 => (0u64..40, 0u64..4, fields()).prop_map(|(m, s, f)| Op::AddExact(m, s, f)),
+                2 => any::<usize>().prop_map(Op::Del),
+                1 => (0u64..30, any::<bool>(), 0u64..12).prop_map(|(n, a, l)| Op::TrimMaxLen(n, a, l)),
+                1 => (any::<usize>(), any::<bool>(), 0u64..12).prop_map(|(i, a, l)| Op::TrimMinId(i, a, l)),
+                2 => (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
+                3 => (0u8..3, 0usize..5).prop_map(|(c, n)| Op::Read(c, n)),
+                2 => any::<usize>().prop_map(Op::Ack),
+                1 => (0u8..3, any::<usize>(), any::<bool>()).prop_map(|(c, i, f)| Op::Claim(c, i, f)),
+                1 => (0u8..3, 1u64..4).prop_map(|(c, n)| Op::Autoclaim(c, n)),
+                1 => (0u8..3).prop_map(Op::DelConsumer),
+                1 => any::<usize>().prop_map(Op::SetGroupId),
+                1 => (0u64..3).prop_map(Op::Tick),
+            ]
+        }
+
+        #[derive(Default)]
+        struct Model {
+            entries: BTreeMap<StreamId, Fields>,
+            last: StreamId,
+            group_last: StreamId,
+            /// id -> (consumer, delivery count)
+            pel: BTreeMap<StreamId, (u8, u64)>,
+        }
+
+        /// Pick an ID: an existing entry, a pending one, or a nearby one.
+        fn pick(m: &Model, i: usize) -> StreamId {
+            let all: Vec<StreamId> = m.entries.keys().chain(m.pel.keys()).copied().collect();
+            if all.is_empty() || i.is_multiple_of(7) {
+                return StreamId::new((i % 40) as u64, (i / 40 % 3) as u64);
+            }
+            all[i % all.len()]
+        }
+
+        fn cname(c: u8) -> Vec<u8> {
+            vec![b'c', b'0' + c]
+        }
+
+        fn run(ops: Vec<Op>, limits: NodeLimits) -> Result<(), TestCaseError> {
+            let mut s = Stream::new();
+            let mut m = Model::default();
+            s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+            let mut now = 1u64;
+            for op in ops {
+                match op {
+                    Op::AddAuto(ref f) | Op::AddMs(_, ref f) | Op::AddExact(_, _, ref f) => {
+                        let spec = match op {
+                            Op::AddAuto(_) => IdSpec::Auto,
+                            Op::AddMs(ms, _) => IdSpec::Ms(ms),
+                            Op::AddExact(ms, seq, _) => IdSpec::Exact(StreamId::new(ms, seq)),
+                            _ => unreachable!(),
+                        };
+                        let expect = s.next_id(spec, now);
+                        match s.append(spec, f, now, limits) {
+                            Ok(id) => {
+                                prop_assert_eq!(Ok(id), expect);
+                                prop_assert!(id > m.last);
+                                m.last = id;
+                                m.entries.insert(id, f.clone());
+                            }
+                            Err(e) => {
+                                prop_assert_eq!(Err(e), expect);
+                                prop_assert!(!matches!(spec, IdSpec::Auto));
+                            }
+                        }
+                    }
+                    Op::Del(i) => {
+                        let id = pick(&m, i);
+                        prop_assert_eq!(s.delete(id), m.entries.remove(&id).is_some());
+                    }
+                    Op::TrimMaxLen(n, approx, limit) => {
+                        let limit = if approx { limit } else { 0 };
+                        let before = m.entries.len() as u64;
+                        let got = s.trim(Trim {
+                            kind: TrimKind::MaxLen(n),
+                            approx,
+                            limit,
+                        });
+                        if approx {
+                            prop_assert!(before - got >= n.min(before));
+                            if limit > 0 {
+                                prop_assert!(got <= limit);
+                            }
+                        } else {
+                            prop_assert_eq!(got, before.saturating_sub(n));
+                        }
+                        for _ in 0..got {
+                            m.entries.pop_first();
+                        }
+                    }
+                    Op::TrimMinId(i, approx, limit) => {
+                        let min = pick(&m, i);
+                        let limit = if approx { limit } else { 0 };
+                        let below = m.entries.range(..min).count() as u64;
+                        let got = s.trim(Trim {
+                            kind: TrimKind::MinId(min),
+                            approx,
+                            limit,
+                        });
+                        if approx {
+                            prop_assert!(got <= below);
+                            if limit > 0 {
+                                prop_assert!(got <= limit);
+                            }
+                        } else {
+                            prop_assert_eq!(got, below);
+                        }
+                        for _ in 0..got {
+                            m.entries.pop_first();
+                        }
+                    }
+                    Op::Range(a, b, rev) => {
+                        let (a, b) = (pick(&m, a), pick(&m, b));
+                        let want: Vec<StreamId> = if a <= b {
+                            m.entries.range(a..=b).map(|(k, _)| *k).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        let mut got: Vec<StreamId> = if rev {
+                            s.rev_range(a, b).map(|e| e.id).collect()
+                        } else {
+                            s.range(a, b).map(|e| e.id).collect()
+                        };
+                        if rev {
+                            got.reverse();
+                        }
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Read(c, count) => {
+                        let from = m.group_last.incr().unwrap_or(StreamId::MAX);
+                        let ids: Vec<StreamId> = s
+                            .range(from, StreamId::MAX)
+                            .take(count)
+                            .map(|e| e.id)
+                            .collect();
+                        let want: Vec<StreamId> = m
+                            .entries
+                            .range(from..)
+                            .take(count)
+                            .map(|(k, _)| *k)
+                            .collect();
+                        prop_assert_eq!(&ids, &want);
+                        prop_assert!(s.deliver_new(b"g", &cname(c), &ids, now, false));
+                        for id in ids {
+                            m.pel.insert(id, (c, 1));
+                            m.group_last = id;
+                        }
+                    }
+                    Op::Ack(i) => {
+                        let id = pick(&m, i);
+                        prop_assert_eq!(
+                            s.group_mut(b"g").unwrap().ack(id),
+                            m.pel.remove(&id).is_some()
+                        );
+                    }
+                    Op::Claim(c, i, force) => {
+                        let id = pick(&m, i);
+                        let opts = ClaimOptions {
+                            time: now,
+                            force,
+                            ..Default::default()
+                        };
+                        let out = s.claim(b"g", &cname(c), id, &opts, now).unwrap();
+                        if !m.entries.contains_key(&id) {
+                            let was = m.pel.remove(&id).is_some();
+                            prop_assert_eq!(
+                                out,
+                                if was {
+                                    ClaimOutcome::Dropped
+                                } else {
+                                    ClaimOutcome::Skipped
+                                }
+                            );
+                        } else if let Some(p) = m.pel.get_mut(&id) {
+                            p.0 = c;
+                            p.1 += 1;
+                            prop_assert!(
+                                matches!(out, ClaimOutcome::Claimed(ref e) if e.delivery_count == p.1)
+                            );
+                        } else if force {
+                            m.pel.insert(id, (c, 2));
+                            prop_assert!(
+                                matches!(out, ClaimOutcome::Claimed(ref e) if e.delivery_count == 2)
+                            );
+                        } else {
+                            prop_assert_eq!(out, ClaimOutcome::Skipped);
+                        }
+                    }
+                    Op::Autoclaim(c, count) => {
+                        let r = s
+                            .autoclaim(b"g", &cname(c), StreamId::MIN, count, 0, now, false)
+                            .unwrap();
+                        let (mut claimed, mut deleted) = (Vec::new(), Vec::new());
+                        let mut attempts = count * 10;
+                        let mut left = count;
+                        let keys: Vec<StreamId> = m.pel.keys().copied().collect();
+                        let mut next = StreamId::MIN;
+                        let mut it = keys.into_iter();
+                        while attempts > 0 && left > 0 {
+                            let Some(id) = it.next() else { break };
+                            attempts -= 1;
+                            if !m.entries.contains_key(&id) {
+                                m.pel.remove(&id);
+                                deleted.push(id);
+                                continue;
+                            }
+                            let p = m.pel.get_mut(&id).unwrap();
+                            p.0 = c;
+                            p.1 += 1;
+                            claimed.push(id);
+                            left -= 1;
+                        }
+                        if let Some(id) = it.next() {
+                            next = id;
+                        }
+                        prop_assert_eq!(r.claimed.iter().map(|x| x.0).collect::<Vec<_>>(), claimed);
+                        prop_assert_eq!(r.deleted, deleted);
+                        prop_assert_eq!(r.next, next);
+                    }
+                    Op::DelConsumer(c) => {
+                        let had = s.group(b"g").unwrap().consumers.contains_key(&cname(c)[..]);
+                        let n = m.pel.values().filter(|p| p.0 == c).count();
+                        let got = s.group_mut(b"g").unwrap().delete_consumer(&cname(c));
+                        prop_assert_eq!(got, if had { Some(n) } else { None });
+                        m.pel.retain(|_, p| p.0 != c);
+                    }
+                    Op::SetGroupId(i) => {
+                        let id = pick(&m, i);
+                        s.group_mut(b"g").unwrap().set_id(id, INVALID_ENTRIES_READ);
+                        m.group_last = id;
+                    }
+                    Op::Tick(d) => now += d,
+                }
+                // Compare everything.
+                prop_assert_eq!(s.len(), m.entries.len() as u64);
+                prop_assert_eq!(s.last_id(), m.last);
+                prop_assert_eq!(
+                    s.first_id(),
+                    m.entries.keys().next().copied().unwrap_or(StreamId::MIN)
+                );
+                let got: Vec<(StreamId, Fields)> = s
+                    .range(StreamId::MIN, StreamId::MAX)
+                    .map(|e| {
+                        (
+                            e.id,
+                            e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
+                        )
+                    })
+                    .collect();
+                let want: Vec<(StreamId, Fields)> =
+                    m.entries.iter().map(|(k, v)| (*k, v.clone())).collect();
+                prop_assert_eq!(got, want);
+                let g = s.group(b"g").unwrap();
+                prop_assert_eq!(g.last_id, m.group_last);
+                let pel: Vec<(StreamId, Vec<u8>, u64)> = g
+                    .pel
+                    .iter()
+                    .map(|(k, p)| (*k, p.consumer.to_vec(), p.delivery_count))
+                    .collect();
+                let want: Vec<(StreamId, Vec<u8>, u64)> =
+                    m.pel.iter().map(|(k, p)| (*k, cname(p.0), p.1)).collect();
+                prop_assert_eq!(pel, want);
+                if let Err(e) = s.check_invariants() {
+                    return Err(TestCaseError::fail(e));
+                }
+            }
+            // A rewrite replays into the same stream.
+            let mut cmds = Vec::new();
+            s.rewrite(&Bytes::from_static(b"k"), &mut cmds);
+            prop_assert!(cmds.len() >= 2);
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn stream_matches_model(
+                ops in proptest::collection::vec(op(), 1..120),
+                max_entries in 0u64..6,
+                max_bytes in prop_oneof![Just(0u64), Just(40u64), Just(4096u64)],
+            ) {
+                run(ops, NodeLimits { max_bytes, max_entries })?;
+            }
+        }
+    }
+}

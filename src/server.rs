@@ -480,6 +480,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let port = config.get_i64("port");
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let unixsocket = config.get("unixsocket").unwrap_or_default();
+    crate::command::set_renamed_commands(&config.renamed_commands());
     let shared = Shared::new(config);
 
     crate::aof::startup(&shared)?;

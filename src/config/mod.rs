@@ -87,6 +87,7 @@ const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
 /// Redis's CONFIG_BINDADDR_MAX.
 const BINDADDR_MAX: usize = 16;
 const HZ_MIN: i64 = 1;
+const REPL_BACKLOG_MIN_SIZE: i64 = 16 * 1024;
 const HZ_MAX: i64 = 500;
 
 /// The server configuration: one value per directive of [`table::SPECS`].
@@ -561,6 +562,14 @@ impl Config {
                 ));
             }
         }
+        // What Redis's apply functions do to the stored value after a CONFIG SET.
+        if let Some((idx, _)) = lookup("repl-backlog-size")
+            && chosen.iter().any(|(i, _, _)| *i == idx)
+            && let Value::Num(v) = &mut values[idx]
+        {
+            // resizeReplicationBacklog raises it to CONFIG_REPL_BACKLOG_MIN_SIZE.
+            *v = (*v).max(REPL_BACKLOG_MIN_SIZE);
+        }
         let mut changed: Vec<String> = Vec::new();
         for (idx, _, _) in &chosen {
             let name = SPECS[*idx].name.to_string();
@@ -884,6 +893,9 @@ fn set_value(
                     .map(|(_, v)| *v)
             };
             if spec.flags & table::MULTI_ARG != 0 {
+                if args.is_empty() {
+                    return Err(enum_error(names));
+                }
                 let mut flags = 0u8;
                 for a in args {
                     flags |= find(a).ok_or_else(|| enum_error(names))?;

@@ -2,6 +2,8 @@
 //! (as redis-server 7.0.15 prints it for the same file), name the file, and exit with status 1
 //! without starting to serve.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -326,4 +328,81 @@ fn config_rewrite_updates_the_file() {
         cmd(again.port, &["CONFIG", "GET", "timeout"]),
         "*2\r\n$7\r\ntimeout\r\n$1\r\n9\r\n"
     );
+}
+
+/// Every directive with values of every shape (missing, empty, one, two, four arguments):
+/// ferrymq accepts exactly what redis-server accepts and refuses the rest with the same
+/// message. Directives that need root or a daemon (dir, logfile, pidfile, daemonize,
+/// supervised, include, loadmodule, unixsocket, aclfile) and ACL `user` lines (validated by
+/// Redis's ACL engine, which ferrymq does not have) are left out.
+#[test]
+fn fatal_errors_match_redis_for_every_directive() {
+    let Some(redis) = common::redis_server_path() else {
+        if std::env::var("FERRYMQ_REQUIRE_ORACLE").as_deref() == Ok("1") {
+            panic!("redis-server is not on PATH but FERRYMQ_REQUIRE_ORACLE=1");
+        }
+        eprintln!("SKIPPED: redis-server not on PATH");
+        return;
+    };
+    const SKIP: &[&str] = &[
+        "dir",
+        "logfile",
+        "pidfile",
+        "daemonize",
+        "supervised",
+        "unixsocket",
+        "aclfile",
+    ];
+    let cfg = ferrymq::config::Config::default();
+    let mut names: Vec<String> = cfg
+        .get_matching(&[b"*"])
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    names.retain(|n| !SKIP.contains(&n.as_str()));
+    for extra in [
+        "use-exit-on-panic",
+        "watchdog-period",
+        "list-max-ziplist-entries",
+        "lua-replicate-commands",
+        "rename-command",
+        "sentinel",
+        "mymodule.setting",
+        "nosuchdirective",
+    ] {
+        names.push(extra.to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("probe.conf");
+    let mut differences = Vec::new();
+    for name in &names {
+        for value in ["", "a b", "\"\"", "0", "1 2 3 4"] {
+            let line = format!("{name} {value}");
+            std::fs::write(&f, format!("{line}\n")).unwrap();
+            // With port 0 and no socket a config Redis accepts makes it exit right after
+            // loading ("Configured to not listen anywhere"), without a FATAL banner.
+            let out = Command::new(&redis)
+                .arg(&f)
+                .args(["--port", "0"])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            let expected = text
+                .find("\n*** FATAL")
+                .map(|i| text[i..].trim_end().to_string());
+            let got = ferrymq::config::Config::from_args(&[f.to_str().unwrap().to_string()])
+                .err()
+                .map(|e| {
+                    e.rsplit_once("\nin file ")
+                        .map_or(e.clone(), |(a, _)| a.to_string())
+                });
+            if expected != got {
+                differences.push(format!(
+                    "{line:?}\n  redis:   {expected:?}\n  ferrymq: {got:?}"
+                ));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

@@ -327,7 +327,7 @@ impl Config {
                 Ok(())
             }
             _ if name.contains('.') => {
-                if argc != 2 {
+                if argc < 2 {
                     return Err(LineError::Msg(
                         "Module config specified without value".into(),
                     ));

@@ -333,8 +333,7 @@ fn config_rewrite_updates_the_file() {
 /// Every directive with values of every shape (missing, empty, one, two, four arguments):
 /// ferrymq accepts exactly what redis-server accepts and refuses the rest with the same
 /// message. Directives that need root or a daemon (dir, logfile, pidfile, daemonize,
-/// supervised, include, loadmodule, unixsocket, aclfile) and ACL `user` lines (validated by
-/// Redis's ACL engine, which ferrymq does not have) are left out.
+/// supervised, include, loadmodule, unixsocket, aclfile) are left out.
 #[test]
 fn fatal_errors_match_redis_for_every_directive() {
     let Some(redis) = common::redis_server_path() else {
@@ -369,6 +368,7 @@ fn fatal_errors_match_redis_for_every_directive() {
         "sentinel",
         "mymodule.setting",
         "nosuchdirective",
+        "user",
     ] {
         names.push(extra.to_string());
     }
@@ -404,5 +404,111 @@ fn fatal_errors_match_redis_for_every_directive() {
             }
         }
     }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// Runs `lines` through redis-server and ferrymq and lists the lines where the verdicts differ.
+fn compare_with_redis(redis: &Path, lines: &[String]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("probe.conf");
+    let mut differences = Vec::new();
+    for text in lines {
+        std::fs::write(&f, format!("{text}\n")).unwrap();
+        let out = Command::new(redis)
+            .arg(&f)
+            .args(["--port", "0"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        let expected = out
+            .find("\n*** FATAL")
+            .map(|i| out[i..].trim_end().to_string());
+        let got = ferrymq::config::Config::from_args(&[f.to_str().unwrap().to_string()])
+            .err()
+            .map(|e| {
+                e.rsplit_once("\nin file ")
+                    .map_or(e.clone(), |(a, _)| a.to_string())
+            });
+        if expected != got {
+            differences.push(format!(
+                "{text:?}\n  redis:   {expected:?}\n  ferrymq: {got:?}"
+            ));
+        }
+    }
+    differences
+}
+
+/// ACL `user` lines: ferrymq has no ACL users but refuses the lines redis-server refuses, with
+/// its message (one rule alone, then pairs of rules).
+#[test]
+fn user_lines_are_checked_like_redis() {
+    let Some(redis) = common::redis_server_path() else {
+        eprintln!("SKIPPED: redis-server not on PATH");
+        return;
+    };
+    let hash = "a".repeat(64);
+    let rules: Vec<String> = [
+        "on",
+        "off",
+        "nopass",
+        "resetpass",
+        ">p",
+        "<p",
+        "#abc",
+        "~*",
+        "~a",
+        "%R~a",
+        "%W~a",
+        "%RW~a",
+        "%X~a",
+        "%",
+        "&*",
+        "&a",
+        "+get",
+        "-get",
+        "+@all",
+        "-@all",
+        "+@read",
+        "+@bogus",
+        "+config|get",
+        "-config|get",
+        "+config|bogus",
+        "+get|x",
+        "+get|",
+        "+config|get|x",
+        "+bogus",
+        "allkeys",
+        "resetkeys",
+        "allchannels",
+        "resetchannels",
+        "allcommands",
+        "nocommands",
+        "reset",
+        "clearselectors",
+        "(~a +get)",
+        "(~a",
+        "(~* ~b)",
+        "bogus",
+        "skip-sanitize-payload",
+        "sanitize-payload",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("#{hash}"), format!("!{hash}")])
+    .collect();
+    let mut lines: Vec<String> = rules.iter().map(|r| format!("user u {r}")).collect();
+    let pairable = [
+        "~*", "~a", "&*", "&a", ">p", "<p", "reset", "allkeys", "(~a", "+get)",
+    ];
+    for a in pairable {
+        for b in pairable {
+            lines.push(format!("user u on {a} {b}"));
+        }
+    }
+    lines.push("user u on\nuser u off".to_string());
+    lines.push("user u on\nuser v off".to_string());
+    lines.push("acl-pubsub-default allchannels\nuser u &a".to_string());
+    let differences = compare_with_redis(&redis, &lines);
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

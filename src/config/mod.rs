@@ -19,6 +19,7 @@
 //! redis-server 7.0.15 reports, so a user's redis.conf works unchanged and every error text is
 //! the one Redis prints or replies.
 
+mod acl;
 mod parse;
 mod rewrite;
 mod table;
@@ -179,6 +180,8 @@ struct Loader {
     save: SaveState,
     /// Command names currently known, for rename-command's checks.
     commands: Vec<String>,
+    /// Users declared so far (a user may be declared once).
+    users: Vec<String>,
     include_depth: usize,
 }
 
@@ -258,6 +261,7 @@ impl Config {
                 loaded: false,
             },
             commands: table_commands(),
+            users: Vec::new(),
             include_depth: 0,
         };
         let file = cfg.file.clone();
@@ -322,7 +326,14 @@ impl Config {
             "rename-command" if argc == 3 => self
                 .rename_command(&argv[1], &argv[2], loader)
                 .map_err(LineError::Msg),
-            "user" | "loadmodule" if argc >= 2 => {
+            "user" if argc >= 2 => {
+                let all_channels = self.get("acl-pubsub-default").as_deref() == Some("allchannels");
+                acl::check_user_line(argv, &mut loader.users, all_channels)
+                    .map_err(LineError::Msg)?;
+                self.note_ignored(&name);
+                Ok(())
+            }
+            "loadmodule" if argc >= 2 => {
                 self.note_ignored(&name);
                 Ok(())
             }

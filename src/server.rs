@@ -237,7 +237,8 @@ impl Shared {
         self.loading.store(v, Ordering::SeqCst);
     }
 
-    /// The `aof_*` lines of INFO persistence.
+    /// The `aof_*` lines of INFO persistence. Takes the store lock: never call it with the
+    /// lock held.
     pub fn aof_info(&self) -> String {
         let enabled = self.store.lock().aof.is_some();
         crate::aof::info_fields(enabled)

@@ -562,6 +562,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         return Outcome::Continue;
     }
     shared.feed_monitors(client, &argv);
+    client.handle.info.lock().last_cmd = entry.full_name.as_str();
     let (reply, deadline) = execute(shared, client, entry, &argv);
     if let Some(d) = deadline {
         return Outcome::Blocked(d);

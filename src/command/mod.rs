@@ -547,6 +547,9 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     {
         return reject(shared, client, Some(entry), msg);
     }
+    if entry.has_flag(flags::DENYOOM) && shared.over_maxmemory() {
+        return reject(shared, client, Some(entry), error::OOM.into());
+    }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());
     }

@@ -131,6 +131,13 @@ fn config_get_of_implemented_directives_matches_redis() {
         sorted_pairs,
     );
     d.cmd(&["CONFIG", "GET", "nosuchdirective"]);
+    d.cmd(&["CONFIG", "GET", "tim*", "TIMEOUT"]);
+    d.cmd(&["CONFIG", "GET", "Timeout", "timeout"]);
+    d.cmd_norm(
+        &["CONFIG", "GET", "slaveof", "replicaof", "repl*of"],
+        sorted_pairs,
+    );
+    d.cmd_norm(&["CONFIG", "GET", "*ziplist*"], sorted_pairs);
     d.cmd(&["CONFIG", "GET", "key-load-delay"]);
     d.cmd_norm(&["CONFIG", "GET", "*delay*"], sorted_pairs);
     // Every directive Redis 7.0 knows, with its default, except where the two servers differ

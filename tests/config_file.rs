@@ -512,3 +512,31 @@ fn user_lines_are_checked_like_redis() {
     let differences = compare_with_redis(&redis, &lines);
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+#[test]
+fn unixsocketperm_is_octal() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("ferrymq.sock");
+    let f = write(
+        dir.path(),
+        "sock.conf",
+        &format!("unixsocket {}\nunixsocketperm 751\n", sock.display()),
+    );
+    let srv = start(&f);
+    // The socket is created, then its mode set: poll until the mode is final.
+    let mode = || {
+        std::fs::metadata(&sock)
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mode() != Some(0o751) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(mode(), Some(0o751));
+    assert_eq!(
+        cmd(srv.port, &["CONFIG", "GET", "unixsocketperm"]),
+        "*2\r\n$14\r\nunixsocketperm\r\n$3\r\n751\r\n"
+    );
+}

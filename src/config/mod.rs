@@ -15,6 +15,12 @@
 //!   every value is parsed into a copy that replaces `self` only when all succeeded), CONFIG
 //!   REWRITE → [`Config::rewrite`].
 //!
+//! `dir`: Redis chdir()s when it reads `dir` (and on CONFIG SET dir), so relative paths
+//! (appenddirname, logfile, unixsocket) end up relative to it.
+//! DEVIATION(redis): the configuration does not change the process's working directory (it is
+//! shared by every test in a test binary); `get("dir")` is the absolute directory, and the
+//! server resolves relative paths against it or chdir()s to it once at startup.
+//!
 //! Every directive of Redis 7.0 is in [`table::SPECS`] with the type, bounds and default
 //! redis-server 7.0.15 reports, so a user's redis.conf works unchanged and every error text is
 //! the one Redis prints or replies.
@@ -30,8 +36,7 @@ use std::sync::OnceLock;
 
 use table::{Kind, NumFmt, SPECS, Special, StrCheck};
 
-/// The Redis version ferrymq reports, also used in the fatal configuration error banner.
-pub const REDIS_VERSION: &str = "7.0.15";
+use crate::REDIS_VERSION;
 
 /// Keyspace notification classes, as bits of [`Config::notify_keyspace_events`].
 pub mod notify {

@@ -540,3 +540,26 @@ fn unixsocketperm_is_octal() {
         "*2\r\n$14\r\nunixsocketperm\r\n$3\r\n751\r\n"
     );
 }
+
+#[test]
+fn relative_paths_live_in_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let f = write(
+        dir.path(),
+        "rel.conf",
+        &format!("dir {}\nlogfile ferrymq.log\n", data.display()),
+    );
+    let srv = start(&f);
+    assert!(
+        data.join("ferrymq.log").exists(),
+        "the log file is created inside dir"
+    );
+    let canon = std::fs::canonicalize(&data).unwrap();
+    let expected = canon.to_string_lossy().into_owned();
+    assert_eq!(
+        cmd(srv.port, &["CONFIG", "GET", "dir"]),
+        format!("*2\r\n$3\r\ndir\r\n${}\r\n{expected}\r\n", expected.len())
+    );
+}

@@ -40,6 +40,14 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(changed) => {
             if !changed.is_empty() {
                 tracing::debug!(directives = %changed.join(", "), "CONFIG SET");
+                if changed.iter().any(|n| n == "dir") {
+                    // As Redis: the new dir becomes the working directory. The config
+                    // checked that it exists.
+                    let dir = ctx.shared.config.read().get("dir").unwrap_or_default();
+                    if let Err(e) = std::env::set_current_dir(&dir) {
+                        tracing::warn!(dir = %dir, error = %e, "chdir failed");
+                    }
+                }
                 ctx.shared.apply_config();
             }
             Reply::Ok

@@ -17,9 +17,9 @@
 //!
 //! `dir`: Redis chdir()s when it reads `dir` (and on CONFIG SET dir), so relative paths
 //! (appenddirname, logfile, unixsocket) end up relative to it.
-//! DEVIATION(redis): the configuration does not change the process's working directory (it is
-//! shared by every test in a test binary); `get("dir")` is the absolute directory, and the
-//! server resolves relative paths against it or chdir()s to it once at startup.
+//! Parsing never changes the process's working directory (a test binary shares one between
+//! all its tests): `get("dir")` is the absolute directory, and the server chdir()s to it at
+//! startup (main) and after CONFIG SET dir.
 //!
 //! Every directive of Redis 7.0 is in [`table::SPECS`] with the type, bounds and default
 //! redis-server 7.0.15 reports, so a user's redis.conf works unchanged and every error text is

@@ -154,6 +154,8 @@ fn config_get_of_implemented_directives_matches_redis() {
     d.resp3();
     d.cmd(&["CONFIG", "GET", "maxmemory-policy"]);
     d.cmd_norm(&["CONFIG", "GET", "slowlog*"], sorted_pairs);
+    let r = d.cmd_norm(&["CONFIG", "GET", "*"], without(&["port", "dir"]));
+    assert!(r.starts_with(b"%"), "a map in RESP3");
 }
 
 #[test]

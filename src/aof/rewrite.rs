@@ -349,6 +349,7 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
 pub(crate) fn maybe_auto_rewrite(shared: &Arc<Shared>) {
     let core = &shared.aof.core;
     if !core.enabled.load(Ordering::SeqCst)
+        || !core.running.load(Ordering::SeqCst)
         || core.rewrite.in_progress.load(Ordering::SeqCst)
         || core.failed.load(Ordering::SeqCst)
     {

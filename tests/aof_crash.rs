@@ -265,7 +265,10 @@ fn crash_rounds(fsync: &str, rounds: usize, seed: u64) -> (usize, usize) {
     let mut c = RawConn::connect(p.port);
     let a = acked.lock().unwrap();
     let (total_lost, _) = missing(&mut c, &a);
-    let acks = a.sets.len() + a.incr.len() + a.pushes.values().map(Vec::len).sum::<usize>();
+    let acks = a.sets.len()
+        + a.incr.len()
+        + a.pushes.values().map(Vec::len).sum::<usize>()
+        + a.xadds.values().map(Vec::len).sum::<usize>();
     (total_lost, acks)
 }
 

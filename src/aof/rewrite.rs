@@ -4,9 +4,12 @@
 //! incremental file starts exactly there. It is built in bounded batches, each under the store
 //! lock for a short time, while clients keep writing:
 //!
-//! - At the start the key names of every database are listed (pointer copies only). A batch
-//!   dumps the next keys with `Value::rewrite` (plus `PEXPIREAT`) into the base stream and marks
-//!   them *covered*.
+//! - The keys existing at the start are listed partition by partition (a fixed function of the
+//!   key's bytes picks its partition), one partition per critical section, so no step walks the
+//!   whole keyspace under the lock. A batch dumps the next listed keys with `Value::rewrite`
+//!   (plus `PEXPIREAT`) into the base stream and marks them *covered*. A key that existed at
+//!   the start and is never touched is found by its partition's listing; a key that is touched
+//!   is queued by the effect (below), so listing later than the start loses nothing.
 //! - Meanwhile every effect passes through [`Capture::on_effect`] (called by the sink, under the
 //!   store lock, in execution order). If all keys it touches are covered, the effect is appended
 //!   to the base stream too, so the covered keys stay exact. If none is covered, nothing is
@@ -43,8 +46,12 @@ use crate::store::{Db, StoreInner, unix_ms};
 
 /// Keys per batch, and base bytes per batch: bounds each critical section. (Tests use small
 /// batches so that rewrites interleave with many more writes.)
-const BATCH_KEYS: usize = if cfg!(test) { 8 } else { 256 };
+const BATCH_KEYS: usize = if cfg!(test) { 16 } else { 256 };
 const BATCH_BYTES: usize = 1024 * 1024;
+/// Keys listed per partition: the whole keyspace is never listed in one critical section.
+const PART_KEYS: usize = 16 * 1024;
+/// Time allowed for re-dumps after the last listing before the rest is done at once.
+const MAX_REQUEUE_TIME: Duration = Duration::from_secs(2);
 /// After this many restarts the remaining dump runs in one critical section.
 const MAX_RESCANS: u32 = 3;
 /// fsync the temp base every this many bytes (`aof-rewrite-incremental-fsync`).
@@ -68,32 +75,65 @@ pub(crate) struct Capture {
     covered: HashSet<Key, RandomState>,
     todo: Vec<Key>,
     cursor: usize,
+    parts: usize,
+    next_part: usize,
+    part_keys: usize,
     extra: VecDeque<Key>,
     extra_set: HashSet<Key, RandomState>,
     rescan: bool,
     rescans: u32,
+    /// When every partition had been listed (the queue of re-dumps may still grow).
+    listed_all: Option<Instant>,
 }
 
-fn all_keys(dbs: &[Db]) -> Vec<Key> {
-    let mut v = Vec::with_capacity(dbs.iter().map(|d| d.len()).sum());
+/// The partition of a key: any fixed function of its bytes works; this one is cheap and mixes
+/// both ends of the name, where keys usually differ.
+fn part_of(key: &[u8], parts: usize) -> usize {
+    let fold = |bytes: &mut dyn Iterator<Item = &u8>| {
+        bytes.take(8).fold(0u64, |acc, &b| (acc << 8) | b as u64)
+    };
+    let x = fold(&mut key.iter().rev()) ^ fold(&mut key.iter()).rotate_left(29) ^ key.len() as u64;
+    ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) % parts as u64) as usize
+}
+
+fn list_part(dbs: &[Db], part: usize, parts: usize) -> Vec<Key> {
+    let mut v = Vec::new();
     for (i, d) in dbs.iter().enumerate() {
-        v.extend(d.map.keys().map(|k| (i, k.clone())));
+        v.extend(
+            d.map
+                .keys()
+                .filter(|k| parts == 1 || part_of(k, parts) == part)
+                .map(|k| (i, k.clone())),
+        );
     }
     v
 }
 
+fn partitions(dbs: &[Db], part_keys: usize) -> usize {
+    (dbs.iter().map(|d| d.len()).sum::<usize>() / part_keys).max(1)
+}
+
 impl Capture {
     pub(crate) fn new(dbs: &[Db]) -> Capture {
+        Capture::with_partition_size(dbs, PART_KEYS)
+    }
+
+    /// `part_keys`: keys per partition listing (tests use small partitions).
+    pub(crate) fn with_partition_size(dbs: &[Db], part_keys: usize) -> Capture {
         Capture {
             out: Vec::new(),
             out_db: None,
             covered: HashSet::default(),
-            todo: all_keys(dbs),
+            todo: Vec::new(),
             cursor: 0,
+            parts: partitions(dbs, part_keys.max(1)),
+            next_part: 0,
+            part_keys: part_keys.max(1),
             extra: VecDeque::new(),
             extra_set: HashSet::default(),
             rescan: false,
             rescans: 0,
+            listed_all: None,
         }
     }
 
@@ -187,20 +227,43 @@ impl Capture {
         if self.rescan {
             self.emit(None, &[Bytes::from_static(b"FLUSHALL")]);
             self.covered.clear();
-            self.todo = all_keys(dbs);
+            self.todo = Vec::new();
             self.cursor = 0;
+            self.parts = partitions(dbs, self.part_keys);
+            self.next_part = 0;
+            self.listed_all = None;
             self.extra.clear();
             self.extra_set.clear();
             self.rescan = false;
             self.rescans += 1;
         }
-        let unlimited = self.rescans > MAX_RESCANS;
+        // Convergence: writers touching dumped keys faster than batches dump them could keep
+        // a rewrite going forever; past a point the rest is dumped in one critical section.
+        let unlimited = self.rescans > MAX_RESCANS
+            || self
+                .listed_all
+                .is_some_and(|t| t.elapsed() > MAX_REQUEUE_TIME);
         let now = unix_ms();
         let mut n = 0;
+        let mut listed = false;
         let mut cmds: Vec<Vec<Bytes>> = Vec::new();
         loop {
             if !unlimited && (n >= BATCH_KEYS || self.out.len() >= BATCH_BYTES) {
                 return false;
+            }
+            if self.cursor >= self.todo.len() && self.next_part < self.parts {
+                // One partition listing per critical section.
+                if listed && !unlimited {
+                    return false;
+                }
+                self.todo = list_part(dbs, self.next_part, self.parts);
+                self.cursor = 0;
+                self.next_part += 1;
+                if self.next_part == self.parts {
+                    self.listed_all = Some(Instant::now());
+                }
+                listed = true;
+                continue;
             }
             let key = if self.cursor < self.todo.len() {
                 self.cursor += 1;

@@ -192,7 +192,11 @@ fn timeouts_racing_pushes_deliver_each_element_exactly_once() {
         let left = bulks(&ctl.cmd(&["LRANGE", "race", "0", "-1"]));
         if r == b"*-1\r\n" {
             timed_out += 1;
-            assert_eq!(left, [v.clone()], "timed out but the element is gone");
+            assert_eq!(
+                left,
+                std::slice::from_ref(&v),
+                "timed out but the element is gone"
+            );
         } else {
             served += 1;
             assert_eq!(bulks(&r), ["race".to_string(), v.clone()]);

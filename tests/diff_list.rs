@@ -399,6 +399,39 @@ fn served_clients(resp3: bool) {
         d.cmd(&["LRANGE", "dst", "0", "-1"]);
     }
 
+    // Two keys made ready by one transaction: the waiter is served from the key signalled
+    // first, not from the first key it named.
+    for block in [
+        &["BLPOP", "a", "b", "0"][..],
+        &["BLMPOP", "0", "2", "a", "b", "LEFT", "COUNT", "5"][..],
+    ] {
+        d.cmd(&["DEL", "a", "b"]);
+        w[0].send(block);
+        wait_blocked(&mut d, 1);
+        d.script(&[
+            &["MULTI"],
+            &["RPUSH", "b", "x"],
+            &["RPUSH", "a", "y"],
+            &["EXEC"],
+        ]);
+        w[0].reply("served from the first ready key");
+        d.cmd(&["LRANGE", "a", "0", "-1"]);
+        d.cmd(&["LRANGE", "b", "0", "-1"]);
+    }
+    // The first signalled key was emptied again before the waiter was served: it is served
+    // from the other one.
+    d.cmd(&["DEL", "a", "b"]);
+    w[0].send(&["BLPOP", "a", "b", "0"]);
+    wait_blocked(&mut d, 1);
+    d.script(&[
+        &["MULTI"],
+        &["RPUSH", "b", "x"],
+        &["RPUSH", "a", "y"],
+        &["LPOP", "b"],
+        &["EXEC"],
+    ]);
+    w[0].reply("served from the key still holding data");
+
     // A blocking timeout.
     w[0].send(&["BLPOP", "empty", "0.05"]);
     w[0].reply("timeout");

@@ -755,6 +755,19 @@ fn ready_list(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Reply> {
     }
 }
 
+/// The keys a blocking pop may serve from: all of them on the first run; on a re-run only the
+/// key whose signal woke the waiter, as Redis 7.0 serves waiters key by key in the order keys
+/// became ready (after `MULTI RPUSH b x RPUSH a y EXEC`, `BLPOP a b 0` gets `b x`).
+fn serve_from<'k>(ctx: &Ctx, keys: &'k [Bytes]) -> &'k [Bytes] {
+    if ctx.is_rerun()
+        && let Some(ready) = ctx.ready_key()
+        && let Some(k) = keys.iter().find(|k| *k == ready)
+    {
+        return std::slice::from_ref(k);
+    }
+    keys
+}
+
 // BLPOP key [key ...] timeout  /  BRPOP key [key ...] timeout
 fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
     let timeout = match parse_block_timeout(&args[args.len() - 1]) {
@@ -762,7 +775,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
         Err(e) => return e,
     };
     let keys = &args[1..args.len() - 1];
-    for key in keys {
+    for key in serve_from(ctx, keys) {
         match ready_list(ctx, key) {
             Ok(true) => {
                 let v = pop_from(ctx.db(), key, end, 1);
@@ -884,7 +897,7 @@ fn mpop_from(
     end: End,
     count: usize,
 ) -> Result<Option<Reply>, Reply> {
-    for key in keys {
+    for key in serve_from(ctx, keys) {
         if ready_list(ctx, key)? {
             let popped = pop_from(ctx.db(), key, end, count);
             ctx.changed();

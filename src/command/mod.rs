@@ -283,6 +283,8 @@ pub struct Ctx<'a> {
     collect: Option<Vec<(usize, Vec<Bytes>)>>,
     blocking_allowed: bool,
     rerun: bool,
+    /// On a re-run, the signalled key that woke the waiter.
+    ready_key: Option<Bytes>,
     block_deadline: Option<Option<Instant>>,
 }
 
@@ -305,6 +307,7 @@ impl<'a> Ctx<'a> {
             collect: None,
             blocking_allowed: true,
             rerun: false,
+            ready_key: None,
             block_deadline: None,
         }
     }
@@ -396,6 +399,12 @@ impl<'a> Ctx<'a> {
     /// True when this run re-executes a blocked command because a key it waits on changed.
     pub fn is_rerun(&self) -> bool {
         self.rerun
+    }
+
+    /// On a re-run, the key whose signal woke this waiter: Redis serves a waiter from the key
+    /// that became ready, not from the first of its keys that has data.
+    pub fn ready_key(&self) -> Option<&Bytes> {
+        self.ready_key.as_ref()
     }
 
     /// True when the command may block (false inside MULTI/EXEC and scripts).
@@ -700,6 +709,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
                 StoreAccess::Borrowed(store),
             );
             ctx.rerun = true;
+            ctx.ready_key = Some(key.clone());
             ctx.blocking_allowed = false;
             let reply = (entry.spec.handler)(&mut ctx, &argv);
             ctx.finish_effects();

@@ -25,13 +25,17 @@
 
 pub mod config;
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod stream;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -210,17 +214,48 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         server::COMMANDS,
         config::COMMANDS,
         transaction::COMMANDS,
+        persistence::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
 }
 
+/// `rename-command` pairs from the configuration (lowercase; an empty target removes the
+/// command). Set once at startup, before the first lookup builds the table.
+static RENAMES: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
+
+/// Apply the configuration's `rename-command` directives; call before serving.
+pub fn set_renamed_commands(pairs: &[(String, String)]) {
+    let _ = RENAMES.set(
+        pairs
+            .iter()
+            .map(|(f, t)| {
+                (
+                    f.to_ascii_lowercase().into_bytes(),
+                    t.to_ascii_lowercase().into_bytes(),
+                )
+            })
+            .collect(),
+    );
+}
+
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| Table {
-        by_name: families()
+    TABLE.get_or_init(|| {
+        let mut by_name: HashMap<Vec<u8>, CommandEntry> = families()
             .map(|s| (s.name.as_bytes().to_vec(), CommandEntry::new(s, None)))
-            .collect(),
+            .collect();
+        for (from, to) in RENAMES.get().into_iter().flatten() {
+            if let Some(e) = by_name.remove(from)
+                && !to.is_empty()
+            {
+                by_name.insert(to.clone(), e);
+            }
+        }
+        Table { by_name }
     })
 }
 
@@ -543,6 +578,14 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         );
         return reject(shared, client, Some(entry), msg);
     }
+    if entry.has_flag(flags::WRITE)
+        && let Some(msg) = crate::aof::refuse_writes(shared)
+    {
+        return reject(shared, client, Some(entry), msg);
+    }
+    if entry.has_flag(flags::DENYOOM) && shared.over_maxmemory() {
+        return reject(shared, client, Some(entry), error::OOM.into());
+    }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());
     }
@@ -558,6 +601,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         return Outcome::Continue;
     }
     shared.feed_monitors(client, &argv);
+    client.handle.info.lock().last_cmd = entry.full_name.as_str();
     let (reply, deadline) = execute(shared, client, entry, &argv);
     if let Some(d) = deadline {
         return Outcome::Blocked(d);
@@ -579,6 +623,7 @@ pub fn execute(
     argv: &[Bytes],
 ) -> (Reply, Option<Option<Instant>>) {
     let start = Instant::now();
+    let mut client_hold = None;
     let mut ctx = Ctx::new(
         shared,
         client,
@@ -593,13 +638,21 @@ pub fn execute(
             serve_ready_keys(shared, store);
         }
         let dirty = ctx.dirty;
+        let store = ctx.store_if_locked().expect("locked");
         if dirty > 0 {
-            shared.after_write(ctx.store_if_locked().expect("locked"));
+            shared.after_write(store);
+        }
+        // With `appendfsync always` a reply may leave only once its effects are on disk.
+        if let Some(offset) = crate::aof::reply_barrier(store) {
+            client_hold = Some(offset);
         }
     }
     let deadline = ctx.block_deadline;
     let dirty = ctx.dirty;
     drop(ctx);
+    if let Some(offset) = client_hold {
+        client.handle.outbox.hold(offset);
+    }
     record_call(shared, client, entry, argv, start, &reply, dirty);
     (reply, deadline)
 }
@@ -679,6 +732,9 @@ pub fn execute_transaction(
     }
     if !effects.is_empty() {
         shared.after_write(&mut guard);
+        if let Some(offset) = crate::aof::reply_barrier(&guard) {
+            client.handle.outbox.hold(offset);
+        }
     }
     Reply::Array(replies)
 }
@@ -719,6 +775,9 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             }
             store.blocking.remove(id);
             entry.calls.fetch_add(1, Ordering::Relaxed);
+            if let Some(offset) = crate::aof::reply_barrier(store) {
+                handle.outbox.hold(offset);
+            }
             handle.outbox.push_reply(&reply, resp);
             handle.outbox.wake();
             handle.wake.notify_one();

@@ -17,7 +17,7 @@
 //! indexes before looking the key up, LINDEX looks the key up first), because that order decides
 //! which error a client sees.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use std::time::Duration;
 
 use super::flags::*;
@@ -316,6 +316,49 @@ fn pop_from(db: &mut Db, key: &[u8], end: End, count: usize) -> Vec<Bytes> {
     out
 }
 
+/// An array of bulk strings encoded once, straight from the list's storage: one allocation for
+/// the whole reply instead of one per element. Arrays of bulk strings are the same bytes in RESP2
+/// and RESP3, so the pre-encoded form suits both.
+fn encode_bulks<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
+    let mut out = BytesMut::with_capacity(16 + items.len() * 16);
+    let mut num = itoa::Buffer::new();
+    out.put_u8(b'*');
+    out.extend_from_slice(num.format(items.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for v in items {
+        out.put_u8(b'$');
+        out.extend_from_slice(num.format(v.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    Reply::Raw(out.freeze())
+}
+
+/// Pop up to `count` elements from one end of the list at `key` as one pre-encoded array (see
+/// [`encode_bulks`]), deleting the key when it becomes empty. Returns the reply and how many
+/// elements were popped.
+fn pop_many(db: &mut Db, key: &[u8], end: End, count: usize) -> (Reply, usize) {
+    let Ok(Some(l)) = list_mut(db, key) else {
+        return (Reply::Array(vec![]), 0);
+    };
+    let len = l.len();
+    let n = count.min(len);
+    let reply = match end {
+        End::Left => encode_bulks(l.range(0, n)),
+        End::Right => encode_bulks(l.range(len - n, len).rev()),
+    };
+    if n == len {
+        db.remove(key);
+    } else {
+        match end {
+            End::Left => l.trim(n, len - 1),
+            End::Right => l.trim(0, len - n - 1),
+        }
+    }
+    (reply, n)
+}
+
 /// Redis's LRANGE/LTRIM index normalisation: `Some((start, end))` inclusive, or `None` when the
 /// range is empty.
 fn normalize_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
@@ -344,23 +387,27 @@ fn normalize_index(index: i64, len: usize) -> Option<usize> {
 // LPUSH key element [element ...]  /  RPUSH  /  LPUSHX  /  RPUSHX
 fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> Reply {
     let key = &args[1];
+    let push_all = |l: &mut List| {
+        for v in &args[2..] {
+            match end {
+                End::Left => l.push_front(v),
+                End::Right => l.push_back(v),
+            }
+        }
+        l.len()
+    };
     let db = ctx.db();
-    match db.get(key) {
-        Some(Value::List(_)) => {}
+    let len = match db.get_mut(key) {
+        Some(Value::List(l)) => push_all(l),
         Some(_) => return wrongtype(),
         None if only_existing => return Reply::Int(0),
-        None => {}
-    }
-    let Value::List(l) = db.entry_or_insert_with(key, || Value::List(List::new())) else {
-        return wrongtype();
-    };
-    for v in &args[2..] {
-        match end {
-            End::Left => l.push_front(v),
-            End::Right => l.push_back(v),
+        None => {
+            let mut l = List::new();
+            let len = push_all(&mut l);
+            db.set(key, Value::List(l));
+            len
         }
-    }
-    let len = l.len();
+    };
     for _ in 2..args.len() {
         ctx.changed();
     }
@@ -412,9 +459,9 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
     match count {
         Some(0) => Reply::Array(vec![]),
         Some(n) => {
-            let popped = pop_from(db, key, end, n);
+            let (reply, _) = pop_many(db, key, end, n);
             ctx.changed();
-            Reply::bulks(popped)
+            reply
         }
         None => {
             let popped = pop_from(db, key, end, 1);
@@ -453,11 +500,7 @@ fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     match normalize_range(start, end, l.len()) {
         None => Reply::Array(vec![]),
-        Some((s, e)) => Reply::Array(
-            l.range(s, e + 1)
-                .map(|v| Reply::Bulk(Bytes::copy_from_slice(v)))
-                .collect(),
-        ),
+        Some((s, e)) => encode_bulks(l.range(s, e + 1)),
     }
 }
 
@@ -899,17 +942,14 @@ fn mpop_from(
 ) -> Result<Option<Reply>, Reply> {
     for key in serve_from(ctx, keys) {
         if ready_list(ctx, key)? {
-            let popped = pop_from(ctx.db(), key, end, count);
+            let (popped, n) = pop_many(ctx.db(), key, end, count);
             ctx.changed();
             let db = ctx.db_index();
             ctx.store().watches.touch(db, key);
-            let mut n = itoa::Buffer::new();
-            let n = Bytes::copy_from_slice(n.format(popped.len()).as_bytes());
+            let mut num = itoa::Buffer::new();
+            let n = Bytes::copy_from_slice(num.format(n).as_bytes());
             ctx.propagate(vec![end.pop_cmd(), own(key), n]);
-            return Ok(Some(Reply::Array(vec![
-                Reply::Bulk(key.clone()),
-                Reply::bulks(popped),
-            ])));
+            return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), popped])));
         }
     }
     Ok(None)

@@ -358,3 +358,22 @@ fn memory_per_element_no_more_than_redis() {
         usage[1]
     );
 }
+
+#[test]
+fn blocked_client_is_flagged_in_client_list() {
+    let server = Server::ferrymq(&[]);
+    let mut ctl = server.raw();
+    let mut w = server.raw();
+    w.send(&["BRPOP", "flagged", "0"]);
+    wait_blocked(&mut ctl, 1);
+    let list = ctl.cmd_s(&["CLIENT", "LIST"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains("cmd=brpop"))
+        .expect("blocked client listed");
+    assert!(line.contains(" flags=b "), "{line}");
+    ctl.cmd(&["LPUSH", "flagged", "x"]);
+    assert_eq!(bulks(&w.read_reply()), ["flagged", "x"]);
+    let list = ctl.cmd_s(&["CLIENT", "LIST"]);
+    assert!(!list.contains("flags=b "), "{list}");
+}

@@ -507,6 +507,28 @@ fn blocked_clients_served_like_redis_resp3() {
     served_clients(true);
 }
 
+/// WATCH sees only the key a blocking pop took from, not every key it named.
+#[test]
+fn watch_sees_only_the_popped_key() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut other = Pair::new(&d, false);
+    for (watched, pop) in [
+        ("wa", &["BLPOP", "wa", "wb", "0"][..]),
+        ("wa", &["BLMPOP", "0", "2", "wa", "wb", "LEFT"][..]),
+        ("wa", &["LMPOP", "2", "wa", "wb", "RIGHT"][..]),
+        ("wb", &["BRPOP", "wa", "wb", "0"][..]),
+    ] {
+        d.cmd(&["DEL", "wa", "wb"]);
+        d.cmd(&["RPUSH", "wb", "x"]);
+        d.cmd(&["WATCH", watched]);
+        other.send(pop);
+        other.reply("pop");
+        d.cmd(&["MULTI"]);
+        d.cmd(&["PING"]);
+        d.cmd(&["EXEC"]);
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Push(bool, u8, Vec<u8>),

@@ -823,6 +823,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
             Ok(true) => {
                 let v = pop_from(ctx.db(), key, end, 1);
                 ctx.changed();
+                ctx.touch(key);
                 ctx.propagate(vec![end.pop_cmd(), own(key)]);
                 let mut out = vec![Reply::Bulk(key.clone())];
                 out.extend(v.into_iter().map(Reply::Bulk));
@@ -944,8 +945,7 @@ fn mpop_from(
         if ready_list(ctx, key)? {
             let (popped, n) = pop_many(ctx.db(), key, end, count);
             ctx.changed();
-            let db = ctx.db_index();
-            ctx.store().watches.touch(db, key);
+            ctx.touch(key);
             let mut num = itoa::Buffer::new();
             let n = Bytes::copy_from_slice(num.format(n).as_bytes());
             ctx.propagate(vec![end.pop_cmd(), own(key), n]);

@@ -320,6 +320,8 @@ pub struct Ctx<'a> {
     rerun: bool,
     /// On a re-run, the signalled key that woke the waiter.
     ready_key: Option<Bytes>,
+    /// The handler named the keys it modified (`touch`): WATCH sees only those.
+    touched: bool,
     block_deadline: Option<Option<Instant>>,
 }
 
@@ -343,6 +345,7 @@ impl<'a> Ctx<'a> {
             blocking_allowed: true,
             rerun: false,
             ready_key: None,
+            touched: false,
             block_deadline: None,
         }
     }
@@ -436,6 +439,18 @@ impl<'a> Ctx<'a> {
         self.rerun
     }
 
+    /// `key` was modified (for WATCH). A handler that calls this names every key it modified;
+    /// otherwise all the command's key arguments count as modified once it changed data (BLPOP
+    /// over several keys modifies only the one it popped from).
+    pub fn touch(&mut self, key: &Bytes) {
+        self.touched = true;
+        let db = self.client.db;
+        let store = self.store();
+        if !store.watches.is_empty() {
+            store.watches.touch(db, key);
+        }
+    }
+
     /// On a re-run, the key whose signal woke this waiter: Redis serves a waiter from the key
     /// that became ready, not from the first of its keys that has data.
     pub fn ready_key(&self) -> Option<&Bytes> {
@@ -487,7 +502,7 @@ impl<'a> Ctx<'a> {
 
     /// End of command: propagate the request if it changed data and no explicit effect was given.
     fn finish_effects(&mut self) {
-        if self.dirty > 0 && self.entry.has_flag(flags::WRITE) {
+        if self.dirty > 0 && self.entry.has_flag(flags::WRITE) && !self.touched {
             let db = self.client.db;
             let argv = self.argv;
             let positions = self.entry.key_positions(argv.len());

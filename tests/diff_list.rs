@@ -529,6 +529,58 @@ fn watch_sees_only_the_popped_key() {
     }
 }
 
+/// Keys that become lists through keyspace commands (RENAME, COPY, MOVE, SWAPDB) serve the
+/// clients waiting on them, as redis-server 7.0 does.
+#[test]
+fn keyspace_commands_wake_waiters() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut w = Pair::new(&d, false);
+    let cases: &[(&[&str], &[&[&str]])] = &[
+        (
+            &["BLPOP", "t", "0"],
+            &[&["RPUSH", "s", "1"], &["RENAME", "s", "t"]],
+        ),
+        (
+            &["BLPOP", "t", "0"],
+            &[&["RPUSH", "s", "2"], &["COPY", "s", "t"]],
+        ),
+        (
+            &["BLPOP", "t", "0"],
+            &[
+                &["SELECT", "1"],
+                &["RPUSH", "t", "3"],
+                &["MOVE", "t", "0"],
+                &["SELECT", "0"],
+            ],
+        ),
+        (
+            &["BRPOP", "t", "0"],
+            &[
+                &["SELECT", "1"],
+                &["RPUSH", "t", "4"],
+                &["SELECT", "0"],
+                &["SWAPDB", "0", "1"],
+            ],
+        ),
+    ];
+    for (block, make) in cases {
+        d.cmd(&["FLUSHALL"]);
+        w.send(block);
+        wait_blocked(&mut d, 1);
+        d.script(make);
+        w.reply(&format!("{make:?}"));
+    }
+    // FLUSHALL and DEL leave the waiter waiting.
+    d.cmd(&["FLUSHALL"]);
+    w.send(&["BLPOP", "t", "0"]);
+    wait_blocked(&mut d, 1);
+    d.cmd(&["FLUSHALL"]);
+    d.cmd(&["DEL", "t"]);
+    w.no_reply(Duration::from_millis(50));
+    d.cmd(&["RPUSH", "t", "last"]);
+    w.reply("after FLUSHALL");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Push(bool, u8, Vec<u8>),

@@ -432,6 +432,22 @@ fn served_clients(resp3: bool) {
     ]);
     w[0].reply("served from the key still holding data");
 
+    // A push of three elements: a BLMPOP COUNT 2 waiter takes two, the next waiter the third,
+    // the last keeps waiting.
+    d.cmd(&["DEL", "q3"]);
+    w[0].send(&["BLMPOP", "0", "1", "q3", "RIGHT", "COUNT", "2"]);
+    wait_blocked(&mut d, 1);
+    w[1].send(&["BRPOP", "q3", "0"]);
+    wait_blocked(&mut d, 2);
+    w[2].send(&["BLPOP", "q3", "0"]);
+    wait_blocked(&mut d, 3);
+    d.cmd(&["LPUSH", "q3", "a", "b", "c"]);
+    w[0].reply("count 2");
+    w[1].reply("the third element");
+    w[2].no_reply(Duration::from_millis(50));
+    d.cmd(&["RPUSH", "q3", "d"]);
+    w[2].reply("the next push");
+
     // A blocking timeout.
     w[0].send(&["BLPOP", "empty", "0.05"]);
     w[0].reply("timeout");

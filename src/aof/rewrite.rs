@@ -4,9 +4,9 @@
 //! incremental file starts exactly there. It is built in bounded batches, each under the store
 //! lock for a short time, while clients keep writing:
 //!
-//! - The keys existing at the start are listed partition by partition (a fixed function of the
-//!   key's bytes picks its partition), one partition per critical section, so no step walks the
-//!   whole keyspace under the lock. A batch dumps the next listed keys with `Value::rewrite`
+//! - The keys existing at the start are listed partition by partition (the address of the
+//!   key's name picks its partition), one partition per critical section, so no step walks the
+//!   whole keyspace under the lock (each pass scans the table without touching key bytes). A batch dumps the next listed keys with `Value::rewrite`
 //!   (plus `PEXPIREAT`) into the base stream and marks them *covered*. A key that existed at
 //!   the start and is never touched is found by its partition's listing; a key that is touched
 //!   is queued by the effect (below), so listing later than the start loses nothing.
@@ -86,13 +86,12 @@ pub(crate) struct Capture {
     listed_all: Option<Instant>,
 }
 
-/// The partition of a key: any fixed function of its bytes works; this one is cheap and mixes
-/// both ends of the name, where keys usually differ.
-fn part_of(key: &[u8], parts: usize) -> usize {
-    let fold = |bytes: &mut dyn Iterator<Item = &u8>| {
-        bytes.take(8).fold(0u64, |acc, &b| (acc << 8) | b as u64)
-    };
-    let x = fold(&mut key.iter().rev()) ^ fold(&mut key.iter()).rotate_left(29) ^ key.len() as u64;
+/// The partition of a key: the address of its name's bytes, which is stored in the map entry
+/// itself (no pointer chase, so a listing pass costs one scan of the table) and stays the
+/// same for as long as the key exists untouched; a key that is re-created or renamed gets a new
+/// address, but then an effect has queued it already.
+fn part_of(key: &Bytes, parts: usize) -> usize {
+    let x = (key.as_ptr() as usize as u64) >> 4;
     ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) % parts as u64) as usize
 }
 

@@ -143,6 +143,9 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Some(v) = ver {
         ctx.client.resp = v as u8;
         ctx.client.handle.info.lock().resp = v as u8;
+        if ctx.client.subscription_count() > 0 {
+            ctx.shared.pubsub.set_resp(ctx.client.id, v as u8);
+        }
     }
     hello_map(ctx)
 }

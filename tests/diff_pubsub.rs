@@ -186,6 +186,27 @@ fn confirmations_and_null_forms_resp3() {
     ]);
 }
 
+/// Redis 7.0 sends pub/sub confirmations even under CLIENT REPLY OFF / SKIP (SKIP is still
+/// consumed by the subscribing command).
+#[test]
+fn client_reply_off_does_not_hide_confirmations() {
+    let Some(mut d) = Diff::new() else { return };
+    for c in [
+        &["CLIENT", "REPLY", "OFF"][..],
+        &["SUBSCRIBE", "a"],
+        &["UNSUBSCRIBE"],
+        &["PING"],
+        &["CLIENT", "REPLY", "ON"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["PSUBSCRIBE", "x"],
+        &["PING"],
+    ] {
+        d.redis.send(c);
+        d.ferry.send(c);
+    }
+    frames(&mut d, 5);
+}
+
 #[test]
 fn message_frames_resp2_and_resp3() {
     let Some(mut d) = Diff::new() else { return };

@@ -8,6 +8,10 @@
 //! part of EXEC's reply instead (`Reply::Raw`), as in Redis, where each confirmation is one more
 //! element written into the transaction's array.
 //!
+//! DEVIATION(redis): inside EXEC a subscription is registered while the transaction runs but its
+//! confirmation leaves with EXEC's reply, so a message published by another client in between
+//! can reach the socket before that reply (Redis, single-threaded, cannot interleave there).
+//!
 //! Running counts follow Redis 7.0: channel and pattern confirmations count channels +
 //! patterns, shard confirmations count shard channels only.
 
@@ -15,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::flags::*;
 use super::{CommandSpec, Ctx};
-use crate::connection::{ClientState, ReplyMode};
+use crate::connection::ClientState;
 use crate::error;
 use crate::protocol::{Reply, encode};
 use crate::pubsub::hub::Kind;
@@ -24,10 +28,9 @@ use crate::pubsub::hub::Kind;
 struct Confirmations {
     buf: BytesMut,
     resp: u8,
-    /// Queue each frame in the outbox at once (false inside EXEC).
+    /// Queue each frame in the outbox at once (false inside EXEC). Also under CLIENT REPLY
+    /// OFF/SKIP: Redis 7.0 sends pub/sub confirmations regardless.
     direct: bool,
-    /// CLIENT REPLY OFF / SKIP suppresses them, like any reply.
-    visible: bool,
 }
 
 impl Confirmations {
@@ -36,7 +39,6 @@ impl Confirmations {
             buf: BytesMut::new(),
             resp: ctx.client.resp,
             direct: ctx.collect.is_none(),
-            visible: ctx.client.reply_mode == ReplyMode::On,
         }
     }
 
@@ -48,9 +50,7 @@ impl Confirmations {
         ]);
         encode(&frame, self.resp, &mut self.buf);
         if self.direct {
-            if self.visible {
-                client.handle.outbox.push_bytes(&self.buf);
-            }
+            client.handle.outbox.push_bytes(&self.buf);
             self.buf.clear();
         }
     }

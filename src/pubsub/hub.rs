@@ -10,7 +10,8 @@
 //!   confirmation, and none can follow an `unsubscribe` one. [`Hub::sync_info`] copies the counts
 //!   to CLIENT LIST once the command is done.
 //! - PUBLISH / SPUBLISH call [`Hub::publish_with`]; other parts of the server (keyspace
-//!   notifications) call [`Hub::publish`], which uses the server the hub was attached to.
+//!   notifications) call [`Hub::publish`], which uses the server the hub was attached to. The
+//!   hub never takes the store lock, so publishing from under it is safe (store -> hub order).
 //! - The connection calls [`Hub::remove_client`] on disconnect and RESET; HELLO calls
 //!   [`Hub::set_resp`] so later messages use the new protocol version.
 //! - PUBSUB introspection: [`Hub::channels`], [`Hub::numsub`], [`Hub::numpat`], [`Hub::counts`].
@@ -695,6 +696,81 @@ mod tests {
                 assert_eq!(s.list[p].handle.id, id);
             }
         }
+    }
+
+    /// `publish` (for internal publishers) uses the attached server's pubsub limit and counts
+    /// the disconnection in its statistics.
+    #[test]
+    fn publish_uses_the_attached_servers_limit() {
+        let args: Vec<String> = ["--client-output-buffer-limit", "pubsub", "200", "0", "0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let shared = Shared::new(crate::config::Config::from_args(&args).expect("config"));
+        let hub = &shared.pubsub;
+        let mut a = client(1);
+        hub.subscribe(&mut a, Kind::Channel, b"c");
+        for _ in 0..10 {
+            assert_eq!(hub.publish(b"c", &[b'x'; 50]), 1);
+        }
+        assert!(a.handle.is_killed());
+        let stats = &shared.stats.output_limit_disconnections;
+        assert_eq!(stats.load(Ordering::Relaxed), 1);
+        hub.remove_client(&mut a);
+        assert_eq!(hub.publish(b"c", b"x"), 0);
+    }
+
+    /// Subscribers churning on a few channels and patterns while others publish: no deadlock,
+    /// no lost registration, and nothing left once everybody is gone.
+    #[test]
+    fn concurrent_churn_leaves_a_consistent_hub() {
+        let hub = Arc::new(Hub::new());
+        let names: Vec<Vec<u8>> = (0..4).map(|i| format!("c{i}").into_bytes()).collect();
+        std::thread::scope(|scope| {
+            for t in 0..3u64 {
+                let hub = hub.clone();
+                let names = names.clone();
+                scope.spawn(move || {
+                    let mut c = client(100 + t);
+                    for round in 0..300 {
+                        let n = &names[round % names.len()];
+                        hub.subscribe(&mut c, Kind::Channel, n);
+                        hub.subscribe(&mut c, Kind::Pattern, b"c*");
+                        if round % 3 == 0 {
+                            hub.remove_client(&mut c);
+                        } else {
+                            hub.unsubscribe(&mut c, Kind::Channel, n);
+                        }
+                        drain(&c);
+                    }
+                    hub.remove_client(&mut c);
+                });
+            }
+            let mut steady = client(1);
+            hub.subscribe(&mut steady, Kind::Channel, b"c0");
+            for _ in 0..2 {
+                let hub = hub.clone();
+                let names = names.clone();
+                scope.spawn(move || {
+                    for i in 0..2000 {
+                        // The steady subscriber of c0 is always counted.
+                        let n = hub.publish(&names[i % names.len()], b"m");
+                        if i % names.len() == 0 {
+                            assert!(n >= 1);
+                        }
+                    }
+                });
+            }
+            scope.spawn(move || {
+                for _ in 0..50 {
+                    drain(&steady);
+                    std::thread::yield_now();
+                }
+            });
+        });
+        assert_eq!(hub.counts(), (1, 0, 0));
+        assert_eq!(hub.numsub(Kind::Channel, b"c0"), 1);
+        assert_eq!(hub.clients.len(), 1);
     }
 
     #[test]

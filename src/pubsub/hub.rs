@@ -22,18 +22,19 @@
 //! lock is held only for that), then pushes to every subscriber under the channel's *read* lock:
 //! concurrent publishers to one channel run in parallel, other channels are never blocked, and an
 //! unsubscribing client (which needs the write lock) waits until in-flight deliveries to it are
-//! done, so nothing reaches it after its `unsubscribe` confirmation. Lock order is
-//! map shard -> channel -> outbox; the publisher never holds a shard lock while taking a channel
-//! lock for writing, so there is no cycle.
+//! done, so nothing reaches it after its `unsubscribe` confirmation. No map or list lock is ever
+//! held while waiting for a channel's lock, so a long fan-out delays only that channel's
+//! subscribers.
 //!
-//! A channel with no subscribers is removed from the map, under the map's shard lock and only
-//! while it is still empty; subscribers are added only through the map's current entry while
-//! holding that shard lock (read or write), so nobody can register into a detached channel.
+//! The last subscriber to leave marks the channel dead (under its lock) and then unlinks it from
+//! the map; a subscriber that finds a dead channel unlinks it too and retries with a fresh one,
+//! so nobody registers into a channel publishers can no longer find.
 //!
 //! Patterns are a list, as in Redis: every publish matches the channel against every pattern.
 //! Publishers take an immutable snapshot (`Arc<[Arc<PatternEntry>]>`) and then lock only the
 //! matching entries; the snapshot is rebuilt lazily by the first publish after the set of
-//! patterns changed, so subscribing to many patterns costs no quadratic rebuilds.
+//! patterns changed, so subscribing to many patterns costs no quadratic rebuilds. Pattern
+//! entries die and are unlinked the same way as channels.
 //!
 //! # Fan-out
 //! A message is encoded once per protocol version (RESP2 array, RESP3 push) and the same bytes
@@ -117,6 +118,9 @@ const INDEX_FROM: usize = 32;
 struct Subscribers {
     list: Vec<Arc<Subscriber>>,
     index: Option<Box<AHashMap<u64, usize>>>,
+    /// Set when the last subscriber left: the channel (or pattern) is being unlinked and takes
+    /// no new subscribers; whoever finds it dead retries with a fresh one.
+    dead: bool,
 }
 
 impl Subscribers {
@@ -375,35 +379,63 @@ impl Hub {
     }
 
     fn add_channel(map: &ChannelMap, name: Bytes, sub: Arc<Subscriber>) {
-        // Holding the shard lock (read is enough) keeps the entry attached while we insert.
-        if let Some(ch) = map.get(&name) {
-            ch.subs.write().insert(sub);
-            return;
+        loop {
+            // The map's shard lock is released before waiting for the channel's lock (which
+            // publishers hold while pushing).
+            let ch = match map.get(&name) {
+                Some(e) => e.value().clone(),
+                None => map.entry(name.clone()).or_default().value().clone(),
+            };
+            let mut subs = ch.subs.write();
+            if !subs.dead {
+                subs.insert(sub);
+                return;
+            }
+            // Its last subscriber just left: unlink it (if its remover has not yet) and retry.
+            drop(subs);
+            map.remove_if(&name, |_, c| Arc::ptr_eq(c, &ch));
         }
-        map.entry(name)
-            .or_default()
-            .value()
-            .subs
-            .write()
-            .insert(sub);
     }
 
     fn add_pattern(&self, name: Bytes, sub: Arc<Subscriber>) {
-        let mut p = self.patterns.write();
-        let entry = match p.by_name.get(&name) {
-            Some(e) => e.clone(),
-            None => {
-                let e = Arc::new(PatternEntry {
-                    pattern: name.clone(),
-                    subs: RwLock::new(Subscribers::default()),
-                });
-                p.by_name.insert(name, e.clone());
-                p.snapshot = None;
-                self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
-                e
+        loop {
+            let entry = {
+                let mut p = self.patterns.write();
+                match p.by_name.get(&name) {
+                    Some(e) => e.clone(),
+                    None => {
+                        let e = Arc::new(PatternEntry {
+                            pattern: name.clone(),
+                            subs: RwLock::new(Subscribers::default()),
+                        });
+                        p.by_name.insert(name.clone(), e.clone());
+                        p.snapshot = None;
+                        self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
+                        e
+                    }
+                }
+            };
+            let mut subs = entry.subs.write();
+            if !subs.dead {
+                subs.insert(sub);
+                return;
             }
-        };
-        entry.subs.write().insert(sub);
+            drop(subs);
+            self.unlink_pattern(&entry);
+        }
+    }
+
+    /// Remove a dead pattern entry from the list (once; later calls find it gone).
+    fn unlink_pattern(&self, entry: &Arc<PatternEntry>) {
+        let mut p = self.patterns.write();
+        if p.by_name
+            .get(&entry.pattern)
+            .is_some_and(|e| Arc::ptr_eq(e, entry))
+        {
+            p.by_name.remove(&entry.pattern);
+            p.snapshot = None;
+            self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
+        }
     }
 
     /// Unsubscribe `client` from `name`. Returns false when it was not subscribed. Once this
@@ -428,31 +460,29 @@ impl Hub {
             return;
         };
         // The write lock waits for deliveries in progress on this channel.
-        let empty = {
+        let dead = {
             let mut subs = ch.subs.write();
             subs.remove(id);
-            subs.is_empty()
+            subs.dead = subs.is_empty();
+            subs.dead
         };
-        if empty {
-            // Re-checked under the shard lock: somebody may have subscribed meanwhile.
-            map.remove_if(name, |_, c| c.subs.read().is_empty());
+        if dead {
+            map.remove_if(name, |_, c| Arc::ptr_eq(c, &ch));
         }
     }
 
     fn remove_pattern(&self, name: &[u8], id: u64) {
-        let mut p = self.patterns.write();
-        let Some(entry) = p.by_name.get(name).cloned() else {
+        let Some(entry) = self.patterns.read().by_name.get(name).cloned() else {
             return;
         };
-        let empty = {
+        let dead = {
             let mut subs = entry.subs.write();
             subs.remove(id);
-            subs.is_empty()
+            subs.dead = subs.is_empty();
+            subs.dead
         };
-        if empty {
-            p.by_name.remove(name);
-            p.snapshot = None;
-            self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
+        if dead {
+            self.unlink_pattern(&entry);
         }
     }
 
@@ -553,20 +583,23 @@ impl Hub {
 
     /// PUBSUB CHANNELS / SHARDCHANNELS: active channels matching `pattern` (all when None).
     pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        self.map(kind)
+        let candidates: Vec<(Bytes, Arc<Channel>)> = self
+            .map(kind)
             .iter()
-            .filter(|e| !e.value().subs.read().is_empty())
             .filter(|e| pattern.is_none_or(|p| glob_match(p, e.key(), false)))
-            .map(|e| e.key().clone())
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        candidates
+            .into_iter()
+            .filter(|(_, c)| !c.subs.read().is_empty())
+            .map(|(name, _)| name)
             .collect()
     }
 
     /// PUBSUB NUMSUB / SHARDNUMSUB: subscribers of one channel (patterns not counted).
     pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
-        self.map(kind)
-            .get(channel)
-            .map(|e| e.value().subs.read().len())
-            .unwrap_or(0)
+        let ch = self.map(kind).get(channel).map(|e| e.value().clone());
+        ch.map(|c| c.subs.read().len()).unwrap_or(0)
     }
 
     /// PUBSUB NUMPAT: distinct patterns with subscribers.
@@ -771,6 +804,40 @@ mod tests {
         assert_eq!(hub.counts(), (1, 0, 0));
         assert_eq!(hub.numsub(Kind::Channel, b"c0"), 1);
         assert_eq!(hub.clients.len(), 1);
+    }
+
+    /// A subscriber arriving in the window between a channel's death and its unlinking
+    /// registers into a fresh channel, never into the dead one.
+    #[test]
+    fn subscribing_to_a_dying_channel_or_pattern_retries() {
+        let hub = Hub::new();
+        let mut a = client(1);
+        for name in [b"x".as_slice(), b"p*"] {
+            let dying = Arc::new(Channel::default());
+            dying.subs.write().dead = true;
+            hub.channels
+                .insert(Bytes::copy_from_slice(name), dying.clone());
+            let entry = Arc::new(PatternEntry {
+                pattern: Bytes::copy_from_slice(name),
+                subs: RwLock::new(Subscribers {
+                    dead: true,
+                    ..Default::default()
+                }),
+            });
+            hub.patterns
+                .write()
+                .by_name
+                .insert(entry.pattern.clone(), entry.clone());
+            hub.subscribe(&mut a, Kind::Channel, name);
+            hub.subscribe(&mut a, Kind::Pattern, name);
+            assert!(dying.subs.read().is_empty());
+            assert!(entry.subs.read().is_empty());
+        }
+        assert_eq!(hub.numsub(Kind::Channel, b"x"), 1);
+        assert_eq!(hub.numpat(), 2);
+        // x (channel) + p* (pattern) + x (pattern matching itself).
+        assert_eq!(hub.publish(b"x", b"m"), 2);
+        assert_eq!(hub.publish(b"pq", b"m"), 1);
     }
 
     #[test]

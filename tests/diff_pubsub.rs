@@ -248,6 +248,24 @@ fn message_frames_resp2_and_resp3() {
 }
 
 #[test]
+fn publish_from_a_script() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut p = Pair::new(&d);
+    d.cmd(&["SUBSCRIBE", "ch"]);
+    p.cmd(&[
+        "EVAL",
+        "return redis.call('publish', KEYS[1], ARGV[1])",
+        "1",
+        "ch",
+        "hi",
+    ]);
+    frames(&mut d, 1);
+    p.cmd(&["EVAL", "return redis.call('spublish', 'ch', 'x')", "0"]);
+    p.cmd(&["EVAL", "return redis.pcall('subscribe', 'ch')", "0"]);
+    p.cmd(&["EVAL", "return redis.pcall('pubsub', 'numsub', 'ch')", "0"]);
+}
+
+#[test]
 fn several_patterns_matching_one_message() {
     let Some(mut d) = Diff::new() else { return };
     let mut p = Pair::new(&d);

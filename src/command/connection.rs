@@ -174,7 +174,11 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 // RESET
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     ctx.client.multi = None;
-    ctx.client.watched.clear();
+    let watched = std::mem::take(&mut ctx.client.watched);
+    if !watched.is_empty() {
+        let id = ctx.client.id;
+        ctx.store().watches.unwatch(id, &watched);
+    }
     ctx.shared.pubsub.remove_client(ctx.client);
     ctx.client.resp = 2;
     ctx.client.db = 0;

@@ -1,2 +1,319 @@
+//! The keyspace: every database behind one lock, the single ordering point for data.
+//!
+//! API:
+//! - [`Store::lock`] gives the [`StoreInner`] guard. Command handlers run inside it (through
+//!   `command::Ctx`), mutate [`Db`]s, record their AOF effects with [`StoreInner::propagate`],
+//!   and signal keys that blocked clients wait on ([`StoreInner::signal_ready`]).
+//! - Dispatch, still under the lock, serves blocked clients whose keys became ready
+//!   (`command::serve_ready_keys`) before the guard is dropped, so no wake-up is lost and
+//!   waiters are served first-come-first-served.
+//! - Expired keys are removed lazily by lookups (recorded as `DEL` effects, before the effect of
+//!   the command that noticed them) and by the active expiry cycle ([`StoreInner::active_expire`]).
+//!
+//! Why one `parking_lot::Mutex` and not a sharded or concurrent map: multi-key commands (LMOVE,
+//! RENAME, MULTI/EXEC) must be atomic, the AOF must record effects in execution order, and
+//! blocked clients must be served in arrival order. Critical sections are short (no I/O, no
+//! `.await`); decoding, encoding and socket I/O happen outside it.
+
+pub mod blocking;
 pub mod list;
 pub mod stream;
+pub mod value;
+pub mod watch;
+
+use ahash::RandomState;
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use value::Value;
+
+use crate::aof::AofSink;
+use blocking::Blocking;
+
+pub type Dict<K, V> = HashMap<K, V, RandomState>;
+
+/// Copy a request argument before keeping it: arguments are slices of a connection's read
+/// buffer, and keeping the slice would pin the whole buffer.
+#[inline]
+pub fn own(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
+}
+
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Default)]
+pub struct Db {
+    pub map: Dict<Bytes, Value>,
+    /// Absolute expiry in unix milliseconds, for keys that have one.
+    expires: Dict<Bytes, i64>,
+    /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
+    by_time: BTreeSet<(i64, Bytes)>,
+    /// Keys removed by lazy expiry since the last flush of effects; they become `DEL` records.
+    expired: Vec<Bytes>,
+    /// Time used for expiry decisions during the current command (Redis's command time snapshot).
+    now: i64,
+    pub expired_total: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Db {
+    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        match self.expires.get(key) {
+            Some(&at) if at <= self.now => {
+                let (k, _) = self.expires.remove_entry(key).expect("present");
+                self.by_time.remove(&(at, k.clone()));
+                self.map.remove(key);
+                self.expired.push(k);
+                self.expired_total += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Look a key up for reading or writing, removing it first if it has expired.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        if !self.expires.is_empty() {
+            self.expire_if_needed(key);
+        }
+        self.map.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        if !self.expires.is_empty() {
+            self.expire_if_needed(key);
+        }
+        self.map.get_mut(key)
+    }
+
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Insert or overwrite; overwriting clears any TTL (as SET does). The key is copied.
+    pub fn set(&mut self, key: &Bytes, value: Value) {
+        if !self.expires.is_empty() {
+            self.persist(key);
+        }
+        match self.map.get_mut(&key[..]) {
+            Some(v) => *v = value,
+            None => {
+                self.map.insert(own(key), value);
+            }
+        }
+    }
+
+    /// Insert or overwrite, keeping an existing TTL.
+    pub fn set_keep_ttl(&mut self, key: &Bytes, value: Value) {
+        match self.map.get_mut(&key[..]) {
+            Some(v) => *v = value,
+            None => {
+                self.map.insert(own(key), value);
+            }
+        }
+    }
+
+    /// The value at `key`, created with `make` when absent (the key is copied).
+    pub fn entry_or_insert_with(
+        &mut self,
+        key: &Bytes,
+        make: impl FnOnce() -> Value,
+    ) -> &mut Value {
+        if !self.expires.is_empty() {
+            self.expire_if_needed(key);
+        }
+        if !self.map.contains_key(&key[..]) {
+            self.map.insert(own(key), make());
+        }
+        self.map.get_mut(&key[..]).expect("just inserted")
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        if !self.expires.is_empty() {
+            if self.expire_if_needed(key) {
+                return None;
+            }
+            self.persist(key);
+        }
+        self.map.remove(key)
+    }
+
+    /// TTL in ms (absolute unix ms) of a live key.
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        self.expires.get(key).copied()
+    }
+
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        if let Some((k, _)) = self.map.get_key_value(key) {
+            let k = k.clone();
+            if let Some(old) = self.expires.insert(k.clone(), at_ms) {
+                self.by_time.remove(&(old, k.clone()));
+            }
+            self.by_time.insert((at_ms, k));
+        }
+    }
+
+    /// Remove the TTL of `key`; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        match self.expires.remove_entry(key) {
+            Some((k, at)) => {
+                self.by_time.remove(&(at, k));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of keys with a TTL (INFO keyspace `expires=`).
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.map = Dict::default();
+        self.expires = Dict::default();
+        self.by_time = BTreeSet::new();
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+}
+
+/// Everything behind the store lock.
+pub struct StoreInner {
+    pub dbs: Vec<Db>,
+    pub blocking: Blocking,
+    /// The AOF sink, when persistence is on; effects are appended in execution order.
+    pub aof: Option<AofSink>,
+    /// Changes since the last save (Redis's `dirty`), for INFO.
+    pub dirty: u64,
+    /// Database of the last propagated effect (a `SELECT` is emitted when it changes).
+    pub last_propagated_db: Option<usize>,
+    pub watches: watch::Watches,
+}
+
+impl StoreInner {
+    pub fn new(databases: usize) -> Self {
+        StoreInner {
+            dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
+            blocking: Blocking::default(),
+            aof: None,
+            dirty: 0,
+            last_propagated_db: None,
+            watches: watch::Watches::default(),
+        }
+    }
+
+    /// Start a command: fix the time used for expiry decisions.
+    pub fn begin_command(&mut self, db: usize) {
+        let now = unix_ms();
+        if let Some(d) = self.dbs.get_mut(db) {
+            d.now = now;
+        }
+    }
+
+    /// Record the effect of a write for the AOF, after the `DEL`s of keys that lazy expiry removed
+    /// while the command ran (so replay order equals execution order).
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        self.flush_expired(db);
+        self.dirty += 1;
+        if let Some(aof) = self.aof.as_mut() {
+            if self.last_propagated_db != Some(db) {
+                aof.append(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+                self.last_propagated_db = Some(db);
+            }
+            aof.append(argv);
+        }
+    }
+
+    /// Turn lazily expired keys of `db` into `DEL` effects.
+    pub fn flush_expired(&mut self, db: usize) {
+        let Some(d) = self.dbs.get_mut(db) else {
+            return;
+        };
+        if d.expired.is_empty() {
+            return;
+        }
+        let keys = std::mem::take(&mut d.expired);
+        for k in keys {
+            self.blocking.signal_deleted(db, &k);
+            self.watches.touch(db, &k);
+            self.dirty += 1;
+            if let Some(aof) = self.aof.as_mut() {
+                if self.last_propagated_db != Some(db) {
+                    aof.append(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+                    self.last_propagated_db = Some(db);
+                }
+                aof.append(&[Bytes::from_static(b"DEL"), k]);
+            }
+        }
+    }
+
+    pub fn signal_ready(&mut self, db: usize, key: &Bytes) {
+        self.blocking.signal_ready(db, key);
+    }
+
+    /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
+    /// `budget` of them so the lock is never held for long (the cycle runs again soon).
+    pub fn active_expire(&mut self, budget: usize) -> usize {
+        let now = unix_ms();
+        let mut removed = 0;
+        for db in 0..self.dbs.len() {
+            let d = &mut self.dbs[db];
+            d.now = now;
+            while removed < budget {
+                let Some((at, k)) = d.by_time.first().cloned() else {
+                    break;
+                };
+                if at > now {
+                    break;
+                }
+                d.expire_if_needed(&k);
+                removed += 1;
+            }
+            self.flush_expired(db);
+        }
+        removed
+    }
+}
+
+/// The store: all databases behind the one lock.
+pub struct Store {
+    inner: parking_lot::Mutex<StoreInner>,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Self {
+        Store {
+            inner: parking_lot::Mutex::new(StoreInner::new(databases)),
+        }
+    }
+
+    /// Take the store lock. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, StoreInner> {
+        self.inner.lock()
+    }
+}

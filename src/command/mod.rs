@@ -1,0 +1,779 @@
+//! Commands: the table, dispatch, and the context handlers run in.
+//!
+//! # Adding a command
+//! Write a handler `fn(ctx: &mut Ctx, args: &[Bytes]) -> Reply` in the family's file (grammar
+//! line above it) and add a [`CommandSpec`] to the family's `COMMANDS` list at the end of that
+//! file. `args[0]` is the command name as sent (`args[1]` the subcommand for containers).
+//! Dispatch has already checked, in Redis's order: unknown command/subcommand, arity,
+//! authentication, the RESP2 pub/sub context, MULTI queueing. Handlers never repeat those checks.
+//!
+//! # What a handler may do through [`Ctx`]
+//! - `ctx.db()`: the client's database (takes the store lock on first use; commands that never
+//!   touch data never lock). `ctx.store()` for the whole [`StoreInner`] (several databases).
+//! - Data changes: call `ctx.changed()` once per change (INFO's dirty counter); for `WRITE`
+//!   commands that changed something the request itself is propagated to the AOF at the end.
+//!   When the request is not what must be replayed (blocking pops, `*` IDs, relative expiries),
+//!   call `ctx.propagate(argv)` with the effect instead (as many times as needed); then the
+//!   request is not propagated.
+//! - `ctx.signal_ready(&key)` after adding data to a key that blocked clients may wait on.
+//! - `ctx.block(args, keys, timeout, timeout_reply)` when nothing can be served: registers the
+//!   client as a waiter and returns [`Reply::Blocked`]. Inside MULTI it returns `timeout_reply`
+//!   at once (blocking commands act non-blocking there). When a signalled key wakes the waiter,
+//!   the same handler runs again (`ctx.is_rerun()`); returning `ctx.block(...)` again keeps it
+//!   waiting, any other reply is sent to it and ends the wait.
+//! - Replies: [`Reply`] values; error texts come from `crate::error`.
+
+pub mod config;
+pub mod connection;
+pub mod keys;
+pub mod list;
+pub mod pubsub;
+pub mod server;
+pub mod stream;
+pub mod string;
+pub mod transaction;
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::connection::{ClientState, ReplyMode};
+use crate::error;
+use crate::protocol::Reply;
+use crate::server::Shared;
+use crate::store::blocking::Waiter;
+use crate::store::{Db, Store, StoreInner};
+
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
+
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    pub const NO_AUTH: u32 = 1 << 11;
+    pub const NO_MULTI: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Allowed in the RESP2 subscribed context.
+    pub const SUBSCRIBED_OK: u32 = 1 << 14;
+    /// Not queued inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET).
+    pub const MULTI_CONTROL: u32 = 1 << 15;
+    pub const SKIP_SLOWLOG: u32 = 1 << 16;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// One command (or subcommand) as the table describes it.
+pub struct CommandSpec {
+    /// Lowercase name (the subcommand's own name for subcommands).
+    pub name: &'static str,
+    /// As Redis counts it: positive = exact argc, negative = at least -arity.
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions: first, last (negative counts from the end), step. 0,0,0 = no keys.
+    pub keys: (i32, i32, i32),
+    /// COMMAND DOCS group ("generic", "string", "list", "stream", "pubsub", ...).
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub const fn new(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys: (0, 0, 0),
+            group: "generic",
+            summary: "",
+            since: "1.0.0",
+            handler,
+            subcommands: &[],
+        }
+    }
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.keys = (first, last, step);
+        self
+    }
+    pub const fn group(mut self, g: &'static str) -> Self {
+        self.group = g;
+        self
+    }
+    pub const fn doc(mut self, summary: &'static str, since: &'static str) -> Self {
+        self.summary = summary;
+        self.since = since;
+        self
+    }
+    pub const fn subs(mut self, s: &'static [CommandSpec]) -> Self {
+        self.subcommands = s;
+        self
+    }
+}
+
+/// A table entry: the spec plus what the server tracks for it.
+pub struct CommandEntry {
+    pub spec: &'static CommandSpec,
+    /// `name` or `container|sub`, as errors, COMMAND and INFO commandstats print it.
+    pub full_name: String,
+    pub subs: HashMap<Vec<u8>, CommandEntry>,
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl CommandEntry {
+    fn new(spec: &'static CommandSpec, parent: Option<&str>) -> Self {
+        let full_name = match parent {
+            Some(p) => format!("{p}|{}", spec.name),
+            None => spec.name.to_string(),
+        };
+        let subs = spec
+            .subcommands
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_bytes().to_vec(),
+                    CommandEntry::new(s, Some(spec.name)),
+                )
+            })
+            .collect();
+        CommandEntry {
+            spec,
+            full_name,
+            subs,
+            calls: AtomicU64::new(0),
+            usec: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    pub fn has_flag(&self, f: u32) -> bool {
+        self.spec.flags & f != 0
+    }
+
+    /// Key arguments of `argv` according to the key spec.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        let (first, last, step) = self.spec.keys;
+        if first <= 0 || step <= 0 {
+            return vec![];
+        }
+        let last = if last < 0 { argc as i32 + last } else { last };
+        (first..=last.min(argc as i32 - 1))
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+pub struct Table {
+    pub by_name: HashMap<Vec<u8>, CommandEntry>,
+}
+
+fn families() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        connection::COMMANDS,
+        keys::COMMANDS,
+        string::COMMANDS,
+        list::COMMANDS,
+        stream::COMMANDS,
+        pubsub::COMMANDS,
+        server::COMMANDS,
+        config::COMMANDS,
+        transaction::COMMANDS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| Table {
+        by_name: families()
+            .map(|s| (s.name.as_bytes().to_vec(), CommandEntry::new(s, None)))
+            .collect(),
+    })
+}
+
+/// Case-insensitive lookup without allocating for names of ordinary length.
+fn lookup<'t>(map: &'t HashMap<Vec<u8>, CommandEntry>, name: &[u8]) -> Option<&'t CommandEntry> {
+    let mut buf = [0u8; 32];
+    if name.len() <= buf.len() {
+        let b = &mut buf[..name.len()];
+        b.copy_from_slice(name);
+        b.make_ascii_lowercase();
+        map.get(&b[..])
+    } else {
+        map.get(&name.to_ascii_lowercase())
+    }
+}
+
+pub fn lookup_command(name: &[u8]) -> Option<&'static CommandEntry> {
+    lookup(&table().by_name, name)
+}
+
+/// Resolve `argv` to its table entry (descending into subcommands), or the error Redis gives.
+pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandEntry, String> {
+    let Some(entry) = lookup_command(&argv[0]) else {
+        return Err(error::unknown_command(argv));
+    };
+    if entry.subs.is_empty() || argv.len() < 2 {
+        return Ok(entry);
+    }
+    match lookup(&entry.subs, &argv[1]) {
+        Some(sub) => Ok(sub),
+        None => Err(error::unknown_subcommand(entry.spec.name, &argv[1])),
+    }
+}
+
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= (-arity) as usize
+    }
+}
+
+enum StoreAccess<'a> {
+    Unlocked(&'a Store),
+    Locked(parking_lot::MutexGuard<'a, StoreInner>),
+    Borrowed(&'a mut StoreInner),
+}
+
+/// What a handler runs in. See the module documentation.
+pub struct Ctx<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub client: &'a mut ClientState,
+    pub entry: &'static CommandEntry,
+    argv: &'a [Bytes],
+    store: StoreAccess<'a>,
+    /// Changes made by this command (`ctx.changed()`).
+    dirty: u64,
+    propagated: bool,
+    /// Effects collected instead of written (inside EXEC: wrapped in MULTI/EXEC at the end).
+    collect: Option<Vec<(usize, Vec<Bytes>)>>,
+    blocking_allowed: bool,
+    rerun: bool,
+    block_deadline: Option<Option<Instant>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        shared: &'a Arc<Shared>,
+        client: &'a mut ClientState,
+        entry: &'static CommandEntry,
+        argv: &'a [Bytes],
+        store: StoreAccess<'a>,
+    ) -> Self {
+        Ctx {
+            shared,
+            client,
+            entry,
+            argv,
+            store,
+            dirty: 0,
+            propagated: false,
+            collect: None,
+            blocking_allowed: true,
+            rerun: false,
+            block_deadline: None,
+        }
+    }
+
+    /// The whole store, locked on first use.
+    pub fn store(&mut self) -> &mut StoreInner {
+        if let StoreAccess::Unlocked(s) = self.store {
+            let mut g = s.lock();
+            g.begin_command(self.client.db);
+            self.store = StoreAccess::Locked(g);
+        }
+        match &mut self.store {
+            StoreAccess::Locked(g) => g,
+            StoreAccess::Borrowed(s) => s,
+            StoreAccess::Unlocked(_) => unreachable!("locked above"),
+        }
+    }
+
+    /// Drop the store lock if this command took it (EXEC re-takes it for the whole queue).
+    pub fn release_store(&mut self) {
+        if let StoreAccess::Locked(_) = self.store {
+            self.store = StoreAccess::Unlocked(&self.shared.store);
+        }
+    }
+
+    fn store_if_locked(&mut self) -> Option<&mut StoreInner> {
+        match &mut self.store {
+            StoreAccess::Locked(g) => Some(g),
+            StoreAccess::Borrowed(s) => Some(s),
+            StoreAccess::Unlocked(_) => None,
+        }
+    }
+
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        let i = self.client.db;
+        &mut self.store().dbs[i]
+    }
+
+    pub fn db_index(&self) -> usize {
+        self.client.db
+    }
+
+    pub fn resp(&self) -> u8 {
+        self.client.resp
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        self.shared
+    }
+
+    /// Count one change to the data (Redis's `server.dirty++`).
+    pub fn changed(&mut self) {
+        self.dirty += 1;
+    }
+
+    pub fn changes(&self) -> u64 {
+        self.dirty
+    }
+
+    /// Record `argv` as (one of) the effect(s) to replay, instead of the request.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.propagated = true;
+        let db = self.client.db;
+        self.propagate_in(db, argv);
+    }
+
+    /// Like `propagate`, for an effect in another database (MOVE, SWAPDB, COPY ... DB).
+    pub fn propagate_in(&mut self, db: usize, argv: Vec<Bytes>) {
+        self.propagated = true;
+        if let Some(c) = self.collect.as_mut() {
+            c.push((db, argv));
+            return;
+        }
+        self.store().propagate(db, &argv);
+    }
+
+    /// This command's effects must not be replayed even though it changed data.
+    pub fn no_propagate(&mut self) {
+        self.propagated = true;
+    }
+
+    /// Waiters on `key` (in the client's database) should re-check it.
+    pub fn signal_ready(&mut self, key: &Bytes) {
+        let db = self.client.db;
+        self.store().signal_ready(db, key);
+    }
+
+    /// True when this run re-executes a blocked command because a key it waits on changed.
+    pub fn is_rerun(&self) -> bool {
+        self.rerun
+    }
+
+    /// True when the command may block (false inside MULTI/EXEC and scripts).
+    pub fn may_block(&self) -> bool {
+        self.blocking_allowed
+    }
+
+    /// Wait for `keys`; see the module documentation. `timeout` None = forever.
+    pub fn block(
+        &mut self,
+        args: &[Bytes],
+        keys: Vec<Bytes>,
+        timeout: Option<Duration>,
+        timeout_reply: Reply,
+    ) -> Reply {
+        if self.rerun {
+            return Reply::Blocked;
+        }
+        if !self.blocking_allowed {
+            return timeout_reply;
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline_ms = timeout
+            .map(|t| crate::store::unix_ms() + t.as_millis() as i64)
+            .unwrap_or(0);
+        let waiter = Waiter {
+            client: self.client.handle.clone(),
+            db: self.client.db,
+            keys,
+            argv: args.iter().map(crate::store::own).collect(),
+            cmd: self.entry,
+            resp: self.client.resp,
+            timeout_reply,
+            deadline_ms,
+        };
+        self.store().blocking.register(waiter);
+        self.block_deadline = Some(deadline);
+        Reply::Blocked
+    }
+
+    /// The arguments of the running command.
+    pub fn argv(&self) -> &'a [Bytes] {
+        self.argv
+    }
+
+    /// End of command: propagate the request if it changed data and no explicit effect was given.
+    fn finish_effects(&mut self) {
+        if self.dirty > 0 && self.entry.has_flag(flags::WRITE) {
+            let db = self.client.db;
+            let argv = self.argv;
+            let positions = self.entry.key_positions(argv.len());
+            let store = self.store();
+            if !store.watches.is_empty() {
+                for p in positions {
+                    store.watches.touch(db, &argv[p]);
+                }
+            }
+        }
+        if self.dirty > 0 && !self.propagated && self.entry.has_flag(flags::WRITE) {
+            let argv = self.argv.to_vec();
+            let db = self.client.db;
+            if let Some(c) = self.collect.as_mut() {
+                c.push((db, argv));
+            } else {
+                self.store().propagate(db, &argv);
+            }
+        }
+        let db = self.client.db;
+        if let Some(s) = self.store_if_locked() {
+            s.flush_expired(db);
+        }
+    }
+}
+
+/// What the connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Continue,
+    /// Wait for a wake-up or the deadline (None = forever).
+    Blocked(Option<Instant>),
+    /// Send what is queued, then close.
+    Close,
+}
+
+fn send(client: &mut ClientState, reply: &Reply) {
+    match client.reply_mode {
+        ReplyMode::On => client.handle.outbox.push_reply(reply, client.resp),
+        ReplyMode::Off => {}
+        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
+        ReplyMode::Skip => {
+            client.reply_mode = ReplyMode::On;
+        }
+    }
+}
+
+/// Reject a command before it runs; inside MULTI this also dooms the transaction.
+fn reject(
+    shared: &Shared,
+    client: &mut ClientState,
+    entry: Option<&CommandEntry>,
+    msg: String,
+) -> Outcome {
+    if let Some(e) = entry {
+        e.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    shared.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+    send(client, &Reply::Error(msg.into()));
+    Outcome::Continue
+}
+
+/// Run one request from `client`: checks, MULTI queueing, execution, serving of woken waiters,
+/// AOF propagation, then the reply is queued in the client's outbox.
+pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>) -> Outcome {
+    let entry = match resolve(&argv) {
+        Ok(e) => e,
+        Err(msg) => return reject(shared, client, None, msg),
+    };
+    if !arity_ok(entry.spec.arity, argv.len()) {
+        return reject(
+            shared,
+            client,
+            Some(entry),
+            error::wrong_args(&entry.full_name),
+        );
+    }
+    if !client.authenticated && !entry.has_flag(flags::NO_AUTH) {
+        return reject(shared, client, Some(entry), error::NOAUTH.into());
+    }
+    if client.in_pubsub_context() && !entry.has_flag(flags::SUBSCRIBED_OK) {
+        let msg = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            entry.full_name
+        );
+        return reject(shared, client, Some(entry), msg);
+    }
+    if shared.is_loading() && !entry.has_flag(flags::LOADING) {
+        return reject(shared, client, Some(entry), error::LOADING.into());
+    }
+    if let Some(m) = client.multi.as_mut()
+        && !entry.has_flag(flags::MULTI_CONTROL)
+    {
+        if entry.has_flag(flags::NO_MULTI) {
+            let msg = "ERR Command not allowed inside a transaction".to_string();
+            return reject(shared, client, Some(entry), msg);
+        }
+        m.queue.push(argv);
+        send(client, &Reply::status("QUEUED"));
+        return Outcome::Continue;
+    }
+    shared.feed_monitors(client, &argv);
+    let (reply, deadline) = execute(shared, client, entry, &argv);
+    if let Some(d) = deadline {
+        return Outcome::Blocked(d);
+    }
+    send(client, &reply);
+    if client.close_after_reply {
+        Outcome::Close
+    } else {
+        Outcome::Continue
+    }
+}
+
+/// Execute a resolved command now (dispatch and EXEC use this). Returns the reply and, when the
+/// command blocked, its deadline.
+pub fn execute(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    entry: &'static CommandEntry,
+    argv: &[Bytes],
+) -> (Reply, Option<Option<Instant>>) {
+    let start = Instant::now();
+    let mut ctx = Ctx::new(
+        shared,
+        client,
+        entry,
+        argv,
+        StoreAccess::Unlocked(&shared.store),
+    );
+    let reply = (entry.spec.handler)(&mut ctx, argv);
+    ctx.finish_effects();
+    if let Some(store) = ctx.store_if_locked() {
+        if store.blocking.has_ready() {
+            serve_ready_keys(shared, store);
+        }
+        let dirty = ctx.dirty;
+        if dirty > 0 {
+            shared.after_write(ctx.store_if_locked().expect("locked"));
+        }
+    }
+    let deadline = ctx.block_deadline;
+    let dirty = ctx.dirty;
+    drop(ctx);
+    record_call(shared, client, entry, argv, start, &reply, dirty);
+    (reply, deadline)
+}
+
+fn record_call(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+    start: Instant,
+    reply: &Reply,
+    _dirty: u64,
+) {
+    let us = start.elapsed().as_micros() as u64;
+    entry.calls.fetch_add(1, Ordering::Relaxed);
+    entry.usec.fetch_add(us, Ordering::Relaxed);
+    if reply.is_error() {
+        entry.failed.fetch_add(1, Ordering::Relaxed);
+        shared.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+    shared.stats.commands.fetch_add(1, Ordering::Relaxed);
+    shared.slowlog_record(client, entry, argv, us);
+}
+
+/// Run a queued transaction's commands atomically (EXEC): one store lock for all of them,
+/// blocking disabled, effects wrapped in MULTI/EXEC when there is more than one.
+pub fn execute_transaction(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    queue: Vec<Vec<Bytes>>,
+) -> Reply {
+    let mut guard = shared.store.lock();
+    let mut replies = Vec::with_capacity(queue.len());
+    let mut effects: Vec<(usize, Vec<Bytes>)> = Vec::new();
+    for argv in &queue {
+        let entry = match resolve(argv) {
+            Ok(e) => e,
+            Err(msg) => {
+                replies.push(Reply::Error(msg.into()));
+                continue;
+            }
+        };
+        shared.feed_monitors(client, argv);
+        let start = Instant::now();
+        guard.begin_command(client.db);
+        let mut ctx = Ctx::new(
+            shared,
+            client,
+            entry,
+            argv,
+            StoreAccess::Borrowed(&mut guard),
+        );
+        ctx.blocking_allowed = false;
+        ctx.collect = Some(Vec::new());
+        let reply = (entry.spec.handler)(&mut ctx, argv);
+        ctx.finish_effects();
+        effects.extend(ctx.collect.take().unwrap_or_default());
+        let dirty = ctx.dirty;
+        drop(ctx);
+        record_call(shared, client, entry, argv, start, &reply, dirty);
+        replies.push(reply);
+    }
+    let wrap = effects.len() > 1;
+    if wrap {
+        let db = effects[0].0;
+        guard.propagate(db, &[Bytes::from_static(b"MULTI")]);
+    }
+    for (db, argv) in &effects {
+        guard.propagate(*db, argv);
+    }
+    if wrap {
+        let db = effects.last().map(|e| e.0).unwrap_or(0);
+        guard.propagate(db, &[Bytes::from_static(b"EXEC")]);
+    }
+    if guard.blocking.has_ready() {
+        serve_ready_keys(shared, &mut guard);
+    }
+    if !effects.is_empty() {
+        shared.after_write(&mut guard);
+    }
+    Reply::Array(replies)
+}
+
+/// Serve blocked clients whose keys were signalled, in arrival order, by re-running their
+/// commands with blocking disabled. Runs under the store lock, right after the command that
+/// signalled, so the handed-over data cannot be taken by anybody else first.
+pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
+    while let Some((db, key)) = store.blocking.pop_ready() {
+        for id in store.blocking.waiting_on(db, &key) {
+            let Some(w) = store.blocking.get(id) else {
+                continue;
+            };
+            let handle = w.client.clone();
+            let argv = w.argv.clone();
+            let entry = w.cmd;
+            let resp = w.resp;
+            let wdb = w.db;
+            let mut state = ClientState::new(handle.clone(), true);
+            state.db = wdb;
+            state.resp = resp;
+            store.begin_command(wdb);
+            let mut ctx = Ctx::new(
+                shared,
+                &mut state,
+                entry,
+                &argv,
+                StoreAccess::Borrowed(store),
+            );
+            ctx.rerun = true;
+            ctx.blocking_allowed = false;
+            let reply = (entry.spec.handler)(&mut ctx, &argv);
+            ctx.finish_effects();
+            drop(ctx);
+            if matches!(reply, Reply::Blocked) {
+                continue;
+            }
+            store.blocking.remove(id);
+            entry.calls.fetch_add(1, Ordering::Relaxed);
+            handle.outbox.push_reply(&reply, resp);
+            handle.outbox.wake();
+            handle.wake.notify_one();
+        }
+    }
+}
+
+/// A blocked client's wait ended without being served (timeout, CLIENT UNBLOCK, disconnect):
+/// if it is still registered, unregister it and return the reply it gets. `None` means it was
+/// served concurrently and its reply is already in its outbox.
+pub fn unblock(shared: &Shared, client_id: u64, reply: Option<Reply>) -> Option<Reply> {
+    let mut store = shared.store.lock();
+    let w = store.blocking.remove(client_id)?;
+    Some(reply.unwrap_or(w.timeout_reply))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument helpers shared by the families.
+
+/// Case-insensitive comparison of an argument with a keyword.
+#[inline]
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// An integer argument as Redis's `getLongLongFromObjectOrReply` parses it.
+pub fn parse_i64(arg: &[u8]) -> Result<i64, Reply> {
+    crate::protocol::request::parse_i64(arg).ok_or(Reply::error(error::NOT_INTEGER))
+}
+
+/// A double argument as Redis's `strtold`-based parsing accepts it (no spaces, no NaN).
+pub fn parse_f64(arg: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(arg).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if lower.contains("nan") || lower.contains("inf") {
+                return None;
+            }
+            s.parse::<f64>().ok()?
+        }
+    };
+    Some(v)
+}
+
+/// A blocking timeout in seconds (BLPOP & co): `None` = wait forever.
+pub fn parse_timeout_secs(arg: &[u8]) -> Result<Option<Duration>, Reply> {
+    let v = parse_f64(arg)
+        .filter(|v| v.is_finite())
+        .ok_or(Reply::error(error::TIMEOUT_NOT_FLOAT))?;
+    if v < 0.0 {
+        return Err(Reply::error(error::TIMEOUT_NEGATIVE));
+    }
+    let ms = (v * 1000.0).ceil();
+    if ms > (i64::MAX / 2) as f64 {
+        return Err(Reply::error("ERR timeout is out of range"));
+    }
+    let ms = ms as u64;
+    if ms == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_millis(ms)))
+}

@@ -1,0 +1,150 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Queueing happens in dispatch (commands flagged MULTI_CONTROL are executed, everything else is
+//! queued after the generic checks, and a failed check dooms the transaction). EXEC runs the
+//! queue under one store lock (`command::execute_transaction`), so it is atomic, blocking commands
+//! act non-blocking, and the effects reach the AOF wrapped in MULTI/EXEC.
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{CommandSpec, Ctx};
+use crate::connection::MultiState;
+use crate::error;
+use crate::protocol::Reply;
+
+const G: &str = "transactions";
+
+// MULTI
+fn multi(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    if ctx.client.multi.is_some() {
+        return Reply::error(error::NESTED_MULTI);
+    }
+    ctx.client.multi = Some(MultiState::default());
+    ctx.client.handle.info.lock().multi = Some(0);
+    Reply::Ok
+}
+
+fn end_multi(ctx: &mut Ctx) {
+    ctx.client.multi = None;
+    ctx.client.handle.info.lock().multi = None;
+    let watched = std::mem::take(&mut ctx.client.watched);
+    let id = ctx.client.id;
+    if !watched.is_empty() || ctx.store().watches.is_doomed(id) {
+        ctx.store().watches.unwatch(id, &watched);
+    }
+}
+
+// DISCARD
+fn discard(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    if ctx.client.multi.is_none() {
+        return Reply::error(error::DISCARD_WITHOUT_MULTI);
+    }
+    end_multi(ctx);
+    Reply::Ok
+}
+
+// EXEC
+fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    let Some(m) = ctx.client.multi.take() else {
+        return Reply::error(error::EXEC_WITHOUT_MULTI);
+    };
+    if m.aborted {
+        end_multi(ctx);
+        return Reply::error(error::EXECABORT);
+    }
+    let doomed = {
+        let id = ctx.client.id;
+        let watched = ctx.client.watched.clone();
+        let store = ctx.store();
+        let mut doomed = store.watches.is_doomed(id);
+        // A watched key that expired since WATCH counts as modified.
+        for (db, k, had) in &watched {
+            if *had == 1 && store.dbs[*db].get(k).is_none() {
+                doomed = true;
+            }
+        }
+        doomed
+    };
+    end_multi(ctx);
+    if doomed {
+        return Reply::NullArray;
+    }
+    // EXEC needs the lock for the whole queue: release the lazily taken one first.
+    ctx.release_store();
+    super::execute_transaction(ctx.shared, ctx.client, m.queue)
+}
+
+// WATCH key [key ...]
+fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if ctx.client.multi.is_some() {
+        return Reply::error(error::WATCH_IN_MULTI);
+    }
+    let id = ctx.client.id;
+    let db = ctx.client.db;
+    for k in &args[1..] {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|(d, w, _)| *d == db && w == k)
+        {
+            continue;
+        }
+        let store = ctx.store();
+        let exists = store.dbs[db].get(k).is_some() as u64;
+        store.watches.watch(id, db, k);
+        ctx.client.watched.push((db, crate::store::own(k), exists));
+    }
+    Reply::Ok
+}
+
+// UNWATCH
+fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    let watched = std::mem::take(&mut ctx.client.watched);
+    let id = ctx.client.id;
+    ctx.store().watches.unwatch(id, &watched);
+    Reply::Ok
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | MULTI_CONTROL,
+        multi,
+    )
+    .group(G)
+    .doc("Mark the start of a transaction block", "1.2.0"),
+    CommandSpec::new(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | MULTI_CONTROL,
+        exec,
+    )
+    .group(G)
+    .doc("Execute all commands issued after MULTI", "1.2.0"),
+    CommandSpec::new(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | MULTI_CONTROL,
+        discard,
+    )
+    .group(G)
+    .doc("Discard all commands issued after MULTI", "2.0.0"),
+    CommandSpec::new(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | MULTI_CONTROL,
+        watch,
+    )
+    .keys(1, -1, 1)
+    .group(G)
+    .doc(
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+        "2.2.0",
+    ),
+    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, unwatch)
+        .group(G)
+        .doc("Forget about all watched keys", "2.2.0"),
+];

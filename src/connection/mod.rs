@@ -1,0 +1,209 @@
+//! Client connections.
+//!
+//! - [`ClientHandle`]: what other parts of the server may touch of a client (its outbox, the
+//!   fields CLIENT LIST shows, the kill switch), shared through the [`Registry`].
+//! - [`ClientState`]: what only the client's own connection task touches (selected db, protocol,
+//!   authentication, MULTI queue, subscriptions). Command handlers get it through `Ctx`.
+//! - `task::serve`: the reader loop (decode, dispatch, wait while blocked) and the writer task.
+
+pub mod outbox;
+pub mod task;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+pub use outbox::{Outbox, OutputLimit};
+
+/// The fields CLIENT LIST / CLIENT INFO show, updated by the owning connection.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub name: Option<Bytes>,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub last_cmd: &'static str,
+    pub multi: Option<usize>,
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    pub qbuf: usize,
+    pub monitor: bool,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub user: String,
+}
+
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    /// True for unix-socket clients (CLIENT LIST flag `U`).
+    pub unix: bool,
+    pub created: Instant,
+    pub outbox: Outbox,
+    pub info: Mutex<ClientInfo>,
+    /// Unix ms of the last command (CLIENT LIST `idle`, `timeout`).
+    pub last_interaction: AtomicU64,
+    killed: AtomicBool,
+    kill_notify: Notify,
+    /// Wakes the connection task while it waits in a blocking command.
+    pub wake: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, unix: bool) -> Self {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            unix,
+            created: Instant::now(),
+            outbox: Outbox::new(),
+            info: Mutex::new(ClientInfo {
+                resp: 2,
+                user: "default".into(),
+                ..Default::default()
+            }),
+            last_interaction: AtomicU64::new(crate::store::unix_ms() as u64),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Close the connection as soon as possible, dropping pending output (CLIENT KILL, output
+    /// buffer limits, shutdown).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.outbox.kill();
+        self.kill_notify.notify_one();
+        self.wake.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst) || self.outbox.is_killed()
+    }
+
+    pub async fn killed(&self) {
+        loop {
+            if self.is_killed() {
+                return;
+            }
+            self.kill_notify.notified().await;
+        }
+    }
+
+    /// Called by code that killed the client through its outbox (output buffer limit).
+    pub fn notify_killed(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+        self.wake.notify_one();
+    }
+}
+
+/// A queued MULTI transaction.
+#[derive(Default)]
+pub struct MultiState {
+    pub queue: Vec<Vec<Bytes>>,
+    /// A command failed to queue (unknown, arity...): EXEC replies EXECABORT.
+    pub aborted: bool,
+}
+
+/// CLIENT REPLY ON|OFF|SKIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    SkipNext,
+    Skip,
+}
+
+/// State owned by the connection task.
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    pub id: u64,
+    pub db: usize,
+    pub resp: u8,
+    pub authenticated: bool,
+    pub multi: Option<MultiState>,
+    /// Watched keys: (db, key, version seen), see `command::transaction`.
+    pub watched: Vec<(usize, Bytes, u64)>,
+    pub subs: HashSet<Bytes>,
+    pub psubs: HashSet<Bytes>,
+    pub ssubs: HashSet<Bytes>,
+    pub close_after_reply: bool,
+    pub reply_mode: ReplyMode,
+    pub monitor: bool,
+}
+
+impl ClientState {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        ClientState {
+            id: handle.id,
+            handle,
+            db: 0,
+            resp: 2,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            subs: HashSet::new(),
+            psubs: HashSet::new(),
+            ssubs: HashSet::new(),
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            monitor: false,
+        }
+    }
+
+    /// Channels + patterns + shard channels this client is subscribed to.
+    pub fn subscription_count(&self) -> usize {
+        self.subs.len() + self.psubs.len() + self.ssubs.len()
+    }
+
+    /// RESP2 clients with subscriptions are restricted to the pub/sub commands.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.resp == 2 && self.subscription_count() > 0
+    }
+}
+
+/// All connected clients, by id (CLIENT LIST/KILL/UNBLOCK, INFO clients, shutdown).
+#[derive(Default)]
+pub struct Registry {
+    clients: DashMap<u64, Arc<ClientHandle>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    pub fn add(&self, h: Arc<ClientHandle>) {
+        self.clients.insert(h.id, h);
+    }
+    pub fn remove(&self, id: u64) {
+        self.clients.remove(&id);
+    }
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.get(&id).map(|e| e.value().clone())
+    }
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+    /// Every client, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.clients.iter().map(|e| e.value().clone()).collect();
+        v.sort_by_key(|h| h.id);
+        v
+    }
+}

@@ -1,0 +1,258 @@
+//! The per-connection tasks.
+//!
+//! The reader task owns the socket's read half and the [`ClientState`]: it decodes every complete
+//! request in the buffer, dispatches each (replies go into the outbox), wakes the writer once per
+//! batch, and reads again. While a command is blocked it stops processing input (as Redis does)
+//! but keeps watching the socket, so a disconnect unregisters the waiter at once.
+//!
+//! The writer task owns the write half and drains the outbox (see `outbox`).
+
+use bytes::BytesMut;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::{Instrument, debug, info_span, warn};
+
+use super::outbox::Take;
+use super::{ClientHandle, ClientState};
+use crate::command::{Outcome, dispatch, unblock};
+use crate::error;
+use crate::protocol::request::Limits;
+use crate::protocol::{Reply, RequestParser};
+use crate::server::Shared;
+
+/// Initial read buffer; grows with the requests, shrinks back when idle.
+const READ_CHUNK: usize = 16 * 1024;
+
+pub async fn serve<R, W>(shared: Arc<Shared>, rd: R, wr: W, addr: String, laddr: String, unix: bool)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let id = shared.clients.next_id();
+    let span = info_span!("client", id, peer = %addr);
+    async move {
+        let handle = Arc::new(ClientHandle::new(id, addr, laddr, unix));
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let maxclients = shared.config_i64("maxclients").max(1) as usize;
+        if shared.clients.len() >= maxclients {
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            let mut wr = wr;
+            let _ = wr
+                .write_all(format!("-{}\r\n", error::MAX_CLIENTS).as_bytes())
+                .await;
+            return;
+        }
+        shared.clients.add(handle.clone());
+        debug!("connected");
+        let writer = tokio::spawn(write_loop(shared.clone(), handle.clone(), wr));
+        let mut state = ClientState::new(handle.clone(), shared.requirepass().is_none());
+        read_loop(&shared, &mut state, rd).await;
+        disconnect(&shared, &mut state);
+        handle.outbox.close();
+        let _ = writer.await;
+        shared.clients.remove(id);
+        debug!("disconnected");
+    }
+    .instrument(span)
+    .await
+}
+
+/// Undo everything a client registered: waiter, subscriptions, watches, monitor.
+fn disconnect(shared: &Arc<Shared>, state: &mut ClientState) {
+    unblock(shared, state.id, None);
+    shared.pubsub.remove_client(state);
+    if !state.watched.is_empty() {
+        let watched = std::mem::take(&mut state.watched);
+        shared.store.lock().watches.unwatch(state.id, &watched);
+    }
+    if state.monitor {
+        shared.remove_monitor(state.id);
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut ClientState, mut rd: R) {
+    let handle = state.handle.clone();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    loop {
+        let want = parser
+            .pending_bulk(buf.len())
+            .clamp(READ_CHUNK, 1024 * 1024);
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(want);
+        }
+        let idle = shared
+            .idle_timeout()
+            .filter(|_| state.subscription_count() == 0);
+        let read = async {
+            match idle {
+                Some(t) => tokio::time::timeout(t, rd.read_buf(&mut buf)).await.ok(),
+                None => Some(rd.read_buf(&mut buf).await),
+            }
+        };
+        let n = tokio::select! {
+            r = read => match r {
+                None => {
+                    debug!("closing idle client");
+                    return;
+                }
+                Some(Ok(0)) | Some(Err(_)) => return,
+                Some(Ok(n)) => n,
+            },
+            _ = handle.killed() => return,
+        };
+        shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+        shared.stats.reads.fetch_add(1, Ordering::Relaxed);
+        if buf.len() as u64 > shared.query_buffer_limit() {
+            warn!(
+                qbuf = buf.len(),
+                "closing client that reached max query buffer length"
+            );
+            return;
+        }
+        handle
+            .last_interaction
+            .store(crate::store::unix_ms() as u64, Ordering::Relaxed);
+        loop {
+            let limits = Limits {
+                max_bulk_len: shared.max_bulk_len(),
+                authenticated: state.authenticated,
+            };
+            match parser.parse(&mut buf, limits) {
+                Ok(Some(argv)) => {
+                    if let Some(d) = shared.pause_delay(&argv) {
+                        handle.outbox.wake();
+                        tokio::time::sleep(d).await;
+                    }
+                    match dispatch(shared, state, argv) {
+                        Outcome::Continue => {}
+                        Outcome::Close => {
+                            handle.outbox.wake();
+                            return;
+                        }
+                        Outcome::Blocked(deadline) => {
+                            handle.outbox.wake();
+                            if !wait_unblocked(shared, state, deadline, &mut rd, &mut buf).await {
+                                return;
+                            }
+                        }
+                    }
+                    if handle.is_killed() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Redis replies, then closes the connection.
+                    debug!(error = e.0, "protocol error");
+                    handle
+                        .outbox
+                        .push_reply(&Reply::Error(e.message().into()), state.resp);
+                    handle.outbox.wake();
+                    return;
+                }
+            }
+        }
+        handle.outbox.wake();
+        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+/// Wait until a blocked command is served, times out, is unblocked, or the client goes away.
+/// Returns false when the connection must close.
+async fn wait_unblocked<R: AsyncRead + Unpin>(
+    shared: &Arc<Shared>,
+    state: &mut ClientState,
+    deadline: Option<Instant>,
+    rd: &mut R,
+    buf: &mut BytesMut,
+) -> bool {
+    let handle = state.handle.clone();
+    loop {
+        let timed_out = tokio::select! {
+            _ = handle.wake.notified() => false,
+            _ = sleep_until(deadline) => true,
+            r = rd.read_buf(buf) => {
+                match r {
+                    Ok(0) | Err(_) => {
+                        // Client gone: give up the wait so nothing is handed to it any more.
+                        unblock(shared, state.id, None);
+                        return false;
+                    }
+                    Ok(n) => {
+                        shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+                        if buf.len() as u64 > shared.query_buffer_limit() {
+                            unblock(shared, state.id, None);
+                            return false;
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        if handle.is_killed() {
+            unblock(shared, state.id, None);
+            return false;
+        }
+        if !shared.store.lock().blocking.is_blocked(state.id) {
+            // Served (or unblocked by CLIENT UNBLOCK): the reply is already in the outbox.
+            return true;
+        }
+        if timed_out {
+            if let Some(reply) = unblock(shared, state.id, None) {
+                handle.outbox.push_reply(&reply, state.resp);
+            }
+            handle.outbox.wake();
+            return true;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    shared: Arc<Shared>,
+    handle: Arc<ClientHandle>,
+    mut wr: W,
+) {
+    let mut spare = BytesMut::new();
+    let mut durable = shared.durable.subscribe();
+    loop {
+        match handle.outbox.take(&mut spare) {
+            Take::Idle => handle.outbox.wait().await,
+            Take::Close => break,
+            Take::Write { hold_until } => {
+                if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
+                    break;
+                }
+                if wr.write_all(&spare).await.is_err() {
+                    break;
+                }
+                shared
+                    .stats
+                    .net_out
+                    .fetch_add(spare.len() as u64, Ordering::Relaxed);
+                shared.stats.writes.fetch_add(1, Ordering::Relaxed);
+                spare.clear();
+                handle.outbox.written();
+                if spare.capacity() > 1024 * 1024 {
+                    spare = BytesMut::new();
+                }
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+    handle.notify_killed();
+}

@@ -1,0 +1,72 @@
+//! Every error line ferrymq sends, byte-for-byte as Redis 7.0 writes it (without the leading `-`
+//! and the trailing CRLF, which the encoder adds). Checked against redis-server 7.0.15; each has a
+//! golden test in `tests/`.
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const INVALID_DB: &str = "ERR DB index is out of range";
+pub const SELECT_NOT_INT: &str = "ERR value is not an integer or out of range";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '%s' command";
+pub const NESTED_MULTI: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+/// `ERR wrong number of arguments for '<name>' command` (name as Redis prints it: lowercase,
+/// `container|sub` for subcommands).
+pub fn wrong_args(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// `ERR unknown command '<cmd>', with args beginning with: '<a1>' '<a2>' ` exactly as Redis 7.0
+/// builds it: the name truncated to 128 bytes, arguments appended while the list is shorter than
+/// 128 bytes, each cut so the list stays within 128, then CR/LF replaced by spaces.
+pub fn unknown_command(argv: &[bytes::Bytes]) -> String {
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let s = String::from_utf8_lossy(&a[..a.len().min(room)]);
+        args.push('\'');
+        args.push_str(&s);
+        args.push_str("' ");
+    }
+    let name = String::from_utf8_lossy(&argv[0][..argv[0].len().min(128)]);
+    sanitize(format!(
+        "ERR unknown command '{name}', with args beginning with: {args}"
+    ))
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <CONTAINER> HELP.`
+pub fn unknown_subcommand(container: &str, sub: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
+    sanitize(format!(
+        "ERR unknown subcommand '{s}'. Try {} HELP.",
+        container.to_ascii_uppercase()
+    ))
+}
+
+/// Redis replaces newlines in error strings so the reply stays one line.
+pub fn sanitize(mut s: String) -> String {
+    if s.contains(['\r', '\n']) {
+        s = s.replace(['\r', '\n'], " ");
+    }
+    s
+}

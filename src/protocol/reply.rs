@@ -1,0 +1,250 @@
+//! Protocol-agnostic replies and their encoding.
+//!
+//! Handlers return a [`Reply`]; [`encode`] writes it in the connection's protocol version:
+//! maps become flat arrays in RESP2, sets become arrays, doubles become bulk strings, booleans
+//! integers, push frames arrays, and the two RESP2 nulls (`$-1`, `*-1`) both become `_` in RESP3.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`
+    Ok,
+    /// `+<text>`
+    Status(Cow<'static, str>),
+    /// `-<text>`; the text starts with the error code (`ERR`, `WRONGTYPE`, ...).
+    Error(Cow<'static, str>),
+    Int(i64),
+    Bulk(Bytes),
+    /// RESP2 `$-1`, RESP3 `_`.
+    Null,
+    /// RESP2 `*-1`, RESP3 `_`.
+    NullArray,
+    Array(Vec<Reply>),
+    /// RESP3 `%`; RESP2 flat array of key, value, key, value...
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 `~`; RESP2 array.
+    Set(Vec<Reply>),
+    /// RESP3 `,`; RESP2 bulk string formatted as Redis 7.0 does (`%.17g`, `inf`, `-inf`).
+    Double(f64),
+    /// RESP3 `#t`/`#f`; RESP2 `:1`/`:0`.
+    Bool(bool),
+    /// RESP3 `=txt:...`; RESP2 bulk string.
+    Verbatim(Bytes),
+    /// RESP3 `>` push frame; RESP2 array.
+    Push(Vec<Reply>),
+    /// Already encoded bytes, written as they are (used for frames encoded once and shared).
+    Raw(Bytes),
+    /// Marker: the command blocked; the reply comes later (or never, if the client goes away).
+    Blocked,
+    /// Marker: nothing to send.
+    NoReply,
+}
+
+impl Reply {
+    pub fn error(s: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(s.into())
+    }
+    pub fn status(s: &'static str) -> Reply {
+        Reply::Status(Cow::Borrowed(s))
+    }
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+    pub fn bulk_str(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+    /// An array of bulk strings.
+    pub fn bulks<I: IntoIterator<Item = Bytes>>(items: I) -> Reply {
+        Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+    }
+}
+
+impl From<i64> for Reply {
+    fn from(v: i64) -> Self {
+        Reply::Int(v)
+    }
+}
+
+fn put_len(out: &mut BytesMut, prefix: u8, n: usize) {
+    let mut b = itoa::Buffer::new();
+    out.put_u8(prefix);
+    out.extend_from_slice(b.format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn put_bulk(out: &mut BytesMut, data: &[u8]) {
+    put_len(out, b'$', data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append `reply` to `out`, encoded for protocol version `resp` (2 or 3).
+pub fn encode(reply: &Reply, resp: u8, out: &mut BytesMut) {
+    let r3 = resp >= 3;
+    match reply {
+        Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+        Reply::Status(s) => {
+            out.put_u8(b'+');
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Error(s) => {
+            out.put_u8(b'-');
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Int(i) => {
+            let mut b = itoa::Buffer::new();
+            out.put_u8(b':');
+            out.extend_from_slice(b.format(*i).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Bulk(b) => put_bulk(out, b),
+        Reply::Null => out.extend_from_slice(if r3 { b"_\r\n" } else { b"$-1\r\n" }),
+        Reply::NullArray => out.extend_from_slice(if r3 { b"_\r\n" } else { b"*-1\r\n" }),
+        Reply::Array(items) => {
+            put_len(out, b'*', items.len());
+            for i in items {
+                encode(i, resp, out);
+            }
+        }
+        Reply::Map(pairs) => {
+            if r3 {
+                put_len(out, b'%', pairs.len());
+            } else {
+                put_len(out, b'*', pairs.len() * 2);
+            }
+            for (k, v) in pairs {
+                encode(k, resp, out);
+                encode(v, resp, out);
+            }
+        }
+        Reply::Set(items) => {
+            put_len(out, if r3 { b'~' } else { b'*' }, items.len());
+            for i in items {
+                encode(i, resp, out);
+            }
+        }
+        Reply::Push(items) => {
+            put_len(out, if r3 { b'>' } else { b'*' }, items.len());
+            for i in items {
+                encode(i, resp, out);
+            }
+        }
+        Reply::Double(d) => {
+            let s = format_double(*d);
+            if r3 {
+                out.put_u8(b',');
+                out.extend_from_slice(s.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            } else {
+                put_bulk(out, s.as_bytes());
+            }
+        }
+        Reply::Bool(b) => {
+            if r3 {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
+            } else {
+                out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" });
+            }
+        }
+        Reply::Verbatim(b) => {
+            if r3 {
+                put_len(out, b'=', b.len() + 4);
+                out.extend_from_slice(b"txt:");
+                out.extend_from_slice(b);
+                out.extend_from_slice(b"\r\n");
+            } else {
+                put_bulk(out, b);
+            }
+        }
+        Reply::Raw(b) => out.extend_from_slice(b),
+        Reply::Blocked | Reply::NoReply => {}
+    }
+}
+
+/// A double as Redis 7.0's `addReplyDouble` prints it: `inf`/`-inf`/`nan`, otherwise C's `%.17g`.
+pub fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    format_g(d, 17)
+}
+
+/// C's `%.<prec>g`: `prec` significant digits, scientific notation when the exponent is below -4
+/// or at least `prec`, trailing zeros (and a trailing dot) removed.
+pub fn format_g(d: f64, prec: usize) -> String {
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let sci = format!("{:.*e}", prec - 1, d);
+    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let exp: i32 = exp.parse().expect("exponent digits");
+    if exp < -4 || exp >= prec as i32 {
+        let m = trim_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+        trim_zeros(&format!("{:.*}", decimals, d)).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, resp: u8) -> String {
+        let mut b = BytesMut::new();
+        encode(r, resp, &mut b);
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn resp2_and_resp3_shapes() {
+        let m = Reply::Map(vec![(Reply::bulk_str("a"), Reply::Int(1))]);
+        assert_eq!(enc(&m, 2), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&m, 3), "%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Null, 2), "$-1\r\n");
+        assert_eq!(enc(&Reply::NullArray, 2), "*-1\r\n");
+        assert_eq!(enc(&Reply::NullArray, 3), "_\r\n");
+        assert_eq!(enc(&Reply::Bool(true), 2), ":1\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), 3), ",1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), 2), "$3\r\n1.5\r\n");
+    }
+
+    #[test]
+    fn g17_matches_c() {
+        assert_eq!(format_double(1.1), "1.1000000000000001");
+        assert_eq!(format_double(0.5), "0.5");
+        assert_eq!(format_double(100.0), "100");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_double(-3.0), "-3");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(
+            format_double(123456789012345678.0),
+            "1.2345678901234568e+17"
+        );
+    }
+}

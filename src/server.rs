@@ -1,0 +1,624 @@
+//! The server: shared state, listeners, background cycles and shutdown.
+//!
+//! API: `run(config)` binds the listeners (TCP addresses from `bind`/`port`, optionally
+//! `unixsocket`), spawns one task per connection (`connection::task::serve`), the active-expiry
+//! cycle (every 1000/hz ms, bounded work per pass) and the signal handler, and returns when a
+//! shutdown (SIGTERM, SIGINT, SHUTDOWN) has stopped the accept loops and flushed what must be
+//! flushed.
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+use crate::command::{CommandEntry, flags};
+use crate::config::Config;
+use crate::connection::{ClientHandle, ClientState, OutputLimit, Registry};
+use crate::protocol::Reply;
+use crate::pubsub::Hub;
+use crate::store::{Store, StoreInner, unix_ms, unix_us};
+
+pub const ALLOCATOR: &str = "libc";
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands: AtomicU64,
+    pub failed_calls: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub net_in: AtomicU64,
+    pub net_out: AtomicU64,
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+    pub output_limit_disconnections: AtomicU64,
+    pub peak_memory: AtomicU64,
+}
+
+pub struct SlowEntry {
+    pub id: u64,
+    pub time: i64,
+    pub micros: u64,
+    pub argv: Vec<Bytes>,
+    pub peer: String,
+    pub name: Bytes,
+}
+
+impl SlowEntry {
+    pub fn reply(&self) -> Reply {
+        Reply::Array(vec![
+            Reply::Int(self.id as i64),
+            Reply::Int(self.time),
+            Reply::Int(self.micros as i64),
+            Reply::Array(self.argv.iter().cloned().map(Reply::Bulk).collect()),
+            Reply::bulk_str(&self.peer),
+            Reply::Bulk(self.name.clone()),
+        ])
+    }
+}
+
+/// Config values read on hot paths, refreshed by `apply_config`.
+struct Cached {
+    requirepass: RwLock<Option<Bytes>>,
+    max_bulk_len: AtomicI64,
+    query_buffer_limit: AtomicU64,
+    maxclients: AtomicU64,
+    timeout_secs: AtomicU64,
+    slowlog_threshold: AtomicI64,
+    slowlog_max: AtomicU64,
+    pubsub_limit: RwLock<OutputLimit>,
+    normal_limit: RwLock<OutputLimit>,
+}
+
+pub struct Shared {
+    pub store: Store,
+    pub pubsub: Hub,
+    pub config: RwLock<Config>,
+    pub clients: Registry,
+    pub stats: Stats,
+    pub started: Instant,
+    pub start_unix: u64,
+    pub run_id: String,
+    pub executable: String,
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    slowlog_next: AtomicU64,
+    port: AtomicU16,
+    databases: usize,
+    cached: Cached,
+    monitors: RwLock<Vec<Arc<ClientHandle>>>,
+    has_monitors: AtomicBool,
+    loading: AtomicBool,
+    shutdown_requested: AtomicBool,
+    shutdown: Notify,
+    /// CLIENT PAUSE: deadline in unix ms (0 = not paused) and whether reads are paused too.
+    pause_until: AtomicI64,
+    pause_all: AtomicBool,
+    /// Highest AOF offset known to be on disk; writers holding `appendfsync always` replies wait
+    /// on it.
+    pub durable: watch::Sender<u64>,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Arc<Shared> {
+        let databases = config.get_i64("databases").max(1) as usize;
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random_range(0..16u32), 16).expect("hex digit"))
+            .collect();
+        let shared = Arc::new(Shared {
+            store: Store::new(databases),
+            pubsub: Hub::new(),
+            clients: Registry::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            start_unix: (unix_ms() / 1000) as u64,
+            run_id,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            slowlog: Mutex::new(VecDeque::new()),
+            slowlog_next: AtomicU64::new(0),
+            port: AtomicU16::new(config.get_i64("port") as u16),
+            databases,
+            cached: Cached {
+                requirepass: RwLock::new(None),
+                max_bulk_len: AtomicI64::new(0),
+                query_buffer_limit: AtomicU64::new(0),
+                maxclients: AtomicU64::new(0),
+                timeout_secs: AtomicU64::new(0),
+                slowlog_threshold: AtomicI64::new(0),
+                slowlog_max: AtomicU64::new(0),
+                pubsub_limit: RwLock::new(OutputLimit::default()),
+                normal_limit: RwLock::new(OutputLimit::default()),
+            },
+            config: RwLock::new(config),
+            monitors: RwLock::new(Vec::new()),
+            has_monitors: AtomicBool::new(false),
+            loading: AtomicBool::new(false),
+            shutdown_requested: AtomicBool::new(false),
+            shutdown: Notify::new(),
+            pause_until: AtomicI64::new(0),
+            pause_all: AtomicBool::new(false),
+            durable: watch::Sender::new(0),
+        });
+        shared.apply_config();
+        shared
+    }
+
+    /// Re-read the config values cached for hot paths (after startup and CONFIG SET).
+    pub fn apply_config(&self) {
+        let c = self.config.read();
+        let pass = c.get("requirepass").unwrap_or_default();
+        *self.cached.requirepass.write() = if pass.is_empty() {
+            None
+        } else {
+            Some(Bytes::from(pass))
+        };
+        self.cached
+            .max_bulk_len
+            .store(c.get_i64("proto-max-bulk-len"), Ordering::Relaxed);
+        self.cached.query_buffer_limit.store(
+            c.get_i64("client-query-buffer-limit") as u64,
+            Ordering::Relaxed,
+        );
+        self.cached
+            .maxclients
+            .store(c.get_i64("maxclients") as u64, Ordering::Relaxed);
+        self.cached
+            .timeout_secs
+            .store(c.get_i64("timeout").max(0) as u64, Ordering::Relaxed);
+        self.cached
+            .slowlog_threshold
+            .store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.cached.slowlog_max.store(
+            c.get_i64("slowlog-max-len").max(0) as u64,
+            Ordering::Relaxed,
+        );
+        let lim = |class| {
+            let (hard, soft, soft_secs) = c.output_buffer_limit(class);
+            OutputLimit {
+                hard,
+                soft,
+                soft_secs,
+            }
+        };
+        *self.cached.pubsub_limit.write() = lim("pubsub");
+        *self.cached.normal_limit.write() = lim("normal");
+    }
+
+    pub fn requirepass(&self) -> Option<Bytes> {
+        self.cached.requirepass.read().clone()
+    }
+    pub fn max_bulk_len(&self) -> i64 {
+        self.cached.max_bulk_len.load(Ordering::Relaxed)
+    }
+    pub fn query_buffer_limit(&self) -> u64 {
+        self.cached.query_buffer_limit.load(Ordering::Relaxed)
+    }
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        match self.cached.timeout_secs.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        }
+    }
+    pub fn pubsub_limit(&self) -> OutputLimit {
+        *self.cached.pubsub_limit.read()
+    }
+    pub fn normal_limit(&self) -> OutputLimit {
+        *self.cached.normal_limit.read()
+    }
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+    pub fn port(&self) -> u16 {
+        self.port.load(Ordering::Relaxed)
+    }
+    pub fn config_i64(&self, name: &str) -> i64 {
+        self.config.read().get_i64(name)
+    }
+    pub fn config_str(&self, name: &str) -> String {
+        self.config.read().get(name).unwrap_or_default()
+    }
+    pub fn config_file(&self) -> String {
+        self.config
+            .read()
+            .file()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Relaxed)
+    }
+    pub fn set_loading(&self, v: bool) {
+        self.loading.store(v, Ordering::SeqCst);
+    }
+
+    /// The `aof_*` lines of INFO persistence.
+    pub fn aof_info(&self) -> String {
+        let enabled = self.store.lock().aof.is_some();
+        crate::aof::info_fields(enabled)
+    }
+
+    /// Hook run after every command that changed data, still under the store lock.
+    pub fn after_write(&self, _store: &mut StoreInner) {}
+
+    pub fn reset_stats(&self) {
+        let s = &self.stats;
+        for a in [
+            &s.rejected_connections,
+            &s.commands,
+            &s.failed_calls,
+            &s.rejected_calls,
+            &s.net_in,
+            &s.net_out,
+            &s.reads,
+            &s.writes,
+            &s.output_limit_disconnections,
+            &s.connections,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+        for e in crate::command::table().by_name.values() {
+            for x in std::iter::once(e).chain(e.subs.values()) {
+                x.calls.store(0, Ordering::Relaxed);
+                x.usec.store(0, Ordering::Relaxed);
+                x.failed.store(0, Ordering::Relaxed);
+                x.rejected.store(0, Ordering::Relaxed);
+            }
+        }
+        self.slowlog.lock().clear();
+    }
+
+    pub fn slowlog_record(
+        &self,
+        client: &ClientState,
+        entry: &CommandEntry,
+        argv: &[Bytes],
+        us: u64,
+    ) {
+        let threshold = self.cached.slowlog_threshold.load(Ordering::Relaxed);
+        if threshold < 0 || (us as i64) < threshold || entry.has_flag(flags::SKIP_SLOWLOG) {
+            return;
+        }
+        let max = self.cached.slowlog_max.load(Ordering::Relaxed) as usize;
+        // Redis keeps at most 32 arguments and 128 bytes per argument.
+        let mut args: Vec<Bytes> = argv
+            .iter()
+            .take(if argv.len() > 32 { 31 } else { 32 })
+            .map(|a| {
+                if a.len() > 128 {
+                    let mut v = a[..128].to_vec();
+                    v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                    Bytes::from(v)
+                } else {
+                    crate::store::own(a)
+                }
+            })
+            .collect();
+        if argv.len() > 32 {
+            args.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                argv.len() - 31
+            )));
+        }
+        let name = client.handle.info.lock().name.clone().unwrap_or_default();
+        let mut log = self.slowlog.lock();
+        log.push_back(SlowEntry {
+            id: self.slowlog_next.fetch_add(1, Ordering::Relaxed),
+            time: unix_ms() / 1000,
+            micros: us,
+            argv: args,
+            peer: client.handle.addr.clone(),
+            name,
+        });
+        while log.len() > max {
+            log.pop_front();
+        }
+    }
+
+    pub fn add_monitor(&self, h: Arc<ClientHandle>) {
+        self.monitors.write().push(h);
+        self.has_monitors.store(true, Ordering::SeqCst);
+    }
+
+    pub fn remove_monitor(&self, id: u64) {
+        let mut m = self.monitors.write();
+        m.retain(|h| h.id != id);
+        self.has_monitors.store(!m.is_empty(), Ordering::SeqCst);
+    }
+
+    /// Send a MONITOR line for a command about to run.
+    pub fn feed_monitors(&self, client: &ClientState, argv: &[Bytes]) {
+        if !self.has_monitors.load(Ordering::Relaxed) {
+            return;
+        }
+        let us = unix_us();
+        let mut line = format!(
+            "+{}.{:06} [{} {}]",
+            us / 1_000_000,
+            us % 1_000_000,
+            client.db,
+            if client.handle.unix {
+                "unix:".to_string()
+            } else {
+                client.handle.addr.clone()
+            }
+        );
+        for a in argv {
+            line.push_str(" \"");
+            for &c in a.iter() {
+                match c {
+                    b'\\' => line.push_str("\\\\"),
+                    b'"' => line.push_str("\\\""),
+                    b'\n' => line.push_str("\\n"),
+                    b'\r' => line.push_str("\\r"),
+                    b'\t' => line.push_str("\\t"),
+                    7 => line.push_str("\\a"),
+                    8 => line.push_str("\\b"),
+                    c if c.is_ascii_graphic() || c == b' ' => line.push(c as char),
+                    c => line.push_str(&format!("\\x{c:02x}")),
+                }
+            }
+            line.push('"');
+        }
+        line.push_str("\r\n");
+        for m in self.monitors.read().iter() {
+            if m.id != client.id {
+                m.outbox.push_bytes(line.as_bytes());
+                m.outbox.wake();
+            }
+        }
+    }
+
+    pub fn pause(&self, ms: u64, all: bool) {
+        self.pause_all.store(all, Ordering::SeqCst);
+        self.pause_until
+            .store(unix_ms() + ms as i64, Ordering::SeqCst);
+    }
+
+    pub fn unpause(&self) {
+        self.pause_until.store(0, Ordering::SeqCst);
+    }
+
+    /// How long a command must wait because of CLIENT PAUSE (None: run it now).
+    pub fn pause_delay(&self, argv: &[Bytes]) -> Option<Duration> {
+        let until = self.pause_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return None;
+        }
+        let now = unix_ms();
+        if until <= now {
+            return None;
+        }
+        let entry = crate::command::resolve(argv).ok()?;
+        if entry.spec.name == "client" || entry.has_flag(flags::NO_AUTH) {
+            return None;
+        }
+        let all = self.pause_all.load(Ordering::Relaxed);
+        if all || entry.has_flag(flags::WRITE) {
+            Some(Duration::from_millis((until - now) as u64))
+        } else {
+            None
+        }
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::SeqCst);
+        self.shutdown.notify_waiters();
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown_requested.load(Ordering::SeqCst)
+    }
+
+    pub async fn wait_shutdown(&self) {
+        loop {
+            let n = self.shutdown.notified();
+            if self.shutdown_requested() {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// Bytes allocated by the process for data and buffers (INFO used_memory).
+pub fn used_memory() -> u64 {
+    rss_bytes()
+}
+
+/// Resident set size from /proc.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+pub fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            l.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// (user, system) CPU seconds of this process.
+pub fn cpu_times() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    let Some(rest) = stat.rsplit(')').next() else {
+        return (0.0, 0.0);
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = 100.0;
+    let get = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0) / tick;
+    (get(11), get(12))
+}
+
+/// Parse the `bind` value: addresses, `-` prefix marks one whose failure is not fatal.
+fn bind_addresses(bind: &str) -> Vec<(String, bool)> {
+    bind.split_whitespace()
+        .map(|a| match a.strip_prefix('-') {
+            Some(rest) => (rest.to_string(), true),
+            None => (a.to_string(), false),
+        })
+        .collect()
+}
+
+/// Run the server until shutdown.
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let port = config.get_i64("port");
+    let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
+    let unixsocket = config.get("unixsocket").unwrap_or_default();
+    let shared = Shared::new(config);
+
+    crate::aof::startup(&shared)?;
+
+    let mut listeners = Vec::new();
+    if port > 0 {
+        for (addr, optional) in bind_addresses(&bind) {
+            let host = if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.clone()
+            };
+            match TcpListener::bind(format!("{host}:{port}")).await {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional => {
+                    tracing::debug!(%addr, error = %e, "optional bind address unavailable");
+                }
+                Err(e) => {
+                    warn!(%addr, port, error = %e, "Could not create server TCP listening socket");
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let mut tasks = Vec::new();
+    for l in listeners {
+        tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
+    }
+    if !unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&unixsocket);
+        let l = tokio::net::UnixListener::bind(&unixsocket)?;
+        let perm = shared.config_i64("unixsocketperm");
+        if perm > 0 {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = u32::from_str_radix(&perm.to_string(), 8).unwrap_or(0o700);
+            let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(mode));
+        }
+        tasks.push(tokio::spawn(accept_unix(
+            shared.clone(),
+            l,
+            unixsocket.clone(),
+        )));
+    }
+    tokio::spawn(cron(shared.clone()));
+    tokio::spawn(signals(shared.clone()));
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        port,
+        pid = std::process::id(),
+        config_file = %shared.config_file(),
+        "Ready to accept connections"
+    );
+    shared.wait_shutdown().await;
+    info!("User requested shutdown...");
+    for t in tasks {
+        t.abort();
+    }
+    crate::aof::shutdown(&shared);
+    for c in shared.clients.all() {
+        c.outbox.close();
+    }
+    if !unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&unixsocket);
+    }
+    info!("ferrymq is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept_tcp(shared: Arc<Shared>, l: TcpListener) {
+    let laddr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    loop {
+        match l.accept().await {
+            Ok((sock, peer)) => {
+                let _ = sock.set_nodelay(true);
+                let (rd, wr) = sock.into_split();
+                let shared = shared.clone();
+                let laddr = laddr.clone();
+                tokio::spawn(async move {
+                    crate::connection::task::serve(shared, rd, wr, peer.to_string(), laddr, false)
+                        .await;
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn accept_unix(shared: Arc<Shared>, l: tokio::net::UnixListener, path: String) {
+    loop {
+        match l.accept().await {
+            Ok((sock, _)) => {
+                let (rd, wr) = sock.into_split();
+                let shared = shared.clone();
+                let path = path.clone();
+                tokio::spawn(async move {
+                    crate::connection::task::serve(shared, rd, wr, format!("{path}:0"), path, true)
+                        .await;
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Background cycle (Redis's serverCron): active expiry, idle-client timeouts, memory peak.
+async fn cron(shared: Arc<Shared>) {
+    loop {
+        let hz = shared.config_i64("hz").clamp(1, 500) as u64;
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        {
+            // Bounded work per pass so the lock is never held for long.
+            let mut store = shared.store.lock();
+            let removed = store.active_expire(200);
+            if removed > 0 && store.blocking.has_ready() {
+                crate::command::serve_ready_keys(&shared, &mut store);
+            }
+        }
+        let used = used_memory();
+        shared.stats.peak_memory.fetch_max(used, Ordering::Relaxed);
+    }
+}
+
+async fn signals(shared: Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+    }
+    shared.request_shutdown();
+}

@@ -1,0 +1,351 @@
+//! Differential tests of the generic keyspace, string basics, connection commands and errors:
+//! the same commands against ferrymq and redis-server, replies compared byte for byte.
+
+mod common;
+use common::Diff;
+use proptest::prelude::*;
+
+#[test]
+fn errors_match_redis_exactly() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["GET"],
+        &["FOO", "bar", "baz"],
+        &["foo"],
+        &["SET", "s", "v"],
+        &["EXPIRE", "s", "abc"],
+        &["EXPIRE", "s", "10", "NX", "XX"],
+        &["EXPIRE", "s", "10", "GT", "LT"],
+        &["EXPIRE", "s", "10", "foo"],
+        &["EXPIRE", "s", "9999999999999999"],
+        &["PEXPIRE", "s", "9223372036854775807"],
+        &["SELECT", "abc"],
+        &["SELECT", "16"],
+        &["SELECT", "-1"],
+        &["RENAME", "nokey", "x"],
+        &["MOVE", "s", "0"],
+        &["MOVE", "s", "99"],
+        &["SWAPDB", "0", "99"],
+        &["SWAPDB", "a", "1"],
+        &["SWAPDB", "1", "b"],
+        &["SCAN", "abc"],
+        &["SCAN", "0", "COUNT", "0"],
+        &["SCAN", "0", "FOO"],
+        &["FLUSHDB", "foo"],
+        &["CONFIG", "foo"],
+        &["CONFIG"],
+        &["OBJECT", "foo", "x"],
+        &["OBJECT", "encoding"],
+        &["CLIENT", "foo"],
+        &["INCR", "s"],
+        &["HELLO", "4"],
+        &["HELLO", "abc"],
+        &["HELLO", "3", "FOO"],
+        &["AUTH", "x"],
+        &["AUTH", "a", "b", "c"],
+        &["EXEC"],
+        &["DISCARD"],
+        &["PING", "a", "b"],
+        &["ECHO"],
+        &["COPY", "s", "s"],
+        &["SET", "k", "v", "EX", "0"],
+        &["SET", "k", "v", "EX", "abc"],
+        &["SET", "k", "v", "NX", "XX"],
+        &["SET", "k", "v", "EX", "10", "PX", "100"],
+        &["SET", "k", "v", "KEEPTTL", "EX", "10"],
+        &["SET", "k", "v", "FOO"],
+    ]);
+}
+
+#[test]
+fn keyspace_commands() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["EXISTS", "a", "b", "c", "a"],
+        &["TYPE", "a"],
+        &["TYPE", "nokey"],
+        &["DEL", "a", "nokey"],
+        &["UNLINK", "b", "b"],
+        &["DBSIZE"],
+        &["SET", "x", "hello"],
+        &["RENAME", "x", "y"],
+        &["GET", "x"],
+        &["GET", "y"],
+        &["RENAME", "y", "y"],
+        &["RENAMENX", "y", "y"],
+        &["SET", "z", "1"],
+        &["RENAMENX", "y", "z"],
+        &["RENAMENX", "y", "w"],
+        &["EXPIRE", "w", "100"],
+        &["TTL", "w"],
+        &["PERSIST", "w"],
+        &["TTL", "w"],
+        &["PERSIST", "w"],
+        &["TTL", "nokey"],
+        &["PTTL", "nokey"],
+        &["EXPIRETIME", "w"],
+        &["EXPIRETIME", "nokey"],
+        &["EXPIRE", "w", "100", "XX"],
+        &["EXPIRE", "w", "100", "NX"],
+        &["EXPIRE", "w", "200", "NX"],
+        &["EXPIRE", "w", "50", "GT"],
+        &["EXPIRE", "w", "500", "GT"],
+        &["EXPIRE", "w", "600", "LT"],
+        &["EXPIRE", "w", "100", "LT"],
+        &["TTL", "w"],
+        &["EXPIREAT", "w", "1"],
+        &["EXISTS", "w"],
+        &["EXPIRE", "nokey", "10"],
+        &["SET", "m", "v"],
+        &["MOVE", "m", "1"],
+        &["MOVE", "m", "1"],
+        &["EXISTS", "m"],
+        &["SELECT", "1"],
+        &["GET", "m"],
+        &["COPY", "m", "m2"],
+        &["COPY", "m", "m2"],
+        &["COPY", "m", "m2", "REPLACE"],
+        &["COPY", "m", "m", "DB", "0"],
+        &["SELECT", "0"],
+        &["GET", "m"],
+        &["SWAPDB", "0", "1"],
+        &["GET", "m2"],
+        &["TOUCH", "m", "m2", "x"],
+        &["OBJECT", "ENCODING", "m2"],
+        &["SET", "n", "12345"],
+        &["OBJECT", "ENCODING", "n"],
+        &[
+            "SET",
+            "long",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
+        &["OBJECT", "ENCODING", "long"],
+        &["OBJECT", "ENCODING", "nokey"],
+        &["OBJECT", "REFCOUNT", "nokey"],
+        &["OBJECT", "HELP"],
+        &["FLUSHDB"],
+        &["DBSIZE"],
+        &["RANDOMKEY"],
+        &["FLUSHALL", "SYNC"],
+        &["SELECT", "1"],
+        &["DBSIZE"],
+    ]);
+}
+
+#[test]
+fn strings_and_transactions() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["SET", "k", "v", "GET"],
+        &["SET", "k", "w", "GET"],
+        &["SET", "k", "x", "NX"],
+        &["SET", "k", "x", "XX", "GET"],
+        &["SET", "new", "x", "XX"],
+        &["SET", "k", "y", "NX", "GET"],
+        &["SET", "t", "1", "PX", "100000"],
+        &["SET", "t", "2", "KEEPTTL"],
+        &["MGET", "k", "nokey", "t"],
+        &["MSET", "a", "1", "b", "2"],
+        &["MSET", "a"],
+        &["INCR", "a"],
+        &["INCRBY", "a", "10"],
+        &["DECR", "a"],
+        &["DECRBY", "a", "5"],
+        &["INCRBY", "a", "abc"],
+        &["SET", "big", "9223372036854775807"],
+        &["INCR", "big"],
+        &["APPEND", "k", "zz"],
+        &["STRLEN", "k"],
+        &["STRLEN", "nokey"],
+        &["MULTI"],
+        &["SET", "q", "1"],
+        &["INCR", "q"],
+        &["GET", "q"],
+        &["EXEC"],
+        &["MULTI"],
+        &["MULTI"],
+        &["SET", "q"],
+        &["EXEC"],
+        &["MULTI"],
+        &["NOSUCH"],
+        &["EXEC"],
+        &["MULTI"],
+        &["INCR", "k"],
+        &["SET", "q", "2"],
+        &["EXEC"],
+        &["MULTI"],
+        &["DISCARD"],
+        &["WATCH", "q"],
+        &["MULTI"],
+        &["WATCH", "x"],
+        &["EXEC"],
+    ]);
+}
+
+#[test]
+fn watch_is_broken_by_another_client() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut other_f = d.fm.raw();
+    let mut other_r = d.rs.raw();
+    d.cmd(&["SET", "w", "1"]);
+    d.cmd(&["WATCH", "w"]);
+    other_f.cmd(&["SET", "w", "2"]);
+    other_r.cmd(&["SET", "w", "2"]);
+    d.cmd(&["MULTI"]);
+    d.cmd(&["GET", "w"]);
+    d.cmd(&["EXEC"]);
+    d.cmd(&["WATCH", "w"]);
+    d.cmd(&["MULTI"]);
+    d.cmd(&["GET", "w"]);
+    d.cmd(&["EXEC"]);
+}
+
+#[test]
+fn connection_commands() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["PING"],
+        &["PING", "hello"],
+        &["ECHO", "x y"],
+        &["CLIENT", "SETNAME", "bad name"],
+        &["CLIENT", "SETNAME", "good"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME", ""],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "REPLY", "FOO"],
+        &["CLIENT", "UNBLOCK", "abc"],
+        &["CLIENT", "UNBLOCK", "999999"],
+        &["CLIENT", "KILL", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "ID", "0"],
+        &["CLIENT", "KILL", "ID", "999999"],
+        &["CLIENT", "KILL", "TYPE", "foo"],
+        &["CLIENT", "KILL", "FOO", "bar"],
+        &["CLIENT", "NO-EVICT", "maybe"],
+        &["CLIENT", "NO-EVICT", "on"],
+        &["CLIENT", "PAUSE", "abc"],
+        &["SELECT", "3"],
+        &["RESET"],
+        &["TIME", "x"],
+        &["COMMAND", "GETKEYS", "GET", "k"],
+        &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+        &["COMMAND", "GETKEYS", "PING"],
+        &["COMMAND", "GETKEYS", "NOSUCH"],
+        &["COMMAND", "GETKEYS", "GET"],
+        &["COMMAND", "INFO", "nosuch"],
+        &["SLOWLOG", "GET", "-2"],
+        &["SLOWLOG", "RESET"],
+        &["MEMORY", "USAGE", "nokey"],
+        &["MEMORY", "USAGE", "a", "FOO"],
+        &["DEBUG", "SLEEP", "0"],
+        &["QUIT"],
+    ]);
+}
+
+#[test]
+fn resp3_shapes() {
+    let Some(mut d) = Diff::new() else { return };
+    d.resp3();
+    d.script(&[
+        &["GET", "nokey"],
+        &["SET", "a", "1"],
+        &["MGET", "a", "nokey"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["MULTI"],
+        &["GET", "nokey"],
+        &["EXEC"],
+        &["SCAN", "0", "MATCH", "zzz"],
+        &["PING"],
+    ]);
+}
+
+#[test]
+fn inline_and_protocol_errors() {
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"PING\r\n");
+    d.raw(b"ECHO \"a b\" \r\n");
+    d.raw(b"SET k 'it\\'s'\r\n");
+    d.raw(b"GET k\r\n");
+    d.raw(b"ECHO \"unterminated\r\n");
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"SET k 'it''s'\r\n");
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"*1\r\n+PING\r\n");
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"*1\r\n$-3\r\n");
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"*abc\r\n");
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"*1\r\n$999999999999\r\n");
+    let Some(mut d) = Diff::new() else { return };
+    d.raw(b"*-5\r\nPING\r\n");
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Set(u8, u8),
+    Del(u8),
+    Exists(u8),
+    Rename(u8, u8),
+    Expire(u8, i8),
+    Persist(u8),
+    Type(u8),
+    Incr(u8),
+    Append(u8, u8),
+    Keys,
+    Dbsize,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let k = 0u8..6;
+    prop_oneof![
+        (k.clone(), any::<u8>()).prop_map(|(a, b)| Op::Set(a, b)),
+        k.clone().prop_map(Op::Del),
+        k.clone().prop_map(Op::Exists),
+        (k.clone(), k.clone()).prop_map(|(a, b)| Op::Rename(a, b)),
+        (k.clone(), -2i8..50).prop_map(|(a, b)| Op::Expire(a, b)),
+        k.clone().prop_map(Op::Persist),
+        k.clone().prop_map(Op::Type),
+        k.clone().prop_map(Op::Incr),
+        (k.clone(), any::<u8>()).prop_map(|(a, b)| Op::Append(a, b)),
+        Just(Op::Keys),
+        Just(Op::Dbsize),
+    ]
+}
+
+fn key(k: u8) -> String {
+    format!("key:{k}")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn random_keyspace_sequences(ops in proptest::collection::vec(op(), 1..60)) {
+        let Some(mut d) = Diff::new() else { return Ok(()) };
+        for o in ops {
+            match o {
+                Op::Set(k, v) => { d.cmd(&["SET", &key(k), &v.to_string()]); }
+                Op::Del(k) => { d.cmd(&["DEL", &key(k)]); }
+                Op::Exists(k) => { d.cmd(&["EXISTS", &key(k)]); }
+                Op::Rename(a, b) => { d.cmd(&["RENAME", &key(a), &key(b)]); }
+                Op::Expire(k, s) => { d.cmd(&["EXPIRE", &key(k), &(s as i64 * 100).to_string()]); }
+                Op::Persist(k) => { d.cmd(&["PERSIST", &key(k)]); }
+                Op::Type(k) => { d.cmd(&["TYPE", &key(k)]); }
+                Op::Incr(k) => { d.cmd(&["INCR", &key(k)]); }
+                Op::Append(k, v) => { d.cmd(&["APPEND", &key(k), &v.to_string()]); }
+                Op::Keys => {
+                    // Order of KEYS is unspecified: compare sorted.
+                    let norm = |b: &[u8]| {
+                        let s = String::from_utf8_lossy(b).into_owned();
+                        let mut parts: Vec<&str> = s.split("\r\n").collect();
+                        parts.sort();
+                        parts.join("|").into_bytes()
+                    };
+                    d.cmd_norm(&["KEYS", "*"], norm);
+                }
+                Op::Dbsize => { d.cmd(&["DBSIZE"]); }
+            }
+        }
+    }
+}

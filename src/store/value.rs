@@ -3,9 +3,12 @@
 
 use bytes::Bytes;
 
+use super::stream::Stream;
+
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Bytes),
+    Stream(Box<Stream>),
 }
 
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
@@ -16,6 +19,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -31,6 +35,7 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -39,6 +44,7 @@ impl Value {
         std::mem::size_of::<Value>()
             + match self {
                 Value::Str(b) => b.len(),
+                Value::Stream(s) => s.mem_usage(),
             }
     }
 
@@ -46,6 +52,7 @@ impl Value {
     pub fn rewrite(&self, key: &Bytes, out: &mut Vec<Vec<Bytes>>) {
         match self {
             Value::Str(b) => out.push(vec![Bytes::from_static(b"SET"), key.clone(), b.clone()]),
+            Value::Stream(s) => s.rewrite(key, out),
         }
     }
 }

@@ -1,0 +1,433 @@
+//! Differential tests of the stream family: the same commands against ferrymq and
+//! redis-server, replies compared byte for byte (time-based parts normalised).
+
+mod common;
+use common::Diff;
+
+/// Replace every run of 10+ digits (millisecond times, IDs generated from them) by `T`,
+/// and `idle`-like small numbers are left alone.
+fn norm_time(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let j = b[i..]
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .map_or(b.len(), |p| i + p);
+            if j - i >= 10 {
+                out.push(b'T');
+                // The sequence after a generated ms part depends on timing too.
+                if b.get(j) == Some(&b'-') {
+                    let k = b[j + 1..]
+                        .iter()
+                        .position(|c| !c.is_ascii_digit())
+                        .map_or(b.len(), |p| j + 1 + p);
+                    out.extend_from_slice(b"-S");
+                    i = k;
+                    continue;
+                }
+            } else {
+                out.extend_from_slice(&b[i..j]);
+            }
+            i = j;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn xadd_xrange_errors_and_edges() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["XADD", "s", "0-0", "f", "v"],
+        &["XADD", "s", "0", "f", "v"],
+        &["XADD", "s", "1-1", "f"],
+        &["XADD", "s", "1-1"],
+        &["XADD", "s", "1-1", "f", "v", "g"],
+        &["XADD", "s", "abc", "f", "v"],
+        &["XADD", "s", "-", "f", "v"],
+        &["XADD", "s", "+5-1", "f", "v"],
+        &["XADD", "s", "5-1", "f", "v"],
+        &["XADD", "s", "5", "f", "v"],
+        &["XADD", "s", "5-*", "a", "1", "b", "2"],
+        &["XADD", "s", "4-*", "a", "1"],
+        &["XADD", "s", "0-*", "a", "1"],
+        &["XADD", "s", "6-0", "a", "1", "b", "2"],
+        &["XADD", "s", "7-0", "b", "1", "a", "2"],
+        &["XADD", "s", "8-0", "a", "", "b", "12345"],
+        &["XADD", "s", "MAXLEN", "-1", "9-0", "f", "v"],
+        &["XADD", "s", "MAXLEN", "abc", "9-0", "f", "v"],
+        &["XADD", "s", "MAXLEN", "1", "MINID", "1", "9-0", "f", "v"],
+        &["XADD", "s", "LIMIT", "10", "9-0", "f", "v"],
+        &["XADD", "s", "MAXLEN", "5", "LIMIT", "10", "9-0", "f", "v"],
+        &[
+            "XADD", "s", "MAXLEN", "~", "5", "LIMIT", "-1", "9-0", "f", "v",
+        ],
+        &["XADD", "s", "MAXLEN"],
+        &["XADD", "s", "NOMKSTREAM"],
+        &["XADD", "nos", "NOMKSTREAM", "1-1", "f", "v"],
+        &["EXISTS", "nos"],
+        &[
+            "XADD",
+            "s",
+            "NOMKSTREAM",
+            "MAXLEN",
+            "=",
+            "4",
+            "9-0",
+            "f",
+            "v",
+        ],
+        &["XLEN", "s"],
+        &["XLEN", "nokey"],
+        &["XRANGE", "s", "-", "+"],
+        &["XRANGE", "s", "-", "+", "COUNT", "2"],
+        &["XRANGE", "s", "-", "+", "COUNT", "0"],
+        &["XRANGE", "s", "-", "+", "COUNT", "-5"],
+        &["XRANGE", "s", "-", "+", "COUNT"],
+        &["XRANGE", "s", "-", "+", "FOO", "1"],
+        &["XRANGE", "s", "(6-0", "+"],
+        &["XRANGE", "s", "6", "(8-0"],
+        &["XRANGE", "s", "(-", "+"],
+        &["XRANGE", "s", "-", "(+"],
+        &[
+            "XRANGE",
+            "s",
+            "(18446744073709551615-18446744073709551615",
+            "+",
+        ],
+        &["XRANGE", "s", "-", "(0-0"],
+        &["XRANGE", "s", "x", "+"],
+        &["XRANGE", "s", "9", "5"],
+        &["XRANGE", "nokey", "-", "+"],
+        &["XREVRANGE", "s", "+", "-"],
+        &["XREVRANGE", "s", "+", "-", "COUNT", "1"],
+        &["XREVRANGE", "s", "(9", "6"],
+        &["SET", "str", "x"],
+        &["XADD", "str", "*", "f", "v"],
+        &["XLEN", "str"],
+        &["XRANGE", "str", "-", "+"],
+        &["TYPE", "s"],
+        &["XDEL", "s", "6-0", "6-0", "100-0"],
+        &["XDEL", "s", "bad"],
+        &["XDEL", "nokey", "bad"],
+        &["XRANGE", "s", "-", "+"],
+        &["XSETID", "s", "1-0"],
+        &["XSETID", "s", "100-0", "ENTRIESADDED", "1"],
+        &["XSETID", "s", "100-0", "ENTRIESADDED", "-1"],
+        &["XSETID", "s", "100-0", "MAXDELETEDID", "200-0"],
+        &["XSETID", "s", "100-0", "FOO"],
+        &["XSETID", "nokey", "100-0"],
+        &[
+            "XSETID",
+            "s",
+            "100-0",
+            "ENTRIESADDED",
+            "50",
+            "MAXDELETEDID",
+            "50-0",
+        ],
+        &["XSETID", "s", "40-0"],
+        &["XADD", "s", "100-0", "f", "v"],
+        &["XADD", "s", "100-1", "f", "v"],
+        &["XSETID", "s", "18446744073709551615-18446744073709551615"],
+        &["XADD", "s", "*", "f", "v"],
+        &["XADD", "s", "18446744073709551615-*", "f", "v"],
+        &["XTRIM", "s"],
+        &["XTRIM", "s", "FOO", "1"],
+        &["XTRIM", "s", "MAXLEN"],
+        &["XTRIM", "s", "MAXLEN", "2", "LIMIT", "1"],
+        &["XTRIM", "s", "MAXLEN", "2"],
+        &["XTRIM", "nokey", "FOO"],
+        &["XRANGE", "s", "-", "+"],
+        &["XTRIM", "s", "MINID", "100-1"],
+        &["XLEN", "s"],
+        &["XTRIM", "s", "MINID", "~", "200"],
+        &["XTRIM", "s", "MAXLEN", "=", "0"],
+        &["XLEN", "s"],
+        &["EXISTS", "s"],
+        &["XADD", "big", "1-1", "12", "34"],
+        &["XRANGE", "big", "-", "+"],
+    ]);
+}
+
+#[test]
+fn approximate_trimming_matches_node_layout() {
+    let Some(mut d) = Diff::new() else { return };
+    let value = "x".repeat(100);
+    for i in 1..=1000 {
+        let id = format!("{i}-0");
+        d.cmd(&["XADD", "t", &id, "f", &value]);
+    }
+    d.script(&[
+        &["XTRIM", "t", "MAXLEN", "~", "550"],
+        &["XLEN", "t"],
+        &["XTRIM", "t", "MINID", "~", "700"],
+        &["XTRIM", "t", "MAXLEN", "~", "0", "LIMIT", "100"],
+        &["XTRIM", "t", "MINID", "812-0"],
+        &["XLEN", "t"],
+        &["XADD", "t", "MAXLEN", "~", "100", "2000-0", "f", "v"],
+        &["XLEN", "t"],
+        &["XADD", "t", "MINID", "~", "900", "2001-0", "f", "v"],
+        &["XLEN", "t"],
+        &["XRANGE", "t", "-", "+", "COUNT", "3"],
+    ]);
+    let info = |d: &mut Diff| {
+        d.cmd_norm(&["XINFO", "STREAM", "t"], |r| {
+            // radix-tree-nodes is Redis-internal: drop its value.
+            let s = String::from_utf8_lossy(r).into_owned();
+            let mut lines: Vec<&str> = s.split("\r\n").collect();
+            if let Some(p) = lines.iter().position(|l| *l == "radix-tree-nodes") {
+                lines[p + 1] = ":?";
+            }
+            lines.join("\r\n").into_bytes()
+        });
+    };
+    info(&mut d);
+}
+
+#[test]
+fn auto_ids_and_xinfo() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd_norm(&["XADD", "a", "*", "f", "v"], norm_time);
+    d.cmd_norm(
+        &["XADD", "a", "MAXLEN", "~", "1", "*", "f", "v2"],
+        norm_time,
+    );
+    d.cmd_norm(&["XRANGE", "a", "-", "+"], norm_time);
+    d.script(&[
+        &["XINFO", "STREAM", "nokey"],
+        &["XINFO", "HELP"],
+        &["XGROUP", "HELP"],
+        &["XINFO", "FOO"],
+        &["XGROUP", "FOO"],
+        &["XINFO", "STREAM"],
+        &["XGROUP", "CREATE", "a"],
+    ]);
+}
+
+fn drop_radix_nodes(r: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(r).into_owned();
+    let mut lines: Vec<String> = s.split("\r\n").map(|l| l.to_string()).collect();
+    for p in 0..lines.len() {
+        if lines[p] == "radix-tree-nodes" && p + 1 < lines.len() {
+            lines[p + 1] = ":?".into();
+        }
+    }
+    norm_time(lines.join("\r\n").as_bytes())
+}
+
+#[test]
+fn consumer_groups_session() {
+    let Some(mut d) = Diff::new() else { return };
+    for i in 1..=6 {
+        let id = format!("{i}-0");
+        d.cmd(&["XADD", "s", &id, "f", &i.to_string()]);
+    }
+    d.script(&[
+        &["XGROUP", "CREATE", "nokey", "g", "0"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "g2", "$"],
+        &["XGROUP", "CREATE", "s", "g3", "bad"],
+        &["XGROUP", "CREATE", "s", "g3", "0", "FOO"],
+        &["XGROUP", "CREATE", "s", "g3", "0", "ENTRIESREAD", "-5"],
+        &["XGROUP", "CREATE", "s", "g3", "3", "ENTRIESREAD", "3"],
+        &["XGROUP", "CREATE", "m", "g", "$", "MKSTREAM"],
+        &["XINFO", "GROUPS", "m"],
+        &["XGROUP", "SETID", "s", "nog", "0"],
+        &["XGROUP", "SETID", "s", "g2", "0"],
+        &["XGROUP", "SETID", "s", "g2", "$", "ENTRIESREAD", "6"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "alice"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "alice"],
+        &["XGROUP", "CREATECONSUMER", "s", "nog", "alice"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "$"],
+        &["XREADGROUP", "GROUP", "nog", "alice", "STREAMS", "s", ">"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "nokey", ">"],
+        &["XREADGROUP", "STREAMS", "s", ">"],
+        &["XREAD", "GROUP", "g", "a", "STREAMS", "s", ">"],
+        &["XREAD", "NOACK", "STREAMS", "s", "0"],
+        &["XREAD", "STREAMS", "s", ">"],
+        &["XREAD", "COUNT", "2", "STREAMS", "s", "nokey", "0", "0"],
+        &["XREAD", "STREAMS", "s", "$"],
+        &["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"],
+        &["XREAD", "BLOCK", "x", "STREAMS", "s", "$"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+        &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "NOACK",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XPENDING", "s", "g"],
+        &["XPENDING", "s", "g2"],
+        &["XPENDING", "s", "nog"],
+        &["XPENDING", "s", "g", "-", "+"],
+        &["XPENDING", "s", "g", "IDLE", "0", "-", "+"],
+        &["XPENDING", "s", "g", "-", "+", "x"],
+        &["XPENDING", "s", "g", "x", "+", "10"],
+        &["XPENDING", "s", "g", "-", "+", "10", "nobody"],
+        &["XDEL", "s", "2-0"],
+        &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+        &["XACK", "s", "g", "1-0", "1-0", "9-0"],
+        &["XACK", "s", "g", "bad"],
+        &["XACK", "s", "nog", "1-0"],
+        &["XACK", "nokey", "g", "1-0"],
+        &["XCLAIM", "s", "nog", "bob", "0", "1-0"],
+        &["XCLAIM", "s", "g", "bob", "x", "1-0"],
+        &["XCLAIM", "s", "g", "bob", "0", "3-0", "FOO"],
+        &["XCLAIM", "s", "g", "bob", "0", "3-0", "IDLE", "x"],
+        &["XCLAIM", "s", "g", "bob", "0", "3-0", "RETRYCOUNT", "x"],
+        &["XCLAIM", "s", "g", "bob", "3600000", "3-0"],
+        &["XCLAIM", "s", "g", "dave", "0", "3-0", "5-0", "JUSTID"],
+        &["XCLAIM", "s", "g", "dave", "0", "2-0", "6-0"],
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "dave",
+            "0",
+            "6-0",
+            "FORCE",
+            "RETRYCOUNT",
+            "7",
+            "JUSTID",
+        ],
+        &["XAUTOCLAIM", "s", "nog", "x", "0", "0"],
+        &["XAUTOCLAIM", "s", "g", "erin", "x", "0"],
+        &["XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "0"],
+        &["XAUTOCLAIM", "s", "g", "erin", "0", "0", "FOO"],
+        &["XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "1"],
+        &["XAUTOCLAIM", "s", "g", "erin", "0", "0", "JUSTID"],
+        &["XAUTOCLAIM", "s", "g", "erin", "3600000", "0"],
+        &["XINFO", "GROUPS", "s"],
+        &["XINFO", "CONSUMERS", "s", "nog"],
+        &["XINFO", "GROUPS", "nokey"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "erin"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "erin"],
+        &["XPENDING", "s", "g"],
+        &["XGROUP", "DESTROY", "s", "g2"],
+        &["XGROUP", "DESTROY", "s", "g2"],
+        &["XGROUP", "DESTROY", "nokey", "g2"],
+        &["XINFO", "GROUPS", "s"],
+    ]);
+    d.cmd_norm(&["XINFO", "STREAM", "s", "FULL"], drop_radix_nodes);
+    d.cmd_norm(&["XINFO", "STREAM", "s"], drop_radix_nodes);
+    d.cmd_norm(
+        &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+        drop_radix_nodes,
+    );
+    d.script(&[
+        &["XINFO", "STREAM", "s", "FULL", "COUNT"],
+        &["XINFO", "STREAM", "s", "FOO"],
+    ]);
+    d.resp3();
+    d.cmd_norm(&["XINFO", "STREAM", "s", "FULL"], drop_radix_nodes);
+    d.script(&[
+        &["XINFO", "GROUPS", "s"],
+        &["XREAD", "STREAMS", "s", "0"],
+        &["XREAD", "STREAMS", "s", "$"],
+        &["XREADGROUP", "GROUP", "g3", "z", "STREAMS", "s", ">"],
+        &["XPENDING", "s", "g3"],
+        &["XPENDING", "m", "g"],
+        &["XRANGE", "s", "-", "+", "COUNT", "0"],
+    ]);
+}
+
+#[test]
+fn lag_and_entries_read() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["XADD", "t", "1-1", "f", "v"],
+        &["XADD", "t", "2-1", "f", "v"],
+        &["XADD", "t", "3-1", "f", "v"],
+        &["XADD", "t", "4-1", "f", "v"],
+        &["XGROUP", "CREATE", "t", "g", "0", "ENTRIESREAD", "0"],
+        &["XGROUP", "CREATE", "t", "h", "0"],
+        &["XINFO", "GROUPS", "t"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "t",
+            ">",
+        ],
+        &["XDEL", "t", "2-1"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "t",
+            ">",
+        ],
+        &["XINFO", "GROUPS", "t"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "h",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "t",
+            ">",
+        ],
+        &["XINFO", "GROUPS", "t"],
+        &["XREADGROUP", "GROUP", "h", "c", "STREAMS", "t", ">"],
+        &["XINFO", "GROUPS", "t"],
+        &["XTRIM", "t", "MAXLEN", "0"],
+        &["XINFO", "GROUPS", "t"],
+        &["XADD", "u", "5-1", "f", "v"],
+        &["XADD", "u", "6-1", "f", "v"],
+        &["XADD", "u", "7-1", "f", "v"],
+        &["XDEL", "u", "5-1"],
+        &["XGROUP", "CREATE", "u", "g", "3"],
+        &["XINFO", "GROUPS", "u"],
+        &["XGROUP", "SETID", "u", "g", "7-1"],
+        &["XINFO", "GROUPS", "u"],
+        &["XGROUP", "SETID", "u", "g", "6-1", "ENTRIESREAD", "2"],
+        &["XINFO", "GROUPS", "u"],
+    ]);
+}

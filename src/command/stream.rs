@@ -359,19 +359,19 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let key = &args[1];
     let db = ctx.db();
+    let mut created = false;
     let s = match tri!(stream_mut(db, key)) {
         Some(s) => s,
         None if t.nomkstream => return Reply::Null,
-        None => match db.entry_or_insert_with(key, || Value::Stream(Box::default())) {
-            Value::Stream(s) => s,
-            _ => unreachable!("just created"),
-        },
+        None => {
+            created = true;
+            match db.entry_or_insert_with(key, || Value::Stream(Box::default())) {
+                Value::Stream(s) => s,
+                _ => unreachable!("just created"),
+            }
+        }
     };
     if s.last_id() == StreamId::MAX {
-        let empty = s.is_empty() && s.groups().is_empty();
-        if empty && s.entries_added() == 0 {
-            ctx.db().remove(key);
-        }
         return Reply::error(EXHAUSTED);
     }
     let pairs: Vec<(&[u8], &[u8])> = args[field_pos..]
@@ -382,7 +382,7 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(id) => id,
         Err(e) => {
             // A stream created just for this XADD must not stay behind empty.
-            if s.entries_added() == 0 && s.groups().is_empty() {
+            if created {
                 ctx.db().remove(key);
             }
             return Reply::error(match e {
@@ -759,6 +759,15 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             Some(s) => s,
             None => continue,
         };
+        // Redis looks the consumer up (creating it) only when it serves this stream now: a
+        // `>` read with nothing new leaves the group untouched.
+        let servable = match *f {
+            ReadFrom::After(_) => true,
+            ReadFrom::New => !s.is_empty() && s.last_valid_id() > s.group(&group).unwrap().last_id,
+        };
+        if !servable {
+            continue;
+        }
         let g = s.group_mut(&group).expect("checked above");
         let created = g.touch_consumer(&consumer, now);
         match *f {

@@ -585,12 +585,26 @@ mod model {
             1 => Just(vec!["XINFO".into(), "STREAM".into(), "k".into()]),
             1 => Just(vec!["XINFO".into(), "STREAM".into(), "k".into(), "FULL".into()]),
             1 => (0u64..60, 0u64..3).prop_map(|(m, s)| vec!["XSETID".into(), "k".into(), format!("{m}-{s}")]),
+            2 => (0u64..4, prop_oneof![Just("$".to_string()), (0u64..60).prop_map(|m| format!("{m}-0"))])
+                .prop_map(|(n, id)| vec!["XREAD".into(), "COUNT".into(), n.to_string(), "STREAMS".into(), "k".into(), "nokey".into(), id, "0".into()]),
         ]
     }
 
     #[test]
     fn random_sequences_match_redis() {
-        let Some(d) = Diff::new() else { return };
+        run_model(false);
+    }
+
+    #[test]
+    fn random_sequences_match_redis_resp3() {
+        run_model(true);
+    }
+
+    fn run_model(resp3: bool) {
+        let Some(mut d) = Diff::new() else { return };
+        if resp3 {
+            d.resp3();
+        }
         let d = std::cell::RefCell::new(d);
         let mut runner = TestRunner::new(Config {
             cases: 256,

@@ -1524,6 +1524,8 @@ impl Stream {
             if !self.contains(id) {
                 self.groups.get_mut(group).unwrap().ack(id);
                 res.deleted.push(id);
+                // COUNT bounds the whole reply, deleted IDs included (Redis 7.0.15).
+                left -= 1;
                 continue;
             }
             if min_idle > 0 {
@@ -2291,8 +2293,9 @@ mod tests {
         s.deliver_new(b"g", b"dead", &all, 100, false);
         s.delete(id(2, 0));
         s.delete(id(5, 0));
+        // COUNT 4: three claims plus one deleted ID (deleted IDs count, as in 7.0.15).
         let r = s
-            .autoclaim(b"g", b"live", StreamId::MIN, 3, 50, 200, false)
+            .autoclaim(b"g", b"live", StreamId::MIN, 4, 50, 200, false)
             .unwrap();
         assert_eq!(
             r.claimed.iter().map(|c| c.0).collect::<Vec<_>>(),
@@ -2676,6 +2679,7 @@ mod tests {
                             if !m.entries.contains_key(&id) {
                                 m.pel.remove(&id);
                                 deleted.push(id);
+                                left -= 1;
                                 continue;
                             }
                             let p = m.pel.get_mut(&id).unwrap();

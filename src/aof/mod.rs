@@ -15,6 +15,18 @@ impl AofSink {
     }
 }
 
+/// With `appendfsync always`: the AOF offset that must be durable before replies queued now
+/// may be written (`None` when replies need not wait).
+pub fn reply_barrier(_store: &crate::store::StoreInner) -> Option<u64> {
+    None
+}
+
+/// While the AOF cannot be written, write commands are refused with this error (Redis's
+/// `MISCONF`-style protection against silent loss).
+pub fn refuse_writes(_shared: &crate::server::Shared) -> Option<String> {
+    None
+}
+
 /// The `aof_*` lines of INFO persistence.
 pub fn info_fields(enabled: bool) -> String {
     format!(

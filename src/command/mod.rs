@@ -25,13 +25,17 @@
 
 pub mod config;
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod stream;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -210,6 +214,10 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         server::COMMANDS,
         config::COMMANDS,
         transaction::COMMANDS,
+        persistence::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -534,6 +542,14 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         );
         return reject(shared, client, Some(entry), msg);
     }
+    if entry.has_flag(flags::WRITE)
+        && let Some(msg) = crate::aof::refuse_writes(shared)
+    {
+        return reject(shared, client, Some(entry), msg);
+    }
+    if entry.has_flag(flags::DENYOOM) && shared.over_maxmemory() {
+        return reject(shared, client, Some(entry), error::OOM.into());
+    }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());
     }
@@ -549,6 +565,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         return Outcome::Continue;
     }
     shared.feed_monitors(client, &argv);
+    client.handle.info.lock().last_cmd = entry.full_name.as_str();
     let (reply, deadline) = execute(shared, client, entry, &argv);
     if let Some(d) = deadline {
         return Outcome::Blocked(d);
@@ -570,6 +587,7 @@ pub fn execute(
     argv: &[Bytes],
 ) -> (Reply, Option<Option<Instant>>) {
     let start = Instant::now();
+    let mut client_hold = None;
     let mut ctx = Ctx::new(
         shared,
         client,
@@ -584,13 +602,21 @@ pub fn execute(
             serve_ready_keys(shared, store);
         }
         let dirty = ctx.dirty;
+        let store = ctx.store_if_locked().expect("locked");
         if dirty > 0 {
-            shared.after_write(ctx.store_if_locked().expect("locked"));
+            shared.after_write(store);
+        }
+        // With `appendfsync always` a reply may leave only once its effects are on disk.
+        if let Some(offset) = crate::aof::reply_barrier(store) {
+            client_hold = Some(offset);
         }
     }
     let deadline = ctx.block_deadline;
     let dirty = ctx.dirty;
     drop(ctx);
+    if let Some(offset) = client_hold {
+        client.handle.outbox.hold(offset);
+    }
     record_call(shared, client, entry, argv, start, &reply, dirty);
     (reply, deadline)
 }
@@ -670,6 +696,9 @@ pub fn execute_transaction(
     }
     if !effects.is_empty() {
         shared.after_write(&mut guard);
+        if let Some(offset) = crate::aof::reply_barrier(&guard) {
+            client.handle.outbox.hold(offset);
+        }
     }
     Reply::Array(replies)
 }
@@ -709,6 +738,9 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             }
             store.blocking.remove(id);
             entry.calls.fetch_add(1, Ordering::Relaxed);
+            if let Some(offset) = crate::aof::reply_barrier(store) {
+                handle.outbox.hold(offset);
+            }
             handle.outbox.push_reply(&reply, resp);
             handle.outbox.wake();
             handle.wake.notify_one();

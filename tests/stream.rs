@@ -367,3 +367,45 @@ fn maxlen_approx_keeps_the_stream_bounded() {
         .unwrap();
     assert_eq!(kv[added + 1], V::Int(20_000));
 }
+
+#[test]
+fn waiters_when_the_stream_key_is_replaced() {
+    // redis-server 7.0.15: `SET s x` over a stream unblocks a group reader with UNBLOCKED,
+    // while a plain XREAD reader keeps waiting.
+    let server = Server::ferrymq(&[]);
+    let mut admin = server.raw();
+    admin.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    admin.cmd(&["XADD", "t", "1-0", "f", "v"]);
+    let mut group_reader = server.raw();
+    group_reader.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    assert!(wait_for(Duration::from_secs(5), || blocked(&mut admin) == 1));
+    let mut plain_reader = server.raw();
+    plain_reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "t", "$"]);
+    assert!(wait_for(Duration::from_secs(5), || blocked(&mut admin) == 2));
+    admin.cmd(&["SET", "s", "x"]);
+    assert_eq!(
+        group_reader.read_reply(),
+        b"-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    admin.cmd(&["SET", "t", "x"]);
+    assert!(
+        plain_reader
+            .try_read_reply(Duration::from_millis(100))
+            .is_none()
+    );
+    assert_eq!(blocked(&mut admin), 1);
+    admin.cmd(&["DEL", "t"]);
+    admin.cmd(&["XADD", "t", "5-0", "f", "new"]);
+    let r = String::from_utf8_lossy(&plain_reader.read_reply()).into_owned();
+    assert!(r.contains("5-0") && r.contains("new"), "{r}");
+}

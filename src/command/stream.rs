@@ -656,11 +656,21 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let r = tri!(parse_read(args, false));
     let keys = &args[r.streams_idx..r.streams_idx + r.nstreams];
     let id_args = &args[r.streams_idx + r.nstreams..];
+    // A woken XREAD whose key now holds another type keeps waiting, as in Redis (only group
+    // readers are told the stream went away).
+    let rerun = ctx.is_rerun();
+    let lookup = |ctx: &mut Ctx, k: &Bytes| -> Result<Option<StreamId>, Reply> {
+        match stream_mut(ctx.db(), k) {
+            Ok(s) => Ok(s.map(|s| s.last_id())),
+            Err(_) if rerun => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
     let mut from = Vec::with_capacity(r.nstreams);
     for (k, a) in keys.iter().zip(id_args) {
-        let s = tri!(stream_mut(ctx.db(), k));
+        let last = tri!(lookup(ctx, k));
         if &a[..] == b"$" {
-            from.push(s.map(|s| s.last_id()).unwrap_or(StreamId::MIN));
+            from.push(last.unwrap_or(StreamId::MIN));
         } else if &a[..] == b">" {
             return Reply::error(GT_IN_XREAD);
         } else {
@@ -674,7 +684,7 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let mut served = Vec::new();
     for (k, gt) in keys.iter().zip(&from) {
-        let Some(s) = tri!(stream_mut(ctx.db(), k)) else {
+        let Ok(Some(s)) = stream_mut(ctx.db(), k) else {
             continue;
         };
         if s.is_empty() || s.last_valid_id() <= *gt {

@@ -593,11 +593,11 @@ fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
             let n = args.len() - r.streams_idx;
             if !n.is_multiple_of(2) {
                 let (name, sym) = if group_cmd {
-                    ("xreadgroup", '>')
+                    ("XREADGROUP", '>')
                 } else {
-                    ("xread", '$')
+                    ("XREAD", '$')
                 };
-                return Err(Reply::Error(format!("ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{sym}' must be specified.").into()));
+                return Err(Reply::Error(format!("ERR Unbalanced {name} list of streams: for each stream key an ID or '{sym}' must be specified.").into()));
             }
             r.nstreams = n / 2;
             break;
@@ -783,7 +783,11 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         match *f {
             ReadFrom::After(start) => {
                 // History: this consumer's pending entries from `start`.
-                let ids = g.consumer_pending(&consumer, start, r.count);
+                // Like every read, history starts after the given ID.
+                let ids = match start.incr() {
+                    Some(from) => g.consumer_pending(&consumer, from, r.count),
+                    None => Vec::new(),
+                };
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
                     let exists = s.get(id).map(|e| entry_reply(&e));
@@ -984,7 +988,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             entries_read = tri!(parse_entries_read(&args[i + 1]));
             i += 2;
         } else {
-            return Reply::error(error::SYNTAX);
+            return subcommand_syntax(&args[1], "XGROUP");
         }
     }
     let s = tri!(xgroup_stream(ctx.db(), args, false)).expect("exists");

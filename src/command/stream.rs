@@ -1264,7 +1264,7 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut out = Vec::new();
     for a in &args[5..ids_end] {
         let id = StreamId::parse(a, 0).expect("parsed above");
-        let old = s.group(group).unwrap().pel.get(&id).cloned();
+        let old = s.group(group).unwrap().pending(id);
         match s
             .claim(group, consumer, id, &opts, now as u64)
             .expect("group exists")
@@ -1506,12 +1506,11 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut groups = Vec::new();
     for (name, g) in s.groups() {
         let pel: Vec<Reply> = g
-            .pel
-            .iter()
+            .pending_entries()
             .take(take)
             .map(|(id, p)| {
                 Reply::Array(vec![
-                    id_reply(*id),
+                    id_reply(id),
                     Reply::Bulk(p.consumer.clone()),
                     Reply::Int(p.delivery_time as i64),
                     Reply::Int(p.delivery_count as i64),
@@ -1519,14 +1518,14 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             })
             .collect();
         let consumers: Vec<Reply> = g
-            .consumers
+            .consumers()
             .iter()
             .map(|(cn, c)| {
                 let cpel: Vec<Reply> = c
                     .pel
                     .iter()
                     .take(take)
-                    .filter_map(|id| g.pel.get(id).map(|p| (id, p)))
+                    .filter_map(|id| g.pending(*id).map(|p| (id, p)))
                     .map(|(id, p)| {
                         Reply::Array(vec![
                             id_reply(*id),
@@ -1548,7 +1547,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             (st("last-delivered-id"), id_reply(g.last_id)),
             (st("entries-read"), entries_read_reply(g.entries_read)),
             (st("lag"), opt_int(s.lag(g))),
-            (st("pel-count"), Reply::Int(g.pel.len() as i64)),
+            (st("pel-count"), Reply::Int(g.pending_len() as i64)),
             (st("pending"), Reply::Array(pel)),
             (st("consumers"), Reply::Array(consumers)),
         ]));
@@ -1569,8 +1568,8 @@ fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .map(|(name, g)| {
                 Reply::Map(vec![
                     (st("name"), Reply::Bulk(name.clone())),
-                    (st("consumers"), Reply::Int(g.consumers.len() as i64)),
-                    (st("pending"), Reply::Int(g.pel.len() as i64)),
+                    (st("consumers"), Reply::Int(g.consumers().len() as i64)),
+                    (st("pending"), Reply::Int(g.pending_len() as i64)),
                     (st("last-delivered-id"), id_reply(g.last_id)),
                     (st("entries-read"), entries_read_reply(g.entries_read)),
                     (st("lag"), opt_int(s.lag(g))),
@@ -1591,7 +1590,7 @@ fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let now = now_ms() as i64;
     Reply::Array(
-        g.consumers
+        g.consumers()
             .iter()
             .map(|(name, c)| {
                 Reply::Map(vec![

@@ -589,7 +589,7 @@ pub struct Group {
     /// By name, so XINFO CONSUMERS lists them in Redis's (lexicographic) order.
     consumers: BTreeMap<Bytes, Consumer>,
     /// Consumer id -> name, for the pending entries.
-    names: std::collections::HashMap<u32, Bytes>,
+    names: std::collections::HashMap<u32, Bytes, ahash::RandomState>,
     next_consumer_id: u32,
 }
 
@@ -620,7 +620,7 @@ impl Group {
             entries_read,
             pel: BTreeMap::new(),
             consumers: BTreeMap::new(),
-            names: std::collections::HashMap::new(),
+            names: std::collections::HashMap::default(),
             next_consumer_id: 0,
         }
     }
@@ -959,6 +959,9 @@ pub struct Stream {
     first_id: StreamId,
     max_deleted_entry_id: StreamId,
     entries_added: u64,
+    /// Greatest live ID (0-0 when empty): XREAD/XREADGROUP ask for it on every call, and
+    /// finding it in the tail node would mean decoding that node.
+    last_live: StreamId,
     /// By name: XINFO GROUPS lists them in Redis's (lexicographic) order.
     groups: BTreeMap<Bytes, Group>,
 }
@@ -1137,6 +1140,7 @@ impl Stream {
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
+        self.last_live = id;
         if self.length == 1 {
             self.first_id = id;
         }
@@ -1241,6 +1245,9 @@ impl Stream {
         } else if id == self.first_id {
             self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
         }
+        if id == self.last_live {
+            self.last_live = self.last_live_id().unwrap_or(StreamId::MIN);
+        }
         true
     }
 
@@ -1268,7 +1275,7 @@ impl Stream {
     /// The greatest live ID, or 0-0 (used by XSETID validation, as Redis's
     /// `streamLastValidID`).
     pub fn last_valid_id(&self) -> StreamId {
-        self.last_live_id().unwrap_or(StreamId::MIN)
+        self.last_live
     }
 
     /// Trim as Redis's `streamTrim`; returns the number of entries removed.
@@ -1324,6 +1331,10 @@ impl Stream {
         }
         if deleted > 0 {
             self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
+            // Trimming works from the front: the last live entry goes only with the rest.
+            if self.length == 0 {
+                self.last_live = StreamId::MIN;
+            }
         }
         deleted
     }
@@ -1780,6 +1791,9 @@ impl Stream {
             && l > self.last_id
         {
             return Err("entry after last_id".into());
+        }
+        if self.last_live_id().unwrap_or(StreamId::MIN) != self.last_live {
+            return Err(format!("cached last live id {} is stale", self.last_live));
         }
         for (gname, g) in &self.groups {
             let mut n = 0;

@@ -510,6 +510,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let port = config.get_i64("port");
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let unixsocket = config.get("unixsocket").unwrap_or_default();
+    crate::command::set_renamed_commands(&config.renamed_commands());
     let shared = Shared::new(config);
 
     crate::aof::startup(&shared)?;
@@ -544,7 +545,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let perm = shared.config_i64("unixsocketperm");
         if perm > 0 {
             use std::os::unix::fs::PermissionsExt;
-            let mode = u32::from_str_radix(&perm.to_string(), 8).unwrap_or(0o700);
+            // The config holds the permission bits themselves (it parsed the octal text).
+            let mode = (perm & 0o777) as u32;
             let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(mode));
         }
         tasks.push(tokio::spawn(accept_unix(

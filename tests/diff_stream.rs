@@ -600,8 +600,28 @@ mod model {
         run_model(true);
     }
 
+    /// Tiny nodes: many node boundaries, approximate trims and tail-node edge cases.
+    #[test]
+    fn random_sequences_match_redis_small_nodes() {
+        run_model_with(
+            false,
+            &[
+                "--stream-node-max-entries",
+                "3",
+                "--stream-node-max-bytes",
+                "200",
+            ],
+        );
+    }
+
     fn run_model(resp3: bool) {
-        let Some(mut d) = Diff::new() else { return };
+        run_model_with(resp3, &[]);
+    }
+
+    fn run_model_with(resp3: bool, args: &[&str]) {
+        let Some(mut d) = Diff::with_args(args) else {
+            return;
+        };
         if resp3 {
             d.resp3();
         }

@@ -74,6 +74,14 @@ const COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
 /// `XREAD_BLOCKED_DEFAULT_COUNT`).
 const BLOCKED_DEFAULT_COUNT: usize = 1000;
 
+/// `stream-node-max-bytes` / `stream-node-max-entries`.
+fn node_limits(ctx: &Ctx) -> NodeLimits {
+    NodeLimits {
+        max_bytes: ctx.shared.config_i64("stream-node-max-bytes").max(0) as u64,
+        max_entries: ctx.shared.config_i64("stream-node-max-entries").max(0) as u64,
+    }
+}
+
 fn now_ms() -> u64 {
     unix_ms().max(0) as u64
 }
@@ -211,7 +219,7 @@ struct TrimArgs {
     id: IdSpec,
 }
 
-fn parse_add_or_trim(args: &[Bytes], xadd: bool) -> Result<TrimArgs, Reply> {
+fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<TrimArgs, Reply> {
     let mut out = TrimArgs {
         trim: None,
         threshold_idx: 0,
@@ -294,8 +302,8 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool) -> Result<TrimArgs, Reply> {
             return Err(Reply::error(LIMIT_NO_APPROX));
         }
     } else if approx {
-        // 100 * stream-node-max-entries.
-        limit = 100 * NodeLimits::default().max_entries as i64;
+        // Without LIMIT, `~` does at most 100 nodes' worth of work.
+        limit = (limits.max_entries as i64).saturating_mul(100);
         if limit <= 0 {
             limit = 10000;
         }
@@ -349,7 +357,8 @@ fn rewrite_trim(args: &[Bytes], t: &TrimArgs, s: &Stream, id: Option<StreamId>) 
 // XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value
 //   [field value ...]
 fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let t = tri!(parse_add_or_trim(args, true));
+    let limits = node_limits(ctx);
+    let t = tri!(parse_add_or_trim(args, true, limits));
     let field_pos = t.id_idx + 1;
     if field_pos > args.len() || args.len() - field_pos < 2 || (args.len() - field_pos) % 2 == 1 {
         return Reply::error(error::wrong_args("xadd"));
@@ -378,7 +387,7 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .chunks_exact(2)
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
-    let id = match s.append(t.id, &pairs, now_ms(), NodeLimits::default()) {
+    let id = match s.append(t.id, &pairs, now_ms(), limits) {
         Ok(id) => id,
         Err(e) => {
             // A stream created just for this XADD must not stay behind empty.
@@ -405,12 +414,13 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // XTRIM key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]
 fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = &args[1];
+    let limits = node_limits(ctx);
     let s = match tri!(stream_mut(ctx.db(), key)) {
         Some(s) => s,
         None => return Reply::Int(0),
     };
     // The key is looked up before the arguments are parsed, as Redis does.
-    let t = tri!(parse_add_or_trim(args, false));
+    let t = tri!(parse_add_or_trim(args, false, limits));
     let trim = t.trim.expect("strategy required");
     let deleted = s.trim(trim);
     if deleted > 0 {

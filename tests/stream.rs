@@ -438,3 +438,104 @@ fn bytes_per_pending_entry() {
     assert!(per < 84.0 * 1.2, "{per} bytes per pending entry");
     assert_eq!(s.group(b"g").unwrap().pending_len(), 100_000);
 }
+
+/// Arbitrary argument lists for every stream command never crash or wedge the server.
+#[test]
+fn random_arguments_never_break_the_server() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let server = Server::ferrymq(&[]);
+    let conn = std::cell::RefCell::new(server.raw());
+    let words = prop_oneof![
+        Just("s".to_string()),
+        Just("g".to_string()),
+        Just("c".to_string()),
+        Just("*".to_string()),
+        Just("$".to_string()),
+        Just(">".to_string()),
+        Just("-".to_string()),
+        Just("+".to_string()),
+        Just("(".to_string()),
+        Just("0".to_string()),
+        Just("-1".to_string()),
+        Just("18446744073709551615-18446744073709551615".to_string()),
+        Just("9223372036854775807".to_string()),
+        Just("~".to_string()),
+        Just("=".to_string()),
+        prop_oneof![
+            Just("MAXLEN"),
+            Just("MINID"),
+            Just("LIMIT"),
+            Just("NOMKSTREAM"),
+            Just("COUNT"),
+            Just("BLOCK"),
+            Just("STREAMS"),
+            Just("GROUP"),
+            Just("NOACK"),
+            Just("IDLE"),
+            Just("TIME"),
+            Just("RETRYCOUNT"),
+            Just("FORCE"),
+            Just("JUSTID"),
+            Just("LASTID"),
+            Just("MKSTREAM"),
+            Just("ENTRIESREAD"),
+            Just("ENTRIESADDED"),
+            Just("MAXDELETEDID"),
+            Just("FULL"),
+            Just("CREATE"),
+            Just("SETID"),
+            Just("DESTROY"),
+            Just("CREATECONSUMER"),
+            Just("DELCONSUMER"),
+            Just("STREAM"),
+            Just("GROUPS"),
+            Just("CONSUMERS"),
+            Just("HELP"),
+        ]
+        .prop_map(|s| s.to_string()),
+        (0u64..20, 0u64..3).prop_map(|(a, b)| format!("{a}-{b}")),
+        "[ -~]{0,6}",
+    ];
+    let cmd = prop_oneof![
+        Just("XADD"),
+        Just("XLEN"),
+        Just("XRANGE"),
+        Just("XREVRANGE"),
+        Just("XDEL"),
+        Just("XTRIM"),
+        Just("XSETID"),
+        Just("XREAD"),
+        Just("XREADGROUP"),
+        Just("XACK"),
+        Just("XPENDING"),
+        Just("XCLAIM"),
+        Just("XAUTOCLAIM"),
+        Just("XGROUP"),
+        Just("XINFO"),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 3000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (cmd, proptest::collection::vec(words, 0..9));
+    runner
+        .run(&strategy, |(name, args)| {
+            let mut argv = vec![name.to_string()];
+            argv.extend(args);
+            // A blocking read could legitimately wait forever: never block here.
+            for a in argv.iter_mut() {
+                if a.eq_ignore_ascii_case("BLOCK") {
+                    *a = "COUNT".into();
+                }
+            }
+            let mut c = conn.borrow_mut();
+            let reply = c.cmd(&argv);
+            prop_assert!(!reply.is_empty());
+            Ok(())
+        })
+        .unwrap();
+    let mut c = conn.borrow_mut();
+    assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+}

@@ -905,3 +905,94 @@ fn option_edge_cases() {
         &["XREVRANGE", "s", "+", "(22-0"],
     ]);
 }
+
+/// Random argument lists (mostly invalid) get the same replies, errors included, from both.
+#[test]
+fn random_arguments_match_redis() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let Some(d) = Diff::new() else { return };
+    let d = std::cell::RefCell::new(d);
+    let words = prop_oneof![
+        Just("s".to_string()),
+        Just("g".to_string()),
+        Just("c".to_string()),
+        Just("$".to_string()),
+        Just(">".to_string()),
+        Just("-".to_string()),
+        Just("+".to_string()),
+        Just("(1".to_string()),
+        Just("0".to_string()),
+        Just("-1".to_string()),
+        Just("5".to_string()),
+        Just("~".to_string()),
+        Just("=".to_string()),
+        prop_oneof![
+            Just("MAXLEN"),
+            Just("MINID"),
+            Just("LIMIT"),
+            Just("NOMKSTREAM"),
+            Just("COUNT"),
+            Just("STREAMS"),
+            Just("GROUP"),
+            Just("NOACK"),
+            Just("RETRYCOUNT"),
+            Just("FORCE"),
+            Just("JUSTID"),
+            Just("LASTID"),
+            Just("MKSTREAM"),
+            Just("ENTRIESREAD"),
+            Just("ENTRIESADDED"),
+            Just("MAXDELETEDID"),
+            Just("FULL"),
+            Just("CREATE"),
+            Just("SETID"),
+            Just("DESTROY"),
+            Just("CREATECONSUMER"),
+            Just("DELCONSUMER"),
+            Just("STREAM"),
+            Just("GROUPS"),
+            Just("CONSUMERS"),
+        ]
+        .prop_map(|s| s.to_string()),
+        (1u64..20, 0u64..3).prop_map(|(a, b)| format!("{a}-{b}")),
+        "[a-z]{1,3}",
+    ];
+    let cmd = prop_oneof![
+        Just("XADD"),
+        Just("XLEN"),
+        Just("XRANGE"),
+        Just("XREVRANGE"),
+        Just("XDEL"),
+        Just("XTRIM"),
+        Just("XSETID"),
+        Just("XREAD"),
+        Just("XREADGROUP"),
+        Just("XACK"),
+        Just("XPENDING"),
+        Just("XCLAIM"),
+        Just("XAUTOCLAIM"),
+        Just("XGROUP"),
+        Just("XINFO"),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 3000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (cmd, proptest::collection::vec(words, 0..9));
+    let result = runner.run(&strategy, |(name, args)| {
+        let mut argv = vec![name.to_string()];
+        argv.extend(args);
+        let mut d = d.borrow_mut();
+        if name == "XPENDING" {
+            d.cmd_norm(&argv, norm_idle);
+        } else {
+            d.cmd_norm(&argv, drop_radix_nodes);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

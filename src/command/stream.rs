@@ -69,6 +69,8 @@ const BLOCK_NEG: &str = "ERR timeout is negative";
 const GROUP_GONE: &str = "NOGROUP the consumer group this client was blocked on no longer exists";
 const KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
 const COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
+const UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 
 /// Entries served to a woken XREAD/XREADGROUP without COUNT (Redis's
 /// `XREAD_BLOCKED_DEFAULT_COUNT`).
@@ -415,12 +417,11 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let limits = node_limits(ctx);
+    let t = tri!(parse_add_or_trim(args, false, limits));
     let s = match tri!(stream_mut(ctx.db(), key)) {
         Some(s) => s,
         None => return Reply::Int(0),
     };
-    // The key is looked up before the arguments are parsed, as Redis does.
-    let t = tri!(parse_add_or_trim(args, false, limits));
     let trim = t.trim.expect("strategy required");
     let deleted = s.trim(trim);
     if deleted > 0 {
@@ -602,12 +603,8 @@ fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
             r.streams_idx = i + 1;
             let n = args.len() - r.streams_idx;
             if !n.is_multiple_of(2) {
-                let (name, sym) = if group_cmd {
-                    ("XREADGROUP", '>')
-                } else {
-                    ("XREAD", '$')
-                };
-                return Err(Reply::Error(format!("ERR Unbalanced {name} list of streams: for each stream key an ID or '{sym}' must be specified.").into()));
+                // redis-server 7.0.15 names XREAD and '$' for XREADGROUP too.
+                return Err(Reply::error(UNBALANCED));
             }
             r.nstreams = n / 2;
             break;
@@ -1453,6 +1450,10 @@ fn radix_nodes(s: &Stream) -> i64 {
 
 // XINFO STREAM key [FULL [COUNT count]]
 fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // The key is looked up before the options are checked.
+    if tri!(stream_mut(ctx.db(), &args[2])).is_none() {
+        return Reply::error(error::NO_SUCH_KEY);
+    }
     let mut full = false;
     let mut count: i64 = 10;
     if args.len() > 3 {

@@ -913,6 +913,25 @@ fn random_arguments_match_redis() {
     use proptest::test_runner::{Config, TestRunner};
     let Some(d) = Diff::new() else { return };
     let d = std::cell::RefCell::new(d);
+    let seed = |d: &mut Diff| {
+        for i in 1..=8 {
+            let id = format!("{i}-0");
+            d.cmd(&["XADD", "s", &id, "f", "v"]);
+        }
+        d.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+        d.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "4",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+    };
+    seed(&mut d.borrow_mut());
     let words = prop_oneof![
         Just("s".to_string()),
         Just("g".to_string()),
@@ -985,6 +1004,11 @@ fn random_arguments_match_redis() {
         let mut argv = vec![name.to_string()];
         argv.extend(args);
         let mut d = d.borrow_mut();
+        // Keep a populated stream with a group around most of the time.
+        if !d.ferry.cmd_s(&["EXISTS", "s"]).contains(":1") {
+            d.cmd(&["DEL", "s"]);
+            seed(&mut d);
+        }
         if name == "XPENDING" {
             d.cmd_norm(&argv, norm_idle);
         } else {

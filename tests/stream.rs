@@ -539,3 +539,38 @@ fn random_arguments_never_break_the_server() {
     let mut c = conn.borrow_mut();
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn flushall_unblocks_group_readers_only() {
+    // redis-server 7.0.15: FLUSHALL answers a blocked XREADGROUP with UNBLOCKED; a blocked
+    // XREAD keeps waiting.
+    let server = Server::ferrymq(&[]);
+    let mut admin = server.raw();
+    admin.cmd(&["XGROUP", "CREATE", "fs", "g", "$", "MKSTREAM"]);
+    let mut group_reader = server.raw();
+    group_reader.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "fs",
+        ">",
+    ]);
+    let mut plain_reader = server.raw();
+    plain_reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "fs2", "$"]);
+    assert!(wait_for(Duration::from_secs(5), || blocked(&mut admin) == 2));
+    admin.cmd(&["FLUSHALL"]);
+    assert_eq!(
+        group_reader.read_reply(),
+        b"-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    assert!(
+        plain_reader
+            .try_read_reply(Duration::from_millis(100))
+            .is_none()
+    );
+    assert_eq!(blocked(&mut admin), 1);
+}

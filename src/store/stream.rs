@@ -3,20 +3,23 @@
 //!
 //! API (called by the stream command family, under the store lock):
 //!
-//! * `StreamId::parse` / `StreamId::format` — the `ms-seq` text form with the
-//!   exact acceptance rules of Redis (`streamGenericParseIDOrReply`).
+//! * `StreamId::parse` / `parse_range` / `parse_xadd` / `to_bytes` — the
+//!   `ms-seq` text form with the exact acceptance rules of Redis
+//!   (`streamGenericParseIDOrReply`); `incr` / `decr` for exclusive bounds.
 //! * `Stream::append` (XADD) generates or checks the ID and stores the entry;
 //!   `Stream::trim` (XADD MAXLEN/MINID, XTRIM) and `Stream::delete` (XDEL) remove
 //!   entries; `Stream::range` / `Stream::rev_range` scan (XRANGE, XREVRANGE,
 //!   XREAD, XREADGROUP); `Stream::get` looks one entry up (XCLAIM, history reads).
 //! * Counters that XINFO and XSETID expose: `len`, `first_id` (the recorded first
-//!   entry ID), `last_id`, `max_deleted_entry_id`, `entries_added`, `node_count`.
+//!   entry ID), `last_id`, `last_valid_id`, `max_deleted_entry_id`,
+//!   `entries_added`, `node_count`; `set_id` for XSETID.
 //! * Consumer groups: `create_group`, `group`, `group_mut`, `destroy_group`;
 //!   `deliver_new` records what a `>` read handed out (PEL, last delivered ID,
 //!   entries-read counter), `Group::consumer_pending` + `Group::redeliver` serve
 //!   history reads, `Group::ack`, `claim` (XCLAIM), `autoclaim` (XAUTOCLAIM),
-//!   `Group::pending_summary` / `Group::pending_range` (XPENDING), `lag` and
-//!   `entries_read_of` (XINFO GROUPS).
+//!   `Group::pending_summary` / `Group::pending_range` (XPENDING),
+//!   `Group::pending` / `pending_entries` / `consumers` (XINFO), `lag` and
+//!   `estimate_distance` (the Redis 7.0 entries-read / lag rules).
 //! * `mem_usage` (MEMORY USAGE) and `rewrite` (AOF rewrite commands).
 //!
 //! Layout. Entries live in packed nodes keyed by the ID of their first

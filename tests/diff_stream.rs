@@ -802,6 +802,28 @@ fn option_edge_cases() {
         &[
             "XCLAIM", "s", "g", "b", "0", "1-0", "IDLE", "-100", "JUSTID",
         ],
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "b",
+            "0",
+            "1-0",
+            "IDLE",
+            "-9223372036854775808",
+            "JUSTID",
+        ],
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "b",
+            "0",
+            "1-0",
+            "TIME",
+            "-9223372036854775808",
+            "JUSTID",
+        ],
         &["XCLAIM", "s", "g", "b", "0", "1-0", "LASTID", "bad"],
         &[
             "XCLAIM", "s", "g", "b", "0", "1-0", "LASTID", "100-0", "JUSTID",

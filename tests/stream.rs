@@ -320,6 +320,11 @@ fn xread_block_waits_for_new_entries_only() {
         String::from_utf8_lossy(&r.read_reply()),
         "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$3\r\nnew\r\n$1\r\ny\r\n"
     );
+    // A deadline too far to represent waits indefinitely, as redis-server does.
+    r.send(&["XREAD", "BLOCK", "9223372036854775807", "STREAMS", "s", "$"]);
+    assert!(wait_for(Duration::from_secs(5), || blocked(&mut admin) == 1));
+    admin.cmd(&["XADD", "s", "3-0", "k", "v"]);
+    assert!(String::from_utf8_lossy(&r.read_reply()).contains("3-0"));
     // A timeout answers a null array (RESP2) / null (RESP3).
     assert_eq!(
         r.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]),

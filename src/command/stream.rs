@@ -591,7 +591,9 @@ fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
                 return Err(Reply::error(BLOCK_NEG));
             }
             r.block_idx = Some(i);
-            r.block = Some(if ms == 0 {
+            // A deadline past what the clocks can represent is no deadline: redis-server
+            // 7.0.15 accepts `BLOCK 9223372036854775807` and waits indefinitely.
+            r.block = Some(if ms == 0 || ms > i64::MAX / 4 {
                 None
             } else {
                 Some(Duration::from_millis(ms as u64))
@@ -1213,12 +1215,11 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             justid = true;
         } else if is(o, "idle") && more > 0 {
             j += 1;
-            delivery = Some(
-                now - tri!(int_arg_msg(
-                    &args[j],
-                    "ERR Invalid IDLE option argument for XCLAIM"
-                )),
-            );
+            let idle = tri!(int_arg_msg(
+                &args[j],
+                "ERR Invalid IDLE option argument for XCLAIM"
+            ));
+            delivery = Some(now.saturating_sub(idle));
         } else if is(o, "time") && more > 0 {
             j += 1;
             delivery = Some(tri!(int_arg_msg(

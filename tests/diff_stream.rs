@@ -1055,3 +1055,27 @@ fn fuzz_arguments(resp3: bool) {
         panic!("{e}");
     }
 }
+
+#[test]
+fn extreme_counters() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["XADD", "s", "1-0", "f", "v"],
+        &["XADD", "s", "2-0", "f", "v"],
+        &[
+            "XGROUP",
+            "CREATE",
+            "s",
+            "g",
+            "0",
+            "ENTRIESREAD",
+            "9223372036854775807",
+        ],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+        &["XINFO", "GROUPS", "s"],
+        &["XSETID", "s", "5-0", "ENTRIESADDED", "9223372036854775807"],
+        &["XADD", "s", "6-0", "f", "v"],
+        &["XINFO", "GROUPS", "s"],
+    ]);
+    d.cmd_norm(&["XINFO", "STREAM", "s"], drop_radix_nodes);
+}

@@ -1487,7 +1487,7 @@ impl Stream {
                 if g.entries_read != INVALID_ENTRIES_READ
                     && !self.range_has_tombstones(Some(id), None)
                 {
-                    g.entries_read += 1;
+                    g.entries_read = g.entries_read.wrapping_add(1);
                 } else if self.entries_added != 0 {
                     g.entries_read = self.estimate_distance(id);
                 }

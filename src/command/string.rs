@@ -279,3 +279,36 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group(G)
         .doc("Get the length of the value stored in a key", "2.2.0"),
 ];
+
+/// A float argument of INCRBYFLOAT/HINCRBYFLOAT (Redis's `string2ld`: no spaces, no NaN).
+pub(crate) fn parse_long_double(arg: &[u8]) -> Option<f64> {
+    super::parse_f64(arg).filter(|v| !v.is_nan())
+}
+
+/// An INCRBYFLOAT/HINCRBYFLOAT result as Redis prints it (`%.17Lf`, trailing zeros removed,
+/// never an exponent).
+///
+/// DEVIATION(redis): Redis computes in 80-bit `long double`; we compute in `f64` and round to
+/// 15 significant digits, which gives the same text for the usual short decimals (`1.1 + 0.1`
+/// is `1.2` in both) but not the noise digits Redis shows for large magnitudes (`10000.1 + 0.1`
+/// is `10000.19999999999999929` there, `10000.2` here).
+pub(crate) fn format_long_double(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let mag = v.abs().log10().floor() as i32;
+    let decimals = (14 - mag).clamp(0, 17) as usize;
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}

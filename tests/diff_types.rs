@@ -280,3 +280,173 @@ fn hrandfield() {
         d.cmd_norm(&["HRANDFIELD", "h", "2", "WITHVALUES"], pairs);
     });
 }
+
+#[test]
+fn set_commands() {
+    both(|d| {
+        d.script(&[
+            &["SADD", "s", "3", "1", "2", "1"],
+            &["SMEMBERS", "s"],
+            &["OBJECT", "ENCODING", "s"],
+            &["SADD", "s", "-5", "100"],
+            &["SMEMBERS", "s"],
+            &["SISMEMBER", "s", "1"],
+            &["SISMEMBER", "s", "01"],
+            &["SISMEMBER", "s", "x"],
+            &["SISMEMBER", "nokey", "x"],
+            &["SMISMEMBER", "s", "1", "x", "3"],
+            &["SMISMEMBER", "nokey", "1"],
+            &["SCARD", "s"],
+            &["SCARD", "nokey"],
+            &["SREM", "s", "1", "x", "2"],
+            &["SREM", "nokey", "1"],
+            &["SMEMBERS", "s"],
+            &["SMEMBERS", "nokey"],
+            &["SREM", "s", "3", "-5", "100"],
+            &["EXISTS", "s"],
+            &["SADD", "t", "a"],
+            &["OBJECT", "ENCODING", "t"],
+            &["SADD", "u", "1", "01"],
+            &["OBJECT", "ENCODING", "u"],
+            &["TYPE", "u"],
+            &["SADD", "i1", "1", "2", "3", "4", "5"],
+            &["SADD", "i2", "3", "4", "5", "6"],
+            &["SADD", "i3", "5", "4", "9"],
+            &["SINTER", "i1", "i2"],
+            &["SINTER", "i1", "i2", "i3"],
+            &["SINTER", "i1", "nokey"],
+            &["SINTER", "nokey"],
+            &["SUNION", "i1", "i2", "i3"],
+            &["SUNION", "nokey", "i3"],
+            &["SDIFF", "i1", "i2"],
+            &["SDIFF", "i1", "i2", "i3"],
+            &["SDIFF", "nokey", "i1"],
+            &["SDIFF", "i1", "nokey"],
+            &["SINTERSTORE", "dst", "i1", "i2"],
+            &["SMEMBERS", "dst"],
+            &["OBJECT", "ENCODING", "dst"],
+            &["SINTERSTORE", "dst", "i1", "nokey"],
+            &["EXISTS", "dst"],
+            &["SUNIONSTORE", "dst", "i1", "i3"],
+            &["SMEMBERS", "dst"],
+            &["SDIFFSTORE", "dst", "i1", "i2"],
+            &["SMEMBERS", "dst"],
+            &["SDIFFSTORE", "dst", "i1", "i1"],
+            &["EXISTS", "dst"],
+            &["SUNIONSTORE", "i1", "i1", "i2"],
+            &["SMEMBERS", "i1"],
+            &["SINTERCARD", "2", "i1", "i2"],
+            &["SINTERCARD", "2", "i1", "i2", "LIMIT", "2"],
+            &["SINTERCARD", "2", "i1", "i2", "LIMIT", "0"],
+            &["SINTERCARD", "2", "i1", "nokey"],
+            &["SINTERCARD", "0", "i1"],
+            &["SINTERCARD", "abc", "i1"],
+            &["SINTERCARD", "3", "i1", "i2"],
+            &["SINTERCARD", "1", "i1", "LIMIT", "-1"],
+            &["SINTERCARD", "1", "i1", "LIMIT"],
+            &["SINTERCARD", "1", "i1", "FOO", "1"],
+            &["SMOVE", "i1", "m", "1"],
+            &["SMOVE", "i1", "m", "1"],
+            &["SMOVE", "i1", "i1", "2"],
+            &["SMOVE", "i1", "i1", "99"],
+            &["SMOVE", "nokey", "m", "1"],
+            &["SMEMBERS", "m"],
+            &["SADD", "one", "x"],
+            &["SMOVE", "one", "m", "x"],
+            &["EXISTS", "one"],
+            &["SCARD", "m"],
+            &["SISMEMBER", "m", "x"],
+            &["OBJECT", "ENCODING", "m"],
+            &["SET", "str", "v"],
+            &["SADD", "str", "a"],
+            &["SREM", "str", "a"],
+            &["SMEMBERS", "str"],
+            &["SISMEMBER", "str", "a"],
+            &["SMISMEMBER", "str", "a"],
+            &["SCARD", "str"],
+            &["SPOP", "str"],
+            &["SRANDMEMBER", "str"],
+            &["SINTER", "i1", "str"],
+            &["SINTER", "nokey", "str"],
+            &["SUNION", "i1", "str"],
+            &["SDIFF", "nokey", "str"],
+            &["SINTERSTORE", "dst", "i1", "str"],
+            &["SINTERCARD", "2", "i1", "str"],
+            &["SMOVE", "str", "m", "a"],
+            &["SMOVE", "i2", "str", "3"],
+            &["SMOVE", "nokey", "str", "3"],
+            &["SSCAN", "str", "0"],
+            &["SADD", "s"],
+            &["SMOVE", "a", "b"],
+            &["SPOP", "i2", "-1"],
+            &["SPOP", "i2", "abc"],
+            &["SPOP", "i2", "1", "2"],
+            &["SPOP", "nokey"],
+            &["SPOP", "nokey", "3"],
+            &["SPOP", "i2", "0"],
+            &["SRANDMEMBER", "i2", "abc"],
+            &["SRANDMEMBER", "i2", "1", "2"],
+            &["SRANDMEMBER", "nokey"],
+            &["SRANDMEMBER", "nokey", "3"],
+            &["SRANDMEMBER", "nokey", "-3"],
+            &["SRANDMEMBER", "i2", "0"],
+            &["SRANDMEMBER", "i2", "100"],
+            &["SSCAN", "i2", "0"],
+            &["SSCAN", "i2", "0", "MATCH", "*5*"],
+            &["SSCAN", "nokey", "0"],
+            &["SSCAN", "i2", "x"],
+        ]);
+    });
+}
+
+#[test]
+fn set_encodings_and_random() {
+    both(|d| {
+        let members: Vec<String> = (0..513).map(|i| i.to_string()).collect();
+        let mut cmd = vec!["SADD", "big"];
+        cmd.extend(members[..512].iter().map(|s| s.as_str()));
+        d.cmd(&cmd);
+        d.cmd(&["OBJECT", "ENCODING", "big"]);
+        d.cmd(&["SADD", "big", "512"]);
+        d.cmd(&["OBJECT", "ENCODING", "big"]);
+        d.cmd_norm(&["SMEMBERS", "big"], sorted);
+        d.cmd(&["SADD", "words", "a", "b", "c", "d"]);
+        d.cmd_norm(&["SMEMBERS", "words"], sorted);
+        d.cmd_norm(&["SUNION", "words", "big"], sorted);
+        d.cmd_norm(&["SINTER", "words", "words"], sorted);
+        d.cmd_norm(&["SDIFF", "words", "big"], sorted);
+        d.cmd(&["SINTERCARD", "2", "words", "big"]);
+        d.cmd(&["CONFIG", "SET", "set-max-intset-entries", "2"]);
+        d.cmd(&["SADD", "few", "1", "2", "3"]);
+        d.cmd(&["OBJECT", "ENCODING", "few"]);
+        d.cmd_norm(&["SSCAN", "words", "0", "COUNT", "100"], sorted);
+        // Random picks: same shape and count, members from the set.
+        let shape = |r: &[u8]| {
+            let b = bulks(r);
+            assert!(
+                b.iter()
+                    .all(|x| [&b"a"[..], b"b", b"c", b"d"].contains(&&x[..]))
+            );
+            let mut u = b.clone();
+            u.sort();
+            u.dedup();
+            let header = r.split(|&c| c == b'\r').next().unwrap().to_vec();
+            [header, vec![u.len() as u8]].concat()
+        };
+        d.cmd_norm(&["SRANDMEMBER", "words"], shape);
+        d.cmd_norm(&["SRANDMEMBER", "words", "3"], shape);
+        d.cmd_norm(&["SRANDMEMBER", "words", "-20"], |r| {
+            let b = bulks(r);
+            assert!(
+                b.iter()
+                    .all(|x| [&b"a"[..], b"b", b"c", b"d"].contains(&&x[..]))
+            );
+            r.split(|&c| c == b'\r').next().unwrap().to_vec()
+        });
+        d.cmd_norm(&["SPOP", "words"], shape);
+        d.cmd_norm(&["SPOP", "words", "2"], shape);
+        d.cmd(&["SCARD", "words"]);
+        d.cmd_norm(&["SPOP", "words", "5"], shape);
+        d.cmd(&["EXISTS", "words"]);
+    });
+}

@@ -450,3 +450,480 @@ fn set_encodings_and_random() {
         d.cmd(&["EXISTS", "words"]);
     });
 }
+
+#[test]
+fn zset_basics() {
+    both(|d| {
+        d.script(&[
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["ZADD", "z", "1.5", "a", "2", "b", "4", "d"],
+            &["ZADD", "z", "CH", "1", "a", "2", "b", "5", "e"],
+            &["ZADD", "z", "NX", "9", "a", "6", "f"],
+            &["ZADD", "z", "XX", "CH", "9", "a", "7", "g"],
+            &["ZADD", "z", "GT", "CH", "1", "a", "10", "b"],
+            &["ZADD", "z", "LT", "CH", "100", "a", "0.5", "c"],
+            &["ZADD", "z", "INCR", "1", "a"],
+            &["ZADD", "z", "NX", "INCR", "1", "a"],
+            &["ZADD", "z", "XX", "INCR", "1", "new"],
+            &["ZADD", "z", "GT", "INCR", "-1", "a"],
+            &["ZADD", "z", "LT", "INCR", "-1", "a"],
+            &["ZADD", "nokey", "XX", "1", "a"],
+            &["ZADD", "nokey", "XX", "INCR", "1", "a"],
+            &["EXISTS", "nokey"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZADD", "z", "XX", "NX", "1", "a"],
+            &["ZADD", "z", "GT", "LT", "1", "a"],
+            &["ZADD", "z", "GT", "NX", "1", "a"],
+            &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+            &["ZADD", "z", "abc", "a"],
+            &["ZADD", "z", "nan", "a"],
+            &["ZADD", "z", "1e400", "a"],
+            &["ZADD", "z", "1", "a", "2"],
+            &["ZADD", "z", "NX"],
+            &["ZADD", "z", "FOO", "1", "a"],
+            &[
+                "ZADD", "inf", "inf", "a", "-inf", "b", "+inf", "c", "0", "d", "-0", "e",
+            ],
+            &["ZRANGE", "inf", "0", "-1", "WITHSCORES"],
+            &["ZINCRBY", "inf", "-inf", "a"],
+            &["ZADD", "inf", "INCR", "-inf", "c"],
+            &["ZSCORE", "inf", "e"],
+            &["ZINCRBY", "inf", "1.1", "d"],
+            &["ZINCRBY", "inf", "0.1", "d"],
+            &["ZINCRBY", "inf", "1e20", "x"],
+            &["ZINCRBY", "inf", "1.5e-7", "y"],
+            &["ZINCRBY", "inf", "abc", "y"],
+            &["ZINCRBY", "newz", "3", "m"],
+            &["ZSCORE", "z", "a"],
+            &["ZSCORE", "z", "nope"],
+            &["ZSCORE", "nokey", "a"],
+            &["ZMSCORE", "z", "a", "nope", "b"],
+            &["ZMSCORE", "nokey", "a"],
+            &["ZCARD", "z"],
+            &["ZCARD", "nokey"],
+            &["ZRANK", "z", "a"],
+            &["ZREVRANK", "z", "a"],
+            &["ZRANK", "z", "nope"],
+            &["ZRANK", "nokey", "a"],
+            &["ZREM", "z", "a", "nope", "b"],
+            &["ZREM", "nokey", "a"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZREM", "z", "c", "d", "e", "f"],
+            &["EXISTS", "z"],
+            &["TYPE", "inf"],
+            &["OBJECT", "ENCODING", "inf"],
+            &["SET", "str", "x"],
+            &["ZADD", "str", "1", "a"],
+            &["ZINCRBY", "str", "1", "a"],
+            &["ZREM", "str", "a"],
+            &["ZSCORE", "str", "a"],
+            &["ZMSCORE", "str", "a"],
+            &["ZCARD", "str"],
+            &["ZRANK", "str", "a"],
+            &["ZRANGE", "str", "0", "-1"],
+            &["ZRANGEBYSCORE", "str", "0", "1"],
+            &["ZRANGEBYLEX", "str", "-", "+"],
+            &["ZCOUNT", "str", "0", "1"],
+            &["ZLEXCOUNT", "str", "-", "+"],
+            &["ZPOPMIN", "str"],
+            &["BZPOPMIN", "str", "0"],
+            &["ZMPOP", "1", "str", "MIN"],
+            &["ZRANDMEMBER", "str"],
+            &["ZSCAN", "str", "0"],
+            &["ZREMRANGEBYRANK", "str", "0", "1"],
+            &["ZUNIONSTORE", "d", "1", "str"],
+            &["ZRANGESTORE", "d", "str", "0", "-1"],
+        ]);
+    });
+}
+
+#[test]
+fn zset_ranges() {
+    both(|d| {
+        d.cmd(&[
+            "ZADD", "z", "1", "a", "2", "b", "2", "bb", "3", "c", "4", "d", "5", "e", "-1.5", "neg",
+        ]);
+        d.cmd(&[
+            "ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", "ab",
+        ]);
+        d.script(&[
+            &["ZRANGE", "z", "0", "-1"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZRANGE", "z", "2", "3", "WITHSCORES"],
+            &["ZRANGE", "z", "-3", "-1"],
+            &["ZRANGE", "z", "-100", "100"],
+            &["ZRANGE", "z", "5", "2"],
+            &["ZRANGE", "z", "50", "60"],
+            &["ZRANGE", "z", "0", "-1", "REV", "WITHSCORES"],
+            &["ZRANGE", "z", "0", "1", "REV"],
+            &["ZREVRANGE", "z", "0", "2", "WITHSCORES"],
+            &["ZRANGE", "z", "(1", "3", "BYSCORE", "WITHSCORES"],
+            &["ZRANGE", "z", "-inf", "+inf", "BYSCORE"],
+            &["ZRANGE", "z", "2", "(4", "BYSCORE"],
+            &["ZRANGE", "z", "(2", "(2", "BYSCORE"],
+            &["ZRANGE", "z", "3", "1", "BYSCORE"],
+            &["ZRANGE", "z", "4", "2", "BYSCORE", "REV", "WITHSCORES"],
+            &[
+                "ZRANGE", "z", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "1", "3",
+            ],
+            &[
+                "ZRANGE",
+                "z",
+                "-inf",
+                "+inf",
+                "BYSCORE",
+                "LIMIT",
+                "2",
+                "2",
+                "WITHSCORES",
+            ],
+            &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "-1"],
+            &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"],
+            &[
+                "ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "100", "2",
+            ],
+            &["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "0"],
+            &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "-1"],
+            &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES", "LIMIT", "0", "1"],
+            &["ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"],
+            &["ZRANGE", "z", "0", "1", "REV", "REV"],
+            &["ZRANGE", "z", "0", "1", "FOO"],
+            &["ZRANGE", "z", "0", "1", "LIMIT", "0"],
+            &["ZRANGE", "z", "a", "1"],
+            &["ZRANGE", "z", "a", "1", "BYSCORE"],
+            &["ZRANGE", "z", "(a", "1", "BYSCORE"],
+            &["ZRANGE", "z", "nan", "1", "BYSCORE"],
+            &["ZRANGE", "lex", "-", "+", "BYLEX"],
+            &["ZRANGE", "lex", "[a", "(c", "BYLEX"],
+            &["ZRANGE", "lex", "(a", "[c", "BYLEX", "LIMIT", "1", "2"],
+            &["ZRANGE", "lex", "+", "-", "BYLEX", "REV"],
+            &["ZRANGE", "lex", "[d", "(ab", "BYLEX", "REV"],
+            &["ZRANGE", "lex", "-", "+", "BYLEX", "REV"],
+            &["ZRANGE", "lex", "[c", "[a", "BYLEX"],
+            &["ZRANGE", "lex", "a", "[c", "BYLEX"],
+            &["ZRANGE", "lex", "[a", "c", "BYLEX"],
+            &["ZRANGE", "lex", "--", "+", "BYLEX"],
+            &["ZRANGE", "lex", "-", "+", "BYLEX", "WITHSCORES"],
+            &["ZRANGEBYSCORE", "z", "1", "3"],
+            &[
+                "ZRANGEBYSCORE",
+                "z",
+                "1",
+                "3",
+                "WITHSCORES",
+                "LIMIT",
+                "1",
+                "2",
+            ],
+            &["ZRANGEBYSCORE", "z", "1", "3", "LIMIT", "1"],
+            &["ZRANGEBYSCORE", "z", "1", "3", "LIMIT", "a", "b"],
+            &["ZRANGEBYSCORE", "z", "1", "3", "REV"],
+            &["ZRANGEBYSCORE", "z", "abc", "3"],
+            &["ZREVRANGEBYSCORE", "z", "3", "1", "WITHSCORES"],
+            &["ZREVRANGEBYSCORE", "z", "+inf", "(2", "LIMIT", "0", "2"],
+            &["ZRANGEBYLEX", "lex", "-", "[b"],
+            &["ZRANGEBYLEX", "lex", "-", "+", "LIMIT", "2", "3"],
+            &["ZRANGEBYLEX", "lex", "a", "b"],
+            &["ZRANGEBYLEX", "lex", "-", "+", "WITHSCORES"],
+            &["ZREVRANGEBYLEX", "lex", "+", "-"],
+            &["ZREVRANGEBYLEX", "lex", "[c", "(a", "LIMIT", "0", "2"],
+            &["ZRANGE", "nokey", "0", "-1"],
+            &["ZRANGEBYSCORE", "nokey", "0", "1"],
+            &["ZCOUNT", "z", "-inf", "+inf"],
+            &["ZCOUNT", "z", "(2", "4"],
+            &["ZCOUNT", "z", "2", "(2"],
+            &["ZCOUNT", "z", "x", "4"],
+            &["ZCOUNT", "nokey", "0", "1"],
+            &["ZLEXCOUNT", "lex", "-", "+"],
+            &["ZLEXCOUNT", "lex", "[ab", "(d"],
+            &["ZLEXCOUNT", "lex", "a", "(d"],
+            &["ZRANK", "z", "bb"],
+            &["ZREVRANK", "z", "bb"],
+            &["ZRANGESTORE", "dst", "z", "0", "2"],
+            &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+            &["OBJECT", "ENCODING", "dst"],
+            &[
+                "ZRANGESTORE",
+                "dst",
+                "z",
+                "(1",
+                "4",
+                "BYSCORE",
+                "REV",
+                "LIMIT",
+                "0",
+                "2",
+            ],
+            &[
+                "ZRANGESTORE",
+                "dst",
+                "z",
+                "4",
+                "(1",
+                "BYSCORE",
+                "REV",
+                "LIMIT",
+                "0",
+                "2",
+            ],
+            &["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+            &["ZRANGESTORE", "dst2", "lex", "[b", "[d", "BYLEX"],
+            &["ZRANGE", "dst2", "0", "-1"],
+            &["ZRANGESTORE", "dst", "z", "10", "20"],
+            &["EXISTS", "dst"],
+            &["ZRANGESTORE", "dst", "z", "0", "-1", "WITHSCORES"],
+            &["ZRANGESTORE", "dst", "nokey", "0", "-1"],
+            &["ZREMRANGEBYSCORE", "z", "(4", "+inf"],
+            &["ZREMRANGEBYSCORE", "z", "x", "1"],
+            &["ZREMRANGEBYRANK", "z", "0", "0"],
+            &["ZREMRANGEBYRANK", "z", "-1", "-1"],
+            &["ZREMRANGEBYRANK", "z", "a", "1"],
+            &["ZREMRANGEBYLEX", "lex", "[a", "[b"],
+            &["ZREMRANGEBYLEX", "lex", "a", "[b"],
+            &["ZRANGE", "lex", "0", "-1"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZREMRANGEBYRANK", "z", "0", "-1"],
+            &["EXISTS", "z"],
+            &["ZREMRANGEBYSCORE", "nokey", "0", "1"],
+        ]);
+    });
+}
+
+#[test]
+fn zset_pops_and_setops() {
+    both(|d| {
+        d.script(&[
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+            &["ZPOPMIN", "z"],
+            &["ZPOPMAX", "z"],
+            &["ZPOPMIN", "z", "1"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+            &["ZPOPMAX", "z", "2"],
+            &["ZPOPMIN", "z", "0"],
+            &["ZPOPMIN", "z", "-1"],
+            &["ZPOPMIN", "z", "abc"],
+            &["ZPOPMIN", "z", "1", "2"],
+            &["ZPOPMIN", "z", "10"],
+            &["EXISTS", "z"],
+            &["ZPOPMIN", "nokey"],
+            &["ZPOPMIN", "nokey", "2"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+            &["ZMPOP", "1", "z", "MIN"],
+            &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "2"],
+            &["ZMPOP", "1", "z", "MAX", "COUNT", "10"],
+            &["ZMPOP", "1", "z", "MAX"],
+            &["ZMPOP", "0", "z", "MIN"],
+            &["ZMPOP", "1", "z", "FOO"],
+            &["ZMPOP", "1", "z", "MIN", "COUNT", "0"],
+            &["ZMPOP", "1", "z", "MIN", "COUNT", "-1"],
+            &["ZMPOP", "1", "z", "MIN", "COUNT", "1", "COUNT", "2"],
+            &["ZMPOP", "2", "z", "MIN"],
+            &["ZMPOP", "abc", "z", "MIN"],
+            &["BZPOPMIN", "z", "abc"],
+            &["BZPOPMIN", "z", "-1"],
+            &["BZMPOP", "abc", "1", "z", "MIN"],
+            &["BZMPOP", "0", "0", "z", "MIN"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["BZPOPMIN", "nokey", "z", "0"],
+            &["BZPOPMAX", "nokey", "z", "0"],
+            &["BZMPOP", "0", "1", "z", "MIN", "COUNT", "5"],
+            &["EXISTS", "z"],
+            &["ZADD", "z1", "1", "a", "2", "b", "3", "c"],
+            &["ZADD", "z2", "10", "b", "20", "c", "30", "d"],
+            &["SADD", "s1", "a", "d", "x"],
+            &["ZUNIONSTORE", "u", "2", "z1", "z2"],
+            &["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+            &[
+                "ZUNIONSTORE",
+                "u",
+                "3",
+                "z1",
+                "z2",
+                "s1",
+                "WEIGHTS",
+                "1",
+                "2",
+                "3",
+            ],
+            &["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+            &["ZUNIONSTORE", "u", "2", "z1", "z2", "AGGREGATE", "MAX"],
+            &["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+            &[
+                "ZUNIONSTORE",
+                "u",
+                "2",
+                "z1",
+                "z2",
+                "AGGREGATE",
+                "min",
+                "WEIGHTS",
+                "-1",
+                "0.5",
+            ],
+            &["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+            &["ZINTERSTORE", "i", "2", "z1", "z2"],
+            &["ZRANGE", "i", "0", "-1", "WITHSCORES"],
+            &["ZINTERSTORE", "i", "2", "z1", "s1"],
+            &["ZRANGE", "i", "0", "-1", "WITHSCORES"],
+            &["ZINTERSTORE", "i", "2", "z1", "nokey"],
+            &["EXISTS", "i"],
+            &["ZDIFFSTORE", "df", "2", "z1", "z2"],
+            &["ZRANGE", "df", "0", "-1", "WITHSCORES"],
+            &["ZUNION", "2", "z1", "z2", "WITHSCORES"],
+            &["ZINTER", "2", "z1", "z2"],
+            &["ZINTER", "2", "z1", "z2", "WITHSCORES", "AGGREGATE", "MAX"],
+            &["ZDIFF", "2", "z2", "z1", "WITHSCORES"],
+            &["ZUNIONSTORE", "u", "0", "z1"],
+            &["ZUNIONSTORE", "u", "3", "z1"],
+            &["ZUNIONSTORE", "u", "1", "z1", "WEIGHTS", "1", "2"],
+            &["ZUNIONSTORE", "u", "1", "z1", "WEIGHTS", "a"],
+            &["ZUNIONSTORE", "u", "1", "z1", "AGGREGATE", "foo"],
+            &["ZUNIONSTORE", "u", "1", "z1", "WITHSCORES"],
+            &["ZUNIONSTORE", "u", "abc", "z1"],
+            &["ZINTERSTORE", "u", "1", "z1", "nokey"],
+            &["ZDIFF", "1", "z1", "WEIGHTS", "1"],
+            &["ZADD", "infs", "inf", "a"],
+            &["ZADD", "ninfs", "-inf", "a"],
+            &["ZUNIONSTORE", "nan", "2", "infs", "ninfs"],
+            &["ZSCORE", "nan", "a"],
+            &["ZUNIONSTORE", "nan", "1", "infs", "WEIGHTS", "0"],
+            &["ZSCORE", "nan", "a"],
+            &["ZSCAN", "z1", "0"],
+            &["ZSCAN", "z1", "0", "MATCH", "b*"],
+            &["ZSCAN", "nokey", "0"],
+            &["ZRANDMEMBER", "z1", "3", "WITHSCORES"],
+            &["ZRANDMEMBER", "z1", "5"],
+            &["ZRANDMEMBER", "z1", "0"],
+            &["ZRANDMEMBER", "nokey"],
+            &["ZRANDMEMBER", "nokey", "3"],
+            &["ZRANDMEMBER", "z1", "1", "FOO"],
+            &["ZRANDMEMBER", "z1", "abc"],
+        ]);
+        let shape = |r: &[u8]| r.split(|&c| c == b'\r').next().unwrap().to_vec();
+        d.cmd_norm(&["ZRANDMEMBER", "z1"], shape);
+        d.cmd_norm(&["ZRANDMEMBER", "z1", "-5", "WITHSCORES"], shape);
+        d.cmd_norm(&["ZRANDMEMBER", "z1", "2", "WITHSCORES"], shape);
+    });
+}
+
+#[test]
+fn zset_encodings() {
+    both(|d| {
+        for i in 0..128 {
+            d.cmd(&["ZADD", "big", &i.to_string(), &format!("m{i}")]);
+        }
+        d.cmd(&["OBJECT", "ENCODING", "big"]);
+        d.cmd(&["ZADD", "big", "1000", "one-more"]);
+        d.cmd(&["OBJECT", "ENCODING", "big"]);
+        d.cmd(&["ZRANGE", "big", "100", "110", "WITHSCORES"]);
+        d.cmd(&["ZRANK", "big", "m77"]);
+        d.cmd(&["ZRANGESTORE", "small", "big", "0", "9"]);
+        d.cmd(&["OBJECT", "ENCODING", "small"]);
+        d.cmd(&["ZUNIONSTORE", "small2", "1", "small"]);
+        d.cmd(&["OBJECT", "ENCODING", "small2"]);
+        d.cmd(&["ZADD", "long", "1", &"m".repeat(65)]);
+        d.cmd(&["OBJECT", "ENCODING", "long"]);
+        d.cmd(&["ZADD", "long2", "1", "a"]);
+        d.cmd(&["ZADD", "long2", "1", &"m".repeat(65)]);
+        d.cmd(&["OBJECT", "ENCODING", "long2"]);
+        d.cmd_norm(&["ZSCAN", "big", "0", "COUNT", "1000"], sorted);
+    });
+}
+
+/// `blocked_clients` from INFO clients (only that section, which needs no other state).
+fn blocked_clients(conn: &mut RawConn) -> usize {
+    let r = s(&conn.cmd(&["INFO", "clients"]));
+    r.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Run one blocking scenario on a server: `waiters` block in order, then `push` runs on another
+/// connection; returns every waiter's reply.
+fn blocking_run(
+    server: &common::Server,
+    waiters: &[&[&str]],
+    push: &[&[&str]],
+    resp3: bool,
+) -> Vec<Vec<u8>> {
+    let mut conns: Vec<RawConn> = Vec::new();
+    let mut admin = server.raw();
+    for (i, w) in waiters.iter().enumerate() {
+        let mut c = server.raw();
+        if resp3 {
+            c.cmd(&["HELLO", "3"]);
+        }
+        c.send(w);
+        assert!(
+            common::wait_for(std::time::Duration::from_secs(5), || {
+                blocked_clients(&mut admin) == i + 1
+            }),
+            "{} did not block",
+            server.name
+        );
+        conns.push(c);
+    }
+    for p in push {
+        admin.cmd(p);
+    }
+    conns.iter_mut().map(|c| c.read_reply()).collect()
+}
+
+#[test]
+fn blocking_pops_match_redis() {
+    let Some(d) = Diff::new() else { return };
+    type Scenario<'a> = (&'a [&'a [&'a str]], &'a [&'a [&'a str]]);
+    let scenarios: &[Scenario] = &[
+        (
+            &[&["BZPOPMIN", "k1", "k2", "0"], &["BZPOPMAX", "k2", "0"]],
+            &[&["ZADD", "k2", "1", "a", "2", "b", "3", "c"]],
+        ),
+        (
+            &[
+                &["BZMPOP", "0", "2", "m1", "m2", "MAX", "COUNT", "2"],
+                &["BZPOPMIN", "m2", "0"],
+                &["BZPOPMIN", "m2", "0"],
+            ],
+            &[&["ZADD", "m2", "1", "a", "2", "b", "3", "c", "4", "d"]],
+        ),
+        (
+            &[&["BZPOPMIN", "t", "0"]],
+            &[
+                &["SET", "t", "str"],
+                &["DEL", "t"],
+                &["ZADD", "src", "5", "x"],
+                &["ZUNIONSTORE", "t", "1", "src"],
+            ],
+        ),
+    ];
+    for resp3 in [false, true] {
+        for (waiters, push) in scenarios {
+            let got_r = blocking_run(&d.rs, waiters, push, resp3);
+            let got_f = blocking_run(&d.fm, waiters, push, resp3);
+            assert_eq!(
+                got_r.iter().map(|r| s(r)).collect::<Vec<_>>(),
+                got_f.iter().map(|r| s(r)).collect::<Vec<_>>(),
+                "{waiters:?} then {push:?}"
+            );
+            d.rs.raw().cmd(&["FLUSHALL"]);
+            d.fm.raw().cmd(&["FLUSHALL"]);
+        }
+    }
+}
+
+#[test]
+fn blocking_pop_timeouts_and_multi() {
+    both(|d| {
+        d.cmd(&["BZPOPMIN", "none", "0.05"]);
+        d.cmd(&["BZPOPMAX", "none", "0.05"]);
+        d.cmd(&["BZMPOP", "0.05", "1", "none", "MIN"]);
+        d.cmd(&["MULTI"]);
+        d.cmd(&["BZPOPMIN", "none", "0"]);
+        d.cmd(&["BZMPOP", "0", "1", "none", "MIN"]);
+        d.cmd(&["ZADD", "none", "1", "a"]);
+        d.cmd(&["BZPOPMIN", "none", "0"]);
+        d.cmd(&["EXEC"]);
+    });
+}

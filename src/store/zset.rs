@@ -174,6 +174,8 @@ impl ZSet {
 
     /// Set `m`'s score; returns the previous score. `m` must already be an owned copy.
     pub fn insert(&mut self, m: Bytes, score: f64, limits: Limits) -> Option<f64> {
+        // Redis 7.0 stores small sets' scores as listpack integers, which turns -0 into 0.
+        let score = if score == 0.0 { 0.0 } else { score };
         if !self.skiplist && m.len() > limits.value {
             self.skiplist = true;
         }

@@ -227,24 +227,24 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 // HINCRBYFLOAT key field increment
 fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let Some(by) = super::string::parse_long_double(&args[3]) else {
+    use super::string::long_double::{self, Ld};
+    let Some(by) = long_double::parse(&args[3]) else {
         return Reply::error(error::NOT_FLOAT);
     };
-    if !by.is_finite() {
+    if matches!(by, Ld::Inf(_)) {
         return Reply::error("ERR value is NaN or Infinity");
     }
     let cur = match tri!(get_hash(ctx.db(), &args[1])).and_then(|h| h.get(&args[2])) {
-        Some(v) => match super::string::parse_long_double(v) {
+        Some(v) => match long_double::parse(v) {
             Some(n) => n,
             None => return Reply::error(HASH_NOT_FLOAT),
         },
-        None => 0.0,
+        None => Ld::Zero(false),
     };
-    let new = cur + by;
-    if !new.is_finite() {
+    let Some(new) = long_double::add(cur, by) else {
         return Reply::error(NAN_OR_INF);
-    }
-    let v = Bytes::from(super::string::format_long_double(new));
+    };
+    let v = Bytes::from(long_double::format(new));
     tri!(hset_pairs(ctx, &args[1], &[args[2].clone(), v.clone()]));
     // The float result, not the increment, is what replays identically.
     ctx.propagate(vec![

@@ -1048,3 +1048,152 @@ fn string_commands() {
         ]);
     });
 }
+
+mod random_ops {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Scores that exercise rounding, signs, infinities and exponents.
+    fn score() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (-20i32..20).prop_map(|i| i.to_string()),
+            (-2000i32..2000, 1u32..4)
+                .prop_map(|(i, d)| format!("{}", i as f64 / 10f64.powi(d as i32))),
+            Just("inf".to_string()),
+            Just("-inf".to_string()),
+            Just("1e20".to_string()),
+            Just("1.5e-7".to_string()),
+            Just("0.1".to_string()),
+        ]
+    }
+
+    fn member() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-e]{1,2}", (0i32..12).prop_map(|i| i.to_string())]
+    }
+
+    fn bound() -> impl Strategy<Value = String> {
+        (any::<bool>(), score()).prop_map(|(ex, s)| if ex { format!("({s}") } else { s })
+    }
+
+    fn lex() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("-".to_string()),
+            Just("+".to_string()),
+            "[a-e]{1,2}".prop_map(|s| format!("[{s}")),
+            "[a-e]{1,2}".prop_map(|s| format!("({s}")),
+        ]
+    }
+
+    fn cmd() -> impl Strategy<Value = Vec<String>> {
+        let k = prop_oneof![Just("z1"), Just("z2"), Just("h"), Just("s1"), Just("s2")]
+            .prop_map(|s| s.to_string());
+        prop_oneof![
+            (k.clone(), score(), member(), score(), member()).prop_map(|(k, a, m, b, n)| vec![
+                "ZADD".into(),
+                k,
+                a,
+                m,
+                b,
+                n
+            ]),
+            (
+                k.clone(),
+                prop::sample::select(vec!["NX", "XX", "GT", "LT", "CH", "INCR"]),
+                score(),
+                member()
+            )
+                .prop_map(|(k, f, s, m)| vec!["ZADD".into(), k, f.into(), s, m]),
+            (k.clone(), score(), member()).prop_map(|(k, s, m)| vec!["ZINCRBY".into(), k, s, m]),
+            (k.clone(), member()).prop_map(|(k, m)| vec!["ZREM".into(), k, m]),
+            (k.clone(), bound(), bound(), any::<bool>()).prop_map(|(k, a, b, rev)| {
+                let mut c = vec![
+                    "ZRANGE".into(),
+                    k,
+                    a,
+                    b,
+                    "BYSCORE".into(),
+                    "WITHSCORES".into(),
+                ];
+                if rev {
+                    c.push("REV".into());
+                }
+                c
+            }),
+            (k.clone(), lex(), lex(), 0i32..3, -1i32..3).prop_map(|(k, a, b, o, l)| vec![
+                "ZRANGEBYLEX".into(),
+                k,
+                a,
+                b,
+                "LIMIT".into(),
+                o.to_string(),
+                l.to_string()
+            ]),
+            (k.clone(), -5i32..5, -5i32..5).prop_map(|(k, a, b)| vec![
+                "ZRANGE".into(),
+                k,
+                a.to_string(),
+                b.to_string(),
+                "WITHSCORES".into()
+            ]),
+            (k.clone(), bound(), bound()).prop_map(|(k, a, b)| vec!["ZCOUNT".into(), k, a, b]),
+            (k.clone(), bound(), bound()).prop_map(|(k, a, b)| vec![
+                "ZREMRANGEBYSCORE".into(),
+                k,
+                a,
+                b
+            ]),
+            (k.clone(), member()).prop_map(|(k, m)| vec!["ZRANK".into(), k, m]),
+            (k.clone(), 0i32..3).prop_map(|(k, n)| vec!["ZPOPMIN".into(), k, n.to_string()]),
+            (k.clone(), 0i32..3).prop_map(|(k, n)| vec!["ZPOPMAX".into(), k, n.to_string()]),
+            k.clone().prop_map(|k| vec![
+                "ZUNIONSTORE".into(),
+                "z2".into(),
+                "2".into(),
+                k,
+                "z1".into()
+            ]),
+            (k.clone(), member(), score()).prop_map(|(k, f, v)| vec!["HSET".into(), k, f, v]),
+            (k.clone(), member(), score()).prop_map(|(k, f, v)| vec![
+                "HINCRBYFLOAT".into(),
+                k,
+                f,
+                v
+            ]),
+            (k.clone(), member()).prop_map(|(k, f)| vec!["HDEL".into(), k, f]),
+            k.clone().prop_map(|k| vec!["HGETALL".into(), k]),
+            (k.clone(), member(), member()).prop_map(|(k, a, b)| vec!["SADD".into(), k, a, b]),
+            (k.clone(), member()).prop_map(|(k, m)| vec!["SREM".into(), k, m]),
+            k.clone()
+                .prop_map(|k| vec!["SINTER".into(), k, "s1".into()]),
+            k.clone()
+                .prop_map(|k| vec!["SDIFFSTORE".into(), "s2".into(), k, "s1".into()]),
+            (score(), score()).prop_map(|(a, b)| vec!["EVALFREE".into(), a, b]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        /// Random command sequences give byte-identical replies (sets compared sorted).
+        #[test]
+        fn random_sequences_match_redis(cmds in proptest::collection::vec(cmd(), 1..60)) {
+            let Some(mut d) = Diff::new() else { return Ok(()) };
+            for c in cmds {
+                if c[0] == "EVALFREE" {
+                    // INCRBYFLOAT chain: set, then add.
+                    d.cmd(&["SET", "f", &c[1]]);
+                    d.cmd(&["INCRBYFLOAT", "f", &c[2]]);
+                    continue;
+                }
+                let set_reply = c[0] == "SINTER" || (c[0] == "HGETALL");
+                if set_reply {
+                    d.cmd_norm(&c, sorted);
+                } else {
+                    d.cmd(&c);
+                }
+            }
+            for k in ["z1", "z2"] {
+                d.cmd(&["ZRANGE", k, "0", "-1", "WITHSCORES"]);
+            }
+        }
+    }
+}

@@ -1197,3 +1197,81 @@ mod random_ops {
         }
     }
 }
+
+/// The generic keyspace commands see the new types like Redis does.
+#[test]
+fn keyspace_sees_new_types() {
+    both(|d| {
+        d.script(&[
+            &["HSET", "h", "a", "1"],
+            &["SADD", "s", "1", "x"],
+            &["ZADD", "z", "1", "a"],
+            &["SET", "str", "x"],
+            &["TYPE", "h"],
+            &["TYPE", "s"],
+            &["TYPE", "z"],
+            &["OBJECT", "ENCODING", "s"],
+            &["RENAME", "h", "h2"],
+            &["HGETALL", "h2"],
+            &["EXISTS", "h"],
+            &["COPY", "z", "z3"],
+            &["ZRANGE", "z3", "0", "-1", "WITHSCORES"],
+            &["ZADD", "z3", "2", "b"],
+            &["ZCARD", "z"],
+            &["EXPIRE", "s", "100"],
+            &["TTL", "s"],
+            &["DBSIZE"],
+            &["MOVE", "z3", "1"],
+            &["DEL", "h2", "s", "z"],
+            &["DBSIZE"],
+            &["SET", "h2", "x"],
+            &["HGET", "h2", "a"],
+        ]);
+        d.cmd(&["HSET", "h", "a", "1"]);
+        d.cmd(&["SADD", "s", "1"]);
+        d.cmd(&["ZADD", "z", "1", "a"]);
+        for t in ["hash", "set", "zset", "string"] {
+            d.cmd_norm(&["SCAN", "0", "TYPE", t, "COUNT", "100"], sorted);
+        }
+        d.cmd(&["PEXPIRE", "z", "30"]);
+        d.cmd(&["PEXPIRE", "h", "30"]);
+        assert!(common::wait_for(std::time::Duration::from_secs(3), || {
+            d.ferry.cmd(&["EXISTS", "z", "h"]) == b":0\r\n"
+        }));
+        assert!(common::wait_for(std::time::Duration::from_secs(3), || {
+            d.redis.cmd(&["EXISTS", "z", "h"]) == b":0\r\n"
+        }));
+        d.cmd(&["HGET", "h", "a"]);
+        d.cmd(&["ZSCORE", "z", "a"]);
+    });
+}
+
+#[test]
+fn memory_usage_grows_with_content() {
+    let fm = common::Server::ferrymq(&[]);
+    let mut c = fm.raw();
+    let usage = |c: &mut RawConn, k: &str| -> i64 {
+        let r = s(&c.cmd(&["MEMORY", "USAGE", k]));
+        r.trim_start_matches(':').trim().parse().unwrap()
+    };
+    for (add, key) in [("HSET", "h"), ("SADD", "s"), ("ZADD", "z")] {
+        let mk = |i: usize| -> Vec<String> {
+            let m = format!("member-{i}-{}", "x".repeat(50));
+            match add {
+                "HSET" => vec![add.into(), key.into(), m, "value".into()],
+                "SADD" => vec![add.into(), key.into(), m],
+                _ => vec![add.into(), key.into(), i.to_string(), m],
+            }
+        };
+        c.cmd(&mk(0));
+        let small = usage(&mut c, key);
+        for i in 1..500 {
+            c.cmd(&mk(i));
+        }
+        let big = usage(&mut c, key);
+        assert!(
+            small > 0 && big > small + 500 * 50,
+            "{key}: {small} -> {big}"
+        );
+    }
+}

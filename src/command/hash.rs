@@ -320,8 +320,9 @@ fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let picked: Vec<(&Bytes, &Bytes)> = if count == 0 {
         vec![]
     } else if !distinct {
+        let all: Vec<(&Bytes, &Bytes)> = h.iter().collect();
         (0..count)
-            .map(|_| h.nth(rand::random_range(0..h.len())).expect("in range"))
+            .map(|_| all[rand::random_range(0..all.len())])
             .collect()
     } else if count >= h.len() {
         h.iter().collect()

@@ -4,14 +4,15 @@
 //! integer sets match redis-server):
 //! - `Intset`: sorted `i64`s, while every member is the canonical decimal form of an integer
 //!   and there are at most `set-max-intset-entries` of them;
-//! - `Table`: a hash set of byte strings, from the first member that breaks either rule
-//!   (never converted back).
+//! - `Table`: a hash table of byte strings, from the first member that breaks either rule
+//!   (never converted back). It keeps its members in a vector with a member → slot index
+//!   (removal swaps the last member into the hole), so SPOP and SRANDMEMBER pick in O(1).
 //!
 //! Pure data structure: no protocol, no locks. Callers copy request bytes before inserting.
 
-use ahash::RandomState;
 use bytes::Bytes;
-use std::collections::HashSet;
+
+use super::Dict;
 
 /// A member as an intset stores it: only the canonical form of an `i64` qualifies.
 pub fn as_int(m: &[u8]) -> Option<i64> {
@@ -25,7 +26,41 @@ fn int_bytes(i: i64) -> Bytes {
 #[derive(Clone, Debug)]
 pub enum Set {
     Intset(Vec<i64>),
-    Table(HashSet<Bytes, RandomState>),
+    Table(Table),
+}
+
+/// Members in a vector plus their slots, for O(1) membership and O(1) random picks.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    items: Vec<Bytes>,
+    slots: Dict<Bytes, usize>,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn contains(&self, m: &[u8]) -> bool {
+        self.slots.contains_key(m)
+    }
+    fn insert(&mut self, m: Bytes) -> bool {
+        if self.slots.contains_key(&m) {
+            return false;
+        }
+        self.slots.insert(m.clone(), self.items.len());
+        self.items.push(m);
+        true
+    }
+    fn remove(&mut self, m: &[u8]) -> bool {
+        let Some(i) = self.slots.remove(m) else {
+            return false;
+        };
+        self.items.swap_remove(i);
+        if let Some(moved) = self.items.get(i) {
+            *self.slots.get_mut(moved).expect("indexed") = i;
+        }
+        true
+    }
 }
 
 impl Default for Set {
@@ -44,7 +79,7 @@ impl Set {
         if as_int(m).is_some() {
             Set::Intset(Vec::new())
         } else {
-            Set::Table(HashSet::default())
+            Set::Table(Table::default())
         }
     }
 
@@ -68,7 +103,10 @@ impl Set {
 
     fn convert_to_table(&mut self) {
         if let Set::Intset(v) = self {
-            let t: HashSet<Bytes, RandomState> = v.iter().map(|&i| int_bytes(i)).collect();
+            let mut t = Table::default();
+            for &i in v.iter() {
+                t.insert(int_bytes(i));
+            }
             *self = Set::Table(t);
         }
     }
@@ -115,7 +153,7 @@ impl Set {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Bytes> + '_> {
         match self {
             Set::Intset(v) => Box::new(v.iter().map(|&i| int_bytes(i))),
-            Set::Table(t) => Box::new(t.iter().cloned()),
+            Set::Table(t) => Box::new(t.items.iter().cloned()),
         }
     }
 
@@ -123,7 +161,7 @@ impl Set {
     pub fn nth(&self, i: usize) -> Option<Bytes> {
         match self {
             Set::Intset(v) => v.get(i).map(|&i| int_bytes(i)),
-            Set::Table(t) => t.iter().nth(i).cloned(),
+            Set::Table(t) => t.items.get(i).cloned(),
         }
     }
 
@@ -157,8 +195,9 @@ impl Set {
         match self {
             Set::Intset(v) => v.capacity() * 8,
             Set::Table(t) => {
-                t.capacity() * (std::mem::size_of::<Bytes>() + 1)
-                    + t.iter().map(|b| b.len()).sum::<usize>()
+                t.items.capacity() * std::mem::size_of::<Bytes>()
+                    + t.slots.capacity() * (std::mem::size_of::<(Bytes, usize)>() + 1)
+                    + t.items.iter().map(|b| b.len()).sum::<usize>()
             }
         }
     }

@@ -1275,3 +1275,52 @@ fn memory_usage_grows_with_content() {
         );
     }
 }
+
+/// A write of each family by another client makes a WATCHing transaction fail, as in Redis.
+#[test]
+fn watch_sees_writes_of_every_family() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut other_r = d.rs.raw();
+    let mut other_f = d.fm.raw();
+    let setup: &[&[&str]] = &[
+        &["HSET", "h", "a", "1"],
+        &["SADD", "s", "a"],
+        &["ZADD", "z", "1", "a", "2", "b"],
+        &["SET", "f", "1.5"],
+    ];
+    let writes: &[&[&str]] = &[
+        &["HSET", "h", "a", "2"],
+        &["HDEL", "h", "a"],
+        &["HINCRBYFLOAT", "h", "n", "1.5"],
+        &["SADD", "s", "b"],
+        &["SPOP", "s"],
+        &["SMOVE", "s", "s2", "a"],
+        &["ZADD", "z", "5", "a"],
+        &["ZINCRBY", "z", "1", "a"],
+        &["ZPOPMIN", "z"],
+        &["ZMPOP", "1", "z", "MAX"],
+        &["ZREMRANGEBYRANK", "z", "0", "0"],
+        &["INCRBYFLOAT", "f", "1"],
+        &["SETRANGE", "f", "0", "9"],
+        &["GETDEL", "f"],
+    ];
+    for w in writes {
+        d.cmd(&["FLUSHALL"]);
+        d.script(setup);
+        let key = w[1];
+        d.cmd(&["WATCH", key]);
+        assert_eq!(s(&other_r.cmd(w)), s(&other_f.cmd(w)), "{w:?}");
+        d.cmd(&["MULTI"]);
+        d.cmd(&["PING"]);
+        d.cmd(&["EXEC"]);
+    }
+    // A write that changes nothing does not touch the key.
+    d.cmd(&["FLUSHALL"]);
+    d.script(setup);
+    d.cmd(&["WATCH", "z"]);
+    other_r.cmd(&["ZADD", "z", "NX", "7", "a"]);
+    other_f.cmd(&["ZADD", "z", "NX", "7", "a"]);
+    d.cmd(&["MULTI"]);
+    d.cmd(&["PING"]);
+    d.cmd(&["EXEC"]);
+}

@@ -523,7 +523,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "1.0.0",
         ),
     CommandSpec::new("sintercard", -3, READONLY, sintercard)
-        .keys(2, 2, 1)
+        .keys(0, 0, 0)
         .group(G)
         .doc(
             "Intersect multiple sets and return the cardinality of the result",

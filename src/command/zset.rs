@@ -721,6 +721,10 @@ fn mpop_some(
         let popped = pop_entries(db, k, max, count);
         let n = popped.len();
         ctx.changed();
+        // The table gives ZMPOP/BZMPOP no fixed key positions (numkeys decides), so the popped
+        // key is marked for WATCH here.
+        let dbi = ctx.db_index();
+        ctx.store().watches.touch(dbi, k);
         pop_effect(ctx, k, max, n);
         let items = popped
             .into_iter()
@@ -1153,14 +1157,14 @@ pub const COMMANDS: &[CommandSpec] = &[
             "5.0.0",
         ),
     CommandSpec::new("zmpop", -4, WRITE, zmpop)
-        .keys(2, 2, 1)
+        .keys(0, 0, 0)
         .group(G)
         .doc(
             "Remove and return members with scores in a sorted set",
             "7.0.0",
         ),
     CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop)
-        .keys(3, 3, 1)
+        .keys(0, 0, 0)
         .group(G)
         .doc(
             "Remove and return members with scores in a sorted set or block until one is available",

@@ -533,6 +533,8 @@ fn zset_basics() {
             &["ZREMRANGEBYRANK", "str", "0", "1"],
             &["ZUNIONSTORE", "d", "1", "str"],
             &["ZRANGESTORE", "d", "str", "0", "-1"],
+            &["ZINTERCARD", "2", "nokey", "str"],
+            &["ZUNION", "2", "nokey", "str"],
         ]);
     });
 }
@@ -783,6 +785,15 @@ fn zset_pops_and_setops() {
             &["ZUNIONSTORE", "u", "abc", "z1"],
             &["ZINTERSTORE", "u", "1", "z1", "nokey"],
             &["ZDIFF", "1", "z1", "WEIGHTS", "1"],
+            &["ZINTERCARD", "2", "z1", "z2"],
+            &["ZINTERCARD", "2", "z1", "z2", "LIMIT", "1"],
+            &["ZINTERCARD", "3", "z1", "z2", "s1"],
+            &["ZINTERCARD", "0", "z1"],
+            &["ZINTERCARD", "abc", "z1"],
+            &["ZINTERCARD", "3", "z1"],
+            &["ZINTERCARD", "1", "z1", "LIMIT", "-1"],
+            &["ZINTERCARD", "1", "z1", "FOO"],
+            &["ZINTERCARD", "2", "z1", "nokey"],
             &["ZADD", "infs", "inf", "a"],
             &["ZADD", "ninfs", "-inf", "a"],
             &["ZUNIONSTORE", "nan", "2", "infs", "ninfs"],
@@ -1323,4 +1334,50 @@ fn watch_sees_writes_of_every_family() {
     d.cmd(&["MULTI"]);
     d.cmd(&["PING"]);
     d.cmd(&["EXEC"]);
+}
+
+/// Full SSCAN and ZSCAN iterations of hash-table/skiplist encodings return every element
+/// exactly once, with the right scores.
+#[test]
+fn sscan_and_zscan_iterate_everything() {
+    let fm = common::Server::ferrymq(&[]);
+    let mut c = fm.raw();
+    for i in 0..700 {
+        c.cmd(&["SADD", "s", &format!("m{i}")]);
+        c.cmd(&["ZADD", "z", &i.to_string(), &format!("m{i}")]);
+    }
+    assert_eq!(
+        s(&c.cmd(&["OBJECT", "ENCODING", "s"])),
+        "$9\r\nhashtable\r\n"
+    );
+    assert_eq!(
+        s(&c.cmd(&["OBJECT", "ENCODING", "z"])),
+        "$8\r\nskiplist\r\n"
+    );
+    for (cmd, key, per) in [("SSCAN", "s", 1), ("ZSCAN", "z", 2)] {
+        let mut cursor = "0".to_string();
+        let mut seen = Vec::new();
+        let mut calls = 0;
+        loop {
+            let r = c.cmd(&[cmd, key, &cursor, "COUNT", "33"]);
+            let b = bulks(&r);
+            cursor = s(&b[0]);
+            for item in b[1..].chunks(per) {
+                let m = s(&item[0]);
+                if per == 2 {
+                    assert_eq!(s(&item[1]), m.trim_start_matches('m'), "score of {m}");
+                }
+                seen.push(m);
+            }
+            calls += 1;
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert!(calls > 10, "{cmd} returned everything in {calls} calls");
+        seen.sort();
+        let mut want: Vec<String> = (0..700).map(|i| format!("m{i}")).collect();
+        want.sort();
+        assert_eq!(seen, want, "{cmd}");
+    }
 }

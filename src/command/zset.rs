@@ -1,7 +1,7 @@
 //! Sorted set commands: ZADD, ZREM, ZSCORE, ZMSCORE, ZINCRBY, ZCARD, ZCOUNT, ZLEXCOUNT,
 //! ZRANK/ZREVRANK, ZRANGE (BYSCORE, BYLEX, REV, LIMIT, WITHSCORES) and its older forms,
 //! ZRANGESTORE, ZREMRANGEBY{SCORE,RANK,LEX}, ZPOPMIN/ZPOPMAX, BZPOPMIN/BZPOPMAX, ZMPOP/BZMPOP,
-//! ZRANDMEMBER, ZSCAN, ZUNION/ZINTER/ZDIFF (+STORE).
+//! ZRANDMEMBER, ZSCAN, ZUNION/ZINTER/ZDIFF (+STORE), ZINTERCARD.
 //!
 //! Handlers parse and type-check, then work on [`crate::store::zset::ZSet`]. A sorted set whose
 //! last member goes is removed. Scores reach the client as [`Reply::Double`] (RESP2 bulk
@@ -1029,7 +1029,63 @@ fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     zsetop_generic(ctx, args, 1, None, SetOp::Diff)
 }
 
+// ZINTERCARD numkeys key [key ...] [LIMIT limit]
+fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let numkeys = tri!(super::parse_i64(&args[1]));
+    if numkeys < 1 {
+        return Reply::error("ERR at least 1 input key is needed for 'zintercard' command");
+    }
+    if numkeys as u64 > (args.len() - 2) as u64 {
+        return Reply::error(error::SYNTAX);
+    }
+    let n = numkeys as usize;
+    let mut limit = 0usize;
+    let mut j = 2 + n;
+    while j < args.len() {
+        if is(&args[j], "limit") && j + 1 < args.len() {
+            let l = tri!(super::parse_i64(&args[j + 1]));
+            if l < 0 {
+                return Reply::error("ERR LIMIT can't be negative");
+            }
+            limit = l as usize;
+            j += 2;
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+    }
+    let db = ctx.db();
+    let mut inputs = Vec::with_capacity(n);
+    for k in &args[2..2 + n] {
+        inputs.push(tri!(input_entries(db.get(k))));
+    }
+    let Some(mut inputs) = inputs.into_iter().collect::<Option<Vec<_>>>() else {
+        return Reply::Int(0);
+    };
+    inputs.sort_by_key(|i| i.len());
+    let others: Vec<crate::store::Dict<&Bytes, ()>> = inputs[1..]
+        .iter()
+        .map(|i| i.iter().map(|(m, _)| (m, ())).collect())
+        .collect();
+    let mut count = 0;
+    for (m, _) in &inputs[0] {
+        if others.iter().all(|o| o.contains_key(m)) {
+            count += 1;
+            if limit > 0 && count >= limit {
+                break;
+            }
+        }
+    }
+    Reply::Int(count as i64)
+}
+
 pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("zintercard", -3, READONLY, zintercard)
+        .keys(0, 0, 0)
+        .group(G)
+        .doc(
+            "Intersect multiple sorted sets and return the cardinality of the result",
+            "7.0.0",
+        ),
     CommandSpec::new("zadd", -4, WRITE | DENYOOM | FAST, zadd)
         .keys(1, 1, 1)
         .group(G)

@@ -1057,6 +1057,12 @@ fn string_commands() {
             &["LCS", "l1", "h"],
             &["LCS", "l1", "l2", "MINMATCHLEN", "abc"],
         ]);
+        // The LCS table would exceed proto-max-bulk-len: refused before allocating.
+        let long_a = "a".repeat(12000);
+        let long_b = "b".repeat(12000);
+        d.cmd(&["SET", "la", &long_a]);
+        d.cmd(&["SET", "lb", &long_b]);
+        d.cmd(&["LCS", "la", "lb", "LEN"]);
     });
 }
 

@@ -540,10 +540,10 @@ fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if len_only && idx {
         return Reply::error("ERR If you want both the length and indexes, please just use IDX.");
     }
-    // DEVIATION(redis): Redis allocates the (len(a)+1)*(len(b)+1) table whatever its size; we
-    // refuse above 2^28 cells rather than let one request take gigabytes.
-    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
-    if cells > 1 << 28 {
+    // Redis refuses when the (len(a)+1)*(len(b)+1) table of u32 would exceed
+    // proto-max-bulk-len (512 MB), which also bounds what one request can make us allocate.
+    let table_bytes = (a.len() as u64 + 1) * (b.len() as u64 + 1) * 4;
+    if table_bytes > MAX_STRING as u64 {
         return Reply::error(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
         );

@@ -9,8 +9,9 @@
 //! `skiplist` for good (Redis's ZRANGESTORE/ZUNIONSTORE/ZINTERSTORE re-check their destination,
 //! see [`ZSet::shrink_encoding`]).
 //!
-//! DEVIATION(redis): rank operations (ZRANK, ZRANGE by index, ZREMRANGEBYRANK) walk the tree,
-//! O(rank) instead of the skiplist's O(log n); score and lex lookups are O(log n + m).
+//! DEVIATION(redis): rank operations (ZRANK, ZRANGE by index, ZREMRANGEBYRANK) walk the tree
+//! from the nearer end, O(min(rank, len - rank)) instead of the skiplist's O(log n); score
+//! lookups are O(log n + m), lex lookups walk from the start (O(position + m)).
 //!
 //! Pure data structure: no protocol, no locks. Callers copy request bytes before inserting.
 
@@ -207,32 +208,60 @@ impl ZSet {
         Some(score)
     }
 
-    /// 0-based rank of `m` (from the highest score when `rev`).
+    /// 0-based rank of `m` (from the highest score when `rev`). Walks from both ends at once,
+    /// so the cost is O(min(rank, len - rank)).
     pub fn rank(&self, m: &[u8], rev: bool) -> Option<usize> {
         let score = self.score(m)?;
         let e = Entry {
             score,
             member: Bytes::copy_from_slice(m),
         };
-        let below = self.tree.range(..&e).count();
-        Some(if rev { self.len() - 1 - below } else { below })
+        let len = self.len();
+        let (mut fwd, mut back) = (self.tree.iter(), self.tree.iter().rev());
+        let mut below = None;
+        for i in 0..len {
+            if fwd.next() == Some(&e) {
+                below = Some(i);
+                break;
+            }
+            if back.next() == Some(&e) {
+                below = Some(len - 1 - i);
+                break;
+            }
+        }
+        let below = below?;
+        Some(if rev { len - 1 - below } else { below })
+    }
+
+    /// Entries from rank `start` to `end` inclusive (both already clamped to `0..len`); walks
+    /// from the nearer end.
+    pub fn by_rank(&self, start: usize, end: usize, rev: bool) -> Vec<&Entry> {
+        let len = self.len();
+        if start > end || start >= len {
+            return vec![];
+        }
+        let n = end - start + 1;
+        // Ranks counted from the front of the tree.
+        let (lo, hi) = if rev {
+            (len - 1 - end, len - 1 - start)
+        } else {
+            (start, end)
+        };
+        let mut out: Vec<&Entry> = if lo <= len - 1 - hi {
+            self.tree.iter().skip(lo).take(n).collect()
+        } else {
+            let mut v: Vec<&Entry> = self.tree.iter().rev().skip(len - 1 - hi).take(n).collect();
+            v.reverse();
+            v
+        };
+        if rev {
+            out.reverse();
+        }
+        out
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Entry> {
         self.tree.iter()
-    }
-
-    /// Entries from rank `start` to `end` inclusive (both already clamped to `0..len`).
-    pub fn by_rank(&self, start: usize, end: usize, rev: bool) -> Vec<&Entry> {
-        if start > end || start >= self.len() {
-            return vec![];
-        }
-        let n = end - start + 1;
-        if rev {
-            self.tree.iter().rev().skip(start).take(n).collect()
-        } else {
-            self.tree.iter().skip(start).take(n).collect()
-        }
     }
 
     /// Entries whose score is in `r`, ascending (descending when `rev`).
@@ -401,6 +430,17 @@ mod tests {
                     prop_assert_eq!(z.rank(m, false), Some(i));
                     prop_assert_eq!(z.rank(m, true), Some(order.len() - 1 - i));
                 }
+            }
+            let order = model_order(&model);
+            for (a, b) in [(0usize, 2usize), (1, 5), (3, 3), (0, 40), (5, 40)] {
+                if order.is_empty() { break; }
+                let b = b.min(order.len() - 1);
+                let want: Vec<Vec<u8>> = order.iter().skip(a).take((b + 1).saturating_sub(a)).map(|(_, m)| m.clone()).collect();
+                let got: Vec<Vec<u8>> = z.by_rank(a, b, false).iter().map(|e| e.member.to_vec()).collect();
+                prop_assert_eq!(&got, &want);
+                let rev_want: Vec<Vec<u8>> = order.iter().rev().skip(a).take((b + 1).saturating_sub(a)).map(|(_, m)| m.clone()).collect();
+                let got: Vec<Vec<u8>> = z.by_rank(a, b, true).iter().map(|e| e.member.to_vec()).collect();
+                prop_assert_eq!(&got, &rev_want);
             }
             let r = ScoreRange { min: lo as f64, minex, max: (lo + span) as f64, maxex };
             let order = model_order(&model);

@@ -314,6 +314,34 @@ impl ZSet {
         if r.is_empty() {
             return Box::new(std::iter::empty());
         }
+        // The usual case, every score equal: the interval maps onto a tree range directly.
+        if let (Some(first), Some(last)) = (self.tree.first(), self.tree.last())
+            && first.score == last.score
+        {
+            let score = first.score;
+            let at = |b: &Bytes| Entry {
+                score,
+                member: b.clone(),
+            };
+            let lo = match &r.min {
+                LexBound::NegInf => Bound::Unbounded,
+                LexBound::Incl(b) => Bound::Included(at(b)),
+                LexBound::Excl(b) => Bound::Excluded(at(b)),
+                LexBound::PosInf => return Box::new(std::iter::empty()),
+            };
+            let hi = match &r.max {
+                LexBound::PosInf => Bound::Unbounded,
+                LexBound::Incl(b) => Bound::Included(at(b)),
+                LexBound::Excl(b) => Bound::Excluded(at(b)),
+                LexBound::NegInf => return Box::new(std::iter::empty()),
+            };
+            let range = self.tree.range((lo, hi));
+            return if rev {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+        }
         if rev {
             Box::new(
                 self.tree
@@ -453,6 +481,40 @@ mod tests {
                 z.by_score(r, true).map(|e| (e.score as i64, e.member.to_vec())).collect();
             rev.reverse();
             prop_assert_eq!(&rev, &want);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        /// The tree-range fast path (equal scores) agrees with a filter over all members.
+        #[test]
+        fn lex_ranges_match_a_filter(members in proptest::collection::btree_set("[a-d]{0,3}", 0..20),
+                                     lo in "[-+]|[\\[(][a-d]{0,3}", hi in "[-+]|[\\[(][a-d]{0,3}", rev: bool) {
+            let l = Limits::default();
+            let mut z = ZSet::new(1, l);
+            for m in &members {
+                z.insert(Bytes::from(m.clone()), 1.0, l);
+            }
+            let parse = |s: &str| match s.as_bytes()[0] {
+                b'-' => LexBound::NegInf,
+                b'+' => LexBound::PosInf,
+                b'[' => LexBound::Incl(Bytes::copy_from_slice(&s.as_bytes()[1..])),
+                _ => LexBound::Excl(Bytes::copy_from_slice(&s.as_bytes()[1..])),
+            };
+            let r = LexRange { min: parse(&lo), max: parse(&hi) };
+            let mut want: Vec<String> = if r.is_empty() {
+                vec![]
+            } else {
+                members.iter().filter(|m| r.gte_min(m.as_bytes()) && r.lte_max(m.as_bytes())).cloned().collect()
+            };
+            if rev {
+                want.reverse();
+            }
+            let got: Vec<String> = z
+                .by_lex(&r, rev)
+                .map(|e| String::from_utf8(e.member.to_vec()).unwrap())
+                .collect();
+            prop_assert_eq!(got, want);
         }
     }
 

@@ -11,7 +11,8 @@
 //!
 //! DEVIATION(redis): rank operations (ZRANK, ZRANGE by index, ZREMRANGEBYRANK) walk the tree
 //! from the nearer end, O(min(rank, len - rank)) instead of the skiplist's O(log n); score
-//! lookups are O(log n + m), lex lookups walk from the start (O(position + m)).
+//! lookups are O(log n + m), and so are lex lookups when all scores are equal (otherwise they
+//! walk from the start, as Redis's lex search assumes equal scores anyway).
 //!
 //! Pure data structure: no protocol, no locks. Callers copy request bytes before inserting.
 

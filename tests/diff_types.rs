@@ -1192,8 +1192,11 @@ mod random_ops {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
         /// Random command sequences give byte-identical replies (sets compared sorted).
         #[test]
-        fn random_sequences_match_redis(cmds in proptest::collection::vec(cmd(), 1..60)) {
+        fn random_sequences_match_redis(cmds in proptest::collection::vec(cmd(), 1..60), resp3: bool) {
             let Some(mut d) = Diff::new() else { return Ok(()) };
+            if resp3 {
+                d.resp3();
+            }
             for c in cmds {
                 if c[0] == "EVALFREE" {
                     // INCRBYFLOAT chain: set, then add.

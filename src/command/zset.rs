@@ -330,7 +330,7 @@ fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let r = tri!(parse_lex_range(&args[2], &args[3]));
     let z = tri!(get_zset(ctx.db(), &args[1]));
-    Reply::Int(z.map_or(0, |z| z.by_lex(&r, false).count()) as i64)
+    Reply::Int(z.map_or(0, |z| z.by_lex(&r, false, 0).count()) as i64)
 }
 
 fn rank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> Reply {
@@ -402,7 +402,20 @@ fn select(z: &ZSet, range: &Range, rev: bool, offset: i64, limit: i64) -> Vec<(B
             None => vec![],
         },
         Range::Score(r) => page(z.by_score(*r, rev)),
-        Range::Lex(r) => page(z.by_lex(r, rev)),
+        Range::Lex(r) => {
+            if offset < 0 {
+                return vec![];
+            }
+            let take = if limit < 0 {
+                usize::MAX
+            } else {
+                limit as usize
+            };
+            z.by_lex(r, rev, offset as usize)
+                .take(take)
+                .map(|e| (e.member.clone(), e.score))
+                .collect()
+        }
     }
 }
 

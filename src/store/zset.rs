@@ -304,16 +304,24 @@ impl ZSet {
         }
     }
 
-    /// Entries whose member is in `r`, in set order (reversed when `rev`). Like Redis, this
-    /// assumes all scores are equal; with mixed scores it returns the run of set order that
-    /// starts at the first member inside the interval.
+    /// Entries whose member is in `r`, in set order (reversed when `rev`), after skipping
+    /// `offset` of them. Like Redis, this assumes all scores are equal; with mixed scores it
+    /// follows Redis's listpack walk: nothing unless the last member is >= min and the first
+    /// <= max; otherwise start at the first member (in walking order) past the near end, skip
+    /// `offset` entries without looking at them, then take entries while they are within the
+    /// far end.
     pub fn by_lex<'a>(
         &'a self,
         r: &'a LexRange,
         rev: bool,
+        offset: usize,
     ) -> Box<dyn Iterator<Item = &'a Entry> + 'a> {
         if r.is_empty() {
             return Box::new(std::iter::empty());
+        }
+        match (self.tree.first(), self.tree.last()) {
+            (Some(first), Some(last)) if r.gte_min(&last.member) && r.lte_max(&first.member) => {}
+            _ => return Box::new(std::iter::empty()),
         }
         // The usual case, every score equal: the interval maps onto a tree range directly.
         if let (Some(first), Some(last)) = (self.tree.first(), self.tree.last())
@@ -338,26 +346,37 @@ impl ZSet {
             };
             let range = self.tree.range((lo, hi));
             return if rev {
-                Box::new(range.rev())
+                Box::new(range.rev().skip(offset))
             } else {
-                Box::new(range)
+                Box::new(range.skip(offset))
             };
         }
         if rev {
-            Box::new(
-                self.tree
-                    .iter()
-                    .rev()
-                    .skip_while(move |e| !r.lte_max(&e.member))
-                    .take_while(move |e| r.gte_min(&e.member)),
-            )
+            let mut it = self
+                .tree
+                .iter()
+                .rev()
+                .skip_while(move |e| !r.lte_max(&e.member));
+            match it.next() {
+                Some(e) if r.gte_min(&e.member) => Box::new(
+                    std::iter::once(e)
+                        .chain(it)
+                        .skip(offset)
+                        .take_while(move |e| r.gte_min(&e.member)),
+                ),
+                _ => Box::new(std::iter::empty()),
+            }
         } else {
-            Box::new(
-                self.tree
-                    .iter()
-                    .skip_while(move |e| !r.gte_min(&e.member))
-                    .take_while(move |e| r.lte_max(&e.member)),
-            )
+            let mut it = self.tree.iter().skip_while(move |e| !r.gte_min(&e.member));
+            match it.next() {
+                Some(e) if r.lte_max(&e.member) => Box::new(
+                    std::iter::once(e)
+                        .chain(it)
+                        .skip(offset)
+                        .take_while(move |e| r.lte_max(&e.member)),
+                ),
+                _ => Box::new(std::iter::empty()),
+            }
         }
     }
 
@@ -512,7 +531,7 @@ mod tests {
                 want.reverse();
             }
             let got: Vec<String> = z
-                .by_lex(&r, rev)
+                .by_lex(&r, rev, 0)
                 .map(|e| String::from_utf8(e.member.to_vec()).unwrap())
                 .collect();
             prop_assert_eq!(got, want);
@@ -530,9 +549,9 @@ mod tests {
             min: LexBound::Excl(Bytes::from("a")),
             max: LexBound::Incl(Bytes::from("c")),
         };
-        let got: Vec<&[u8]> = z.by_lex(&r, false).map(|e| &e.member[..]).collect();
+        let got: Vec<&[u8]> = z.by_lex(&r, false, 0).map(|e| &e.member[..]).collect();
         assert_eq!(got, vec![&b"b"[..], b"c"]);
-        let got: Vec<&[u8]> = z.by_lex(&r, true).map(|e| &e.member[..]).collect();
+        let got: Vec<&[u8]> = z.by_lex(&r, true, 0).map(|e| &e.member[..]).collect();
         assert_eq!(got, vec![&b"c"[..], b"b"]);
     }
 

@@ -908,6 +908,19 @@ fn blocking_pops_match_redis() {
                 &["ZUNIONSTORE", "t", "1", "src"],
             ],
         ),
+        (
+            // Served from the key that became ready first, not the first key named.
+            &[
+                &["BZPOPMIN", "a", "b", "0"],
+                &["BZMPOP", "0", "2", "a", "b", "MIN"],
+            ],
+            &[
+                &["MULTI"],
+                &["ZADD", "b", "1", "x"],
+                &["ZADD", "a", "1", "y"],
+                &["EXEC"],
+            ],
+        ),
     ];
     for resp3 in [false, true] {
         for (waiters, push) in scenarios {
@@ -1328,6 +1341,23 @@ fn watch_sees_writes_of_every_family() {
         d.cmd(&["FLUSHALL"]);
         d.script(setup);
         let key = w[1];
+        d.cmd(&["WATCH", key]);
+        assert_eq!(s(&other_r.cmd(w)), s(&other_f.cmd(w)), "{w:?}");
+        d.cmd(&["MULTI"]);
+        d.cmd(&["PING"]);
+        d.cmd(&["EXEC"]);
+    }
+    // Store commands modify only their destination, blocking pops only the key they took from.
+    let untouched: &[(&str, &[&str])] = &[
+        ("z", &["ZUNIONSTORE", "dst", "1", "z"]),
+        ("z", &["ZRANGESTORE", "dst", "z", "0", "-1"]),
+        ("s", &["SINTERSTORE", "dst", "s", "s"]),
+        ("nokey", &["BZPOPMIN", "nokey", "z", "0"]),
+        ("nokey", &["ZMPOP", "2", "nokey", "z", "MIN"]),
+    ];
+    for (key, w) in untouched {
+        d.cmd(&["FLUSHALL"]);
+        d.script(setup);
         d.cmd(&["WATCH", key]);
         assert_eq!(s(&other_r.cmd(w)), s(&other_f.cmd(w)), "{w:?}");
         d.cmd(&["MULTI"]);

@@ -361,10 +361,12 @@ fn store_generic(ctx: &mut Ctx, args: &[Bytes], op: Op) -> Reply {
     if r.is_empty() {
         if db.remove(dst).is_some() {
             ctx.changed();
+            ctx.touch(dst);
         }
     } else {
         db.set(dst, Value::Set(r));
         ctx.changed();
+        ctx.touch(dst);
     }
     Reply::Int(n)
 }

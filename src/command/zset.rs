@@ -488,6 +488,7 @@ fn zrange_generic(
     if picked.is_empty() {
         if db.remove(dst).is_some() {
             ctx.changed();
+            ctx.touch(dst);
         }
     } else {
         let mut z = ZSet::new(0, zl);
@@ -497,6 +498,7 @@ fn zrange_generic(
         z.shrink_encoding(zl);
         db.set(dst, Value::ZSet(Box::new(z)));
         ctx.changed();
+        ctx.touch(dst);
         ctx.signal_ready(dst);
     }
     Reply::Int(n as i64)
@@ -638,13 +640,26 @@ fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     zpop_generic(ctx, args, true)
 }
 
+/// The keys a blocking pop may serve from: all on the first run; on a re-run only the key
+/// whose signal woke the waiter (Redis serves waiters key by key as keys become ready).
+fn serve_from<'k>(ctx: &Ctx, keys: &'k [Bytes]) -> &'k [Bytes] {
+    if ctx.is_rerun()
+        && let Some(ready) = ctx.ready_key()
+        && let Some(k) = keys.iter().find(|k| *k == ready)
+    {
+        return std::slice::from_ref(k);
+    }
+    keys
+}
+
 /// BZPOPMIN/BZPOPMAX: the first non-empty key gives one element, else block.
 fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
     let timeout = tri!(parse_timeout_secs(&args[args.len() - 1]));
     let keys = &args[1..args.len() - 1];
     let rerun = ctx.is_rerun();
+    let serve = serve_from(ctx, keys);
     let db = ctx.db();
-    for k in keys {
+    for k in serve {
         // Redis 7.0 serves a woken waiter only from keys that hold a sorted set; another type
         // under a key it waits on is skipped, not an error.
         let Some(z) = (match get_zset(db, k) {
@@ -659,6 +674,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
         let popped = pop_entries(db, k, max, 1);
         let (m, s) = popped.into_iter().next().expect("non-empty");
         ctx.changed();
+        ctx.touch(k);
         let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         ctx.propagate(vec![Bytes::from_static(name), k.clone()]);
         return Reply::Array(vec![
@@ -723,8 +739,9 @@ fn mpop_some(
     count: usize,
 ) -> Result<Option<Reply>, Reply> {
     let rerun = ctx.is_rerun();
+    let serve = serve_from(ctx, keys);
     let db = ctx.db();
-    for k in keys {
+    for k in serve {
         match get_zset(db, k) {
             Ok(Some(_)) => {}
             Err(_) if rerun => continue,
@@ -734,10 +751,8 @@ fn mpop_some(
         let popped = pop_entries(db, k, max, count);
         let n = popped.len();
         ctx.changed();
-        // The table gives ZMPOP/BZMPOP no fixed key positions (numkeys decides), so the popped
-        // key is marked for WATCH here.
-        let dbi = ctx.db_index();
-        ctx.store().watches.touch(dbi, k);
+        // Only the key popped from counts as modified for WATCH.
+        ctx.touch(k);
         pop_effect(ctx, k, max, n);
         let items = popped
             .into_iter()
@@ -1002,11 +1017,13 @@ fn zsetop_generic(
     if len == 0 {
         if db.remove(dst).is_some() {
             ctx.changed();
+            ctx.touch(dst);
         }
     } else {
         z.shrink_encoding(zl);
         db.set(dst, Value::ZSet(Box::new(z)));
         ctx.changed();
+        ctx.touch(dst);
         ctx.signal_ready(dst);
     }
     Reply::Int(len as i64)

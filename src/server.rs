@@ -158,6 +158,7 @@ impl Shared {
             aof: crate::aof::Aof::default(),
         });
         shared.apply_config();
+        shared.pubsub.attach(&shared);
         shared
     }
 

@@ -14,9 +14,12 @@ use crate::store::{Value, unix_ms};
 // DEL key [key ...]   /   UNLINK key [key ...]
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut n = 0;
+    let db = ctx.db_index();
     for k in &args[1..] {
         if ctx.db().remove(k).is_some() {
             ctx.changed();
+            // Blocked stream group readers learn that their key is gone.
+            ctx.store().blocking.signal_deleted(db, k);
             n += 1;
         }
     }

@@ -408,8 +408,13 @@ impl Acl {
         acl.apply_requirepass(&config.get("requirepass").unwrap_or_default());
         for line in config.user_lines() {
             let (name, rules) = line.split_first().ok_or("empty user line")?;
+            // A user that already exists (`default`) is reset first, as Redis does.
+            let existed = acl.get(name.as_bytes()).is_some();
             let u = acl.get_or_create(name.as_bytes());
             let mut g = u.write();
+            if existed {
+                let _ = g.apply(b"reset", acl.all_channels_default);
+            }
             for r in rules {
                 // The configuration loader already refused what Redis refuses; unknown
                 // commands are ignored at load time, as Redis does.
@@ -740,7 +745,7 @@ pub fn log(
 /// (the denial is logged). Called only while [`Acl::restricted`].
 pub fn check(
     shared: &Shared,
-    client: &ClientState,
+    client: &mut ClientState,
     entry: &CommandEntry,
     argv: &[Bytes],
 ) -> Option<String> {
@@ -768,6 +773,9 @@ pub fn check(
     );
     let msg = noperm_message(denied, entry);
     if entry.full_name == "exec" {
+        // A refused EXEC discards the transaction, as Redis's execCommandAbort does.
+        client.multi = None;
+        client.watched.clear();
         return Some(format!("EXECABORT Transaction discarded because of: {msg}"));
     }
     Some(msg)

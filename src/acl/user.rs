@@ -497,28 +497,47 @@ impl User {
             rules.push("+@all".into());
             fake.apply_selector(b"+@all").expect("built-in rule");
         }
-        // DEVIATION(redis): redis-server tries the categories, then the single commands, in
-        // hash-table order, which changes from one process to the next; ferrymq uses name
-        // order for categories and table order for commands, so its output is stable.
-        let mut order: Vec<(usize, &str)> = CATEGORIES.iter().copied().enumerate().collect();
-        order.sort_by_key(|(_, n)| *n);
-        for (cat, name) in order {
-            let (mut on, mut off) = (0, 0);
-            for id in 0..u.len() {
-                if u.cmds[id].categories & (1 << cat) != 0 {
-                    if self.bit(id) {
-                        on += 1;
-                    } else {
-                        off += 1;
+        // Greedy best fit (Redis's algorithm): repeatedly take the category that would add
+        // the fewest wrong bits while adding more right ones than wrong, counting on a
+        // working copy from which the categories already taken are removed.
+        let mut temp = self.clone();
+        let mut applied = [false; CATEGORIES.len()];
+        loop {
+            let mut best = None;
+            let (mut mindiff, mut maxsame) = (usize::MAX, 0);
+            for (cat, done) in applied.iter().enumerate() {
+                if *done {
+                    continue;
+                }
+                let (mut on, mut off) = (0, 0);
+                for id in 0..u.len() {
+                    if u.cmds[id].categories & (1 << cat) != 0 {
+                        if temp.bit(id) {
+                            on += 1;
+                        } else {
+                            off += 1;
+                        }
                     }
                 }
+                let (diff, same) = if additive { (off, on) } else { (on, off) };
+                if same > diff && (diff < mindiff || (diff == mindiff && same > maxsame)) {
+                    best = Some(cat);
+                    mindiff = diff;
+                    maxsame = same;
+                }
             }
-            if (additive && on > off) || (!additive && off > on) {
-                let op = format!("{}@{name}", if additive { '+' } else { '-' });
-                fake.apply_selector(op.as_bytes()).expect("known category");
-                rules.push(op);
-            }
+            let Some(cat) = best else { break };
+            let name = CATEGORIES[cat];
+            let (op, inv) = if additive { ('+', '-') } else { ('-', '+') };
+            let op = format!("{op}@{name}");
+            fake.apply_selector(op.as_bytes()).expect("known category");
+            temp.apply_selector(format!("{inv}@{name}").as_bytes())
+                .expect("known category");
+            rules.push(op);
+            applied[cat] = true;
         }
+        // DEVIATION(redis): redis-server lists the single commands in its command table's
+        // hash order, which changes from one process to the next; ferrymq in name order.
         // Top-level commands in table order, each followed by its subcommands.
         for id in 0..u.len() {
             if u.cmds[id].parent.is_some() {
@@ -599,7 +618,7 @@ mod tests {
     fn describes_like_redis() {
         assert_eq!(
             user("on >p1 ~queue:* &news.* -@all +@pubsub +@list -blpop").describe(),
-            "user u on #f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a ~queue:* resetchannels &news.* -@all +@list +@pubsub -blpop"
+            "user u on #f64551fcd6f07823cb87971cfb91446425da18286b3ab1ef935e0cbd7a69f68a ~queue:* resetchannels &news.* -@all +@pubsub +@list -blpop"
         );
         assert_eq!(
             user("+get +GET -get +@list +@list -@list +set").describe_commands(),

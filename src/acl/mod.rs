@@ -809,6 +809,36 @@ mod tests {
         check_user(u, id, no_auth, &argv)
     }
 
+    /// Dispatch skips the permission check while every user is unrestricted.
+    #[test]
+    fn restricted_flag_tracks_users() {
+        let acl = Acl::new(&Config::default()).unwrap();
+        assert!(!acl.restricted());
+        assert!(!acl.default_needs_auth());
+        let u = acl.get_or_create(b"app");
+        acl.refresh();
+        assert!(acl.restricted(), "a new user has no permissions");
+        for r in ["+@all", "allkeys", "allchannels"] {
+            u.write().apply(r.as_bytes(), false).unwrap();
+        }
+        acl.refresh();
+        assert!(!acl.restricted());
+        acl.remove(b"app");
+        acl.default_user()
+            .write()
+            .apply(b"-flushall", false)
+            .unwrap();
+        acl.refresh();
+        assert!(acl.restricted());
+        acl.apply_requirepass("pw");
+        assert!(acl.default_needs_auth());
+        assert!(acl.authenticate(b"default", b"pw").is_some());
+        assert!(acl.authenticate(b"default", b"px").is_none());
+        assert!(acl.authenticate(b"nouser", b"pw").is_none());
+        acl.apply_requirepass("");
+        assert!(!acl.default_needs_auth());
+    }
+
     #[test]
     fn universe_matches_redis() {
         let u = universe();

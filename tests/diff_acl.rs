@@ -475,3 +475,32 @@ fn user_directives_at_startup() {
     d.cmd(&["SET", "k", "v"]);
     d.cmd(&["ACL", "WHOAMI"]);
 }
+
+#[test]
+fn acl_load_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.acl");
+    std::fs::write(&path, "user default on nopass ~* &* +@all\n").unwrap();
+    let p = path.to_string_lossy().into_owned();
+    let Some(mut d) = Diff::with_args(&["--aclfile", &p]) else {
+        return;
+    };
+    for content in [
+        "user app on bogus\n",
+        "user app on +nosuch +@nosuch bogus %X~a\nuser app off\n",
+        "foo app on\n",
+        "user\n",
+        "\n# comment\nuser app on\n",
+        "user app on\nuser app off\n",
+        "user app on \"unbalanced\n",
+        "user a\"b on ~x +get\r\n\n   \nuser c off\n",
+        "user app on >pw ~k* &ch -@all +get\nuser default on nopass ~* &* +@all -flushall\n",
+    ] {
+        std::fs::write(&path, content).unwrap();
+        d.cmd(&["ACL", "LOAD"]);
+        d.cmd_norm(&["ACL", "LIST"], norm_rules);
+    }
+    std::fs::remove_file(&path).unwrap();
+    d.cmd(&["ACL", "LOAD"]);
+    d.cmd_norm(&["ACL", "LIST"], norm_rules);
+}

@@ -422,8 +422,9 @@ impl Acl {
             }
         }
         let aclfile = config.get("aclfile").unwrap_or_default();
-        if !aclfile.is_empty() && std::path::Path::new(&aclfile).exists() {
-            acl.load_file(&aclfile)?;
+        if !aclfile.is_empty() {
+            acl.load_file(&aclfile)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
         }
         acl.refresh();
         Ok(acl)
@@ -530,7 +531,9 @@ impl Acl {
         ok.then_some(u)
     }
 
-    /// Parse an ACL file: every line `user <name> <rules>`; all or nothing.
+    /// Parse an ACL file (Redis's `ACLLoadFromFile`): every non-blank line is
+    /// `user <name> <rule>...`. All or nothing: the errors of every line are collected into
+    /// Redis's message and nothing is applied.
     pub fn parse_file(&self, path: &str) -> Result<Vec<User>, String> {
         let text = std::fs::read(path).map_err(|e| {
             format!(
@@ -539,42 +542,63 @@ impl Acl {
             )
         })?;
         let mut out: Vec<User> = Vec::new();
+        let mut errors = String::new();
         for (n, raw) in text.split(|&c| c == b'\n').enumerate() {
+            let n = n + 1;
             let line = String::from_utf8_lossy(raw);
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
+            if line.is_empty() {
                 continue;
             }
-            let words = split_args(line)
-                .ok_or_else(|| format!("{path}:{}: unbalanced quotes in acl line. ", n + 1))?;
+            // Redis splits ACL file lines on single spaces (no quoting).
+            let words: Vec<String> = line.split(' ').map(String::from).collect();
             if words.first().map(String::as_str) != Some("user") || words.len() < 2 {
-                return Err(format!(
-                    "{path}:{}: should start with user keyword. ",
-                    n + 1
+                errors.push_str(&format!(
+                    "{path}:{n} should start with user keyword followed by the username. "
                 ));
+                continue;
             }
             let name = words[1].as_bytes();
-            if name.iter().any(|c| c.is_ascii_whitespace() || *c == 0) {
-                return Err(format!(
-                    "{path}:{}: username '{}' contains invalid characters. ",
-                    n + 1,
+            if has_space(name) {
+                errors.push_str(&format!(
+                    "{path}:{n}: username '{}' contains invalid characters. ",
                     words[1]
                 ));
+                continue;
             }
             if out.iter().any(|u| &u.name[..] == name) {
-                return Err(format!(
-                    "{path}:{}: Duplicate user '{}' found. ",
-                    n + 1,
+                errors.push_str(&format!(
+                    "WARNING: Duplicate user '{}' found on line {n}. ",
                     words[1]
                 ));
+                continue;
             }
             let mut u = User::new(Bytes::copy_from_slice(name), self.all_channels_default);
+            let mut reported = false;
             for r in &words[2..] {
-                if let Err(e) = u.apply(r.as_bytes(), self.all_channels_default) {
-                    return Err(format!("{path}:{}: {}. ", n + 1, e.message()));
+                let r = r.trim_matches(['\t', '\r', '\n']);
+                match u.apply(r.as_bytes(), self.all_channels_default) {
+                    Ok(()) => {}
+                    // Unknown names are all reported; other errors only the first, since it
+                    // may explain the ones after it.
+                    Err(RuleError::Unknown) => errors.push_str(&format!(
+                        "{path}:{n}: Error in applying operation '{r}': {}. ",
+                        RuleError::Unknown.message()
+                    )),
+                    Err(e) if !reported => {
+                        errors.push_str(&format!("{path}:{n}: {}. ", e.message()));
+                        reported = true;
+                    }
+                    Err(_) => {}
                 }
             }
             out.push(u);
+        }
+        if !errors.is_empty() {
+            errors.push_str(
+                "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+            );
+            return Err(errors);
         }
         Ok(out)
     }
@@ -640,59 +664,17 @@ impl Acl {
     }
 }
 
+fn has_space(s: &[u8]) -> bool {
+    s.iter()
+        .any(|c| c.is_ascii_whitespace() || *c == 0x0b || *c == 0)
+}
+
 /// An I/O error as C's strerror words it (without Rust's " (os error N)").
 fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
         None => s,
-    }
-}
-
-/// Split an ACL file line into words (Redis's `sdssplitargs`: blanks separate words, double
-/// quotes with backslash escapes, single quotes literal). None on unbalanced quotes.
-fn split_args(line: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&c) = chars.peek() else {
-            return Some(out);
-        };
-        let mut word = String::new();
-        if c == '"' || c == '\'' {
-            chars.next();
-            loop {
-                let ch = chars.next()?;
-                if ch == c {
-                    break;
-                }
-                if ch == '\\' && c == '"' {
-                    match chars.next()? {
-                        'n' => word.push('\n'),
-                        'r' => word.push('\r'),
-                        't' => word.push('\t'),
-                        o => word.push(o),
-                    }
-                } else {
-                    word.push(ch);
-                }
-            }
-            if chars.peek().is_some_and(|c| !c.is_whitespace()) {
-                return None;
-            }
-        } else {
-            while let Some(&ch) = chars.peek() {
-                if ch.is_whitespace() {
-                    break;
-                }
-                word.push(ch);
-                chars.next();
-            }
-        }
-        out.push(word);
     }
 }
 

@@ -306,8 +306,6 @@ fn acl_load(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
         return Reply::error(NO_ACLFILE);
     };
     let acl = &ctx.shared.acl;
-    // DEVIATION(redis): parse errors name the file and line like Redis, but the wording of
-    // some messages differs.
     let users = match acl.parse_file(&path) {
         Ok(u) => u,
         Err(e) => return Reply::Error(error::sanitize(format!("ERR {e}")).into()),

@@ -336,21 +336,28 @@ fn auth_brute_force_does_not_slow_others() {
         .collect();
     let mut good = srv.raw();
     ok(&mut good, &["AUTH", "right"]);
-    let mut worst = Duration::ZERO;
+    let mut lat = Vec::new();
     let start = Instant::now();
-    let mut n = 0;
     while start.elapsed() < Duration::from_secs(2) {
         let t = Instant::now();
         assert_eq!(good.cmd_s(&["PING"]), "+PONG\r\n");
-        worst = worst.max(t.elapsed());
-        n += 1;
+        lat.push(t.elapsed());
     }
+    lat.sort();
+    let n = lat.len();
+    let (median, p95) = (lat[n / 2], lat[n * 95 / 100]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let tries: u64 = attackers.into_iter().map(|t| t.join().unwrap()).sum();
-    eprintln!("{tries} wrong AUTHs while {n} PINGs ran, worst PING {worst:?}");
+    eprintln!(
+        "{tries} wrong AUTHs while {n} PINGs ran: median {median:?}, p95 {p95:?}, worst {:?}",
+        lat[n - 1]
+    );
     assert!(tries >= 1000, "the attack did run ({tries})");
     assert!(n >= 100, "the good client kept being served ({n} PINGs)");
-    assert!(worst < Duration::from_millis(250), "worst PING {worst:?}");
+    // Bounds loose enough for a loaded 2-core machine, far below what a per-attempt delay or
+    // a lock held across attempts would cause.
+    assert!(median < Duration::from_millis(20), "median PING {median:?}");
+    assert!(p95 < Duration::from_millis(150), "p95 PING {p95:?}");
     assert!(wait_for(Duration::from_secs(5), || {
         good.cmd_s(&["ACL", "LOG", "1"]).contains("auth")
     }));

@@ -108,6 +108,11 @@ impl Universe {
     pub fn is_empty(&self) -> bool {
         self.cmds.is_empty()
     }
+    /// Lookup of a name already in lowercase (a table entry's `full_name`): no allocation.
+    pub fn lookup_lower(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
     /// `name` or `container|sub`, case-insensitive.
     pub fn lookup(&self, name: &[u8]) -> Option<usize> {
         let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
@@ -736,7 +741,7 @@ pub fn check(
     if g.unrestricted() {
         return None;
     }
-    let id = universe().lookup(entry.full_name.as_bytes());
+    let id = universe().lookup_lower(&entry.full_name);
     let no_auth = entry.has_flag(crate::command::flags::NO_AUTH);
     let denied = check_user(&g, id, no_auth, argv).err()?;
     let username = g.name.clone();
@@ -819,6 +824,32 @@ mod tests {
         assert!(acl.authenticate(b"nouser", b"pw").is_none());
         acl.apply_requirepass("");
         assert!(!acl.default_needs_auth());
+    }
+
+    proptest::proptest! {
+        /// Key and channel extraction never panics nor reads out of bounds, whatever the
+        /// command and arguments.
+        #[test]
+        fn checks_never_panic(
+            cmd in 0usize..366,
+            args in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("STREAMS".to_string()),
+                    proptest::strategy::Just("KEYS".to_string()),
+                    "-?[0-9]{1,3}",
+                    "[a-z:*]{0,4}",
+                ],
+                0..8,
+            ),
+        ) {
+            let uni = universe();
+            let id = cmd % uni.len();
+            let mut argv: Vec<Bytes> = uni.cmds[id].name.split('|').map(|p| Bytes::from(p.to_string())).collect();
+            argv.extend(args.into_iter().map(Bytes::from));
+            let u = user("-@all +@read %R~a* &a*");
+            let _ = check_user(&u, Some(id), false, &argv);
+            let _ = keys_of(&uni.cmds[id], &argv);
+        }
     }
 
     #[test]

@@ -504,3 +504,71 @@ fn acl_load_errors() {
     d.cmd(&["ACL", "LOAD"]);
     d.cmd_norm(&["ACL", "LIST"], norm_rules);
 }
+
+#[test]
+fn list_queue_permissions() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&[
+        "ACL", "SETUSER", "q", "on", ">pw", "-@all", "+@list", "-blpop", "%R~r:*", "%W~w:*",
+        "~rw:*",
+    ]);
+    d.cmd(&["RPUSH", "r:1", "a", "b"]);
+    d.cmd(&["AUTH", "q", "pw"]);
+    for args in [
+        &["LPUSH", "w:1", "x"][..],
+        &["LPUSH", "r:1", "x"],
+        &["LRANGE", "r:1", "0", "-1"],
+        &["LRANGE", "w:1", "0", "-1"],
+        &["LPOP", "w:1"],
+        &["LPOP", "rw:1"],
+        &["RPUSH", "rw:1", "a", "b"],
+        &["LMOVE", "rw:1", "w:2", "LEFT", "RIGHT"],
+        &["LMOVE", "rw:1", "r:2", "LEFT", "RIGHT"],
+        &["LMOVE", "r:1", "rw:2", "LEFT", "RIGHT"],
+        &["BLPOP", "rw:1", "0.01"],
+        &["BRPOP", "r:1", "0.01"],
+        &["BRPOP", "rw:1", "rw:9", "0.01"],
+        &["BLMPOP", "0.01", "2", "rw:1", "w:1", "LEFT"],
+        &["LLEN", "r:1"],
+        &["GET", "rw:1"],
+        &["MULTI"],
+        &["LPUSH", "rw:1", "z"],
+        &["LPUSH", "r:1", "z"],
+        &["EXEC"],
+    ] {
+        d.cmd(args);
+    }
+    d.cmd_norm(&["ACL", "LOG"], norm_log);
+}
+
+#[test]
+fn denials_inside_multi() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&[
+        "ACL",
+        "SETUSER",
+        "m",
+        "on",
+        ">pw",
+        "-@all",
+        "+@list",
+        "+@transaction",
+        "~rw:*",
+    ]);
+    d.cmd(&["AUTH", "m", "pw"]);
+    for args in [
+        &["MULTI"][..],
+        &["LPUSH", "rw:1", "z"],
+        &["LPUSH", "x", "z"],
+        &["GET", "rw:1"],
+        &["EXEC"],
+        &["MULTI"],
+        &["LPUSH", "rw:1", "z"],
+        &["AUTH", "m", "bad"],
+        &["EXEC"],
+        &["LRANGE", "rw:1", "0", "-1"],
+    ] {
+        d.cmd(args);
+    }
+    d.cmd_norm(&["ACL", "LOG"], norm_log);
+}

@@ -572,3 +572,38 @@ fn denials_inside_multi() {
     }
     d.cmd_norm(&["ACL", "LOG"], norm_log);
 }
+
+#[test]
+fn pubsub_channel_permissions() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&[
+        "ACL",
+        "SETUSER",
+        "ps",
+        "on",
+        ">pw",
+        "-@all",
+        "+@pubsub",
+        "+@connection",
+        "&news.*",
+        "&alerts",
+    ]);
+    d.cmd(&["AUTH", "ps", "pw"]);
+    for args in [
+        &["PUBLISH", "news.eu", "m"][..],
+        &["PUBLISH", "sports", "m"],
+        &["SPUBLISH", "sports", "m"],
+        &["PSUBSCRIBE", "news.e*"],
+        &["SUBSCRIBE", "news.a", "sports"],
+        &["SUBSCRIBE", "news.a", "alerts"],
+        &["PSUBSCRIBE", "news.*"],
+        &["PSUBSCRIBE", "*"],
+        &["UNSUBSCRIBE", "sports"],
+        &["PUNSUBSCRIBE"],
+        &["UNSUBSCRIBE", "news.a"],
+        &["UNSUBSCRIBE", "alerts"],
+    ] {
+        d.cmd(args);
+    }
+    d.cmd_norm(&["ACL", "LOG", "3"], norm_log);
+}

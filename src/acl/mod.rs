@@ -812,7 +812,7 @@ pub fn log(
 /// (the denial is logged). Called only while [`Acl::restricted`].
 pub fn check(
     shared: &Shared,
-    client: &mut ClientState,
+    client: &ClientState,
     entry: &CommandEntry,
     argv: &[Bytes],
 ) -> Option<String> {
@@ -839,10 +839,9 @@ pub fn check(
         username,
     );
     let msg = noperm_message(denied, entry);
-    if entry.full_name == "exec" {
-        // A refused EXEC discards the transaction, as Redis's execCommandAbort does.
-        client.multi = None;
-        client.watched.clear();
+    // Redis words any refused EXEC as EXECABORT; inside MULTI dispatch's reject does it (and
+    // discards the transaction), outside it is done here.
+    if entry.full_name == "exec" && client.multi.is_none() {
         return Some(format!("EXECABORT Transaction discarded because of: {msg}"));
     }
     Some(msg)

@@ -414,7 +414,9 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             || ty
                 .as_ref()
                 .is_some_and(|t| client_type_matches(&h, t) != Some(true))
-            || user.as_ref().is_some_and(|u| &u[..] != b"default")
+            || user
+                .as_ref()
+                .is_some_and(|u| &u[..] != h.info.lock().user.as_bytes())
             || (skipme && h.id == me)
         {
             continue;

@@ -23,6 +23,7 @@
 
 #![deny(clippy::await_holding_lock)]
 
+pub mod acl;
 pub mod aof;
 pub mod command;
 pub mod config;

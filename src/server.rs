@@ -80,6 +80,8 @@ struct Cached {
 
 pub struct Shared {
     pub store: Store,
+    /// Users and permissions.
+    pub acl: crate::acl::Acl,
     /// The Lua engine. Lock order: the store first, then this.
     pub scripting: Mutex<crate::scripting::Scripting>,
     pub script_status: Arc<crate::scripting::ScriptStatus>,
@@ -117,8 +119,15 @@ impl Shared {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).expect("hex digit"))
             .collect();
+        // The configuration loader validated the `user` lines; an unreadable aclfile is the
+        // only failure left, reported as redis-server does before exiting.
+        let acl = crate::acl::Acl::new(&config).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(1);
+        });
         let shared = Arc::new(Shared {
             store: Store::new(databases),
+            acl,
             scripting: Mutex::new(crate::scripting::Scripting::new()),
             script_status: Arc::new(crate::scripting::ScriptStatus::default()),
             pubsub: Hub::new(),
@@ -166,6 +175,7 @@ impl Shared {
     pub fn apply_config(&self) {
         let c = self.config.read();
         let pass = c.get("requirepass").unwrap_or_default();
+        self.acl.apply_requirepass(&pass);
         *self.cached.requirepass.write() = if pass.is_empty() {
             None
         } else {
@@ -211,8 +221,14 @@ impl Shared {
         *self.cached.normal_limit.write() = lim("normal");
     }
 
+    /// Some when the default user needs a password (requirepass, or set by ACL): new
+    /// connections start unauthenticated and protected mode lets remote clients in.
     pub fn requirepass(&self) -> Option<Bytes> {
-        self.cached.requirepass.read().clone()
+        if self.acl.default_needs_auth() {
+            Some(self.cached.requirepass.read().clone().unwrap_or_default())
+        } else {
+            None
+        }
     }
     pub fn max_bulk_len(&self) -> i64 {
         self.cached.max_bulk_len.load(Ordering::Relaxed)

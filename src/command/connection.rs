@@ -30,26 +30,27 @@ fn echo(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Bulk(args[1].clone())
 }
 
-/// Check a password for `user` against the configured requirepass (the default user is the only
-/// user until ACLs exist). Constant-time comparison so timing does not leak the password.
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Check credentials against the ACL users (hashed passwords, compared in constant time); on
+/// success the connection runs as that user, on failure the attempt goes to the ACL LOG.
+fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> bool {
+    match ctx.shared.acl.authenticate(user, pass) {
+        Some(u) => {
+            ctx.client.user = Some(u);
+            ctx.client.handle.info.lock().user = String::from_utf8_lossy(user).into_owned();
+            true
+        }
+        None => {
+            let object = crate::store::own(&ctx.argv()[0]);
+            crate::acl::log(
+                ctx.shared,
+                ctx.client,
+                "auth",
+                object,
+                Bytes::copy_from_slice(user),
+            );
+            false
+        }
     }
-    match ctx.shared.requirepass() {
-        None => true,
-        Some(p) => constant_time_eq(&p, pass),
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= x ^ y;
-    }
-    diff == 0
 }
 
 // AUTH [username] password
@@ -58,7 +59,7 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(error::SYNTAX);
     }
     let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
-        if ctx.shared.requirepass().is_none() {
+        if ctx.shared.acl.default_user().read().nopass {
             return Reply::error(error::AUTH_NOT_CONFIGURED);
         }
         (b"default", &args[1])
@@ -131,7 +132,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if !ctx.client.authenticated {
         return Reply::error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         );
     }
     if let Some(n) = name {
@@ -187,9 +188,11 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
         ctx.client.monitor = false;
         ctx.shared.remove_monitor(ctx.client.id);
     }
-    ctx.client.authenticated = ctx.shared.requirepass().is_none();
+    ctx.client.authenticated = !ctx.shared.acl.default_needs_auth();
+    ctx.client.user = None;
     {
         let mut info = ctx.client.handle.info.lock();
+        info.user = "default".into();
         info.resp = 2;
         info.db = 0;
         info.name = None;
@@ -411,7 +414,9 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             || ty
                 .as_ref()
                 .is_some_and(|t| client_type_matches(&h, t) != Some(true))
-            || user.as_ref().is_some_and(|u| &u[..] != b"default")
+            || user
+                .as_ref()
+                .is_some_and(|u| &u[..] != h.info.lock().user.as_bytes())
             || (skipme && h.id == me)
         {
             continue;

@@ -23,6 +23,7 @@
 //!   waiting, any other reply is sent to it and ends the wait.
 //! - Replies: [`Reply`] values; error texts come from `crate::error`.
 
+pub mod acl;
 pub mod config;
 pub mod connection;
 pub mod hash;
@@ -206,6 +207,7 @@ pub struct Table {
 
 fn families() -> impl Iterator<Item = &'static CommandSpec> {
     [
+        acl::COMMANDS,
         connection::COMMANDS,
         keys::COMMANDS,
         string::COMMANDS,
@@ -677,6 +679,11 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     }
     if !client.authenticated && !entry.has_flag(flags::NO_AUTH) {
         return reject(shared, client, Some(entry), error::NOAUTH.into());
+    }
+    if shared.acl.restricted()
+        && let Some(msg) = crate::acl::check(shared, client, entry, &argv)
+    {
+        return reject(shared, client, Some(entry), msg);
     }
     if client.in_pubsub_context() && !entry.has_flag(flags::SUBSCRIBED_OK) {
         let msg = format!(

@@ -106,6 +106,8 @@ pub struct Config {
     renames: Vec<(String, String)>,
     /// Accepted directives outside the table: deprecated ones, `user`, `loadmodule`, ...
     other_ignored: Vec<String>,
+    /// `user` lines (without the `user` word), in order, applied by the ACL at startup.
+    user_lines: Vec<Vec<String>>,
 }
 
 /// Name → (index in SPECS, is the alias), case-insensitive.
@@ -217,6 +219,7 @@ impl Default for Config {
             file: None,
             renames: Vec::new(),
             other_ignored: Vec::new(),
+            user_lines: Vec::new(),
         }
     }
 }
@@ -335,7 +338,7 @@ impl Config {
                 let all_channels = self.get("acl-pubsub-default").as_deref() == Some("allchannels");
                 acl::check_user_line(argv, &mut loader.users, all_channels)
                     .map_err(LineError::Msg)?;
-                self.note_ignored(&name);
+                self.user_lines.push(argv[1..].to_vec());
                 Ok(())
             }
             "loadmodule" if argc >= 2 => {
@@ -617,6 +620,11 @@ impl Config {
             .collect();
         out.extend(self.other_ignored.iter().cloned());
         out
+    }
+
+    /// The `user` directives, each as `[name, rule...]`.
+    pub fn user_lines(&self) -> &[Vec<String>] {
+        &self.user_lines
     }
 
     pub fn file(&self) -> Option<std::path::PathBuf> {

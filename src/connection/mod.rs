@@ -133,6 +133,8 @@ pub struct ClientState {
     pub db: usize,
     pub resp: u8,
     pub authenticated: bool,
+    /// The ACL user this connection runs as (None: `default`).
+    pub user: Option<crate::acl::UserRef>,
     pub multi: Option<MultiState>,
     /// Watched keys: (db, key, version seen), see `command::transaction`.
     pub watched: Vec<(usize, Bytes, u64)>,
@@ -152,6 +154,7 @@ impl ClientState {
             db: 0,
             resp: 2,
             authenticated,
+            user: None,
             multi: None,
             watched: Vec::new(),
             subs: HashSet::new(),

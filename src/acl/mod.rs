@@ -1,0 +1,1007 @@
+//! Access control: users, passwords, and the permission check dispatch runs, reproducing
+//! Redis 7.0's ACL (without selectors).
+//!
+//! # API
+//! - [`Acl::new`] at startup: the `default` user, `requirepass`, then the `user` directives or
+//!   the `aclfile`.
+//! - [`Acl::authenticate`] for AUTH/HELLO: constant-time password check; failures are logged.
+//! - [`check`]: called by dispatch right after the NOAUTH check, only while
+//!   [`Acl::restricted`] is true (some user has limits), so a server with only the
+//!   unrestricted default user pays one atomic load per command. Returns the NOPERM error and
+//!   records the denial in the ACL LOG.
+//! - The ACL command (`command::acl`) edits users through [`Acl::users`] and calls
+//!   [`Acl::refresh`] afterwards.
+//!
+//! Clients hold an `Arc` of their user's cell ([`UserRef`]), so ACL SETUSER changes apply to
+//! connected clients at their next command, as in Redis; ACL DELUSER kills them.
+//!
+//! The command universe is every Redis 7.0 command and subcommand (`commands.tsv` and
+//! `categories.tsv`, taken from redis-server 7.0.15's COMMAND output): rules naming commands
+//! ferrymq does not implement are accepted and described exactly as Redis does.
+
+pub mod user;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::command::CommandEntry;
+use crate::config::Config;
+use crate::connection::ClientState;
+use crate::server::Shared;
+pub use user::{RuleError, User};
+
+/// Redis 7.0's categories, in the order ACL CAT lists them (and descriptions try them).
+pub const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+const CATEGORIES_TSV: &str = include_str!("categories.tsv");
+const COMMANDS_TSV: &str = include_str!("commands.tsv");
+
+#[derive(Debug, Clone, Copy)]
+enum BeginSearch {
+    Index(i32),
+    Keyword(&'static str, i32),
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FindKeys {
+    Range { last: i32, step: i32, limit: i32 },
+    KeyNum { idx: i32, first: i32, step: i32 },
+    Unknown,
+}
+
+/// A Redis key specification: where the keys are and what the command does with them.
+#[derive(Debug, Clone, Copy)]
+struct KeySpec {
+    /// `user::READ` / `user::WRITE` needed on each key.
+    perm: u8,
+    begin: BeginSearch,
+    find: FindKeys,
+}
+
+pub struct Cmd {
+    /// `name` or `container|sub`.
+    pub name: &'static str,
+    pub arity: i32,
+    pub no_auth: bool,
+    pub categories: u32,
+    pub parent: Option<usize>,
+    pub children: Vec<usize>,
+    keyspecs: Vec<KeySpec>,
+}
+
+/// Every Redis 7.0 command and subcommand, by id.
+pub struct Universe {
+    pub cmds: Vec<Cmd>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+impl Universe {
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+    /// Lookup of a name already in lowercase (a table entry's `full_name`): no allocation.
+    pub fn lookup_lower(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// `name` or `container|sub`, case-insensitive.
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+        self.by_name.get(lower.as_str()).copied()
+    }
+}
+
+fn parse_keyspec(s: &'static str) -> Option<KeySpec> {
+    let mut parts = s.splitn(3, ':');
+    let flags = parts.next()?;
+    let begin = parts.next()?;
+    let find = parts.next()?;
+    let mut perm = 0;
+    for f in flags.split(',') {
+        match f {
+            "not_key" => return None,
+            "access" => perm |= user::READ,
+            "insert" | "delete" | "update" => perm |= user::WRITE,
+            _ => {}
+        }
+    }
+    let nums = |t: &str| -> Vec<i32> { t.split(',').filter_map(|n| n.parse().ok()).collect() };
+    let begin = match begin.as_bytes().first() {
+        Some(b'i') => BeginSearch::Index(begin[1..].parse().ok()?),
+        Some(b'k') => {
+            let (kw, from) = begin[1..].rsplit_once(',')?;
+            BeginSearch::Keyword(kw, from.parse().ok()?)
+        }
+        _ => BeginSearch::Unknown,
+    };
+    let find = match (find.as_bytes().first(), nums(&find[1..]).as_slice()) {
+        (Some(b'r'), [last, step, limit]) => FindKeys::Range {
+            last: *last,
+            step: *step,
+            limit: *limit,
+        },
+        (Some(b'n'), [idx, first, step]) => FindKeys::KeyNum {
+            idx: *idx,
+            first: *first,
+            step: *step,
+        },
+        _ => FindKeys::Unknown,
+    };
+    Some(KeySpec { perm, begin, find })
+}
+
+pub fn universe() -> &'static Universe {
+    static U: OnceLock<Universe> = OnceLock::new();
+    U.get_or_init(|| {
+        let mut cats: HashMap<&str, u32> = HashMap::new();
+        for line in CATEGORIES_TSV.lines() {
+            let Some((name, list)) = line.split_once('\t') else {
+                continue;
+            };
+            let mut bits = 0;
+            for c in list.split(' ') {
+                if let Some(i) = CATEGORIES.iter().position(|x| *x == c) {
+                    bits |= 1 << i;
+                }
+            }
+            cats.insert(name, bits);
+        }
+        let mut cmds = Vec::new();
+        let mut by_name = HashMap::new();
+        for line in COMMANDS_TSV.lines().filter(|l| !l.starts_with('#')) {
+            let f: Vec<&'static str> = line.split('\t').collect();
+            if f.len() < 4 {
+                continue;
+            }
+            let id = cmds.len();
+            let parent = f[0]
+                .split_once('|')
+                .and_then(|(p, _)| by_name.get(p).copied());
+            cmds.push(Cmd {
+                name: f[0],
+                arity: f[1].parse().unwrap_or(0),
+                no_auth: f[2] == "no_auth",
+                categories: cats.get(f[0]).copied().unwrap_or(0),
+                parent,
+                children: Vec::new(),
+                keyspecs: f[3].split(';').filter_map(parse_keyspec).collect(),
+            });
+            if let Some(p) = parent {
+                cmds[p].children.push(id);
+            }
+            by_name.insert(f[0], id);
+        }
+        Universe { cmds, by_name }
+    })
+}
+
+/// Key positions and the permission each needs (Redis's `getKeysUsingKeySpecs`): an invalid
+/// spec (missing key count, out of range) means no keys at all, as Redis returns.
+fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
+    let argc = argv.len() as i64;
+    let mut out = Vec::new();
+    for spec in &cmd.keyspecs {
+        let first: i64 = match spec.begin {
+            BeginSearch::Index(i) => i as i64,
+            BeginSearch::Keyword(kw, from) => {
+                let from = from as i64;
+                let (start, end) = if from > 0 {
+                    (from, argc - 1)
+                } else {
+                    (argc + from, 1)
+                };
+                let mut found = 0;
+                let mut i = start;
+                loop {
+                    if i >= argc || i < 1 {
+                        break;
+                    }
+                    if argv[i as usize].eq_ignore_ascii_case(kw.as_bytes()) {
+                        found = i + 1;
+                        break;
+                    }
+                    if i == end {
+                        break;
+                    }
+                    i += if start <= end { 1 } else { -1 };
+                }
+                if found == 0 {
+                    continue;
+                }
+                found
+            }
+            BeginSearch::Unknown => continue,
+        };
+        let (mut first, last, step) = match spec.find {
+            FindKeys::Range { last, step, limit } => {
+                let last = last as i64;
+                let l = if last >= 0 {
+                    first + last
+                } else if limit == 0 {
+                    argc + last
+                } else {
+                    first + ((argc - first) / limit as i64 + last)
+                };
+                (first, l, step as i64)
+            }
+            FindKeys::KeyNum {
+                idx,
+                first: f,
+                step,
+            } => {
+                let at = first + idx as i64;
+                if at >= argc {
+                    return vec![];
+                }
+                let Some(n) = crate::protocol::request::parse_i64(&argv[at as usize])
+                    .filter(|n| *n >= 0 && *n <= argc)
+                else {
+                    return vec![];
+                };
+                let f0 = first + f as i64;
+                (f0, f0 + n - 1, step as i64)
+            }
+            FindKeys::Unknown => continue,
+        };
+        if last >= argc || last < first || first >= argc || step <= 0 {
+            return vec![];
+        }
+        while first <= last {
+            out.push((first as usize, spec.perm));
+            first += step;
+        }
+    }
+    out
+}
+
+/// Channel arguments of the pub/sub commands: (position, is a pattern). Unsubscribing is not
+/// checked, as in Redis.
+fn channels_of(name: &str, argc: usize) -> Option<(std::ops::Range<usize>, bool)> {
+    match name {
+        "publish" | "spublish" => Some((1..2.min(argc), false)),
+        "subscribe" | "ssubscribe" => Some((1..argc, false)),
+        "psubscribe" => Some((1..argc, true)),
+        _ => None,
+    }
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    Command,
+    /// Index of the refused key in argv.
+    Key(usize),
+    /// Index of the refused channel in argv.
+    Channel(usize),
+}
+
+/// Redis's `ACLSelectorCheckCmd` for the command `id` (None: a command outside Redis's table,
+/// allowed only with `allcommands`).
+pub fn check_user(
+    u: &User,
+    id: Option<usize>,
+    no_auth: bool,
+    argv: &[Bytes],
+) -> Result<(), Denied> {
+    let uni = universe();
+    if !u.allcommands && !no_auth {
+        let id = id.ok_or(Denied::Command)?;
+        if !u.bit(id) {
+            let allowed = match (argv.len() >= 2, u.firstargs(id)) {
+                (true, Some(args)) => {
+                    let idx = if uni.cmds[id].parent.is_some() { 2 } else { 1 };
+                    argv.get(idx)
+                        .is_some_and(|a| args.iter().any(|x| x.eq_ignore_ascii_case(a)))
+                }
+                _ => false,
+            };
+            if !allowed {
+                return Err(Denied::Command);
+            }
+        }
+    }
+    let Some(id) = id else { return Ok(()) };
+    let cmd = &uni.cmds[id];
+    if !u.allkeys && !cmd.keyspecs.is_empty() {
+        for (pos, perm) in keys_of(cmd, argv) {
+            let key = &argv[pos];
+            let ok = u.keys.iter().any(|p| {
+                p.flags & perm == perm && crate::pubsub::glob::glob_match(&p.pattern, key, false)
+            });
+            if !ok {
+                return Err(Denied::Key(pos));
+            }
+        }
+    }
+    if !u.allchannels
+        && let Some((range, pattern)) = channels_of(cmd.name, argv.len())
+    {
+        for pos in range {
+            let ch = &argv[pos];
+            let ok = u.channels.iter().any(|p| {
+                if pattern {
+                    p == ch
+                } else {
+                    crate::pubsub::glob::glob_match(p, ch, false)
+                }
+            });
+            if !ok {
+                return Err(Denied::Channel(pos));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub type UserRef = Arc<RwLock<User>>;
+
+/// One ACL LOG entry.
+pub struct LogEntry {
+    pub count: u64,
+    pub reason: &'static str,
+    pub context: &'static str,
+    pub object: Bytes,
+    pub username: Bytes,
+    pub ctime_ms: i64,
+    pub client_info: String,
+}
+
+/// Entries equal in these fields and younger than this are merged (Redis's ACL_LOG_GROUPING_MAX_TIME_DELTA).
+const LOG_GROUPING_MS: i64 = 60_000;
+
+pub struct Acl {
+    users: RwLock<BTreeMap<Bytes, UserRef>>,
+    default: UserRef,
+    /// Some user has limits: dispatch must check permissions.
+    restricted: AtomicBool,
+    /// The default user needs a password (requirepass or ACL): new connections start
+    /// unauthenticated.
+    default_needs_auth: AtomicBool,
+    pub log: Mutex<VecDeque<LogEntry>>,
+    /// The requirepass last applied to the default user (re-applied only when it changes).
+    requirepass: Mutex<Option<String>>,
+    /// `acl-pubsub-default` is `allchannels` (read at startup).
+    pub all_channels_default: bool,
+}
+
+impl Acl {
+    /// The users of a starting server: `default`, `requirepass`, then the `user` directives or
+    /// the `aclfile`. Errors are fatal at startup.
+    pub fn new(config: &Config) -> Result<Acl, String> {
+        let default: UserRef = Arc::new(RwLock::new(User::default_user()));
+        let mut users = BTreeMap::new();
+        users.insert(Bytes::from_static(b"default"), default.clone());
+        let acl = Acl {
+            users: RwLock::new(users),
+            default,
+            restricted: AtomicBool::new(false),
+            default_needs_auth: AtomicBool::new(false),
+            log: Mutex::new(VecDeque::new()),
+            requirepass: Mutex::new(None),
+            all_channels_default: config.get("acl-pubsub-default").as_deref()
+                == Some("allchannels"),
+        };
+        acl.apply_requirepass(&config.get("requirepass").unwrap_or_default());
+        for line in config.user_lines() {
+            let (name, rules) = line.split_first().ok_or("empty user line")?;
+            // A user that already exists (`default`) is reset first, as Redis does.
+            let existed = acl.get(name.as_bytes()).is_some();
+            let u = acl.get_or_create(name.as_bytes());
+            let mut g = u.write();
+            if existed {
+                let _ = g.apply(b"reset", acl.all_channels_default);
+            }
+            for r in rules {
+                // The configuration loader already refused what Redis refuses; unknown
+                // commands are ignored at load time, as Redis does.
+                let _ = g.apply(r.as_bytes(), acl.all_channels_default);
+            }
+        }
+        let aclfile = config.get("aclfile").unwrap_or_default();
+        if !aclfile.is_empty() {
+            acl.load_file(&aclfile)
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        }
+        acl.refresh();
+        Ok(acl)
+    }
+
+    /// Cheap check for dispatch: false while every user is unrestricted.
+    #[inline]
+    pub fn restricted(&self) -> bool {
+        self.restricted.load(Ordering::Relaxed)
+    }
+
+    pub fn default_needs_auth(&self) -> bool {
+        self.default_needs_auth.load(Ordering::Relaxed)
+    }
+
+    /// Recompute the cached flags after users changed.
+    pub fn refresh(&self) {
+        let users = self.users.read();
+        let restricted = users.values().any(|u| !u.read().unrestricted());
+        self.restricted.store(restricted, Ordering::Relaxed);
+        let d = self.default.read();
+        self.default_needs_auth
+            .store(!d.nopass || !d.enabled, Ordering::Relaxed);
+    }
+
+    pub fn default_user(&self) -> UserRef {
+        self.default.clone()
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<UserRef> {
+        self.users.read().get(name).cloned()
+    }
+
+    pub fn get_or_create(&self, name: &[u8]) -> UserRef {
+        let mut users = self.users.write();
+        users
+            .entry(Bytes::copy_from_slice(name))
+            .or_insert_with(|| {
+                Arc::new(RwLock::new(User::new(
+                    Bytes::copy_from_slice(name),
+                    self.all_channels_default,
+                )))
+            })
+            .clone()
+    }
+
+    /// All users, sorted by name.
+    pub fn users(&self) -> Vec<UserRef> {
+        self.users.read().values().cloned().collect()
+    }
+
+    pub fn remove(&self, name: &[u8]) -> Option<UserRef> {
+        self.users.write().remove(name)
+    }
+
+    /// Replace every user but `default` (kept as the same cell, with the new rules) by `new`.
+    pub fn replace_all(&self, new: Vec<User>) {
+        let mut users = self.users.write();
+        users.retain(|k, _| &k[..] == b"default");
+        let mut default_seen = false;
+        for u in new {
+            if &u.name[..] == b"default" {
+                *self.default.write() = u;
+                default_seen = true;
+            } else {
+                users.insert(u.name.clone(), Arc::new(RwLock::new(u)));
+            }
+        }
+        if !default_seen {
+            *self.default.write() = User::default_user();
+        }
+    }
+
+    /// `requirepass` (startup and CONFIG SET): the default user's password, or nopass when
+    /// empty. Applied only when the value changes, so ACL SETUSER default survives other
+    /// CONFIG SETs.
+    pub fn apply_requirepass(&self, pass: &str) {
+        let mut last = self.requirepass.lock();
+        if last.as_deref() == Some(pass) {
+            return;
+        }
+        *last = Some(pass.to_string());
+        {
+            let mut d = self.default.write();
+            let _ = d.apply(b"resetpass", false);
+            if pass.is_empty() {
+                let _ = d.apply(b"nopass", false);
+            } else {
+                let _ = d.apply(format!(">{pass}").as_bytes(), false);
+            }
+        }
+        self.refresh();
+    }
+
+    /// AUTH/HELLO credentials: the user when it exists, is on and the password opens it.
+    /// Every existing user's check costs one SHA-256 whatever the outcome.
+    pub fn authenticate(&self, name: &[u8], pass: &[u8]) -> Option<UserRef> {
+        let u = self.get(name)?;
+        let ok = {
+            let g = u.read();
+            let pw = g.password_ok(pass);
+            g.enabled && pw
+        };
+        ok.then_some(u)
+    }
+
+    /// Parse an ACL file (Redis's `ACLLoadFromFile`): every non-blank line is
+    /// `user <name> <rule>...`. All or nothing: the errors of every line are collected into
+    /// Redis's message and nothing is applied.
+    pub fn parse_file(&self, path: &str) -> Result<Vec<User>, String> {
+        let text = std::fs::read(path).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{path}': {}",
+                strerror(&e)
+            )
+        })?;
+        let mut out: Vec<User> = Vec::new();
+        let mut errors = String::new();
+        for (n, raw) in text.split(|&c| c == b'\n').enumerate() {
+            let n = n + 1;
+            let line = String::from_utf8_lossy(raw);
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
+            if line.is_empty() {
+                continue;
+            }
+            // Redis splits ACL file lines on single spaces (no quoting).
+            let words: Vec<String> = line.split(' ').map(String::from).collect();
+            if words.first().map(String::as_str) != Some("user") || words.len() < 2 {
+                errors.push_str(&format!(
+                    "{path}:{n} should start with user keyword followed by the username. "
+                ));
+                continue;
+            }
+            let name = words[1].as_bytes();
+            if has_space(name) {
+                errors.push_str(&format!(
+                    "{path}:{n}: username '{}' contains invalid characters. ",
+                    words[1]
+                ));
+                continue;
+            }
+            if out.iter().any(|u| &u.name[..] == name) {
+                errors.push_str(&format!(
+                    "WARNING: Duplicate user '{}' found on line {n}. ",
+                    words[1]
+                ));
+                continue;
+            }
+            let mut u = User::new(Bytes::copy_from_slice(name), self.all_channels_default);
+            let mut reported = false;
+            for r in &words[2..] {
+                let r = r.trim_matches(['\t', '\r', '\n']);
+                match u.apply(r.as_bytes(), self.all_channels_default) {
+                    Ok(()) => {}
+                    // Unknown names are all reported; other errors only the first, since it
+                    // may explain the ones after it.
+                    Err(RuleError::Unknown) => errors.push_str(&format!(
+                        "{path}:{n}: Error in applying operation '{r}': {}. ",
+                        RuleError::Unknown.message()
+                    )),
+                    Err(e) if !reported => {
+                        errors.push_str(&format!("{path}:{n}: {}. ", e.message()));
+                        reported = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+            out.push(u);
+        }
+        if !errors.is_empty() {
+            errors.push_str(
+                "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+            );
+            return Err(errors);
+        }
+        Ok(out)
+    }
+
+    pub fn load_file(&self, path: &str) -> Result<(), String> {
+        let users = self.parse_file(path)?;
+        self.replace_all(users);
+        self.refresh();
+        Ok(())
+    }
+
+    /// Write every user, ACL LIST format, to `path` (through a temporary file and a rename).
+    pub fn save_file(&self, path: &str) -> std::io::Result<()> {
+        let mut text = String::new();
+        for u in self.users() {
+            text.push_str(&u.read().describe());
+            text.push('\n');
+        }
+        let tmp = format!("{path}.tmp-{}", std::process::id());
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Record a denial (Redis's `addACLLogEntry`): merged with an equal recent entry.
+    #[allow(clippy::too_many_arguments)]
+    pub fn log_denial(
+        &self,
+        max_len: usize,
+        reason: &'static str,
+        context: &'static str,
+        object: Bytes,
+        username: Bytes,
+        client_info: String,
+    ) {
+        let now = crate::store::unix_ms();
+        let mut log = self.log.lock();
+        if let Some(i) = log.iter().position(|e| {
+            e.reason == reason
+                && e.context == context
+                && e.object == object
+                && e.username == username
+                && now - e.ctime_ms < LOG_GROUPING_MS
+        }) {
+            let mut e = log.remove(i).expect("found");
+            e.count += 1;
+            e.ctime_ms = now;
+            e.client_info = client_info;
+            log.push_front(e);
+            return;
+        }
+        log.push_front(LogEntry {
+            count: 1,
+            reason,
+            context,
+            object,
+            username,
+            ctime_ms: now,
+            client_info,
+        });
+        while log.len() > max_len {
+            log.pop_back();
+        }
+    }
+}
+
+fn has_space(s: &[u8]) -> bool {
+    s.iter()
+        .any(|c| c.is_ascii_whitespace() || *c == 0x0b || *c == 0)
+}
+
+/// An I/O error as C's strerror words it (without Rust's " (os error N)").
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The user a client runs as.
+pub fn client_user(shared: &Shared, client: &ClientState) -> UserRef {
+    match &client.user {
+        Some(u) => u.clone(),
+        None => shared.acl.default_user(),
+    }
+}
+
+/// The NOPERM error for a denial, as dispatch sends it.
+pub fn noperm_message(d: Denied, entry: &CommandEntry) -> String {
+    match d {
+        Denied::Command => format!(
+            "NOPERM this user has no permissions to run the '{}' command",
+            entry.full_name
+        ),
+        Denied::Key(_) => {
+            "NOPERM this user has no permissions to access one of the keys used as arguments".into()
+        }
+        Denied::Channel(_) => {
+            "NOPERM this user has no permissions to access one of the channels used as arguments"
+                .into()
+        }
+    }
+}
+
+/// The CLIENT LIST line of a client, for the ACL LOG. Same fields as
+/// `command::connection::client_line`, which cannot be used here: it takes the store lock
+/// (for the `b` flag), and denials are also logged while the lock is held (AUTH inside EXEC).
+fn client_info_line(h: &crate::connection::ClientHandle) -> String {
+    let info = h.info.lock().clone();
+    let now = crate::store::unix_ms() as u64;
+    let idle = now.saturating_sub(
+        h.last_interaction
+            .load(std::sync::atomic::Ordering::Relaxed),
+    ) / 1000;
+    // The client is running a command: it is not blocked.
+    let blocked = false;
+    let mut flags = String::new();
+    if info.monitor {
+        flags.push('O');
+    }
+    if info.sub + info.psub + info.ssub > 0 {
+        flags.push('P');
+    }
+    if info.multi.is_some() {
+        flags.push('x');
+    }
+    if blocked {
+        flags.push('b');
+    }
+    if h.unix {
+        flags.push('U');
+    }
+    if info.no_evict {
+        flags.push('e');
+    }
+    if info.no_touch {
+        flags.push('T');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let omem = h.outbox.pending();
+    let tot = omem + h.outbox.capacity() + info.qbuf + 1024;
+    let name = info
+        .name
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    let opt = |b: &Option<Bytes>| {
+        b.as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default()
+    };
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        h.id,
+        h.addr,
+        h.laddr,
+        h.id + 7,
+        name,
+        h.created.elapsed().as_secs(),
+        idle,
+        flags,
+        info.db,
+        info.sub,
+        info.psub,
+        info.ssub,
+        info.multi.map(|m| m as i64).unwrap_or(-1),
+        info.qbuf,
+        0,
+        omem,
+        tot,
+        if info.last_cmd.is_empty() {
+            "NULL"
+        } else {
+            info.last_cmd
+        },
+        info.user,
+        info.resp,
+        opt(&info.lib_name),
+        opt(&info.lib_ver),
+    )
+}
+
+/// Record a denial in the ACL LOG with the client's details.
+pub fn log(
+    shared: &Shared,
+    client: &ClientState,
+    reason: &'static str,
+    object: Bytes,
+    username: Bytes,
+) {
+    let max = shared.config_i64("acllog-max-len").max(0) as usize;
+    let context = if client.multi.is_some() {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    let info = client_info_line(&client.handle);
+    shared
+        .acl
+        .log_denial(max, reason, context, object, username, info);
+}
+
+/// Dispatch's permission check: None when `client` may run `argv`, else the error to send
+/// (the denial is logged). Called only while [`Acl::restricted`].
+pub fn check(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> Option<String> {
+    let user = client_user(shared, client);
+    let g = user.read();
+    if g.unrestricted() {
+        return None;
+    }
+    let id = universe().lookup_lower(&entry.full_name);
+    let no_auth = entry.has_flag(crate::command::flags::NO_AUTH);
+    let denied = check_user(&g, id, no_auth, argv).err()?;
+    let username = g.name.clone();
+    drop(g);
+    let (reason, object) = match denied {
+        Denied::Command => ("command", Bytes::from(entry.full_name.clone())),
+        Denied::Key(i) => ("key", argv[i].clone()),
+        Denied::Channel(i) => ("channel", argv[i].clone()),
+    };
+    log(
+        shared,
+        client,
+        reason,
+        Bytes::copy_from_slice(&object),
+        username,
+    );
+    let msg = noperm_message(denied, entry);
+    // Redis words any refused EXEC as EXECABORT; inside MULTI dispatch's reject does it (and
+    // discards the transaction), outside it is done here.
+    if entry.full_name == "exec" && client.multi.is_none() {
+        return Some(format!("EXECABORT Transaction discarded because of: {msg}"));
+    }
+    Some(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(rules: &str) -> User {
+        let mut u = User::new(Bytes::from_static(b"u"), false);
+        for r in rules.split(' ') {
+            u.apply(r.as_bytes(), false).unwrap();
+        }
+        u
+    }
+
+    fn run(u: &User, args: &[&str]) -> Result<(), Denied> {
+        let argv: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let mut id = universe().lookup(args[0].as_bytes());
+        if let Some(i) = id
+            && args.len() >= 2
+            && !universe().cmds[i].children.is_empty()
+        {
+            id = universe().lookup(format!("{}|{}", args[0], args[1]).as_bytes());
+        }
+        let no_auth = id.is_some_and(|i| universe().cmds[i].no_auth);
+        check_user(u, id, no_auth, &argv)
+    }
+
+    /// Dispatch skips the permission check while every user is unrestricted.
+    #[test]
+    fn restricted_flag_tracks_users() {
+        let acl = Acl::new(&Config::default()).unwrap();
+        assert!(!acl.restricted());
+        assert!(!acl.default_needs_auth());
+        let u = acl.get_or_create(b"app");
+        acl.refresh();
+        assert!(acl.restricted(), "a new user has no permissions");
+        for r in ["+@all", "allkeys", "allchannels"] {
+            u.write().apply(r.as_bytes(), false).unwrap();
+        }
+        acl.refresh();
+        assert!(!acl.restricted());
+        acl.remove(b"app");
+        acl.default_user()
+            .write()
+            .apply(b"-flushall", false)
+            .unwrap();
+        acl.refresh();
+        assert!(acl.restricted());
+        acl.apply_requirepass("pw");
+        assert!(acl.default_needs_auth());
+        assert!(acl.authenticate(b"default", b"pw").is_some());
+        assert!(acl.authenticate(b"default", b"px").is_none());
+        assert!(acl.authenticate(b"nouser", b"pw").is_none());
+        acl.apply_requirepass("");
+        assert!(!acl.default_needs_auth());
+    }
+
+    proptest::proptest! {
+        /// Key and channel extraction never panics nor reads out of bounds, whatever the
+        /// command and arguments.
+        #[test]
+        fn checks_never_panic(
+            cmd in 0usize..366,
+            args in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("STREAMS".to_string()),
+                    proptest::strategy::Just("KEYS".to_string()),
+                    "-?[0-9]{1,3}",
+                    "[a-z:*]{0,4}",
+                ],
+                0..8,
+            ),
+        ) {
+            let uni = universe();
+            let id = cmd % uni.len();
+            let mut argv: Vec<Bytes> = uni.cmds[id].name.split('|').map(|p| Bytes::from(p.to_string())).collect();
+            argv.extend(args.into_iter().map(Bytes::from));
+            let u = user("-@all +@read %R~a* &a*");
+            let _ = check_user(&u, Some(id), false, &argv);
+            let _ = keys_of(&uni.cmds[id], &argv);
+        }
+    }
+
+    #[test]
+    fn universe_matches_redis() {
+        let u = universe();
+        assert_eq!(u.len(), 366);
+        let get = u.lookup(b"GET").unwrap();
+        assert_eq!(u.cmds[get].categories, 1 << 1 | 1 << 7 | 1 << 14);
+        let cfg = u.lookup(b"config").unwrap();
+        assert!(
+            u.cmds[cfg]
+                .children
+                .contains(&u.lookup(b"config|get").unwrap())
+        );
+    }
+
+    #[test]
+    fn keys_by_spec() {
+        let u = user("+@all %R~r:* %W~w:* ~rw:*");
+        assert_eq!(run(&u, &["get", "r:1"]), Ok(()));
+        assert_eq!(run(&u, &["get", "w:1"]), Err(Denied::Key(1)));
+        assert_eq!(run(&u, &["set", "r:1", "v"]), Err(Denied::Key(1)));
+        assert_eq!(run(&u, &["lpush", "w:1", "v"]), Ok(()));
+        assert_eq!(run(&u, &["lpop", "w:1"]), Err(Denied::Key(1)));
+        assert_eq!(run(&u, &["lmove", "rw:a", "w:b", "left", "right"]), Ok(()));
+        assert_eq!(
+            run(&u, &["lmove", "w:b", "rw:a", "left", "right"]),
+            Err(Denied::Key(1))
+        );
+        assert_eq!(run(&u, &["mget", "r:1", "rw:2", "x"]), Err(Denied::Key(3)));
+        assert_eq!(
+            run(
+                &u,
+                &["xread", "count", "1", "streams", "r:1", "x", "0", "0"]
+            ),
+            Err(Denied::Key(5))
+        );
+        assert_eq!(run(&u, &["xread", "streams", "r:1", "0"]), Ok(()));
+        // EXISTS neither reads nor writes the value: any matching pattern will do.
+        assert_eq!(run(&u, &["exists", "w:1"]), Ok(()));
+        assert_eq!(run(&u, &["exists", "zz"]), Err(Denied::Key(1)));
+        // A missing numkeys gives no keys; the command itself reports the error.
+        assert_eq!(run(&u, &["zunionstore", "rw:d", "x", "a"]), Ok(()));
+    }
+
+    #[test]
+    fn commands_and_first_args() {
+        let u = user("-@all +@list +config|get +select|0 allkeys");
+        assert_eq!(run(&u, &["lpush", "k", "v"]), Ok(()));
+        assert_eq!(run(&u, &["get", "k"]), Err(Denied::Command));
+        assert_eq!(run(&u, &["config", "get", "x"]), Ok(()));
+        assert_eq!(run(&u, &["config", "set", "x", "y"]), Err(Denied::Command));
+        assert_eq!(run(&u, &["select", "0"]), Ok(()));
+        assert_eq!(run(&u, &["select", "1"]), Err(Denied::Command));
+        assert_eq!(run(&u, &["auth", "a", "b"]), Ok(()));
+    }
+
+    #[test]
+    fn channels() {
+        let u = user("+@all allkeys &news.* &exact");
+        assert_eq!(run(&u, &["publish", "news.a", "m"]), Ok(()));
+        assert_eq!(run(&u, &["publish", "other", "m"]), Err(Denied::Channel(1)));
+        assert_eq!(
+            run(&u, &["subscribe", "news.x", "exact", "no"]),
+            Err(Denied::Channel(3))
+        );
+        // A pattern subscription must equal one of the user's patterns literally.
+        assert_eq!(run(&u, &["psubscribe", "news.*"]), Ok(()));
+        assert_eq!(run(&u, &["psubscribe", "news.a"]), Err(Denied::Channel(1)));
+        assert_eq!(
+            run(&u, &["psubscribe", "news.*", "n*"]),
+            Err(Denied::Channel(2))
+        );
+        assert_eq!(run(&u, &["unsubscribe", "zz"]), Ok(()));
+    }
+}

@@ -32,6 +32,7 @@ pub mod protocol;
 pub mod pubsub;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 /// The Redis version ferrymq reports (HELLO, INFO): the behaviour it reproduces.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -467,7 +467,7 @@ pub fn cpu_times() -> (f64, f64) {
 }
 
 /// Parse the `bind` value: addresses, `-` prefix marks one whose failure is not fatal.
-fn bind_addresses(bind: &str) -> Vec<(String, bool)> {
+pub(crate) fn bind_addresses(bind: &str) -> Vec<(String, bool)> {
     bind.split_whitespace()
         .map(|a| match a.strip_prefix('-') {
             Some(rest) => (rest.to_string(), true),
@@ -505,7 +505,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             }
         }
     }
-    let mut tasks = Vec::new();
+    let mut tasks = crate::tls::listen(&shared, &bind_addresses(&bind)).await?;
     for l in listeners {
         tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
     }

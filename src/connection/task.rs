@@ -237,7 +237,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
                     break;
                 }
-                if wr.write_all(&spare).await.is_err() {
+                // The flush is a no-op on TCP; a TLS stream may keep the tail of the batch
+                // encrypted but unsent until flushed.
+                if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
                     break;
                 }
                 shared

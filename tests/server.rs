@@ -302,3 +302,21 @@ fn info_has_the_fields_monitoring_tools_read() {
     let stats = c.cmd_s(&["INFO", "commandstats"]);
     assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
 }
+
+#[test]
+fn maxmemory_refuses_growth_but_allows_draining() {
+    let s = Server::ferrymq(&[]);
+    let mut c = s.raw();
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["SET", "b", "2"]);
+    // A limit far below what the process already uses: every growing write is refused.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1mb"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd_s(&["SET", "c", "3"]),
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert_eq!(c.cmd(&["GET", "a"]), b"$1\r\n1\r\n");
+    assert_eq!(c.cmd(&["DEL", "a"]), b":1\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "c", "3"]), b"+OK\r\n");
+}

@@ -6,6 +6,8 @@
 //! socket does its handshake in its own task, then the decrypted stream is split
 //! (`tokio::io::split`) and handed to `connection::task::serve` exactly like a TCP socket:
 //! everything above the byte stream (limits, auth, outbox) is shared with plain connections.
+//! `tcp-keepalive` and `protected-mode` apply as on the plain port (the protected-mode
+//! explanation is sent inside the TLS session, after the handshake, as Redis does).
 //!
 //! Directives, as Redis reads them:
 //! - `tls-cert-file`, `tls-key-file`: the server's chain and key (PEM). Required.
@@ -256,6 +258,7 @@ async fn accept_loop(
             settings = now;
         }
         let _ = sock.set_nodelay(true);
+        crate::server::set_keepalive(&sock, shared.config_i64("tcp-keepalive"));
         let acceptor = TlsAcceptor::from(config.clone());
         let shared = shared.clone();
         let laddr = laddr.clone();
@@ -272,6 +275,18 @@ async fn accept_loop(
                     return;
                 }
             };
+            if let Some(denied) = crate::server::protected_mode_denial(&shared, &peer) {
+                // As on the plain port, but the explanation travels inside the TLS session.
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream.write_all(denied.as_bytes()).await;
+                let _ = stream.shutdown().await;
+                shared
+                    .stats
+                    .rejected_connections
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
             let (rd, wr) = tokio::io::split(stream);
             crate::connection::task::serve(shared, rd, wr, peer.to_string(), laddr, false).await;
         });

@@ -79,6 +79,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
     let handle = state.handle.clone();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
+    let mut soft_since = None;
     loop {
         let want = parser
             .pending_bulk(buf.len())
@@ -145,6 +146,18 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                     if handle.is_killed() {
                         return;
                     }
+                    if over_output_limit(shared, state, &mut soft_since) {
+                        warn!(
+                            omem = handle.outbox.pending(),
+                            "closing client that overcame its output buffer limits"
+                        );
+                        shared
+                            .stats
+                            .output_limit_disconnections
+                            .fetch_add(1, Ordering::Relaxed);
+                        handle.outbox.kill();
+                        return;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -163,6 +176,34 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
     }
+}
+
+/// `client-output-buffer-limit` applied to a client's own replies (class `normal`, or `pubsub`
+/// while subscribed), checked after each command as Redis checks after each reply: a client
+/// that pipelines without reading is closed instead of growing its outbox without bound.
+fn over_output_limit(
+    shared: &Shared,
+    state: &ClientState,
+    soft_since: &mut Option<Instant>,
+) -> bool {
+    let limit = if state.subscription_count() > 0 {
+        shared.pubsub_limit()
+    } else {
+        shared.normal_limit()
+    };
+    if limit.hard == 0 && limit.soft == 0 {
+        return false;
+    }
+    let pending = state.handle.outbox.pending() as u64;
+    if limit.hard > 0 && pending >= limit.hard {
+        return true;
+    }
+    if limit.soft > 0 && pending >= limit.soft {
+        let since = *soft_since.get_or_insert_with(Instant::now);
+        return since.elapsed().as_secs() >= limit.soft_secs;
+    }
+    *soft_since = None;
+    false
 }
 
 /// Wait until a blocked command is served, times out, is unblocked, or the client goes away.

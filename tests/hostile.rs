@@ -495,3 +495,37 @@ fn query_buffer_limit_closes_the_connection() {
     assert_eq!(c.cmd_s(&["EXISTS", "k"]), ":0\r\n");
     assert!(server.alive());
 }
+
+/// A client announcing the largest multibulk and then streaming empty arguments never grows
+/// the read buffer, but the decoded arguments are charged to its query buffer limit.
+#[test]
+fn endless_multibulk_of_tiny_arguments_is_cut_off() {
+    let mut server = Server::ferrymq(&["--client-query-buffer-limit", "1mb"]);
+    let probe = Probe::start(server.port);
+    let base = rss(server.pid());
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(b"*2147483647\r\n").unwrap();
+    let chunk = b"$0\r\n\r\n".repeat(20_000);
+    let mut sent = 0usize;
+    let closed = loop {
+        if sent >= 60_000_000 {
+            break false;
+        }
+        match s.write_all(&chunk) {
+            Ok(()) => sent += chunk.len(),
+            Err(_) => break true,
+        }
+    } || drain_until_closed(&mut s, Duration::from_secs(10));
+    let after = rss(server.pid());
+    eprintln!(
+        "tiny-argument flood: cut off after {} KiB sent, RSS {} -> {} KiB",
+        sent / 1024,
+        base / 1024,
+        after / 1024
+    );
+    assert!(closed, "never disconnected ({sent} bytes sent)");
+    assert!(after < base + 64 * 1024 * 1024, "RSS grew to {after}");
+    probe.finish("tiny-argument flood");
+    assert!(server.alive());
+}

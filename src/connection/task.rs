@@ -109,9 +109,10 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
         };
         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         shared.stats.reads.fetch_add(1, Ordering::Relaxed);
-        if buf.len() as u64 > shared.query_buffer_limit() {
+        if (buf.len() + parser.partial_len()) as u64 > shared.query_buffer_limit() {
             warn!(
                 qbuf = buf.len(),
+                partial = parser.partial_len(),
                 "closing client that reached max query buffer length"
             );
             return;

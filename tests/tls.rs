@@ -298,3 +298,32 @@ fn bad_tls_configuration_stops_startup() {
     );
     assert!(!status.unwrap().success());
 }
+
+/// Garbage and handshakes that never finish on the TLS port do not stop other TLS clients.
+#[test]
+fn tls_port_survives_garbage_and_stalled_handshakes() {
+    use std::io::Write;
+    let pki = Pki::new();
+    let (mut server, port) = tls_server(&pki, "no");
+    let mut stalled = Vec::new();
+    for i in 0..100u32 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        if i % 2 == 0 {
+            // A TLS record header announcing a handshake, then silence.
+            s.write_all(&[0x16, 0x03, 0x01, 0x40, 0x00]).unwrap();
+        } else {
+            let noise: Vec<u8> = (0..4096u32).map(|j| (j * 7 + i) as u8).collect();
+            let _ = s.write_all(&noise);
+        }
+        stalled.push(s);
+    }
+    let mut c = client(port, &pki, false)
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("tls connection next to stalled ones");
+    let start = std::time::Instant::now();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    drop(stalled);
+    assert!(server.alive());
+}

@@ -157,7 +157,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                     if over_output_limit(shared, state, &mut soft_since) {
                         warn!(
                             omem = handle.outbox.pending(),
-                            "closing client that overcame its output buffer limits"
+                            "client scheduled to be closed ASAP for overcoming of output buffer limits"
                         );
                         shared
                             .stats
@@ -186,6 +186,8 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
     }
 }
 
+const REPLY_CHUNK_BYTES: u64 = 16 * 1024;
+
 /// `client-output-buffer-limit` applied to a client's own replies (class `normal`, or `pubsub`
 /// while subscribed), checked after each command as Redis checks after each reply: a client
 /// that pipelines without reading is closed instead of growing its outbox without bound.
@@ -202,7 +204,9 @@ fn over_output_limit(
     if limit.hard == 0 && limit.soft == 0 {
         return false;
     }
-    let pending = state.handle.outbox.pending() as u64;
+    // Redis counts only the reply list, not the client's fixed 16 KiB reply buffer
+    // (PROTO_REPLY_CHUNK_BYTES), so a small reply never trips even a 1-byte limit.
+    let pending = (state.handle.outbox.pending() as u64).saturating_sub(REPLY_CHUNK_BYTES);
     if limit.hard > 0 && pending >= limit.hard {
         return true;
     }

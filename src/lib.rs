@@ -34,6 +34,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 /// The Redis version ferrymq reports (HELLO, INFO): the behaviour it reproduces.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -520,7 +520,7 @@ pub fn cpu_times() -> (f64, f64) {
 }
 
 /// Parse the `bind` value: addresses, `-` prefix marks one whose failure is not fatal.
-fn bind_addresses(bind: &str) -> Vec<(String, bool)> {
+pub(crate) fn bind_addresses(bind: &str) -> Vec<(String, bool)> {
     bind.split_whitespace()
         .map(|a| match a.strip_prefix('-') {
             Some(rest) => (rest.to_string(), true),
@@ -559,7 +559,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             }
         }
     }
-    let mut tasks = Vec::new();
+    let mut tasks = crate::tls::listen(&shared, &bind_addresses(&bind)).await?;
     for l in listeners {
         tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
     }
@@ -642,7 +642,7 @@ async fn accept_tcp(shared: Arc<Shared>, l: TcpListener) {
 }
 
 /// `tcp-keepalive <seconds>`: probe idle peers so dead ones are noticed (0 disables).
-fn set_keepalive(sock: &tokio::net::TcpStream, secs: i64) {
+pub(crate) fn set_keepalive(sock: &tokio::net::TcpStream, secs: i64) {
     if secs <= 0 {
         return;
     }
@@ -655,7 +655,10 @@ fn set_keepalive(sock: &tokio::net::TcpStream, secs: i64) {
 const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// `protected-mode yes` with no password: only loopback peers are served.
-fn protected_mode_denial(shared: &Shared, peer: &std::net::SocketAddr) -> Option<&'static str> {
+pub(crate) fn protected_mode_denial(
+    shared: &Shared,
+    peer: &std::net::SocketAddr,
+) -> Option<&'static str> {
     if peer.ip().is_loopback() || shared.requirepass().is_some() {
         return None;
     }

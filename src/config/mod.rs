@@ -317,7 +317,21 @@ impl Config {
             if !has_flag(idx, table::MULTI_ARG) && argc != 2 {
                 return Err(LineError::Msg("wrong number of arguments".into()));
             }
-            let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+            // A multi-argument directive given as one argument (`--save "900 1"`) is split the
+            // way Redis splits it (sdssplitargs), unless it is empty (`--save ""`).
+            let split: Option<Vec<String>> =
+                (has_flag(idx, table::MULTI_ARG) && argc == 2 && !argv[1].is_empty())
+                    .then(|| crate::protocol::request::split_args(argv[1].as_bytes()))
+                    .flatten()
+                    .map(|v| {
+                        v.iter()
+                            .map(|a| String::from_utf8_lossy(a).into_owned())
+                            .collect()
+                    });
+            let args: Vec<&str> = match &split {
+                Some(v) => v.iter().map(String::as_str).collect(),
+                None => argv[1..].iter().map(String::as_str).collect(),
+            };
             let mut values = std::mem::take(&mut self.values);
             let r = set_value(&mut values, idx, &args, &mut loader.save);
             self.values = values;

@@ -79,6 +79,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
     let handle = state.handle.clone();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
+    let mut soft_since = None;
     loop {
         let want = parser
             .pending_bulk(buf.len())
@@ -108,9 +109,10 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
         };
         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         shared.stats.reads.fetch_add(1, Ordering::Relaxed);
-        if buf.len() as u64 > shared.query_buffer_limit() {
+        if (buf.len() + parser.partial_len()) as u64 > shared.query_buffer_limit() {
             warn!(
                 qbuf = buf.len(),
+                partial = parser.partial_len(),
                 "closing client that reached max query buffer length"
             );
             return;
@@ -152,6 +154,18 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                     if handle.is_killed() {
                         return;
                     }
+                    if over_output_limit(shared, state, &mut soft_since) {
+                        warn!(
+                            omem = handle.outbox.pending(),
+                            "client scheduled to be closed ASAP for overcoming of output buffer limits"
+                        );
+                        shared
+                            .stats
+                            .output_limit_disconnections
+                            .fetch_add(1, Ordering::Relaxed);
+                        handle.outbox.kill();
+                        return;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -170,6 +184,38 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
     }
+}
+
+const REPLY_CHUNK_BYTES: u64 = 16 * 1024;
+
+/// `client-output-buffer-limit` applied to a client's own replies (class `normal`, or `pubsub`
+/// while subscribed), checked after each command as Redis checks after each reply: a client
+/// that pipelines without reading is closed instead of growing its outbox without bound.
+fn over_output_limit(
+    shared: &Shared,
+    state: &ClientState,
+    soft_since: &mut Option<Instant>,
+) -> bool {
+    let limit = if state.subscription_count() > 0 {
+        shared.pubsub_limit()
+    } else {
+        shared.normal_limit()
+    };
+    if limit.hard == 0 && limit.soft == 0 {
+        return false;
+    }
+    // Redis counts only the reply list, not the client's fixed 16 KiB reply buffer
+    // (PROTO_REPLY_CHUNK_BYTES), so a small reply never trips even a 1-byte limit.
+    let pending = (state.handle.outbox.pending() as u64).saturating_sub(REPLY_CHUNK_BYTES);
+    if limit.hard > 0 && pending >= limit.hard {
+        return true;
+    }
+    if limit.soft > 0 && pending >= limit.soft {
+        let since = *soft_since.get_or_insert_with(Instant::now);
+        return since.elapsed().as_secs() >= limit.soft_secs;
+    }
+    *soft_since = None;
+    false
 }
 
 /// Wait until a blocked command is served, times out, is unblocked, or the client goes away.
@@ -244,7 +290,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
                     break;
                 }
-                if wr.write_all(&spare).await.is_err() {
+                // The flush is a no-op on TCP; a TLS stream may keep the tail of the batch
+                // encrypted but unsent until flushed.
+                if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
                     break;
                 }
                 shared

@@ -1,0 +1,329 @@
+//! TLS: `tls-port` with certificates generated here (rcgen), exercised with the `redis` crate
+//! (`rediss://`) and with Debian's `redis-cli --tls` (OpenSSL), with and without client
+//! certificates.
+
+mod common;
+
+use common::{Server, wait_for};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use redis::{ClientTlsConfig, TlsCertificates};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, written as PEM
+/// files into a temporary directory.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+    client_cert: String,
+    client_key: String,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ferrymq test CA");
+        let ca =
+            CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+
+        let server_key = KeyPair::generate().expect("key");
+        let server = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("params")
+            .signed_by(&server_key, &ca)
+            .expect("server cert");
+
+        let client_key = KeyPair::generate().expect("key");
+        let mut cp = CertificateParams::new(vec!["client".to_string()]).expect("params");
+        cp.distinguished_name
+            .push(rcgen::DnType::CommonName, "client");
+        let client = cp.signed_by(&client_key, &ca).expect("client cert");
+
+        let pki = Pki {
+            dir,
+            ca_pem: ca.pem(),
+            client_cert: client.pem(),
+            client_key: client_key.serialize_pem(),
+        };
+        pki.write("ca.crt", &pki.ca_pem);
+        pki.write("server.crt", &server.pem());
+        pki.write("server.key", &server_key.serialize_pem());
+        pki.write("client.crt", &pki.client_cert);
+        pki.write("client.key", &pki.client_key);
+        pki
+    }
+
+    fn write(&self, name: &str, pem: &str) {
+        std::fs::write(self.path(name), pem).expect("write pem");
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.path(name).to_string_lossy().into_owned()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// ferrymq with a TLS port as well as its plain one; returns (server, tls port).
+fn tls_server(pki: &Pki, auth_clients: &str) -> (Server, u16) {
+    let port = free_port();
+    let port_s = port.to_string();
+    let (cert, key, ca) = (pki.p("server.crt"), pki.p("server.key"), pki.p("ca.crt"));
+    let server = Server::ferrymq(&[
+        "--tls-port",
+        &port_s,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        auth_clients,
+    ]);
+    (server, port)
+}
+
+fn client(port: u16, pki: &Pki, with_client_cert: bool) -> redis::Client {
+    redis::Client::build_with_tls(
+        format!("rediss://localhost:{port}/"),
+        TlsCertificates {
+            client_tls: with_client_cert.then(|| ClientTlsConfig {
+                client_cert: pki.client_cert.clone().into_bytes(),
+                client_key: pki.client_key.clone().into_bytes(),
+            }),
+            root_cert: Some(pki.ca_pem.clone().into_bytes()),
+        },
+    )
+    .expect("tls client")
+}
+
+#[test]
+fn redis_crate_round_trip_over_tls() {
+    let pki = Pki::new();
+    let (server, port) = tls_server(&pki, "no");
+    let mut c = client(port, &pki, false)
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("tls connection");
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+
+    // A reply much larger than one TLS record and than the socket buffer: every byte must
+    // arrive (the writer flushes what the TLS layer keeps buffered).
+    let big: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut c)
+        .unwrap();
+    let back: Vec<u8> = redis::cmd("GET").arg("big").query(&mut c).unwrap();
+    assert!(back == big, "large value corrupted over TLS");
+    // Same, with a reader that lets the socket fill up first: the end of the reply must not
+    // stay behind in the TLS layer once the server has nothing more to send.
+    c.send_packed_command(&redis::cmd("GET").arg("big").get_packed_command())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let back = c.recv_response().expect("whole reply after a slow start");
+    assert!(
+        back == redis::Value::BulkString(big.clone()),
+        "slow reader lost the tail"
+    );
+
+    // Pipelined commands come back in order.
+    let mut p = redis::pipe();
+    for _ in 0..500 {
+        p.cmd("INCR").arg("n");
+    }
+    let counts: Vec<i64> = p.query(&mut c).unwrap();
+    assert_eq!(counts, (1..=500).collect::<Vec<i64>>());
+
+    // The same data is visible over the plain port: one server behind both listeners.
+    let mut plain = server.raw();
+    assert_eq!(plain.cmd_s(&["GET", "n"]), "$3\r\n500\r\n");
+
+    // A plaintext client on the TLS port is dropped without disturbing anyone.
+    let mut wrong = common::RawConn::connect(port);
+    wrong.send_raw(b"*1\r\n$4\r\nPING\r\n");
+    assert!(wrong.closed(Duration::from_secs(15)));
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+}
+
+#[test]
+fn client_certificate_required() {
+    let pki = Pki::new();
+    let (_server, port) = tls_server(&pki, "yes");
+    // Without a certificate the handshake (or the first command) fails.
+    let failed =
+        match client(port, &pki, false).get_connection_with_timeout(Duration::from_secs(10)) {
+            Err(_) => true,
+            Ok(mut c) => redis::cmd("PING").query::<String>(&mut c).is_err(),
+        };
+    assert!(failed, "a client without certificate was served");
+    // With a certificate signed by the CA it works.
+    let mut c = client(port, &pki, true)
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("mutual tls");
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+
+    // A certificate from another CA is refused.
+    let other = Pki::new();
+    let foreign = redis::Client::build_with_tls(
+        format!("rediss://localhost:{port}/"),
+        TlsCertificates {
+            client_tls: Some(ClientTlsConfig {
+                client_cert: other.client_cert.clone().into_bytes(),
+                client_key: other.client_key.clone().into_bytes(),
+            }),
+            root_cert: Some(pki.ca_pem.clone().into_bytes()),
+        },
+    )
+    .unwrap();
+    let refused = match foreign.get_connection_with_timeout(Duration::from_secs(10)) {
+        Err(_) => true,
+        Ok(mut c) => redis::cmd("PING").query::<String>(&mut c).is_err(),
+    };
+    assert!(refused, "a certificate from an unknown CA was accepted");
+}
+
+#[test]
+fn client_certificate_optional() {
+    let pki = Pki::new();
+    let (_server, port) = tls_server(&pki, "optional");
+    for with_cert in [false, true] {
+        let mut c = client(port, &pki, with_cert)
+            .get_connection_with_timeout(Duration::from_secs(10))
+            .expect("tls connection");
+        let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+        assert_eq!(pong, "PONG");
+    }
+}
+
+/// True when this redis-cli was built with TLS (Debian's is).
+fn redis_cli_with_tls() -> Option<PathBuf> {
+    let out = Command::new("redis-cli").arg("--help").output().ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.contains("--tls") {
+        Some(PathBuf::from("redis-cli"))
+    } else {
+        eprintln!("SKIPPED: redis-cli without TLS support");
+        None
+    }
+}
+
+fn cli(bin: &Path, port: u16, extra: &[&str], args: &[&str]) -> (bool, String) {
+    let port_s = port.to_string();
+    let out = Command::new(bin)
+        .args(["--tls", "-h", "127.0.0.1", "-p", &port_s])
+        .args(extra)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-cli");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn redis_cli_tls_round_trip() {
+    let Some(bin) = redis_cli_with_tls() else {
+        return;
+    };
+    let pki = Pki::new();
+    let (_server, port) = tls_server(&pki, "yes");
+    let ca = pki.p("ca.crt");
+    let (cert, key) = (pki.p("client.crt"), pki.p("client.key"));
+    let mutual = ["--cacert", &ca, "--cert", &cert, "--key", &key];
+    let (ok, out) = cli(&bin, port, &mutual, &["SET", "k", "hello tls"]);
+    assert!(ok && out.trim() == "OK", "{out}");
+    let (ok, out) = cli(&bin, port, &mutual, &["GET", "k"]);
+    assert!(ok && out.trim() == "hello tls", "{out}");
+    // Without a client certificate the server refuses the session.
+    let (_, out) = cli(&bin, port, &["--cacert", &ca], &["GET", "k"]);
+    assert!(
+        out.trim() != "hello tls",
+        "served without a client certificate: {out}"
+    );
+}
+
+#[test]
+fn bad_tls_configuration_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let tls_port = free_port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrymq"))
+        .args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--tls-port",
+            &tls_port,
+        ])
+        .args(["--tls-cert-file", "/nonexistent/server.crt"])
+        .args(["--tls-key-file", "/nonexistent/server.key"])
+        .args(["--tls-auth-clients", "no"])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "server started with unreadable certificates"
+    );
+    assert!(!status.unwrap().success());
+}
+
+/// Garbage and handshakes that never finish on the TLS port do not stop other TLS clients.
+#[test]
+fn tls_port_survives_garbage_and_stalled_handshakes() {
+    use std::io::Write;
+    let pki = Pki::new();
+    let (mut server, port) = tls_server(&pki, "no");
+    let mut stalled = Vec::new();
+    for i in 0..100u32 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        if i % 2 == 0 {
+            // A TLS record header announcing a handshake, then silence.
+            s.write_all(&[0x16, 0x03, 0x01, 0x40, 0x00]).unwrap();
+        } else {
+            let noise: Vec<u8> = (0..4096u32).map(|j| (j * 7 + i) as u8).collect();
+            let _ = s.write_all(&noise);
+        }
+        stalled.push(s);
+    }
+    let mut c = client(port, &pki, false)
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("tls connection next to stalled ones");
+    let start = std::time::Instant::now();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    drop(stalled);
+    assert!(server.alive());
+}

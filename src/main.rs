@@ -57,6 +57,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Like redis-server, work inside `dir`: relative paths (logfile, appenddirname) live there.
+    if let Some(dir) = config.get("dir")
+        && let Err(e) = std::env::set_current_dir(&dir)
+    {
+        eprintln!("Can't chdir to '{dir}': {e}");
+        std::process::exit(1);
+    }
     init_logging(&config);
     let ignored = config.ignored();
     if !ignored.is_empty() {

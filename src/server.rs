@@ -38,6 +38,8 @@ pub struct Stats {
     pub writes: AtomicU64,
     pub output_limit_disconnections: AtomicU64,
     pub peak_memory: AtomicU64,
+    /// `used_memory()` as last sampled by the cron (the maxmemory check reads this).
+    pub used_memory: AtomicU64,
 }
 
 pub struct SlowEntry {
@@ -71,6 +73,7 @@ struct Cached {
     timeout_secs: AtomicU64,
     slowlog_threshold: AtomicI64,
     slowlog_max: AtomicU64,
+    maxmemory: AtomicU64,
     pubsub_limit: RwLock<OutputLimit>,
     normal_limit: RwLock<OutputLimit>,
 }
@@ -132,6 +135,7 @@ impl Shared {
                 timeout_secs: AtomicU64::new(0),
                 slowlog_threshold: AtomicI64::new(0),
                 slowlog_max: AtomicU64::new(0),
+                maxmemory: AtomicU64::new(0),
                 pubsub_limit: RwLock::new(OutputLimit::default()),
                 normal_limit: RwLock::new(OutputLimit::default()),
             },
@@ -178,6 +182,14 @@ impl Shared {
             c.get_i64("slowlog-max-len").max(0) as u64,
             Ordering::Relaxed,
         );
+        self.cached
+            .maxmemory
+            .store(c.get_i64("maxmemory").max(0) as u64, Ordering::Relaxed);
+        if c.get_i64("maxmemory") > 0 {
+            self.stats
+                .used_memory
+                .store(used_memory(), Ordering::Relaxed);
+        }
         let lim = |class| {
             let (hard, soft, soft_secs) = c.output_buffer_limit(class);
             OutputLimit {
@@ -205,6 +217,23 @@ impl Shared {
             s => Some(Duration::from_secs(s)),
         }
     }
+    /// `maxmemory` in bytes (0 = no limit).
+    pub fn maxmemory(&self) -> u64 {
+        self.cached.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// With `maxmemory` set and the policy `noeviction` (the only one ferrymq applies), commands
+    /// that may grow memory are refused while memory is over the limit; reads, pops and deletes
+    /// keep working so queues can drain.
+    ///
+    /// DEVIATION(redis): memory is sampled by the cron (every 1000/hz ms) rather than measured
+    /// before each command, so a burst can overshoot the limit by what arrives in one period;
+    /// eviction policies other than noeviction are accepted but act as noeviction.
+    pub fn over_maxmemory(&self) -> bool {
+        let max = self.maxmemory();
+        max > 0 && self.stats.used_memory.load(Ordering::Relaxed) > max
+    }
+
     pub fn pubsub_limit(&self) -> OutputLimit {
         *self.cached.pubsub_limit.read()
     }
@@ -237,7 +266,8 @@ impl Shared {
         self.loading.store(v, Ordering::SeqCst);
     }
 
-    /// The `aof_*` lines of INFO persistence.
+    /// The `aof_*` lines of INFO persistence. Takes the store lock: never call it with the
+    /// lock held.
     pub fn aof_info(&self) -> String {
         let enabled = self.store.lock().aof.is_some();
         crate::aof::info_fields(enabled)
@@ -480,6 +510,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let port = config.get_i64("port");
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let unixsocket = config.get("unixsocket").unwrap_or_default();
+    crate::command::set_renamed_commands(&config.renamed_commands());
     let shared = Shared::new(config);
 
     crate::aof::startup(&shared)?;
@@ -514,7 +545,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let perm = shared.config_i64("unixsocketperm");
         if perm > 0 {
             use std::os::unix::fs::PermissionsExt;
-            let mode = u32::from_str_radix(&perm.to_string(), 8).unwrap_or(0o700);
+            // The config holds the permission bits themselves (it parsed the octal text).
+            let mode = (perm & 0o777) as u32;
             let _ = std::fs::set_permissions(&unixsocket, std::fs::Permissions::from_mode(mode));
         }
         tasks.push(tokio::spawn(accept_unix(
@@ -554,6 +586,21 @@ async fn accept_tcp(shared: Arc<Shared>, l: TcpListener) {
         match l.accept().await {
             Ok((sock, peer)) => {
                 let _ = sock.set_nodelay(true);
+                set_keepalive(&sock, shared.config_i64("tcp-keepalive"));
+                if let Some(denied) = protected_mode_denial(&shared, &peer) {
+                    // Redis writes the explanation and closes; the client never gets a session.
+                    let mut sock = sock;
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = sock.write_all(denied.as_bytes()).await;
+                        let _ = sock.shutdown().await;
+                    });
+                    shared
+                        .stats
+                        .rejected_connections
+                        .fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 let (rd, wr) = sock.into_split();
                 let shared = shared.clone();
                 let laddr = laddr.clone();
@@ -568,6 +615,30 @@ async fn accept_tcp(shared: Arc<Shared>, l: TcpListener) {
             }
         }
     }
+}
+
+/// `tcp-keepalive <seconds>`: probe idle peers so dead ones are noticed (0 disables).
+fn set_keepalive(sock: &tokio::net::TcpStream, secs: i64) {
+    if secs <= 0 {
+        return;
+    }
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(secs as u64))
+        .with_interval(Duration::from_secs((secs as u64 / 3).max(1)));
+    let _ = socket2::SockRef::from(sock).set_tcp_keepalive(&ka);
+}
+
+const PROTECTED_MODE_ERROR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// `protected-mode yes` with no password: only loopback peers are served.
+fn protected_mode_denial(shared: &Shared, peer: &std::net::SocketAddr) -> Option<&'static str> {
+    if peer.ip().is_loopback() || shared.requirepass().is_some() {
+        return None;
+    }
+    if shared.config_str("protected-mode") != "yes" {
+        return None;
+    }
+    Some(PROTECTED_MODE_ERROR)
 }
 
 async fn accept_unix(shared: Arc<Shared>, l: tokio::net::UnixListener, path: String) {
@@ -604,6 +675,7 @@ async fn cron(shared: Arc<Shared>) {
             }
         }
         let used = used_memory();
+        shared.stats.used_memory.store(used, Ordering::Relaxed);
         shared.stats.peak_memory.fetch_max(used, Ordering::Relaxed);
     }
 }

@@ -1,8 +1,12 @@
-//! CONFIG GET | SET | RESETSTAT | REWRITE | HELP.
+//! CONFIG GET | SET | RESETSTAT | REWRITE | HELP: thin handlers over [`crate::config::Config`],
+//! which owns parsing, validation and every error text. After a successful SET the server
+//! re-reads the values it caches for hot paths (`Shared::apply_config`).
+//!
+//! Locking: the config sits in a `RwLock` separate from the store; GET takes it shared, SET
+//! and REWRITE hold it only for the parse (or the file write), never across an `.await`.
 
 use bytes::Bytes;
 
-use super::connection::help_reply;
 use super::flags::*;
 use super::{CommandSpec, Ctx};
 use crate::protocol::Reply;
@@ -23,8 +27,9 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 // CONFIG SET parameter value [parameter value ...]
 fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // Arity guarantees at least one pair; an odd count is Redis's syntax error.
     if !args.len().is_multiple_of(2) {
-        return Reply::Error(crate::error::wrong_args("config|set").into());
+        return Reply::error(crate::error::SYNTAX);
     }
     let pairs: Vec<(&[u8], &[u8])> = args[2..]
         .chunks(2)
@@ -32,8 +37,19 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .collect();
     let res = ctx.shared.config.write().set_many(&pairs);
     match res {
-        Ok(_) => {
-            ctx.shared.apply_config();
+        Ok(changed) => {
+            if !changed.is_empty() {
+                tracing::debug!(directives = %changed.join(", "), "CONFIG SET");
+                if changed.iter().any(|n| n == "dir") {
+                    // As Redis: the new dir becomes the working directory. The config
+                    // checked that it exists.
+                    let dir = ctx.shared.config.read().get("dir").unwrap_or_default();
+                    if let Err(e) = std::env::set_current_dir(&dir) {
+                        tracing::warn!(dir = %dir, error = %e, "chdir failed");
+                    }
+                }
+                ctx.shared.apply_config();
+            }
             Reply::Ok
         }
         Err(e) => Reply::Error(e.into()),
@@ -48,45 +64,48 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 
 // CONFIG REWRITE
 fn config_rewrite(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    match ctx.shared.config.read().rewrite() {
-        Ok(()) => Reply::Ok,
-        Err(e) => Reply::Error(e.into()),
+    let res = ctx.shared.config.read().rewrite();
+    match res {
+        Ok(()) => {
+            tracing::warn!("CONFIG REWRITE executed with success.");
+            Reply::Ok
+        }
+        Err(e) => {
+            if ctx.shared.config.read().file().is_some() {
+                tracing::warn!(error = %e, "CONFIG REWRITE failed");
+            }
+            Reply::Error(e.into())
+        }
     }
 }
 
+/// CONFIG HELP, worded as redis-server 7.0.15 replies it.
+const HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Prints this help.",
+];
+
+// CONFIG HELP
 fn config_help(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    help_reply(
-        "CONFIG",
-        &[
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "REWRITE",
-            "    Rewrite the configuration file.",
-        ],
-    )
+    Reply::Array(HELP.iter().map(|l| Reply::status(l)).collect())
 }
 
+const ADMIN_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, config_get).group(G),
-    CommandSpec::new("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, config_set).group(G),
-    CommandSpec::new(
-        "resetstat",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        config_resetstat,
-    )
-    .group(G),
-    CommandSpec::new(
-        "rewrite",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        config_rewrite,
-    )
-    .group(G),
+    CommandSpec::new("get", -3, ADMIN_FLAGS, config_get).group(G),
+    CommandSpec::new("set", -4, ADMIN_FLAGS, config_set).group(G),
+    CommandSpec::new("resetstat", 2, ADMIN_FLAGS, config_resetstat).group(G),
+    CommandSpec::new("rewrite", 2, ADMIN_FLAGS, config_rewrite).group(G),
     CommandSpec::new("help", 2, LOADING | STALE, config_help).group(G),
 ];
 

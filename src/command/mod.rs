@@ -223,12 +223,39 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
     .flatten()
 }
 
+/// `rename-command` pairs from the configuration (lowercase; an empty target removes the
+/// command). Set once at startup, before the first lookup builds the table.
+static RENAMES: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
+
+/// Apply the configuration's `rename-command` directives; call before serving.
+pub fn set_renamed_commands(pairs: &[(String, String)]) {
+    let _ = RENAMES.set(
+        pairs
+            .iter()
+            .map(|(f, t)| {
+                (
+                    f.to_ascii_lowercase().into_bytes(),
+                    t.to_ascii_lowercase().into_bytes(),
+                )
+            })
+            .collect(),
+    );
+}
+
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| Table {
-        by_name: families()
+    TABLE.get_or_init(|| {
+        let mut by_name: HashMap<Vec<u8>, CommandEntry> = families()
             .map(|s| (s.name.as_bytes().to_vec(), CommandEntry::new(s, None)))
-            .collect(),
+            .collect();
+        for (from, to) in RENAMES.get().into_iter().flatten() {
+            if let Some(e) = by_name.remove(from)
+                && !to.is_empty()
+            {
+                by_name.insert(to.clone(), e);
+            }
+        }
+        Table { by_name }
     })
 }
 
@@ -547,6 +574,9 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     {
         return reject(shared, client, Some(entry), msg);
     }
+    if entry.has_flag(flags::DENYOOM) && shared.over_maxmemory() {
+        return reject(shared, client, Some(entry), error::OOM.into());
+    }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());
     }
@@ -562,6 +592,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         return Outcome::Continue;
     }
     shared.feed_monitors(client, &argv);
+    client.handle.info.lock().last_cmd = entry.full_name.as_str();
     let (reply, deadline) = execute(shared, client, entry, &argv);
     if let Some(d) = deadline {
         return Outcome::Blocked(d);

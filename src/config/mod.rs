@@ -15,10 +15,17 @@
 //!   every value is parsed into a copy that replaces `self` only when all succeeded), CONFIG
 //!   REWRITE → [`Config::rewrite`].
 //!
+//! `dir`: Redis chdir()s when it reads `dir` (and on CONFIG SET dir), so relative paths
+//! (appenddirname, logfile, unixsocket) end up relative to it.
+//! Parsing never changes the process's working directory (a test binary shares one between
+//! all its tests): `get("dir")` is the absolute directory, and the server chdir()s to it at
+//! startup (main) and after CONFIG SET dir.
+//!
 //! Every directive of Redis 7.0 is in [`table::SPECS`] with the type, bounds and default
 //! redis-server 7.0.15 reports, so a user's redis.conf works unchanged and every error text is
 //! the one Redis prints or replies.
 
+mod acl;
 mod parse;
 mod rewrite;
 mod table;
@@ -29,8 +36,7 @@ use std::sync::OnceLock;
 
 use table::{Kind, NumFmt, SPECS, Special, StrCheck};
 
-/// The Redis version ferrymq reports, also used in the fatal configuration error banner.
-pub const REDIS_VERSION: &str = "7.0.15";
+use crate::REDIS_VERSION;
 
 /// Keyspace notification classes, as bits of [`Config::notify_keyspace_events`].
 pub mod notify {
@@ -87,6 +93,7 @@ const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
 /// Redis's CONFIG_BINDADDR_MAX.
 const BINDADDR_MAX: usize = 16;
 const HZ_MIN: i64 = 1;
+const REPL_BACKLOG_MIN_SIZE: i64 = 16 * 1024;
 const HZ_MAX: i64 = 500;
 
 /// The server configuration: one value per directive of [`table::SPECS`].
@@ -178,6 +185,8 @@ struct Loader {
     save: SaveState,
     /// Command names currently known, for rename-command's checks.
     commands: Vec<String>,
+    /// Users declared so far (a user may be declared once).
+    users: Vec<String>,
     include_depth: usize,
 }
 
@@ -257,6 +266,7 @@ impl Config {
                 loaded: false,
             },
             commands: table_commands(),
+            users: Vec::new(),
             include_depth: 0,
         };
         let file = cfg.file.clone();
@@ -321,12 +331,19 @@ impl Config {
             "rename-command" if argc == 3 => self
                 .rename_command(&argv[1], &argv[2], loader)
                 .map_err(LineError::Msg),
-            "user" | "loadmodule" if argc >= 2 => {
+            "user" if argc >= 2 => {
+                let all_channels = self.get("acl-pubsub-default").as_deref() == Some("allchannels");
+                acl::check_user_line(argv, &mut loader.users, all_channels)
+                    .map_err(LineError::Msg)?;
+                self.note_ignored(&name);
+                Ok(())
+            }
+            "loadmodule" if argc >= 2 => {
                 self.note_ignored(&name);
                 Ok(())
             }
             _ if name.contains('.') => {
-                if argc != 2 {
+                if argc < 2 {
                     return Err(LineError::Msg(
                         "Module config specified without value".into(),
                     ));
@@ -560,6 +577,14 @@ impl Config {
                     entry_name(*idx, *alias)
                 ));
             }
+        }
+        // What Redis's apply functions do to the stored value after a CONFIG SET.
+        if let Some((idx, _)) = lookup("repl-backlog-size")
+            && chosen.iter().any(|(i, _, _)| *i == idx)
+            && let Value::Num(v) = &mut values[idx]
+        {
+            // resizeReplicationBacklog raises it to CONFIG_REPL_BACKLOG_MIN_SIZE.
+            *v = (*v).max(REPL_BACKLOG_MIN_SIZE);
         }
         let mut changed: Vec<String> = Vec::new();
         for (idx, _, _) in &chosen {
@@ -884,6 +909,9 @@ fn set_value(
                     .map(|(_, v)| *v)
             };
             if spec.flags & table::MULTI_ARG != 0 {
+                if args.is_empty() {
+                    return Err(enum_error(names));
+                }
                 let mut flags = 0u8;
                 for a in args {
                     flags |= find(a).ok_or_else(|| enum_error(names))?;

@@ -222,13 +222,58 @@ pub(crate) fn fmt_percentile(v: f64) -> String {
     }
 }
 
-/// `string2d`-like strict float parse: no blanks, no empty string, finite or not as Rust reads.
+/// `string2d`: the whole string is a `strtod` number (decimal, hexadecimal `0x1.8p3`, `inf`),
+/// with no leading blank; NaN and results out of range (overflow to infinity, underflow to 0)
+/// are refused.
 pub(crate) fn parse_f64(s: &str) -> Option<f64> {
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_whitespace()) {
         return None;
     }
-    let v: f64 = s.parse().ok()?;
-    (!v.is_nan()).then_some(v)
+    let (neg, body) = match s.as_bytes()[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let v = if body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") {
+        parse_hex_float(&body[2..])?
+    } else {
+        if body.starts_with(['+', '-']) {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    let spelled_inf = body.to_ascii_lowercase().starts_with("inf");
+    let has_nonzero_digit = body
+        .bytes()
+        .take_while(|c| !matches!(c, b'e' | b'E' | b'p' | b'P'))
+        .any(|c| c.is_ascii_hexdigit() && c != b'0' && c != b'x' && c != b'X');
+    if v.is_nan() || (v.is_infinite() && !spelled_inf) || (v == 0.0 && has_nonzero_digit) {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// The part of a C hexadecimal float after `0x`: hex digits, an optional fraction and an
+/// optional binary exponent `p[+-]N`.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = match s.find(['p', 'P']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
 }
 
 /// Redis's `rewriteConfigFormatMemory`: the largest of gb, mb, kb that divides the value.
@@ -340,6 +385,20 @@ mod tests {
         assert_eq!(c_strtoll("+", 10), None);
         assert_eq!(c_strtoll("777", 8), Some(511));
         assert_eq!(c_strtoll("999", 8), None);
+    }
+
+    #[test]
+    fn floats_like_strtod() {
+        assert_eq!(parse_f64("99.9"), Some(99.9));
+        assert_eq!(parse_f64("1e2"), Some(100.0));
+        assert_eq!(parse_f64("0x10"), Some(16.0));
+        assert_eq!(parse_f64("0x1.8p1"), Some(3.0));
+        assert_eq!(parse_f64("-inf"), Some(f64::NEG_INFINITY));
+        for bad in [
+            "", " 1", "1 ", "nan", "abc", "1e999", "1e-999", "0x", "--1", "10%",
+        ] {
+            assert_eq!(parse_f64(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -839,3 +839,88 @@ fn debian_redis_conf_loads_unchanged() {
     assert!(ignored.iter().any(|n| n == "daemonize"), "{ignored:?}");
     assert!(!ignored.iter().any(|n| n == "port"), "{ignored:?}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any value CONFIG REWRITE quotes reads back unchanged.
+        #[test]
+        fn repr_then_split_is_identity(s in any::<String>()) {
+            let line = format!("k {}", parse::repr(&s));
+            prop_assert_eq!(parse::split_args(&line), Some(vec!["k".to_string(), s]));
+        }
+
+        /// Splitting never panics, whatever the line.
+        #[test]
+        fn split_never_panics(s in any::<String>()) {
+            let _ = parse::split_args(&s);
+        }
+
+        /// Loading never panics, whatever the file holds (arbitrary text or plausible lines).
+        #[test]
+        fn load_never_panics(
+            junk in any::<String>(),
+            lines in proptest::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "port", "bind", "save", "user", "include", "rename-command", "dir",
+                        "client-output-buffer-limit", "notify-keyspace-events", "maxmemory",
+                        "shutdown-on-sigint", "latency-tracking-info-percentiles", "x.y", "sentinel",
+                        "oom-score-adj-values", "replicaof", "unixsocketperm", "maxmemory-clients",
+                    ]),
+                    proptest::collection::vec("[ -~]{0,8}", 0..5),
+                ),
+                0..8,
+            )
+        ) {
+            let _ = load(&junk);
+            let text: String = lines
+                .iter()
+                .map(|(n, a)| format!("{n} {}\n", a.join(" ")))
+                .collect();
+            let _ = load(&text);
+        }
+
+        /// CONFIG SET is all or nothing: either every pair is applied or nothing changes.
+        #[test]
+        fn config_set_all_or_nothing(
+            pairs in proptest::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "timeout", "maxmemory", "hz", "loglevel", "save", "notify-keyspace-events",
+                        "client-output-buffer-limit", "maxmemory-policy", "slowlog-max-len",
+                        "lua-time-limit", "nosuch",
+                    ]),
+                    prop::sample::select(vec![
+                        "0", "5", "-1", "1mb", "abc", "", "warning", "KEA", "100 1",
+                        "normal 1 2 3", "allkeys-lru", "10%",
+                    ]),
+                ),
+                1..5,
+            )
+        ) {
+            let mut c = Config::default();
+            let before = c.get_matching(&[b"*"]);
+            let p: Vec<(&[u8], &[u8])> =
+                pairs.iter().map(|(a, b)| (a.as_bytes(), b.as_bytes())).collect();
+            match c.set_many(&p) {
+                Err(_) => prop_assert_eq!(c.get_matching(&[b"*"]), before),
+                Ok(_) => {
+                    // Each value reads back as setting it alone would leave it.
+                    for (name, value) in &pairs {
+                        let mut alone = Config::default();
+                        alone.set_many(&[(name.as_bytes(), value.as_bytes())]).unwrap();
+                        let last = pairs.iter().rev().find(|(n, _)| {
+                            lookup(n).map(|x| x.0) == lookup(name).map(|x| x.0)
+                        });
+                        if last.map(|(_, v)| v) == Some(value) {
+                            prop_assert_eq!(c.get(name), alone.get(name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

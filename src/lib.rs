@@ -30,6 +30,7 @@ pub mod connection;
 pub mod error;
 pub mod protocol;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod store;
 

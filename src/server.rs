@@ -80,6 +80,9 @@ struct Cached {
 
 pub struct Shared {
     pub store: Store,
+    /// The Lua engine. Lock order: the store first, then this.
+    pub scripting: Mutex<crate::scripting::Scripting>,
+    pub script_status: Arc<crate::scripting::ScriptStatus>,
     pub pubsub: Hub,
     pub config: RwLock<Config>,
     pub clients: Registry,
@@ -114,6 +117,8 @@ impl Shared {
             .collect();
         let shared = Arc::new(Shared {
             store: Store::new(databases),
+            scripting: Mutex::new(crate::scripting::Scripting::new()),
+            script_status: Arc::new(crate::scripting::ScriptStatus::default()),
             pubsub: Hub::new(),
             clients: Registry::default(),
             stats: Stats::default(),
@@ -666,9 +671,10 @@ async fn cron(shared: Arc<Shared>) {
     loop {
         let hz = shared.config_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
-        {
+        // Never wait for the lock here (a long script may hold it): skip this pass instead, so
+        // the cron does not park a runtime worker.
+        if let Some(mut store) = shared.store.try_lock_for(Duration::from_millis(1)) {
             // Bounded work per pass so the lock is never held for long.
-            let mut store = shared.store.lock();
             let removed = store.active_expire(200);
             if removed > 0 && store.blocking.has_ready() {
                 crate::command::serve_ready_keys(&shared, &mut store);

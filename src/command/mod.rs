@@ -30,6 +30,7 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod stream;
@@ -218,6 +219,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -318,6 +320,12 @@ pub struct Ctx<'a> {
     collect: Option<Vec<(usize, Vec<Bytes>)>>,
     blocking_allowed: bool,
     rerun: bool,
+    /// On a re-run, the signalled key that woke the waiter.
+    ready_key: Option<Bytes>,
+    /// The handler named the keys it modified (`touch`): WATCH sees only those.
+    touched: bool,
+    /// Changes made by commands a script ran through this context.
+    nested_dirty: u64,
     block_deadline: Option<Option<Instant>>,
 }
 
@@ -340,6 +348,9 @@ impl<'a> Ctx<'a> {
             collect: None,
             blocking_allowed: true,
             rerun: false,
+            ready_key: None,
+            touched: false,
+            nested_dirty: 0,
             block_deadline: None,
         }
     }
@@ -433,6 +444,24 @@ impl<'a> Ctx<'a> {
         self.rerun
     }
 
+    /// `key` was modified (for WATCH). A handler that calls this names every key it modified;
+    /// otherwise all the command's key arguments count as modified once it changed data (BLPOP
+    /// over several keys modifies only the one it popped from).
+    pub fn touch(&mut self, key: &Bytes) {
+        self.touched = true;
+        let db = self.client.db;
+        let store = self.store();
+        if !store.watches.is_empty() {
+            store.watches.touch(db, key);
+        }
+    }
+
+    /// On a re-run, the key whose signal woke this waiter: Redis serves a waiter from the key
+    /// that became ready, not from the first of its keys that has data.
+    pub fn ready_key(&self) -> Option<&Bytes> {
+        self.ready_key.as_ref()
+    }
+
     /// True when the command may block (false inside MULTI/EXEC and scripts).
     pub fn may_block(&self) -> bool {
         self.blocking_allowed
@@ -471,6 +500,51 @@ impl<'a> Ctx<'a> {
         Reply::Blocked
     }
 
+    /// Changes made by commands run through `call_nested`.
+    pub fn nested_changes(&self) -> u64 {
+        self.nested_dirty
+    }
+
+    /// Start collecting effects instead of writing them (scripts: one MULTI/EXEC block).
+    pub fn begin_collect(&mut self) {
+        if self.collect.is_none() {
+            self.collect = Some(Vec::new());
+        }
+    }
+
+    /// Write collected effects, wrapped in MULTI/EXEC when there is more than one (unless the
+    /// caller is itself collecting, as inside EXEC, which wraps them itself).
+    pub fn flush_collected(&mut self, outer_collects: bool) {
+        let Some(effects) = self.collect.take() else {
+            return;
+        };
+        if outer_collects {
+            self.collect = Some(effects);
+            return;
+        }
+        if effects.is_empty() {
+            return;
+        }
+        self.propagated = true;
+        let wrap = effects.len() > 1;
+        let store = self.store();
+        if wrap {
+            store.propagate(effects[0].0, &[Bytes::from_static(b"MULTI")]);
+        }
+        for (db, argv) in &effects {
+            store.propagate(*db, argv);
+        }
+        if wrap {
+            let db = effects.last().map(|e| e.0).unwrap_or(0);
+            store.propagate(db, &[Bytes::from_static(b"EXEC")]);
+        }
+    }
+
+    /// True when effects are being collected by an enclosing EXEC.
+    pub fn is_collecting(&self) -> bool {
+        self.collect.is_some()
+    }
+
     /// The arguments of the running command.
     pub fn argv(&self) -> &'a [Bytes] {
         self.argv
@@ -478,7 +552,7 @@ impl<'a> Ctx<'a> {
 
     /// End of command: propagate the request if it changed data and no explicit effect was given.
     fn finish_effects(&mut self) {
-        if self.dirty > 0 && self.entry.has_flag(flags::WRITE) {
+        if self.dirty > 0 && self.entry.has_flag(flags::WRITE) && !self.touched {
             let db = self.client.db;
             let argv = self.argv;
             let positions = self.entry.key_positions(argv.len());
@@ -503,6 +577,31 @@ impl<'a> Ctx<'a> {
             s.flush_expired(db);
         }
     }
+}
+
+/// Run `argv` on behalf of a script (`redis.call`): same store and client, blocking disabled,
+/// effects collected into the caller's list (flushed by [`Ctx::flush_collected`]).
+pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) -> Reply {
+    ctx.store();
+    let shared = ctx.shared;
+    let store: &mut StoreInner = match &mut ctx.store {
+        StoreAccess::Locked(g) => g,
+        StoreAccess::Borrowed(s) => s,
+        StoreAccess::Unlocked(_) => unreachable!("locked above"),
+    };
+    let client: &mut ClientState = ctx.client;
+    let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
+    sub.blocking_allowed = false;
+    sub.collect = Some(Vec::new());
+    let reply = (entry.spec.handler)(&mut sub, argv);
+    sub.finish_effects();
+    let effects = sub.collect.take().unwrap_or_default();
+    let dirty = sub.dirty;
+    drop(sub);
+    entry.calls.fetch_add(1, Ordering::Relaxed);
+    ctx.collect.get_or_insert_with(Vec::new).extend(effects);
+    ctx.nested_dirty += dirty;
+    reply
 }
 
 /// What the connection does after a command.
@@ -557,6 +656,14 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
             client,
             Some(entry),
             error::wrong_args(&entry.full_name),
+        );
+    }
+    if shared.script_status.busy.load(Ordering::Relaxed) && !entry.has_flag(flags::ALLOW_BUSY) {
+        return reject(
+            shared,
+            client,
+            Some(entry),
+            crate::scripting::BUSY_ERROR.into(),
         );
     }
     if !client.authenticated && !entry.has_flag(flags::NO_AUTH) {
@@ -628,7 +735,7 @@ pub fn execute(
         if store.blocking.has_ready() {
             serve_ready_keys(shared, store);
         }
-        let dirty = ctx.dirty;
+        let dirty = ctx.dirty + ctx.nested_dirty;
         let store = ctx.store_if_locked().expect("locked");
         if dirty > 0 {
             shared.after_write(store);
@@ -756,6 +863,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
                 StoreAccess::Borrowed(store),
             );
             ctx.rerun = true;
+            ctx.ready_key = Some(key.clone());
             ctx.blocking_allowed = false;
             let reply = (entry.spec.handler)(&mut ctx, &argv);
             ctx.finish_effects();

@@ -125,6 +125,13 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
             };
             match parser.parse(&mut buf, limits) {
                 Ok(Some(argv)) => {
+                    // While a script runs, wait here (asynchronously) until it ends or the
+                    // server turns BUSY, instead of parking a runtime worker on the store lock.
+                    while shared.script_status.is_running()
+                        && !shared.script_status.busy.load(Ordering::Relaxed)
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
                     if let Some(d) = shared.pause_delay(&argv) {
                         handle.outbox.wake();
                         tokio::time::sleep(d).await;

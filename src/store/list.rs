@@ -54,6 +54,14 @@ fn enc_len(len: usize) -> usize {
 
 /// Writes `v` encoded at `buf[p..]`; returns the offset just past it.
 fn write_elem(buf: &mut [u8], p: usize, v: &[u8]) -> usize {
+    if v.len() < 0x80 {
+        // One-byte header and backlen: the common case for queue messages.
+        let q = p + 1 + v.len();
+        buf[p] = v.len() as u8;
+        buf[p + 1..q].copy_from_slice(v);
+        buf[q] = v.len() as u8;
+        return q + 1;
+    }
     let mut n = v.len();
     let mut h = 0;
     loop {

@@ -316,4 +316,12 @@ impl Store {
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, StoreInner> {
         self.inner.lock()
     }
+
+    /// Take the lock if it becomes free within `d` (background work that may skip a turn).
+    pub fn try_lock_for(
+        &self,
+        d: std::time::Duration,
+    ) -> Option<parking_lot::MutexGuard<'_, StoreInner>> {
+        self.inner.try_lock_for(d)
+    }
 }

@@ -1,0 +1,496 @@
+//! Conversions between command replies and Lua values, by Redis's rules, and the `cjson` and
+//! `cmsgpack` libraries.
+//!
+//! Reply -> Lua (what `redis.call` returns): integer -> number, bulk -> string, null -> false
+//! (RESP2) or nil (RESP3), array -> table, status -> `{ok=...}`, error -> `{err=...}`; with
+//! `redis.setresp(3)` also map -> `{map=...}`, set -> `{set=...}`, double -> `{double=...}`,
+//! boolean -> boolean.
+//! Lua -> reply (what the script returns): number -> integer (truncated), string -> bulk,
+//! true -> 1 / false -> null (RESP2) or booleans (RESP3), table -> array up to the first nil,
+//! `{ok=}` -> status, `{err=}` -> error, `{double=}` -> double, `{map=}`, `{set=}` with RESP3.
+
+use bytes::Bytes;
+use mlua::{Lua, Table, Value as LuaValue};
+
+use crate::protocol::Reply;
+use crate::protocol::reply::format_g;
+
+/// A Lua number as `lua_tolstring` prints it (`%.14g`).
+pub fn lua_number_string(n: f64) -> String {
+    if n.is_infinite() {
+        return if n > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if n.is_nan() {
+        return "nan".into();
+    }
+    format_g(n, 14)
+}
+
+fn strip_dash(s: &[u8]) -> String {
+    let s = String::from_utf8_lossy(s).into_owned();
+    match s.strip_prefix('-') {
+        Some(r) => r.to_string(),
+        None => s,
+    }
+}
+
+pub fn lua_to_reply(v: &LuaValue, resp: u8) -> Reply {
+    match v {
+        LuaValue::Nil => Reply::Null,
+        LuaValue::Boolean(b) => {
+            if resp == 3 {
+                Reply::Bool(*b)
+            } else if *b {
+                Reply::Int(1)
+            } else {
+                Reply::Null
+            }
+        }
+        LuaValue::Integer(i) => Reply::Int(*i),
+        LuaValue::Number(n) => Reply::Int(*n as i64),
+        LuaValue::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        LuaValue::Table(t) => table_to_reply(t, resp),
+        _ => Reply::Null,
+    }
+}
+
+fn table_to_reply(t: &Table, resp: u8) -> Reply {
+    if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
+        return Reply::Error(strip_dash(&e.as_bytes()).into());
+    }
+    if let Ok(LuaValue::String(s)) = t.raw_get::<LuaValue>("ok") {
+        return Reply::Status(String::from_utf8_lossy(&s.as_bytes()).into_owned().into());
+    }
+    if let Ok(d) = t.raw_get::<LuaValue>("double") {
+        match d {
+            LuaValue::Integer(i) => return Reply::Double(i as f64),
+            LuaValue::Number(n) => return Reply::Double(n),
+            _ => {}
+        }
+    }
+    if resp == 3 {
+        if let Ok(LuaValue::Table(m)) = t.raw_get::<LuaValue>("map") {
+            let mut pairs = Vec::new();
+            for (k, v) in m.pairs::<LuaValue, LuaValue>().flatten() {
+                pairs.push((lua_to_reply(&k, resp), lua_to_reply(&v, resp)));
+            }
+            return Reply::Map(pairs);
+        }
+        if let Ok(LuaValue::Table(m)) = t.raw_get::<LuaValue>("set") {
+            let mut items = Vec::new();
+            for (k, _) in m.pairs::<LuaValue, LuaValue>().flatten() {
+                items.push(lua_to_reply(&k, resp));
+            }
+            return Reply::Set(items);
+        }
+        if let Ok(LuaValue::String(s)) = t.raw_get::<LuaValue>("big_number") {
+            return Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes()));
+        }
+    }
+    let mut items = Vec::new();
+    let mut i = 1;
+    loop {
+        match t.raw_get::<LuaValue>(i) {
+            Ok(LuaValue::Nil) | Err(_) => break,
+            Ok(v) => items.push(lua_to_reply(&v, resp)),
+        }
+        i += 1;
+    }
+    Reply::Array(items)
+}
+
+pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<LuaValue> {
+    Ok(match r {
+        Reply::Ok => status_table(lua, "OK")?,
+        Reply::Status(s) => status_table(lua, s)?,
+        Reply::Error(e) => {
+            let t = lua.create_table()?;
+            t.raw_set("err", e.as_ref())?;
+            LuaValue::Table(t)
+        }
+        Reply::Int(i) => LuaValue::Integer(*i),
+        Reply::Bulk(b) => LuaValue::String(lua.create_string(&b[..])?),
+        Reply::Verbatim(b) => {
+            if resp == 3 {
+                let t = lua.create_table()?;
+                let inner = lua.create_table()?;
+                inner.raw_set("format", "txt")?;
+                inner.raw_set("string", lua.create_string(&b[..])?)?;
+                t.raw_set("verbatim_string", inner)?;
+                LuaValue::Table(t)
+            } else {
+                LuaValue::String(lua.create_string(&b[..])?)
+            }
+        }
+        Reply::Null | Reply::NullArray => {
+            if resp == 3 {
+                LuaValue::Nil
+            } else {
+                LuaValue::Boolean(false)
+            }
+        }
+        Reply::Array(items) | Reply::Push(items) => list_table(lua, items, resp)?,
+        Reply::Set(items) => {
+            if resp == 3 {
+                let t = lua.create_table()?;
+                let inner = lua.create_table()?;
+                for i in items {
+                    inner.raw_set(reply_to_lua(lua, i, resp)?, true)?;
+                }
+                t.raw_set("set", inner)?;
+                LuaValue::Table(t)
+            } else {
+                list_table(lua, items, resp)?
+            }
+        }
+        Reply::Map(pairs) => {
+            if resp == 3 {
+                let t = lua.create_table()?;
+                let inner = lua.create_table()?;
+                for (k, v) in pairs {
+                    inner.raw_set(reply_to_lua(lua, k, resp)?, reply_to_lua(lua, v, resp)?)?;
+                }
+                t.raw_set("map", inner)?;
+                LuaValue::Table(t)
+            } else {
+                let flat: Vec<Reply> = pairs
+                    .iter()
+                    .flat_map(|(k, v)| [k.clone(), v.clone()])
+                    .collect();
+                list_table(lua, &flat, resp)?
+            }
+        }
+        Reply::Double(d) => {
+            if resp == 3 {
+                let t = lua.create_table()?;
+                t.raw_set("double", *d)?;
+                LuaValue::Table(t)
+            } else {
+                let s = crate::protocol::reply::format_double(*d);
+                LuaValue::String(lua.create_string(s.as_bytes())?)
+            }
+        }
+        Reply::Bool(b) => {
+            if resp == 3 {
+                LuaValue::Boolean(*b)
+            } else {
+                LuaValue::Integer(*b as i64)
+            }
+        }
+        Reply::Raw(_) | Reply::Blocked | Reply::NoReply => LuaValue::Boolean(false),
+    })
+}
+
+fn status_table(lua: &Lua, s: &str) -> mlua::Result<LuaValue> {
+    let t = lua.create_table()?;
+    t.raw_set("ok", s)?;
+    Ok(LuaValue::Table(t))
+}
+
+fn list_table(lua: &Lua, items: &[Reply], resp: u8) -> mlua::Result<LuaValue> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, it) in items.iter().enumerate() {
+        t.raw_set(i + 1, reply_to_lua(lua, it, resp)?)?;
+    }
+    Ok(LuaValue::Table(t))
+}
+
+// ---------------------------------------------------------------------------------------------
+// cjson
+
+/// Array length if `t` is a proper array (keys 1..n), as lua-cjson decides.
+fn array_len(t: &Table) -> Option<usize> {
+    let mut max = 0usize;
+    let mut count = 0usize;
+    for (k, _) in t.pairs::<LuaValue, LuaValue>().flatten() {
+        match k {
+            LuaValue::Integer(i) if i >= 1 => {
+                max = max.max(i as usize);
+                count += 1;
+            }
+            LuaValue::Number(n) if n >= 1.0 && n.fract() == 0.0 => {
+                max = max.max(n as usize);
+                count += 1;
+            }
+            _ => return None,
+        }
+    }
+    if max > count * 2 && max > 10 {
+        return None;
+    }
+    Some(max)
+}
+
+fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            8 => out.extend_from_slice(b"\\b"),
+            12 => out.extend_from_slice(b"\\f"),
+            c if c < 0x20 || c == 0x7f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+            c => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+fn json_encode(v: &LuaValue, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    if depth > 1000 {
+        return Err(mlua::Error::RuntimeError(
+            "Cannot serialise, excessive nesting (1001)".into(),
+        ));
+    }
+    match v {
+        LuaValue::Nil => out.extend_from_slice(b"null"),
+        LuaValue::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+        LuaValue::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        LuaValue::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        LuaValue::Number(n) => {
+            if !n.is_finite() {
+                return Err(mlua::Error::RuntimeError(
+                    "Cannot serialise number: must not be NaN or Inf".into(),
+                ));
+            }
+            out.extend_from_slice(format_g(*n, 14).as_bytes())
+        }
+        LuaValue::String(s) => json_escape(out, &s.as_bytes()),
+        LuaValue::Table(t) => match array_len(t) {
+            Some(n)
+                if n > 0
+                    || t.raw_len() == 0 && t.pairs::<LuaValue, LuaValue>().next().is_none() =>
+            {
+                if n == 0 {
+                    out.extend_from_slice(b"{}");
+                    return Ok(());
+                }
+                out.push(b'[');
+                for i in 1..=n {
+                    if i > 1 {
+                        out.push(b',');
+                    }
+                    json_encode(&t.raw_get::<LuaValue>(i)?, out, depth + 1)?;
+                }
+                out.push(b']');
+            }
+            _ => {
+                out.push(b'{');
+                let mut first = true;
+                for (k, v) in t.pairs::<LuaValue, LuaValue>().flatten() {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    match &k {
+                        LuaValue::String(s) => json_escape(out, &s.as_bytes()),
+                        LuaValue::Integer(i) => json_escape(out, i.to_string().as_bytes()),
+                        LuaValue::Number(n) => json_escape(out, format_g(*n, 14).as_bytes()),
+                        _ => {
+                            return Err(mlua::Error::RuntimeError(
+                                "Cannot serialise table: table key must be a number or string"
+                                    .into(),
+                            ));
+                        }
+                    }
+                    out.push(b':');
+                    json_encode(&v, out, depth + 1)?;
+                }
+                out.push(b'}');
+            }
+        },
+        other => {
+            return Err(mlua::Error::RuntimeError(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<LuaValue> {
+    Ok(match v {
+        serde_json::Value::Null => {
+            LuaValue::LightUserData(mlua::LightUserData(std::ptr::null_mut()))
+        }
+        serde_json::Value::Bool(b) => LuaValue::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => LuaValue::Integer(i),
+            None => LuaValue::Number(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => LuaValue::String(lua.create_string(s)?),
+        serde_json::Value::Array(a) => {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, x) in a.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, x)?)?;
+            }
+            LuaValue::Table(t)
+        }
+        serde_json::Value::Object(o) => {
+            let t = lua.create_table()?;
+            for (k, x) in o {
+                t.raw_set(k.as_str(), json_to_lua(lua, x)?)?;
+            }
+            LuaValue::Table(t)
+        }
+    })
+}
+
+pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "encode",
+        lua.create_function(|lua, v: LuaValue| {
+            let mut out = Vec::new();
+            json_encode(&v, &mut out, 0)?;
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "decode",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let v: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::RuntimeError(format!("Expected value but found invalid token: {e}"))
+            })?;
+            json_to_lua(lua, &v)
+        })?,
+    )?;
+    t.raw_set(
+        "null",
+        LuaValue::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+    )?;
+    Ok(t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// cmsgpack
+
+fn lua_to_msgpack(v: &LuaValue, depth: usize) -> mlua::Result<rmpv::Value> {
+    if depth > 16 {
+        return Ok(rmpv::Value::Nil);
+    }
+    Ok(match v {
+        LuaValue::Nil => rmpv::Value::Nil,
+        LuaValue::Boolean(b) => rmpv::Value::Boolean(*b),
+        LuaValue::Integer(i) => rmpv::Value::from(*i),
+        LuaValue::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                rmpv::Value::from(*n as i64)
+            } else if (*n as f32) as f64 == *n {
+                rmpv::Value::F32(*n as f32)
+            } else {
+                rmpv::Value::F64(*n)
+            }
+        }
+        LuaValue::String(s) => rmpv::Value::Binary(s.as_bytes().to_vec()),
+        LuaValue::Table(t) => match array_len(t) {
+            Some(n) if n > 0 => {
+                let mut a = Vec::with_capacity(n);
+                for i in 1..=n {
+                    a.push(lua_to_msgpack(&t.raw_get::<LuaValue>(i)?, depth + 1)?);
+                }
+                rmpv::Value::Array(a)
+            }
+            _ => {
+                let mut m = Vec::new();
+                for (k, x) in t.pairs::<LuaValue, LuaValue>().flatten() {
+                    m.push((
+                        lua_to_msgpack(&k, depth + 1)?,
+                        lua_to_msgpack(&x, depth + 1)?,
+                    ));
+                }
+                rmpv::Value::Map(m)
+            }
+        },
+        _ => rmpv::Value::Nil,
+    })
+}
+
+fn msgpack_to_lua(lua: &Lua, v: &rmpv::Value) -> mlua::Result<LuaValue> {
+    Ok(match v {
+        rmpv::Value::Nil => LuaValue::Nil,
+        rmpv::Value::Boolean(b) => LuaValue::Boolean(*b),
+        rmpv::Value::Integer(i) => match i.as_i64() {
+            Some(x) => LuaValue::Integer(x),
+            None => LuaValue::Number(i.as_f64().unwrap_or(0.0)),
+        },
+        rmpv::Value::F32(f) => LuaValue::Number(*f as f64),
+        rmpv::Value::F64(f) => LuaValue::Number(*f),
+        rmpv::Value::String(s) => LuaValue::String(lua.create_string(s.as_bytes())?),
+        rmpv::Value::Binary(b) => LuaValue::String(lua.create_string(b)?),
+        rmpv::Value::Array(a) => {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, x) in a.iter().enumerate() {
+                t.raw_set(i + 1, msgpack_to_lua(lua, x)?)?;
+            }
+            LuaValue::Table(t)
+        }
+        rmpv::Value::Map(m) => {
+            let t = lua.create_table()?;
+            for (k, x) in m {
+                t.raw_set(msgpack_to_lua(lua, k)?, msgpack_to_lua(lua, x)?)?;
+            }
+            LuaValue::Table(t)
+        }
+        rmpv::Value::Ext(_, b) => LuaValue::String(lua.create_string(b)?),
+    })
+}
+
+pub fn cmsgpack_lib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lua.create_function(|lua, args: mlua::Variadic<LuaValue>| {
+            if args.is_empty() {
+                return Err(mlua::Error::RuntimeError(
+                    "MessagePack pack needs input.".into(),
+                ));
+            }
+            let mut out = Vec::new();
+            for a in args.iter() {
+                let v = lua_to_msgpack(a, 0)?;
+                // cmsgpack writes Lua strings as msgpack str (raw) types.
+                let v = binary_to_str(v);
+                rmpv::encode::write_value(&mut out, &v)
+                    .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
+            }
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let bytes = s.as_bytes().to_vec();
+            let mut cur = std::io::Cursor::new(&bytes[..]);
+            let mut out = Vec::new();
+            while (cur.position() as usize) < bytes.len() {
+                let v = rmpv::decode::read_value(&mut cur)
+                    .map_err(|_| mlua::Error::RuntimeError("Missing bytes in input.".into()))?;
+                out.push(msgpack_to_lua(lua, &v)?);
+            }
+            Ok(mlua::MultiValue::from_iter(out))
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn binary_to_str(v: rmpv::Value) -> rmpv::Value {
+    match v {
+        rmpv::Value::Binary(b) => match String::from_utf8(b) {
+            Ok(s) => rmpv::Value::String(s.into()),
+            Err(e) => rmpv::Value::Binary(e.into_bytes()),
+        },
+        rmpv::Value::Array(a) => rmpv::Value::Array(a.into_iter().map(binary_to_str).collect()),
+        rmpv::Value::Map(m) => rmpv::Value::Map(
+            m.into_iter()
+                .map(|(k, v)| (binary_to_str(k), binary_to_str(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}

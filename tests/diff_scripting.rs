@@ -1,0 +1,172 @@
+//! Differential tests of Lua scripting against redis-server: conversions both ways, errors and
+//! their exact texts, the redis/cjson/bit libraries, the script cache.
+
+mod common;
+use common::{Diff, Server, wait_for};
+use std::time::Duration;
+
+#[test]
+fn conversions_and_errors_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["SET", "s", "abc"],
+        &["EVAL", "return redis.call('incr','s')", "0"],
+        &["EVAL", "return foo", "0"],
+        &["EVAL", "foo = 1", "0"],
+        &["EVAL", "return {1,2,3,'x',nil,5}", "0"],
+        &["EVAL", "return {ok='fine'}", "0"],
+        &["EVAL", "return {err='bad'}", "0"],
+        &["EVAL", "return redis.error_reply('My err')", "0"],
+        &["EVAL", "return redis.error_reply('-X y')", "0"],
+        &["EVAL", "return redis.status_reply('X')", "0"],
+        &["EVAL", "return 3.99", "0"],
+        &["EVAL", "return -3.99", "0"],
+        &["EVAL", "return true", "0"],
+        &["EVAL", "return false", "0"],
+        &["EVAL", "return nil", "0"],
+        &["EVAL", "return {double=3.5}", "0"],
+        &["EVAL", "return redis.pcall('incr','s')", "0"],
+        &["EVAL", "return redis.call('nosuch')", "0"],
+        &["EVAL", "return redis.call('get')", "0"],
+        &["EVAL", "return redis.call('eval','return 1','0')", "0"],
+        &["EVAL", "syntax error here", "0"],
+        &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
+        &["EVAL", "return 1", "-1"],
+        &["EVAL", "return 1", "2", "a"],
+        &["EVAL", "return 1", "abc"],
+        &["SCRIPT", "LOAD", "return 1"],
+        &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+        &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+            "0000",
+        ],
+        &["EVAL", "error('boom')", "0"],
+        &["EVAL", "error({err='X custom'})", "0"],
+        &["EVAL", "return redis.call('ping')", "0"],
+        &["EVAL", "return type(redis.call('ping'))", "0"],
+        &["EVAL", "return redis.call('get','nokey')", "0"],
+        &["EVAL", "return type(redis.call('get','nokey'))", "0"],
+        &["EVAL", "return {1,{2,3},redis.call('get','nokey')}", "0"],
+        &["EVAL", "return redis.setresp(4)", "0"],
+        &["EVAL", "return redis.call('set','num',1.5)", "0"],
+        &["GET", "num"],
+        &[
+            "EVAL",
+            "return redis.call('set','big',100000000000000)",
+            "0",
+        ],
+        &["GET", "big"],
+        &["EVAL_RO", "return redis.call('set','k','v')", "0"],
+        &["EVAL_RO", "return redis.call('get','num')", "0"],
+        &[
+            "EVAL",
+            "return KEYS[1]..ARGV[1]..#KEYS..#ARGV",
+            "1",
+            "a",
+            "b",
+            "c",
+        ],
+        &["EVAL", "return os", "0"],
+        &["EVAL", "return redis.sha1hex('')", "0"],
+        &["EVAL", "return cjson.encode({1,2,'a/b',{x=1.5}})", "0"],
+        &["EVAL", "return cjson.encode({})", "0"],
+        &[
+            "EVAL",
+            "return cjson.decode('[1,2,{\"a\":null}]')[3].a == cjson.null",
+            "0",
+        ],
+        &["EVAL", "return cjson.decode('{\"a\":[1,2,3]}').a[2]", "0"],
+        &["EVAL", "return bit.band(7,3)", "0"],
+        &["EVAL", "return bit.bxor(5,3)", "0"],
+        &["EVAL", "return bit.lshift(1,4)", "0"],
+        &["EVAL", "return bit.tohex(255)", "0"],
+        &["EVAL", "return bit.tohex(255, -4)", "0"],
+        &["EVAL", "return cmsgpack.pack({1,2})", "0"],
+        &[
+            "EVAL",
+            "return cmsgpack.unpack(cmsgpack.pack({1,'two',{a=3}}))[2]",
+            "0",
+        ],
+        &["EVAL", "return tostring(0.1+0.2)", "0"],
+        &["EVAL", "return tostring(1e15)", "0"],
+        &[
+            "EVAL",
+            "redis.setresp(3); return redis.call('get','nokey') == nil",
+            "0",
+        ],
+        &["SCRIPT", "FLUSH"],
+        &["SCRIPT", "FLUSH", "BAD"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        ],
+        &["SCRIPT", "KILL"],
+        &[
+            "EVAL",
+            "redis.call('set','a','1'); redis.call('lpush','q','x'); return redis.call('get','a')",
+            "0",
+        ],
+        &["MULTI"],
+        &["EVAL", "return redis.call('incr','cnt')", "0"],
+        &["EVAL", "return redis.call('incr','cnt')", "0"],
+        &["EXEC"],
+    ]);
+}
+
+#[test]
+fn resp3_script_replies_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.resp3();
+    d.script(&[
+        &["EVAL", "return true", "0"],
+        &["EVAL", "return false", "0"],
+        &["EVAL", "redis.setresp(3); return true", "0"],
+        &["EVAL", "redis.setresp(3); return false", "0"],
+        &["EVAL", "redis.setresp(3); return {double=3.5}", "0"],
+        &["EVAL", "redis.setresp(3); return {map={a=1}}", "0"],
+        &["EVAL", "return nil", "0"],
+    ]);
+}
+
+/// A long read-only script makes other clients get BUSY; SCRIPT KILL stops it.
+#[test]
+fn busy_script_can_be_killed() {
+    let s = Server::ferrymq(&["--busy-reply-threshold", "100"]);
+    let mut runner = s.raw();
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    let mut other = s.raw();
+    assert!(wait_for(Duration::from_secs(10), || {
+        other.cmd_s(&["PING"]).starts_with("-BUSY")
+    }));
+    assert_eq!(other.cmd_s(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let r = String::from_utf8(runner.read_reply()).unwrap();
+    assert!(r.contains("Script killed by user with SCRIPT KILL"), "{r}");
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+/// A script's writes are atomic with respect to other clients.
+#[test]
+fn scripts_are_atomic() {
+    let s = Server::ferrymq(&[]);
+    let script = "local v = tonumber(redis.call('get', KEYS[1]) or '0'); redis.call('set', KEYS[1], v + 1); return v + 1";
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let mut c = s.raw();
+            let script = script.to_string();
+            std::thread::spawn(move || {
+                for _ in 0..250 {
+                    c.cmd(&["EVAL", script.as_str(), "1", "counter"]);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut c = s.raw();
+    assert_eq!(c.cmd_s(&["GET", "counter"]), "$4\r\n1000\r\n");
+}

@@ -16,6 +16,7 @@
 # --quick runs everything with small counts (under 3 minutes on 2 cores); the default counts
 # follow the issue (1M redis-benchmark requests, 1M elements/entries, 10k connections) and take
 # much longer; --requests lowers the redis-benchmark count (the header says what was used).
+# Memory is measured once (unpinned; placement does not change it), on a fresh server each time.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -42,9 +43,9 @@ done
 [ "$ROUNDS" -ge 3 ] || { echo "--rounds must be at least 3" >&2; exit 2; }
 
 if [ "$QUICK" = 1 ]; then
-    REQ_P1=${REQUESTS:-10000}
+    REQ_P1=${REQUESTS:-5000}
     REQ_P16=${REQUESTS:-50000}
-    REQ_FSYNC=5000
+    REQ_FSYNC=2000
     PUBSUB_MSGS=5000      # x 100 subscribers = 500k deliveries
     PATTERN_MSGS=20000    # x 10 matching pattern subscribers = 200k deliveries
     QUEUE_MSGS=20000
@@ -56,10 +57,10 @@ else
     REQ_P1=${REQUESTS:-1000000}
     REQ_P16=${REQUESTS:-1000000}
     REQ_FSYNC=${REQUESTS:-100000}
-    PUBSUB_MSGS=100000
-    PATTERN_MSGS=200000
-    QUEUE_MSGS=500000
-    STREAM_MSGS=500000
+    PUBSUB_MSGS=50000     # x 100 subscribers = 5M deliveries
+    PATTERN_MSGS=200000   # x 10 matching pattern subscribers = 2M deliveries
+    QUEUE_MSGS=200000
+    STREAM_MSGS=200000
     MEM_ELEMS=1000000
     MEM_CONNS=10000
     TIMEOUT=120
@@ -329,12 +330,14 @@ for mode in $MODES; do
     echo "== $mode: durability" >&2
     durability_scenarios "$mode"
     since
-    echo "== $mode: memory" >&2
-    for round in $(seq "$ROUNDS"); do
-        memory_scenarios "$mode" "$round"
-    done
-    since
 done
+# Memory does not depend on CPU placement: measured once, unpinned, on fresh servers.
+SPIN=""; CPIN=""
+echo "== memory" >&2
+for round in $(seq "$ROUNDS"); do
+    memory_scenarios memory "$round"
+done
+since
 ELAPSED=$(( $(date +%s) - T0 ))
 
 # Medians per (mode, scenario, server), then one table per mode.
@@ -349,9 +352,11 @@ report() {
     echo "- counts: fan-out $PUBSUB_MSGS msgs to 100 subs; patterns $PATTERN_MSGS msgs; queue $QUEUE_MSGS; stream $STREAM_MSGS; memory $MEM_ELEMS elements/entries, $MEM_CONNS connections"
     echo "- both servers: --save '' --appendonly no (appendonly yes + the named appendfsync for the durability rows), --maxclients $MAXCLIENTS"
     echo "- ratio = ferrymq / redis-server (above 1 is better for rates; for memory rows below 1 is better); p99 in ms"
-    for mode in $MODES; do
+    for mode in $MODES memory; do
         echo
-        if [ "$mode" = pinned ]; then
+        if [ "$mode" = memory ]; then
+            echo "## Memory: RSS growth of a fresh server per element / entry / idle connection"
+        elif [ "$mode" = pinned ]; then
             echo "## Pinned: both servers on CPU 0, load generator and redis-benchmark on CPU 1"
         else
             echo "## Unpinned: no affinity, $NCPU CPUs shared by servers and clients"

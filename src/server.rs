@@ -155,6 +155,7 @@ impl Shared {
             durable: watch::Sender::new(0),
         });
         shared.apply_config();
+        shared.pubsub.attach(&shared);
         shared
     }
 

@@ -143,6 +143,9 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Some(v) = ver {
         ctx.client.resp = v as u8;
         ctx.client.handle.info.lock().resp = v as u8;
+        if ctx.client.subscription_count() > 0 {
+            ctx.shared.pubsub.set_resp(ctx.client.id, v as u8);
+        }
     }
     hello_map(ctx)
 }
@@ -171,7 +174,11 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 // RESET
 fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     ctx.client.multi = None;
-    ctx.client.watched.clear();
+    let watched = std::mem::take(&mut ctx.client.watched);
+    if !watched.is_empty() {
+        let id = ctx.client.id;
+        ctx.store().watches.unwatch(id, &watched);
+    }
     ctx.shared.pubsub.remove_client(ctx.client);
     ctx.client.resp = 2;
     ctx.client.db = 0;

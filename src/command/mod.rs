@@ -636,6 +636,15 @@ fn reject(
         e.rejected.fetch_add(1, Ordering::Relaxed);
     }
     shared.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+    if client.multi.is_some() && entry.is_some_and(|e| e.spec.name == "exec") {
+        // EXEC itself refused: the transaction is discarded, naming the reason.
+        client.multi = None;
+        client.handle.info.lock().multi = None;
+        let reason = msg.strip_prefix("ERR ").unwrap_or(&msg).to_string();
+        let msg = format!("EXECABORT Transaction discarded because of: {reason}");
+        send(client, &Reply::Error(msg.into()));
+        return Outcome::Continue;
+    }
     if let Some(m) = client.multi.as_mut() {
         m.aborted = true;
     }

@@ -1,5 +1,1754 @@
-//! (This family's commands are not implemented yet.)
+//! Stream commands: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID, XREAD, XGROUP,
+//! XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO.
+//!
+//! Handlers parse in Redis's order (so the same bad input gets the same error), then call the
+//! pure structure in `store::stream`. Effects, not requests, are propagated where the request
+//! would replay differently (Redis's `t_stream.c` rules):
+//! - XADD: the generated ID replaces `*` / `ms-*`; `~` becomes `=` with the resulting length
+//!   (MAXLEN) or first ID (MINID).
+//! - XTRIM `~`: the same rewrite.
+//! - XREADGROUP `>`: one `XCLAIM key group consumer 0 id TIME t RETRYCOUNT 1 FORCE JUSTID LASTID
+//!   id` per delivered entry; with NOACK `XGROUP CREATECONSUMER` (new consumer) and `XGROUP SETID
+//!   ... ENTRIESREAD n` instead. History reads propagate nothing.
+//! - XCLAIM / XAUTOCLAIM: one forced `XCLAIM ... JUSTID LASTID` per claimed or dropped entry.
+//!
+//! Blocking: XREAD/XREADGROUP with BLOCK register through `Ctx::block` with the argv to re-run;
+//! XREAD's `$` is replaced by the ID it meant at call time so the re-run sees new entries only.
+//! XADD signals the key; XGROUP DESTROY signals it too, so XREADGROUP waiters get NOGROUP.
 
-use super::CommandSpec;
+use bytes::Bytes;
+use std::time::Duration;
 
-pub const COMMANDS: &[CommandSpec] = &[];
+use super::flags::*;
+use super::{CommandSpec, Ctx, is};
+use crate::error;
+use crate::protocol::Reply;
+use crate::store::stream::{
+    AppendError, ClaimOptions, ClaimOutcome, EntryRef, INVALID_ENTRIES_READ, IdSpec, NodeLimits,
+    Stream, StreamId, Trim, TrimKind,
+};
+use crate::store::{Db, Value, unix_ms};
+
+// Error texts of the stream family, as redis-server 7.0.15 writes them.
+const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+const ID_TOO_SMALL: &str =
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+const ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
+const EXHAUSTED: &str =
+    "ERR The stream has exhausted the last possible ID, unable to add more items";
+const TOO_LARGE: &str = "ERR Elements are too large to be stored";
+const MAXLEN_MINID: &str =
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
+const MAXLEN_NEG: &str = "ERR The MAXLEN argument must be >= 0.";
+const LIMIT_NEG: &str = "ERR The LIMIT argument must be >= 0.";
+const LIMIT_NO_STRATEGY: &str =
+    "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
+const LIMIT_NO_APPROX: &str = "ERR syntax error, LIMIT cannot be used without the special ~ option";
+const XTRIM_NO_STRATEGY: &str = "ERR syntax error, XTRIM must be called with a trimming strategy";
+const BAD_START: &str = "ERR invalid start ID for the interval";
+const BAD_END: &str = "ERR invalid end ID for the interval";
+const XSETID_NEG: &str = "ERR entries_added must be positive";
+const XSETID_MAXDEL: &str =
+    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+const XSETID_TOP: &str =
+    "ERR The ID specified in XSETID is smaller than the target stream top item";
+const XSETID_ADDED: &str =
+    "ERR The entries_added specified in XSETID is smaller than the target stream length";
+const XGROUP_NOKEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+const BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
+const ENTRIESREAD_BAD: &str = "ERR value for ENTRIESREAD must be positive or -1";
+const GROUP_ONLY_XREADGROUP: &str =
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+const NOACK_ONLY_XREADGROUP: &str =
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+const MISSING_GROUP: &str = "ERR Missing GROUP option for XREADGROUP";
+const DOLLAR_IN_GROUP: &str = "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+const GT_IN_XREAD: &str = "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+const BLOCK_NOT_INT: &str = "ERR timeout is not an integer or out of range";
+const BLOCK_NEG: &str = "ERR timeout is negative";
+const GROUP_GONE: &str = "NOGROUP the consumer group this client was blocked on no longer exists";
+const KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
+const COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
+const UNBALANCED: &str =
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+
+/// Entries served to a woken XREAD/XREADGROUP without COUNT (Redis's
+/// `XREAD_BLOCKED_DEFAULT_COUNT`).
+const BLOCKED_DEFAULT_COUNT: usize = 1000;
+
+/// `stream-node-max-bytes` / `stream-node-max-entries`.
+fn node_limits(ctx: &Ctx) -> NodeLimits {
+    NodeLimits {
+        max_bytes: ctx.shared.config_i64("stream-node-max-bytes").max(0) as u64,
+        max_entries: ctx.shared.config_i64("stream-node-max-entries").max(0) as u64,
+    }
+}
+
+fn now_ms() -> u64 {
+    unix_ms().max(0) as u64
+}
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+fn int_bytes(v: i64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+}
+
+fn uint_bytes(v: u64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+}
+
+fn id_reply(id: StreamId) -> Reply {
+    Reply::Bulk(id.to_bytes())
+}
+
+/// `[id, [field, value, ...]]`
+fn entry_reply(e: &EntryRef) -> Reply {
+    let mut fv = Vec::with_capacity(e.len() * 2);
+    for (f, v) in e.fields() {
+        fv.push(Reply::Bulk(Bytes::copy_from_slice(f)));
+        fv.push(Reply::Bulk(Bytes::copy_from_slice(v)));
+    }
+    Reply::Array(vec![id_reply(e.id), Reply::Array(fv)])
+}
+
+/// Quote-free `%s` rendering of user bytes inside an error line.
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn nogroup_key_group(key: &[u8], group: &[u8]) -> Reply {
+    Reply::Error(
+        error::sanitize(format!(
+            "NOGROUP No such key '{}' or consumer group '{}'",
+            text(key),
+            text(group)
+        ))
+        .into(),
+    )
+}
+
+fn nogroup_for_key(group: &[u8], key: &[u8]) -> Reply {
+    Reply::Error(
+        error::sanitize(format!(
+            "NOGROUP No such consumer group '{}' for key name '{}'",
+            text(group),
+            text(key)
+        ))
+        .into(),
+    )
+}
+
+/// The stream at `key`: `Ok(None)` when missing, WRONGTYPE for other types.
+fn stream_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut Stream>, Reply> {
+    match db.get_mut(key) {
+        None => Ok(None),
+        Some(Value::Stream(s)) => Ok(Some(s)),
+        Some(_) => Err(Reply::error(error::WRONGTYPE)),
+    }
+}
+
+fn strict_id(arg: &[u8]) -> Result<StreamId, Reply> {
+    StreamId::parse(arg, 0).ok_or(Reply::error(INVALID_ID))
+}
+
+/// Redis `streamParseIDOrReply`: `-`, `+`, `ms[-seq]`.
+fn range_id(arg: &[u8], missing_seq: u64) -> Result<StreamId, Reply> {
+    StreamId::parse_range(arg, missing_seq).ok_or(Reply::error(INVALID_ID))
+}
+
+/// Redis `streamParseIntervalIDOrReply`: a `(` prefix makes the bound exclusive.
+fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Reply> {
+    if arg.len() > 1 && arg[0] == b'(' {
+        Ok((
+            StreamId::parse(&arg[1..], missing_seq).ok_or(Reply::error(INVALID_ID))?,
+            true,
+        ))
+    } else {
+        Ok((range_id(arg, missing_seq)?, false))
+    }
+}
+
+fn start_bound(arg: &[u8]) -> Result<StreamId, Reply> {
+    let (id, ex) = interval_id(arg, 0)?;
+    if ex {
+        id.incr().ok_or(Reply::error(BAD_START))
+    } else {
+        Ok(id)
+    }
+}
+
+fn end_bound(arg: &[u8]) -> Result<StreamId, Reply> {
+    let (id, ex) = interval_id(arg, u64::MAX)?;
+    if ex {
+        id.decr().ok_or(Reply::error(BAD_END))
+    } else {
+        Ok(id)
+    }
+}
+
+fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    crate::protocol::request::parse_i64(arg).ok_or(Reply::error(error::NOT_INTEGER))
+}
+
+fn int_arg_msg(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
+    crate::protocol::request::parse_i64(arg).ok_or(Reply::error(msg))
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------
+// XADD / XTRIM argument parsing (Redis `streamParseAddOrTrimArgsOrReply`)
+
+struct TrimArgs {
+    trim: Option<Trim>,
+    /// Index of the threshold argument (the `~`/`=` is just before it when given).
+    threshold_idx: usize,
+    approx_idx: Option<usize>,
+    limit_idx: Option<usize>,
+    nomkstream: bool,
+    /// XADD: index of the ID argument.
+    id_idx: usize,
+    id: IdSpec,
+}
+
+fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<TrimArgs, Reply> {
+    let mut out = TrimArgs {
+        trim: None,
+        threshold_idx: 0,
+        approx_idx: None,
+        limit_idx: None,
+        nomkstream: false,
+        id_idx: 0,
+        id: IdSpec::Auto,
+    };
+    let mut kind: Option<TrimKind> = None;
+    let mut approx = false;
+    let mut limit: i64 = 0;
+    let mut limit_given = false;
+    let mut i = 2;
+    let argc = args.len();
+    while i < argc {
+        let more = argc - 1 - i;
+        let opt = &args[i][..];
+        if xadd && opt == b"*" {
+            out.id_idx = i;
+            out.id = IdSpec::Auto;
+            break;
+        } else if (is(opt, "maxlen") || is(opt, "minid")) && more > 0 {
+            if kind.is_some() {
+                return Err(Reply::error(MAXLEN_MINID));
+            }
+            approx = false;
+            out.approx_idx = None;
+            let next = &args[i + 1][..];
+            if more >= 2 && next == b"~" {
+                approx = true;
+                out.approx_idx = Some(i + 1);
+                i += 1;
+            } else if more >= 2 && next == b"=" {
+                i += 1;
+            }
+            if is(opt, "maxlen") {
+                let n = int_arg(&args[i + 1])?;
+                if n < 0 {
+                    return Err(Reply::error(MAXLEN_NEG));
+                }
+                kind = Some(TrimKind::MaxLen(n as u64));
+            } else {
+                kind = Some(TrimKind::MinId(strict_id(&args[i + 1])?));
+            }
+            i += 1;
+            out.threshold_idx = i;
+        } else if is(opt, "limit") && more > 0 {
+            limit = int_arg(&args[i + 1])?;
+            if limit < 0 {
+                return Err(Reply::error(LIMIT_NEG));
+            }
+            limit_given = true;
+            out.limit_idx = Some(i);
+            i += 1;
+        } else if xadd && is(opt, "nomkstream") {
+            out.nomkstream = true;
+        } else if xadd {
+            out.id = StreamId::parse_xadd(opt)
+                .filter(|s| *s != IdSpec::Auto)
+                .ok_or(Reply::error(INVALID_ID))?;
+            out.id_idx = i;
+            break;
+        } else {
+            return Err(Reply::error(error::SYNTAX));
+        }
+        i += 1;
+    }
+    if xadd && i >= argc {
+        out.id_idx = argc;
+    }
+    if limit != 0 && kind.is_none() {
+        return Err(Reply::error(LIMIT_NO_STRATEGY));
+    }
+    if !xadd && kind.is_none() {
+        return Err(Reply::error(XTRIM_NO_STRATEGY));
+    }
+    if limit_given {
+        if !approx {
+            return Err(Reply::error(LIMIT_NO_APPROX));
+        }
+    } else if approx {
+        // Without LIMIT, `~` does at most 100 nodes' worth of work.
+        limit = (limits.max_entries as i64).saturating_mul(100);
+        if limit <= 0 {
+            limit = 10000;
+        }
+    } else {
+        limit = 0;
+    }
+    out.trim = kind.map(|kind| Trim {
+        kind,
+        approx,
+        limit: limit as u64,
+    });
+    Ok(out)
+}
+
+/// The argv to replay after an approximate trim: `~` becomes `=`, the threshold becomes what
+/// the trim left, and LIMIT is dropped.
+// DEVIATION(redis): Redis keeps `LIMIT n` in the rewritten command (its AOF loader ignores it);
+// we drop it so the effect also replays through the normal argument checks.
+fn rewrite_trim(args: &[Bytes], t: &TrimArgs, s: &Stream, id: Option<StreamId>) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        if Some(i) == t.limit_idx {
+            i += 2;
+            continue;
+        }
+        if Some(i) == t.approx_idx {
+            out.push(b("="));
+        } else if i == t.threshold_idx && t.trim.is_some_and(|t| t.approx) {
+            match t.trim.unwrap().kind {
+                TrimKind::MaxLen(_) => out.push(uint_bytes(s.len())),
+                TrimKind::MinId(_) => {
+                    let first = if s.is_empty() {
+                        StreamId::MAX
+                    } else {
+                        s.first_id()
+                    };
+                    out.push(first.to_bytes());
+                }
+            }
+        } else if let Some(id) = id.filter(|_| i == t.id_idx) {
+            out.push(id.to_bytes());
+        } else {
+            out.push(args[i].clone());
+        }
+        i += 1;
+    }
+    out
+}
+
+// XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value
+//   [field value ...]
+fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let limits = node_limits(ctx);
+    let t = tri!(parse_add_or_trim(args, true, limits));
+    let field_pos = t.id_idx + 1;
+    if field_pos > args.len() || args.len() - field_pos < 2 || (args.len() - field_pos) % 2 == 1 {
+        return Reply::error(error::wrong_args("xadd"));
+    }
+    if t.id == IdSpec::Exact(StreamId::MIN) {
+        return Reply::error(ID_ZERO);
+    }
+    let key = &args[1];
+    let db = ctx.db();
+    let mut created = false;
+    let s = match tri!(stream_mut(db, key)) {
+        Some(s) => s,
+        None if t.nomkstream => return Reply::Null,
+        None => {
+            created = true;
+            match db.entry_or_insert_with(key, || Value::Stream(Box::default())) {
+                Value::Stream(s) => s,
+                _ => unreachable!("just created"),
+            }
+        }
+    };
+    if s.last_id() == StreamId::MAX {
+        return Reply::error(EXHAUSTED);
+    }
+    let pairs: Vec<(&[u8], &[u8])> = args[field_pos..]
+        .chunks_exact(2)
+        .map(|p| (&p[0][..], &p[1][..]))
+        .collect();
+    let id = match s.append(t.id, &pairs, now_ms(), limits) {
+        Ok(id) => id,
+        Err(e) => {
+            // A stream created just for this XADD must not stay behind empty.
+            if created {
+                ctx.db().remove(key);
+            }
+            return Reply::error(match e {
+                AppendError::NotGreater => ID_TOO_SMALL,
+                AppendError::Exhausted => EXHAUSTED,
+                AppendError::TooLarge => TOO_LARGE,
+            });
+        }
+    };
+    if let Some(trim) = t.trim {
+        s.trim(trim);
+    }
+    let effect = rewrite_trim(args, &t, s, Some(id));
+    ctx.changed();
+    ctx.propagate(effect);
+    ctx.signal_ready(key);
+    id_reply(id)
+}
+
+// XTRIM key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]
+fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let limits = node_limits(ctx);
+    let t = tri!(parse_add_or_trim(args, false, limits));
+    let s = match tri!(stream_mut(ctx.db(), key)) {
+        Some(s) => s,
+        None => return Reply::Int(0),
+    };
+    let trim = t.trim.expect("strategy required");
+    let deleted = s.trim(trim);
+    if deleted > 0 {
+        let effect = trim.approx.then(|| rewrite_trim(args, &t, s, None));
+        ctx.changed();
+        if let Some(e) = effect {
+            ctx.propagate(e);
+        }
+    }
+    Reply::Int(deleted as i64)
+}
+
+// XLEN key
+fn xlen(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    match tri!(stream_mut(ctx.db(), &args[1])) {
+        Some(s) => Reply::Int(s.len() as i64),
+        None => Reply::Int(0),
+    }
+}
+
+fn range_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> Reply {
+    let (start_arg, end_arg) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
+    let start = tri!(start_bound(start_arg));
+    let end = tri!(end_bound(end_arg));
+    let mut count: i64 = -1;
+    let mut j = 4;
+    while j < args.len() {
+        if is(&args[j], "count") && j + 1 < args.len() {
+            count = tri!(int_arg(&args[j + 1])).max(0);
+            j += 2;
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+    }
+    let s = match tri!(stream_mut(ctx.db(), &args[1])) {
+        Some(s) => s,
+        None => return Reply::Array(vec![]),
+    };
+    if count == 0 {
+        return Reply::NullArray;
+    }
+    let take = if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let out: Vec<Reply> = if rev {
+        s.rev_range(start, end)
+            .take(take)
+            .map(|e| entry_reply(&e))
+            .collect()
+    } else {
+        s.range(start, end)
+            .take(take)
+            .map(|e| entry_reply(&e))
+            .collect()
+    };
+    Reply::Array(out)
+}
+
+// XRANGE key start end [COUNT count]
+fn xrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, false)
+}
+
+// XREVRANGE key end start [COUNT count]
+fn xrevrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    range_generic(ctx, args, true)
+}
+
+// XDEL key id [id ...]
+fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = match tri!(stream_mut(ctx.db(), &args[1])) {
+        Some(s) => s,
+        None => return Reply::Int(0),
+    };
+    let mut ids = Vec::with_capacity(args.len().min(1024));
+    for a in &args[2..] {
+        ids.push(tri!(strict_id(a)));
+    }
+    let n = ids.into_iter().filter(|id| s.delete(*id)).count();
+    for _ in 0..n {
+        ctx.changed();
+    }
+    Reply::Int(n as i64)
+}
+
+// XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]
+fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let id = tri!(strict_id(&args[2]));
+    let mut entries_added: Option<u64> = None;
+    let mut max_del: Option<StreamId> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        if is(&args[i], "entriesadded") && more > 0 {
+            let n = tri!(int_arg(&args[i + 1]));
+            if n < 0 {
+                return Reply::error(XSETID_NEG);
+            }
+            entries_added = Some(n as u64);
+        } else if is(&args[i], "maxdeletedid") && more > 0 {
+            let m = tri!(strict_id(&args[i + 1]));
+            if id < m {
+                return Reply::error(XSETID_MAXDEL);
+            }
+            max_del = Some(m);
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+        i += 2;
+    }
+    let s = match tri!(stream_mut(ctx.db(), &args[1])) {
+        Some(s) => s,
+        None => return Reply::error(error::NO_SUCH_KEY),
+    };
+    if !s.is_empty() {
+        if id < s.last_valid_id() {
+            return Reply::error(XSETID_TOP);
+        }
+        if let Some(n) = entries_added
+            && s.len() > n
+        {
+            return Reply::error(XSETID_ADDED);
+        }
+    }
+    s.set_id(id, entries_added, max_del.filter(|m| !m.is_zero()));
+    ctx.changed();
+    Reply::Ok
+}
+
+// ---------------------------------------------------------------------------
+// XREAD / XREADGROUP
+
+struct ReadArgs {
+    count: usize,
+    block: Option<Option<Duration>>,
+    block_idx: Option<usize>,
+    group: Option<(Bytes, Bytes)>,
+    noack: bool,
+    streams_idx: usize,
+    nstreams: usize,
+}
+
+fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
+    let mut r = ReadArgs {
+        count: 0,
+        block: None,
+        block_idx: None,
+        group: None,
+        noack: false,
+        streams_idx: 0,
+        nstreams: 0,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let o = &args[i][..];
+        if is(o, "block") && more > 0 {
+            i += 1;
+            let ms = int_arg_msg(&args[i], BLOCK_NOT_INT)?;
+            if ms < 0 {
+                return Err(Reply::error(BLOCK_NEG));
+            }
+            r.block_idx = Some(i);
+            // A deadline past what the clocks can represent is no deadline: redis-server
+            // 7.0.15 accepts `BLOCK 9223372036854775807` and waits indefinitely.
+            r.block = Some(if ms == 0 || ms > i64::MAX / 4 {
+                None
+            } else {
+                Some(Duration::from_millis(ms as u64))
+            });
+        } else if is(o, "count") && more > 0 {
+            i += 1;
+            r.count = int_arg(&args[i])?.max(0) as usize;
+        } else if is(o, "streams") && more > 0 {
+            r.streams_idx = i + 1;
+            let n = args.len() - r.streams_idx;
+            if !n.is_multiple_of(2) {
+                // redis-server 7.0.15 names XREAD and '$' for XREADGROUP too.
+                return Err(Reply::error(UNBALANCED));
+            }
+            r.nstreams = n / 2;
+            break;
+        } else if is(o, "group") && more >= 2 {
+            if !group_cmd {
+                return Err(Reply::error(GROUP_ONLY_XREADGROUP));
+            }
+            r.group = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 2;
+        } else if is(o, "noack") {
+            if !group_cmd {
+                return Err(Reply::error(NOACK_ONLY_XREADGROUP));
+            }
+            r.noack = true;
+        } else {
+            return Err(Reply::error(error::SYNTAX));
+        }
+        i += 1;
+    }
+    if r.streams_idx == 0 {
+        return Err(Reply::error(error::SYNTAX));
+    }
+    if group_cmd && r.group.is_none() {
+        return Err(Reply::error(MISSING_GROUP));
+    }
+    Ok(r)
+}
+
+/// Where a read of one stream starts: after `id`, or (XREADGROUP) new entries (`>`).
+#[derive(Clone, Copy, PartialEq)]
+enum ReadFrom {
+    After(StreamId),
+    New,
+}
+
+fn read_reply(ctx: &Ctx, served: Vec<(Bytes, Reply)>) -> Reply {
+    if ctx.resp() >= 3 {
+        Reply::Map(
+            served
+                .into_iter()
+                .map(|(k, v)| (Reply::Bulk(k), v))
+                .collect(),
+        )
+    } else {
+        Reply::Array(
+            served
+                .into_iter()
+                .map(|(k, v)| Reply::Array(vec![Reply::Bulk(k), v]))
+                .collect(),
+        )
+    }
+}
+
+// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let r = tri!(parse_read(args, false));
+    let keys = &args[r.streams_idx..r.streams_idx + r.nstreams];
+    let id_args = &args[r.streams_idx + r.nstreams..];
+    // A woken XREAD whose key now holds another type keeps waiting, as in Redis (only group
+    // readers are told the stream went away).
+    let rerun = ctx.is_rerun();
+    let lookup = |ctx: &mut Ctx, k: &Bytes| -> Result<Option<StreamId>, Reply> {
+        match stream_mut(ctx.db(), k) {
+            Ok(s) => Ok(s.map(|s| s.last_id())),
+            Err(_) if rerun => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let mut from = Vec::with_capacity(r.nstreams);
+    for (k, a) in keys.iter().zip(id_args) {
+        let last = tri!(lookup(ctx, k));
+        if &a[..] == b"$" {
+            from.push(last.unwrap_or(StreamId::MIN));
+        } else if &a[..] == b">" {
+            return Reply::error(GT_IN_XREAD);
+        } else {
+            from.push(tri!(strict_id(a)));
+        }
+    }
+    let count = if r.count == 0 && ctx.is_rerun() {
+        BLOCKED_DEFAULT_COUNT
+    } else {
+        r.count
+    };
+    let mut served = Vec::new();
+    for (k, gt) in keys.iter().zip(&from) {
+        let Ok(Some(s)) = stream_mut(ctx.db(), k) else {
+            continue;
+        };
+        if s.is_empty() || s.last_valid_id() <= *gt {
+            continue;
+        }
+        let Some(start) = gt.incr() else { continue };
+        let take = if count == 0 { usize::MAX } else { count };
+        let entries: Vec<Reply> = s
+            .range(start, StreamId::MAX)
+            .take(take)
+            .map(|e| entry_reply(&e))
+            .collect();
+        served.push((k.clone(), Reply::Array(entries)));
+    }
+    if !served.is_empty() {
+        return read_reply(ctx, served);
+    }
+    if let Some(timeout) = r.block {
+        // Re-run with `$` resolved, so only entries added after this call are served.
+        let mut argv = args.to_vec();
+        for (j, id) in from.iter().enumerate() {
+            argv[r.streams_idx + r.nstreams + j] = id.to_bytes();
+        }
+        return ctx.block(&argv, keys.to_vec(), timeout, Reply::NullArray);
+    }
+    Reply::NullArray
+}
+
+// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key
+//   [key ...] id [id ...]
+fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let r = tri!(parse_read(args, true));
+    let (group, consumer) = r.group.clone().expect("checked");
+    let keys = &args[r.streams_idx..r.streams_idx + r.nstreams];
+    let id_args = &args[r.streams_idx + r.nstreams..];
+    let rerun = ctx.is_rerun();
+    let mut from = Vec::with_capacity(r.nstreams);
+    for (k, a) in keys.iter().zip(id_args) {
+        let s = match stream_mut(ctx.db(), k) {
+            Ok(s) => s,
+            Err(_) if rerun => return Reply::error(KEY_GONE),
+            Err(e) => return e,
+        };
+        let Some(s) = s else {
+            if rerun {
+                return Reply::error(KEY_GONE);
+            }
+            return Reply::Error(error::sanitize(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                text(k),
+                text(&group)
+            )).into());
+        };
+        if s.group(&group).is_none() {
+            if rerun {
+                return Reply::error(GROUP_GONE);
+            }
+            return Reply::Error(error::sanitize(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                text(k),
+                text(&group)
+            )).into());
+        }
+        if &a[..] == b"$" {
+            return Reply::error(DOLLAR_IN_GROUP);
+        } else if &a[..] == b">" {
+            from.push(ReadFrom::New);
+        } else {
+            from.push(ReadFrom::After(tri!(strict_id(a))));
+        }
+    }
+    let now = now_ms();
+    let count = if r.count == 0 && rerun {
+        BLOCKED_DEFAULT_COUNT
+    } else {
+        r.count
+    };
+    let mut served = Vec::new();
+    let mut effects: Vec<Vec<Bytes>> = Vec::new();
+    for (k, f) in keys.iter().zip(&from) {
+        let s = match tri!(stream_mut(ctx.db(), k)) {
+            Some(s) => s,
+            None => continue,
+        };
+        // Redis looks the consumer up (creating it) only when it serves this stream now: a
+        // `>` read with nothing new leaves the group untouched.
+        let servable = match *f {
+            ReadFrom::After(_) => true,
+            ReadFrom::New => !s.is_empty() && s.last_valid_id() > s.group(&group).unwrap().last_id,
+        };
+        if !servable {
+            continue;
+        }
+        let g = s.group_mut(&group).expect("checked above");
+        let created = g.touch_consumer(&consumer, now);
+        match *f {
+            ReadFrom::After(start) => {
+                // History: this consumer's pending entries from `start`.
+                // Like every read, history starts after the given ID.
+                let ids = match start.incr() {
+                    Some(from) => g.consumer_pending(&consumer, from, r.count),
+                    None => Vec::new(),
+                };
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let exists = s.get(id).map(|e| entry_reply(&e));
+                    match exists {
+                        Some(e) => {
+                            out.push(e);
+                            s.group_mut(&group).unwrap().redeliver(id, now);
+                        }
+                        None => out.push(Reply::Array(vec![id_reply(id), Reply::NullArray])),
+                    }
+                }
+                served.push((k.clone(), Reply::Array(out)));
+            }
+            ReadFrom::New => {
+                let last = g.last_id;
+                if s.is_empty() || s.last_valid_id() <= last {
+                    continue;
+                }
+                let Some(start) = last.incr() else { continue };
+                let take = if count == 0 { usize::MAX } else { count };
+                let mut ids = Vec::new();
+                let mut out = Vec::new();
+                for e in s.range(start, StreamId::MAX).take(take) {
+                    ids.push(e.id);
+                    out.push(entry_reply(&e));
+                }
+                s.deliver_new(&group, &consumer, &ids, now, r.noack);
+                if r.noack {
+                    if created {
+                        effects.push(vec![
+                            b("XGROUP"),
+                            b("CREATECONSUMER"),
+                            k.clone(),
+                            group.clone(),
+                            consumer.clone(),
+                        ]);
+                    }
+                    let g = s.group(&group).unwrap();
+                    effects.push(vec![
+                        b("XGROUP"),
+                        b("SETID"),
+                        k.clone(),
+                        group.clone(),
+                        g.last_id.to_bytes(),
+                        b("ENTRIESREAD"),
+                        int_bytes(g.entries_read),
+                    ]);
+                } else {
+                    let ts = uint_bytes(now);
+                    for id in &ids {
+                        let idb = id.to_bytes();
+                        effects.push(vec![
+                            b("XCLAIM"),
+                            k.clone(),
+                            group.clone(),
+                            consumer.clone(),
+                            b("0"),
+                            idb.clone(),
+                            b("TIME"),
+                            ts.clone(),
+                            b("RETRYCOUNT"),
+                            b("1"),
+                            b("FORCE"),
+                            b("JUSTID"),
+                            b("LASTID"),
+                            idb,
+                        ]);
+                    }
+                }
+                served.push((k.clone(), Reply::Array(out)));
+            }
+        }
+    }
+    ctx.no_propagate();
+    if !effects.is_empty() {
+        ctx.changed();
+        for e in effects {
+            ctx.propagate(e);
+        }
+    }
+    if !served.is_empty() {
+        return read_reply(ctx, served);
+    }
+    if let Some(timeout) = r.block {
+        return ctx.block(args, keys.to_vec(), timeout, Reply::NullArray);
+    }
+    Reply::NullArray
+}
+
+// ---------------------------------------------------------------------------
+// Consumer groups
+
+fn xgroup_help(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    const LINES: &[&str] = &[
+        "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CREATE <key> <groupname> <id|$> [option]",
+        "    Create a new consumer group. Options are:",
+        "    * MKSTREAM",
+        "      Create the empty stream if it does not exist.",
+        "    * ENTRIESREAD entries_read",
+        "      Set the group's entries_read counter (internal use).",
+        "CREATECONSUMER <key> <groupname> <consumer>",
+        "    Create a new consumer in the specified group.",
+        "DELCONSUMER <key> <groupname> <consumer>",
+        "    Remove the specified consumer.",
+        "DESTROY <key> <groupname>",
+        "    Remove the specified group.",
+        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+        "    Set the current group ID and entries_read counter.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Reply::Array(LINES.iter().map(|l| Reply::status(l)).collect())
+}
+
+fn subcommand_syntax(sub: &[u8], container: &str) -> Reply {
+    Reply::Error(
+        error::sanitize(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+            text(sub)
+        ))
+        .into(),
+    )
+}
+
+fn parse_entries_read(arg: &[u8]) -> Result<i64, Reply> {
+    let n = int_arg(arg)?;
+    if n < 0 && n != INVALID_ENTRIES_READ {
+        return Err(Reply::error(ENTRIESREAD_BAD));
+    }
+    Ok(n)
+}
+
+/// Common XGROUP prologue: key must exist (unless MKSTREAM) and be a stream.
+fn xgroup_stream<'a>(
+    db: &'a mut Db,
+    args: &[Bytes],
+    mkstream: bool,
+) -> Result<Option<&'a mut Stream>, Reply> {
+    let s = stream_mut(db, &args[2])?;
+    if s.is_none() && !mkstream {
+        return Err(Reply::error(XGROUP_NOKEY));
+    }
+    Ok(s)
+}
+
+// XGROUP CREATE key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]
+fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut mkstream = false;
+    let mut entries_read = INVALID_ENTRIES_READ;
+    let mut i = 5;
+    while i < args.len() {
+        if is(&args[i], "mkstream") {
+            mkstream = true;
+            i += 1;
+        } else if is(&args[i], "entriesread") && i + 1 < args.len() {
+            entries_read = tri!(parse_entries_read(&args[i + 1]));
+            i += 2;
+        } else {
+            return subcommand_syntax(&args[1], "XGROUP");
+        }
+    }
+    let db = ctx.db();
+    let exists = tri!(xgroup_stream(db, args, mkstream)).map(|s| s.last_id());
+    if args.len() > 8 {
+        return subcommand_syntax(&args[1], "XGROUP");
+    }
+    let id = if &args[4][..] == b"$" {
+        exists.unwrap_or(StreamId::MIN)
+    } else {
+        tri!(strict_id(&args[4]))
+    };
+    let key = &args[2];
+    let created_key = exists.is_none();
+    let s = match ctx
+        .db()
+        .entry_or_insert_with(key, || Value::Stream(Box::default()))
+    {
+        Value::Stream(s) => s,
+        _ => unreachable!("checked type"),
+    };
+    if !s.create_group(&args[3], id, entries_read) {
+        if created_key {
+            ctx.changed();
+        }
+        return Reply::error(BUSYGROUP);
+    }
+    ctx.changed();
+    Reply::Ok
+}
+
+// XGROUP SETID key group <id | $> [ENTRIESREAD entries-read]
+fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let mut entries_read = INVALID_ENTRIES_READ;
+    let mut i = 5;
+    while i < args.len() {
+        if is(&args[i], "entriesread") && i + 1 < args.len() {
+            entries_read = tri!(parse_entries_read(&args[i + 1]));
+            i += 2;
+        } else {
+            return subcommand_syntax(&args[1], "XGROUP");
+        }
+    }
+    let s = tri!(xgroup_stream(ctx.db(), args, false)).expect("exists");
+    if s.group(&args[3]).is_none() {
+        return nogroup_for_key(&args[3], &args[2]);
+    }
+    if args.len() != 5 && args.len() != 7 {
+        return subcommand_syntax(&args[1], "XGROUP");
+    }
+    let id = if &args[4][..] == b"$" {
+        s.last_id()
+    } else {
+        tri!(range_id(&args[4], 0))
+    };
+    s.group_mut(&args[3]).unwrap().set_id(id, entries_read);
+    ctx.changed();
+    Reply::Ok
+}
+
+// XGROUP DESTROY key group
+fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = tri!(xgroup_stream(ctx.db(), args, false)).expect("exists");
+    if s.destroy_group(&args[3]) {
+        ctx.changed();
+        // Blocked XREADGROUP readers of this group get NOGROUP.
+        ctx.signal_ready(&args[2]);
+        Reply::Int(1)
+    } else {
+        Reply::Int(0)
+    }
+}
+
+// XGROUP CREATECONSUMER key group consumer
+fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = tri!(xgroup_stream(ctx.db(), args, false)).expect("exists");
+    let Some(g) = s.group_mut(&args[3]) else {
+        return nogroup_for_key(&args[3], &args[2]);
+    };
+    if g.create_consumer(&args[4], now_ms()) {
+        ctx.changed();
+        Reply::Int(1)
+    } else {
+        Reply::Int(0)
+    }
+}
+
+// XGROUP DELCONSUMER key group consumer
+fn xgroup_delconsumer(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = tri!(xgroup_stream(ctx.db(), args, false)).expect("exists");
+    let Some(g) = s.group_mut(&args[3]) else {
+        return nogroup_for_key(&args[3], &args[2]);
+    };
+    match g.delete_consumer(&args[4]) {
+        Some(n) => {
+            ctx.changed();
+            Reply::Int(n as i64)
+        }
+        None => Reply::Int(0),
+    }
+}
+
+// XACK key group id [id ...]
+fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = match tri!(stream_mut(ctx.db(), &args[1])) {
+        Some(s) => s,
+        None => return Reply::Int(0),
+    };
+    let Some(g) = s.group_mut(&args[2]) else {
+        return Reply::Int(0);
+    };
+    let mut ids = Vec::with_capacity(args.len().min(1024));
+    for a in &args[3..] {
+        ids.push(tri!(strict_id(a)));
+    }
+    let n = ids.into_iter().filter(|id| g.ack(*id)).count();
+    for _ in 0..n {
+        ctx.changed();
+    }
+    Reply::Int(n as i64)
+}
+
+// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let argc = args.len();
+    if argc != 3 && !(6..=9).contains(&argc) {
+        return Reply::error(error::SYNTAX);
+    }
+    let mut range = None;
+    if argc >= 6 {
+        let mut at = 3;
+        let mut min_idle = 0;
+        if is(&args[3], "idle") {
+            min_idle = tri!(int_arg(&args[4]));
+            if argc < 8 {
+                return Reply::error(error::SYNTAX);
+            }
+            at += 2;
+        }
+        let count = tri!(int_arg(&args[at + 2])).max(0) as usize;
+        let start = tri!(start_bound(&args[at]));
+        let end = tri!(end_bound(&args[at + 1]));
+        let consumer = args.get(at + 3).cloned();
+        range = Some((min_idle, start, end, count, consumer));
+    }
+    let s = match tri!(stream_mut(ctx.db(), &args[1])) {
+        Some(s) => s,
+        None => return nogroup_key_group(&args[1], &args[2]),
+    };
+    let Some(g) = s.group(&args[2]) else {
+        return nogroup_key_group(&args[1], &args[2]);
+    };
+    match range {
+        None => {
+            let sum = g.pending_summary();
+            match sum.bounds {
+                None => Reply::Array(vec![
+                    Reply::Int(0),
+                    Reply::Null,
+                    Reply::Null,
+                    Reply::NullArray,
+                ]),
+                Some((lo, hi)) => Reply::Array(vec![
+                    Reply::Int(sum.count as i64),
+                    id_reply(lo),
+                    id_reply(hi),
+                    Reply::Array(
+                        sum.consumers
+                            .into_iter()
+                            .map(|(n, c)| {
+                                Reply::Array(vec![
+                                    Reply::Bulk(n),
+                                    Reply::Bulk(uint_bytes(c as u64)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ]),
+            }
+        }
+        Some((min_idle, start, end, count, consumer)) => {
+            let min = (min_idle != 0).then_some(min_idle);
+            let rows = g.pending_range(start, end, count, consumer.as_deref(), min, now_ms());
+            Reply::Array(
+                rows.into_iter()
+                    .map(|r| {
+                        Reply::Array(vec![
+                            id_reply(r.id),
+                            Reply::Bulk(r.consumer),
+                            Reply::Int(r.idle.max(0)),
+                            Reply::Int(r.delivery_count as i64),
+                        ])
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn claim_effect(
+    key: &Bytes,
+    group: &Bytes,
+    consumer: &Bytes,
+    id: StreamId,
+    time: u64,
+    count: u64,
+    last: StreamId,
+) -> Vec<Bytes> {
+    vec![
+        b("XCLAIM"),
+        key.clone(),
+        group.clone(),
+        consumer.clone(),
+        b("0"),
+        id.to_bytes(),
+        b("TIME"),
+        uint_bytes(time),
+        b("RETRYCOUNT"),
+        uint_bytes(count),
+        b("FORCE"),
+        b("JUSTID"),
+        b("LASTID"),
+        last.to_bytes(),
+    ]
+}
+
+// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds]
+//   [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]
+fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (key, group, consumer) = (&args[1], &args[2], &args[3]);
+    let s = match tri!(stream_mut(ctx.db(), key)) {
+        Some(s) if s.group(group).is_some() => s,
+        _ => return nogroup_key_group(key, group),
+    };
+    let min_idle = tri!(int_arg_msg(
+        &args[4],
+        "ERR Invalid min-idle-time argument for XCLAIM"
+    ))
+    .max(0);
+    let mut j = 5;
+    while j < args.len() && StreamId::parse(&args[j], 0).is_some() {
+        j += 1;
+    }
+    let ids_end = j;
+    let now = now_ms() as i64;
+    let mut delivery: Option<i64> = None;
+    let mut retry: Option<i64> = None;
+    let (mut force, mut justid) = (false, false);
+    let mut last_id = StreamId::MIN;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let o = &args[j][..];
+        if is(o, "force") {
+            force = true;
+        } else if is(o, "justid") {
+            justid = true;
+        } else if is(o, "idle") && more > 0 {
+            j += 1;
+            let idle = tri!(int_arg_msg(
+                &args[j],
+                "ERR Invalid IDLE option argument for XCLAIM"
+            ));
+            delivery = Some(now.saturating_sub(idle));
+        } else if is(o, "time") && more > 0 {
+            j += 1;
+            delivery = Some(tri!(int_arg_msg(
+                &args[j],
+                "ERR Invalid TIME option argument for XCLAIM"
+            )));
+        } else if is(o, "retrycount") && more > 0 {
+            j += 1;
+            retry = Some(tri!(int_arg_msg(
+                &args[j],
+                "ERR Invalid RETRYCOUNT option argument for XCLAIM"
+            )));
+        } else if is(o, "lastid") && more > 0 {
+            j += 1;
+            last_id = tri!(strict_id(&args[j]));
+        } else {
+            return Reply::Error(
+                error::sanitize(format!("ERR Unrecognized XCLAIM option '{}'", text(o))).into(),
+            );
+        }
+        j += 1;
+    }
+    let mut effects = Vec::new();
+    {
+        let g = s.group_mut(group).unwrap();
+        if last_id > g.last_id {
+            g.last_id = last_id;
+            effects.push(vec![
+                b("XGROUP"),
+                b("SETID"),
+                key.clone(),
+                group.clone(),
+                g.last_id.to_bytes(),
+                b("ENTRIESREAD"),
+                int_bytes(g.entries_read),
+            ]);
+        }
+    }
+    let time = match delivery {
+        Some(t) if t >= 0 && t <= now => t as u64,
+        _ => now as u64,
+    };
+    let opts = ClaimOptions {
+        min_idle: min_idle as u64,
+        time,
+        retry_count: retry.filter(|r| *r >= 0).map(|r| r as u64),
+        force,
+        justid,
+    };
+    let mut out = Vec::new();
+    for a in &args[5..ids_end] {
+        let id = StreamId::parse(a, 0).expect("parsed above");
+        let old = s.group(group).unwrap().pending(id);
+        match s
+            .claim(group, consumer, id, &opts, now as u64)
+            .expect("group exists")
+        {
+            ClaimOutcome::Claimed(p) => {
+                let last = s.group(group).unwrap().last_id;
+                effects.push(claim_effect(
+                    key,
+                    group,
+                    consumer,
+                    id,
+                    p.delivery_time,
+                    p.delivery_count,
+                    last,
+                ));
+                if justid {
+                    out.push(id_reply(id));
+                } else {
+                    match s.get(id) {
+                        Some(e) => out.push(entry_reply(&e)),
+                        None => out.push(Reply::NullArray),
+                    }
+                }
+            }
+            ClaimOutcome::Dropped => {
+                let old = old.expect("was pending");
+                let last = s.group(group).unwrap().last_id;
+                effects.push(claim_effect(
+                    key,
+                    group,
+                    &old.consumer,
+                    id,
+                    old.delivery_time,
+                    old.delivery_count,
+                    last,
+                ));
+            }
+            ClaimOutcome::Skipped => {}
+        }
+    }
+    // The SETID for LASTID comes last in Redis (after the claims carrying LASTID).
+    if let Some(first) = effects.first()
+        && first[1] == b("SETID")
+    {
+        let e = effects.remove(0);
+        effects.push(e);
+    }
+    ctx.no_propagate();
+    if !effects.is_empty() {
+        ctx.changed();
+        for e in effects {
+            ctx.propagate(e);
+        }
+    }
+    Reply::Array(out)
+}
+
+// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (key, group, consumer) = (&args[1], &args[2], &args[3]);
+    let has_group = match tri!(stream_mut(ctx.db(), key)) {
+        Some(s) => s.group(group).is_some(),
+        None => false,
+    };
+    let min_idle = tri!(int_arg_msg(
+        &args[4],
+        "ERR Invalid min-idle-time argument for XAUTOCLAIM"
+    ))
+    .max(0);
+    let start = tri!(start_bound(&args[5]));
+    let mut count: u64 = 100;
+    let mut justid = false;
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "count") && more > 0 {
+            const MAX_COUNT: i64 = i64::MAX / 16;
+            let n = match crate::protocol::request::parse_i64(&args[j + 1]) {
+                Some(n) if (1..=MAX_COUNT).contains(&n) => n,
+                _ => return Reply::error(COUNT_POSITIVE),
+            };
+            count = n as u64;
+            j += 1;
+        } else if is(&args[j], "justid") {
+            justid = true;
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+        j += 1;
+    }
+    if !has_group {
+        return nogroup_key_group(key, group);
+    }
+    let now = now_ms();
+    let s = tri!(stream_mut(ctx.db(), key)).expect("exists");
+    let res = s
+        .autoclaim(group, consumer, start, count, min_idle as u64, now, justid)
+        .expect("group exists");
+    let last = s.group(group).unwrap().last_id;
+    let mut effects = Vec::new();
+    let mut claimed = Vec::with_capacity(res.claimed.len());
+    for (id, p) in &res.claimed {
+        effects.push(claim_effect(
+            key,
+            group,
+            &p.consumer,
+            *id,
+            p.delivery_time,
+            p.delivery_count,
+            last,
+        ));
+        if justid {
+            claimed.push(id_reply(*id));
+        } else if let Some(e) = s.get(*id) {
+            claimed.push(entry_reply(&e));
+        }
+    }
+    for id in &res.deleted {
+        // The PEL entry is gone; replaying a forced claim of a missing entry drops it too.
+        effects.push(claim_effect(key, group, consumer, *id, now, 1, last));
+    }
+    ctx.no_propagate();
+    if !effects.is_empty() {
+        ctx.changed();
+        for e in effects {
+            ctx.propagate(e);
+        }
+    }
+    Reply::Array(vec![
+        id_reply(res.next),
+        Reply::Array(claimed),
+        Reply::Array(res.deleted.iter().map(|id| id_reply(*id)).collect()),
+    ])
+}
+
+// ---------------------------------------------------------------------------
+// XINFO
+
+fn xinfo_help(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    const LINES: &[&str] = &[
+        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    Reply::Array(LINES.iter().map(|l| Reply::status(l)).collect())
+}
+
+fn st(s: &'static str) -> Reply {
+    Reply::Bulk(b(s))
+}
+
+fn opt_int(v: Option<i64>) -> Reply {
+    v.map(Reply::Int).unwrap_or(Reply::Null)
+}
+
+fn entries_read_reply(n: i64) -> Reply {
+    if n == INVALID_ENTRIES_READ {
+        Reply::Null
+    } else {
+        Reply::Int(n)
+    }
+}
+
+/// `radix-tree-nodes`: Redis counts the internal nodes of its radix tree, which this layout
+/// does not have.
+// DEVIATION(redis): an estimate (keys + 1), not Redis's exact internal node count.
+fn radix_nodes(s: &Stream) -> i64 {
+    s.node_count() as i64 + 1
+}
+
+// XINFO STREAM key [FULL [COUNT count]]
+fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    // The key is looked up before the options are checked.
+    if tri!(stream_mut(ctx.db(), &args[2])).is_none() {
+        return Reply::error(error::NO_SUCH_KEY);
+    }
+    let mut full = false;
+    let mut count: i64 = 10;
+    if args.len() > 3 {
+        if args.len() != 4 && args.len() != 6 {
+            return subcommand_syntax(&args[1], "XINFO");
+        }
+        if !is(&args[3], "full") || (args.len() == 6 && !is(&args[4], "count")) {
+            return subcommand_syntax(&args[1], "XINFO");
+        }
+        full = true;
+        if args.len() > 4 {
+            count = tri!(int_arg(&args[5]));
+            if count < 0 {
+                count = 10;
+            }
+        }
+    }
+    let s = match tri!(stream_mut(ctx.db(), &args[2])) {
+        Some(s) => s,
+        None => return Reply::error(error::NO_SUCH_KEY),
+    };
+    let mut m = vec![
+        (st("length"), Reply::Int(s.len() as i64)),
+        (st("radix-tree-keys"), Reply::Int(s.node_count() as i64)),
+        (st("radix-tree-nodes"), Reply::Int(radix_nodes(s))),
+        (st("last-generated-id"), id_reply(s.last_id())),
+        (
+            st("max-deleted-entry-id"),
+            id_reply(s.max_deleted_entry_id()),
+        ),
+        (st("entries-added"), Reply::Int(s.entries_added() as i64)),
+        (st("recorded-first-entry-id"), id_reply(s.first_id())),
+    ];
+    if !full {
+        m.push((st("groups"), Reply::Int(s.groups().len() as i64)));
+        m.push((
+            st("first-entry"),
+            s.first_entry()
+                .map(|e| entry_reply(&e))
+                .unwrap_or(Reply::Null),
+        ));
+        m.push((
+            st("last-entry"),
+            s.last_entry()
+                .map(|e| entry_reply(&e))
+                .unwrap_or(Reply::Null),
+        ));
+        return Reply::Map(m);
+    }
+    let take = if count == 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let entries: Vec<Reply> = s
+        .range(StreamId::MIN, StreamId::MAX)
+        .take(take)
+        .map(|e| entry_reply(&e))
+        .collect();
+    m.push((st("entries"), Reply::Array(entries)));
+    let mut groups = Vec::new();
+    for (name, g) in s.groups() {
+        let pel: Vec<Reply> = g
+            .pending_entries()
+            .take(take)
+            .map(|(id, p)| {
+                Reply::Array(vec![
+                    id_reply(id),
+                    Reply::Bulk(p.consumer.clone()),
+                    Reply::Int(p.delivery_time as i64),
+                    Reply::Int(p.delivery_count as i64),
+                ])
+            })
+            .collect();
+        let consumers: Vec<Reply> = g
+            .consumers()
+            .iter()
+            .map(|(cn, c)| {
+                let cpel: Vec<Reply> = c
+                    .pel
+                    .iter()
+                    .take(take)
+                    .filter_map(|id| g.pending(*id).map(|p| (id, p)))
+                    .map(|(id, p)| {
+                        Reply::Array(vec![
+                            id_reply(*id),
+                            Reply::Int(p.delivery_time as i64),
+                            Reply::Int(p.delivery_count as i64),
+                        ])
+                    })
+                    .collect();
+                Reply::Map(vec![
+                    (st("name"), Reply::Bulk(cn.clone())),
+                    (st("seen-time"), Reply::Int(c.seen_time as i64)),
+                    (st("pel-count"), Reply::Int(c.pel.len() as i64)),
+                    (st("pending"), Reply::Array(cpel)),
+                ])
+            })
+            .collect();
+        groups.push(Reply::Map(vec![
+            (st("name"), Reply::Bulk(name.clone())),
+            (st("last-delivered-id"), id_reply(g.last_id)),
+            (st("entries-read"), entries_read_reply(g.entries_read)),
+            (st("lag"), opt_int(s.lag(g))),
+            (st("pel-count"), Reply::Int(g.pending_len() as i64)),
+            (st("pending"), Reply::Array(pel)),
+            (st("consumers"), Reply::Array(consumers)),
+        ]));
+    }
+    m.push((st("groups"), Reply::Array(groups)));
+    Reply::Map(m)
+}
+
+// XINFO GROUPS key
+fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = match tri!(stream_mut(ctx.db(), &args[2])) {
+        Some(s) => s,
+        None => return Reply::error(error::NO_SUCH_KEY),
+    };
+    Reply::Array(
+        s.groups()
+            .iter()
+            .map(|(name, g)| {
+                Reply::Map(vec![
+                    (st("name"), Reply::Bulk(name.clone())),
+                    (st("consumers"), Reply::Int(g.consumers().len() as i64)),
+                    (st("pending"), Reply::Int(g.pending_len() as i64)),
+                    (st("last-delivered-id"), id_reply(g.last_id)),
+                    (st("entries-read"), entries_read_reply(g.entries_read)),
+                    (st("lag"), opt_int(s.lag(g))),
+                ])
+            })
+            .collect(),
+    )
+}
+
+// XINFO CONSUMERS key group
+fn xinfo_consumers(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let s = match tri!(stream_mut(ctx.db(), &args[2])) {
+        Some(s) => s,
+        None => return Reply::error(error::NO_SUCH_KEY),
+    };
+    let Some(g) = s.group(&args[3]) else {
+        return nogroup_for_key(&args[3], &args[2]);
+    };
+    let now = now_ms() as i64;
+    Reply::Array(
+        g.consumers()
+            .iter()
+            .map(|(name, c)| {
+                Reply::Map(vec![
+                    (st("name"), Reply::Bulk(name.clone())),
+                    (st("pending"), Reply::Int(c.pel.len() as i64)),
+                    (st("idle"), Reply::Int((now - c.seen_time as i64).max(0))),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn container(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    Reply::error(error::SYNTAX)
+}
+
+const XGROUP_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("create", -5, WRITE | DENYOOM, xgroup_create)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Create a consumer group.", "5.0.0"),
+    CommandSpec::new("createconsumer", 5, WRITE | DENYOOM, xgroup_createconsumer)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Create a consumer in a consumer group.", "6.2.0"),
+    CommandSpec::new("delconsumer", 5, WRITE, xgroup_delconsumer)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Delete a consumer from a consumer group.", "5.0.0"),
+    CommandSpec::new("destroy", 4, WRITE, xgroup_destroy)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Destroy a consumer group.", "5.0.0"),
+    CommandSpec::new("setid", -5, WRITE, xgroup_setid)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Set the last-delivered ID of a consumer group.", "5.0.0"),
+    CommandSpec::new("help", 2, LOADING | STALE, xgroup_help)
+        .group("stream")
+        .doc(
+            "Show helpful text about the different subcommands.",
+            "5.0.0",
+        ),
+];
+
+const XINFO_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("consumers", 4, READONLY, xinfo_consumers)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc(
+            "Return a list of the consumers in a consumer group.",
+            "5.0.0",
+        ),
+    CommandSpec::new("groups", 3, READONLY, xinfo_groups)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Return a list of the consumer groups of a stream.", "5.0.0"),
+    CommandSpec::new("stream", -3, READONLY, xinfo_stream)
+        .keys(2, 2, 1)
+        .group("stream")
+        .doc("Return information about a stream.", "5.0.0"),
+    CommandSpec::new("help", 2, LOADING | STALE, xinfo_help)
+        .group("stream")
+        .doc(
+            "Show helpful text about the different subcommands.",
+            "5.0.0",
+        ),
+];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("xadd", -5, WRITE | DENYOOM | FAST, xadd)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Append a new entry to a stream.", "5.0.0"),
+    CommandSpec::new("xlen", 2, READONLY | FAST, xlen)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Return the number of entries in a stream.", "5.0.0"),
+    CommandSpec::new("xrange", -4, READONLY, xrange)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Return a range of entries in a stream.", "5.0.0"),
+    CommandSpec::new("xrevrange", -4, READONLY, xrevrange)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Return a range of entries in a stream in reverse order.",
+            "5.0.0",
+        ),
+    CommandSpec::new("xdel", -3, WRITE | FAST, xdel)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Delete entries from a stream.", "5.0.0"),
+    CommandSpec::new("xtrim", -4, WRITE, xtrim)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Delete entries from the beginning of a stream.", "5.0.0"),
+    CommandSpec::new("xsetid", -3, WRITE | DENYOOM | FAST, xsetid)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Set the last ID of a stream.", "5.0.0"),
+    CommandSpec::new("xread", -4, READONLY | BLOCKING, xread)
+        .keys(0, 0, 0)
+        .group("stream")
+        .doc("Return new entries from multiple streams.", "5.0.0"),
+    CommandSpec::new("xreadgroup", -7, WRITE | BLOCKING, xreadgroup)
+        .keys(0, 0, 0)
+        .group("stream")
+        .doc(
+            "Return new or historical entries from a stream for a consumer in a group.",
+            "5.0.0",
+        ),
+    CommandSpec::new("xack", -4, WRITE | FAST, xack)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Acknowledge entries of a consumer group's pending list.",
+            "5.0.0",
+        ),
+    CommandSpec::new("xpending", -3, READONLY, xpending)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Return information about the pending entries of a consumer group.",
+            "5.0.0",
+        ),
+    CommandSpec::new("xclaim", -6, WRITE | FAST, xclaim)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Change the ownership of entries in a consumer group's pending list.",
+            "5.0.0",
+        ),
+    CommandSpec::new("xautoclaim", -6, WRITE | FAST, xautoclaim)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Transfer idle pending entries to another consumer.",
+            "6.2.0",
+        ),
+    CommandSpec::new("xgroup", -2, 0, container)
+        .group("stream")
+        .doc("A container for consumer group commands.", "5.0.0")
+        .subs(XGROUP_SUBS),
+    CommandSpec::new("xinfo", -2, 0, container)
+        .group("stream")
+        .doc("A container for stream introspection commands.", "5.0.0")
+        .subs(XINFO_SUBS),
+];

@@ -16,10 +16,13 @@
 //! `.await`); decoding, encoding and socket I/O happen outside it.
 
 pub mod blocking;
+pub mod hash;
 pub mod list;
+pub mod set;
 pub mod stream;
 pub mod value;
 pub mod watch;
+pub mod zset;
 
 use ahash::RandomState;
 use bytes::Bytes;

@@ -3,20 +3,23 @@
 //!
 //! API (called by the stream command family, under the store lock):
 //!
-//! * `StreamId::parse` / `StreamId::format` — the `ms-seq` text form with the
-//!   exact acceptance rules of Redis (`streamGenericParseIDOrReply`).
+//! * `StreamId::parse` / `parse_range` / `parse_xadd` / `to_bytes` — the
+//!   `ms-seq` text form with the exact acceptance rules of Redis
+//!   (`streamGenericParseIDOrReply`); `incr` / `decr` for exclusive bounds.
 //! * `Stream::append` (XADD) generates or checks the ID and stores the entry;
 //!   `Stream::trim` (XADD MAXLEN/MINID, XTRIM) and `Stream::delete` (XDEL) remove
 //!   entries; `Stream::range` / `Stream::rev_range` scan (XRANGE, XREVRANGE,
 //!   XREAD, XREADGROUP); `Stream::get` looks one entry up (XCLAIM, history reads).
 //! * Counters that XINFO and XSETID expose: `len`, `first_id` (the recorded first
-//!   entry ID), `last_id`, `max_deleted_entry_id`, `entries_added`, `node_count`.
+//!   entry ID), `last_id`, `last_valid_id`, `max_deleted_entry_id`,
+//!   `entries_added`, `node_count`; `set_id` for XSETID.
 //! * Consumer groups: `create_group`, `group`, `group_mut`, `destroy_group`;
 //!   `deliver_new` records what a `>` read handed out (PEL, last delivered ID,
 //!   entries-read counter), `Group::consumer_pending` + `Group::redeliver` serve
 //!   history reads, `Group::ack`, `claim` (XCLAIM), `autoclaim` (XAUTOCLAIM),
-//!   `Group::pending_summary` / `Group::pending_range` (XPENDING), `lag` and
-//!   `entries_read_of` (XINFO GROUPS).
+//!   `Group::pending_summary` / `Group::pending_range` (XPENDING),
+//!   `Group::pending` / `pending_entries` / `consumers` (XINFO), `lag` and
+//!   `estimate_distance` (the Redis 7.0 entries-read / lag rules).
 //! * `mem_usage` (MEMORY USAGE) and `rewrite` (AOF rewrite commands).
 //!
 //! Layout. Entries live in packed nodes keyed by the ID of their first
@@ -547,13 +550,25 @@ pub struct Entry {
 // Consumer groups
 // ---------------------------------------------------------------------------
 
-/// A delivered, not yet acknowledged entry.
+/// A delivered, not yet acknowledged entry, as the API reports it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PendingEntry {
     pub consumer: Bytes,
     /// Unix time in ms of the last delivery.
     pub delivery_time: u64,
     pub delivery_count: u64,
+}
+
+/// A pending entry as stored: 16 bytes, so a PEL entry costs about what it costs in Redis
+/// (~84 bytes with both indexes) rather than twice that with the consumer name inline.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Nack {
+    delivery_time: u64,
+    // DEVIATION(redis): delivery counts saturate at 2^32-1 (Redis keeps 64 bits); only an
+    // explicit `XCLAIM ... RETRYCOUNT` above that could tell.
+    delivery_count: u32,
+    /// `Consumer::id` of the owner.
+    consumer: u32,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -564,16 +579,8 @@ pub struct Consumer {
     pub active_time: i64,
     /// IDs this consumer owns in the group PEL.
     pub pel: BTreeSet<StreamId>,
-}
-
-impl Consumer {
-    fn new(now: u64) -> Self {
-        Consumer {
-            seen_time: now,
-            active_time: -1,
-            pel: BTreeSet::new(),
-        }
-    }
+    /// Key of this consumer in `Group::names`, referenced by its pending entries.
+    id: u32,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -581,9 +588,12 @@ pub struct Group {
     pub last_id: StreamId,
     /// Logical read counter; `INVALID_ENTRIES_READ` when unknown.
     pub entries_read: i64,
-    pub pel: BTreeMap<StreamId, PendingEntry>,
+    pel: BTreeMap<StreamId, Nack>,
     /// By name, so XINFO CONSUMERS lists them in Redis's (lexicographic) order.
-    pub consumers: BTreeMap<Bytes, Consumer>,
+    consumers: BTreeMap<Bytes, Consumer>,
+    /// Consumer id -> name, for the pending entries.
+    names: std::collections::HashMap<u32, Bytes, ahash::RandomState>,
+    next_consumer_id: u32,
 }
 
 /// XPENDING summary form.
@@ -613,7 +623,37 @@ impl Group {
             entries_read,
             pel: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            names: std::collections::HashMap::default(),
+            next_consumer_id: 0,
         }
+    }
+
+    /// Consumers by name.
+    pub fn consumers(&self) -> &BTreeMap<Bytes, Consumer> {
+        &self.consumers
+    }
+
+    /// Number of pending entries.
+    pub fn pending_len(&self) -> usize {
+        self.pel.len()
+    }
+
+    fn view(&self, n: &Nack) -> PendingEntry {
+        PendingEntry {
+            consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
+            delivery_time: n.delivery_time,
+            delivery_count: u64::from(n.delivery_count),
+        }
+    }
+
+    /// The pending entry `id`, if any.
+    pub fn pending(&self, id: StreamId) -> Option<PendingEntry> {
+        self.pel.get(&id).map(|n| self.view(n))
+    }
+
+    /// All pending entries in ID order.
+    pub fn pending_entries(&self) -> impl Iterator<Item = (StreamId, PendingEntry)> + '_ {
+        self.pel.iter().map(|(id, n)| (*id, self.view(n)))
     }
 
     /// Look a consumer up, creating it if missing. The name is copied.
@@ -623,10 +663,20 @@ impl Group {
         if self.consumers.contains_key(name) {
             return (self.consumers.get_mut(name).unwrap(), false);
         }
-        let c = self
-            .consumers
-            .entry(Bytes::copy_from_slice(name))
-            .or_insert_with(|| Consumer::new(now));
+        let key = Bytes::copy_from_slice(name);
+        // Ids are not reused while the group lives; skip any still taken after a wrap.
+        let mut id = self.next_consumer_id;
+        while self.names.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        self.next_consumer_id = id.wrapping_add(1);
+        self.names.insert(id, key.clone());
+        let c = self.consumers.entry(key).or_insert_with(|| Consumer {
+            seen_time: now,
+            active_time: -1,
+            pel: BTreeSet::new(),
+            id,
+        });
         (c, true)
     }
 
@@ -639,17 +689,23 @@ impl Group {
     /// (now dropped from the group PEL), or None if it did not exist.
     pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
         let c = self.consumers.remove(name)?;
+        self.names.remove(&c.id);
         for id in &c.pel {
             self.pel.remove(id);
         }
         Some(c.pel.len())
     }
 
+    fn consumer_by_id(&mut self, id: u32) -> Option<&mut Consumer> {
+        let name = self.names.get(&id)?;
+        self.consumers.get_mut(name)
+    }
+
     /// XACK one ID: true if it was pending.
     pub fn ack(&mut self, id: StreamId) -> bool {
         match self.pel.remove(&id) {
-            Some(p) => {
-                if let Some(c) = self.consumers.get_mut(&p.consumer) {
+            Some(n) => {
+                if let Some(c) = self.consumer_by_id(n.consumer) {
                     c.pel.remove(&id);
                 }
                 true
@@ -665,7 +721,7 @@ impl Group {
     }
 
     /// Up to `count` (0 = all) IDs of this consumer's PEL from `start` on,
-    /// for a history read. Touches the consumer's seen time.
+    /// for a history read.
     pub fn consumer_pending(
         &self,
         consumer: &[u8],
@@ -685,9 +741,9 @@ impl Group {
 
     /// A history read re-delivered this (existing) entry.
     pub fn redeliver(&mut self, id: StreamId, now: u64) {
-        if let Some(p) = self.pel.get_mut(&id) {
-            p.delivery_time = now;
-            p.delivery_count = p.delivery_count.saturating_add(1);
+        if let Some(n) = self.pel.get_mut(&id) {
+            n.delivery_time = now;
+            n.delivery_count = n.delivery_count.saturating_add(1);
         }
     }
 
@@ -725,15 +781,15 @@ impl Group {
         if start > end || count == 0 {
             return out;
         }
-        let row = |id: StreamId, p: &PendingEntry| {
-            let idle = (now as i64).wrapping_sub(p.delivery_time as i64);
+        let row = |id: StreamId, n: &Nack| {
+            let idle = (now as i64).wrapping_sub(n.delivery_time as i64);
             match min_idle {
                 Some(min) if idle < min => None,
                 _ => Some(PendingRow {
                     id,
-                    consumer: p.consumer.clone(),
+                    consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
                     idle,
-                    delivery_count: p.delivery_count,
+                    delivery_count: u64::from(n.delivery_count),
                 }),
             }
         };
@@ -745,31 +801,33 @@ impl Group {
                 let rows = c
                     .pel
                     .range(start..=end)
-                    .filter_map(|id| self.pel.get(id).and_then(|p| row(*id, p)));
+                    .filter_map(|id| self.pel.get(id).and_then(|n| row(*id, n)));
                 out.extend(rows.take(count));
             }
             None => {
                 let rows = self
                     .pel
                     .range(start..=end)
-                    .filter_map(|(id, p)| row(*id, p));
+                    .filter_map(|(id, n)| row(*id, n));
                 out.extend(rows.take(count));
             }
         }
         out
     }
 
-    /// Move (or create) the PEL entry `id` to `consumer`.
-    fn assign(&mut self, id: StreamId, consumer: &Bytes) {
-        if let Some(p) = self.pel.get_mut(&id)
-            && p.consumer != *consumer
+    /// Give the pending entry `id` (which must exist) to consumer `cid`.
+    fn assign(&mut self, id: StreamId, cid: u32) {
+        let Some(n) = self.pel.get_mut(&id) else {
+            return;
+        };
+        let old = n.consumer;
+        n.consumer = cid;
+        if old != cid
+            && let Some(c) = self.consumer_by_id(old)
         {
-            if let Some(old) = self.consumers.get_mut(&p.consumer) {
-                old.pel.remove(&id);
-            }
-            p.consumer = consumer.clone();
+            c.pel.remove(&id);
         }
-        if let Some(c) = self.consumers.get_mut(consumer) {
+        if let Some(c) = self.consumer_by_id(cid) {
             c.pel.insert(id);
         }
     }
@@ -783,10 +841,31 @@ impl Group {
         created
     }
 
-    /// The stored name of a consumer, created and refreshed as `touch_consumer`.
-    fn consumer_key(&mut self, name: &[u8], now: u64) -> Bytes {
+    /// The id of a consumer, created and refreshed as `touch_consumer`.
+    fn consumer_id(&mut self, name: &[u8], now: u64) -> u32 {
         self.touch_consumer(name, now);
-        self.consumers.get_key_value(name).unwrap().0.clone()
+        self.consumers[name].id
+    }
+
+    /// Insert or overwrite the pending entry `id` for consumer `cid`.
+    fn put_pending(&mut self, id: StreamId, cid: u32, time: u64, count: u32) {
+        match self.pel.get_mut(&id) {
+            Some(n) => {
+                n.delivery_time = time;
+                n.delivery_count = count;
+            }
+            None => {
+                self.pel.insert(
+                    id,
+                    Nack {
+                        delivery_time: time,
+                        delivery_count: count,
+                        consumer: cid,
+                    },
+                );
+            }
+        }
+        self.assign(id, cid);
     }
 }
 
@@ -883,6 +962,9 @@ pub struct Stream {
     first_id: StreamId,
     max_deleted_entry_id: StreamId,
     entries_added: u64,
+    /// Greatest live ID (0-0 when empty): XREAD/XREADGROUP ask for it on every call, and
+    /// finding it in the tail node would mean decoding that node.
+    last_live: StreamId,
     /// By name: XINFO GROUPS lists them in Redis's (lexicographic) order.
     groups: BTreeMap<Bytes, Group>,
 }
@@ -1061,6 +1143,7 @@ impl Stream {
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
+        self.last_live = id;
         if self.length == 1 {
             self.first_id = id;
         }
@@ -1165,6 +1248,9 @@ impl Stream {
         } else if id == self.first_id {
             self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
         }
+        if id == self.last_live {
+            self.last_live = self.last_live_id().unwrap_or(StreamId::MIN);
+        }
         true
     }
 
@@ -1192,7 +1278,7 @@ impl Stream {
     /// The greatest live ID, or 0-0 (used by XSETID validation, as Redis's
     /// `streamLastValidID`).
     pub fn last_valid_id(&self) -> StreamId {
-        self.last_live_id().unwrap_or(StreamId::MIN)
+        self.last_live
     }
 
     /// Trim as Redis's `streamTrim`; returns the number of entries removed.
@@ -1248,6 +1334,10 @@ impl Stream {
         }
         if deleted > 0 {
             self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
+            // Trimming works from the front: the last live entry goes only with the rest.
+            if self.length == 0 {
+                self.last_live = StreamId::MIN;
+            }
         }
         deleted
     }
@@ -1391,41 +1481,25 @@ impl Stream {
         let Some((key, mut g)) = self.groups.remove_entry(group) else {
             return false;
         };
-        let cname = g.consumer_key(consumer, now);
+        let cid = g.consumer_id(consumer, now);
         for &id in ids {
             if id > g.last_id {
                 if g.entries_read != INVALID_ENTRIES_READ
                     && !self.range_has_tombstones(Some(id), None)
                 {
-                    g.entries_read += 1;
+                    g.entries_read = g.entries_read.wrapping_add(1);
                 } else if self.entries_added != 0 {
                     g.entries_read = self.estimate_distance(id);
                 }
                 g.last_id = id;
             }
             if !noack {
-                match g.pel.get_mut(&id) {
-                    Some(p) => {
-                        p.delivery_time = now;
-                        p.delivery_count = 1;
-                        g.assign(id, &cname);
-                    }
-                    None => {
-                        g.pel.insert(
-                            id,
-                            PendingEntry {
-                                consumer: cname.clone(),
-                                delivery_time: now,
-                                delivery_count: 1,
-                            },
-                        );
-                        g.assign(id, &cname);
-                    }
-                }
+                // A new delivery, or (after XGROUP SETID) a take-over of an existing entry.
+                g.put_pending(id, cid, now, 1);
             }
         }
         if !ids.is_empty()
-            && let Some(c) = g.consumers.get_mut(&cname)
+            && let Some(c) = g.consumers.get_mut(consumer)
         {
             c.active_time = now as i64;
         }
@@ -1460,33 +1534,25 @@ impl Stream {
             forced = true;
         }
         if !forced && opts.min_idle > 0 {
-            let p = &g.pel[&id];
-            let idle = (now as i64).wrapping_sub(p.delivery_time as i64);
+            let n = &g.pel[&id];
+            let idle = (now as i64).wrapping_sub(n.delivery_time as i64);
             if idle < opts.min_idle as i64 {
                 return Some(ClaimOutcome::Skipped);
             }
         }
-        let cname = g.consumer_key(consumer, now);
-        let p = g.pel.entry(id).or_insert_with(|| PendingEntry {
-            consumer: cname.clone(),
-            delivery_time: now,
-            delivery_count: 1,
-        });
-        p.delivery_time = opts.time;
-        if let Some(n) = opts.retry_count {
-            p.delivery_count = n;
-        } else if !opts.justid {
-            p.delivery_count = p.delivery_count.saturating_add(1);
-        }
-        let out = p.clone();
-        g.assign(id, &cname);
-        let out = PendingEntry {
-            consumer: cname,
-            ..out
+        let cid = g.consumer_id(consumer, now);
+        // A forced claim creates the entry with one delivery, counted again below.
+        let prev = g.pel.get(&id).map_or(1, |n| n.delivery_count);
+        let count = match opts.retry_count {
+            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
+            None if !opts.justid => prev.saturating_add(1),
+            None => prev,
         };
+        g.put_pending(id, cid, opts.time, count);
         if let Some(c) = g.consumers.get_mut(consumer) {
             c.active_time = now as i64;
         }
+        let out = g.pending(id).expect("just claimed");
         Some(ClaimOutcome::Claimed(out))
     }
 
@@ -1511,11 +1577,11 @@ impl Stream {
         let mut attempts = count.saturating_mul(10);
         let mut left = count;
         let mut cursor = Some(start);
-        let mut cname: Option<Bytes> = None;
+        let mut cid: Option<u32> = None;
         while attempts > 0 && left > 0 {
             let Some(from) = cursor else { break };
             let g = self.groups.get(group).unwrap();
-            let Some((&id, p)) = g.pel.range(from..).next() else {
+            let Some((&id, n)) = g.pel.range(from..).next() else {
                 cursor = None;
                 break;
             };
@@ -1524,36 +1590,35 @@ impl Stream {
             if !self.contains(id) {
                 self.groups.get_mut(group).unwrap().ack(id);
                 res.deleted.push(id);
+                // COUNT bounds the whole reply, deleted IDs included (Redis 7.0.15).
+                left -= 1;
                 continue;
             }
             if min_idle > 0 {
-                let idle = (now as i64).wrapping_sub(p.delivery_time as i64);
+                let idle = (now as i64).wrapping_sub(n.delivery_time as i64);
                 if idle < min_idle as i64 {
                     continue;
                 }
             }
             let g = self.groups.get_mut(group).unwrap();
-            let name = match &cname {
-                Some(n) => n.clone(),
-                None => {
-                    let n = g.consumer_key(consumer, now);
-                    cname = Some(n.clone());
-                    n
-                }
+            let c = *cid.get_or_insert_with(|| g.consumer_id(consumer, now));
+            let n = g.pel[&id];
+            let count = if justid {
+                n.delivery_count
+            } else {
+                n.delivery_count.saturating_add(1)
             };
-            let p = g.pel.get_mut(&id).unwrap();
-            p.delivery_time = now;
-            if !justid {
-                p.delivery_count = p.delivery_count.saturating_add(1);
-            }
-            let mut snapshot = p.clone();
-            g.assign(id, &name);
-            snapshot.consumer = name;
-            res.claimed.push((id, snapshot));
+            g.put_pending(id, c, now, count);
+            res.claimed.push((id, g.pending(id).expect("just claimed")));
             left -= 1;
         }
-        if let Some(c) = cname
-            && let Some(cons) = self.groups.get_mut(group).unwrap().consumers.get_mut(&c)
+        if cid.is_some()
+            && let Some(cons) = self
+                .groups
+                .get_mut(group)
+                .unwrap()
+                .consumers
+                .get_mut(consumer)
         {
             cons.active_time = now as i64;
         }
@@ -1581,7 +1646,7 @@ impl Stream {
         for n in self.nodes.values() {
             total += n.buf.capacity() + (node_slot as f64 * SLOT) as usize;
         }
-        let pel_slot = std::mem::size_of::<StreamId>() + std::mem::size_of::<PendingEntry>();
+        let pel_slot = std::mem::size_of::<StreamId>() + std::mem::size_of::<Nack>();
         let cons_slot = std::mem::size_of::<Bytes>() + std::mem::size_of::<Consumer>();
         for (name, g) in &self.groups {
             total += name.len()
@@ -1673,7 +1738,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(p.delivery_count),
+                        uint(u64::from(p.delivery_count)),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -1730,12 +1795,17 @@ impl Stream {
         {
             return Err("entry after last_id".into());
         }
+        if self.last_live_id().unwrap_or(StreamId::MIN) != self.last_live {
+            return Err(format!("cached last live id {} is stale", self.last_live));
+        }
         for (gname, g) in &self.groups {
             let mut n = 0;
             for (cname, c) in &g.consumers {
                 for id in &c.pel {
                     match g.pel.get(id) {
-                        Some(p) if p.consumer == *cname => n += 1,
+                        Some(p) if p.consumer == c.id && g.names.get(&c.id) == Some(cname) => {
+                            n += 1
+                        }
                         _ => return Err(format!("group {gname:?}: consumer PEL mismatch at {id}")),
                     }
                 }
@@ -2291,8 +2361,9 @@ mod tests {
         s.deliver_new(b"g", b"dead", &all, 100, false);
         s.delete(id(2, 0));
         s.delete(id(5, 0));
+        // COUNT 4: three claims plus one deleted ID (deleted IDs count, as in 7.0.15).
         let r = s
-            .autoclaim(b"g", b"live", StreamId::MIN, 3, 50, 200, false)
+            .autoclaim(b"g", b"live", StreamId::MIN, 4, 50, 200, false)
             .unwrap();
         assert_eq!(
             r.claimed.iter().map(|c| c.0).collect::<Vec<_>>(),
@@ -2335,7 +2406,7 @@ mod tests {
         s.deliver_new(b"g", b"b", &[id(1, 0)], 20, false);
         let g = s.group(b"g").unwrap();
         assert_eq!(
-            g.pel[&id(1, 0)],
+            g.pending(id(1, 0)).unwrap(),
             PendingEntry {
                 consumer: Bytes::from("b"),
                 delivery_time: 20,
@@ -2676,6 +2747,7 @@ mod tests {
                             if !m.entries.contains_key(&id) {
                                 m.pel.remove(&id);
                                 deleted.push(id);
+                                left -= 1;
                                 continue;
                             }
                             let p = m.pel.get_mut(&id).unwrap();
@@ -2727,9 +2799,8 @@ mod tests {
                 let g = s.group(b"g").unwrap();
                 prop_assert_eq!(g.last_id, m.group_last);
                 let pel: Vec<(StreamId, Vec<u8>, u64)> = g
-                    .pel
-                    .iter()
-                    .map(|(k, p)| (*k, p.consumer.to_vec(), p.delivery_count))
+                    .pending_entries()
+                    .map(|(k, p)| (k, p.consumer.to_vec(), p.delivery_count))
                     .collect();
                 let want: Vec<(StreamId, Vec<u8>, u64)> =
                     m.pel.iter().map(|(k, p)| (*k, cname(p.0), p.1)).collect();

@@ -3,14 +3,20 @@
 
 use bytes::Bytes;
 
+use super::hash::Hash;
 use super::list::List;
+use super::set::Set;
 use super::stream::Stream;
+use super::zset::ZSet;
 
 #[derive(Clone)]
 pub enum Value {
     Str(Bytes),
     List(List),
     Stream(Box<Stream>),
+    Hash(Hash),
+    Set(Set),
+    ZSet(Box<ZSet>),
 }
 
 impl std::fmt::Debug for Value {
@@ -19,6 +25,9 @@ impl std::fmt::Debug for Value {
             Value::Str(b) => write!(f, "Str({b:?})"),
             Value::List(l) => write!(f, "List(len {})", l.len()),
             Value::Stream(_) => write!(f, "Stream"),
+            Value::Hash(h) => write!(f, "Hash(len {})", h.len()),
+            Value::Set(s) => write!(f, "Set(len {})", s.len()),
+            Value::ZSet(z) => write!(f, "ZSet(len {})", z.len()),
         }
     }
 }
@@ -36,6 +45,9 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Stream(_) => "stream",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -53,6 +65,9 @@ impl Value {
             }
             Value::List(l) => l.encoding(),
             Value::Stream(_) => "stream",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -63,6 +78,9 @@ impl Value {
                 Value::Str(b) => b.len(),
                 Value::List(l) => l.mem_usage(),
                 Value::Stream(s) => s.mem_usage(),
+                Value::Hash(h) => h.mem_usage(),
+                Value::Set(s) => s.mem_usage(),
+                Value::ZSet(z) => z.mem_usage(),
             }
     }
 
@@ -86,6 +104,47 @@ impl Value {
                 }
             }
             Value::Stream(s) => s.rewrite(key, out),
+            Value::Hash(h) => batches(
+                b"HSET",
+                key,
+                h.iter().flat_map(|(f, v)| [f.clone(), v.clone()]),
+                2,
+                out,
+            ),
+            Value::Set(s) => batches(b"SADD", key, s.iter(), 1, out),
+            Value::ZSet(z) => batches(
+                b"ZADD",
+                key,
+                z.iter().flat_map(|e| {
+                    let score = crate::protocol::reply::format_double(e.score);
+                    [Bytes::from(score), e.member.clone()]
+                }),
+                2,
+                out,
+            ),
         }
+    }
+}
+
+/// `cmd key item...` commands of at most [`REWRITE_BATCH`] elements (`per` items each).
+fn batches(
+    cmd: &'static [u8],
+    key: &Bytes,
+    items: impl Iterator<Item = Bytes>,
+    per: usize,
+    out: &mut Vec<Vec<Bytes>>,
+) {
+    let mut c: Vec<Bytes> = Vec::new();
+    for item in items {
+        if c.is_empty() {
+            c = vec![Bytes::from_static(cmd), key.clone()];
+        }
+        c.push(item);
+        if c.len() - 2 == REWRITE_BATCH * per {
+            out.push(std::mem::take(&mut c));
+        }
+    }
+    if !c.is_empty() {
+        out.push(c);
     }
 }

@@ -62,7 +62,10 @@ fn encode_replies(c: &mut Criterion) {
     let entry = |i: usize| {
         Reply::Array(vec![
             Reply::Bulk(id.clone()),
-            Reply::Array(vec![Reply::bulk(format!("f{i}")), Reply::Bulk(payload.clone())]),
+            Reply::Array(vec![
+                Reply::bulk(format!("f{i}")),
+                Reply::Bulk(payload.clone()),
+            ]),
         ])
     };
     let cases = [

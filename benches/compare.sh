@@ -80,6 +80,7 @@ LOADGEN=$ROOT/target/release/examples/loadgen
 # Idle-connection memory needs ~10k descriptors in each process.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 FD_LIMIT=$(ulimit -n)
+case $FD_LIMIT in (*[!0-9]*|"") FD_LIMIT=65536 ;; esac
 MAXCLIENTS=$(( FD_LIMIT > 20000 ? 15000 : FD_LIMIT - 200 ))
 if [ "$MEM_CONNS" -gt $((MAXCLIENTS - 100)) ]; then MEM_CONNS=$((MAXCLIENTS - 100)); fi
 

@@ -1,0 +1,1079 @@
+//! Load generator for the side-by-side comparison with redis-server (`benches/compare.sh`).
+//!
+//! Speaks RESP2 over pipelined tokio connections to any Redis-protocol server and prints one
+//! result line of `key=value` pairs, so the same run can be pointed at ferrymq and at
+//! redis-server in turn:
+//!
+//! - `pubsub`: 1 publisher, N subscribers on one channel (or on many channels through patterns);
+//!   deliveries/s, publish→receive latency, loss and duplicates.
+//! - `queue`: producers LPUSH, consumers BRPOP; messages/s, enqueue→dequeue latency, loss and
+//!   duplicates.
+//! - `stream`: producers XADD, one consumer group of N consumers XREADGROUP COUNT 100 + XACK;
+//!   entries/s, latency, exactly-once check, XPENDING 0 at the end.
+//! - `memory`: RSS growth of the server process per list element, per stream entry, per idle
+//!   connection.
+//!
+//! Every run is bounded: a fixed number of messages and a hard time limit (`--timeout`), after
+//! which whatever was not delivered is reported as lost and the exit status is non-zero.
+//!
+//! Each message carries `<producer>:<seq>:<send time ns>:` padded to `--size` bytes; all
+//! timestamps come from one clock in this process, so latencies need no clock sync.
+
+use bytes::BytesMut;
+use clap::{Parser, Subcommand};
+use hdrhistogram::Histogram;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout_at;
+
+#[derive(Parser)]
+#[command(about = "Pipelined RESP load generator (pub/sub, queues, streams, memory)")]
+struct Cli {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+    /// Hard limit for the whole run, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// 1 publisher, N subscribers.
+    Pubsub {
+        #[arg(long, default_value_t = 100)]
+        subscribers: usize,
+        /// Channels published to, round robin (`c.<i>`).
+        #[arg(long, default_value_t = 1)]
+        channels: usize,
+        /// Subscribe with patterns: subscriber j uses `c.<j % groups>.*` over channels
+        /// `c.<i % groups>.<i>`, so each message reaches subscribers/groups subscribers.
+        #[arg(long)]
+        patterns: bool,
+        #[arg(long, default_value_t = 10)]
+        groups: usize,
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// PUBLISH commands in flight per batch.
+        #[arg(long, default_value_t = 32)]
+        depth: usize,
+        /// How far (in messages) the publisher may run ahead of the slowest subscriber; keeps
+        /// every subscriber well below the server's pub/sub output-buffer limits.
+        #[arg(long, default_value_t = 20_000)]
+        max_lag: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// Producers LPUSH, consumers BRPOP.
+    Queue {
+        #[arg(long, default_value_t = 4)]
+        producers: usize,
+        #[arg(long, default_value_t = 4)]
+        consumers: usize,
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// Commands in flight per connection (LPUSH batches, pipelined BRPOPs).
+        #[arg(long, default_value_t = 16)]
+        depth: usize,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// Producers XADD, a consumer group reads with XREADGROUP COUNT and acknowledges with XACK.
+    Stream {
+        #[arg(long, default_value_t = 2)]
+        producers: usize,
+        #[arg(long, default_value_t = 4)]
+        consumers: usize,
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 16)]
+        depth: usize,
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// RSS growth of the server process (`--pid`) per element / entry / idle connection.
+    Memory {
+        #[arg(long)]
+        pid: u32,
+        /// list | stream | conns
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock and payloads
+
+static START: OnceLock<Instant> = OnceLock::new();
+
+fn now_ns() -> u64 {
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// `<producer>:<seq>:<ns>:` padded with 'x' to `size` bytes.
+fn payload(producer: usize, seq: u64, size: usize) -> Vec<u8> {
+    let mut p = format!("{producer}:{seq}:{}:", now_ns()).into_bytes();
+    if p.len() < size {
+        p.resize(size, b'x');
+    }
+    p
+}
+
+/// (producer, seq, sent ns) from a payload.
+fn parse_payload(p: &[u8]) -> Option<(usize, u64, u64)> {
+    let mut it = p.split(|&b| b == b':');
+    let a = num(it.next()?)? as usize;
+    let b = num(it.next()?)? as u64;
+    let c = num(it.next()?)? as u64;
+    Some((a, b, c))
+}
+
+fn num(s: &[u8]) -> Option<i64> {
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds")
+}
+
+fn record_latency(h: &mut Histogram<u64>, sent_ns: u64) {
+    let us = now_ns().saturating_sub(sent_ns) / 1000;
+    h.saturating_record(us.max(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal pipelined RESP2 client
+
+enum V<'a> {
+    Str(&'a [u8]),
+    Err(&'a [u8]),
+    Int(i64),
+    Bulk(&'a [u8]),
+    Nil,
+    Arr(Vec<V<'a>>),
+}
+
+impl<'a> V<'a> {
+    fn bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            V::Bulk(b) | V::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+    fn arr(&self) -> Option<&[V<'a>]> {
+        match self {
+            V::Arr(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            V::Str(s) => format!("+{}", String::from_utf8_lossy(s)),
+            V::Err(s) => format!("-{}", String::from_utf8_lossy(s)),
+            V::Int(i) => format!(":{i}"),
+            V::Bulk(b) => format!("${}", String::from_utf8_lossy(b)),
+            V::Nil => "nil".into(),
+            V::Arr(a) => format!("array of {}", a.len()),
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+/// Parse one RESP value at `p`: `Ok(None)` when more bytes are needed.
+fn parse(buf: &[u8], p: usize) -> io::Result<Option<(V<'_>, usize)>> {
+    if p >= buf.len() {
+        return Ok(None);
+    }
+    let Some(cr) = buf[p..].iter().position(|&b| b == b'\r') else {
+        return Ok(None);
+    };
+    let line = &buf[p + 1..p + cr];
+    let next = p + cr + 2;
+    if next > buf.len() {
+        return Ok(None);
+    }
+    let n = || num(line).ok_or_else(|| bad("bad number in reply"));
+    Ok(Some(match buf[p] {
+        b'+' => (V::Str(line), next),
+        b'-' => (V::Err(line), next),
+        b':' => (V::Int(n()?), next),
+        b'$' => {
+            let len = n()?;
+            if len < 0 {
+                (V::Nil, next)
+            } else {
+                let end = next + len as usize;
+                if end + 2 > buf.len() {
+                    return Ok(None);
+                }
+                (V::Bulk(&buf[next..end]), end + 2)
+            }
+        }
+        b'*' => {
+            let len = n()?;
+            if len < 0 {
+                (V::Nil, next)
+            } else {
+                let mut items = Vec::with_capacity((len as usize).min(1024));
+                let mut at = next;
+                for _ in 0..len {
+                    match parse(buf, at)? {
+                        Some((v, e)) => {
+                            items.push(v);
+                            at = e;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                (V::Arr(items), at)
+            }
+        }
+        c => return Err(bad(format!("unexpected reply type byte {c:#x}"))),
+    }))
+}
+
+struct Conn {
+    sock: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
+}
+
+impl Conn {
+    async fn connect(addr: &str) -> io::Result<Conn> {
+        let sock = TcpStream::connect(addr).await?;
+        sock.set_nodelay(true)?;
+        Ok(Conn {
+            sock,
+            buf: BytesMut::with_capacity(64 * 1024),
+            out: Vec::with_capacity(16 * 1024),
+        })
+    }
+
+    /// Queue a command (sent by `flush`).
+    fn cmd(&mut self, args: &[&[u8]]) {
+        let o = &mut self.out;
+        o.push(b'*');
+        o.extend_from_slice(args.len().to_string().as_bytes());
+        o.extend_from_slice(b"\r\n");
+        for a in args {
+            o.push(b'$');
+            o.extend_from_slice(a.len().to_string().as_bytes());
+            o.extend_from_slice(b"\r\n");
+            o.extend_from_slice(a);
+            o.extend_from_slice(b"\r\n");
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.sock.write_all(&self.out).await?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// The next complete reply frame (cancel-safe: partial input stays buffered).
+    async fn frame(&mut self) -> io::Result<BytesMut> {
+        loop {
+            if let Some((_, end)) = parse(&self.buf, 0)? {
+                return Ok(self.buf.split_to(end));
+            }
+            if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+                self.buf.reserve(64 * 1024);
+            }
+            if self.sock.read_buf(&mut self.buf).await? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "server closed the connection",
+                ));
+            }
+        }
+    }
+
+    /// Read a reply and fail on an error reply.
+    async fn ok(&mut self) -> io::Result<BytesMut> {
+        let f = self.frame().await?;
+        if f.first() == Some(&b'-') {
+            return Err(bad(String::from_utf8_lossy(&f).trim_end().to_string()));
+        }
+        Ok(f)
+    }
+
+    async fn call(&mut self, args: &[&[u8]]) -> io::Result<BytesMut> {
+        self.cmd(args);
+        self.flush().await?;
+        self.ok().await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+#[derive(Default)]
+struct Report {
+    fields: Vec<(String, String)>,
+}
+
+impl Report {
+    fn put(&mut self, k: &str, v: impl ToString) -> &mut Self {
+        self.fields.push((k.to_string(), v.to_string()));
+        self
+    }
+    fn latency(&mut self, h: &Histogram<u64>) -> &mut Self {
+        self.put("p50_us", h.value_at_quantile(0.5))
+            .put("p99_us", h.value_at_quantile(0.99))
+            .put("p999_us", h.value_at_quantile(0.999))
+    }
+    fn print(&self) {
+        let line: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("{}", line.join(" "));
+    }
+}
+
+fn rate(n: u64, ns: u64) -> u64 {
+    if ns == 0 {
+        0
+    } else {
+        (n as f64 * 1e9 / ns as f64) as u64
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pubsub
+
+struct SubResult {
+    received: u64,
+    dup: u64,
+    last_ns: u64,
+    hist: Histogram<u64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pubsub(
+    addr: &str,
+    deadline: tokio::time::Instant,
+    subscribers: usize,
+    channels: usize,
+    patterns: bool,
+    groups: usize,
+    messages: u64,
+    depth: usize,
+    max_lag: u64,
+    size: usize,
+) -> io::Result<bool> {
+    let channels = if patterns {
+        channels.max(1)
+    } else {
+        channels.clamp(1, subscribers.max(1))
+    };
+    let groups = groups.clamp(1, channels);
+    let chan_name = |i: u64| -> Vec<u8> {
+        let i = i as usize % channels;
+        if patterns {
+            format!("c.{}.{i}", i % groups).into_bytes()
+        } else {
+            format!("c.{i}").into_bytes()
+        }
+    };
+    // Which subscribers receive message `seq`, as a predicate for subscriber j.
+    let receives = move |j: usize, seq: u64| -> bool {
+        let i = seq as usize % channels;
+        if patterns {
+            i % groups == j % groups
+        } else {
+            i == j % channels
+        }
+    };
+    let progress: Arc<Vec<AtomicU64>> =
+        Arc::new((0..subscribers).map(|_| AtomicU64::new(0)).collect());
+    let mut subs = Vec::new();
+    for j in 0..subscribers {
+        let mut c = Conn::connect(addr).await?;
+        if patterns {
+            c.call(&[b"PSUBSCRIBE", format!("c.{}.*", j % groups).as_bytes()])
+                .await?;
+        } else {
+            c.call(&[b"SUBSCRIBE", format!("c.{}", j % channels).as_bytes()])
+                .await?;
+        }
+        let expected = (0..messages).filter(|&s| receives(j, s)).count() as u64;
+        let progress = progress.clone();
+        subs.push(tokio::spawn(async move {
+            let mut r = SubResult {
+                received: 0,
+                dup: 0,
+                last_ns: 0,
+                hist: histogram(),
+            };
+            let mut last_seq: Option<u64> = None;
+            while r.received + r.dup < expected {
+                let Ok(Ok(f)) = timeout_at(deadline, c.frame()).await else {
+                    break;
+                };
+                let Ok(Some((v, _))) = parse(&f, 0) else {
+                    break;
+                };
+                let Some(items) = v.arr() else { continue };
+                let Some(p) = items.last().and_then(|x| x.bytes()) else {
+                    continue;
+                };
+                let Some((_, seq, sent)) = parse_payload(p) else {
+                    continue;
+                };
+                record_latency(&mut r.hist, sent);
+                r.last_ns = now_ns();
+                if last_seq.is_some_and(|l| seq <= l) {
+                    r.dup += 1;
+                } else {
+                    r.received += 1;
+                    last_seq = Some(seq);
+                    progress[j].store(seq + 1, Ordering::Relaxed);
+                }
+            }
+            if expected == 0 {
+                progress[j].store(u64::MAX, Ordering::Relaxed);
+            }
+            (expected, r)
+        }));
+    }
+    let mut p = Conn::connect(addr).await?;
+    let start = now_ns();
+    let mut seq = 0u64;
+    let mut receivers_reported = 0i64;
+    let mut timed_out = false;
+    while seq < messages {
+        // Flow control: do not run more than max_lag messages ahead of any subscriber that
+        // still expects messages.
+        loop {
+            let slowest = progress
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .min()
+                .unwrap_or(u64::MAX);
+            if slowest == u64::MAX || seq < slowest.saturating_add(max_lag) {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                timed_out = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if timed_out {
+            break;
+        }
+        let n = (messages - seq).min(depth as u64);
+        for k in 0..n {
+            let s = seq + k;
+            p.cmd(&[b"PUBLISH", &chan_name(s), &payload(0, s, size)]);
+        }
+        p.flush().await?;
+        for _ in 0..n {
+            let f = match timeout_at(deadline, p.ok()).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    timed_out = true;
+                    break;
+                }
+            };
+            if let Ok(Some((V::Int(i), _))) = parse(&f, 0) {
+                receivers_reported += i;
+            }
+        }
+        if timed_out {
+            break;
+        }
+        seq += n;
+    }
+    let mut expected = 0u64;
+    let mut received = 0u64;
+    let mut dup = 0u64;
+    let mut last = start;
+    let mut hist = histogram();
+    for s in subs {
+        let (e, r) = s.await.map_err(|e| bad(e.to_string()))?;
+        expected += e;
+        received += r.received;
+        dup += r.dup;
+        last = last.max(r.last_ns);
+        hist.add(&r.hist).expect("same bounds");
+    }
+    let lost = expected.saturating_sub(received);
+    Report::default()
+        .put("rate", rate(received, last - start))
+        .latency(&hist)
+        .put("published", seq)
+        .put("delivered", received)
+        .put("receivers_reported", receivers_reported)
+        .put("lost", lost)
+        .put("dup", dup)
+        .print();
+    Ok(lost == 0 && dup == 0 && !timed_out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Producers shared by queue and stream
+
+/// Send `count` commands built by `build(seq)` in pipelined batches of `depth`.
+async fn produce(
+    addr: String,
+    deadline: tokio::time::Instant,
+    count: u64,
+    depth: usize,
+    build: impl Fn(&mut Conn, u64),
+) -> io::Result<u64> {
+    let mut c = Conn::connect(&addr).await?;
+    let mut seq = 0;
+    while seq < count {
+        let n = (count - seq).min(depth as u64);
+        for k in 0..n {
+            build(&mut c, seq + k);
+        }
+        c.flush().await?;
+        for _ in 0..n {
+            match timeout_at(deadline, c.ok()).await {
+                Ok(r) => {
+                    r?;
+                }
+                Err(_) => return Ok(seq),
+            }
+        }
+        seq += n;
+    }
+    Ok(seq)
+}
+
+/// Exactly-once bookkeeping: one flag per (producer, seq).
+struct Seen {
+    per_producer: u64,
+    flags: Vec<AtomicBool>,
+    unique: AtomicU64,
+    dup: AtomicU64,
+}
+
+impl Seen {
+    fn new(producers: usize, per_producer: u64) -> Seen {
+        Seen {
+            per_producer,
+            flags: (0..producers as u64 * per_producer)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            unique: AtomicU64::new(0),
+            dup: AtomicU64::new(0),
+        }
+    }
+    /// Returns the number of unique messages seen so far.
+    fn mark(&self, producer: usize, seq: u64) -> u64 {
+        let i = producer as u64 * self.per_producer + seq;
+        match self.flags.get(i as usize) {
+            Some(f) if !f.swap(true, Ordering::Relaxed) => {
+                self.unique.fetch_add(1, Ordering::Relaxed) + 1
+            }
+            _ => {
+                self.dup.fetch_add(1, Ordering::Relaxed);
+                self.unique.load(Ordering::Relaxed)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// queue
+
+async fn queue(
+    addr: &str,
+    deadline: tokio::time::Instant,
+    producers: usize,
+    consumers: usize,
+    messages: u64,
+    depth: usize,
+    size: usize,
+) -> io::Result<bool> {
+    let key: &[u8] = b"loadgen:queue";
+    let mut admin = Conn::connect(addr).await?;
+    admin.call(&[b"DEL", key]).await?;
+    let per = messages / producers as u64;
+    let total = per * producers as u64;
+    let seen = Arc::new(Seen::new(producers, per));
+    let (done_tx, done_rx) = watch::channel(false);
+    let done_tx = Arc::new(done_tx);
+    let mut cons = Vec::new();
+    for _ in 0..consumers {
+        let mut c = Conn::connect(addr).await?;
+        let seen = seen.clone();
+        let mut done = done_rx.clone();
+        let done_tx = done_tx.clone();
+        cons.push(tokio::spawn(async move {
+            let mut h = histogram();
+            let mut last = 0u64;
+            'outer: loop {
+                for _ in 0..depth {
+                    c.cmd(&[b"BRPOP", key, b"1"]);
+                }
+                if c.flush().await.is_err() {
+                    break;
+                }
+                for _ in 0..depth {
+                    let f = tokio::select! {
+                        f = timeout_at(deadline, c.frame()) => match f {
+                            Ok(Ok(f)) => f,
+                            _ => break 'outer,
+                        },
+                        _ = done.wait_for(|d| *d) => break 'outer,
+                    };
+                    let Ok(Some((v, _))) = parse(&f, 0) else {
+                        break 'outer;
+                    };
+                    let Some(p) = v.arr().and_then(|a| a.get(1)).and_then(|x| x.bytes()) else {
+                        continue;
+                    };
+                    if let Some((prod, seq, sent)) = parse_payload(p) {
+                        record_latency(&mut h, sent);
+                        last = now_ns();
+                        if seen.mark(prod, seq) >= total {
+                            let _ = done_tx.send(true);
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+            (h, last)
+        }));
+    }
+    let start = now_ns();
+    let mut prods = Vec::new();
+    for p in 0..producers {
+        let addr = addr.to_string();
+        prods.push(tokio::spawn(produce(
+            addr,
+            deadline,
+            per,
+            depth,
+            move |c, s| c.cmd(&[b"LPUSH", key, &payload(p, s, size)]),
+        )));
+    }
+    let mut sent = 0;
+    for p in prods {
+        sent += p.await.map_err(|e| bad(e.to_string()))??;
+    }
+    let mut hist = histogram();
+    let mut last = start;
+    for c in cons {
+        let (h, l) = c.await.map_err(|e| bad(e.to_string()))?;
+        hist.add(&h).expect("same bounds");
+        last = last.max(l);
+    }
+    let unique = seen.unique.load(Ordering::Relaxed);
+    let dup = seen.dup.load(Ordering::Relaxed);
+    let lost = total - unique;
+    admin.call(&[b"DEL", key]).await?;
+    Report::default()
+        .put("rate", rate(unique, last - start))
+        .latency(&hist)
+        .put("sent", sent)
+        .put("received", unique)
+        .put("lost", lost)
+        .put("dup", dup)
+        .print();
+    Ok(lost == 0 && dup == 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// stream
+
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    addr: &str,
+    deadline: tokio::time::Instant,
+    producers: usize,
+    consumers: usize,
+    messages: u64,
+    depth: usize,
+    count: usize,
+    size: usize,
+) -> io::Result<bool> {
+    let key: &[u8] = b"loadgen:stream";
+    let mut admin = Conn::connect(addr).await?;
+    admin.call(&[b"DEL", key]).await?;
+    admin
+        .call(&[b"XGROUP", b"CREATE", key, b"g", b"$", b"MKSTREAM"])
+        .await?;
+    let per = messages / producers as u64;
+    let total = per * producers as u64;
+    let seen = Arc::new(Seen::new(producers, per));
+    let done = Arc::new(AtomicBool::new(false));
+    let count_s = count.to_string();
+    let mut cons = Vec::new();
+    for i in 0..consumers {
+        let mut c = Conn::connect(addr).await?;
+        let seen = seen.clone();
+        let done = done.clone();
+        let name = format!("c{i}");
+        let count_s = count_s.clone();
+        cons.push(tokio::spawn(async move {
+            let mut h = histogram();
+            let mut last = 0u64;
+            let mut acks: Vec<Vec<u8>> = Vec::new();
+            let mut failure = None;
+            loop {
+                let stop = done.load(Ordering::Relaxed);
+                let had_acks = !acks.is_empty();
+                if had_acks {
+                    let mut args: Vec<&[u8]> = vec![b"XACK", key, b"g"];
+                    args.extend(acks.iter().map(|a| a.as_slice()));
+                    c.cmd(&args);
+                }
+                if !stop {
+                    c.cmd(&[
+                        b"XREADGROUP",
+                        b"GROUP",
+                        b"g",
+                        name.as_bytes(),
+                        b"COUNT",
+                        count_s.as_bytes(),
+                        b"BLOCK",
+                        b"100",
+                        b"STREAMS",
+                        key,
+                        b">",
+                    ]);
+                }
+                acks.clear();
+                if !had_acks && stop {
+                    break;
+                }
+                if let Err(e) = c.flush().await {
+                    failure = Some(e.to_string());
+                    break;
+                }
+                if had_acks {
+                    match timeout_at(deadline, c.ok()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            failure = Some(e.to_string());
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if stop {
+                    break;
+                }
+                let f = match timeout_at(deadline, c.ok()).await {
+                    Ok(Ok(f)) => f,
+                    Ok(Err(e)) => {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                let Ok(Some((v, _))) = parse(&f, 0) else {
+                    break;
+                };
+                // [[key, [[id, [field, value]], ...]]]
+                let entries = v
+                    .arr()
+                    .and_then(|s| s.first())
+                    .and_then(|s| s.arr())
+                    .and_then(|s| s.get(1))
+                    .and_then(|e| e.arr())
+                    .unwrap_or(&[]);
+                for e in entries {
+                    let Some(e) = e.arr() else { continue };
+                    let (Some(id), Some(fv)) = (e.first().and_then(|x| x.bytes()), e.get(1)) else {
+                        continue;
+                    };
+                    acks.push(id.to_vec());
+                    let Some(p) = fv.arr().and_then(|f| f.get(1)).and_then(|x| x.bytes()) else {
+                        continue;
+                    };
+                    if let Some((prod, seq, sent)) = parse_payload(p) {
+                        record_latency(&mut h, sent);
+                        last = now_ns();
+                        if seen.mark(prod, seq) >= total {
+                            done.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+            (h, last, failure)
+        }));
+    }
+    let start = now_ns();
+    let mut prods = Vec::new();
+    for p in 0..producers {
+        let addr = addr.to_string();
+        prods.push(tokio::spawn(produce(
+            addr,
+            deadline,
+            per,
+            depth,
+            move |c, s| c.cmd(&[b"XADD", key, b"*", b"d", &payload(p, s, size)]),
+        )));
+    }
+    let mut sent = 0;
+    for p in prods {
+        sent += p.await.map_err(|e| bad(e.to_string()))??;
+    }
+    let mut hist = histogram();
+    let mut last = start;
+    let mut failures = Vec::new();
+    for c in cons {
+        let (h, l, f) = c.await.map_err(|e| bad(e.to_string()))?;
+        hist.add(&h).expect("same bounds");
+        last = last.max(l);
+        failures.extend(f);
+    }
+    if let Some(f) = failures.first() {
+        return Err(bad(format!("consumer failed: {f}")));
+    }
+    let f = admin.call(&[b"XPENDING", key, b"g"]).await?;
+    let pending = match parse(&f, 0)? {
+        Some((v, _)) => match v.arr().and_then(|a| a.first()) {
+            Some(V::Int(n)) => *n,
+            other => {
+                return Err(bad(format!(
+                    "unexpected XPENDING reply: {}",
+                    other.map(|o| o.describe()).unwrap_or_default()
+                )));
+            }
+        },
+        None => -1,
+    };
+    admin.call(&[b"DEL", key]).await?;
+    let unique = seen.unique.load(Ordering::Relaxed);
+    let dup = seen.dup.load(Ordering::Relaxed);
+    let lost = total - unique;
+    Report::default()
+        .put("rate", rate(unique, last - start))
+        .latency(&hist)
+        .put("sent", sent)
+        .put("received", unique)
+        .put("lost", lost)
+        .put("dup", dup)
+        .put("pending", pending)
+        .print();
+    Ok(lost == 0 && dup == 0 && pending == 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// memory
+
+fn rss_bytes(pid: u32) -> io::Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| bad("no VmRSS"))
+}
+
+async fn memory(
+    addr: &str,
+    deadline: tokio::time::Instant,
+    pid: u32,
+    kind: &str,
+    count: u64,
+    size: usize,
+) -> io::Result<bool> {
+    let mut admin = Conn::connect(addr).await?;
+    let key: &[u8] = b"loadgen:memory";
+    admin.call(&[b"DEL", key]).await?;
+    // Let the allocator settle before the baseline.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = rss_bytes(pid)?;
+    let value = |i: u64| -> Vec<u8> {
+        let mut v = format!("{i}:").into_bytes();
+        v.resize(size, b'v');
+        v
+    };
+    let mut held = Vec::new();
+    let mut done = 0u64;
+    match kind {
+        "list" => {
+            // RPUSH 100 values per command, 8 commands in flight.
+            while done < count {
+                let mut n_cmds = 0;
+                while n_cmds < 8 && done < count {
+                    let n = (count - done).min(100);
+                    let vals: Vec<Vec<u8>> = (done..done + n).map(value).collect();
+                    let mut args: Vec<&[u8]> = vec![b"RPUSH", key];
+                    args.extend(vals.iter().map(|v| v.as_slice()));
+                    admin.cmd(&args);
+                    done += n;
+                    n_cmds += 1;
+                }
+                admin.flush().await?;
+                for _ in 0..n_cmds {
+                    admin.ok().await?;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(bad("timed out while filling"));
+                }
+            }
+        }
+        "stream" => {
+            while done < count {
+                let n = (count - done).min(256);
+                for i in done..done + n {
+                    admin.cmd(&[b"XADD", key, b"*", b"f", &value(i)]);
+                }
+                admin.flush().await?;
+                for _ in 0..n {
+                    admin.ok().await?;
+                }
+                done += n;
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(bad("timed out while filling"));
+                }
+            }
+        }
+        "conns" => {
+            while done < count {
+                let mut c = Conn::connect(addr).await?;
+                c.call(&[b"PING"]).await?;
+                held.push(c);
+                done += 1;
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(bad("timed out while connecting"));
+                }
+            }
+        }
+        other => return Err(bad(format!("unknown memory kind {other}"))),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = rss_bytes(pid)?;
+    drop(held);
+    admin.call(&[b"DEL", key]).await?;
+    Report::default()
+        .put("rate", (after.saturating_sub(before)) as f64 / count as f64)
+        .put("rss_before", before)
+        .put("rss_after", after)
+        .put("count", count)
+        .print();
+    Ok(true)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    let cli = Cli::parse();
+    START.get_or_init(Instant::now);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let addr = format!("{}:{}", cli.host, cli.port);
+    let limit = Duration::from_secs_f64(cli.timeout);
+    let res = rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + limit;
+        let work = async {
+            match cli.cmd {
+                Cmd::Pubsub {
+                    subscribers,
+                    channels,
+                    patterns,
+                    groups,
+                    messages,
+                    depth,
+                    max_lag,
+                    size,
+                } => {
+                    pubsub(
+                        &addr,
+                        deadline,
+                        subscribers,
+                        channels,
+                        patterns,
+                        groups,
+                        messages,
+                        depth.max(1),
+                        max_lag,
+                        size,
+                    )
+                    .await
+                }
+                Cmd::Queue {
+                    producers,
+                    consumers,
+                    messages,
+                    depth,
+                    size,
+                } => {
+                    queue(
+                        &addr,
+                        deadline,
+                        producers.max(1),
+                        consumers.max(1),
+                        messages,
+                        depth.max(1),
+                        size,
+                    )
+                    .await
+                }
+                Cmd::Stream {
+                    producers,
+                    consumers,
+                    messages,
+                    depth,
+                    count,
+                    size,
+                } => {
+                    stream(
+                        &addr,
+                        deadline,
+                        producers.max(1),
+                        consumers.max(1),
+                        messages,
+                        depth.max(1),
+                        count.max(1),
+                        size,
+                    )
+                    .await
+                }
+                Cmd::Memory {
+                    pid,
+                    kind,
+                    count,
+                    size,
+                } => memory(&addr, deadline, pid, &kind, count.max(1), size).await,
+            }
+        };
+        // A little grace beyond the deadline for the final bookkeeping round trips.
+        match tokio::time::timeout(limit + Duration::from_secs(5), work).await {
+            Ok(r) => r,
+            Err(_) => Err(bad("run exceeded its time limit")),
+        }
+    });
+    match res {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(2),
+        Err(e) => {
+            println!("error={}", e.to_string().replace(' ', "_"));
+            eprintln!("loadgen: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -708,84 +708,11 @@ pub fn noperm_message(d: Denied, entry: &CommandEntry) -> String {
     }
 }
 
-/// The CLIENT LIST line of a client, for the ACL LOG. Same fields as
-/// `command::connection::client_line`, which cannot be used here: it takes the store lock
-/// (for the `b` flag), and denials are also logged while the lock is held (AUTH inside EXEC).
+/// The CLIENT LIST line of a client, for the ACL LOG. Denials are also logged while the store
+/// lock is held (AUTH inside EXEC), so the lock-free variant is used; a client running a command
+/// is not blocked.
 fn client_info_line(h: &crate::connection::ClientHandle) -> String {
-    let info = h.info.lock().clone();
-    let now = crate::store::unix_ms() as u64;
-    let idle = now.saturating_sub(
-        h.last_interaction
-            .load(std::sync::atomic::Ordering::Relaxed),
-    ) / 1000;
-    // The client is running a command: it is not blocked.
-    let blocked = false;
-    let mut flags = String::new();
-    if info.monitor {
-        flags.push('O');
-    }
-    if info.sub + info.psub + info.ssub > 0 {
-        flags.push('P');
-    }
-    if info.multi.is_some() {
-        flags.push('x');
-    }
-    if blocked {
-        flags.push('b');
-    }
-    if h.unix {
-        flags.push('U');
-    }
-    if info.no_evict {
-        flags.push('e');
-    }
-    if info.no_touch {
-        flags.push('T');
-    }
-    if flags.is_empty() {
-        flags.push('N');
-    }
-    let omem = h.outbox.pending();
-    let tot = omem + h.outbox.capacity() + info.qbuf + 1024;
-    let name = info
-        .name
-        .as_ref()
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .unwrap_or_default();
-    let opt = |b: &Option<Bytes>| {
-        b.as_ref()
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default()
-    };
-    format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
-        h.id,
-        h.addr,
-        h.laddr,
-        h.id + 7,
-        name,
-        h.created.elapsed().as_secs(),
-        idle,
-        flags,
-        info.db,
-        info.sub,
-        info.psub,
-        info.ssub,
-        info.multi.map(|m| m as i64).unwrap_or(-1),
-        info.qbuf,
-        0,
-        omem,
-        tot,
-        if info.last_cmd.is_empty() {
-            "NULL"
-        } else {
-            info.last_cmd
-        },
-        info.user,
-        info.resp,
-        opt(&info.lib_name),
-        opt(&info.lib_ver),
-    )
+    crate::command::connection::client_line_with(h, false)
 }
 
 /// Record a denial in the ACL LOG with the client's details.

@@ -212,12 +212,18 @@ fn validate_name(n: &[u8]) -> Result<(), Reply> {
     Ok(())
 }
 
-/// One CLIENT LIST line, fields in Redis 7.0's order.
+/// One CLIENT LIST line, fields in Redis 7.0's order. Takes the store lock (for the `b` flag).
 pub fn client_line(shared: &crate::server::Shared, h: &ClientHandle) -> String {
+    let blocked = shared.store.lock().blocking.is_blocked(h.id);
+    client_line_with(h, blocked)
+}
+
+/// `client_line` for a caller that knows whether the client is blocked (and may hold the store
+/// lock, like the ACL LOG).
+pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
     let info = h.info.lock().clone();
     let now = crate::store::unix_ms() as u64;
     let idle = now.saturating_sub(h.last_interaction.load(Ordering::Relaxed)) / 1000;
-    let blocked = shared.store.lock().blocking.is_blocked(h.id);
     let mut flags = String::new();
     if info.monitor {
         flags.push('O');

@@ -249,8 +249,22 @@ fn sigterm_stops_the_server_gracefully() {
 #[test]
 fn maxclients_rejects_with_redis_error() {
     let s = Server::ferrymq(&["--maxclients", "2"]);
-    let mut a = s.raw();
-    let mut b = s.raw();
+    // The readiness probe's connection may not be unregistered yet: retry until a slot is free.
+    let connect = || {
+        let mut conn = None;
+        assert!(wait_for(Duration::from_secs(5), || {
+            let mut c = s.raw();
+            c.send(&["PING"]);
+            let ok = c.try_read_reply(Duration::from_secs(2)).as_deref() == Some(b"+PONG\r\n");
+            if ok {
+                conn = Some(c);
+            }
+            ok
+        }));
+        conn.expect("connected")
+    };
+    let mut a = connect();
+    let mut b = connect();
     assert_eq!(a.cmd(&["PING"]), b"+PONG\r\n");
     assert_eq!(b.cmd(&["PING"]), b"+PONG\r\n");
     let mut c = RawConn::connect(s.port);

@@ -1,6 +1,11 @@
 //! `ferrymq [config-file] [--directive value ...]`, like redis-server.
 
 use clap::Parser;
+
+/// jemalloc returns freed memory to the OS (glibc malloc kept ~120 MB after a pub/sub burst had
+/// drained) and is the allocator Redis itself uses, so memory comparisons are like for like.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use ferrymq::config::Config;
 
 #[derive(Parser)]

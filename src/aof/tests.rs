@@ -387,7 +387,12 @@ fn rewrites_under_concurrent_writes_lose_nothing() {
         "{info}"
     );
     let before = snapshot(&s);
-    assert!(before.len() > 1000 && ops > 6000);
+    // Each writer runs at least 2000 commands, and keeps going until the rewrites are done.
+    assert!(
+        before.len() > 1000 && ops >= 6000,
+        "{} keys, {ops} ops",
+        before.len()
+    );
     shutdown(&s);
     let files: Vec<String> = std::fs::read_dir(aof_dir(dir.path()))
         .unwrap()

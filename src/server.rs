@@ -168,12 +168,14 @@ impl Shared {
         });
         shared.apply_config();
         shared.pubsub.attach(&shared);
+        shared.store.notifier().attach(&shared);
         shared
     }
 
     /// Re-read the config values cached for hot paths (after startup and CONFIG SET).
     pub fn apply_config(&self) {
         let c = self.config.read();
+        self.store.notifier().set_flags(c.notify_keyspace_events());
         let pass = c.get("requirepass").unwrap_or_default();
         self.acl.apply_requirepass(&pass);
         *self.cached.requirepass.write() = if pass.is_empty() {

@@ -471,10 +471,18 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
         return Reply::Ok;
     }
+    if is(&args[1], "set-active-expire") && args.len() == 3 {
+        ctx.store().active_expire_enabled = args[2][..] != *b"0";
+        return Reply::Ok;
+    }
     if is(&args[1], "help") {
         return help_reply(
             "DEBUG",
             &[
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],

@@ -266,6 +266,8 @@ pub struct StoreInner {
     pub notify: Arc<Notifier>,
     /// The flags the databases' `track` bits were computed from.
     notify_flags: u32,
+    /// DEBUG SET-ACTIVE-EXPIRE: false leaves expired keys to lookups (tests of lazy expiry).
+    pub active_expire_enabled: bool,
 }
 
 impl StoreInner {
@@ -279,6 +281,7 @@ impl StoreInner {
             watches: watch::Watches::default(),
             notify: Arc::default(),
             notify_flags: 0,
+            active_expire_enabled: true,
         }
     }
 
@@ -388,6 +391,9 @@ impl StoreInner {
     /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
     /// `budget` of them so the lock is never held for long (the cycle runs again soon).
     pub fn active_expire(&mut self, budget: usize) -> usize {
+        if !self.active_expire_enabled {
+            return 0;
+        }
         self.refresh_notify();
         let now = unix_ms();
         let mut removed = 0;

@@ -696,3 +696,33 @@ fn binary_keys_and_databases() {
         &["DEL", key],
     ]);
 }
+
+/// The directive given at startup (command line or file) applies without CONFIG SET.
+#[test]
+fn flags_from_the_command_line() {
+    let Some(rs) = Server::redis(&["--notify-keyspace-events", "Elh"]) else {
+        return;
+    };
+    let fm = Server::ferrymq(&["--notify-keyspace-events", "Elh"]);
+    let mut got = Vec::new();
+    for srv in [&rs, &fm] {
+        let mut lis = srv.raw();
+        lis.cmd(&["PSUBSCRIBE", "__key*__:*"]);
+        let mut c = srv.raw();
+        c.cmd(&["RPUSH", "l", "a"]);
+        c.cmd(&["SET", "s", "1"]);
+        c.cmd(&["HSET", "h", "f", "v"]);
+        c.cmd(&["PUBLISH", "__key__:sync", "end"]);
+        let mut frames = Vec::new();
+        loop {
+            let f = String::from_utf8_lossy(&lis.read_reply()).into_owned();
+            if f.contains("__key__:sync") {
+                break;
+            }
+            frames.push(f);
+        }
+        got.push(frames);
+    }
+    assert_eq!(got[0].len(), 2, "{:?}", got[0]);
+    assert_eq!(got[0], got[1]);
+}

@@ -146,8 +146,7 @@ impl Db {
     /// Insert or overwrite; overwriting clears any TTL (as SET does). The key is copied. An
     /// expired key is expired first (as Redis's lookup in setKey does: `expired`, then `new`).
     pub fn set(&mut self, key: &Bytes, value: Value) {
-        if !self.expires.is_empty() {
-            self.expire_if_needed(key);
+        if !self.expires.is_empty() && !self.expire_if_needed(key) {
             self.persist(key);
         }
         match self.map.get_mut(&key[..]) {

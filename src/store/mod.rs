@@ -294,11 +294,17 @@ impl StoreInner {
     }
 
     /// Pick up a change of `notify-keyspace-events` (one atomic load when nothing changed).
+    #[inline]
     fn refresh_notify(&mut self) {
         let f = self.notify.flags();
-        if f == self.notify_flags {
-            return;
+        if f != self.notify_flags {
+            self.apply_notify_flags(f);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn apply_notify_flags(&mut self, f: u32) {
         self.notify_flags = f;
         let mut track = 0;
         if crate::notify::wanted(f, notify::EXPIRED) {

@@ -14,6 +14,7 @@
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -44,6 +45,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Outbox {
     inner: Mutex<Inner>,
+    /// Mirror of `Inner::killed`, read after every command without taking the lock.
+    killed: AtomicBool,
     notify: Notify,
 }
 
@@ -99,6 +102,7 @@ impl Outbox {
         }
         if over {
             g.killed = true;
+            self.killed.store(true, Ordering::Release);
             g.buf = BytesMut::new();
             drop(g);
             self.notify.notify_one();
@@ -128,13 +132,14 @@ impl Outbox {
     pub fn kill(&self) {
         let mut g = self.inner.lock();
         g.killed = true;
+        self.killed.store(true, Ordering::Release);
         g.buf = BytesMut::new();
         drop(g);
         self.notify.notify_one();
     }
 
     pub fn is_killed(&self) -> bool {
-        self.inner.lock().killed
+        self.killed.load(Ordering::Acquire)
     }
 
     /// Bytes queued or being written (CLIENT LIST `omem`).

@@ -107,6 +107,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
             },
             _ = handle.killed() => return,
         };
+        state.clock = None;
         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         shared.stats.reads.fetch_add(1, Ordering::Relaxed);
         if (buf.len() + parser.partial_len()) as u64 > shared.query_buffer_limit() {
@@ -133,10 +134,12 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                         && !shared.script_status.busy.load(Ordering::Relaxed)
                     {
                         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        state.clock = None;
                     }
                     if let Some(d) = shared.pause_delay(&argv) {
                         handle.outbox.wake();
                         tokio::time::sleep(d).await;
+                        state.clock = None;
                     }
                     match dispatch(shared, state, argv) {
                         Outcome::Continue => {}
@@ -149,6 +152,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                             if !wait_unblocked(shared, state, deadline, &mut rd, &mut buf).await {
                                 return;
                             }
+                            state.clock = None;
                         }
                     }
                     if handle.is_killed() {

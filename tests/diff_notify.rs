@@ -726,3 +726,56 @@ fn flags_from_the_command_line() {
     assert_eq!(got[0].len(), 2, "{:?}", got[0]);
     assert_eq!(got[0], got[1]);
 }
+
+/// Writes that meet a key past its TTL (found by their lookup, never by the expiry cycle):
+/// `expired` then `new` where the command looks the key up, a plain `del` where Redis deletes
+/// without looking (the *STORE commands with an empty result).
+#[test]
+fn writes_meeting_an_expired_key() {
+    let Some(mut t) = Notify::new("KEAn") else {
+        return;
+    };
+    t.step(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let cases: &[(&str, &[&str])] = &[
+        ("k", &["HSET", "k", "f", "v"]),
+        ("k", &["SADD", "k", "m"]),
+        ("k", &["ZADD", "k", "1", "m"]),
+        ("k", &["XADD", "k", "1-0", "f", "v"]),
+        ("k", &["RPUSH", "k", "a"]),
+        ("k", &["LPUSHX", "k", "a"]),
+        ("k", &["INCRBYFLOAT", "k", "1"]),
+        ("k", &["SETRANGE", "k", "1", "x"]),
+        ("k", &["SET", "k", "x", "GET"]),
+        ("k", &["SET", "k", "x", "XX"]),
+        ("d", &["LMOVE", "src", "d", "LEFT", "RIGHT"]),
+        ("d", &["SMOVE", "ssrc", "d", "m"]),
+        ("d", &["SINTERSTORE", "d", "ssrc"]),
+        ("d", &["SINTERSTORE", "d", "nothing"]),
+        ("d", &["SDIFFSTORE", "d", "ssrc", "ssrc"]),
+        ("d", &["ZUNIONSTORE", "d", "1", "zsrc"]),
+        ("d", &["ZUNIONSTORE", "d", "1", "nothing"]),
+        ("d", &["ZRANGESTORE", "d", "zsrc", "5", "6"]),
+        ("d", &["COPY", "src", "d"]),
+        ("d", &["RENAME", "src", "d"]),
+        ("src", &["RENAME", "src", "d"]),
+        ("d", &["MSETNX", "d", "1"]),
+        ("d", &["HSETNX", "d", "f", "v"]),
+        ("k", &["EXPIRE", "k", "100"]),
+        ("k", &["GETEX", "k", "PERSIST"]),
+        ("k", &["DEL", "k"]),
+        ("k", &["MOVE", "k", "1"]),
+        ("k", &["XGROUP", "CREATE", "k", "g", "$", "MKSTREAM"]),
+        ("k", &["OBJECT", "ENCODING", "k"]),
+    ];
+    for (key, cmd) in cases {
+        t.script(&[
+            &["FLUSHALL"],
+            &["RPUSH", "src", "a"],
+            &["SADD", "ssrc", "m"],
+            &["ZADD", "zsrc", "1", "m"],
+            &["SET", key, "v", "PX", "1"],
+        ]);
+        std::thread::sleep(Duration::from_millis(5));
+        t.step(cmd);
+    }
+}

@@ -372,7 +372,7 @@ fn store_generic(ctx: &mut Ctx, args: &[Bytes], op: Op) -> Reply {
     let r = tri!(combine(db, &args[2..], op, max, 0));
     let n = r.len() as i64;
     if r.is_empty() {
-        if db.remove(dst).is_some() {
+        if db.delete(dst).is_some() {
             ctx.changed();
             ctx.touch(dst);
             ctx.notify(GENERIC, "del", dst);

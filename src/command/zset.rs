@@ -490,7 +490,7 @@ fn zrange_generic(
     };
     let n = picked.len();
     if picked.is_empty() {
-        if db.remove(dst).is_some() {
+        if db.delete(dst).is_some() {
             ctx.changed();
             ctx.touch(dst);
             ctx.notify(GENERIC, "del", dst);
@@ -1033,7 +1033,7 @@ fn zsetop_generic(
     };
     let len = z.len();
     if len == 0 {
-        if db.remove(dst).is_some() {
+        if db.delete(dst).is_some() {
             ctx.changed();
             ctx.touch(dst);
             ctx.notify(GENERIC, "del", dst);

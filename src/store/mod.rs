@@ -232,6 +232,16 @@ impl Db {
         self.map.remove(key)
     }
 
+    /// Remove `key` whatever its TTL (Redis's dbDelete): a key past its TTL is deleted, not
+    /// expired, so it raises `del` rather than `expired` (the *STORE commands with an empty
+    /// result).
+    pub fn delete(&mut self, key: &[u8]) -> Option<Value> {
+        if !self.expires.is_empty() {
+            self.persist(key);
+        }
+        self.map.remove(key)
+    }
+
     /// TTL in ms (absolute unix ms) of a live key.
     pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
         self.expires.get(key).copied()

@@ -517,3 +517,75 @@ mod clock_tests {
         assert_eq!(later - unix_ms_at(t), 1500);
     }
 }
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+    use crate::config::notify::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+    }
+
+    fn events(st: &StoreInner, db: usize) -> Vec<(KeyEvent, &[u8])> {
+        st.dbs[db]
+            .events
+            .iter()
+            .map(|(e, k)| (*e, &k[..]))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_queued_with_notifications_off() {
+        let mut st = StoreInner::new(1);
+        st.begin_command(0, unix_ms());
+        st.dbs[0].set(&Bytes::from_static(b"k"), s("v"));
+        st.dbs[0].set_expire(b"k", 1);
+        assert!(st.dbs[0].get(b"k").is_none());
+        assert!(events(&st, 0).is_empty());
+    }
+
+    #[test]
+    fn lazy_expiry_and_creation_are_queued_in_order() {
+        let mut st = StoreInner::new(2);
+        st.notify.set_flags(ALL | NEW | KEYEVENT);
+        st.begin_command(0, unix_ms());
+        let k = Bytes::from_static(b"k");
+        st.dbs[0].set(&k, s("v"));
+        st.dbs[0].set_expire(&k, 1);
+        // Overwriting a key past its TTL expires it first, then creates it again.
+        st.dbs[0].set(&k, s("w"));
+        st.dbs[0].set(&k, s("x"));
+        assert_eq!(
+            events(&st, 0),
+            vec![
+                (KeyEvent::New, &b"k"[..]),
+                (KeyEvent::Expired, b"k"),
+                (KeyEvent::New, b"k")
+            ]
+        );
+        // `delete` removes a key past its TTL without expiring it.
+        st.dbs[0].set_expire(&k, 1);
+        assert!(st.dbs[0].delete(&k).is_some());
+        assert_eq!(events(&st, 0).len(), 3);
+        // Without an attached server the queue is dropped, not kept growing.
+        st.publish_pending(None);
+        assert!(events(&st, 0).is_empty());
+    }
+
+    #[test]
+    fn only_the_enabled_classes_are_queued() {
+        let mut st = StoreInner::new(1);
+        st.notify.set_flags(EXPIRED | KEYSPACE);
+        st.begin_command(0, unix_ms());
+        let k = Bytes::from_static(b"k");
+        st.dbs[0].set(&k, s("v"));
+        st.dbs[0].set_expire(&k, 1);
+        assert!(!st.dbs[0].contains(&k));
+        assert_eq!(events(&st, 0), vec![(KeyEvent::Expired, &b"k"[..])]);
+        // Switching notifications off drops what was queued.
+        st.notify.set_flags(0);
+        st.begin_command(0, unix_ms());
+        assert!(events(&st, 0).is_empty());
+    }
+}

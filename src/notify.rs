@@ -32,6 +32,10 @@
 //! ferrymq evicts nothing (maxmemory acts as noeviction) and does not track read misses.
 //! MEMORY USAGE and WATCH remove a key past its TTL when they meet it (raising `expired`),
 //! where Redis leaves it for the next lookup.
+//!
+//! DEVIATION(redis): a RESP3 client subscribed to events raised by its own transaction gets
+//! the push frames before EXEC's reply; Redis 7.0 writes them inside EXEC's array, between the
+//! replies of the commands that raised them (Redis 7.2 moved them after the reply).
 
 use bytes::{BufMut, BytesMut};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -10,7 +10,7 @@ use crate::config::notify::GENERIC;
 use crate::error;
 use crate::protocol::Reply;
 use crate::pubsub::glob::glob_match;
-use crate::store::{Value, unix_ms};
+use crate::store::Value;
 
 // DEL key [key ...]   /   UNLINK key [key ...]
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -413,8 +413,11 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
         return invalid();
     }
     let mut at = when * unit_ms;
+    // One time for the whole command, as Redis's command time snapshot: a relative expiry
+    // of 1 ms is never already past when it is checked below.
+    let now = ctx.db().now();
     if !absolute {
-        match at.checked_add(unix_ms()) {
+        match at.checked_add(now) {
             Some(v) => at = v,
             None => return invalid(),
         }
@@ -434,7 +437,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
     if lt && current.is_some_and(|c| at >= c) {
         return Reply::Int(0);
     }
-    if at <= unix_ms() {
+    if at <= now {
         db.remove(key);
         ctx.changed();
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);

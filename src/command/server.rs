@@ -471,10 +471,17 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
         return Reply::Ok;
     }
+    if is(&args[1], "panic") && args.len() == 2 {
+        // DEVIATION(redis): Redis crashes; here the panic is caught by dispatch, which aborts
+        // only this command and replies an error (the way any handler bug is contained).
+        panic!("DEBUG PANIC");
+    }
     if is(&args[1], "help") {
         return help_reply(
             "DEBUG",
             &[
+                "PANIC",
+                "    Fail this command as a bug would (the server keeps running).",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],

@@ -672,7 +672,14 @@ impl Ctx<'_> {
 
 /// Run `argv` on behalf of a script (`redis.call`): same store and client, blocking disabled,
 /// effects collected into the caller's list (flushed by [`Ctx::flush_collected`]).
+///
+/// The calling user's permissions apply to each command the script runs.
 pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) -> Reply {
+    if ctx.shared.acl.restricted()
+        && let Some(msg) = crate::acl::check_in_script(ctx.shared, ctx.client, entry, argv)
+    {
+        return Reply::error(msg);
+    }
     ctx.store();
     let shared = ctx.shared;
     let store: &mut StoreInner = match &mut ctx.store {
@@ -898,6 +905,13 @@ pub fn execute_transaction(
                 continue;
             }
         };
+        if shared.acl.restricted()
+            && let Some(msg) = crate::acl::check_at_exec(shared, client, entry, argv)
+        {
+            // Not a call of the command: like Redis, no command statistic counts it.
+            replies.push(Reply::Error(msg.into()));
+            continue;
+        }
         shared.feed_monitors(client, argv);
         let start = Instant::now();
         guard.begin_command(client.db);

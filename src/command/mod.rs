@@ -833,6 +833,7 @@ pub fn execute(
     argv: &[Bytes],
 ) -> (Reply, Option<Option<Instant>>) {
     let start = Instant::now();
+    let mem_before = memory_mark(shared);
     let mut client_hold = None;
     let mut ctx = Ctx::new(
         shared,
@@ -863,8 +864,20 @@ pub fn execute(
     if let Some(offset) = client_hold {
         client.handle.outbox.hold(offset);
     }
+    shared.note_command_memory(mem_before);
     record_call(shared, client, entry, argv, start, &reply, dirty);
     (reply, deadline)
+}
+
+/// With `maxmemory` set, this thread's allocation counter before a command runs, so what the
+/// command allocated counts at once (see `Shared::over_maxmemory`).
+#[inline]
+fn memory_mark(shared: &Shared) -> Option<i64> {
+    if shared.maxmemory() > 0 {
+        crate::server::memory::thread_net()
+    } else {
+        None
+    }
 }
 
 fn record_call(

@@ -633,3 +633,33 @@ fn maxmemory_producer_is_refused_consumer_drains_writes_resume() {
     );
     assert!(srv.alive());
 }
+
+/// A command that fails with a bug (DEBUG PANIC stands in for one) costs only that command:
+/// its client gets an error and carries on, other clients are not disturbed, and the server
+/// keeps serving. (Redis crashes on DEBUG PANIC; ferrymq contains the failure.)
+#[test]
+fn a_panicking_command_does_not_take_the_server_down() {
+    let mut srv = Server::ferrymq(&["--enable-debug-command", "yes"]);
+    let probe = Probe::start(srv.port);
+    let mut c = srv.raw();
+    let mut waiter = srv.raw();
+    waiter.send(&["BLPOP", "jobs", "0"]);
+    let err = "-ERR internal error while running 'debug': the command was aborted\r\n";
+    for _ in 0..20 {
+        assert_eq!(c.cmd_s(&["DEBUG", "PANIC"]), err);
+        assert_eq!(c.cmd_s(&["PING"]), "+PONG\r\n");
+    }
+    // Pipelined behind a panic, the next commands are answered in order.
+    c.send_raw(
+        b"*2\r\n$5\r\nDEBUG\r\n$5\r\nPANIC\r\n*3\r\n$5\r\nRPUSH\r\n$4\r\njobs\r\n$1\r\na\r\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&c.read_reply()), err);
+    assert_eq!(String::from_utf8_lossy(&c.read_reply()), ":1\r\n");
+    // The blocked client was served as usual.
+    assert_eq!(
+        String::from_utf8_lossy(&waiter.read_reply()),
+        "*2\r\n$4\r\njobs\r\n$1\r\na\r\n"
+    );
+    probe.finish("panicking command");
+    assert!(srv.alive());
+}

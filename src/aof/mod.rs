@@ -10,9 +10,10 @@
 //!   returns the offset just after it (offsets count every byte ever appended since start).
 //! - The writer thread ([`writer`]) takes the whole pending buffer, writes it with one syscall,
 //!   fsyncs according to `appendfsync` and publishes the durable offset in `Shared::durable`.
-//!   With `always`, [`reply_barrier`] gives connections the offset their replies must wait for:
-//!   many clients are acknowledged by one fsync (group commit). With `everysec` a separate
-//!   thread fsyncs at most once per second; command execution never waits for the disk.
+//!   [`reply_barrier`] gives connections the offset their replies must wait for: with `always`
+//!   until it is fsynced (many clients are acknowledged by one fsync: group commit), with
+//!   `everysec`/`no` until it is written, as Redis writes before it replies. With `everysec` a
+//!   separate thread fsyncs at most once per second; command execution never waits for the disk.
 //! - Errors: a failed write or fsync puts the AOF in an error state; [`refuse_writes`] then
 //!   refuses write commands with `MISCONF` until a write succeeds again. Nothing is dropped: the
 //!   unwritten bytes are retried, and `always` replies stay held until they are on disk.
@@ -301,21 +302,21 @@ impl AofSink {
     }
 }
 
-/// With `appendfsync always`: the AOF offset that must be durable before replies queued now
-/// may be written (`None` when replies need not wait).
+/// The AOF offset that must be in the file before replies queued now may be written (`None`
+/// when replies need not wait).
 ///
-/// DEVIATION(redis): with `everysec`/`no` replies do not wait for the writer's `write()`, so a
-/// killed process can lose the few effects not yet handed to the kernel (the crash test
-/// measures tens out of tens of thousands); Redis writes before it replies and loses those only
-/// on a power failure. Both stay within "about one second" of acknowledged writes.
+/// As in Redis, which writes the AOF buffer before it sends replies whatever the policy: with
+/// `always` the offset must also be fsynced (the writer publishes it after the fsync), with
+/// `everysec`/`no` only written, so a killed process loses nothing acknowledged and a power
+/// failure at most about a second. While the first base of a runtime `appendonly yes` is being
+/// written nothing is in a file yet and, as in Redis (whose AOF is not on until then), only
+/// `always` waits for it.
 pub fn reply_barrier(store: &StoreInner) -> Option<u64> {
     let sink = store.aof.as_ref()?;
-    if sink.discard || sink.end == 0 || sink.core.policy() != Fsync::Always {
+    if sink.discard || sink.end == 0 {
         return None;
     }
-    if sink.core.no_fsync_on_rewrite.load(Ordering::Relaxed)
-        && sink.core.rewrite.in_progress.load(Ordering::Relaxed)
-    {
+    if sink.core.policy() != Fsync::Always && sink.core.gate.load(Ordering::Relaxed) != u64::MAX {
         return None;
     }
     Some(sink.end)

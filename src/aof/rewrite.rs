@@ -166,6 +166,11 @@ impl Capture {
         if is(name, "select") || is(name, "multi") || is(name, "exec") {
             return;
         }
+        if is(name, "function") {
+            // Libraries are not keys: every change reaches the base as it happened.
+            self.emit(None, argv);
+            return;
+        }
         if is(name, "flushall") {
             self.emit(None, argv);
             self.covered.clear();
@@ -391,7 +396,12 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
         if store.aof.is_none() {
             store.aof = Some(AofSink::new(core.clone(), true));
         }
-        let cap = Capture::new(&store.dbs);
+        let mut cap = Capture::new(&store.dbs);
+        // The base starts with the function libraries, as Redis's does (lock order: the store,
+        // then the script engine).
+        for cmd in shared.scripting.lock().functions.load_commands() {
+            cap.emit(None, &cmd);
+        }
         store.aof.as_mut().expect("sink").capture = Some(Box::new(cap));
     }
     let sh = shared.clone();

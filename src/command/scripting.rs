@@ -82,10 +82,12 @@ fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     fcall_generic(ctx, args, true)
 }
 
-fn function_syntax(sub: &str) -> Reply {
+/// Redis names the subcommand as the client spelled it.
+fn function_syntax(sub: &[u8]) -> Reply {
     Reply::Error(
         format!(
-            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(sub)
         )
         .into(),
     )
@@ -175,7 +177,7 @@ fn function_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         2 => {}
         3 if is(&args[2], "async") || is(&args[2], "sync") => {}
         3 => return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        _ => return function_syntax("flush"),
+        _ => return function_syntax(&args[1]),
     }
     ctx.store();
     let shared = ctx.shared.clone();
@@ -199,7 +201,7 @@ fn function_dump(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 // FUNCTION RESTORE serialized-value [FLUSH|APPEND|REPLACE]
 fn function_restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let policy = match args.get(3) {
-        _ if args.len() > 4 => return function_syntax("restore"),
+        _ if args.len() > 4 => return function_syntax(&args[1]),
         None => Policy::Append,
         Some(p) if is(p, "flush") => Policy::Flush,
         Some(p) if is(p, "append") => Policy::Append,

@@ -1,4 +1,4 @@
-//! The Lua environment Redis gives scripts: the `redis` table, `bit`, `cjson`, `cmsgpack`,
+//! The Lua environment Redis gives scripts: the `redis` table, `bit`, `cjson`, `cmsgpack`, `struct`,
 //! protected globals.
 
 use mlua::{Lua, Table, Value as LuaValue};
@@ -89,6 +89,7 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     g.raw_set("bit", bit_lib(lua)?)?;
     g.raw_set("cjson", super::convert::cjson_lib(lua)?)?;
     g.raw_set("cmsgpack", super::convert::cmsgpack_lib(lua)?)?;
+    g.raw_set("struct", super::lstruct::struct_lib(lua)?)?;
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;
     let dispatch: mlua::Function = hooks.raw_get("dispatch")?;
     lua.set_named_registry_value(CALL_KEY, dispatch)?;

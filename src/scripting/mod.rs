@@ -21,6 +21,7 @@
 pub mod convert;
 pub mod functions;
 mod libs;
+mod lstruct;
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value as LuaValue, VmState};

@@ -49,16 +49,80 @@ loadfile = nil
 return impl
 "#;
 
-/// Lua code that freezes the global table, last.
+/// Lua code that freezes the environment, last: as in Redis 7.0 the globals, the library tables
+/// and the string metatable are read-only, so no script can change what later scripts see.
+/// Stock Lua 5.1 has no read-only tables, so each library is replaced by an empty proxy whose
+/// reads go to the real table and whose writes fail; `rawset` and `setmetatable` (wrapped in
+/// Rust) refuse every protected table.
+/// DEVIATION(redis): `pairs(string)` and the like iterate the (empty) proxy.
 const PROTECT: &str = r#"
-local error, tostring = error, tostring
-setmetatable(_G, {
-  __newindex = function(t, k, v) error('Attempt to modify a readonly table', 2) end,
+local impl = ...
+local G = _G
+local error, tostring, ipairs, rawget, rawset, setmetatable, getmetatable =
+  error, tostring, ipairs, rawget, rawset, setmetatable, getmetatable
+local protected = impl.protected
+local function readonly() error('Attempt to modify a readonly table', 2) end
+local function freeze(real)
+  local p = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
+  protected[p] = true
+  return p
+end
+for _, name in ipairs({'string', 'math', 'table', 'coroutine', 'cjson', 'bit', 'struct',
+                       'cmsgpack', 'redis'}) do
+  local real = rawget(G, name)
+  if real ~= nil then rawset(G, name, freeze(real)) end
+end
+-- Not in Redis's sandbox: they reach or change function environments, print to stdout.
+for _, name in ipairs({'getfenv', 'setfenv', 'newproxy', 'print'}) do rawset(G, name, nil) end
+local smt = getmetatable('')
+smt.__index = rawget(G, 'string')
+smt.__metatable = freeze(smt)
+local gmt = {
+  __newindex = readonly,
   __index = function(t, k)
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
-})
+}
+gmt.__metatable = freeze(gmt)
+setmetatable(G, gmt)
+protected[G] = true
+if impl.env ~= nil then protected[impl.env] = true end
 "#;
+
+const READONLY_ERROR: &str = "ERR Attempt to modify a readonly table";
+
+/// `rawset` and `setmetatable` that refuse the protected tables (Rust functions, so their
+/// error names the user's line like Redis's C check does).
+fn guard_builtins(lua: &Lua, protected: &Table) -> mlua::Result<()> {
+    let g = lua.globals();
+    let orig_rawset: mlua::Function = g.raw_get("rawset")?;
+    let p = protected.clone();
+    g.raw_set(
+        "rawset",
+        lua.create_function(move |_, args: mlua::MultiValue| {
+            if let Some(LuaValue::Table(t)) = args.front()
+                && p.raw_get::<bool>(t.clone()).unwrap_or(false)
+            {
+                return Err(mlua::Error::RuntimeError(READONLY_ERROR.into()));
+            }
+            orig_rawset.call::<mlua::MultiValue>(args)
+        })?,
+    )?;
+    let orig_setmt: mlua::Function = g.raw_get("setmetatable")?;
+    let p = protected.clone();
+    g.raw_set(
+        "setmetatable",
+        lua.create_function(move |_, args: mlua::MultiValue| {
+            if let Some(LuaValue::Table(t)) = args.front()
+                && p.raw_get::<bool>(t.clone()).unwrap_or(false)
+            {
+                return Err(mlua::Error::RuntimeError(READONLY_ERROR.into()));
+            }
+            orig_setmt.call::<mlua::MultiValue>(args)
+        })?,
+    )?;
+    Ok(())
+}
 
 /// Install the libraries and the `redis` API; `extra` (Lua code receiving the helper table as
 /// `...`) runs before the global table is frozen.
@@ -128,7 +192,12 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
             .set_name("=extra")
             .call::<()>(hooks.clone())?;
     }
-    lua.load(PROTECT).set_name("=protect").exec()?;
+    let protected = lua.create_table()?;
+    hooks.raw_set("protected", protected.clone())?;
+    lua.load(PROTECT)
+        .set_name("=protect")
+        .call::<()>(hooks.clone())?;
+    guard_builtins(lua, &protected)?;
     Ok(hooks)
 }
 
@@ -164,20 +233,26 @@ unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std:
 /// The message handler of every script run, as Redis's: the error becomes a table
 /// `{err=..., source=..., line=...}` naming the innermost line of user code that was running.
 fn error_handler(lua: &Lua, err: LuaValue) -> mlua::Result<Table> {
-    let mut place: Option<(String, usize)> = None;
+    // Redis's handler looks one level up, or two when that is a C function: the Lua function
+    // that raised. Our own Lua helpers (chunks named `=...`) count as C functions here.
+    let mut place: Option<(String, String, usize)> = None;
     for level in 1..64 {
         let Some(found) = lua.inspect_stack(level, |d| {
-            let src = d.source().source.map(|s| s.into_owned());
-            (src, d.current_line())
+            let s = d.source();
+            let src = s.source.map(|s| s.into_owned()).unwrap_or_default();
+            let short = s.short_src.map(|s| s.into_owned()).unwrap_or_default();
+            (s.what, src, short, d.current_line())
         }) else {
             break;
         };
-        if let (Some(src), Some(line)) = found
-            && src.starts_with("@user_")
-        {
-            place = Some((src, line));
-            break;
+        let (what, src, short, line) = found;
+        if what == "C" || src.starts_with('=') {
+            continue;
         }
+        if let Some(line) = line {
+            place = Some((src, short, line));
+        }
+        break;
     }
     let t = match err {
         LuaValue::Table(t) => t,
@@ -189,7 +264,7 @@ fn error_handler(lua: &Lua, err: LuaValue) -> mlua::Result<Table> {
             } else {
                 // Errors of the C libraries in Redis carry the position of the calling line.
                 let at = match &place {
-                    Some((src, line)) => format!("{}:{line}: ", &src[1..]),
+                    Some((_, short, line)) => format!("{short}:{line}: "),
                     None => String::new(),
                 };
                 t.raw_set("err", format!("ERR {at}{msg}"))?;
@@ -206,7 +281,7 @@ fn error_handler(lua: &Lua, err: LuaValue) -> mlua::Result<Table> {
             t
         }
     };
-    if let Some((src, line)) = place {
+    if let Some((src, _, line)) = place {
         t.raw_set("source", src)?;
         t.raw_set("line", line)?;
     }

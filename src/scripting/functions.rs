@@ -605,3 +605,94 @@ fn flag_set(flags: u32) -> Reply {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_parsed_like_redis() {
+        assert_eq!(
+            parse_metadata(b"#!lua name=lib\nx"),
+            Ok(("lib".to_string(), 14))
+        );
+        assert_eq!(
+            parse_metadata(b"#!LUA  name=a_1 \nx").map(|m| m.0),
+            Ok("a_1".to_string())
+        );
+        for (code, err) in [
+            (&b"return 1"[..], "ERR Missing library metadata"),
+            (b"#!lua name=x", "ERR Invalid library metadata"),
+            (b"#!lua\n", "ERR Library name was not given"),
+            (b"#!js name=x\n", "ERR Engine 'js' not found"),
+            (b"#!lua name=x y\n", "ERR Invalid metadata value given: y"),
+            (
+                b"#!lua name=x name=y\n",
+                "ERR Invalid metadata value, name argument was given multiple times",
+            ),
+            (
+                b"#!lua name=a-b\n",
+                "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+            ),
+        ] {
+            assert_eq!(parse_metadata(code), Err(err.to_string()));
+        }
+    }
+
+    #[test]
+    fn dump_round_trips_and_rejects_damage() {
+        let status = ScriptStatus::default();
+        let mut f = Functions::new();
+        f.load(
+            b"#!lua name=a\nredis.register_function('fa', function() return 1 end)",
+            false,
+            &status,
+        )
+        .unwrap();
+        f.load(
+            b"#!lua name=b\nredis.register_function{function_name='fb', callback=function() return 2 end, flags={'no-writes'}}",
+            false,
+            &status,
+        )
+        .unwrap();
+        let payload = f.dump();
+        let mut g = Functions::new();
+        g.restore(&payload, Policy::Append, &status).unwrap();
+        assert_eq!(g.dump(), payload);
+        assert_eq!(g.function_count(), 2);
+        assert_eq!(g.load_commands().len(), 2);
+        for i in 0..payload.len() {
+            let mut bad = payload.to_vec();
+            bad[i] ^= 0x40;
+            let mut h = Functions::new();
+            assert!(h.restore(&bad, Policy::Flush, &status).is_err(), "byte {i}");
+            assert_eq!(h.library_count(), 0);
+        }
+        // Length prefixes larger than the payload are refused, not trusted.
+        let mut huge = vec![0xff, 0xff, 0xff, 0xff];
+        huge.extend_from_slice(&DUMP_VERSION);
+        let sum = sha1_smol::Sha1::from(&huge[..]).digest().bytes();
+        huge.extend_from_slice(&sum[..8]);
+        assert!(g.restore(&huge, Policy::Flush, &status).is_err());
+        assert_eq!(g.library_count(), 2, "a failed restore changes nothing");
+    }
+
+    #[test]
+    fn load_time_sandbox_and_timeout() {
+        let status = ScriptStatus::default();
+        let mut f = Functions::new();
+        let r = f.load(b"#!lua name=a\nlocal x = string.len('a')", false, &status);
+        assert_eq!(
+            r,
+            Err("ERR Error registering functions: ERR user_function:2: Script attempted to access nonexistent global variable 'string'".into())
+        );
+        let start = Instant::now();
+        let r = f.load(b"#!lua name=a\nwhile true do end", false, &status);
+        assert_eq!(
+            r,
+            Err("ERR Error registering functions: ERR FUNCTION LOAD timeout".into())
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(f.library_count(), 0);
+    }
+}

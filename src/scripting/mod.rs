@@ -555,3 +555,37 @@ fn error_table(lua: &Lua, msg: &str) -> mlua::Result<LuaValue> {
     t.raw_set("err", msg)?;
     Ok(LuaValue::Table(t))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_shebang_is_parsed_like_redis() {
+        assert_eq!(parse_eval_shebang(b"return 1"), Ok((None, 0)));
+        assert_eq!(parse_eval_shebang(b"#!lua\nreturn 1"), Ok((Some(0), 5)));
+        assert_eq!(
+            parse_eval_shebang(b"#!lua flags=no-writes,allow-oom\nx"),
+            Ok((Some(script_flags::NO_WRITES | script_flags::ALLOW_OOM), 31))
+        );
+        assert_eq!(parse_eval_shebang(b"#!lua flags=\nx"), Ok((Some(0), 12)));
+        for (body, err) in [
+            (&b"#!lua"[..], "ERR Invalid script shebang"),
+            (b"#!js\n", "ERR Unexpected engine in script shebang: #!js"),
+            (
+                b"#!lua foo=bar\n",
+                "ERR Unknown lua shebang option: foo=bar",
+            ),
+            (
+                b"#!lua flags=bad\n",
+                "ERR Unexpected flag in script shebang: bad",
+            ),
+            (
+                b"#!lua flags=no-writes,,x\n",
+                "ERR Unexpected flag in script shebang: ",
+            ),
+        ] {
+            assert_eq!(parse_eval_shebang(body), Err(err.to_string()));
+        }
+    }
+}

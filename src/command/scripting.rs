@@ -430,15 +430,42 @@ const SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("load", -3, WRITE | DENYOOM | NOSCRIPT, function_load).group(G),
-    CommandSpec::new("delete", 3, WRITE | NOSCRIPT, function_delete).group(G),
-    CommandSpec::new("list", -2, NOSCRIPT, function_list).group(G),
-    CommandSpec::new("flush", -2, WRITE | NOSCRIPT, function_flush).group(G),
-    CommandSpec::new("dump", 2, NOSCRIPT, function_dump).group(G),
-    CommandSpec::new("restore", -3, WRITE | DENYOOM | NOSCRIPT, function_restore).group(G),
-    CommandSpec::new("stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats).group(G),
-    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill).group(G),
-    CommandSpec::new("help", 2, LOADING | STALE, function_help).group(G),
+    CommandSpec::new("load", -3, WRITE | DENYOOM | NOSCRIPT, function_load)
+        .group(G)
+        .doc(
+            "Create a function with the given arguments (name, code, description)",
+            "7.0.0",
+        ),
+    CommandSpec::new("delete", 3, WRITE | NOSCRIPT, function_delete)
+        .group(G)
+        .doc("Delete a function by name", "7.0.0"),
+    CommandSpec::new("list", -2, NOSCRIPT, function_list)
+        .group(G)
+        .doc("List information about all the functions", "7.0.0"),
+    CommandSpec::new("flush", -2, WRITE | NOSCRIPT, function_flush)
+        .group(G)
+        .doc("Deleting all functions", "7.0.0"),
+    CommandSpec::new("dump", 2, NOSCRIPT, function_dump)
+        .group(G)
+        .doc(
+            "Dump all functions into a serialized binary payload",
+            "7.0.0",
+        ),
+    CommandSpec::new("restore", -3, WRITE | DENYOOM | NOSCRIPT, function_restore)
+        .group(G)
+        .doc("Restore all the functions on the given payload", "7.0.0"),
+    CommandSpec::new("stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats)
+        .group(G)
+        .doc(
+            "Return information about the function currently running (name, description, duration)",
+            "7.0.0",
+        ),
+    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill)
+        .group(G)
+        .doc("Kill the function currently in execution.", "7.0.0"),
+    CommandSpec::new("help", 2, LOADING | STALE, function_help)
+        .group(G)
+        .doc("Show helpful text about the different subcommands", "7.0.0"),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[

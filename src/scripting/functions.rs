@@ -414,7 +414,7 @@ impl Functions {
         let mut out = Vec::new();
         for lib in self.libs.values() {
             if let Some(p) = pattern
-                && !crate::pubsub::glob::glob_match(p, lib.name.as_bytes(), false)
+                && !crate::pubsub::glob::glob_match(p, lib.name.as_bytes(), true)
             {
                 continue;
             }

@@ -782,3 +782,34 @@ fn command_docs_summaries_match_redis() {
         d.cmd_norm(&["COMMAND", "DOCS", c], head);
     }
 }
+
+/// Library changes made while a rewrite is dumping keys end up in the new AOF exactly once.
+#[test]
+fn function_changes_during_a_rewrite_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes"];
+    let s = Proc::ferrymq(dir.path(), &args);
+    let mut c = s.raw();
+    c.cmd(&["FUNCTION", "LOAD", LIB_INC]);
+    // Enough keys that the dump takes many batches.
+    for chunk in 0..20 {
+        let mut cmd: Vec<String> = vec!["MSET".into()];
+        for i in 0..2000 {
+            cmd.push(format!("key:{chunk}:{i}"));
+            cmd.push("v".into());
+        }
+        assert_eq!(c.cmd_s(&cmd), "+OK\r\n");
+    }
+    assert!(c.cmd_s(&["BGREWRITEAOF"]).starts_with('+'));
+    assert_eq!(c.cmd_s(&["FUNCTION", "LOAD", LIB_GET]), "$7\r\nreaders\r\n");
+    assert_eq!(c.cmd_s(&["FUNCTION", "DELETE", "counters"]), "+OK\r\n");
+    c.cmd(&["SET", "n", "9"]);
+    wait_rewrite_done(&mut c);
+    let list = c.cmd(&["FUNCTION", "LIST", "WITHCODE"]);
+    s.shutdown();
+    let s = Proc::ferrymq(dir.path(), &args);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["FUNCTION", "LIST", "WITHCODE"]), list);
+    assert_eq!(c.cmd_s(&["FCALL_RO", "peek", "1", "n"]), "$1\r\n9\r\n");
+    assert_eq!(c.cmd_s(&["DBSIZE"]), ":40001\r\n");
+}

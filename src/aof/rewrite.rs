@@ -159,16 +159,20 @@ impl Capture {
 
     /// An effect was executed (see the module documentation).
     pub(crate) fn on_effect(&mut self, db: usize, argv: &[Bytes]) {
-        if self.rescan || argv.is_empty() {
+        if argv.is_empty() {
             return;
         }
         let name = &argv[0];
-        if is(name, "select") || is(name, "multi") || is(name, "exec") {
+        if is(name, "function") {
+            // Libraries are not keys (and FLUSHALL keeps them): every change reaches the base
+            // as it happened, even while a restart of the key dump is pending.
+            self.emit(None, argv);
             return;
         }
-        if is(name, "function") {
-            // Libraries are not keys: every change reaches the base as it happened.
-            self.emit(None, argv);
+        if self.rescan {
+            return;
+        }
+        if is(name, "select") || is(name, "multi") || is(name, "exec") {
             return;
         }
         if is(name, "flushall") {

@@ -347,10 +347,25 @@ fn busy_function_and_kill_match_redis() {
             other.cmd_s(&["PING"]).starts_with("-BUSY")
         }));
         out.push(other.cmd_s(&["PING"]));
+        out.push(other.cmd_s(&["FUNCTION", "STATS"]));
         out.push(other.cmd_s(&["FUNCTION", "KILL"]));
         out.push(other.cmd_s(&["SCRIPT", "KILL"]));
         out.push(text(&runner.read_reply()));
         out.push(other.cmd_s(&["FUNCTION", "KILL"]));
+        // A function that wrote cannot be killed; this one ends by itself after ~2 s.
+        out.push(text(&runner.cmd(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=w\nredis.register_function('wspin', function() redis.call('set', 'x', '1') local s = tonumber(redis.call('time')[1])\nwhile tonumber(redis.call('time')[1]) < s + 2 do end return 'done' end)",
+        ])));
+        runner.send(&["FCALL", "wspin", "0"]);
+        assert!(wait_for(Duration::from_secs(10), || {
+            other.cmd_s(&["PING"]).starts_with("-BUSY")
+        }));
+        out.push(other.cmd_s(&["FUNCTION", "KILL"]));
+        out.push(other.cmd_s(&["SCRIPT", "KILL"]));
+        out.push(text(&runner.read_reply()));
+        out.push(other.cmd_s(&["GET", "x"]));
         out
     };
     assert_eq!(run(&rs), run(&fm));

@@ -232,6 +232,10 @@ fn function_restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn function_stats(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     let st = &ctx.shared.script_status;
     let since = st.running_since.load(Ordering::SeqCst);
+    if since != 0 && !st.function.load(Ordering::SeqCst) {
+        // Redis reports on functions only; while an EVAL runs it answers BUSY.
+        return Reply::error(crate::scripting::BUSY_ERROR);
+    }
     let running = match (since, st.running.lock().clone()) {
         (s, Some((name, argv))) if s != 0 => Reply::Map(vec![
             (Reply::bulk_str("name"), Reply::bulk_str(&name)),

@@ -76,7 +76,21 @@ struct Cached {
     maxmemory: AtomicU64,
     pubsub_limit: RwLock<OutputLimit>,
     normal_limit: RwLock<OutputLimit>,
+    /// The `*-max-listpack-*` / `*-max-intset-*` / `stream-node-max-*` thresholds, in
+    /// [`ENCODING_KNOBS`] order: read by every hash/set/zset/stream write.
+    encoding: [AtomicI64; ENCODING_KNOBS.len()],
 }
+
+/// Encoding thresholds mirrored out of the config for the write paths.
+pub const ENCODING_KNOBS: [&str; 7] = [
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+];
 
 pub struct Shared {
     pub store: Store,
@@ -154,6 +168,7 @@ impl Shared {
                 maxmemory: AtomicU64::new(0),
                 pubsub_limit: RwLock::new(OutputLimit::default()),
                 normal_limit: RwLock::new(OutputLimit::default()),
+                encoding: Default::default(),
             },
             config: RwLock::new(config),
             monitors: RwLock::new(Vec::new()),
@@ -217,6 +232,9 @@ impl Shared {
                 soft_secs,
             }
         };
+        for (slot, name) in self.cached.encoding.iter().zip(ENCODING_KNOBS) {
+            slot.store(c.get_i64(name).max(0), Ordering::Relaxed);
+        }
         *self.cached.pubsub_limit.write() = lim("pubsub");
         *self.cached.normal_limit.write() = lim("normal");
     }
@@ -270,6 +288,12 @@ impl Shared {
     }
     pub fn port(&self) -> u16 {
         self.port.load(Ordering::Relaxed)
+    }
+    /// An encoding threshold by its [`ENCODING_KNOBS`] name (a constant: checked by a test).
+    pub fn encoding_knob(&self, name: &str) -> usize {
+        debug_assert!(ENCODING_KNOBS.contains(&name), "{name}");
+        let i = ENCODING_KNOBS.iter().position(|k| *k == name).unwrap_or(0);
+        self.cached.encoding[i].load(Ordering::Relaxed) as usize
     }
     pub fn config_i64(&self, name: &str) -> i64 {
         self.config.read().get_i64(name)
@@ -693,6 +717,7 @@ async fn cron(shared: Arc<Shared>) {
     loop {
         let hz = shared.config_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        crate::store::resync_clock();
         // Never wait for the lock here (a long script may hold it): skip this pass instead, so
         // the cron does not park a runtime worker.
         if let Some(mut store) = shared.store.try_lock_for(Duration::from_millis(1)) {
@@ -721,4 +746,34 @@ async fn signals(shared: Arc<Shared>) {
         _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
     }
     shared.request_shutdown();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_knobs_mirror_the_config() {
+        let args: Vec<String> = [
+            "--hash-max-listpack-entries",
+            "7",
+            "--stream-node-max-entries",
+            "33",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let shared = Shared::new(Config::from_args(&args).unwrap());
+        shared.apply_config();
+        for name in ENCODING_KNOBS {
+            assert_eq!(
+                shared.encoding_knob(name) as i64,
+                shared.config_i64(name),
+                "{name}"
+            );
+        }
+        assert_eq!(shared.encoding_knob("hash-max-listpack-entries"), 7);
+        assert_eq!(shared.encoding_knob("stream-node-max-entries"), 33);
+        assert_eq!(shared.encoding_knob("zset-max-listpack-value"), 64);
+    }
 }

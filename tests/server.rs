@@ -334,3 +334,50 @@ fn maxmemory_refuses_growth_but_allows_draining() {
     assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["SET", "c", "3"]), b"+OK\r\n");
 }
+
+/// Replies that do not fit in the socket at once are finished by the connection's writer, and
+/// replies to later commands still come after them, in order, byte for byte.
+#[test]
+fn replies_stay_in_order_when_the_socket_is_full() {
+    let s = Server::ferrymq(&[]);
+    let mut admin = s.raw();
+    let values: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("{i:05}").repeat(1600).into_bytes())
+        .collect();
+    for chunk in values.chunks(100) {
+        let mut args: Vec<&[u8]> = vec![b"RPUSH", b"big"];
+        args.extend(chunk.iter().map(|v| v.as_slice()));
+        admin.cmd(&args);
+    }
+    let mut c = s.raw();
+    let id = String::from_utf8(c.cmd(&["CLIENT", "ID"])).unwrap();
+    let id = id.trim_start_matches(':').trim().to_string();
+    // 8 MB of reply that the client does not read yet: the socket fills up.
+    c.send(&["LRANGE", "big", "0", "-1"]);
+    assert!(wait_for(Duration::from_secs(10), || {
+        let list = String::from_utf8(admin.cmd(&["CLIENT", "LIST", "ID", &id])).unwrap();
+        list.split(' ')
+            .find_map(|f| f.strip_prefix("omem="))
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|v| v > 0)
+    }));
+    // A second batch while the first is still being written.
+    c.send_raw(&[encode_cmd(&["PING"]), encode_cmd(&["ECHO", "after"])].concat());
+    c.send(&["LRANGE", "big", "0", "1"]);
+    let mut expected = format!("*{}\r\n", values.len()).into_bytes();
+    for v in &values {
+        expected.extend_from_slice(format!("${}\r\n", v.len()).as_bytes());
+        expected.extend_from_slice(v);
+        expected.extend_from_slice(b"\r\n");
+    }
+    assert!(c.read_reply() == expected, "the big reply arrived intact");
+    assert_eq!(c.read_reply(), b"+PONG\r\n");
+    assert_eq!(c.read_reply(), b"$5\r\nafter\r\n");
+    let mut head = b"*2\r\n".to_vec();
+    for v in &values[..2] {
+        head.extend_from_slice(format!("${}\r\n", v.len()).as_bytes());
+        head.extend_from_slice(v);
+        head.extend_from_slice(b"\r\n");
+    }
+    assert!(c.read_reply() == head);
+}

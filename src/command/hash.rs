@@ -24,8 +24,8 @@ const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
 
 pub(crate) fn limits(ctx: &Ctx) -> Limits {
     Limits {
-        entries: ctx.shared.config_i64("hash-max-listpack-entries").max(0) as usize,
-        value: ctx.shared.config_i64("hash-max-listpack-value").max(0) as usize,
+        entries: ctx.shared.encoding_knob("hash-max-listpack-entries"),
+        value: ctx.shared.encoding_knob("hash-max-listpack-value"),
     }
 }
 

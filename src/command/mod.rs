@@ -365,7 +365,10 @@ impl<'a> Ctx<'a> {
     pub fn store(&mut self) -> &mut StoreInner {
         if let StoreAccess::Unlocked(s) = self.store {
             let mut g = s.lock();
-            g.begin_command(self.client.db);
+            g.begin_command(
+                self.client.db,
+                crate::store::unix_ms_at(self.client.cmd_start),
+            );
             self.store = StoreAccess::Locked(g);
         }
         match &mut self.store {
@@ -570,12 +573,12 @@ impl<'a> Ctx<'a> {
             }
         }
         if self.dirty > 0 && !self.propagated && self.entry.has_flag(flags::WRITE) {
-            let argv = self.argv.to_vec();
+            let argv = self.argv;
             let db = self.client.db;
             if let Some(c) = self.collect.as_mut() {
-                c.push((db, argv));
+                c.push((db, argv.to_vec()));
             } else {
-                self.store().propagate(db, &argv);
+                self.store().propagate(db, argv);
             }
         }
         let db = self.client.db;
@@ -740,7 +743,10 @@ pub fn execute(
     entry: &'static CommandEntry,
     argv: &[Bytes],
 ) -> (Reply, Option<Option<Instant>>) {
-    let start = Instant::now();
+    // One clock read per command: in a pipelined batch the previous command's end is this
+    // one's start (the reader resets the cursor after every wait).
+    let start = client.clock.take().unwrap_or_else(Instant::now);
+    client.cmd_start = start;
     let mut client_hold = None;
     let mut ctx = Ctx::new(
         shared,
@@ -777,14 +783,16 @@ pub fn execute(
 
 fn record_call(
     shared: &Shared,
-    client: &ClientState,
+    client: &mut ClientState,
     entry: &CommandEntry,
     argv: &[Bytes],
     start: Instant,
     reply: &Reply,
     _dirty: u64,
 ) {
-    let us = start.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    client.clock = Some(end);
+    let us = end.saturating_duration_since(start).as_micros() as u64;
     entry.calls.fetch_add(1, Ordering::Relaxed);
     entry.usec.fetch_add(us, Ordering::Relaxed);
     if reply.is_error() {
@@ -814,8 +822,9 @@ pub fn execute_transaction(
             }
         };
         shared.feed_monitors(client, argv);
-        let start = Instant::now();
-        guard.begin_command(client.db);
+        let start = client.clock.take().unwrap_or_else(Instant::now);
+        client.cmd_start = start;
+        guard.begin_command(client.db, crate::store::unix_ms_at(start));
         let mut ctx = Ctx::new(
             shared,
             client,
@@ -874,7 +883,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             let mut state = ClientState::new(handle.clone(), true);
             state.db = wdb;
             state.resp = resp;
-            store.begin_command(wdb);
+            store.begin_command(wdb, crate::store::unix_ms());
             let mut ctx = Ctx::new(
                 shared,
                 &mut state,

@@ -28,7 +28,7 @@ macro_rules! tri {
 }
 
 fn max_intset(ctx: &Ctx) -> usize {
-    ctx.shared.config_i64("set-max-intset-entries").max(0) as usize
+    ctx.shared.encoding_knob("set-max-intset-entries")
 }
 
 fn get_set<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a Set>, Reply> {

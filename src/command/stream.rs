@@ -79,8 +79,8 @@ const BLOCKED_DEFAULT_COUNT: usize = 1000;
 /// `stream-node-max-bytes` / `stream-node-max-entries`.
 fn node_limits(ctx: &Ctx) -> NodeLimits {
     NodeLimits {
-        max_bytes: ctx.shared.config_i64("stream-node-max-bytes").max(0) as u64,
-        max_entries: ctx.shared.config_i64("stream-node-max-entries").max(0) as u64,
+        max_bytes: ctx.shared.encoding_knob("stream-node-max-bytes") as u64,
+        max_entries: ctx.shared.encoding_knob("stream-node-max-entries") as u64,
     }
 }
 

@@ -39,8 +39,8 @@ macro_rules! tri {
 
 fn limits(ctx: &Ctx) -> Limits {
     Limits {
-        entries: ctx.shared.config_i64("zset-max-listpack-entries").max(0) as usize,
-        value: ctx.shared.config_i64("zset-max-listpack-value").max(0) as usize,
+        entries: ctx.shared.encoding_knob("zset-max-listpack-entries"),
+        value: ctx.shared.encoding_knob("zset-max-listpack-value"),
     }
 }
 

@@ -123,7 +123,10 @@ fn lookup(name: &str) -> Option<(usize, bool)> {
         }
         m
     });
-    map.get(name.to_ascii_lowercase().as_str()).copied()
+    match map.get(name) {
+        Some(v) => Some(*v),
+        None => map.get(name.to_ascii_lowercase().as_str()).copied(),
+    }
 }
 
 fn entry_name(idx: usize, alias: bool) -> &'static str {

@@ -144,6 +144,11 @@ pub struct ClientState {
     pub close_after_reply: bool,
     pub reply_mode: ReplyMode,
     pub monitor: bool,
+    /// Start of the command being executed (its time snapshot for expiry decisions).
+    pub cmd_start: Instant,
+    /// End of the previous command when nothing happened in between (same pipelined batch):
+    /// the next command starts there instead of reading the clock again.
+    pub clock: Option<Instant>,
 }
 
 impl ClientState {
@@ -163,6 +168,8 @@ impl ClientState {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             monitor: false,
+            cmd_start: Instant::now(),
+            clock: None,
         }
     }
 

@@ -14,6 +14,7 @@
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -30,8 +31,11 @@ pub struct OutputLimit {
 #[derive(Default)]
 struct Inner {
     buf: BytesMut,
-    /// Bytes taken by the writer and not yet written.
+    /// Bytes taken (by the writer task or by the reader's direct write) and not yet written.
+    /// While non-zero, nobody else may take: writes to the socket stay in order.
     in_flight: usize,
+    /// The unwritten tail of a direct write, handed to the writer task: written before `buf`.
+    front: BytesMut,
     /// AOF offset that must be durable before `buf` may be written.
     hold_until: u64,
     /// Write what is queued, then close.
@@ -44,6 +48,8 @@ struct Inner {
 #[derive(Default)]
 pub struct Outbox {
     inner: Mutex<Inner>,
+    /// Mirror of `Inner::killed`, read after every command without taking the lock.
+    killed: AtomicBool,
     notify: Notify,
 }
 
@@ -99,6 +105,7 @@ impl Outbox {
         }
         if over {
             g.killed = true;
+            self.killed.store(true, Ordering::Release);
             g.buf = BytesMut::new();
             drop(g);
             self.notify.notify_one();
@@ -128,13 +135,14 @@ impl Outbox {
     pub fn kill(&self) {
         let mut g = self.inner.lock();
         g.killed = true;
+        self.killed.store(true, Ordering::Release);
         g.buf = BytesMut::new();
         drop(g);
         self.notify.notify_one();
     }
 
     pub fn is_killed(&self) -> bool {
-        self.inner.lock().killed
+        self.killed.load(Ordering::Acquire)
     }
 
     /// Bytes queued or being written (CLIENT LIST `omem`).
@@ -154,6 +162,16 @@ impl Outbox {
         if g.killed {
             return Take::Close;
         }
+        if !g.front.is_empty() {
+            std::mem::swap(&mut g.front, spare);
+            g.in_flight = spare.len();
+            // Its durability was checked when it was taken the first time.
+            return Take::Write { hold_until: 0 };
+        }
+        if g.in_flight > 0 {
+            // A direct write is under way; its writer wakes us if more is queued after it.
+            return Take::Idle;
+        }
         if g.buf.is_empty() {
             return if g.closing { Take::Close } else { Take::Idle };
         }
@@ -164,9 +182,39 @@ impl Outbox {
         }
     }
 
-    /// Writer side: the bytes taken last were written.
-    pub fn written(&self) {
-        self.inner.lock().in_flight = 0;
+    /// Reader side, at the end of a batch: take the queued bytes to write them directly from
+    /// the reader's task (saving the hand-off to the writer task), if nobody is writing, nothing
+    /// was handed back, and the replies do not wait for an AOF offset beyond `durable`.
+    pub fn take_direct(&self, spare: &mut BytesMut, durable: u64) -> bool {
+        let mut g = self.inner.lock();
+        if g.killed
+            || g.closing
+            || g.in_flight > 0
+            || g.buf.is_empty()
+            || !g.front.is_empty()
+            || g.hold_until > durable
+        {
+            return false;
+        }
+        std::mem::swap(&mut g.buf, spare);
+        g.in_flight = spare.len();
+        true
+    }
+
+    /// Reader side: the socket did not take all of a direct write; `rest` (what is left) goes
+    /// to the writer task, ahead of anything queued since. The caller then wakes the writer.
+    pub fn hand_back(&self, rest: &mut BytesMut) {
+        let mut g = self.inner.lock();
+        std::mem::swap(&mut g.front, rest);
+        g.in_flight = g.front.len();
+    }
+
+    /// The bytes taken last were written. Returns true when more is queued (the writer task
+    /// must be woken if it was not the one writing).
+    pub fn written(&self) -> bool {
+        let mut g = self.inner.lock();
+        g.in_flight = 0;
+        !g.buf.is_empty() || !g.front.is_empty()
     }
 
     /// Writer side: wait for a wake-up.

@@ -8,11 +8,15 @@
 //! The writer task owns the write half and drains the outbox (see `outbox`).
 
 use bytes::BytesMut;
+use parking_lot::Mutex;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{debug, info_span, warn};
 
 use super::outbox::Take;
 use super::{ClientHandle, ClientState};
@@ -31,8 +35,10 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let id = shared.clients.next_id();
+    // Not `.instrument(span)`: entering a span on every poll of the connection cost ~6% of the
+    // instructions of a small request. Events name the client explicitly instead.
     let span = info_span!("client", id, peer = %addr);
-    async move {
+    {
         let handle = Arc::new(ClientHandle::new(id, addr, laddr, unix));
         shared.stats.connections.fetch_add(1, Ordering::Relaxed);
         let maxclients = shared.config_i64("maxclients").max(1) as usize;
@@ -48,18 +54,17 @@ where
             return;
         }
         shared.clients.add(handle.clone());
-        debug!("connected");
-        let writer = tokio::spawn(write_loop(shared.clone(), handle.clone(), wr));
+        debug!(parent: &span, "connected");
+        let sink = Arc::new(Sink::new(wr));
+        let writer = tokio::spawn(write_loop(shared.clone(), handle.clone(), sink.clone()));
         let mut state = ClientState::new(handle.clone(), shared.requirepass().is_none());
-        read_loop(&shared, &mut state, rd).await;
+        read_loop(&shared, &mut state, rd, &sink).await;
         disconnect(&shared, &mut state);
         handle.outbox.close();
         let _ = writer.await;
         shared.clients.remove(id);
-        debug!("disconnected");
+        debug!(parent: &span, "disconnected");
     }
-    .instrument(span)
-    .await
 }
 
 /// Undo everything a client registered: waiter, subscriptions, watches, monitor.
@@ -75,9 +80,18 @@ fn disconnect(shared: &Arc<Shared>, state: &mut ClientState) {
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut ClientState, mut rd: R) {
+async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    shared: &Arc<Shared>,
+    state: &mut ClientState,
+    mut rd: R,
+    sink: &Sink<W>,
+) {
     let handle = state.handle.clone();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::new();
+    // One wait for CLIENT KILL for the connection's whole life, not one per read.
+    let killed = handle.killed();
+    tokio::pin!(killed);
     let mut parser = RequestParser::new();
     let mut soft_since = None;
     loop {
@@ -99,18 +113,20 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
         let n = tokio::select! {
             r = read => match r {
                 None => {
-                    debug!("closing idle client");
+                    debug!(client = state.id, "closing idle client");
                     return;
                 }
                 Some(Ok(0)) | Some(Err(_)) => return,
                 Some(Ok(n)) => n,
             },
-            _ = handle.killed() => return,
+            _ = &mut killed => return,
         };
+        state.clock = None;
         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         shared.stats.reads.fetch_add(1, Ordering::Relaxed);
         if (buf.len() + parser.partial_len()) as u64 > shared.query_buffer_limit() {
             warn!(
+                client = state.id,
                 qbuf = buf.len(),
                 partial = parser.partial_len(),
                 "closing client that reached max query buffer length"
@@ -133,10 +149,12 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                         && !shared.script_status.busy.load(Ordering::Relaxed)
                     {
                         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        state.clock = None;
                     }
                     if let Some(d) = shared.pause_delay(&argv) {
                         handle.outbox.wake();
                         tokio::time::sleep(d).await;
+                        state.clock = None;
                     }
                     match dispatch(shared, state, argv) {
                         Outcome::Continue => {}
@@ -149,6 +167,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                             if !wait_unblocked(shared, state, deadline, &mut rd, &mut buf).await {
                                 return;
                             }
+                            state.clock = None;
                         }
                     }
                     if handle.is_killed() {
@@ -156,6 +175,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                     }
                     if over_output_limit(shared, state, &mut soft_since) {
                         warn!(
+                            client = state.id,
                             omem = handle.outbox.pending(),
                             "client scheduled to be closed ASAP for overcoming of output buffer limits"
                         );
@@ -170,7 +190,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                 Ok(None) => break,
                 Err(e) => {
                     // Redis replies, then closes the connection.
-                    debug!(error = e.0, "protocol error");
+                    debug!(client = state.id, error = e.0, "protocol error");
                     handle
                         .outbox
                         .push_reply(&Reply::Error(e.message().into()), state.resp);
@@ -179,7 +199,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: &Arc<Shared>, state: &mut Clien
                 }
             }
         }
-        handle.outbox.wake();
+        write_direct(shared, state, sink, &mut out);
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
@@ -275,10 +295,110 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// The socket's write half, shared by the writer task and the reader's direct write. Only the
+/// side holding the outbox's in-flight bytes writes, so writes stay in order; the mutex is held
+/// for one non-blocking poll at a time, never across an `.await`.
+struct Sink<W> {
+    w: Mutex<W>,
+}
+
+impl<W: AsyncWrite + Unpin> Sink<W> {
+    fn new(w: W) -> Self {
+        Sink { w: Mutex::new(w) }
+    }
+
+    fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.w.lock()).poll_write(cx, data)
+    }
+
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.w.lock()).poll_flush(cx)
+    }
+
+    async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        let mut pos = 0;
+        while pos < data.len() {
+            match std::future::poll_fn(|cx| self.poll_write(cx, &data[pos..])).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => pos += n,
+            }
+        }
+        // A no-op on TCP; a TLS stream may keep the tail encrypted but unsent until flushed.
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    async fn shutdown(&self) {
+        let _ = std::future::poll_fn(|cx| Pin::new(&mut *self.w.lock()).poll_shutdown(cx)).await;
+    }
+
+    /// Write what the socket takes right now without waiting: (bytes written, flushed).
+    fn try_write(&self, data: &[u8]) -> io::Result<(usize, bool)> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut pos = 0;
+        while pos < data.len() {
+            match self.poll_write(&mut cx, &data[pos..]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => pos += n,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok((pos, false)),
+            }
+        }
+        match self.poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => Ok((pos, true)),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok((pos, false)),
+        }
+    }
+}
+
+/// End of a read batch: write the replies from this task when the socket takes them at once
+/// (as Redis writes replies before going back to its event loop), and hand over to the writer
+/// task only what would have to wait. Saves a task wake-up and a poll per batch.
+fn write_direct<W: AsyncWrite + Unpin>(
+    shared: &Shared,
+    state: &ClientState,
+    sink: &Sink<W>,
+    out: &mut BytesMut,
+) {
+    let outbox = &state.handle.outbox;
+    let durable = *shared.durable.borrow();
+    if !outbox.take_direct(out, durable) {
+        outbox.wake();
+        return;
+    }
+    match sink.try_write(out) {
+        Ok((n, flushed)) if n == out.len() && flushed => {
+            shared.stats.net_out.fetch_add(n as u64, Ordering::Relaxed);
+            shared.stats.writes.fetch_add(1, Ordering::Relaxed);
+            out.clear();
+            if outbox.written() {
+                outbox.wake();
+            }
+        }
+        Ok((n, _)) => {
+            // The socket is full (or the TLS layer holds bytes): the writer task waits for it.
+            shared.stats.net_out.fetch_add(n as u64, Ordering::Relaxed);
+            bytes::Buf::advance(out, n);
+            outbox.hand_back(out);
+            out.clear();
+            outbox.wake();
+        }
+        Err(_) => {
+            // Let the writer task meet the error and close the connection.
+            outbox.hand_back(out);
+            out.clear();
+            outbox.wake();
+        }
+    }
+    if out.capacity() > 1024 * 1024 {
+        *out = BytesMut::new();
+    }
+}
+
 async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     handle: Arc<ClientHandle>,
-    mut wr: W,
+    wr: Arc<Sink<W>>,
 ) {
     let mut spare = BytesMut::new();
     let mut durable = shared.durable.subscribe();
@@ -290,9 +410,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
                     break;
                 }
-                // The flush is a no-op on TCP; a TLS stream may keep the tail of the batch
-                // encrypted but unsent until flushed.
-                if wr.write_all(&spare).await.is_err() || wr.flush().await.is_err() {
+                if wr.write_all(&spare).await.is_err() {
                     break;
                 }
                 shared
@@ -308,6 +426,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
     }
-    let _ = wr.shutdown().await;
+    wr.shutdown().await;
     handle.notify_killed();
 }

@@ -50,6 +50,38 @@ pub fn unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Anchor for turning a monotonic `Instant` into wall-clock time without another clock read:
+/// the command path reads the clock once per command and derives the expiry time from it.
+/// The cron re-takes the anchor every tick, so a change of the wall clock is followed within
+/// one tick.
+struct ClockAnchor {
+    base: std::time::Instant,
+    offset_us: std::sync::atomic::AtomicI64,
+}
+
+fn clock_anchor() -> &'static ClockAnchor {
+    static ANCHOR: std::sync::OnceLock<ClockAnchor> = std::sync::OnceLock::new();
+    ANCHOR.get_or_init(|| ClockAnchor {
+        base: std::time::Instant::now(),
+        offset_us: std::sync::atomic::AtomicI64::new(unix_us()),
+    })
+}
+
+/// Re-anchor [`unix_ms_at`] to the wall clock (called by the cron).
+pub fn resync_clock() {
+    let a = clock_anchor();
+    let since = a.base.elapsed().as_micros() as i64;
+    a.offset_us
+        .store(unix_us() - since, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Unix milliseconds at monotonic time `t` (as of the last [`resync_clock`]).
+pub fn unix_ms_at(t: std::time::Instant) -> i64 {
+    let a = clock_anchor();
+    let since = t.saturating_duration_since(a.base).as_micros() as i64;
+    (since + a.offset_us.load(std::sync::atomic::Ordering::Relaxed)) / 1000
+}
+
 pub fn unix_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -231,8 +263,7 @@ impl StoreInner {
     }
 
     /// Start a command: fix the time used for expiry decisions.
-    pub fn begin_command(&mut self, db: usize) {
-        let now = unix_ms();
+    pub fn begin_command(&mut self, db: usize, now: i64) {
         if let Some(d) = self.dbs.get_mut(db) {
             d.now = now;
         }
@@ -326,5 +357,26 @@ impl Store {
         d: std::time::Duration,
     ) -> Option<parking_lot::MutexGuard<'_, StoreInner>> {
         self.inner.try_lock_for(d)
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn unix_ms_at_follows_the_wall_clock() {
+        resync_clock();
+        let before = unix_ms();
+        let derived = unix_ms_at(std::time::Instant::now());
+        let after = unix_ms();
+        assert!(
+            derived >= before - 1 && derived <= after + 1,
+            "{before} <= {derived} <= {after}"
+        );
+        // Later instants map to later times, one for one.
+        let t = std::time::Instant::now();
+        let later = unix_ms_at(t + std::time::Duration::from_millis(1500));
+        assert_eq!(later - unix_ms_at(t), 1500);
     }
 }

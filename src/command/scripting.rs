@@ -361,7 +361,12 @@ fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn script_load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     ctx.store();
     let shared = ctx.shared.clone();
-    let r = shared.scripting.lock().load(&args[2]);
+    let r = {
+        let mut engine = shared.scripting.lock();
+        let r = engine.load(&args[2]);
+        engine.publish(&shared.script_status);
+        r
+    };
     match r {
         Ok(sha) => Reply::bulk_str(&sha),
         Err(e) => Reply::Error(e.into()),
@@ -394,7 +399,9 @@ fn script_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     ctx.store();
     let shared = ctx.shared.clone();
-    shared.scripting.lock().flush();
+    let mut engine = shared.scripting.lock();
+    engine.flush();
+    engine.publish(&shared.script_status);
     Reply::Ok
 }
 

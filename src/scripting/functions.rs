@@ -246,6 +246,11 @@ impl Functions {
         }
     }
 
+    /// Bytes held by the functions' Lua state.
+    pub fn used_memory(&self) -> usize {
+        self.engine.lua.used_memory()
+    }
+
     pub fn library_count(&self) -> usize {
         self.libs.len()
     }
@@ -255,6 +260,9 @@ impl Functions {
     }
 
     fn publish_counts(&self, status: &ScriptStatus) {
+        status
+            .vm_functions_bytes
+            .store(self.used_memory(), Ordering::Relaxed);
         status.libraries.store(self.libs.len(), Ordering::Relaxed);
         status
             .functions
@@ -586,7 +594,11 @@ impl Functions {
             Err(r) => return r,
         };
         let callback = f.callback.clone();
-        self.engine.run(ctx, status, callback, keys, args, &opts)
+        let reply = self.engine.run(ctx, status, callback, keys, args, &opts);
+        status
+            .vm_functions_bytes
+            .store(self.used_memory(), Ordering::Relaxed);
+        reply
     }
 }
 

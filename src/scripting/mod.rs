@@ -54,6 +54,11 @@ pub struct ScriptStatus {
     /// Loaded libraries and functions, for FUNCTION STATS (answered even while busy).
     pub libraries: AtomicUsize,
     pub functions: AtomicUsize,
+    /// For INFO memory: scripts in the EVAL cache, and the bytes each Lua state holds
+    /// (refreshed after every load and run).
+    pub cached_scripts: AtomicUsize,
+    pub vm_eval_bytes: AtomicUsize,
+    pub vm_functions_bytes: AtomicUsize,
 }
 
 impl ScriptStatus {
@@ -518,7 +523,22 @@ impl Scripting {
             Err(r) => return r,
         };
         let f = script.f.clone();
-        self.eval.run(ctx, status, f, keys, args, &opts)
+        let reply = self.eval.run(ctx, status, f, keys, args, &opts);
+        self.publish(status);
+        reply
+    }
+
+    /// Refresh the INFO figures in `status`.
+    pub fn publish(&self, status: &ScriptStatus) {
+        status
+            .cached_scripts
+            .store(self.scripts.len(), Ordering::Relaxed);
+        status
+            .vm_eval_bytes
+            .store(self.eval.lua.used_memory(), Ordering::Relaxed);
+        status
+            .vm_functions_bytes
+            .store(self.functions.used_memory(), Ordering::Relaxed);
     }
 }
 

@@ -830,3 +830,20 @@ fn function_changes_during_a_rewrite_are_kept() {
     assert_eq!(c.cmd_s(&["FCALL_RO", "peek", "1", "n"]), "$1\r\n9\r\n");
     assert_eq!(c.cmd_s(&["DBSIZE"]), ":40001\r\n");
 }
+
+/// Deeply nested or cyclic tables in a script's reply end in Redis's `reached lua stack limit`
+/// error element (ferrymq stops at a smaller depth) instead of overflowing the stack.
+#[test]
+fn deep_and_cyclic_replies_are_cut() {
+    let s = Server::ferrymq(&[]);
+    let mut c = s.raw();
+    for script in [
+        "local t = {} for i = 1, 100000 do t = {t} end return t",
+        "local t = {} t[1] = t return t",
+    ] {
+        let r = text(&c.cmd(&["EVAL", script, "0"]));
+        assert!(r.starts_with("*1\r\n*1\r\n"), "{}", &r[..40.min(r.len())]);
+        assert!(r.ends_with("-ERR reached lua stack limit\r\n"), "{script}");
+    }
+    assert_eq!(c.cmd_s(&["PING"]), "+PONG\r\n");
+}

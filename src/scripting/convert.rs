@@ -284,6 +284,13 @@ fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn json_encode(v: &LuaValue, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    // The output lives outside the Lua state's memory limit: bound it the same way.
+    // DEVIATION(redis): lua-cjson has no output limit.
+    if out.len() > super::MEMORY_LIMIT {
+        return Err(mlua::Error::RuntimeError(
+            "Cannot serialise, output too large".into(),
+        ));
+    }
     if depth > 1000 {
         return Err(mlua::Error::RuntimeError(
             "Cannot serialise, excessive nesting (1001)".into(),

@@ -70,3 +70,9 @@ pub fn sanitize(mut s: String) -> String {
     }
     s
 }
+
+/// A command whose handler failed unexpectedly (a caught panic); the details are in the log.
+/// DEVIATION(redis): Redis has no such reply; its equivalent failures crash the server.
+pub fn internal_error(name: &str) -> String {
+    format!("ERR internal error while running '{name}': the command was aborted")
+}

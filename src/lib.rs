@@ -29,6 +29,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod scripting;

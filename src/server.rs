@@ -23,7 +23,8 @@ use crate::protocol::Reply;
 use crate::pubsub::Hub;
 use crate::store::{Store, StoreInner, unix_ms, unix_us};
 
-pub const ALLOCATOR: &str = "libc";
+/// INFO's `mem_allocator` (the binary's global allocator, see `main.rs`).
+pub const ALLOCATOR: &str = "jemalloc-5.3.0";
 
 #[derive(Default)]
 pub struct Stats {
@@ -38,8 +39,12 @@ pub struct Stats {
     pub writes: AtomicU64,
     pub output_limit_disconnections: AtomicU64,
     pub peak_memory: AtomicU64,
-    /// `used_memory()` as last sampled by the cron (the maxmemory check reads this).
+    /// `used_memory()` as last sampled (every [`memory::SAMPLE_EVERY`] while maxmemory is
+    /// set, else by the cron); the maxmemory check adds `memory_delta` to it.
     pub used_memory: AtomicU64,
+    /// Net bytes allocated by commands since `used_memory` was sampled (see
+    /// [`Shared::note_command_memory`]).
+    pub memory_delta: AtomicI64,
 }
 
 pub struct SlowEntry {
@@ -183,12 +188,14 @@ impl Shared {
         });
         shared.apply_config();
         shared.pubsub.attach(&shared);
+        shared.store.notifier().attach(&shared);
         shared
     }
 
     /// Re-read the config values cached for hot paths (after startup and CONFIG SET).
     pub fn apply_config(&self) {
         let c = self.config.read();
+        self.store.notifier().set_flags(c.notify_keyspace_events());
         let pass = c.get("requirepass").unwrap_or_default();
         self.acl.apply_requirepass(&pass);
         *self.cached.requirepass.write() = if pass.is_empty() {
@@ -220,9 +227,7 @@ impl Shared {
             .maxmemory
             .store(c.get_i64("maxmemory").max(0) as u64, Ordering::Relaxed);
         if c.get_i64("maxmemory") > 0 {
-            self.stats
-                .used_memory
-                .store(used_memory(), Ordering::Relaxed);
+            self.sample_memory();
         }
         let lim = |class| {
             let (hard, soft, soft_secs) = c.output_buffer_limit(class);
@@ -269,12 +274,44 @@ impl Shared {
     /// that may grow memory are refused while memory is over the limit; reads, pops and deletes
     /// keep working so queues can drain.
     ///
-    /// DEVIATION(redis): memory is sampled by the cron (every 1000/hz ms) rather than measured
-    /// before each command, so a burst can overshoot the limit by what arrives in one period;
-    /// eviction policies other than noeviction are accepted but act as noeviction.
+    /// Used memory is what the allocator has handed out (jemalloc's `stats.allocated`, as Redis's
+    /// `used_memory` counts its allocations), sampled every few milliseconds because reading it
+    /// costs tens of microseconds, plus what each command allocated since the sample (read from
+    /// the running thread's counters at almost no cost). So data growth is seen by the next
+    /// command; client buffers filled outside commands within one sampling period are not.
+    ///
+    /// DEVIATION(redis): eviction policies other than noeviction are accepted but act as
+    /// noeviction. Without jemalloc as the global allocator (the library's own unit tests) the
+    /// resident set size stands in for allocated memory.
     pub fn over_maxmemory(&self) -> bool {
         let max = self.maxmemory();
-        max > 0 && self.stats.used_memory.load(Ordering::Relaxed) > max
+        if max == 0 {
+            return false;
+        }
+        let used = self.stats.used_memory.load(Ordering::Relaxed) as i64
+            + self.stats.memory_delta.load(Ordering::Relaxed).max(0);
+        used > max as i64
+    }
+
+    /// Count what a command allocated (net, on the thread that ran it) towards the maxmemory
+    /// check until the next sample; `before` is [`memory::thread_net`] taken when it started.
+    #[inline]
+    pub fn note_command_memory(&self, before: Option<i64>) {
+        if let (Some(b), Some(now)) = (before, memory::thread_net()) {
+            let d = now - b;
+            if d != 0 {
+                self.stats.memory_delta.fetch_add(d, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Take a fresh reading of used memory (and the peak), restarting the per-command tally.
+    pub fn sample_memory(&self) -> u64 {
+        let used = used_memory();
+        self.stats.memory_delta.store(0, Ordering::Relaxed);
+        self.stats.used_memory.store(used, Ordering::Relaxed);
+        self.stats.peak_memory.fetch_max(used, Ordering::Relaxed);
+        used
     }
 
     pub fn pubsub_limit(&self) -> OutputLimit {
@@ -504,9 +541,81 @@ impl Shared {
     }
 }
 
-/// Bytes allocated by the process for data and buffers (INFO used_memory).
+/// Bytes allocated by the process for data and buffers (INFO used_memory): jemalloc's
+/// `stats.allocated`, or the resident set size when jemalloc is not the global allocator.
+/// Costs tens of microseconds (jemalloc merges every arena's statistics): not per command.
 pub fn used_memory() -> u64 {
-    rss_bytes()
+    memory::allocated().unwrap_or_else(rss_bytes)
+}
+
+/// jemalloc introspection (the binary's global allocator, `main.rs`).
+///
+/// - [`allocated`]: process-wide allocated bytes; advances jemalloc's statistics epoch, which
+///   merges every arena's counters (tens of microseconds), so it is read by the sampler, INFO
+///   and MEMORY, never per command.
+/// - [`thread_net`]: bytes allocated minus bytes freed by the calling thread since it started,
+///   from jemalloc's per-thread counters (a pointer read): dispatch takes it around a command
+///   to see what the command allocated.
+///
+/// Both return None when jemalloc is not the global allocator (the library's unit tests link
+/// it without routing allocations through it); the first call finds out by allocating 4 MiB
+/// and checking that jemalloc saw it.
+pub mod memory {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+    use tikv_jemalloc_ctl::{epoch, stats, thread};
+
+    /// How often used memory is sampled while `maxmemory` is set.
+    pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+    struct Mibs {
+        epoch: tikv_jemalloc_ctl::epoch_mib,
+        allocated: stats::allocated_mib,
+    }
+
+    fn mibs() -> Option<&'static Mibs> {
+        static M: OnceLock<Option<Mibs>> = OnceLock::new();
+        M.get_or_init(|| {
+            let m = Mibs {
+                epoch: epoch::mib().ok()?,
+                allocated: stats::allocated::mib().ok()?,
+            };
+            let read = |m: &Mibs| {
+                m.epoch.advance().ok()?;
+                m.allocated.read().ok()
+            };
+            let before = read(&m)?;
+            let probe: Vec<u8> = Vec::with_capacity(4 << 20);
+            let during = read(&m)?;
+            drop(std::hint::black_box(probe));
+            (during >= before + (4 << 20)).then_some(m)
+        })
+        .as_ref()
+    }
+
+    /// Allocated bytes, process-wide (see the module documentation for the cost).
+    pub fn allocated() -> Option<u64> {
+        let m = mibs()?;
+        m.epoch.advance().ok()?;
+        m.allocated.read().ok().map(|v| v as u64)
+    }
+
+    type Counters = Option<(thread::ThreadLocal<u64>, thread::ThreadLocal<u64>)>;
+
+    thread_local! {
+        static COUNTERS: Counters = mibs().and_then(|_| {
+            Some((thread::allocatedp::read().ok()?, thread::deallocatedp::read().ok()?))
+        });
+    }
+
+    /// Net bytes allocated by this thread so far (see the module documentation).
+    #[inline]
+    pub fn thread_net() -> Option<i64> {
+        COUNTERS.with(|c| {
+            c.as_ref()
+                .map(|(a, d)| a.get().wrapping_sub(d.get()) as i64)
+        })
+    }
 }
 
 /// Resident set size from /proc.
@@ -604,6 +713,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         )));
     }
     tokio::spawn(cron(shared.clone()));
+    tokio::spawn(memory_sampler(shared.clone()));
     tokio::spawn(signals(shared.clone()));
     info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -727,9 +837,23 @@ async fn cron(shared: Arc<Shared>) {
                 crate::command::serve_ready_keys(&shared, &mut store);
             }
         }
-        let used = used_memory();
-        shared.stats.used_memory.store(used, Ordering::Relaxed);
-        shared.stats.peak_memory.fetch_max(used, Ordering::Relaxed);
+        if shared.maxmemory() == 0 {
+            shared.sample_memory();
+        }
+    }
+}
+
+/// While `maxmemory` is set, sample used memory every [`memory::SAMPLE_EVERY`] so the limit
+/// check sees client buffers and freed memory promptly (commands' own allocations are added
+/// as they happen, see [`Shared::over_maxmemory`]).
+async fn memory_sampler(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(memory::SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if shared.maxmemory() > 0 {
+            shared.sample_memory();
+        }
     }
 }
 

@@ -362,3 +362,185 @@ fn auth_brute_force_does_not_slow_others() {
         good.cmd_s(&["ACL", "LOG", "1"]).contains("auth")
     }));
 }
+
+/// The reply Redis 7.0 gives in EXEC's array for a queued command the user may no longer run.
+fn exec_noperm(reason: &str) -> String {
+    format!(
+        "-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}\r\n"
+    )
+}
+
+/// EXEC re-checks each queued command against the user's rules as they are when it runs
+/// (replies taken from redis-server 7.0.15); the denial is logged with context `multi`.
+#[test]
+fn exec_rechecks_permissions_changed_after_queueing() {
+    let srv = Server::ferrymq(&[]);
+    let mut admin = srv.raw();
+    let mut c = as_user(&srv, &mut admin, "tx", &["+@all", "~*", "&*"]);
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd_s(&["SET", "k", "v"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd_s(&["GET", "k"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd_s(&["PUBLISH", "ch", "x"]), "+QUEUED\r\n");
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "tx", "-set", "resetchannels"],
+    );
+    assert_eq!(
+        c.cmd_s(&["EXEC"]),
+        format!(
+            "*3\r\n{}$-1\r\n{}",
+            exec_noperm("no permission to execute the command or subcommand"),
+            exec_noperm("no permission to access one of the channels used as arguments")
+        )
+    );
+    assert_eq!(admin.cmd_s(&["EXISTS", "k"]), ":0\r\n", "SET did not run");
+    let log = admin.cmd_s(&["ACL", "LOG"]);
+    assert!(log.starts_with("*2\r\n"), "{log}");
+    assert!(
+        log.contains(
+            "$7\r\nchannel\r\n$7\r\ncontext\r\n$5\r\nmulti\r\n$6\r\nobject\r\n$2\r\nch\r\n"
+        )
+    );
+    assert!(log.contains(
+        "$7\r\ncommand\r\n$7\r\ncontext\r\n$5\r\nmulti\r\n$6\r\nobject\r\n$3\r\nset\r\n"
+    ));
+
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd_s(&["GET", "k"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd_s(&["PING"]), "+QUEUED\r\n");
+    ok(&mut admin, &["ACL", "SETUSER", "tx", "resetkeys"]);
+    assert_eq!(
+        c.cmd_s(&["EXEC"]),
+        format!(
+            "*2\r\n{}+PONG\r\n",
+            exec_noperm("no permission to touch the specified keys")
+        )
+    );
+    // Unchanged rules: the transaction runs as usual.
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd_s(&["PING"]), "+QUEUED\r\n");
+    assert_eq!(c.cmd_s(&["EXEC"]), "*1\r\n+PONG\r\n");
+}
+
+/// `redis.call` / `redis.pcall` run with the permissions of the user running the script
+/// (errors taken from redis-server 7.0.15); denials are logged with context `lua`.
+#[test]
+fn scripts_run_commands_with_the_callers_permissions() {
+    let srv = Server::ferrymq(&[]);
+    let mut admin = srv.raw();
+    let mut c = as_user(&srv, &mut admin, "lua", &["+@all", "-set", "~k*", "&ch"]);
+    assert_eq!(
+        c.cmd_s(&["EVAL", "return redis.call('set','k','v')", "0"]),
+        "-ERR The user executing the script can't run this command or subcommand script: d223ed8c7345b684e8ed044ed472601f536fa58b, on @user_script:1.\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["EVAL", "return redis.pcall('set','k','v')", "0"]),
+        "-ERR The user executing the script can't run this command or subcommand\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["EVAL", "return redis.call('get','zz')", "0"]),
+        "-ERR The user executing the script can't access at least one of the keys mentioned in the command arguments script: e1865e627da33038e4f491368970810aeb17c8bb, on @user_script:1.\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["EVAL", "return redis.call('publish','other','m')", "0"]),
+        "-ERR The user executing the script can't publish to the channel mentioned in the command script: 4c1f66b3c45d0e2ab3ad154a5693aa863023564c, on @user_script:1.\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["EVAL", "return redis.call('get','k')", "0"]),
+        "$-1\r\n"
+    );
+    assert_eq!(c.cmd_s(&["EXISTS", "k"]), ":0\r\n", "SET never ran");
+    let log = admin.cmd_s(&["ACL", "LOG"]);
+    assert!(log.starts_with("*3\r\n"), "{log}");
+    assert!(
+        log.contains(
+            "$5\r\ncount\r\n:2\r\n$6\r\nreason\r\n$7\r\ncommand\r\n$7\r\ncontext\r\n$3\r\nlua\r\n"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("$3\r\nkey\r\n$7\r\ncontext\r\n$3\r\nlua\r\n$6\r\nobject\r\n$2\r\nzz\r\n"),
+        "{log}"
+    );
+}
+
+/// Is `c` still served? (A subscriber in RESP2 answers PING with a pong array.)
+fn served(c: &mut RawConn) -> bool {
+    c.send(&["PING"]);
+    c.try_read_reply(Duration::from_secs(5)).is_some()
+}
+
+fn subscriber(srv: &Server, user: &str, cmd: &[&str]) -> RawConn {
+    let mut c = srv.raw();
+    ok(&mut c, &["AUTH", user, "pw"]);
+    c.send(cmd);
+    for _ in 1..cmd.len() {
+        c.read_reply();
+    }
+    c
+}
+
+/// ACL SETUSER that takes channel permissions away closes the user's connections subscribed
+/// to what is no longer allowed, and only those (cases checked on redis-server 7.0.15).
+#[test]
+fn revoking_channels_disconnects_affected_subscribers() {
+    let srv = Server::ferrymq(&[]);
+    let mut admin = srv.raw();
+    // allchannels -> resetchannels.
+    as_user(&srv, &mut admin, "v1", &["+@all", "~*", "allchannels"]);
+    let mut s = subscriber(&srv, "v1", &["SUBSCRIBE", "foo"]);
+    ok(&mut admin, &["ACL", "SETUSER", "v1", "resetchannels"]);
+    assert!(s.closed(Duration::from_secs(5)));
+
+    // &a &b -> &a: the subscriber of b goes; the one of a and a plain connection stay.
+    let mut plain = as_user(
+        &srv,
+        &mut admin,
+        "v2",
+        &["+@all", "~*", "resetchannels", "&a", "&b"],
+    );
+    let mut sb = subscriber(&srv, "v2", &["SUBSCRIBE", "b"]);
+    let mut sa = subscriber(&srv, "v2", &["SUBSCRIBE", "a"]);
+    ok(&mut admin, &["ACL", "SETUSER", "v2", "resetchannels", "&a"]);
+    assert!(sb.closed(Duration::from_secs(5)));
+    assert!(served(&mut sa));
+    assert_eq!(plain.cmd_s(&["PING"]), "+PONG\r\n");
+
+    // Pattern subscriptions must still equal an allowed pattern; channel subscriptions only
+    // need to match one.
+    as_user(
+        &srv,
+        &mut admin,
+        "v3",
+        &["+@all", "~*", "resetchannels", "&n*", "&m*"],
+    );
+    let mut pn = subscriber(&srv, "v3", &["PSUBSCRIBE", "n*"]);
+    let mut pm = subscriber(&srv, "v3", &["PSUBSCRIBE", "m*"]);
+    let mut cn = subscriber(&srv, "v3", &["SUBSCRIBE", "nx"]);
+    let mut shard = subscriber(&srv, "v3", &["SSUBSCRIBE", "mx"]);
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "v3", "resetchannels", "&n*"],
+    );
+    assert!(pm.closed(Duration::from_secs(5)));
+    assert!(shard.closed(Duration::from_secs(5)));
+    assert!(served(&mut pn));
+    assert!(served(&mut cn));
+
+    // Adding channels or disabling the user closes nobody; `reset` does.
+    as_user(
+        &srv,
+        &mut admin,
+        "v4",
+        &["+@all", "~*", "resetchannels", "&a"],
+    );
+    let mut s4 = subscriber(&srv, "v4", &["SUBSCRIBE", "a"]);
+    ok(&mut admin, &["ACL", "SETUSER", "v4", "&b"]);
+    ok(&mut admin, &["ACL", "SETUSER", "v4", "off"]);
+    assert!(served(&mut s4));
+    ok(&mut admin, &["ACL", "SETUSER", "v4", "reset"]);
+    assert!(s4.closed(Duration::from_secs(5)));
+
+    // Another user's subscribers are not affected.
+    assert!(served(&mut sa));
+}

@@ -529,3 +529,137 @@ fn endless_multibulk_of_tiny_arguments_is_cut_off() {
     probe.finish("tiny-argument flood");
     assert!(server.alive());
 }
+
+const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+fn used_memory(c: &mut RawConn) -> i64 {
+    info_field(c, "used_memory")
+        .and_then(|v| v.parse().ok())
+        .expect("INFO used_memory")
+}
+
+/// maxmemory with noeviction: a producer filling a queue gets the exact OOM error soon after
+/// the limit (what commands allocate is counted at once), reads keep working, a consumer
+/// drains, writes resume, and the process's resident memory stays within a bound. INFO memory
+/// reports allocated bytes, RSS and the peak.
+#[test]
+fn maxmemory_producer_is_refused_consumer_drains_writes_resume() {
+    const LIMIT_ABOVE_BASE: i64 = 16 << 20;
+    const VALUE: usize = 1024;
+    let mut srv = Server::ferrymq(&[]);
+    let mut admin = srv.raw();
+    let base = used_memory(&mut admin);
+    let rss_base = rss(srv.pid());
+    let max = base + LIMIT_ABOVE_BASE;
+    assert_eq!(
+        admin.cmd_s(&["CONFIG", "SET", "maxmemory", &max.to_string()]),
+        "+OK\r\n"
+    );
+    let mut p = srv.raw();
+    let value = "v".repeat(VALUE);
+    let (mut pushed, mut refused) = (0usize, None);
+    // Batches of 64 pipelined pushes until one is refused (bounded: 4x the room there is).
+    'fill: for _ in 0..(4 * LIMIT_ABOVE_BASE as usize / VALUE / 64) {
+        for _ in 0..64 {
+            p.send(&["RPUSH", "q", &value]);
+        }
+        for _ in 0..64 {
+            let r = String::from_utf8_lossy(&p.read_reply()).into_owned();
+            if r.starts_with(':') {
+                pushed += 1;
+            } else {
+                refused = Some(r);
+                // Drain the rest of this batch.
+                continue;
+            }
+        }
+        if refused.is_some() {
+            break 'fill;
+        }
+    }
+    assert_eq!(refused.as_deref(), Some(OOM), "after {pushed} pushes");
+    let data = (pushed * VALUE) as i64;
+    eprintln!(
+        "maxmemory: {pushed} pushes of {VALUE} B accepted ({data} B of values) for {LIMIT_ABOVE_BASE} B of room"
+    );
+    // Refused close to the limit: not long before it, nor far after it.
+    assert!(data > LIMIT_ABOVE_BASE / 2, "refused early: {data} B");
+    assert!(
+        data < LIMIT_ABOVE_BASE + (2 << 20),
+        "refused late: {data} B"
+    );
+    assert!(used_memory(&mut admin) > max - (1 << 20));
+    // Still refused, as long as nothing is freed; reads and pops work.
+    assert_eq!(p.cmd_s(&["SET", "x", "y"]), OOM);
+    assert_eq!(p.cmd_s(&["LLEN", "q"]), format!(":{pushed}\r\n"));
+    let peak: i64 = info_field(&mut admin, "used_memory_peak")
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(peak >= max - (1 << 20), "peak {peak}");
+    let info_rss: i64 = info_field(&mut admin, "used_memory_rss")
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(info_rss > 0);
+    let rss_full = rss(srv.pid());
+    // The consumer drains the queue; writes are accepted again.
+    let mut c = srv.raw();
+    let mut popped = 0;
+    loop {
+        let r = c.cmd(&["LPOP", "q", "500"]);
+        if r.starts_with(b"*-1") {
+            break;
+        }
+        popped += String::from_utf8_lossy(&r)
+            .split("\r\n")
+            .next()
+            .and_then(|h| h[1..].parse::<usize>().ok())
+            .unwrap();
+    }
+    assert_eq!(popped, pushed);
+    assert!(
+        wait_for(Duration::from_secs(5), || p.cmd_s(&["SET", "x", "y"])
+            == "+OK\r\n"),
+        "writes did not resume after draining"
+    );
+    assert!(used_memory(&mut admin) < base + LIMIT_ABOVE_BASE / 2);
+    eprintln!(
+        "maxmemory: rss base {rss_base} B, full {rss_full} B, after draining {} B",
+        rss(srv.pid())
+    );
+    // Resident memory tracks the limit: the data plus allocator slack, not a multiple of it.
+    assert!(
+        (rss_full as i64) < rss_base as i64 + 3 * LIMIT_ABOVE_BASE,
+        "rss {rss_full} B for a {LIMIT_ABOVE_BASE} B limit above {rss_base} B"
+    );
+    assert!(srv.alive());
+}
+
+/// A command that fails with a bug (DEBUG PANIC stands in for one) costs only that command:
+/// its client gets an error and carries on, other clients are not disturbed, and the server
+/// keeps serving. (Redis crashes on DEBUG PANIC; ferrymq contains the failure.)
+#[test]
+fn a_panicking_command_does_not_take_the_server_down() {
+    let mut srv = Server::ferrymq(&["--enable-debug-command", "yes"]);
+    let probe = Probe::start(srv.port);
+    let mut c = srv.raw();
+    let mut waiter = srv.raw();
+    waiter.send(&["BLPOP", "jobs", "0"]);
+    let err = "-ERR internal error while running 'debug': the command was aborted\r\n";
+    for _ in 0..20 {
+        assert_eq!(c.cmd_s(&["DEBUG", "PANIC"]), err);
+        assert_eq!(c.cmd_s(&["PING"]), "+PONG\r\n");
+    }
+    // Pipelined behind a panic, the next commands are answered in order.
+    c.send_raw(
+        b"*2\r\n$5\r\nDEBUG\r\n$5\r\nPANIC\r\n*3\r\n$5\r\nRPUSH\r\n$4\r\njobs\r\n$1\r\na\r\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&c.read_reply()), err);
+    assert_eq!(String::from_utf8_lossy(&c.read_reply()), ":1\r\n");
+    // The blocked client was served as usual.
+    assert_eq!(
+        String::from_utf8_lossy(&waiter.read_reply()),
+        "*2\r\n$4\r\njobs\r\n$1\r\na\r\n"
+    );
+    probe.finish("panicking command");
+    assert!(srv.alive());
+}

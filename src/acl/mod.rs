@@ -346,20 +346,36 @@ pub fn check_user(
         && let Some((range, pattern)) = channels_of(cmd.name, argv.len())
     {
         for pos in range {
-            let ch = &argv[pos];
-            let ok = u.channels.iter().any(|p| {
-                if pattern {
-                    p == ch
-                } else {
-                    crate::pubsub::glob::glob_match(p, ch, false)
-                }
-            });
-            if !ok {
+            if !channel_allowed(u, &argv[pos], pattern) {
                 return Err(Denied::Channel(pos));
             }
         }
     }
     Ok(())
+}
+
+/// May `u` use the channel `name` (publish, subscribe), or with `pattern`, subscribe to the
+/// pattern `name`? A pattern subscription must equal one of the user's patterns literally.
+pub fn channel_allowed(u: &User, name: &[u8], pattern: bool) -> bool {
+    u.allchannels
+        || u.channels.iter().any(|p| {
+            if pattern {
+                p == name
+            } else {
+                crate::pubsub::glob::glob_match(p, name, false)
+            }
+        })
+}
+
+/// Did a user whose channel rules were (`all_before`, `before`) lose any channel permission
+/// with the rules of `after`? Redis's shortcut before scanning subscribers
+/// (`ACLKillPubsubClientsIfNeeded`): none lost when `after` allows all channels or keeps every
+/// pattern of `before`.
+pub fn channels_revoked(all_before: bool, before: &[Bytes], after: &User) -> bool {
+    if after.allchannels {
+        return false;
+    }
+    all_before || before.iter().any(|p| !after.channels.contains(p))
 }
 
 pub type UserRef = Arc<RwLock<User>>;
@@ -715,6 +731,17 @@ fn client_info_line(h: &crate::connection::ClientHandle) -> String {
     crate::command::connection::client_line_with(h, false)
 }
 
+/// Where a denial happened, as ACL LOG's `context` field names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// A command sent by the client (or queued by it inside MULTI).
+    Toplevel,
+    /// A queued command re-checked when EXEC runs it.
+    Multi,
+    /// A command run by a script (`redis.call`/`redis.pcall`).
+    Lua,
+}
+
 /// Record a denial in the ACL LOG with the client's details.
 pub fn log(
     shared: &Shared,
@@ -723,11 +750,27 @@ pub fn log(
     object: Bytes,
     username: Bytes,
 ) {
-    let max = shared.config_i64("acllog-max-len").max(0) as usize;
     let context = if client.multi.is_some() {
-        "multi"
+        Context::Multi
     } else {
-        "toplevel"
+        Context::Toplevel
+    };
+    log_in(shared, client, context, reason, object, username);
+}
+
+fn log_in(
+    shared: &Shared,
+    client: &ClientState,
+    context: Context,
+    reason: &'static str,
+    object: Bytes,
+    username: Bytes,
+) {
+    let max = shared.config_i64("acllog-max-len").max(0) as usize;
+    let context = match context {
+        Context::Toplevel => "toplevel",
+        Context::Multi => "multi",
+        Context::Lua => "lua",
     };
     let info = client_info_line(&client.handle);
     shared
@@ -735,14 +778,14 @@ pub fn log(
         .log_denial(max, reason, context, object, username, info);
 }
 
-/// Dispatch's permission check: None when `client` may run `argv`, else the error to send
-/// (the denial is logged). Called only while [`Acl::restricted`].
-pub fn check(
+/// Check `argv` against the client's user; on a denial, log it in `context` and return it.
+fn deny(
     shared: &Shared,
     client: &ClientState,
     entry: &CommandEntry,
     argv: &[Bytes],
-) -> Option<String> {
+    context: Option<Context>,
+) -> Option<Denied> {
     let user = client_user(shared, client);
     let g = user.read();
     if g.unrestricted() {
@@ -755,16 +798,25 @@ pub fn check(
     drop(g);
     let (reason, object) = match denied {
         Denied::Command => ("command", Bytes::from(entry.full_name.clone())),
-        Denied::Key(i) => ("key", argv[i].clone()),
-        Denied::Channel(i) => ("channel", argv[i].clone()),
+        Denied::Key(i) => ("key", Bytes::copy_from_slice(&argv[i])),
+        Denied::Channel(i) => ("channel", Bytes::copy_from_slice(&argv[i])),
     };
-    log(
-        shared,
-        client,
-        reason,
-        Bytes::copy_from_slice(&object),
-        username,
-    );
+    match context {
+        Some(c) => log_in(shared, client, c, reason, object, username),
+        None => log(shared, client, reason, object, username),
+    }
+    Some(denied)
+}
+
+/// Dispatch's permission check: None when `client` may run `argv`, else the error to send
+/// (the denial is logged). Called only while [`Acl::restricted`].
+pub fn check(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> Option<String> {
+    let denied = deny(shared, client, entry, argv, None)?;
     let msg = noperm_message(denied, entry);
     // Redis words any refused EXEC as EXECABORT; inside MULTI dispatch's reject does it (and
     // discards the transaction), outside it is done here.
@@ -772,6 +824,49 @@ pub fn check(
         return Some(format!("EXECABORT Transaction discarded because of: {msg}"));
     }
     Some(msg)
+}
+
+/// EXEC's re-check of each queued command (Redis 7's `execCommand`): the user's rules may have
+/// changed since the command was queued. None when it may run, else its reply in the EXEC
+/// array (the denial is logged with context `multi`).
+pub fn check_at_exec(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> Option<String> {
+    let reason = match deny(shared, client, entry, argv, Some(Context::Multi))? {
+        Denied::Command => "no permission to execute the command or subcommand",
+        Denied::Key(_) => "no permission to touch the specified keys",
+        Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+    };
+    Some(format!(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"
+    ))
+}
+
+/// The check of a command a script runs (Redis's `scriptVerifyACL`), as the user running the
+/// script. None when it may run, else the error `redis.call` raises (the denial is logged with
+/// context `lua`).
+pub fn check_in_script(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> Option<&'static str> {
+    Some(
+        match deny(shared, client, entry, argv, Some(Context::Lua))? {
+            Denied::Command => {
+                "ERR The user executing the script can't run this command or subcommand"
+            }
+            Denied::Key(_) => {
+                "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+            }
+            Denied::Channel(_) => {
+                "ERR The user executing the script can't publish to the channel mentioned in the command"
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -28,7 +28,24 @@ struct Replayer<'a> {
     multi: Option<Vec<Vec<Bytes>>>,
 }
 
-impl Replayer<'_> {
+impl<'a> Replayer<'a> {
+    /// Replays as the loading client, whose replies are discarded.
+    fn new(shared: &'a Arc<Shared>) -> Self {
+        let handle = Arc::new(ClientHandle::new(
+            LOADER_CLIENT_ID,
+            "aof".into(),
+            String::new(),
+            false,
+        ));
+        let mut client = ClientState::new(handle, true);
+        client.reply_mode = ReplyMode::Off;
+        Replayer {
+            shared,
+            client,
+            multi: None,
+        }
+    }
+
     fn run(&mut self, argv: Vec<Bytes>) -> Result<(), String> {
         let entry = resolve(&argv).map_err(|_| {
             format!(
@@ -70,6 +87,63 @@ impl Replayer<'_> {
         }
         Ok(())
     }
+
+    /// Replay every command `reader` yields (file `name`, for messages). Ok(Some(offset)) when
+    /// the data ends inside a command or an unfinished MULTI: the length to truncate to.
+    fn replay<R: Read>(
+        &mut self,
+        mut reader: CommandReader<R>,
+        name: &str,
+    ) -> Result<Option<u64>, String> {
+        // Offset before the MULTI of an unfinished transaction.
+        let mut multi_start = 0u64;
+        loop {
+            match reader.next_command() {
+                Ok(Some((off, argv))) => {
+                    if self.multi.is_none() {
+                        multi_start = off;
+                    }
+                    self.run(argv).map_err(|e| {
+                        format!("{e} reading the append only file {} at offset {off}", name)
+                    })?;
+                }
+                Ok(None) => {
+                    if self.multi.is_some() {
+                        warn!(file = %name, "Revert incomplete MULTI/EXEC transaction in AOF file");
+                        return Ok(Some(multi_start));
+                    }
+                    return Ok(None);
+                }
+                Err(ReadError::Truncated { offset }) => {
+                    return Ok(Some(if self.multi.is_some() {
+                        multi_start
+                    } else {
+                        offset
+                    }));
+                }
+                Err(ReadError::Corrupt { offset, reason }) => {
+                    return Err(format!(
+                        "Bad file format reading the append only file {} at offset {offset} ({reason}): make a backup of your AOF file, then use `ferrymq check-aof --fix <dir>`",
+                        name
+                    ));
+                }
+                Err(ReadError::Io(e)) => {
+                    return Err(format!(
+                        "Unrecoverable error reading the append only file {}: {}",
+                        name,
+                        super::strerror(&e)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Replay `data` as the content of one AOF file named `name` (the AOF fuzz target and the
+/// loader's property tests use this; startup uses [`load`]). Ok(Some(offset)) when the data
+/// ends inside a command or an unfinished MULTI, at the offset a load would truncate to.
+pub fn replay_bytes(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<Option<u64>, String> {
+    Replayer::new(shared).replay(CommandReader::new(data), name)
 }
 
 /// Load every data file of `m`; Err is the message to stop startup with.
@@ -79,19 +153,7 @@ pub fn load(
     m: &Manifest,
     truncated_ok: bool,
 ) -> Result<(), String> {
-    let handle = Arc::new(ClientHandle::new(
-        LOADER_CLIENT_ID,
-        "aof".into(),
-        String::new(),
-        false,
-    ));
-    let mut client = ClientState::new(handle, true);
-    client.reply_mode = ReplyMode::Off;
-    let mut r = Replayer {
-        shared,
-        client,
-        multi: None,
-    };
+    let mut r = Replayer::new(shared);
     let files: Vec<_> = m.data_files().collect();
     let n = files.len();
     for (i, (entry, is_base)) in files.into_iter().enumerate() {
@@ -121,51 +183,7 @@ pub fn load(
         }
         let f = File::open(&path)
             .map_err(|e| format!("Can't open {}: {}", entry.name, super::strerror(&e)))?;
-        let mut reader = CommandReader::new(f);
-        // Offset before the MULTI of an unfinished transaction.
-        let mut multi_start = 0u64;
-        let truncate_at = loop {
-            match reader.next_command() {
-                Ok(Some((off, argv))) => {
-                    if r.multi.is_none() {
-                        multi_start = off;
-                    }
-                    r.run(argv).map_err(|e| {
-                        format!(
-                            "{e} reading the append only file {} at offset {off}",
-                            entry.name
-                        )
-                    })?;
-                }
-                Ok(None) => {
-                    if r.multi.is_some() {
-                        warn!(file = %entry.name, "Revert incomplete MULTI/EXEC transaction in AOF file");
-                        break Some(multi_start);
-                    }
-                    break None;
-                }
-                Err(ReadError::Truncated { offset }) => {
-                    break Some(if r.multi.is_some() {
-                        multi_start
-                    } else {
-                        offset
-                    });
-                }
-                Err(ReadError::Corrupt { offset, reason }) => {
-                    return Err(format!(
-                        "Bad file format reading the append only file {} at offset {offset} ({reason}): make a backup of your AOF file, then use `ferrymq check-aof --fix <dir>`",
-                        entry.name
-                    ));
-                }
-                Err(ReadError::Io(e)) => {
-                    return Err(format!(
-                        "Unrecoverable error reading the append only file {}: {}",
-                        entry.name,
-                        super::strerror(&e)
-                    ));
-                }
-            }
-        };
+        let truncate_at = r.replay(CommandReader::new(f), &entry.name)?;
         if let Some(at) = truncate_at {
             r.multi = None;
             if !last {

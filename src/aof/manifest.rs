@@ -26,8 +26,8 @@ impl Manifest {
     /// Parse the manifest text as Redis does: `key value` pairs per line, `#` comments.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         let mut m = Manifest::default();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
+        for (i, line) in text.split('\n').enumerate() {
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -109,48 +109,120 @@ impl Manifest {
     }
 }
 
+/// A file name as Redis writes it in a manifest: bare when it needs no quoting, otherwise
+/// double-quoted with `sdscatrepr`'s escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b`, and
+/// `\xHH` for any other byte that is not printable ASCII), so [`split_words`] reads back the
+/// same bytes. An empty name is written `""` (Redis would write nothing, which no parser can
+/// read back).
 fn quote(name: &str) -> String {
-    if name
-        .bytes()
-        .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\')
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\')
     {
-        name.to_string()
-    } else {
-        format!("{name:?}")
+        return name.to_string();
     }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.bytes() {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            b' '..=b'~' => out.push(c as char),
+            _ => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
-/// Split a manifest line into words, honouring double quotes (as Redis's `sdssplitargs`).
+/// Redis's `isspace` (the C locale): what separates words in a manifest line.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Split a manifest line into words as Redis's `sdssplitargs` does: bare words, double quotes
+/// with escapes (`\xHH`, `\n`, `\r`, `\t`, `\b`, `\a`, any other escaped byte as itself),
+/// single quotes (only `\'` escaped). None for an unbalanced quote, a closing quote not
+/// followed by a space, or a word that is not UTF-8.
 fn split_words(line: &str) -> Option<Vec<String>> {
+    let b = line.as_bytes();
     let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
+    let mut i = 0;
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
         }
-        let Some(&c) = chars.peek() else {
+        if i >= b.len() {
             return Some(out);
-        };
-        let mut w = String::new();
-        if c == '"' {
-            chars.next();
-            loop {
-                match chars.next()? {
-                    '"' => break,
-                    '\\' => w.push(chars.next()?),
-                    c => w.push(c),
+        }
+        let mut w: Vec<u8> = Vec::new();
+        match b[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    let c = *b.get(i)?;
+                    i += 1;
+                    match c {
+                        b'"' => break,
+                        b'\\' => {
+                            let e = *b.get(i)?;
+                            i += 1;
+                            let hex = |c: u8| (c as char).to_digit(16);
+                            match e {
+                                b'x' if b.len() > i + 1 => match (hex(b[i]), hex(b[i + 1])) {
+                                    (Some(h), Some(l)) => {
+                                        w.push((h * 16 + l) as u8);
+                                        i += 2;
+                                    }
+                                    _ => w.push(b'x'),
+                                },
+                                b'n' => w.push(b'\n'),
+                                b'r' => w.push(b'\r'),
+                                b't' => w.push(b'\t'),
+                                b'b' => w.push(0x08),
+                                b'a' => w.push(0x07),
+                                other => w.push(other),
+                            }
+                        }
+                        other => w.push(other),
+                    }
+                }
+                if b.get(i).is_some_and(|&c| !is_space(c)) {
+                    return None;
                 }
             }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
+            b'\'' => {
+                i += 1;
+                loop {
+                    let c = *b.get(i)?;
+                    i += 1;
+                    match c {
+                        b'\'' => break,
+                        b'\\' if b.get(i) == Some(&b'\'') => {
+                            w.push(b'\'');
+                            i += 1;
+                        }
+                        other => w.push(other),
+                    }
                 }
-                w.push(c);
-                chars.next();
+                if b.get(i).is_some_and(|&c| !is_space(c)) {
+                    return None;
+                }
+            }
+            _ => {
+                while i < b.len() && !is_space(b[i]) {
+                    w.push(b[i]);
+                    i += 1;
+                }
             }
         }
-        out.push(w);
+        out.push(String::from_utf8(w).ok()?);
     }
 }
 
@@ -253,6 +325,46 @@ mod tests {
         assert_eq!(m.render(), text);
         assert_eq!(m.next_base_seq(), 3);
         assert_eq!(m.next_incr_seq(), 2);
+    }
+
+    /// Any file name survives render -> parse: quoting and escapes as Redis's sdscatrepr /
+    /// sdssplitargs write and read them.
+    #[test]
+    fn odd_file_names_round_trip() {
+        for name in [
+            "a b",
+            "tab\there",
+            "nl\nx",
+            "q\"uote",
+            "s'q",
+            "back\\slash",
+            "caf\u{e9}",
+            "\u{85}x",
+            "",
+            "'x'",
+            "\x07\x08\r",
+            "#hash",
+        ] {
+            let m = Manifest {
+                base: Some(FileEntry {
+                    name: name.to_string(),
+                    seq: 3,
+                }),
+                incrs: vec![],
+                history: vec![],
+            };
+            let text = m.render();
+            assert_eq!(
+                Manifest::parse(&text),
+                Ok(m),
+                "{name:?} rendered as {text:?}"
+            );
+        }
+        // As Redis writes and reads them.
+        let m = Manifest::parse("file \"a\\x41\\tb\" seq 1 type b\n").unwrap();
+        assert_eq!(m.base.unwrap().name, "aA\tb");
+        assert!(Manifest::parse("file \"ab\"c seq 1 type b\n").is_err());
+        assert!(Manifest::parse("file \"ab seq 1 type b\n").is_err());
     }
 
     #[test]

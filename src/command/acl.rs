@@ -10,6 +10,7 @@ use super::{CommandSpec, Ctx, is};
 use crate::acl::{self, CATEGORIES, Denied, User, universe};
 use crate::error;
 use crate::protocol::Reply;
+use crate::pubsub::hub::Kind;
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -73,10 +74,60 @@ fn acl_setuser(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             );
         }
     }
+    let revoked = existing.as_ref().is_some_and(|u| {
+        let u = u.read();
+        acl::channels_revoked(u.allchannels, &u.channels, &staged)
+    });
     let cell = existing.unwrap_or_else(|| acl.get_or_create(name));
     *cell.write() = staged;
     acl.refresh();
+    if revoked {
+        disconnect_revoked_subscribers(ctx, name, &cell.read());
+    }
     Reply::Ok
+}
+
+/// Close the connections of user `name` that are subscribed to a channel, pattern or shard
+/// channel `user` no longer allows (Redis 7: "existing pub/sub clients authenticated with the
+/// user may need to be disconnected"). The caller's own connection closes after its reply.
+fn disconnect_revoked_subscribers(ctx: &mut Ctx, name: &[u8], user: &User) {
+    let mut handles = Vec::new();
+    for h in ctx.shared.clients.all() {
+        let info = h.info.lock();
+        if info.user.as_bytes() == name && info.sub + info.psub + info.ssub > 0 {
+            drop(info);
+            handles.push(h);
+        }
+    }
+    // The caller's own counts reach its CLIENT LIST info only after the command.
+    let me = ctx.client.id;
+    let me_subscribed = ctx.client.subscription_count() > 0
+        && acl::client_user(ctx.shared, ctx.client).read().name[..] == *name;
+    let mut ids: Vec<u64> = handles.iter().map(|h| h.id).collect();
+    if me_subscribed && !ids.contains(&me) {
+        ids.push(me);
+    }
+    let mut doomed: Vec<u64> = ctx
+        .shared
+        .pubsub
+        .subscriptions_of(&ids)
+        .into_iter()
+        .filter(|(_, kind, ch)| !acl::channel_allowed(user, ch, *kind == Kind::Pattern))
+        .map(|(id, _, _)| id)
+        .collect();
+    doomed.sort_unstable();
+    doomed.dedup();
+    for id in doomed {
+        if id == me {
+            ctx.client.close_after_reply = true;
+        } else if let Some(h) = handles.iter().find(|h| h.id == id) {
+            tracing::info!(
+                client = id,
+                "closing a subscriber whose channel permissions were revoked"
+            );
+            h.kill();
+        }
+    }
 }
 
 // ACL GETUSER username

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CommandSpec, Ctx, is, parse_i64};
+use crate::config::notify::HASH;
 use crate::error;
 use crate::protocol::Reply;
 use crate::pubsub::glob::glob_match;
@@ -84,7 +85,9 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if !args.len().is_multiple_of(2) {
         return Reply::Error(error::wrong_args("hset").into());
     }
-    Reply::Int(tri!(hset_pairs(ctx, &args[1], &args[2..])))
+    let created = tri!(hset_pairs(ctx, &args[1], &args[2..]));
+    ctx.notify(HASH, "hset", &args[1]);
+    Reply::Int(created)
 }
 
 // HMSET key field value [field value ...]
@@ -93,6 +96,7 @@ fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Error(error::wrong_args("hmset").into());
     }
     tri!(hset_pairs(ctx, &args[1], &args[2..]));
+    ctx.notify(HASH, "hset", &args[1]);
     Reply::Ok
 }
 
@@ -104,6 +108,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     tri!(hset_pairs(ctx, &args[1], &args[2..4]));
+    ctx.notify(HASH, "hset", &args[1]);
     Reply::Int(1)
 }
 
@@ -149,6 +154,8 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if n > 0 {
         ctx.changed();
+        ctx.notify(HASH, "hdel", &args[1]);
+        ctx.notify_del_if_gone(&args[1]);
     }
     Reply::Int(n)
 }
@@ -222,6 +229,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let v = Bytes::copy_from_slice(itoa::Buffer::new().format(new).as_bytes());
     tri!(hset_pairs(ctx, &args[1], &[args[2].clone(), v]));
+    ctx.notify(HASH, "hincrby", &args[1]);
     Reply::Int(new)
 }
 
@@ -253,6 +261,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         args[2].clone(),
         v.clone(),
     ]);
+    ctx.notify(HASH, "hincrbyfloat", &args[1]);
     Reply::Bulk(v)
 }
 

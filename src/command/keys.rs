@@ -6,10 +6,11 @@ use std::hash::{BuildHasher, Hasher};
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, is, parse_i64};
+use crate::config::notify::GENERIC;
 use crate::error;
 use crate::protocol::Reply;
 use crate::pubsub::glob::glob_match;
-use crate::store::{Value, unix_ms};
+use crate::store::Value;
 
 // DEL key [key ...]   /   UNLINK key [key ...]
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -20,6 +21,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ctx.changed();
             // Blocked stream group readers learn that their key is gone.
             ctx.store().blocking.signal_deleted(db, k);
+            ctx.notify(GENERIC, "del", k);
             n += 1;
         }
     }
@@ -206,12 +208,16 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     }
     let ttl = db.expire_at(src);
     let v = db.remove(src).expect("checked above");
+    // As Redis: the destination is deleted and added again (a `new` event even if it existed).
+    db.remove(dst);
     db.set(dst, v);
     if let Some(at) = ttl {
         db.set_expire(dst, at);
     }
     ctx.changed();
     ctx.signal_ready(dst);
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx { Reply::Int(1) } else { Reply::Ok }
 }
 
@@ -256,6 +262,8 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     store.signal_ready(dst, key);
     ctx.changed();
+    ctx.notify_in(src, GENERIC, "move_from", key);
+    ctx.notify_in(dst, GENERIC, "move_to", key);
     Reply::Int(1)
 }
 
@@ -300,6 +308,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     store.signal_ready(dst_db, dst);
     ctx.changed();
+    ctx.notify_in(dst_db, GENERIC, "copy_to", dst);
     Reply::Int(1)
 }
 
@@ -404,8 +413,11 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
         return invalid();
     }
     let mut at = when * unit_ms;
+    // One time for the whole command, as Redis's command time snapshot: a relative expiry
+    // of 1 ms is never already past when it is checked below.
+    let now = ctx.db().now();
     if !absolute {
-        match at.checked_add(unix_ms()) {
+        match at.checked_add(now) {
             Some(v) => at = v,
             None => return invalid(),
         }
@@ -425,14 +437,16 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
     if lt && current.is_some_and(|c| at >= c) {
         return Reply::Int(0);
     }
-    if at <= unix_ms() {
+    if at <= now {
         db.remove(key);
         ctx.changed();
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        ctx.notify(GENERIC, "del", key);
         return Reply::Int(1);
     }
     db.set_expire(key, at);
     ctx.changed();
+    ctx.notify(GENERIC, "expire", key);
     ctx.propagate(vec![
         Bytes::from_static(b"PEXPIREAT"),
         key.clone(),
@@ -499,6 +513,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if db.persist(&args[1]) {
         ctx.changed();
+        ctx.notify(GENERIC, "persist", &args[1]);
         Reply::Int(1)
     } else {
         Reply::Int(0)

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, is, parse_i64};
+use crate::config::notify::LIST;
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::list::List;
@@ -45,6 +46,20 @@ enum End {
 }
 
 impl End {
+    /// The keyspace events of a pop and a push at this end.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
     fn pop_cmd(self) -> Bytes {
         Bytes::from_static(match self {
             End::Left => b"LPOP",
@@ -412,6 +427,7 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
         ctx.changed();
     }
     ctx.signal_ready(key);
+    ctx.notify(LIST, end.push_event(), key);
     Reply::Int(len as i64)
 }
 
@@ -461,14 +477,22 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
         Some(n) => {
             let (reply, _) = pop_many(db, key, end, n);
             ctx.changed();
+            notify_pop(ctx, end, key);
             reply
         }
         None => {
             let popped = pop_from(db, key, end, 1);
             ctx.changed();
+            notify_pop(ctx, end, key);
             popped.into_iter().next().map_or(Reply::Null, Reply::Bulk)
         }
     }
+}
+
+/// The events of a pop from `key`: `lpop`/`rpop`, then `del` when it emptied the list.
+fn notify_pop(ctx: &mut Ctx, end: End, key: &[u8]) {
+    ctx.notify(LIST, end.pop_event(), key);
+    ctx.notify_del_if_gone(key);
 }
 
 fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -536,6 +560,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Some(i) => {
             l.set(i, &args[3]);
             ctx.changed();
+            ctx.notify(LIST, "lset", &args[1]);
             Reply::Ok
         }
         None => Reply::error(OUT_OF_RANGE),
@@ -562,6 +587,7 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     l.insert(pos + usize::from(after), &args[4]);
     let len = l.len();
     ctx.changed();
+    ctx.notify(LIST, "linsert", &args[1]);
     Reply::Int(len as i64)
 }
 
@@ -588,6 +614,8 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if removed > 0 {
         ctx.changed();
+        ctx.notify(LIST, "lrem", key);
+        ctx.notify_del_if_gone(key);
     }
     Reply::Int(removed as i64)
 }
@@ -617,6 +645,9 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if removed > 0 {
         ctx.changed();
     }
+    // Raised even when nothing was trimmed, as Redis does.
+    ctx.notify(LIST, "ltrim", key);
+    ctx.notify_del_if_gone(key);
     Reply::Ok
 }
 
@@ -741,20 +772,40 @@ fn move_element(
     {
         return Err(wrongtype());
     }
-    let Some(v) = pop_from(db, src, from, 1).pop() else {
-        return Ok(None);
+    let v = if src == dst {
+        // A rotation of one list: it never becomes empty (nor loses its TTL).
+        let Ok(Some(l)) = list_mut(db, src) else {
+            return Ok(None);
+        };
+        let Some(v) = (match from {
+            End::Left => l.pop_front(),
+            End::Right => l.pop_back(),
+        }) else {
+            return Ok(None);
+        };
+        match to {
+            End::Left => l.push_front(&v),
+            End::Right => l.push_back(&v),
+        }
+        v
+    } else {
+        let Some(v) = pop_from(db, src, from, 1).pop() else {
+            return Ok(None);
+        };
+        let Value::List(l) = db.entry_or_insert_with(dst, || Value::List(List::new())) else {
+            return Err(wrongtype());
+        };
+        match to {
+            End::Left => l.push_front(&v),
+            End::Right => l.push_back(&v),
+        }
+        v
     };
-    // When `src` is `dst` and held one element, `pop_from` deleted the key: it is recreated
-    // here, which is the rotation Redis performs on the same list.
-    let Value::List(l) = db.entry_or_insert_with(dst, || Value::List(List::new())) else {
-        return Err(wrongtype());
-    };
-    match to {
-        End::Left => l.push_front(&v),
-        End::Right => l.push_back(&v),
-    }
     ctx.changed();
     ctx.signal_ready(dst);
+    // Redis pushes first, then pops: the destination's events come first.
+    ctx.notify(LIST, to.push_event(), dst);
+    notify_pop(ctx, from, src);
     Ok(Some(v))
 }
 
@@ -824,6 +875,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
                 let v = pop_from(ctx.db(), key, end, 1);
                 ctx.changed();
                 ctx.touch(key);
+                notify_pop(ctx, end, key);
                 ctx.propagate(vec![end.pop_cmd(), own(key)]);
                 let mut out = vec![Reply::Bulk(key.clone())];
                 out.extend(v.into_iter().map(Reply::Bulk));
@@ -946,6 +998,7 @@ fn mpop_from(
             let (popped, n) = pop_many(ctx.db(), key, end, count);
             ctx.changed();
             ctx.touch(key);
+            notify_pop(ctx, end, key);
             let mut num = itoa::Buffer::new();
             let n = Bytes::copy_from_slice(num.format(n).as_bytes());
             ctx.propagate(vec![end.pop_cmd(), own(key), n]);

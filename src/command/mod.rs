@@ -50,6 +50,7 @@ use crate::error;
 use crate::protocol::Reply;
 use crate::server::Shared;
 use crate::store::blocking::Waiter;
+use crate::store::value::Value;
 use crate::store::{Db, Store, StoreInner};
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
@@ -333,6 +334,8 @@ pub struct Ctx<'a> {
     /// Changes made by commands a script ran through this context.
     nested_dirty: u64,
     block_deadline: Option<Option<Instant>>,
+    /// The handler panicked: its request is not propagated (see [`run_handler`]).
+    panicked: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -358,6 +361,7 @@ impl<'a> Ctx<'a> {
             touched: false,
             nested_dirty: 0,
             block_deadline: None,
+            panicked: false,
         }
     }
 
@@ -561,7 +565,7 @@ impl<'a> Ctx<'a> {
 
     /// End of command: propagate the request if it changed data and no explicit effect was given.
     fn finish_effects(&mut self) {
-        if self.dirty > 0 && self.entry.has_flag(flags::WRITE) && !self.touched {
+        if (self.dirty > 0 || self.panicked) && self.entry.has_flag(flags::WRITE) && !self.touched {
             let db = self.client.db;
             let argv = self.argv;
             let positions = self.entry.key_positions(argv.len());
@@ -572,7 +576,8 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        if self.dirty > 0 && !self.propagated && self.entry.has_flag(flags::WRITE) {
+        if self.dirty > 0 && !self.propagated && self.entry.has_flag(flags::WRITE) && !self.panicked
+        {
             let argv = self.argv;
             let db = self.client.db;
             if let Some(c) = self.collect.as_mut() {
@@ -588,9 +593,96 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Run the entry's handler in `ctx`. A panic in a handler is a bug, but it must cost only the
+/// command that hit it: it is caught here, logged, and the client gets an error reply, while
+/// the server keeps serving everybody else (the connection stays usable too).
+///
+/// The store lock is not poisoned (parking_lot) and stays held by `ctx` until the command ends
+/// as usual. What the handler changed before panicking stays, but is made structurally sound
+/// ([`Ctx::repair_after_panic`]): effects the handler already recorded are kept, the request
+/// itself is not propagated (it was not carried out), watchers of its keys are invalidated,
+/// and a waiter it registered is dropped.
+///
+/// DEVIATION(redis): Redis has no recoverable failure of a command: an assertion or a
+/// `DEBUG PANIC` crashes the server.
+fn run_handler(ctx: &mut Ctx, argv: &[Bytes]) -> Reply {
+    let handler = ctx.entry.spec.handler;
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(ctx, argv))) {
+        Ok(reply) => reply,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".into());
+            tracing::error!(
+                client = ctx.client.id,
+                command = %ctx.entry.full_name,
+                panic = %what,
+                "command handler panicked: the command was aborted"
+            );
+            ctx.repair_after_panic();
+            Reply::Error(error::internal_error(&ctx.entry.full_name).into())
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Restore the store's structural invariants after the handler panicked part-way.
+    fn repair_after_panic(&mut self) {
+        self.panicked = true;
+        let id = self.client.id;
+        let db = self.client.db;
+        let positions = self.entry.key_positions(self.argv.len());
+        let argv = self.argv;
+        let holds_lock = self.store_if_locked().is_some();
+        if self.block_deadline.take().is_some() {
+            self.store().blocking.remove(id);
+        }
+        if let Some(store) = self.store_if_locked() {
+            // A container emptied (or created empty) before the panic would break "no empty
+            // keys": an empty list, hash, set or sorted set is the same as no key.
+            for p in positions {
+                let key = &argv[p];
+                let empty = match store.dbs[db].map.get(&key[..]) {
+                    Some(Value::List(l)) => l.is_empty(),
+                    Some(Value::Hash(h)) => h.is_empty(),
+                    Some(Value::Set(s)) => s.is_empty(),
+                    Some(Value::ZSet(z)) => z.is_empty(),
+                    _ => false,
+                };
+                if empty {
+                    store.dbs[db].remove(key);
+                }
+            }
+        }
+        // A script that panicked out of its handler is not running any more; while this
+        // command holds the store lock no other script can be running either.
+        if holds_lock
+            && self
+                .shared
+                .script_status
+                .running_since
+                .load(Ordering::SeqCst)
+                != 0
+        {
+            let st = &self.shared.script_status;
+            st.busy.store(false, Ordering::SeqCst);
+            st.running_since.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Run `argv` on behalf of a script (`redis.call`): same store and client, blocking disabled,
 /// effects collected into the caller's list (flushed by [`Ctx::flush_collected`]).
+///
+/// The calling user's permissions apply to each command the script runs.
 pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) -> Reply {
+    if ctx.shared.acl.restricted()
+        && let Some(msg) = crate::acl::check_in_script(ctx.shared, ctx.client, entry, argv)
+    {
+        return Reply::error(msg);
+    }
     ctx.store();
     let shared = ctx.shared;
     let store: &mut StoreInner = match &mut ctx.store {
@@ -602,7 +694,7 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
     sub.collect = Some(Vec::new());
-    let reply = (entry.spec.handler)(&mut sub, argv);
+    let reply = run_handler(&mut sub, argv);
     sub.finish_effects();
     let effects = sub.collect.take().unwrap_or_default();
     let dirty = sub.dirty;
@@ -747,6 +839,7 @@ pub fn execute(
     // one's start (the reader resets the cursor after every wait).
     let start = client.clock.take().unwrap_or_else(Instant::now);
     client.cmd_start = start;
+    let mem_before = memory_mark(shared);
     let mut client_hold = None;
     let mut ctx = Ctx::new(
         shared,
@@ -755,7 +848,7 @@ pub fn execute(
         argv,
         StoreAccess::Unlocked(&shared.store),
     );
-    let reply = (entry.spec.handler)(&mut ctx, argv);
+    let reply = run_handler(&mut ctx, argv);
     ctx.finish_effects();
     if let Some(store) = ctx.store_if_locked() {
         if store.blocking.has_ready() {
@@ -777,8 +870,20 @@ pub fn execute(
     if let Some(offset) = client_hold {
         client.handle.outbox.hold(offset);
     }
+    shared.note_command_memory(mem_before);
     record_call(shared, client, entry, argv, start, &reply, dirty);
     (reply, deadline)
+}
+
+/// With `maxmemory` set, this thread's allocation counter before a command runs, so what the
+/// command allocated counts at once (see `Shared::over_maxmemory`).
+#[inline]
+fn memory_mark(shared: &Shared) -> Option<i64> {
+    if shared.maxmemory() > 0 {
+        crate::server::memory::thread_net()
+    } else {
+        None
+    }
 }
 
 fn record_call(
@@ -821,6 +926,13 @@ pub fn execute_transaction(
                 continue;
             }
         };
+        if shared.acl.restricted()
+            && let Some(msg) = crate::acl::check_at_exec(shared, client, entry, argv)
+        {
+            // Not a call of the command: like Redis, no command statistic counts it.
+            replies.push(Reply::Error(msg.into()));
+            continue;
+        }
         shared.feed_monitors(client, argv);
         let start = client.clock.take().unwrap_or_else(Instant::now);
         client.cmd_start = start;
@@ -834,7 +946,7 @@ pub fn execute_transaction(
         );
         ctx.blocking_allowed = false;
         ctx.collect = Some(Vec::new());
-        let reply = (entry.spec.handler)(&mut ctx, argv);
+        let reply = run_handler(&mut ctx, argv);
         ctx.finish_effects();
         effects.extend(ctx.collect.take().unwrap_or_default());
         let dirty = ctx.dirty;
@@ -894,7 +1006,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             ctx.rerun = true;
             ctx.ready_key = Some(key.clone());
             ctx.blocking_allowed = false;
-            let reply = (entry.spec.handler)(&mut ctx, &argv);
+            let reply = run_handler(&mut ctx, &argv);
             ctx.finish_effects();
             drop(ctx);
             if matches!(reply, Reply::Blocked) {
@@ -972,4 +1084,109 @@ pub fn parse_timeout_secs(arg: &[u8]) -> Result<Option<Duration>, Reply> {
         return Ok(None);
     }
     Ok(Some(Duration::from_millis(ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::connection::ClientHandle;
+    use crate::connection::outbox::Take;
+    use crate::store::list::List;
+
+    fn server(extra: &[&str]) -> Arc<Shared> {
+        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Shared::new(Config::from_args(&args).expect("config"))
+    }
+
+    fn client(id: u64) -> ClientState {
+        let h = Arc::new(ClientHandle::new(id, "test".into(), String::new(), false));
+        ClientState::new(h, true)
+    }
+
+    fn argv(args: &[&str]) -> Vec<Bytes> {
+        args.iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    /// Dispatch `args` and return what reached the client's outbox.
+    fn run(shared: &Arc<Shared>, c: &mut ClientState, args: &[&str]) -> String {
+        dispatch(shared, c, argv(args));
+        let mut buf = bytes::BytesMut::new();
+        match c.handle.outbox.take(&mut buf) {
+            Take::Write { .. } => {
+                c.handle.outbox.written();
+                String::from_utf8_lossy(&buf).into_owned()
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// Creates an empty list at its key, records one effect, then fails.
+    fn half_done_then_panic(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+        ctx.db()
+            .entry_or_insert_with(&args[1], || Value::List(List::new()));
+        ctx.changed();
+        ctx.propagate(vec![Bytes::from_static(b"PING")]);
+        panic!("simulated bug");
+    }
+
+    static PANICKY: CommandSpec =
+        CommandSpec::new("panicky", 2, flags::WRITE, half_done_then_panic).keys(1, 1, 1);
+
+    /// A handler that panics after changing the store: the caller gets an error, the store
+    /// lock is free again, no empty key is left behind, and the connection keeps working.
+    #[test]
+    fn a_panicking_handler_costs_only_its_command() {
+        let shared = server(&[]);
+        let mut c = client(1);
+        let entry: &'static CommandEntry = Box::leak(Box::new(CommandEntry::new(&PANICKY, None)));
+        let (reply, blocked) = execute(&shared, &mut c, entry, &argv(&["panicky", "k"]));
+        assert!(blocked.is_none());
+        match reply {
+            Reply::Error(e) => assert_eq!(
+                &e[..],
+                "ERR internal error while running 'panicky': the command was aborted"
+            ),
+            other => panic!("unexpected reply {other:?}"),
+        }
+        assert_eq!(entry.failed.load(Ordering::Relaxed), 1);
+        let store = shared
+            .store
+            .try_lock_for(Duration::from_millis(100))
+            .expect("the store lock is released");
+        assert!(store.dbs[0].map.is_empty(), "the empty list was removed");
+        drop(store);
+        assert_eq!(run(&shared, &mut c, &["RPUSH", "k", "a"]), ":1\r\n");
+        assert_eq!(
+            run(&shared, &mut c, &["LRANGE", "k", "0", "-1"]),
+            "*1\r\n$1\r\na\r\n"
+        );
+    }
+
+    /// DEBUG PANIC (when DEBUG is enabled) fails the command, not the server; inside EXEC only
+    /// that command fails and the rest of the transaction runs.
+    #[test]
+    fn debug_panic_replies_an_error() {
+        let shared = server(&["--enable-debug-command", "yes"]);
+        let mut c = client(1);
+        let err = "-ERR internal error while running 'debug': the command was aborted\r\n";
+        assert_eq!(run(&shared, &mut c, &["DEBUG", "PANIC"]), err);
+        assert_eq!(run(&shared, &mut c, &["SET", "a", "1"]), "+OK\r\n");
+        assert_eq!(run(&shared, &mut c, &["MULTI"]), "+OK\r\n");
+        assert_eq!(run(&shared, &mut c, &["DEBUG", "PANIC"]), "+QUEUED\r\n");
+        assert_eq!(run(&shared, &mut c, &["INCR", "a"]), "+QUEUED\r\n");
+        assert_eq!(
+            run(&shared, &mut c, &["EXEC"]),
+            format!("*2\r\n{err}:2\r\n")
+        );
+        assert_eq!(run(&shared, &mut c, &["GET", "a"]), "$1\r\n2\r\n");
+        // Without enable-debug-command the subcommand is refused like every DEBUG.
+        let locked = server(&[]);
+        assert!(
+            run(&locked, &mut client(2), &["DEBUG", "PANIC"])
+                .starts_with("-ERR DEBUG command not allowed")
+        );
+    }
 }

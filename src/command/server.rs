@@ -471,10 +471,25 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
         return Reply::Ok;
     }
+    if is(&args[1], "set-active-expire") && args.len() == 3 {
+        ctx.store().active_expire_enabled = args[2][..] != *b"0";
+        return Reply::Ok;
+    }
+    if is(&args[1], "panic") && args.len() == 2 {
+        // DEVIATION(redis): Redis crashes; here the panic is caught by dispatch, which aborts
+        // only this command and replies an error (the way any handler bug is contained).
+        panic!("DEBUG PANIC");
+    }
     if is(&args[1], "help") {
         return help_reply(
             "DEBUG",
             &[
+                "PANIC",
+                "    Fail this command as a bug would (the server keeps running).",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],

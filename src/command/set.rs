@@ -11,6 +11,7 @@ use super::flags::*;
 use super::hash::{distinct_indexes, parse_random_count, scan_match, scan_reply, scan_select};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CommandSpec, Ctx, is, parse_i64};
+use crate::config::notify::{GENERIC, SET};
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::set::Set;
@@ -67,6 +68,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if n > 0 {
         ctx.changed();
+        ctx.notify(SET, "sadd", &args[1]);
     }
     Reply::Int(n)
 }
@@ -91,6 +93,8 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if n > 0 {
         ctx.changed();
+        ctx.notify(SET, "srem", &args[1]);
+        ctx.notify_del_if_gone(&args[1]);
     }
     Reply::Int(n)
 }
@@ -189,6 +193,8 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if !popped.is_empty() {
         ctx.changed();
+        ctx.notify(SET, "spop", key);
+        ctx.notify_del_if_gone(key);
     }
     propagate_srem(ctx, key, &popped);
     match count {
@@ -258,10 +264,17 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if s.is_empty() {
         db.remove(src);
     }
-    if let Value::Set(d) = db.entry_or_insert_with(dst, || Value::Set(Set::new())) {
+    // The source's events come before the destination is created (Redis's order).
+    ctx.notify(SET, "srem", src);
+    ctx.notify_del_if_gone(src);
+    if let Value::Set(d) = ctx
+        .db()
+        .entry_or_insert_with(dst, || Value::Set(Set::new()))
+    {
         d.insert(own(m), max);
     }
     ctx.changed();
+    ctx.notify(SET, "sadd", dst);
     Reply::Int(1)
 }
 
@@ -359,14 +372,21 @@ fn store_generic(ctx: &mut Ctx, args: &[Bytes], op: Op) -> Reply {
     let r = tri!(combine(db, &args[2..], op, max, 0));
     let n = r.len() as i64;
     if r.is_empty() {
-        if db.remove(dst).is_some() {
+        if db.delete(dst).is_some() {
             ctx.changed();
             ctx.touch(dst);
+            ctx.notify(GENERIC, "del", dst);
         }
     } else {
         db.set(dst, Value::Set(r));
         ctx.changed();
         ctx.touch(dst);
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(SET, event, dst);
     }
     Reply::Int(n)
 }

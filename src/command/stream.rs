@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, is};
+use crate::config::notify::STREAM;
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::stream::{
@@ -403,13 +404,15 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             });
         }
     };
-    if let Some(trim) = t.trim {
-        s.trim(trim);
-    }
+    let trimmed = t.trim.map_or(0, |trim| s.trim(trim));
     let effect = rewrite_trim(args, &t, s, Some(id));
     ctx.changed();
     ctx.propagate(effect);
     ctx.signal_ready(key);
+    ctx.notify(STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(STREAM, "xtrim", key);
+    }
     id_reply(id)
 }
 
@@ -430,6 +433,7 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         if let Some(e) = effect {
             ctx.propagate(e);
         }
+        ctx.notify(STREAM, "xtrim", key);
     }
     Reply::Int(deleted as i64)
 }
@@ -510,6 +514,9 @@ fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     for _ in 0..n {
         ctx.changed();
     }
+    if n > 0 {
+        ctx.notify(STREAM, "xdel", &args[1]);
+    }
     Reply::Int(n as i64)
 }
 
@@ -554,6 +561,7 @@ fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     s.set_id(id, entries_added, max_del.filter(|m| !m.is_zero()));
     ctx.changed();
+    ctx.notify(STREAM, "xsetid", &args[1]);
     Reply::Ok
 }
 
@@ -773,6 +781,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let mut served = Vec::new();
     let mut effects: Vec<Vec<Bytes>> = Vec::new();
+    let mut new_consumer_in = Vec::new();
     for (k, f) in keys.iter().zip(&from) {
         let s = match tri!(stream_mut(ctx.db(), k)) {
             Some(s) => s,
@@ -789,6 +798,9 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         let g = s.group_mut(&group).expect("checked above");
         let created = g.touch_consumer(&consumer, now);
+        if created {
+            new_consumer_in.push(k);
+        }
         match *f {
             ReadFrom::After(start) => {
                 // History: this consumer's pending entries from `start`.
@@ -876,6 +888,9 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         for e in effects {
             ctx.propagate(e);
         }
+    }
+    for k in new_consumer_in {
+        ctx.notify(STREAM, "xgroup-createconsumer", k);
     }
     if !served.is_empty() {
         return read_reply(ctx, served);
@@ -985,6 +1000,7 @@ fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(BUSYGROUP);
     }
     ctx.changed();
+    ctx.notify(STREAM, "xgroup-create", key);
     Reply::Ok
 }
 
@@ -1014,6 +1030,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     s.group_mut(&args[3]).unwrap().set_id(id, entries_read);
     ctx.changed();
+    ctx.notify(STREAM, "xgroup-setid", &args[2]);
     Reply::Ok
 }
 
@@ -1024,6 +1041,7 @@ fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.changed();
         // Blocked XREADGROUP readers of this group get NOGROUP.
         ctx.signal_ready(&args[2]);
+        ctx.notify(STREAM, "xgroup-destroy", &args[2]);
         Reply::Int(1)
     } else {
         Reply::Int(0)
@@ -1038,6 +1056,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     if g.create_consumer(&args[4], now_ms()) {
         ctx.changed();
+        ctx.notify(STREAM, "xgroup-createconsumer", &args[2]);
         Reply::Int(1)
     } else {
         Reply::Int(0)
@@ -1053,6 +1072,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match g.delete_consumer(&args[4]) {
         Some(n) => {
             ctx.changed();
+            ctx.notify(STREAM, "xgroup-delconsumer", &args[2]);
             Reply::Int(n as i64)
         }
         None => Reply::Int(0),
@@ -1243,6 +1263,11 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         j += 1;
     }
     let mut effects = Vec::new();
+    let had_consumer = s
+        .group(group)
+        .unwrap()
+        .consumers()
+        .contains_key(&consumer[..]);
     {
         let g = s.group_mut(group).unwrap();
         if last_id > g.last_id {
@@ -1320,12 +1345,20 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         let e = effects.remove(0);
         effects.push(e);
     }
+    let new_consumer = !had_consumer
+        && s.group(group)
+            .unwrap()
+            .consumers()
+            .contains_key(&consumer[..]);
     ctx.no_propagate();
     if !effects.is_empty() {
         ctx.changed();
         for e in effects {
             ctx.propagate(e);
         }
+    }
+    if new_consumer {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
     }
     Reply::Array(out)
 }
@@ -1368,9 +1401,19 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let now = now_ms();
     let s = tri!(stream_mut(ctx.db(), key)).expect("exists");
+    let had_consumer = s
+        .group(group)
+        .unwrap()
+        .consumers()
+        .contains_key(&consumer[..]);
     let res = s
         .autoclaim(group, consumer, start, count, min_idle as u64, now, justid)
         .expect("group exists");
+    let new_consumer = !had_consumer
+        && s.group(group)
+            .unwrap()
+            .consumers()
+            .contains_key(&consumer[..]);
     let last = s.group(group).unwrap().last_id;
     let mut effects = Vec::new();
     let mut claimed = Vec::with_capacity(res.claimed.len());
@@ -1400,6 +1443,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         for e in effects {
             ctx.propagate(e);
         }
+    }
+    if new_consumer {
+        ctx.notify(STREAM, "xgroup-createconsumer", key);
     }
     Reply::Array(vec![
         id_reply(res.next),

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, is, parse_i64};
+use crate::config::notify::{GENERIC, STRING};
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::{Value, own, unix_ms};
@@ -117,6 +118,10 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     ctx.changed();
     ctx.signal_ready(key);
+    ctx.notify(STRING, "set", key);
+    if at.is_some() {
+        ctx.notify(GENERIC, "expire", key);
+    }
     if let Some(at) = at {
         let mut eff = vec![Bytes::from_static(b"SET"), key.clone(), val.clone()];
         eff.push(Bytes::from_static(b"PXAT"));
@@ -163,6 +168,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.db().set(&kv[0], Value::Str(own(&kv[1])));
         ctx.changed();
         ctx.signal_ready(&kv[0]);
+        ctx.notify(STRING, "set", &kv[0]);
     }
     Reply::Ok
 }
@@ -182,6 +188,7 @@ fn incr_generic(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
     ctx.db()
         .set_keep_ttl(key, Value::Str(Bytes::from(new.to_string())));
     ctx.changed();
+    ctx.notify(STRING, "incrby", key);
     Reply::Int(new)
 }
 
@@ -223,6 +230,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let n = v.len();
     ctx.db().set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
     ctx.changed();
+    ctx.notify(STRING, "append", &args[1]);
     Reply::Int(n as i64)
 }
 
@@ -255,6 +263,8 @@ fn set_with_expiry(ctx: &mut Ctx, key: &Bytes, val: &Bytes, at: i64) {
     db.set(key, Value::Str(own(val)));
     db.set_expire(key, at);
     ctx.changed();
+    ctx.notify(STRING, "set", key);
+    ctx.notify(GENERIC, "expire", key);
     ctx.propagate(vec![
         Bytes::from_static(b"SET"),
         key.clone(),
@@ -297,6 +307,7 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     db.set(&args[1], Value::Str(own(&args[2])));
     ctx.changed();
+    ctx.notify(STRING, "set", &args[1]);
     Reply::Int(1)
 }
 
@@ -308,6 +319,7 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     ctx.db().set(&args[1], Value::Str(own(&args[2])));
     ctx.changed();
+    ctx.notify(STRING, "set", &args[1]);
     old.map(Reply::Bulk).unwrap_or(Reply::Null)
 }
 
@@ -317,6 +329,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(Some(v)) => {
             ctx.db().remove(&args[1]);
             ctx.changed();
+            ctx.notify(GENERIC, "del", &args[1]);
             Reply::Bulk(v)
         }
         Ok(None) => Reply::Null,
@@ -375,6 +388,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ctx.db().remove(key);
             ctx.changed();
             ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.notify(GENERIC, "del", key);
         }
         Some((at, _)) => {
             ctx.db().set_expire(key, at);
@@ -384,10 +398,12 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 key.clone(),
                 Bytes::from(at.to_string()),
             ]);
+            ctx.notify(GENERIC, "expire", key);
         }
         None if persist && ctx.db().persist(key) => {
             ctx.changed();
             ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+            ctx.notify(GENERIC, "persist", key);
         }
         None => {}
     }
@@ -406,6 +422,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     for kv in args[1..].chunks(2) {
         ctx.db().set(&kv[0], Value::Str(own(&kv[1])));
         ctx.changed();
+        ctx.notify(STRING, "set", &kv[0]);
     }
     Reply::Int(1)
 }
@@ -429,6 +446,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let v = Bytes::from(long_double::format(new));
     ctx.db().set_keep_ttl(&args[1], Value::Str(v.clone()));
     ctx.changed();
+    ctx.notify(STRING, "incrbyfloat", &args[1]);
     // The result, not the increment, replays identically.
     ctx.propagate(vec![
         Bytes::from_static(b"SET"),
@@ -499,6 +517,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let n = v.len() as i64;
     ctx.db().set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
     ctx.changed();
+    ctx.notify(STRING, "setrange", &args[1]);
     Reply::Int(n)
 }
 

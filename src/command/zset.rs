@@ -16,6 +16,7 @@ use super::hash::{
 };
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CommandSpec, Ctx, is, parse_timeout_secs};
+use crate::config::notify::{GENERIC, ZSET};
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::zset::{Entry, LexBound, LexRange, Limits, ScoreRange, ZSet};
@@ -216,6 +217,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) -> Reply {
     }
     if added + updated > 0 {
         ctx.changed();
+        ctx.notify(ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if added > 0 {
         ctx.signal_ready(key);
@@ -247,6 +249,8 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if n > 0 {
         ctx.changed();
+        ctx.notify(ZSET, "zrem", &args[1]);
+        ctx.notify_del_if_gone(&args[1]);
     }
     Reply::Int(n)
 }
@@ -486,9 +490,10 @@ fn zrange_generic(
     };
     let n = picked.len();
     if picked.is_empty() {
-        if db.remove(dst).is_some() {
+        if db.delete(dst).is_some() {
             ctx.changed();
             ctx.touch(dst);
+            ctx.notify(GENERIC, "del", dst);
         }
     } else {
         let mut z = ZSet::new(0, zl);
@@ -500,6 +505,7 @@ fn zrange_generic(
         ctx.changed();
         ctx.touch(dst);
         ctx.signal_ready(dst);
+        ctx.notify(ZSET, "zrangestore", dst);
     }
     Reply::Int(n as i64)
 }
@@ -555,6 +561,9 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[Bytes], rangetype: RangeType) -> Rep
     }
     if !doomed.is_empty() {
         ctx.changed();
+        // The event is the command's name: zremrangebyscore, zremrangebyrank, zremrangebylex.
+        ctx.notify(ZSET, ctx.entry.spec.name, &args[1]);
+        ctx.notify_del_if_gone(&args[1]);
     }
     Reply::Int(doomed.len() as i64)
 }
@@ -590,6 +599,12 @@ fn pop_entries(db: &mut Db, key: &[u8], max: bool, count: usize) -> Vec<(Bytes, 
     out
 }
 
+/// The events of a pop from `key`: `zpopmin`/`zpopmax`, then `del` when it emptied the set.
+fn notify_pop(ctx: &mut Ctx, key: &[u8], max: bool) {
+    ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    ctx.notify_del_if_gone(key);
+}
+
 fn pop_effect(ctx: &mut Ctx, key: &Bytes, max: bool, count: usize) {
     let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
     ctx.propagate(vec![
@@ -619,6 +634,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
     let popped = pop_entries(db, &args[1], max, count.unwrap_or(1));
     if !popped.is_empty() {
         ctx.changed();
+        notify_pop(ctx, &args[1], max);
     }
     if count.is_none() || resp < 3 {
         let mut flat = Vec::with_capacity(popped.len() * 2);
@@ -675,6 +691,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
         let (m, s) = popped.into_iter().next().expect("non-empty");
         ctx.changed();
         ctx.touch(k);
+        notify_pop(ctx, k, max);
         let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         ctx.propagate(vec![Bytes::from_static(name), k.clone()]);
         return Reply::Array(vec![
@@ -753,6 +770,7 @@ fn mpop_some(
         ctx.changed();
         // Only the key popped from counts as modified for WATCH.
         ctx.touch(k);
+        notify_pop(ctx, k, max);
         pop_effect(ctx, k, max, n);
         let items = popped
             .into_iter()
@@ -1015,9 +1033,10 @@ fn zsetop_generic(
     };
     let len = z.len();
     if len == 0 {
-        if db.remove(dst).is_some() {
+        if db.delete(dst).is_some() {
             ctx.changed();
             ctx.touch(dst);
+            ctx.notify(GENERIC, "del", dst);
         }
     } else {
         z.shrink_encoding(zl);
@@ -1025,6 +1044,8 @@ fn zsetop_generic(
         ctx.changed();
         ctx.touch(dst);
         ctx.signal_ready(dst);
+        // zunionstore, zinterstore, zdiffstore.
+        ctx.notify(ZSET, ctx.entry.spec.name, dst);
     }
     Reply::Int(len as i64)
 }

@@ -606,6 +606,39 @@ impl Hub {
     pub fn numpat(&self) -> usize {
         self.pattern_count.load(Ordering::Relaxed)
     }
+
+    /// Every subscription of the clients `ids` as (client id, namespace, name), for the ACL
+    /// code that disconnects subscribers whose channel permissions were revoked. One pass over
+    /// all channels and patterns; no map lock is held while a channel's lock is taken.
+    pub fn subscriptions_of(&self, ids: &[u64]) -> Vec<(u64, Kind, Bytes)> {
+        let mut out = Vec::new();
+        if ids.is_empty() {
+            return out;
+        }
+        for kind in [Kind::Channel, Kind::Shard] {
+            let chans: Vec<(Bytes, Arc<Channel>)> = self
+                .map(kind)
+                .iter()
+                .map(|e| (e.key().clone(), e.value().clone()))
+                .collect();
+            for (name, ch) in chans {
+                for s in &ch.subs.read().list {
+                    if ids.contains(&s.handle.id) {
+                        out.push((s.handle.id, kind, name.clone()));
+                    }
+                }
+            }
+        }
+        let pats: Vec<Arc<PatternEntry>> = self.patterns.read().by_name.values().cloned().collect();
+        for p in pats {
+            for s in &p.subs.read().list {
+                if ids.contains(&s.handle.id) {
+                    out.push((s.handle.id, Kind::Pattern, p.pattern.clone()));
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

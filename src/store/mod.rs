@@ -9,6 +9,10 @@
 //!   waiters are served first-come-first-served.
 //! - Expired keys are removed lazily by lookups (recorded as `DEL` effects, before the effect of
 //!   the command that noticed them) and by the active expiry cycle ([`StoreInner::active_expire`]).
+//! - Keyspace notifications raised by the keyspace itself (`expired`, `new`) are queued on the
+//!   [`Db`] when their class is on and published by [`StoreInner::publish_pending`]: before the
+//!   next event of the command (`crate::notify`), at the end of the command and after each
+//!   active expiry pass, so they keep their place in the order of events.
 //!
 //! Why one `parking_lot::Mutex` and not a sharded or concurrent map: multi-key commands (LMOVE,
 //! RENAME, MULTI/EXEC) must be atomic, the AOF must record effects in execution order, and
@@ -27,11 +31,14 @@ pub mod zset;
 use ahash::RandomState;
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use value::Value;
 
 use crate::aof::AofSink;
+use crate::config::notify;
+use crate::notify::Notifier;
 use blocking::Blocking;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;
@@ -89,6 +96,28 @@ pub fn unix_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// A keyspace event raised inside [`Db`] (see [`StoreInner::publish_pending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// Removed because its TTL passed (class `x`).
+    Expired,
+    /// Created (class `n`).
+    New,
+}
+
+impl KeyEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyEvent::Expired => "expired",
+            KeyEvent::New => "new",
+        }
+    }
+}
+
+/// [`Db::track`] bits: which [`KeyEvent`]s to queue.
+const TRACK_EXPIRED: u8 = 1;
+const TRACK_NEW: u8 = 2;
+
 #[derive(Default)]
 pub struct Db {
     pub map: Dict<Bytes, Value>,
@@ -103,6 +132,10 @@ pub struct Db {
     pub expired_total: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Keyspace events raised here and not yet published, in order.
+    events: Vec<(KeyEvent, Bytes)>,
+    /// `TRACK_*` bits from the notification flags; 0 when notifications are off.
+    track: u8,
 }
 
 impl Db {
@@ -112,6 +145,9 @@ impl Db {
                 let (k, _) = self.expires.remove_entry(key).expect("present");
                 self.by_time.remove(&(at, k.clone()));
                 self.map.remove(key);
+                if self.track & TRACK_EXPIRED != 0 {
+                    self.events.push((KeyEvent::Expired, k.clone()));
+                }
                 self.expired.push(k);
                 self.expired_total += 1;
                 true
@@ -139,27 +175,36 @@ impl Db {
         self.get(key).is_some()
     }
 
-    /// Insert or overwrite; overwriting clears any TTL (as SET does). The key is copied.
+    /// Insert or overwrite; overwriting clears any TTL (as SET does). The key is copied. An
+    /// expired key is expired first (as Redis's lookup in setKey does: `expired`, then `new`).
     pub fn set(&mut self, key: &Bytes, value: Value) {
-        if !self.expires.is_empty() {
+        if !self.expires.is_empty() && !self.expire_if_needed(key) {
             self.persist(key);
         }
         match self.map.get_mut(&key[..]) {
             Some(v) => *v = value,
-            None => {
-                self.map.insert(own(key), value);
-            }
+            None => self.insert_new(key, value),
         }
     }
 
     /// Insert or overwrite, keeping an existing TTL.
     pub fn set_keep_ttl(&mut self, key: &Bytes, value: Value) {
+        if !self.expires.is_empty() {
+            self.expire_if_needed(key);
+        }
         match self.map.get_mut(&key[..]) {
             Some(v) => *v = value,
-            None => {
-                self.map.insert(own(key), value);
-            }
+            None => self.insert_new(key, value),
         }
+    }
+
+    /// Add a key that is not in the map (copied), raising `new`.
+    fn insert_new(&mut self, key: &Bytes, value: Value) {
+        let k = own(key);
+        if self.track & TRACK_NEW != 0 {
+            self.events.push((KeyEvent::New, k.clone()));
+        }
+        self.map.insert(k, value);
     }
 
     /// The value at `key`, created with `make` when absent (the key is copied).
@@ -172,7 +217,7 @@ impl Db {
             self.expire_if_needed(key);
         }
         if !self.map.contains_key(&key[..]) {
-            self.map.insert(own(key), make());
+            self.insert_new(key, make());
         }
         self.map.get_mut(&key[..]).expect("just inserted")
     }
@@ -182,6 +227,16 @@ impl Db {
             if self.expire_if_needed(key) {
                 return None;
             }
+            self.persist(key);
+        }
+        self.map.remove(key)
+    }
+
+    /// Remove `key` whatever its TTL (Redis's dbDelete): a key past its TTL is deleted, not
+    /// expired, so it raises `del` rather than `expired` (the *STORE commands with an empty
+    /// result).
+    pub fn delete(&mut self, key: &[u8]) -> Option<Value> {
+        if !self.expires.is_empty() {
             self.persist(key);
         }
         self.map.remove(key)
@@ -248,6 +303,12 @@ pub struct StoreInner {
     /// Database of the last propagated effect (a `SELECT` is emitted when it changes).
     pub last_propagated_db: Option<usize>,
     pub watches: watch::Watches,
+    /// The notification flags (shared with [`Store::notifier`]).
+    pub notify: Arc<Notifier>,
+    /// The flags the databases' `track` bits were computed from.
+    notify_flags: u32,
+    /// DEBUG SET-ACTIVE-EXPIRE: false leaves expired keys to lookups (tests of lazy expiry).
+    pub active_expire_enabled: bool,
 }
 
 impl StoreInner {
@@ -259,6 +320,9 @@ impl StoreInner {
             dirty: 0,
             last_propagated_db: None,
             watches: watch::Watches::default(),
+            notify: Arc::default(),
+            notify_flags: 0,
+            active_expire_enabled: true,
         }
     }
 
@@ -266,6 +330,63 @@ impl StoreInner {
     pub fn begin_command(&mut self, db: usize, now: i64) {
         if let Some(d) = self.dbs.get_mut(db) {
             d.now = now;
+        }
+        self.refresh_notify();
+    }
+
+    /// Pick up a change of `notify-keyspace-events` (one atomic load when nothing changed).
+    #[inline]
+    fn refresh_notify(&mut self) {
+        let f = self.notify.flags();
+        if f != self.notify_flags {
+            self.apply_notify_flags(f);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn apply_notify_flags(&mut self, f: u32) {
+        self.notify_flags = f;
+        let mut track = 0;
+        if crate::notify::wanted(f, notify::EXPIRED) {
+            track |= TRACK_EXPIRED;
+        }
+        if crate::notify::wanted(f, notify::NEW) {
+            track |= TRACK_NEW;
+        }
+        for d in &mut self.dbs {
+            d.track = track;
+            if track == 0 {
+                d.events = Vec::new();
+            }
+        }
+    }
+
+    /// Publish the keyspace events queued on the databases (lazy expiry, key creation), in the
+    /// order they happened. `crate::notify` calls this before each event of a command.
+    pub fn publish_pending(&mut self, shared: Option<&crate::server::Shared>) {
+        if self.notify_flags == 0 || self.dbs.iter().all(|d| d.events.is_empty()) {
+            return;
+        }
+        let owned;
+        let shared = match shared {
+            Some(s) => s,
+            None => match self.notify.server() {
+                Some(s) => {
+                    owned = s;
+                    &owned
+                }
+                None => {
+                    self.dbs.iter_mut().for_each(|d| d.events.clear());
+                    return;
+                }
+            },
+        };
+        let flags = self.notify_flags;
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            for (ev, key) in d.events.drain(..) {
+                crate::notify::publish(shared, flags, i, ev.name(), &key);
+            }
         }
     }
 
@@ -283,8 +404,11 @@ impl StoreInner {
         }
     }
 
-    /// Turn lazily expired keys of `db` into `DEL` effects.
+    /// Turn lazily expired keys of `db` into `DEL` effects (and publish pending keyspace events).
     pub fn flush_expired(&mut self, db: usize) {
+        if self.notify_flags != 0 {
+            self.publish_pending(None);
+        }
         let Some(d) = self.dbs.get_mut(db) else {
             return;
         };
@@ -313,6 +437,10 @@ impl StoreInner {
     /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
     /// `budget` of them so the lock is never held for long (the cycle runs again soon).
     pub fn active_expire(&mut self, budget: usize) -> usize {
+        if !self.active_expire_enabled {
+            return 0;
+        }
+        self.refresh_notify();
         let now = unix_ms();
         let mut removed = 0;
         for db in 0..self.dbs.len() {
@@ -337,13 +465,22 @@ impl StoreInner {
 /// The store: all databases behind the one lock.
 pub struct Store {
     inner: parking_lot::Mutex<StoreInner>,
+    /// The keyspace-notification flags, readable without the lock.
+    notifier: Arc<Notifier>,
 }
 
 impl Store {
     pub fn new(databases: usize) -> Self {
+        let inner = StoreInner::new(databases);
         Store {
-            inner: parking_lot::Mutex::new(StoreInner::new(databases)),
+            notifier: inner.notify.clone(),
+            inner: parking_lot::Mutex::new(inner),
         }
+    }
+
+    /// The keyspace-notification settings (see `crate::notify`).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// Take the store lock. Never hold the guard across an `.await`.
@@ -378,5 +515,77 @@ mod clock_tests {
         let t = std::time::Instant::now();
         let later = unix_ms_at(t + std::time::Duration::from_millis(1500));
         assert_eq!(later - unix_ms_at(t), 1500);
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+    use crate::config::notify::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+    }
+
+    fn events(st: &StoreInner, db: usize) -> Vec<(KeyEvent, &[u8])> {
+        st.dbs[db]
+            .events
+            .iter()
+            .map(|(e, k)| (*e, &k[..]))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_queued_with_notifications_off() {
+        let mut st = StoreInner::new(1);
+        st.begin_command(0, unix_ms());
+        st.dbs[0].set(&Bytes::from_static(b"k"), s("v"));
+        st.dbs[0].set_expire(b"k", 1);
+        assert!(st.dbs[0].get(b"k").is_none());
+        assert!(events(&st, 0).is_empty());
+    }
+
+    #[test]
+    fn lazy_expiry_and_creation_are_queued_in_order() {
+        let mut st = StoreInner::new(2);
+        st.notify.set_flags(ALL | NEW | KEYEVENT);
+        st.begin_command(0, unix_ms());
+        let k = Bytes::from_static(b"k");
+        st.dbs[0].set(&k, s("v"));
+        st.dbs[0].set_expire(&k, 1);
+        // Overwriting a key past its TTL expires it first, then creates it again.
+        st.dbs[0].set(&k, s("w"));
+        st.dbs[0].set(&k, s("x"));
+        assert_eq!(
+            events(&st, 0),
+            vec![
+                (KeyEvent::New, &b"k"[..]),
+                (KeyEvent::Expired, b"k"),
+                (KeyEvent::New, b"k")
+            ]
+        );
+        // `delete` removes a key past its TTL without expiring it.
+        st.dbs[0].set_expire(&k, 1);
+        assert!(st.dbs[0].delete(&k).is_some());
+        assert_eq!(events(&st, 0).len(), 3);
+        // Without an attached server the queue is dropped, not kept growing.
+        st.publish_pending(None);
+        assert!(events(&st, 0).is_empty());
+    }
+
+    #[test]
+    fn only_the_enabled_classes_are_queued() {
+        let mut st = StoreInner::new(1);
+        st.notify.set_flags(EXPIRED | KEYSPACE);
+        st.begin_command(0, unix_ms());
+        let k = Bytes::from_static(b"k");
+        st.dbs[0].set(&k, s("v"));
+        st.dbs[0].set_expire(&k, 1);
+        assert!(!st.dbs[0].contains(&k));
+        assert_eq!(events(&st, 0), vec![(KeyEvent::Expired, &b"k"[..])]);
+        // Switching notifications off drops what was queued.
+        st.notify.set_flags(0);
+        st.begin_command(0, unix_ms());
+        assert!(events(&st, 0).is_empty());
     }
 }

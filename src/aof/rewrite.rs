@@ -159,10 +159,19 @@ impl Capture {
 
     /// An effect was executed (see the module documentation).
     pub(crate) fn on_effect(&mut self, db: usize, argv: &[Bytes]) {
-        if self.rescan || argv.is_empty() {
+        if argv.is_empty() {
             return;
         }
         let name = &argv[0];
+        if is(name, "function") {
+            // Libraries are not keys (and FLUSHALL keeps them): every change reaches the base
+            // as it happened, even while a restart of the key dump is pending.
+            self.emit(None, argv);
+            return;
+        }
+        if self.rescan {
+            return;
+        }
         if is(name, "select") || is(name, "multi") || is(name, "exec") {
             return;
         }
@@ -391,7 +400,12 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
         if store.aof.is_none() {
             store.aof = Some(AofSink::new(core.clone(), true));
         }
-        let cap = Capture::new(&store.dbs);
+        let mut cap = Capture::new(&store.dbs);
+        // The base starts with the function libraries, as Redis's does (lock order: the store,
+        // then the script engine).
+        for cmd in shared.scripting.lock().functions.load_commands() {
+            cap.emit(None, &cmd);
+        }
         store.aof.as_mut().expect("sink").capture = Some(Box::new(cap));
     }
     let sh = shared.clone();

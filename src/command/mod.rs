@@ -773,7 +773,7 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
             shared,
             client,
             Some(entry),
-            crate::scripting::BUSY_ERROR.into(),
+            shared.script_status.busy_error().into(),
         );
     }
     if !client.authenticated && !entry.has_flag(flags::NO_AUTH) {

@@ -34,7 +34,39 @@ fn strip_dash(s: &[u8]) -> String {
     }
 }
 
+/// Nesting allowed in a script's reply. Redis stops at its Lua stack limit (about 8000 levels)
+/// with an `ERR reached lua stack limit` element; ferrymq converts and encodes replies
+/// recursively on a worker thread's stack, so it stops earlier.
+/// DEVIATION(redis): deeper levels become that error element after 200 levels, not ~8000.
+const MAX_REPLY_DEPTH: usize = 200;
+/// Elements a script's reply may hold (shared subtables make a small table a huge reply).
+/// DEVIATION(redis): Redis has no such limit; past it the reply is an error.
+const MAX_REPLY_ELEMENTS: usize = 8 * 1024 * 1024;
+
+struct Budget {
+    elements: usize,
+    exceeded: bool,
+}
+
+/// A script's return value as a reply (see the module documentation).
 pub fn lua_to_reply(v: &LuaValue, resp: u8) -> Reply {
+    let mut budget = Budget {
+        elements: 0,
+        exceeded: false,
+    };
+    let r = to_reply(v, resp, 0, &mut budget);
+    if budget.exceeded {
+        return Reply::error("ERR reply too large: more than 8388608 elements");
+    }
+    r
+}
+
+fn to_reply(v: &LuaValue, resp: u8, depth: usize, b: &mut Budget) -> Reply {
+    b.elements += 1;
+    if b.elements > MAX_REPLY_ELEMENTS {
+        b.exceeded = true;
+        return Reply::Null;
+    }
     match v {
         LuaValue::Nil => Reply::Null,
         LuaValue::Boolean(b) => {
@@ -49,12 +81,17 @@ pub fn lua_to_reply(v: &LuaValue, resp: u8) -> Reply {
         LuaValue::Integer(i) => Reply::Int(*i),
         LuaValue::Number(n) => Reply::Int(*n as i64),
         LuaValue::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        LuaValue::Table(t) => table_to_reply(t, resp),
+        LuaValue::Table(t) => {
+            if depth >= MAX_REPLY_DEPTH {
+                return Reply::error("ERR reached lua stack limit");
+            }
+            table_to_reply(t, resp, depth + 1, b)
+        }
         _ => Reply::Null,
     }
 }
 
-fn table_to_reply(t: &Table, resp: u8) -> Reply {
+fn table_to_reply(t: &Table, resp: u8, depth: usize, b: &mut Budget) -> Reply {
     if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
         return Reply::Error(strip_dash(&e.as_bytes()).into());
     }
@@ -72,14 +109,20 @@ fn table_to_reply(t: &Table, resp: u8) -> Reply {
         if let Ok(LuaValue::Table(m)) = t.raw_get::<LuaValue>("map") {
             let mut pairs = Vec::new();
             for (k, v) in m.pairs::<LuaValue, LuaValue>().flatten() {
-                pairs.push((lua_to_reply(&k, resp), lua_to_reply(&v, resp)));
+                if b.exceeded {
+                    break;
+                }
+                pairs.push((to_reply(&k, resp, depth, b), to_reply(&v, resp, depth, b)));
             }
             return Reply::Map(pairs);
         }
         if let Ok(LuaValue::Table(m)) = t.raw_get::<LuaValue>("set") {
             let mut items = Vec::new();
             for (k, _) in m.pairs::<LuaValue, LuaValue>().flatten() {
-                items.push(lua_to_reply(&k, resp));
+                if b.exceeded {
+                    break;
+                }
+                items.push(to_reply(&k, resp, depth, b));
             }
             return Reply::Set(items);
         }
@@ -89,10 +132,10 @@ fn table_to_reply(t: &Table, resp: u8) -> Reply {
     }
     let mut items = Vec::new();
     let mut i = 1;
-    loop {
+    while !b.exceeded {
         match t.raw_get::<LuaValue>(i) {
             Ok(LuaValue::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_reply(&v, resp)),
+            Ok(v) => items.push(to_reply(&v, resp, depth, b)),
         }
         i += 1;
     }
@@ -241,6 +284,13 @@ fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn json_encode(v: &LuaValue, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    // The output lives outside the Lua state's memory limit: bound it the same way.
+    // DEVIATION(redis): lua-cjson has no output limit.
+    if out.len() > super::MEMORY_LIMIT {
+        return Err(mlua::Error::RuntimeError(
+            "Cannot serialise, output too large".into(),
+        ));
+    }
     if depth > 1000 {
         return Err(mlua::Error::RuntimeError(
             "Cannot serialise, excessive nesting (1001)".into(),

@@ -1,4 +1,4 @@
-//! The Lua environment Redis gives scripts: the `redis` table, `bit`, `cjson`, `cmsgpack`,
+//! The Lua environment Redis gives scripts: the `redis` table, `bit`, `cjson`, `cmsgpack`, `struct`,
 //! protected globals.
 
 use mlua::{Lua, Table, Value as LuaValue};
@@ -9,16 +9,9 @@ const PRELUDE: &str = r#"
 local impl = {}
 local type, error, rawget, pcall, tostring = type, error, rawget, pcall, tostring
 redis = redis or {}
-redis.call = function(...)
-  local r = impl.call(...)
-  if type(r) == 'table' and rawget(r, 'err') ~= nil then error(r, 0) end
-  return r
-end
+-- redis.call itself is a C function (see `redis_call`) that calls this.
+impl.dispatch = function(...) return impl.call(...) end
 redis.pcall = function(...) return impl.call(...) end
-redis.setresp = function(v)
-  if v ~= 2 and v ~= 3 then error('RESP version must be 2 or 3.', 0) end
-  impl.setresp(v)
-end
 redis.error_reply = function(msg)
   if type(msg) ~= 'string' then error('wrong number or type of arguments', 0) end
   return {err = msg}
@@ -40,29 +33,100 @@ redis.REPL_AOF = 1
 redis.REPL_SLAVE = 2
 redis.REPL_REPLICA = 2
 redis.REPL_ALL = 3
-impl.invoke = function(f)
-  local ok, v = pcall(f)
-  if ok then return true, v end
-  if type(v) ~= 'table' and type(v) ~= 'string' then v = tostring(v) end
-  return false, v
+redis.REDIS_VERSION = '7.0.15'
+redis.REDIS_VERSION_NUM = 458767
+local xpcall = xpcall
+-- Runs a script body (EVAL) or a function callback with its keys and args (FCALL); errors go
+-- through `impl.handler`, which records where in the user's code they happened.
+impl.invoke = function(f, fcall, keys, args)
+  if fcall then
+    return xpcall(function() return f(keys, args) end, impl.handler)
+  end
+  return xpcall(f, impl.handler)
 end
 dofile = nil
 loadfile = nil
 return impl
 "#;
 
-/// Lua code that freezes the global table, last.
+/// Lua code that freezes the environment, last: as in Redis 7.0 the globals, the library tables
+/// and the string metatable are read-only, so no script can change what later scripts see.
+/// Stock Lua 5.1 has no read-only tables, so each library is replaced by an empty proxy whose
+/// reads go to the real table and whose writes fail; `rawset` and `setmetatable` (wrapped in
+/// Rust) refuse every protected table.
+/// DEVIATION(redis): `pairs(string)` and the like iterate the (empty) proxy.
 const PROTECT: &str = r#"
-local error, tostring = error, tostring
-setmetatable(_G, {
-  __newindex = function(t, k, v) error('Attempt to modify a readonly table', 2) end,
+local impl = ...
+local G = _G
+local error, tostring, ipairs, rawget, rawset, setmetatable, getmetatable =
+  error, tostring, ipairs, rawget, rawset, setmetatable, getmetatable
+local protected = impl.protected
+local function readonly() error('Attempt to modify a readonly table', 2) end
+local function freeze(real)
+  local p = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
+  protected[p] = true
+  return p
+end
+for _, name in ipairs({'string', 'math', 'table', 'coroutine', 'cjson', 'bit', 'struct',
+                       'cmsgpack', 'redis'}) do
+  local real = rawget(G, name)
+  if real ~= nil then rawset(G, name, freeze(real)) end
+end
+-- Not in Redis's sandbox: they reach or change function environments, print to stdout.
+for _, name in ipairs({'getfenv', 'setfenv', 'newproxy', 'print'}) do rawset(G, name, nil) end
+local smt = getmetatable('')
+smt.__index = rawget(G, 'string')
+smt.__metatable = freeze(smt)
+local gmt = {
+  __newindex = readonly,
   __index = function(t, k)
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
-})
+}
+gmt.__metatable = freeze(gmt)
+setmetatable(G, gmt)
+protected[G] = true
+if impl.env ~= nil then protected[impl.env] = true end
 "#;
 
-pub fn install(lua: &Lua) -> mlua::Result<Table> {
+const READONLY_ERROR: &str = "ERR Attempt to modify a readonly table";
+
+/// `rawset` and `setmetatable` that refuse the protected tables (Rust functions, so their
+/// error names the user's line like Redis's C check does).
+fn guard_builtins(lua: &Lua, protected: &Table) -> mlua::Result<()> {
+    let g = lua.globals();
+    let orig_rawset: mlua::Function = g.raw_get("rawset")?;
+    let p = protected.clone();
+    g.raw_set(
+        "rawset",
+        lua.create_function(move |_, args: mlua::MultiValue| {
+            if let Some(LuaValue::Table(t)) = args.front()
+                && p.raw_get::<bool>(t.clone()).unwrap_or(false)
+            {
+                return Err(mlua::Error::RuntimeError(READONLY_ERROR.into()));
+            }
+            orig_rawset.call::<mlua::MultiValue>(args)
+        })?,
+    )?;
+    let orig_setmt: mlua::Function = g.raw_get("setmetatable")?;
+    let p = protected.clone();
+    g.raw_set(
+        "setmetatable",
+        lua.create_function(move |_, args: mlua::MultiValue| {
+            if let Some(LuaValue::Table(t)) = args.front()
+                && p.raw_get::<bool>(t.clone()).unwrap_or(false)
+            {
+                return Err(mlua::Error::RuntimeError(READONLY_ERROR.into()));
+            }
+            orig_setmt.call::<mlua::MultiValue>(args)
+        })?,
+    )?;
+    Ok(())
+}
+
+/// Install the libraries and the `redis` API; `extra` (Lua code receiving the helper table as
+/// `...`) runs before the global table is frozen.
+pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     let g = lua.globals();
     let redis = lua.create_table()?;
     redis.raw_set(
@@ -89,10 +153,139 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
     g.raw_set("bit", bit_lib(lua)?)?;
     g.raw_set("cjson", super::convert::cjson_lib(lua)?)?;
     g.raw_set("cmsgpack", super::convert::cmsgpack_lib(lua)?)?;
+    g.raw_set("struct", super::lstruct::struct_lib(lua)?)?;
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;
-    lua.load(PROTECT).set_name("=protect").exec()?;
-    let _ = LuaValue::Nil;
+    let dispatch: mlua::Function = hooks.raw_get("dispatch")?;
+    lua.set_named_registry_value(CALL_KEY, dispatch)?;
+    let redis: Table = g.raw_get("redis")?;
+    // SAFETY: `redis_call` follows the Lua C API protocol (see there).
+    redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
+    // A Rust function (not Lua) for the same reason as `redis_call`: its errors must name the
+    // user's line even after `return redis.setresp(...)`.
+    let h = hooks.clone();
+    redis.raw_set(
+        "setresp",
+        lua.create_function(move |_, args: mlua::MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::RuntimeError(
+                    "ERR redis.setresp() requires one argument.".into(),
+                ));
+            }
+            let v = match &args[0] {
+                LuaValue::Integer(i) => *i as f64,
+                LuaValue::Number(n) => *n,
+                LuaValue::String(s) => s.to_string_lossy().trim().parse().unwrap_or(0.0),
+                _ => 0.0,
+            };
+            if v != 2.0 && v != 3.0 {
+                return Err(mlua::Error::RuntimeError(
+                    "ERR RESP version must be 2 or 3.".into(),
+                ));
+            }
+            let f: mlua::Function = h.raw_get("setresp")?;
+            f.call::<()>(v as i64)
+        })?,
+    )?;
+    hooks.raw_set("handler", lua.create_function(error_handler)?)?;
+    if let Some(code) = extra {
+        lua.load(code)
+            .set_name("=extra")
+            .call::<()>(hooks.clone())?;
+    }
+    let protected = lua.create_table()?;
+    hooks.raw_set("protected", protected.clone())?;
+    lua.load(PROTECT)
+        .set_name("=protect")
+        .call::<()>(hooks.clone())?;
+    guard_builtins(lua, &protected)?;
     Ok(hooks)
+}
+
+/// Registry key of the Lua function `redis.call` hands its arguments to.
+const CALL_KEY: &str = "ferrymq.call";
+
+/// `redis.call`: runs the command through the registry's dispatcher and raises the `{err=...}`
+/// table it gets back. It is a C function on purpose: Lua 5.1 runs a tail call to a C function
+/// inside the caller's frame, so for `return redis.call(...)` the error still names the user's
+/// line, as in Redis (whose `redis.call` is C too).
+unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    // SAFETY: called by Lua with a valid state and at least LUA_MINSTACK free slots; no Rust
+    // value with a destructor is alive when lua_call or lua_error unwind through this frame.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"ferrymq.call".as_ptr());
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, 1);
+        if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+            ffi::lua_pushstring(state, c"err".as_ptr());
+            ffi::lua_rawget(state, -2);
+            let is_err = ffi::lua_type(state, -1) != ffi::LUA_TNIL;
+            ffi::lua_settop(state, -2);
+            if is_err {
+                ffi::lua_error(state);
+            }
+        }
+        1
+    }
+}
+
+/// The message handler of every script run, as Redis's: the error becomes a table
+/// `{err=..., source=..., line=...}` naming the innermost line of user code that was running.
+fn error_handler(lua: &Lua, err: LuaValue) -> mlua::Result<Table> {
+    // Redis's handler looks one level up, or two when that is a C function: the Lua function
+    // that raised. Our own Lua helpers (chunks named `=...`) count as C functions here.
+    let mut place: Option<(String, String, usize)> = None;
+    for level in 1..64 {
+        let Some(found) = lua.inspect_stack(level, |d| {
+            let s = d.source();
+            let src = s.source.map(|s| s.into_owned()).unwrap_or_default();
+            let short = s.short_src.map(|s| s.into_owned()).unwrap_or_default();
+            (s.what, src, short, d.current_line())
+        }) else {
+            break;
+        };
+        let (what, src, short, line) = found;
+        if what == "C" || src.starts_with('=') {
+            continue;
+        }
+        if let Some(line) = line {
+            place = Some((src, short, line));
+        }
+        break;
+    }
+    let t = match err {
+        LuaValue::Table(t) => t,
+        LuaValue::Error(e) => {
+            let msg = super::error_text(&e);
+            let t = lua.create_table()?;
+            if msg.starts_with("ERR ") {
+                t.raw_set("err", msg)?;
+            } else {
+                // Errors of the C libraries in Redis carry the position of the calling line.
+                let at = match &place {
+                    Some((_, short, line)) => format!("{short}:{line}: "),
+                    None => String::new(),
+                };
+                t.raw_set("err", format!("ERR {at}{msg}"))?;
+            }
+            t
+        }
+        other => {
+            let msg = match &other {
+                LuaValue::String(s) => s.to_string_lossy(),
+                other => other.to_string().unwrap_or_default(),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", format!("ERR {msg}"))?;
+            t
+        }
+    };
+    if let Some((src, _, line)) = place {
+        t.raw_set("source", src)?;
+        t.raw_set("line", line)?;
+    }
+    Ok(t)
 }
 
 /// LuaBitOp's `bit` library (32-bit operations), as bundled by Redis.

@@ -1,25 +1,35 @@
-//! Lua scripting (EVAL family): one Lua 5.1 state, as in Redis, with Redis's `redis` API and
-//! conversion rules.
+//! Lua scripting: EVAL scripts and FUNCTION libraries, each family in its own Lua 5.1 state (as
+//! in Redis), with Redis's `redis` API and conversion rules.
 //!
 //! API: `command::scripting` handlers take the store lock first, then `Shared::scripting`
-//! (always in that order), and call [`Scripting::run`] with the command context. Inside the
-//! script `redis.call`/`redis.pcall` run commands through `command::call_nested` on the same
-//! locked store, so a script is atomic; their effects are collected and written to the AOF as one
-//! MULTI/EXEC block (effects replication, never the EVAL itself).
+//! (always in that order), and call [`Scripting::eval`] or [`functions::Functions::call`] with
+//! the command context. Both end in [`Engine::run`]: inside the script `redis.call`/`redis.pcall`
+//! run commands through `command::call_nested` on the same locked store, so a script is atomic;
+//! their effects are collected and written to the AOF as one MULTI/EXEC block (effects
+//! replication, never the EVAL/FCALL itself).
+//!
+//! Flags: a script with a `#!lua [flags=...]` shebang, and every function, declares what it may
+//! do (`no-writes`, `allow-oom`, ...); [`prepare`] applies Redis's checks before the run. Scripts
+//! without a shebang keep the old rules (writes allowed, OOM checked per command).
 //!
 //! Long scripts: an instruction-count hook marks the server busy once the script has run longer
 //! than `busy-reply-threshold`, so dispatch answers other clients with `BUSY` instead of queueing
-//! them behind the lock, and honours `SCRIPT KILL` for scripts that have not written.
+//! them behind the lock, and honours `SCRIPT KILL` / `FUNCTION KILL` for scripts that have not
+//! written. Each run may allocate at most [`MEMORY_LIMIT`] bytes more than the state held
+//! before it, so a runaway script gets an error instead of taking the server's memory.
 
 pub mod convert;
+pub mod functions;
 mod libs;
+mod lstruct;
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value as LuaValue, VmState};
+use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::command::{Ctx, call_nested, flags, resolve};
@@ -37,107 +47,230 @@ pub struct ScriptStatus {
     pub running_since: AtomicI64,
     /// The running script has written: it cannot be killed.
     pub wrote: AtomicBool,
+    /// The running script is a function (FCALL), not an EVAL script.
+    pub function: AtomicBool,
+    /// Name (sha or function) and command of the running script, for FUNCTION STATS.
+    pub running: Mutex<Option<(String, Vec<Bytes>)>>,
+    /// Loaded libraries and functions, for FUNCTION STATS (answered even while busy).
+    pub libraries: AtomicUsize,
+    pub functions: AtomicUsize,
+    /// For INFO memory: scripts in the EVAL cache, and the bytes each Lua state holds
+    /// (refreshed after every load and run).
+    pub cached_scripts: AtomicUsize,
+    pub vm_eval_bytes: AtomicUsize,
+    pub vm_functions_bytes: AtomicUsize,
 }
 
 impl ScriptStatus {
     pub fn is_running(&self) -> bool {
         self.running_since.load(Ordering::Relaxed) != 0
     }
+
+    /// The BUSY error for other clients: it names the command that can stop the script.
+    pub fn busy_error(&self) -> &'static str {
+        if self.function.load(Ordering::Relaxed) {
+            BUSY_FUNCTION_ERROR
+        } else {
+            BUSY_ERROR
+        }
+    }
 }
 
 pub const BUSY_ERROR: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION_ERROR: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
-pub struct Scripting {
-    lua: Lua,
-    /// Lua-side helpers (`invoke`, the current `call` and `setresp` implementations).
-    hooks: Table,
-    /// EVAL cache: sha1 hex -> compiled function.
-    scripts: HashMap<String, Function>,
-    bodies: HashMap<String, Bytes>,
+/// Bytes a single run may allocate beyond what its Lua state held when it started.
+/// DEVIATION(redis): Redis puts no limit on script memory; past this a script gets
+/// `ERR Error running script <name>, not enough memory` and the server keeps serving.
+pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// Script flags (shebang `flags=` and function flags), in the order Redis lists them.
+pub mod script_flags {
+    pub const NO_WRITES: u32 = 1;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 4;
+    pub const NAMES: &[(u32, &str)] = &[
+        (NO_WRITES, "no-writes"),
+        (ALLOW_OOM, "allow-oom"),
+        (ALLOW_STALE, "allow-stale"),
+        (NO_CLUSTER, "no-cluster"),
+        (ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+    ];
+
+    pub fn by_name(name: &[u8]) -> Option<u32> {
+        NAMES
+            .iter()
+            .find(|(_, n)| n.as_bytes() == name)
+            .map(|(f, _)| *f)
+    }
 }
 
 pub fn sha1_hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()
 }
 
-/// Per-run state the `redis` API functions reach through the Lua registry.
-struct RunState {
-    resp: u8,
-    read_only: bool,
+/// The text of an error raised from Rust code (a library function or a hook).
+pub(crate) fn error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => error_text(cause),
+        mlua::Error::RuntimeError(msg) => msg.clone(),
+        mlua::Error::MemoryError(msg) => msg.clone(),
+        mlua::Error::WithContext { cause, .. } => error_text(cause),
+        other => other.to_string(),
+    }
 }
 
-impl Scripting {
-    pub fn new() -> Scripting {
+/// What a run may do, decided by [`prepare`].
+pub struct RunOpts<'a> {
+    /// Sha1 of an EVAL script or the function's name (named in error replies).
+    pub name: &'a str,
+    /// Write commands fail (EVAL_RO/FCALL_RO, or the `no-writes` flag).
+    pub read_only: bool,
+    /// The `allow-oom` flag: deny-OOM commands run even over maxmemory.
+    pub allow_oom: bool,
+    /// Over maxmemory when the script started (a script without a shebang then gets OOM from
+    /// its first deny-OOM command, as long as it has not written).
+    pub oom_at_start: bool,
+    /// FCALL: the callback gets `keys, args`; otherwise KEYS and ARGV are globals.
+    pub function: bool,
+}
+
+/// Redis's checks before a script runs (`scriptPrepareForRun`). `flags` is None for an EVAL
+/// script without a shebang; `ro_cmd` for EVAL_RO/EVALSHA_RO/FCALL_RO.
+pub fn prepare<'a>(
+    ctx: &Ctx,
+    name: &'a str,
+    flags: Option<u32>,
+    ro_cmd: bool,
+    function: bool,
+) -> Result<RunOpts<'a>, Reply> {
+    let oom = ctx.shared.over_maxmemory();
+    let Some(f) = flags else {
+        return Ok(RunOpts {
+            name,
+            read_only: ro_cmd,
+            allow_oom: false,
+            oom_at_start: oom,
+            function,
+        });
+    };
+    if f & script_flags::NO_WRITES == 0 {
+        if let Some(msg) = crate::aof::refuse_writes(ctx.shared) {
+            return Err(Reply::Error(msg.into()));
+        }
+        if ro_cmd {
+            return Err(Reply::error(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+    }
+    if f & (script_flags::ALLOW_OOM | script_flags::NO_WRITES) == 0 && oom {
+        return Err(Reply::error(crate::error::OOM));
+    }
+    Ok(RunOpts {
+        name,
+        read_only: ro_cmd || f & script_flags::NO_WRITES != 0,
+        allow_oom: f & script_flags::ALLOW_OOM != 0,
+        oom_at_start: oom,
+        function,
+    })
+}
+
+/// Parse an EVAL script's `#!<engine> [flags=a,b]` first line. Returns the flags (None without
+/// a shebang) and the offset where the Lua code starts (the newline is kept so line numbers
+/// count the shebang, as in Redis).
+pub fn parse_eval_shebang(body: &[u8]) -> Result<(Option<u32>, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((None, 0));
+    }
+    let Some(nl) = body.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = &body[..nl];
+    let mut parts = line.split(|&c| c == b' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or_default();
+    if engine != b"#!lua" {
+        return Err(format!(
+            "ERR Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(engine)
+        ));
+    }
+    let mut out = 0u32;
+    for p in parts {
+        let Some(list) = p.strip_prefix(b"flags=") else {
+            return Err(format!(
+                "ERR Unknown lua shebang option: {}",
+                String::from_utf8_lossy(p)
+            ));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for f in list.split(|&c| c == b',') {
+            match script_flags::by_name(f) {
+                Some(bit) => out |= bit,
+                None => {
+                    return Err(format!(
+                        "ERR Unexpected flag in script shebang: {}",
+                        String::from_utf8_lossy(f)
+                    ));
+                }
+            }
+        }
+    }
+    Ok((Some(out), nl))
+}
+
+/// Per-run state the `redis` API functions reach.
+struct RunState {
+    resp: u8,
+}
+
+/// One Lua state with the libraries and the `redis` API installed.
+pub struct Engine {
+    pub(crate) lua: Lua,
+    /// Lua-side helpers (`invoke`, `handler`, the current `call` and `setresp`).
+    pub(crate) hooks: Table,
+}
+
+impl Engine {
+    /// `extra`: Lua code run with the helper table before the globals are frozen.
+    pub fn new(extra: Option<&str>) -> Engine {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )
         .expect("lua state");
-        let hooks = libs::install(&lua).expect("lua libraries");
-        Scripting {
-            lua,
-            hooks,
-            scripts: HashMap::new(),
-            bodies: HashMap::new(),
-        }
+        let hooks = libs::install(&lua, extra).expect("lua libraries");
+        Engine { lua, hooks }
     }
 
-    pub fn exists(&self, sha: &str) -> bool {
-        self.scripts.contains_key(sha)
-    }
-
-    pub fn flush(&mut self) {
-        self.scripts.clear();
-        self.bodies.clear();
-        self.lua.gc_collect().ok();
-    }
-
-    pub fn len(&self) -> usize {
-        self.scripts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.scripts.is_empty()
-    }
-
-    /// Compile and cache `body`; returns its sha1 or Redis's compile error.
-    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
-        let sha = sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
-            return Ok(sha);
-        }
-        let f = self
-            .lua
-            .load(body)
-            .set_name("@user_script")
+    /// Compile `code` as a chunk named `chunk` (`@user_script`, `@user_function`).
+    pub fn compile(&self, code: &[u8], chunk: &str) -> Result<Function, String> {
+        self.lua
+            .load(code)
+            .set_name(chunk)
             .into_function()
-            .map_err(|e| {
-                let msg = match &e {
-                    mlua::Error::SyntaxError { message, .. } => message.clone(),
-                    other => other.to_string(),
-                };
-                format!("ERR Error compiling script (new function): {msg}")
-            })?;
-        self.scripts.insert(sha.clone(), f);
-        self.bodies
-            .insert(sha.clone(), Bytes::copy_from_slice(body));
-        Ok(sha)
+            .map_err(|e| match &e {
+                mlua::Error::SyntaxError { message, .. } => message.clone(),
+                other => error_text(other),
+            })
     }
 
-    /// Run a cached script with KEYS and ARGV. `read_only` for EVAL_RO/EVALSHA_RO.
+    /// Run `f` (an EVAL script body or a function callback) with its keys and args.
     pub fn run(
-        &mut self,
+        &self,
         ctx: &mut Ctx,
         status: &Arc<ScriptStatus>,
-        sha: &str,
+        f: Function,
         keys: &[Bytes],
         args: &[Bytes],
-        read_only: bool,
+        opts: &RunOpts,
     ) -> Reply {
-        let Some(f) = self.scripts.get(sha).cloned() else {
-            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
-        };
         let lua = &self.lua;
         let outer_collects = ctx.is_collecting();
         ctx.begin_collect();
@@ -145,6 +278,8 @@ impl Scripting {
         let threshold = ctx.shared.config_i64("busy-reply-threshold").max(0);
         status.kill.store(false, Ordering::SeqCst);
         status.wrote.store(false, Ordering::SeqCst);
+        status.function.store(opts.function, Ordering::SeqCst);
+        *status.running.lock() = Some((opts.name.to_string(), ctx.argv().to_vec()));
         status
             .running_since
             .store(crate::store::unix_ms(), Ordering::SeqCst);
@@ -164,10 +299,10 @@ impl Scripting {
                 Ok(VmState::Continue)
             },
         );
-        let state = RefCell::new(RunState { resp: 2, read_only });
+        let _ = lua.set_memory_limit(lua.used_memory().saturating_add(MEMORY_LIMIT));
+        let state = RefCell::new(RunState { resp: 2 });
         let ctx_cell = RefCell::new(&mut *ctx);
         let result = lua.scope(|scope| {
-            let globals = lua.globals();
             let make_list = |items: &[Bytes]| -> mlua::Result<Table> {
                 let t = lua.create_table_with_capacity(items.len(), 0)?;
                 for (i, k) in items.iter().enumerate() {
@@ -175,50 +310,33 @@ impl Scripting {
                 }
                 Ok(t)
             };
-            globals.raw_set("KEYS", make_list(keys)?)?;
-            globals.raw_set("ARGV", make_list(args)?)?;
+            let (keys_t, args_t) = (make_list(keys)?, make_list(args)?);
+            if !opts.function {
+                let globals = lua.globals();
+                globals.raw_set("KEYS", keys_t.clone())?;
+                globals.raw_set("ARGV", args_t.clone())?;
+            }
             let call = scope.create_function(|lua, args: mlua::MultiValue| {
                 let argv = match script_argv(&args) {
                     Ok(a) => a,
                     Err(msg) => return error_table(lua, &msg),
                 };
                 let mut ctx = ctx_cell.borrow_mut();
-                let Ok(entry) = resolve(&argv) else {
-                    return error_table(lua, "ERR Unknown Redis command called from script");
+                let resp = state.borrow().resp;
+                let reply = match check_call(&mut ctx, &argv, opts, status) {
+                    Err(msg) => return error_table(lua, &msg),
+                    Ok(entry) => {
+                        let saved_resp = ctx.client.resp;
+                        ctx.client.resp = resp;
+                        let before = ctx.nested_changes();
+                        let reply = call_nested(&mut ctx, entry, &argv);
+                        ctx.client.resp = saved_resp;
+                        if ctx.nested_changes() > before {
+                            status.wrote.store(true, Ordering::SeqCst);
+                        }
+                        reply
+                    }
                 };
-                let arity = entry.spec.arity;
-                let ok = if arity >= 0 {
-                    argv.len() == arity as usize
-                } else {
-                    argv.len() >= (-arity) as usize
-                };
-                if !ok {
-                    return error_table(
-                        lua,
-                        "ERR Wrong number of args calling Redis command from script",
-                    );
-                }
-                if entry.has_flag(flags::NOSCRIPT) {
-                    return error_table(lua, "ERR This Redis command is not allowed from script");
-                }
-                let (resp, read_only) = {
-                    let st = state.borrow();
-                    (st.resp, st.read_only)
-                };
-                if entry.has_flag(flags::WRITE) && read_only {
-                    return error_table(
-                        lua,
-                        "ERR Write commands are not allowed from read-only scripts.",
-                    );
-                }
-                let saved_resp = ctx.client.resp;
-                ctx.client.resp = resp;
-                let before = ctx.nested_changes();
-                let reply = call_nested(&mut ctx, entry, &argv);
-                ctx.client.resp = saved_resp;
-                if ctx.nested_changes() > before {
-                    status.wrote.store(true, Ordering::SeqCst);
-                }
                 if let Reply::Error(e) = &reply {
                     return error_table(lua, e);
                 }
@@ -231,55 +349,196 @@ impl Scripting {
             self.hooks.raw_set("call", call)?;
             self.hooks.raw_set("setresp", setresp)?;
             let invoke: Function = self.hooks.raw_get("invoke")?;
-            let (ok, v): (bool, LuaValue) = invoke.call(f)?;
+            let (ok, v): (bool, LuaValue) = invoke.call((f, opts.function, keys_t, args_t))?;
             let resp = state.borrow().resp;
             if ok {
-                return Ok((lua_to_reply(&v, resp), false));
+                return Ok(lua_to_reply(&v, resp));
             }
-            let err = match v {
-                LuaValue::Table(t) => match t.raw_get::<Option<mlua::LuaString>>("err")? {
-                    Some(e) => {
-                        Reply::Error(String::from_utf8_lossy(&e.as_bytes()).into_owned().into())
-                    }
-                    None => Reply::error("ERR Error running script"),
-                },
-                LuaValue::String(s) => {
-                    let m = String::from_utf8_lossy(&s.as_bytes()).into_owned();
-                    if m.starts_with("ERR ") {
-                        Reply::Error(m.into())
-                    } else {
-                        Reply::Error(format!("ERR {m}").into())
-                    }
-                }
-                other => {
-                    let m = other.to_string().unwrap_or_default();
-                    // Errors raised from Rust (the kill hook) arrive wrapped by mlua.
-                    let m = m.strip_prefix("runtime error: ").unwrap_or(&m).to_string();
-                    if m.starts_with("ERR ") {
-                        Reply::Error(m.into())
-                    } else {
-                        Reply::Error(format!("ERR {m}").into())
-                    }
-                }
-            };
-            Ok((err, true))
+            Ok(raised_error(&v, opts.name))
         });
         lua.remove_hook();
+        let _ = lua.set_memory_limit(0);
+        if matches!(&result, Ok(Reply::Error(e)) if e.ends_with("not enough memory"))
+            || matches!(&result, Err(mlua::Error::MemoryError(_)))
+        {
+            lua.gc_collect().ok();
+        }
+        if !opts.function {
+            let g = lua.globals();
+            let _ = g.raw_set("KEYS", LuaValue::Nil);
+            let _ = g.raw_set("ARGV", LuaValue::Nil);
+        }
         status.busy.store(false, Ordering::SeqCst);
+        *status.running.lock() = None;
         status.running_since.store(0, Ordering::SeqCst);
         ctx.client.db = saved_db;
         ctx.flush_collected(outer_collects);
-        let (reply, raised) = match result {
+        match result {
             Ok(r) => r,
-            Err(e) => (error_reply(&e), true),
-        };
-        match reply {
-            // Errors raised by the script (not error replies it returned) name the script.
-            Reply::Error(msg) if raised => {
-                Reply::Error(format!("{msg} script: {sha}, on @user_script:1.").into())
-            }
-            r => r,
+            Err(e) => Reply::Error(
+                format!("ERR Error running script {}, {}", opts.name, error_text(&e)).into(),
+            ),
         }
+    }
+}
+
+/// The checks `redis.call` makes before running a command (`scriptCall`), in Redis's order.
+fn check_call(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    opts: &RunOpts,
+    status: &ScriptStatus,
+) -> Result<&'static crate::command::CommandEntry, String> {
+    let Ok(entry) = resolve(argv) else {
+        return Err("ERR Unknown Redis command called from script".into());
+    };
+    let arity = entry.spec.arity;
+    let ok = if arity >= 0 {
+        argv.len() == arity as usize
+    } else {
+        argv.len() >= (-arity) as usize
+    };
+    if !ok {
+        return Err("ERR Wrong number of args calling Redis command from script".into());
+    }
+    if entry.has_flag(flags::NOSCRIPT) {
+        return Err("ERR This Redis command is not allowed from script".into());
+    }
+    if entry.has_flag(flags::WRITE) {
+        if opts.read_only {
+            return Err("ERR Write commands are not allowed from read-only scripts.".into());
+        }
+        if let Some(msg) = crate::aof::refuse_writes(ctx.shared) {
+            return Err(msg);
+        }
+    }
+    if !opts.allow_oom
+        && opts.oom_at_start
+        && !status.wrote.load(Ordering::SeqCst)
+        && entry.has_flag(flags::DENYOOM)
+    {
+        return Err(crate::error::OOM.into());
+    }
+    Ok(entry)
+}
+
+/// The reply for an error raised by a script: the handler's `{err, source, line}` table becomes
+/// `<err> script: <name>, on <source>:<line>.`; anything else (a memory error, which Lua raises
+/// without calling the handler) is reported as Redis reports an error it cannot place.
+fn raised_error(v: &LuaValue, name: &str) -> Reply {
+    let LuaValue::Table(t) = v else {
+        let msg = match v {
+            LuaValue::String(s) => s.to_string_lossy(),
+            LuaValue::Error(e) => error_text(e),
+            other => other.to_string().unwrap_or_default(),
+        };
+        let msg: String = msg.chars().take(100).collect();
+        return Reply::Error(format!("ERR Error running script {name}, {msg}").into());
+    };
+    let err = match t.raw_get::<LuaValue>("err") {
+        Ok(LuaValue::String(s)) => s.to_string_lossy(),
+        _ => return Reply::error("ERR Error running script"),
+    };
+    let err = err.strip_prefix('-').unwrap_or(&err).to_string();
+    let source = t.raw_get::<Option<String>>("source").ok().flatten();
+    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    match (source, line) {
+        (Some(src), Some(line)) => {
+            Reply::Error(format!("{err} script: {name}, on {src}:{line}.").into())
+        }
+        _ => Reply::Error(err.into()),
+    }
+}
+
+/// A cached EVAL script.
+struct Script {
+    f: Function,
+    /// Shebang flags; None without a shebang.
+    flags: Option<u32>,
+}
+
+pub struct Scripting {
+    eval: Engine,
+    /// EVAL cache: sha1 hex -> compiled script.
+    scripts: HashMap<String, Script>,
+    pub functions: functions::Functions,
+}
+
+impl Scripting {
+    pub fn new() -> Scripting {
+        Scripting {
+            eval: Engine::new(None),
+            scripts: HashMap::new(),
+            functions: functions::Functions::new(),
+        }
+    }
+
+    pub fn exists(&self, sha: &str) -> bool {
+        self.scripts.contains_key(sha)
+    }
+
+    pub fn flush(&mut self) {
+        self.scripts.clear();
+        self.eval.lua.gc_collect().ok();
+    }
+
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// Compile and cache `body`; returns its sha1 or Redis's compile/shebang error.
+    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
+        let sha = sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, start) = parse_eval_shebang(body)?;
+        let f = self
+            .eval
+            .compile(&body[start..], "@user_script")
+            .map_err(|msg| format!("ERR Error compiling script (new function): {msg}"))?;
+        self.scripts.insert(sha.clone(), Script { f, flags });
+        Ok(sha)
+    }
+
+    /// Run a cached script with KEYS and ARGV. `ro_cmd` for EVAL_RO/EVALSHA_RO.
+    pub fn eval(
+        &mut self,
+        ctx: &mut Ctx,
+        status: &Arc<ScriptStatus>,
+        sha: &str,
+        keys: &[Bytes],
+        args: &[Bytes],
+        ro_cmd: bool,
+    ) -> Reply {
+        let Some(script) = self.scripts.get(sha) else {
+            return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        let opts = match prepare(ctx, sha, script.flags, ro_cmd, false) {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
+        let f = script.f.clone();
+        let reply = self.eval.run(ctx, status, f, keys, args, &opts);
+        self.publish(status);
+        reply
+    }
+
+    /// Refresh the INFO figures in `status`.
+    pub fn publish(&self, status: &ScriptStatus) {
+        status
+            .cached_scripts
+            .store(self.scripts.len(), Ordering::Relaxed);
+        status
+            .vm_eval_bytes
+            .store(self.eval.lua.used_memory(), Ordering::Relaxed);
+        status
+            .vm_functions_bytes
+            .store(self.functions.used_memory(), Ordering::Relaxed);
     }
 }
 
@@ -317,18 +576,36 @@ fn error_table(lua: &Lua, msg: &str) -> mlua::Result<LuaValue> {
     Ok(LuaValue::Table(t))
 }
 
-/// The EVAL error reply for a Lua error (before the ` script: <sha>...` suffix).
-fn error_reply(e: &mlua::Error) -> Reply {
-    match e {
-        mlua::Error::CallbackError { cause, .. } => error_reply(cause),
-        mlua::Error::RuntimeError(msg) => {
-            if msg.starts_with("ERR ") {
-                Reply::Error(msg.clone().into())
-            } else {
-                Reply::Error(format!("ERR {msg}").into())
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_shebang_is_parsed_like_redis() {
+        assert_eq!(parse_eval_shebang(b"return 1"), Ok((None, 0)));
+        assert_eq!(parse_eval_shebang(b"#!lua\nreturn 1"), Ok((Some(0), 5)));
+        assert_eq!(
+            parse_eval_shebang(b"#!lua flags=no-writes,allow-oom\nx"),
+            Ok((Some(script_flags::NO_WRITES | script_flags::ALLOW_OOM), 31))
+        );
+        assert_eq!(parse_eval_shebang(b"#!lua flags=\nx"), Ok((Some(0), 12)));
+        for (body, err) in [
+            (&b"#!lua"[..], "ERR Invalid script shebang"),
+            (b"#!js\n", "ERR Unexpected engine in script shebang: #!js"),
+            (
+                b"#!lua foo=bar\n",
+                "ERR Unknown lua shebang option: foo=bar",
+            ),
+            (
+                b"#!lua flags=bad\n",
+                "ERR Unexpected flag in script shebang: bad",
+            ),
+            (
+                b"#!lua flags=no-writes,,x\n",
+                "ERR Unexpected flag in script shebang: ",
+            ),
+        ] {
+            assert_eq!(parse_eval_shebang(body), Err(err.to_string()));
         }
-        mlua::Error::MemoryError(msg) => Reply::Error(format!("ERR {msg}").into()),
-        other => Reply::Error(format!("ERR {other}").into()),
     }
 }

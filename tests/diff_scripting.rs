@@ -170,3 +170,22 @@ fn scripts_are_atomic() {
     let mut c = s.raw();
     assert_eq!(c.cmd_s(&["GET", "counter"]), "$4\r\n1000\r\n");
 }
+
+/// Redis 7.0's `pcall` hands back the `err` string of a table error (what `redis.call`
+/// raises); other errors pass through unchanged.
+#[test]
+fn pcall_returns_the_error_string_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["SET", "s", "abc"],
+        &["EVAL", "local ok, e = pcall(redis.call, 'nosuch'); return {tostring(ok), type(e), e}", "0"],
+        &["EVAL", "local ok, e = pcall(redis.call, 'incr', 's'); return {type(e), e}", "0"],
+        &["EVAL", "local ok, e = pcall(function() error({err='x'}) end); return {type(e), e}", "0"],
+        &["EVAL", "local ok, e = pcall(function() error({err=7}) end); return {type(e), e}", "0"],
+        &["EVAL", "local ok, e = pcall(function() error({foo='x'}) end); return type(e)", "0"],
+        &["EVAL", "local ok, e = pcall(function() error('plain') end); return e", "0"],
+        &["EVAL", "return {pcall(function(a, b) return a, b, 3 end, 1, 2)}", "0"],
+        &["EVAL", "local ok, e = xpcall(function() error({err='x'}) end, function(m) return type(m) end); return e", "0"],
+        &["EVAL", "return {pcall(redis.call, 'incr', 'n')}", "0"],
+    ]);
+}

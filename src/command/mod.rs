@@ -669,6 +669,7 @@ impl Ctx<'_> {
             let st = &self.shared.script_status;
             st.busy.store(false, Ordering::SeqCst);
             st.running_since.store(0, Ordering::SeqCst);
+            st.signal_changed();
         }
     }
 }

@@ -145,10 +145,8 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 Ok(Some(argv)) => {
                     // While a script runs, wait here (asynchronously) until it ends or the
                     // server turns BUSY, instead of parking a runtime worker on the store lock.
-                    while shared.script_status.is_running()
-                        && !shared.script_status.busy.load(Ordering::Relaxed)
-                    {
-                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    if shared.script_status.must_wait() {
+                        shared.script_status.wait_turn().await;
                         state.clock = None;
                     }
                     if let Some(d) = shared.pause_delay(&argv) {

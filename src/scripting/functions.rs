@@ -33,6 +33,8 @@ local impl = ...
 local G = _G
 local rawget, error, type, tostring, setmetatable, select, pairs, ipairs =
   rawget, error, type, tostring, setmetatable, select, pairs, ipairs
+-- Lua's own pcall: the loader reads the error tables it catches.
+local pcall = pcall
 local find = string.find
 local known = {['no-writes']=true, ['allow-oom']=true, ['allow-stale']=true,
   ['no-cluster']=true, ['allow-cross-slot-keys']=true}

@@ -61,6 +61,21 @@ local G = _G
 local error, tostring, ipairs, rawget, rawset, setmetatable, getmetatable =
   error, tostring, ipairs, rawget, rawset, setmetatable, getmetatable
 local protected = impl.protected
+-- Redis 7.0 replaces pcall: an error object that is a table with an `err` field (what
+-- redis.call raises) is returned as that field, so scripts see the error string.
+do
+  local raw_pcall, type = pcall, type
+  local function finish(ok, ...)
+    if ok then return true, ... end
+    local e = ...
+    if type(e) == 'table' then
+      local m = e.err
+      if type(m) == 'string' or type(m) == 'number' then return false, m end
+    end
+    return false, e
+  end
+  rawset(G, 'pcall', function(...) return finish(raw_pcall(...)) end)
+end
 local function readonly() error('Attempt to modify a readonly table', 2) end
 local function freeze(real)
   local p = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})

@@ -59,9 +59,37 @@ pub struct ScriptStatus {
     pub cached_scripts: AtomicUsize,
     pub vm_eval_bytes: AtomicUsize,
     pub vm_functions_bytes: AtomicUsize,
+    /// Signalled when the running script ends or turns BUSY: connections that wait for it
+    /// (see [`ScriptStatus::wait_turn`]) go on at once.
+    pub changed: tokio::sync::Notify,
 }
 
 impl ScriptStatus {
+    /// A script runs and has not turned BUSY yet: a new command should wait for it.
+    pub fn must_wait(&self) -> bool {
+        self.is_running() && !self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Wait (asynchronously, without parking a runtime worker on the store lock) until no
+    /// script runs or the running one turned BUSY.
+    pub async fn wait_turn(&self) {
+        while self.must_wait() {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self.must_wait() {
+                return;
+            }
+            // The timeout only guards against a state change nobody signalled.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(10), changed).await;
+        }
+    }
+
+    /// Wake the connections waiting in [`ScriptStatus::wait_turn`].
+    pub fn signal_changed(&self) {
+        self.changed.notify_waiters();
+    }
+
     pub fn is_running(&self) -> bool {
         self.running_since.load(Ordering::Relaxed) != 0
     }
@@ -288,8 +316,11 @@ impl Engine {
         let _ = lua.set_hook(
             HookTriggers::new().every_nth_instruction(100_000),
             move |_, _| {
-                if threshold > 0 && started.elapsed().as_millis() as i64 >= threshold {
-                    hook_status.busy.store(true, Ordering::SeqCst);
+                if threshold > 0
+                    && started.elapsed().as_millis() as i64 >= threshold
+                    && !hook_status.busy.swap(true, Ordering::SeqCst)
+                {
+                    hook_status.signal_changed();
                 }
                 if hook_status.kill.load(Ordering::SeqCst) {
                     return Err(mlua::Error::RuntimeError(
@@ -371,6 +402,7 @@ impl Engine {
         status.busy.store(false, Ordering::SeqCst);
         *status.running.lock() = None;
         status.running_since.store(0, Ordering::SeqCst);
+        status.signal_changed();
         ctx.client.db = saved_db;
         ctx.flush_collected(outer_collects);
         match result {

@@ -14,9 +14,9 @@
 #
 # Scenarios whose commands ferrymq does not implement yet are reported as n/a.
 # --quick runs everything with small counts (under 3 minutes on 2 cores); the default counts
-# follow the issue (1M redis-benchmark requests, 1M elements/entries, 10k connections) and take
-# much longer; --requests lowers the redis-benchmark count (the header says what was used).
-# Memory is measured once (unpinned; placement does not change it), on a fresh server each time.
+# much longer; --requests sets the redis-benchmark count (also with --quick: the quick counts are
+# too short for stable ratios); the header says what was used. Memory is measured once
+# (unpinned; placement does not change it), on a fresh server each time.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ done
 if [ "$QUICK" = 1 ]; then
     REQ_P1=${REQUESTS:-5000}
     REQ_P16=${REQUESTS:-50000}
-    REQ_FSYNC=2000
+    REQ_FSYNC=${REQUESTS:-2000}
     PUBSUB_MSGS=5000      # x 100 subscribers = 500k deliveries
     PATTERN_MSGS=20000    # x 10 matching pattern subscribers = 200k deliveries
     QUEUE_MSGS=20000

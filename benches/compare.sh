@@ -14,6 +14,7 @@
 #
 # Scenarios whose commands ferrymq does not implement yet are reported as n/a.
 # --quick runs everything with small counts (under 3 minutes on 2 cores); the default counts
+# follow the issue (1M redis-benchmark requests, 1M elements/entries, 10k connections) and take
 # much longer; --requests sets the redis-benchmark count (also with --quick: the quick counts are
 # too short for stable ratios); the header says what was used. Memory is measured once
 # (unpinned; placement does not change it), on a fresh server each time.

@@ -6,66 +6,28 @@
 
 mod common;
 
-use common::{RawConn, wait_for};
+use common::{DirServer, RawConn};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, fsync: &str) -> Proc {
-    use std::io::{Read, Write};
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrymq"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--dir", &dir.display().to_string()])
-            .args(["--appendonly", "yes", "--appendfsync", fsync])
-            // Small thresholds so automatic rewrites run (and get killed) during the test.
-            .args(["--auto-aof-rewrite-min-size", "256kb"])
-            .args(["--auto-aof-rewrite-percentage", "60"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .env("RUST_LOG", "error")
-            .spawn()
-            .expect("spawn");
-        let up = wait_for(Duration::from_secs(30), || {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-                return false;
-            };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut b = [0u8; 16];
-            s.write_all(b"PING\r\n").is_ok()
-                && s.read(&mut b).is_ok_and(|n| b[..n].starts_with(b"+PONG"))
-        });
-        if up && matches!(child.try_wait(), Ok(None)) {
-            return Proc { child, port };
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("ferrymq did not start on {}", dir.display());
+fn start(dir: &Path, fsync: &str) -> DirServer {
+    // Small rewrite thresholds so automatic rewrites run (and get killed) during the test.
+    DirServer::ferrymq(
+        dir,
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            fsync,
+            "--auto-aof-rewrite-min-size",
+            "256kb",
+            "--auto-aof-rewrite-percentage",
+            "60",
+        ],
+    )
 }
 
 fn text(b: &[u8]) -> String {
@@ -252,7 +214,7 @@ fn crash_rounds(fsync: &str, rounds: usize, seed: u64) -> (usize, usize) {
             c.send(&["BGREWRITEAOF"]);
         }
         std::thread::sleep(run / 2);
-        drop(p); // SIGKILL
+        p.kill9();
         stop.store(true, Ordering::Relaxed);
         for t in threads {
             t.join().unwrap();

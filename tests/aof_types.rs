@@ -6,108 +6,17 @@
 
 mod common;
 
-use common::{RawConn, info_field, redis_server_path, wait_for};
+use common::{DirServer as Proc, RawConn, info_field, wait_for};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A server process in a directory the test keeps across restarts.
-struct Proc {
-    child: Child,
-    port: u16,
+/// ferrymq with `appendfsync always`, so a SIGKILL loses nothing that was acknowledged.
+fn ferrymq(dir: &Path) -> Proc {
+    Proc::ferrymq(dir, &["--appendonly", "yes", "--appendfsync", "always"])
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Proc {
-    fn spawn(bin: &Path, dir: &Path, args: &[&str], redis: bool) -> Proc {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut all: Vec<String> = vec![
-                "--port".into(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--dir".into(),
-                dir.display().to_string(),
-                "--appendonly".into(),
-                "yes".into(),
-            ];
-            if redis {
-                all.extend(["--save", "", "--daemonize", "no"].map(String::from));
-            }
-            all.extend(args.iter().map(|s| s.to_string()));
-            let mut child = Command::new(bin)
-                .args(&all)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .env("RUST_LOG", "warn")
-                .spawn()
-                .expect("spawn");
-            let up = wait_for(Duration::from_secs(20), || {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return true;
-                }
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                    && RawConn::connect(port).cmd(&["PING"]) == b"+PONG\r\n"
-            }) && matches!(child.try_wait(), Ok(None));
-            if up {
-                return Proc { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("{} did not start in {}", bin.display(), dir.display());
-    }
-
-    /// With `appendfsync always`, so a SIGKILL loses nothing that was acknowledged.
-    fn ferrymq(dir: &Path) -> Proc {
-        let bin = Path::new(env!("CARGO_BIN_EXE_ferrymq"));
-        Proc::spawn(bin, dir, &["--appendfsync", "always"], false)
-    }
-
-    fn redis(dir: &Path) -> Option<Proc> {
-        match redis_server_path() {
-            Some(p) => Some(Proc::spawn(&p, dir, &[], true)),
-            None => {
-                eprintln!("SKIPPED: redis-server not on PATH");
-                None
-            }
-        }
-    }
-
-    fn raw(&self) -> RawConn {
-        RawConn::connect(self.port)
-    }
-
-    /// SHUTDOWN (which flushes the AOF) and wait for the exit.
-    fn shutdown(mut self) {
-        self.raw().send(&["SHUTDOWN"]);
-        let exited = wait_for(Duration::from_secs(10), || {
-            matches!(self.child.try_wait(), Ok(Some(_)))
-        });
-        assert!(exited, "server did not exit after SHUTDOWN");
-    }
-
-    /// SIGKILL: only what reached the file survives (appendfsync always).
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn redis(dir: &Path) -> Option<Proc> {
+    Proc::redis(dir, &["--appendonly", "yes"])
 }
 
 fn text(b: &[u8]) -> String {
@@ -280,14 +189,14 @@ fn aof_text(dir: &Path) -> String {
 #[test]
 fn hashes_sets_zsets_survive_restart_and_rewrite() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     let mut c = s.raw();
     write_types(&mut c);
     let written = dump(&mut c);
     assert!(written.len() >= 20, "{written:?}");
     s.shutdown();
 
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     let mut c = s.raw();
     assert_eq!(dump(&mut c), written, "after a restart");
     ok(c.cmd(&["BGREWRITEAOF"]));
@@ -299,7 +208,7 @@ fn hashes_sets_zsets_survive_restart_and_rewrite() {
     let written = dump(&mut c);
     s.shutdown();
 
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     let mut c = s.raw();
     assert_eq!(dump(&mut c), written, "after a rewrite and a restart");
 }
@@ -308,7 +217,7 @@ fn hashes_sets_zsets_survive_restart_and_rewrite() {
 #[test]
 fn relative_ttls_replay_as_the_same_instant() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     let mut c = s.raw();
     ok(c.cmd(&["HSET", "h", "f", "v"]));
     ok(c.cmd(&["EXPIRE", "h", "5000"]));
@@ -332,7 +241,7 @@ fn relative_ttls_replay_as_the_same_instant() {
             .any(|l| l.starts_with("0 h ") && !l.ends_with(":-1\r\n"))
     );
     s.shutdown();
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     assert_eq!(dump(&mut s.raw()), before);
 }
 
@@ -341,7 +250,7 @@ fn relative_ttls_replay_as_the_same_instant() {
 #[test]
 fn effects_not_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     let mut c = s.raw();
     let members: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
     let mut sadd = vec!["SADD".to_string(), "s".into()];
@@ -369,7 +278,7 @@ fn effects_not_requests() {
         log.contains("ZPOPMIN") && !log.contains("BZPOPMIN"),
         "{log}"
     );
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     assert_eq!(dump(&mut s.raw()), before);
 }
 
@@ -378,7 +287,7 @@ fn effects_not_requests() {
 #[test]
 fn transaction_of_types_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     let mut c = s.raw();
     ok(c.cmd(&["SADD", "pending", "j1", "j2", "j3"]));
     ok(c.cmd(&["WATCH", "pending"]));
@@ -406,7 +315,7 @@ fn transaction_of_types_round_trip() {
         multi < exec && log[multi..exec].contains("HINCRBY"),
         "{log}"
     );
-    let s = Proc::ferrymq(dir.path());
+    let s = ferrymq(dir.path());
     assert_eq!(dump(&mut s.raw()), before);
 }
 
@@ -415,17 +324,17 @@ fn transaction_of_types_round_trip() {
 #[test]
 fn same_content_as_redis_after_restarts() {
     let rdir = tempfile::tempdir().unwrap();
-    let Some(r) = Proc::redis(rdir.path()) else {
+    let Some(r) = redis(rdir.path()) else {
         return;
     };
     let fdir = tempfile::tempdir().unwrap();
-    let f = Proc::ferrymq(fdir.path());
+    let f = ferrymq(fdir.path());
     write_types(&mut r.raw());
     write_types(&mut f.raw());
     r.shutdown();
     f.shutdown();
-    let r = Proc::redis(rdir.path()).expect("redis");
-    let f = Proc::ferrymq(fdir.path());
+    let r = redis(rdir.path()).expect("redis");
+    let f = ferrymq(fdir.path());
     let (rd, fd) = (dump(&mut r.raw()), dump(&mut f.raw()));
     assert!(rd.len() >= 20, "{rd:#?}");
     assert_eq!(rd.len(), fd.len(), "redis {rd:#?}\nferrymq {fd:#?}");

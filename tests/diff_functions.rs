@@ -4,9 +4,7 @@
 //! limit.
 
 mod common;
-use common::{Diff, RawConn, Server, redis_server_path, wait_for};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use common::{Diff, DirServer as Proc, RawConn, Server, wait_for};
 use std::time::Duration;
 
 fn text(b: &[u8]) -> String {
@@ -416,87 +414,6 @@ fn script_memory_is_limited() {
     assert_eq!(c.cmd_s(&["PING"]), "+PONG\r\n");
 }
 
-/// A server process in a directory kept across restarts.
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn start(bin: &Path, dir: &Path, args: &[&str]) -> Proc {
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("free port");
-            let mut all: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                &dir.display().to_string(),
-            ]
-            .map(String::from)
-            .to_vec();
-            all.extend(args.iter().map(|s| s.to_string()));
-            let mut child = Command::new(bin)
-                .args(&all)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .env("RUST_LOG", "warn")
-                .spawn()
-                .expect("spawn");
-            let up = wait_for(Duration::from_secs(20), || {
-                use std::io::{Read, Write};
-                if !matches!(child.try_wait(), Ok(None)) {
-                    return true;
-                }
-                let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-                    return false;
-                };
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut b = [0u8; 16];
-                s.write_all(b"PING\r\n").is_ok()
-                    && s.read(&mut b).is_ok_and(|n| b[..n].starts_with(b"+PONG"))
-            }) && matches!(child.try_wait(), Ok(None));
-            if up {
-                return Proc { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("{} did not start", bin.display());
-    }
-
-    fn ferrymq(dir: &Path, args: &[&str]) -> Proc {
-        Proc::start(Path::new(env!("CARGO_BIN_EXE_ferrymq")), dir, args)
-    }
-
-    fn raw(&self) -> RawConn {
-        RawConn::connect(self.port)
-    }
-
-    fn shutdown(mut self) {
-        self.raw().send(&["SHUTDOWN"]);
-        assert!(
-            wait_for(Duration::from_secs(10), || matches!(
-                self.child.try_wait(),
-                Ok(Some(_))
-            )),
-            "server did not exit"
-        );
-    }
-}
-
 const LIB_INC: &str = "#!lua name=counters\nredis.register_function('inc', function(k, a) return redis.call('incrby', k[1], a[1]) end)";
 const LIB_GET: &str = "#!lua name=readers\nredis.register_function{function_name='peek', callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}, description='read a counter'}";
 
@@ -573,20 +490,7 @@ fn functions_survive_restart_and_rewrite() {
 /// loads into ferrymq, with the same libraries.
 #[test]
 fn function_aof_is_exchangeable_with_redis() {
-    let Some(redis) = redis_server_path() else {
-        eprintln!("SKIPPED: redis-server not on PATH");
-        return;
-    };
-    let redis_args = [
-        "--appendonly",
-        "yes",
-        "--aof-use-rdb-preamble",
-        "no",
-        "--save",
-        "",
-        "--daemonize",
-        "no",
-    ];
+    let redis_args = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no"];
     // ferrymq writes, redis-server reads.
     let dir = tempfile::tempdir().unwrap();
     let s = Proc::ferrymq(dir.path(), &["--appendonly", "yes"]);
@@ -597,7 +501,9 @@ fn function_aof_is_exchangeable_with_redis() {
     wait_rewrite_done(&mut c);
     c.cmd(&["FUNCTION", "LOAD", LIB_GET]);
     s.shutdown();
-    let r = Proc::start(&redis, dir.path(), &redis_args);
+    let Some(r) = Proc::redis(dir.path(), &redis_args) else {
+        return;
+    };
     let mut c = r.raw();
     assert_eq!(c.cmd_s(&["FCALL_RO", "peek", "1", "n"]), "$1\r\n3\r\n");
     assert_eq!(c.cmd_s(&["FCALL", "inc", "1", "n", "1"]), ":4\r\n");
@@ -605,7 +511,7 @@ fn function_aof_is_exchangeable_with_redis() {
 
     // redis-server writes, ferrymq reads.
     let dir = tempfile::tempdir().unwrap();
-    let r = Proc::start(&redis, dir.path(), &redis_args);
+    let r = Proc::redis(dir.path(), &redis_args).expect("redis-server");
     let mut c = r.raw();
     c.cmd(&["FUNCTION", "LOAD", LIB_INC]);
     c.cmd(&["FCALL", "inc", "1", "n", "3"]);

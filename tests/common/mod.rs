@@ -31,7 +31,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     // Ask the kernel for a free port; the tiny window before the server binds is covered by
     // retrying the start.
     TcpListener::bind("127.0.0.1:0")
@@ -68,6 +68,103 @@ fn wait_ready(child: &mut Child, port: u16) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// A server process in a directory the test keeps across restarts (persistence tests).
+pub struct DirServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for DirServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DirServer {
+    /// Start `bin` in `dir` with extra arguments; `redis` adds `--save "" --daemonize no`.
+    pub fn spawn(bin: &std::path::Path, dir: &std::path::Path, args: &[&str], redis: bool) -> Self {
+        for _ in 0..5 {
+            let port = free_port();
+            let port_s = port.to_string();
+            let dir_s = dir.display().to_string();
+            let mut all: Vec<&str> =
+                vec!["--port", &port_s, "--bind", "127.0.0.1", "--dir", &dir_s];
+            if redis {
+                all.extend(["--save", "", "--daemonize", "no"]);
+            }
+            all.extend(args);
+            let mut child = Command::new(bin)
+                .args(&all)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .env("RUST_LOG", "warn")
+                .spawn()
+                .expect("spawn");
+            if wait_ready(&mut child, port) {
+                return DirServer { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("{} did not start in {}", bin.display(), dir.display());
+    }
+
+    pub fn ferrymq(dir: &std::path::Path, args: &[&str]) -> Self {
+        Self::spawn(
+            std::path::Path::new(env!("CARGO_BIN_EXE_ferrymq")),
+            dir,
+            args,
+            false,
+        )
+    }
+
+    /// The reference redis-server in `dir`, or None (skip) when it is not installed.
+    pub fn redis(dir: &std::path::Path, args: &[&str]) -> Option<Self> {
+        match redis_server_path() {
+            Some(p) => Some(Self::spawn(&p, dir, args, true)),
+            None => {
+                if std::env::var("FERRYMQ_REQUIRE_ORACLE").as_deref() == Ok("1") {
+                    panic!("redis-server is not on PATH but FERRYMQ_REQUIRE_ORACLE=1");
+                }
+                eprintln!("SKIPPED: redis-server not on PATH");
+                None
+            }
+        }
+    }
+
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(self.port)
+    }
+
+    fn wait_exit(&mut self, what: &str) {
+        let exited = wait_for(Duration::from_secs(10), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        assert!(exited, "server did not exit after {what}");
+    }
+
+    /// SHUTDOWN (which flushes the AOF) and wait for the exit.
+    pub fn shutdown(mut self) {
+        self.raw().send(&["SHUTDOWN"]);
+        self.wait_exit("SHUTDOWN");
+    }
+
+    pub fn sigterm(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait_exit("SIGTERM");
+    }
+
+    /// SIGKILL: only what reached the file survives.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Server {

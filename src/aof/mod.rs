@@ -103,8 +103,6 @@ pub(crate) struct Pending {
     /// Offset just after `buf` (bytes appended since start).
     pub end: u64,
     pub markers: VecDeque<Marker>,
-    /// The writer waits for work; the next append must wake it.
-    pub sleeping: bool,
 }
 
 /// Which files make up the AOF now.
@@ -151,6 +149,8 @@ pub(crate) struct Core {
     pub files: Mutex<Option<Files>>,
     pub everysec: Mutex<writer::FsyncJob>,
     pub everysec_wake: Condvar,
+    /// The writer's state while the AOF is on (the thread and inline writers share it).
+    pub writer: Mutex<Option<writer::Writer>>,
     #[cfg(test)]
     pub fail_writes: AtomicU64,
 }
@@ -180,6 +180,7 @@ impl Default for Core {
             files: Mutex::new(None),
             everysec: Mutex::new(writer::FsyncJob::default()),
             everysec_wake: Condvar::new(),
+            writer: Mutex::new(None),
             #[cfg(test)]
             fail_writes: AtomicU64::new(0),
         }
@@ -288,11 +289,9 @@ impl AofSink {
         encode_command(argv, &mut p.buf);
         p.end += (p.buf.len() - before) as u64;
         self.end = p.end;
-        let wake = std::mem::take(&mut p.sleeping);
+        // No wake-up: whoever waits for this offset asks for the write ([`write_now`]); the
+        // thread writes the rest within 250 ms.
         drop(p);
-        if wake {
-            self.core.wake_writer();
-        }
         self.end
     }
 
@@ -320,6 +319,35 @@ pub fn reply_barrier(store: &StoreInner) -> Option<u64> {
         return None;
     }
     Some(sink.end)
+}
+
+/// Write (and under `always` fsync) what was appended, for a connection whose replies wait
+/// for it, from the calling thread: Redis writes and fsyncs its AOF buffer in its event loop
+/// before replying, and so does the connection here — one `write`, plus one `fsync` under
+/// `always`, for everything every client appended so far (connections yield before calling
+/// this, so one call covers all the batches that were ready: group commit). Under `always`
+/// only one connection fsyncs at a time and the others do not wait for it on their thread:
+/// they wake the writer thread, which takes the next group. On a write error the thread
+/// retries (once a second). Afterwards `Shared::durable` may have advanced.
+pub fn write_now(shared: &Shared) {
+    let core = &shared.aof.core;
+    if !core.failed.load(Ordering::Relaxed) {
+        let guard = if core.policy() == Fsync::Always {
+            core.writer.try_lock()
+        } else {
+            // A short wait: nothing fsyncs under this lock outside `always`.
+            Some(core.writer.lock())
+        };
+        if let Some(mut guard) = guard
+            && let Some(w) = guard.as_mut()
+        {
+            w.step(core);
+            drop(guard);
+            publish(shared);
+            return;
+        }
+    }
+    core.wake_writer();
 }
 
 /// While the AOF cannot be written, write commands are refused with this error (Redis's

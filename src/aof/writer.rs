@@ -1,13 +1,17 @@
-//! The AOF writer thread and the `everysec` fsync thread.
+//! The AOF writer: its state (`Core::writer`), the thread, and the `everysec` fsync thread.
 //!
-//! The writer loops: take everything the sink appended (one swap under the pending lock),
-//! write it with one `write` per batch, fsync per `appendfsync`, publish the durable offset
-//! (`Shared::durable`), which releases the replies connections held for it. Under `always` a
-//! batch holds the effects of every client that wrote while the previous fsync ran: one fsync
-//! acknowledges them all (group commit).
+//! A writer step takes everything the sink appended (one swap under the pending lock), writes
+//! it with one `write`, fsyncs per `appendfsync` and advances the synced offset; publishing it
+//! (`Shared::durable`) releases the replies connections held for it.
 //!
-//! Why a thread and not a tokio task: `write`/`fsync` block, and a slow disk must stall neither
-//! command execution nor the runtime's workers.
+//! Who steps: mostly the connections whose replies wait ([`super::write_now`]), as Redis writes
+//! (and under `always` fsyncs) its AOF buffer in its event loop before it replies. Connections
+//! yield to the other ready ones first, so one step covers every batch that was ready: one
+//! `fsync` acknowledges them all (group commit). Under `always` one connection fsyncs at a
+//! time; one that finds the lock taken wakes this thread, which takes the next group, so a
+//! runtime worker never waits for another's fsync. The thread also writes what no reply waits
+//! for (within 250 ms), retries after errors, asks for the `everysec` fsync, checks automatic
+//! rewrites, and drains everything at shutdown.
 //!
 //! `everysec`: the writer writes as soon as data arrives (so a crash of the process loses
 //! nothing written) and asks the fsync thread for an fsync at most once per second; if an fsync
@@ -43,9 +47,8 @@ pub(crate) struct FsyncJob {
     pub started: Option<Instant>,
 }
 
-struct Writer {
-    shared: Arc<Shared>,
-    core: Arc<Core>,
+/// The writer's state, shared by the thread and inline writers (`Core::writer`).
+pub(crate) struct Writer {
     /// None until the first base of a runtime `appendonly yes` is done: bytes before the first
     /// marker are part of that base and are not written anywhere else.
     file: Option<Arc<File>>,
@@ -56,7 +59,6 @@ struct Writer {
     /// Bytes written but not fsynced.
     unsynced: bool,
     last_fsync_request: Instant,
-    last_rewrite_check: Instant,
 }
 
 pub(crate) fn spawn(shared: Arc<Shared>, file: Option<File>) -> std::thread::JoinHandle<()> {
@@ -65,20 +67,17 @@ pub(crate) fn spawn(shared: Arc<Shared>, file: Option<File>) -> std::thread::Joi
     core.synced.store(local_start, Ordering::SeqCst);
     let file = file.map(Arc::new);
     core.everysec.lock().file = file.clone();
-    let w = Writer {
-        shared,
-        core,
+    *core.writer.lock() = Some(Writer {
         file,
         local: Vec::new(),
         local_start,
         markers: VecDeque::new(),
         unsynced: false,
         last_fsync_request: Instant::now(),
-        last_rewrite_check: Instant::now(),
-    };
+    });
     std::thread::Builder::new()
         .name("aof-writer".into())
-        .spawn(move || w.run())
+        .spawn(move || run(shared))
         .expect("spawn the AOF writer")
 }
 
@@ -113,67 +112,89 @@ pub(crate) fn spawn_everysec(core: Arc<Core>) -> std::thread::JoinHandle<()> {
         .expect("spawn the AOF fsync thread")
 }
 
-impl Writer {
-    fn run(mut self) {
-        loop {
-            let stopping = self.gather();
-            let ok = self.flush_local();
-            if ok {
-                self.after_write();
-            }
-            super::publish(&self.shared);
-            if stopping && (self.local.is_empty() || !ok) {
-                if let Some(f) = &self.file {
-                    if let Err(e) = f.sync_data() {
-                        self.core.set_error("fsync", &e);
-                    } else if ok {
-                        self.core.synced.store(self.local_start, Ordering::SeqCst);
-                    }
+fn run(shared: Arc<Shared>) {
+    let core = shared.aof.core.clone();
+    let mut retry = false;
+    let mut last_rewrite_check = Instant::now();
+    loop {
+        let stopping = wait_for_work(&core, retry);
+        let mut guard = core.writer.lock();
+        let w = guard
+            .as_mut()
+            .expect("the writer's state lives while it runs");
+        let ok = w.step(&core);
+        super::publish(&shared);
+        if stopping && (w.local.is_empty() || !ok) {
+            if let Some(f) = &w.file {
+                if let Err(e) = f.sync_data() {
+                    core.set_error("fsync", &e);
+                } else if ok {
+                    core.synced.store(w.local_start, Ordering::SeqCst);
                 }
-                if !ok {
-                    warn!(
-                        unwritten = self.local.len(),
-                        "AOF writer stopping with unwritten data after errors"
-                    );
-                }
-                super::publish(&self.shared);
-                for m in self.markers.drain(..) {
-                    let _ = m.reply.send(Err("the AOF writer stopped".into()));
-                }
-                return;
             }
             if !ok {
-                // Retry once a second (or sooner when stopping).
-                let mut p = self.core.pending.lock();
-                if self.core.running.load(Ordering::SeqCst) {
-                    self.core.wake.wait_for(&mut p, Duration::from_millis(1000));
-                }
+                warn!(
+                    unwritten = w.local.len(),
+                    "AOF writer stopping with unwritten data after errors"
+                );
             }
-            self.periodic();
+            super::publish(&shared);
+            for m in w.markers.drain(..) {
+                let _ = m.reply.send(Err("the AOF writer stopped".into()));
+            }
+            *guard = None;
+            return;
+        }
+        w.periodic_fsync(&core);
+        drop(guard);
+        retry = !ok;
+        if !ok {
+            // Retry once a second (or sooner when stopping).
+            let mut p = core.pending.lock();
+            if core.running.load(Ordering::SeqCst) {
+                core.wake.wait_for(&mut p, Duration::from_millis(1000));
+            }
+        }
+        if last_rewrite_check.elapsed() >= Duration::from_secs(1) {
+            last_rewrite_check = Instant::now();
+            super::rewrite::maybe_auto_rewrite(&shared);
         }
     }
+}
 
-    /// Take what the sink appended (waiting for it). Returns true when the writer must stop.
-    fn gather(&mut self) -> bool {
-        let mut p = self.core.pending.lock();
-        loop {
-            if !p.buf.is_empty() || !p.markers.is_empty() || !self.local.is_empty() {
-                break;
-            }
-            if !self.core.running.load(Ordering::SeqCst) {
-                break;
-            }
-            p.sleeping = true;
-            let timed_out = self
-                .core
-                .wake
-                .wait_for(&mut p, Duration::from_millis(250))
-                .timed_out();
-            p.sleeping = false;
-            if timed_out {
-                break;
-            }
+/// Wait until the sink has appended something (at most 250 ms: the periodic work runs even
+/// when idle, and whatever no reply waited for gets written). Returns true when stopping.
+fn wait_for_work(core: &Core, retry: bool) -> bool {
+    let mut p = core.pending.lock();
+    while !retry && p.buf.is_empty() && p.markers.is_empty() {
+        if !core.running.load(Ordering::SeqCst) {
+            break;
         }
+        let timed_out = core
+            .wake
+            .wait_for(&mut p, Duration::from_millis(250))
+            .timed_out();
+        if timed_out {
+            break;
+        }
+    }
+    !core.running.load(Ordering::SeqCst)
+}
+
+impl Writer {
+    /// Take what the sink appended, write it, fsync per policy. False after an error.
+    pub(crate) fn step(&mut self, core: &Core) -> bool {
+        self.take_pending(core);
+        let ok = self.flush_local(core);
+        if ok {
+            self.after_write(core);
+        }
+        ok
+    }
+
+    /// Move the sink's buffer into `local` (one swap when nothing was left over).
+    fn take_pending(&mut self, core: &Core) {
+        let mut p = core.pending.lock();
         if self.local.is_empty() {
             std::mem::swap(&mut self.local, &mut p.buf);
             self.local_start = p.end - self.local.len() as u64;
@@ -185,11 +206,10 @@ impl Writer {
         if p.buf.capacity() > 4 * 1024 * 1024 {
             p.buf = Vec::new();
         }
-        !self.core.running.load(Ordering::SeqCst)
     }
 
     /// Write `local` up to each marker, switching files at markers. False after an error.
-    fn flush_local(&mut self) -> bool {
+    fn flush_local(&mut self, core: &Core) -> bool {
         loop {
             let local_end = self.local_start + self.local.len() as u64;
             let seg_end = self
@@ -199,9 +219,9 @@ impl Writer {
                 .unwrap_or(local_end);
             let n = (seg_end - self.local_start) as usize;
             if n > 0 {
-                let written = self.write_segment(n);
+                let written = self.write_segment(core, n);
                 if written == n {
-                    self.core.clear_error();
+                    core.clear_error();
                 }
                 if written == self.local.len() {
                     self.local.clear();
@@ -216,7 +236,7 @@ impl Writer {
             match self.markers.front() {
                 Some(m) if m.at == self.local_start => {
                     let m = self.markers.pop_front().expect("front");
-                    let r = self.switch_file();
+                    let r = self.switch_file(core);
                     let _ = m.reply.send(r);
                 }
                 _ => return true,
@@ -225,51 +245,46 @@ impl Writer {
     }
 
     /// Write `local[..n]`; returns how many bytes are now in the file for good.
-    fn write_segment(&mut self, n: usize) -> usize {
+    fn write_segment(&mut self, core: &Core, n: usize) -> usize {
         let Some(file) = self.file.clone() else {
             // Covered by the base being written (runtime `appendonly yes`).
             return n;
         };
         #[cfg(test)]
-        if self
-            .core
+        if core
             .fail_writes
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
             .is_ok()
         {
-            self.core
-                .set_error("write", &io::Error::from_raw_os_error(28));
+            core.set_error("write", &io::Error::from_raw_os_error(28));
             return 0;
         }
-        let before = file.metadata().map(|m| m.len()).ok();
         let mut done = 0;
         while done < n {
             match (&*file).write(&self.local[done..n]) {
                 Ok(0) => {
-                    self.core
-                        .set_error("write", &io::Error::from(io::ErrorKind::WriteZero));
+                    core.set_error("write", &io::Error::from(io::ErrorKind::WriteZero));
                     break;
                 }
                 Ok(k) => done += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.core.set_error("write", &e);
+                    core.set_error("write", &e);
                     break;
                 }
             }
         }
         if done < n && done > 0 {
             // Undo the partial write so a retry does not duplicate it (Redis does the same);
-            // if that fails too, the bytes that made it stay and only the rest is retried.
-            if let Some(len) = before
-                && file.set_len(len).is_ok()
+            // if that fails too, the bytes that made it stay and only the rest is retried. (The
+            // length is asked only here: a `statx` per write would cost as much as the write.)
+            if let Ok(m) = file.metadata()
+                && file.set_len(m.len().saturating_sub(done as u64)).is_ok()
             {
                 done = 0;
             }
         }
-        self.core
-            .current_size
-            .fetch_add(done as u64, Ordering::Relaxed);
+        core.current_size.fetch_add(done as u64, Ordering::Relaxed);
         if done > 0 {
             self.unsynced = true;
         }
@@ -277,71 +292,67 @@ impl Writer {
     }
 
     /// After a successful batch: fsync per policy and advance the synced offset.
-    fn after_write(&mut self) {
+    fn after_write(&mut self, core: &Core) {
         let end = self.local_start;
-        let rewriting = self.core.rewrite.in_progress.load(Ordering::Relaxed);
-        let skip = rewriting && self.core.no_fsync_on_rewrite.load(Ordering::Relaxed);
-        match self.core.policy() {
+        let rewriting = core.rewrite.in_progress.load(Ordering::Relaxed);
+        let skip = rewriting && core.no_fsync_on_rewrite.load(Ordering::Relaxed);
+        match core.policy() {
             Fsync::Always if !skip => {
                 if self.unsynced {
                     if let Some(f) = &self.file {
                         if let Err(e) = f.sync_data() {
                             // The bytes stay unacknowledged; the next batch fsyncs again.
-                            self.core.set_error("fsync", &e);
+                            core.set_error("fsync", &e);
                             return;
                         }
-                        self.core.clear_error();
+                        core.clear_error();
                     }
                     self.unsynced = false;
                 }
-                self.core.synced.store(end, Ordering::SeqCst);
+                core.synced.store(end, Ordering::SeqCst);
             }
             _ => {
-                self.core.synced.store(end, Ordering::SeqCst);
+                core.synced.store(end, Ordering::SeqCst);
             }
         }
     }
 
-    /// Once a second: the `everysec` fsync request and the automatic rewrite check.
-    fn periodic(&mut self) {
-        if self.core.policy() == Fsync::EverySec
+    /// Once a second: the `everysec` fsync request.
+    fn periodic_fsync(&mut self, core: &Core) {
+        if core.policy() == Fsync::EverySec
             && self.unsynced
             && self.last_fsync_request.elapsed() >= Duration::from_secs(1)
         {
-            let rewriting = self.core.rewrite.in_progress.load(Ordering::Relaxed);
-            if !(rewriting && self.core.no_fsync_on_rewrite.load(Ordering::Relaxed)) {
-                let mut job = self.core.everysec.lock();
+            let rewriting = core.rewrite.in_progress.load(Ordering::Relaxed);
+            if !(rewriting && core.no_fsync_on_rewrite.load(Ordering::Relaxed)) {
+                let mut job = core.everysec.lock();
                 match job.started {
                     Some(t) if t.elapsed() < Duration::from_secs(2) => {}
                     Some(_) => {
-                        self.core.delayed_fsync.fetch_add(1, Ordering::Relaxed);
+                        core.delayed_fsync.fetch_add(1, Ordering::Relaxed);
                         self.last_fsync_request = Instant::now();
                     }
                     None => {
                         job.requested = true;
                         drop(job);
-                        self.core.everysec_wake.notify_all();
+                        core.everysec_wake.notify_all();
                         self.unsynced = false;
                         self.last_fsync_request = Instant::now();
                     }
                 }
             }
         }
-        if self.last_rewrite_check.elapsed() >= Duration::from_secs(1) {
-            self.last_rewrite_check = Instant::now();
-            super::rewrite::maybe_auto_rewrite(&self.shared);
-        }
     }
 
     /// Start the next incremental file at a marker.
-    fn switch_file(&mut self) -> Result<FileEntry, String> {
+    fn switch_file(&mut self, core: &Core) -> Result<FileEntry, String> {
         if let Some(f) = &self.file
             && let Err(e) = f.sync_data()
         {
-            self.core.set_error("fsync", &e);
+            core.set_error("fsync", &e);
             return Err(format!("fsync: {}", super::strerror(&e)));
         }
-        let mut files = self.core.files.lock();
+        let mut files = core.files.lock();
         let Some(files) = files.as_mut() else {
             return Err("AOF is off".into());
         };
@@ -366,7 +377,7 @@ impl Writer {
         }
         tracing::info!(file = %name, "Creating AOF incr file on background rewrite");
         let file = Arc::new(file);
-        self.core.everysec.lock().file = Some(file.clone());
+        core.everysec.lock().file = Some(file.clone());
         self.file = Some(file);
         self.unsynced = false;
         Ok(entry)

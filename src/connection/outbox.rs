@@ -201,6 +201,11 @@ impl Outbox {
         true
     }
 
+    /// True when the queued replies wait for an AOF offset beyond `durable`.
+    pub fn held_beyond(&self, durable: u64) -> bool {
+        self.inner.lock().hold_until > durable
+    }
+
     /// Reader side: the socket did not take all of a direct write; `rest` (what is left) goes
     /// to the writer task, ahead of anything queued since. The caller then wakes the writer.
     pub fn hand_back(&self, rest: &mut BytesMut) {

@@ -197,6 +197,12 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 }
             }
         }
+        if shared.aof.is_enabled() && state.handle.outbox.held_beyond(*shared.durable.borrow()) {
+            // Let the other connections that are ready run their batches first (a yielded task
+            // resumes when the runtime has run out of ready work): the first one back writes
+            // the AOF for all of them with one `write`, as Redis writes once per event loop.
+            tokio::task::yield_now().await;
+        }
         write_direct(shared, state, sink, &mut out);
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
@@ -361,8 +367,14 @@ fn write_direct<W: AsyncWrite + Unpin>(
     let outbox = &state.handle.outbox;
     let durable = *shared.durable.borrow();
     if !outbox.take_direct(out, durable) {
-        outbox.wake();
-        return;
+        // Replies waiting for the AOF: write it now if this thread may, then try again.
+        if !outbox.held_beyond(durable) || {
+            crate::aof::write_now(shared);
+            !outbox.take_direct(out, *shared.durable.borrow())
+        } {
+            outbox.wake();
+            return;
+        }
     }
     match sink.try_write(out) {
         Ok((n, flushed)) if n == out.len() && flushed => {
@@ -405,6 +417,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             Take::Idle => handle.outbox.wait().await,
             Take::Close => break,
             Take::Write { hold_until } => {
+                if hold_until > *durable.borrow() {
+                    crate::aof::write_now(&shared);
+                }
                 if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
                     break;
                 }

@@ -17,13 +17,13 @@
 //! first 8 bytes of the SHA-1 of everything before them.
 
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, Table, Value as LuaValue, VmState};
+use mlua::{Function, Table, Value as LuaValue};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Engine, MEMORY_LIMIT, ScriptStatus, error_text, prepare, script_flags};
+use super::{Engine, LoadDeadline, MEMORY_LIMIT, ScriptStatus, error_text, prepare, script_flags};
 use crate::command::Ctx;
 use crate::protocol::Reply;
 
@@ -289,21 +289,12 @@ impl Functions {
             .hooks
             .raw_get("run_load")
             .map_err(|e| e.to_string())?;
-        let started = Instant::now();
-        let _ = lua.set_hook(
-            HookTriggers::new().every_nth_instruction(10_000),
-            move |_, _| {
-                if started.elapsed() > LOAD_TIMEOUT {
-                    return Err(mlua::Error::RuntimeError(
-                        "ERR FUNCTION LOAD timeout".into(),
-                    ));
-                }
-                Ok(VmState::Continue)
-            },
-        );
         let _ = lua.set_memory_limit(lua.used_memory().saturating_add(MEMORY_LIMIT));
-        let result: mlua::Result<(bool, LuaValue)> = run_load.call(f);
-        lua.remove_hook();
+        let result: mlua::Result<(bool, LuaValue)> = {
+            // The engine's instruction hook stops the code past this deadline.
+            let _deadline = LoadDeadline::set(Instant::now() + LOAD_TIMEOUT);
+            run_load.call(f)
+        };
         let _ = lua.set_memory_limit(0);
         let pending: Table = self
             .engine

@@ -26,7 +26,7 @@ mod lstruct;
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value as LuaValue, VmState};
 use parking_lot::Mutex;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -49,7 +49,9 @@ pub struct ScriptStatus {
     pub wrote: AtomicBool,
     /// The running script is a function (FCALL), not an EVAL script.
     pub function: AtomicBool,
-    /// Name (sha or function) and command of the running script, for FUNCTION STATS.
+    /// Name (sha or function) and command of the running script, for FUNCTION STATS: recorded
+    /// by the instruction hook, so only once the script has run for a while (before that, other
+    /// clients wait for it to end and cannot ask).
     pub running: Mutex<Option<(String, Vec<Bytes>)>>,
     /// Loaded libraries and functions, for FUNCTION STATS (answered even while busy).
     pub libraries: AtomicUsize,
@@ -253,16 +255,157 @@ pub fn parse_eval_shebang(body: &[u8]) -> Result<(Option<u32>, usize), String> {
     Ok((Some(out), nl))
 }
 
-/// Per-run state the `redis` API functions reach.
-struct RunState {
-    resp: u8,
+/// The run in progress on this thread: what `redis.call`, `redis.setresp` and the
+/// instruction hook reach. The `redis` API functions and the hook are created once per Lua
+/// state (creating them per run dominated the cost of a short script); they find the run
+/// through [`CURRENT`], which points at this value only while [`Engine::run`] is on the stack.
+struct Run<'r, 'c> {
+    ctx: RefCell<&'r mut Ctx<'c>>,
+    status: &'r ScriptStatus,
+    opts: &'r RunOpts<'r>,
+    /// The EVAL/FCALL command, for FUNCTION STATS (recorded once the script runs long).
+    argv: &'r [Bytes],
+    /// `redis.setresp`: the protocol commands reply in, inside the script.
+    resp: Cell<u8>,
+    started: Instant,
+    /// busy-reply-threshold in ms (0: never BUSY).
+    threshold: i64,
+    /// The hook has fired once: `status.running` holds this run's name and command.
+    recorded: Cell<bool>,
+}
+
+thread_local! {
+    /// The [`Run`] executing on this thread (type-erased), or null.
+    static CURRENT: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+    /// FUNCTION LOAD: when the library's code must stop (see [`LoadDeadline`]).
+    static LOAD_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Publishes a [`Run`] in [`CURRENT`] and restores the previous value when dropped, also when
+/// a panic unwinds out of the run, so no pointer to a dead frame stays behind.
+struct CurrentGuard {
+    prev: *const (),
+}
+
+impl CurrentGuard {
+    fn set(run: &Run<'_, '_>) -> CurrentGuard {
+        let prev = CURRENT.replace(run as *const Run<'_, '_> as *const ());
+        CurrentGuard { prev }
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.set(self.prev);
+    }
+}
+
+/// Call `f` with the run in progress on this thread, if any. `f` is generic over the run's
+/// lifetimes, so nothing borrowed from it can escape.
+fn with_run<R>(f: impl for<'a, 'r, 'c> FnOnce(&'a Run<'r, 'c>) -> R) -> Option<R> {
+    let p = CURRENT.get() as *const Run<'static, 'static>;
+    // SAFETY: CURRENT is non-null only while a `CurrentGuard` lives, i.e. while the `Engine::run`
+    // frame owning the `Run` it points to is on this thread's stack (the guard is dropped before
+    // the `Run`, on return and on unwind). The `Run` is only accessed through shared references
+    // (its mutable parts are `Cell`/`RefCell`).
+    let run = unsafe { p.as_ref() }?;
+    Some(f(run))
+}
+
+/// Sets the FUNCTION LOAD deadline the instruction hook enforces, cleared when dropped.
+pub(crate) struct LoadDeadline;
+
+impl LoadDeadline {
+    pub(crate) fn set(deadline: Instant) -> LoadDeadline {
+        LOAD_DEADLINE.set(Some(deadline));
+        LoadDeadline
+    }
+}
+
+impl Drop for LoadDeadline {
+    fn drop(&mut self) {
+        LOAD_DEADLINE.set(None);
+    }
+}
+
+/// Instructions between two calls of the hook.
+const HOOK_INSTRUCTIONS: u32 = 100_000;
+
+/// The instruction-count hook, installed once per Lua state: turns the server BUSY once a run
+/// passes busy-reply-threshold, stops it on SCRIPT KILL / FUNCTION KILL, and stops a library's
+/// load-time code past its deadline.
+fn instruction_hook() -> mlua::Result<VmState> {
+    if let Some(r) = with_run(|run| {
+        let st = run.status;
+        if !run.recorded.replace(true) {
+            // Recorded here rather than at the start of every run: until the script turns BUSY
+            // other clients wait for it to end, so only a long run can be observed.
+            *st.running.lock() = Some((run.opts.name.to_string(), run.argv.to_vec()));
+        }
+        if run.threshold > 0
+            && run.started.elapsed().as_millis() as i64 >= run.threshold
+            && !st.busy.swap(true, Ordering::SeqCst)
+        {
+            st.signal_changed();
+        }
+        if st.kill.load(Ordering::SeqCst) {
+            return Err(mlua::Error::RuntimeError(
+                "ERR Script killed by user with SCRIPT KILL...".into(),
+            ));
+        }
+        Ok(VmState::Continue)
+    }) {
+        return r;
+    }
+    if let Some(deadline) = LOAD_DEADLINE.get()
+        && Instant::now() > deadline
+    {
+        return Err(mlua::Error::RuntimeError(
+            "ERR FUNCTION LOAD timeout".into(),
+        ));
+    }
+    Ok(VmState::Continue)
+}
+
+/// `redis.call` / `redis.pcall` (through the helpers in `libs`): run a command on behalf of the
+/// script. Errors come back as `{err=...}` tables.
+fn redis_call(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<LuaValue> {
+    let argv = match script_argv(&args) {
+        Ok(a) => a,
+        Err(msg) => return error_table(lua, &msg),
+    };
+    drop(args);
+    let outcome = with_run(|run| {
+        let resp = run.resp.get();
+        let Ok(mut ctx) = run.ctx.try_borrow_mut() else {
+            return Err("ERR redis.call is not allowed here".to_string());
+        };
+        let entry = check_call(&mut ctx, &argv, run.opts, run.status)?;
+        let saved_resp = ctx.client.resp;
+        ctx.client.resp = resp;
+        let before = ctx.nested_changes();
+        let reply = call_nested(&mut ctx, entry, &argv);
+        ctx.client.resp = saved_resp;
+        if ctx.nested_changes() > before {
+            run.status.wrote.store(true, Ordering::SeqCst);
+        }
+        Ok((reply, resp))
+    });
+    match outcome {
+        None => error_table(lua, "ERR redis.call is not allowed here"),
+        Some(Err(msg)) => error_table(lua, &msg),
+        Some(Ok((Reply::Error(e), _))) => error_table(lua, &e),
+        Some(Ok((reply, resp))) => reply_to_lua(lua, &reply, resp),
+    }
 }
 
 /// One Lua state with the libraries and the `redis` API installed.
 pub struct Engine {
     pub(crate) lua: Lua,
-    /// Lua-side helpers (`invoke`, `handler`, the current `call` and `setresp`).
+    /// Lua-side helpers (`invoke`, `handler`, `call`, `setresp`, ...).
     pub(crate) hooks: Table,
+    /// `hooks.invoke`: runs a script or callback under the error handler.
+    invoke: Function,
 }
 
 impl Engine {
@@ -274,7 +417,22 @@ impl Engine {
         )
         .expect("lua state");
         let hooks = libs::install(&lua, extra).expect("lua libraries");
-        Engine { lua, hooks }
+        let call = lua.create_function(redis_call).expect("redis.call");
+        let setresp = lua
+            .create_function(|_, n: i64| {
+                with_run(|run| run.resp.set(n as u8));
+                Ok(())
+            })
+            .expect("redis.setresp");
+        hooks.raw_set("call", call).expect("redis.call");
+        hooks.raw_set("setresp", setresp).expect("redis.setresp");
+        let invoke: Function = hooks.raw_get("invoke").expect("invoke");
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+            |_, _| instruction_hook(),
+        )
+        .expect("lua hook");
+        Engine { lua, hooks, invoke }
     }
 
     /// Compile `code` as a chunk named `chunk` (`@user_script`, `@user_function`).
@@ -307,87 +465,26 @@ impl Engine {
         status.kill.store(false, Ordering::SeqCst);
         status.wrote.store(false, Ordering::SeqCst);
         status.function.store(opts.function, Ordering::SeqCst);
-        *status.running.lock() = Some((opts.name.to_string(), ctx.argv().to_vec()));
         status
             .running_since
             .store(crate::store::unix_ms(), Ordering::SeqCst);
-        let started = Instant::now();
-        let hook_status = status.clone();
-        let _ = lua.set_hook(
-            HookTriggers::new().every_nth_instruction(100_000),
-            move |_, _| {
-                if threshold > 0
-                    && started.elapsed().as_millis() as i64 >= threshold
-                    && !hook_status.busy.swap(true, Ordering::SeqCst)
-                {
-                    hook_status.signal_changed();
-                }
-                if hook_status.kill.load(Ordering::SeqCst) {
-                    return Err(mlua::Error::RuntimeError(
-                        "ERR Script killed by user with SCRIPT KILL...".into(),
-                    ));
-                }
-                Ok(VmState::Continue)
-            },
-        );
+        let argv = ctx.argv();
         let _ = lua.set_memory_limit(lua.used_memory().saturating_add(MEMORY_LIMIT));
-        let state = RefCell::new(RunState { resp: 2 });
-        let ctx_cell = RefCell::new(&mut *ctx);
-        let result = lua.scope(|scope| {
-            let make_list = |items: &[Bytes]| -> mlua::Result<Table> {
-                let t = lua.create_table_with_capacity(items.len(), 0)?;
-                for (i, k) in items.iter().enumerate() {
-                    t.raw_set(i + 1, lua.create_string(&k[..])?)?;
-                }
-                Ok(t)
-            };
-            let (keys_t, args_t) = (make_list(keys)?, make_list(args)?);
-            if !opts.function {
-                let globals = lua.globals();
-                globals.raw_set("KEYS", keys_t.clone())?;
-                globals.raw_set("ARGV", args_t.clone())?;
-            }
-            let call = scope.create_function(|lua, args: mlua::MultiValue| {
-                let argv = match script_argv(&args) {
-                    Ok(a) => a,
-                    Err(msg) => return error_table(lua, &msg),
-                };
-                let mut ctx = ctx_cell.borrow_mut();
-                let resp = state.borrow().resp;
-                let reply = match check_call(&mut ctx, &argv, opts, status) {
-                    Err(msg) => return error_table(lua, &msg),
-                    Ok(entry) => {
-                        let saved_resp = ctx.client.resp;
-                        ctx.client.resp = resp;
-                        let before = ctx.nested_changes();
-                        let reply = call_nested(&mut ctx, entry, &argv);
-                        ctx.client.resp = saved_resp;
-                        if ctx.nested_changes() > before {
-                            status.wrote.store(true, Ordering::SeqCst);
-                        }
-                        reply
-                    }
-                };
-                if let Reply::Error(e) = &reply {
-                    return error_table(lua, e);
-                }
-                reply_to_lua(lua, &reply, resp)
-            })?;
-            let setresp = scope.create_function(|_, n: i64| {
-                state.borrow_mut().resp = n as u8;
-                Ok(())
-            })?;
-            self.hooks.raw_set("call", call)?;
-            self.hooks.raw_set("setresp", setresp)?;
-            let invoke: Function = self.hooks.raw_get("invoke")?;
-            let (ok, v): (bool, LuaValue) = invoke.call((f, opts.function, keys_t, args_t))?;
-            let resp = state.borrow().resp;
-            if ok {
-                return Ok(lua_to_reply(&v, resp));
-            }
-            Ok(raised_error(&v, opts.name))
-        });
-        lua.remove_hook();
+        let run = Run {
+            ctx: RefCell::new(&mut *ctx),
+            status,
+            opts,
+            argv,
+            resp: Cell::new(2),
+            started: Instant::now(),
+            threshold,
+            recorded: Cell::new(false),
+        };
+        let result = {
+            let _current = CurrentGuard::set(&run);
+            self.invoke_script(f, keys, args, opts, &run)
+        };
+        let recorded = run.recorded.get();
         let _ = lua.set_memory_limit(0);
         if matches!(&result, Ok(Reply::Error(e)) if e.ends_with("not enough memory"))
             || matches!(&result, Err(mlua::Error::MemoryError(_)))
@@ -400,7 +497,9 @@ impl Engine {
             let _ = g.raw_set("ARGV", LuaValue::Nil);
         }
         status.busy.store(false, Ordering::SeqCst);
-        *status.running.lock() = None;
+        if recorded {
+            *status.running.lock() = None;
+        }
         status.running_since.store(0, Ordering::SeqCst);
         status.signal_changed();
         ctx.client.db = saved_db;
@@ -411,6 +510,37 @@ impl Engine {
                 format!("ERR Error running script {}, {}", opts.name, error_text(&e)).into(),
             ),
         }
+    }
+
+    /// The Lua part of [`Engine::run`]: KEYS/ARGV, the call, the reply.
+    fn invoke_script(
+        &self,
+        f: Function,
+        keys: &[Bytes],
+        args: &[Bytes],
+        opts: &RunOpts,
+        run: &Run<'_, '_>,
+    ) -> mlua::Result<Reply> {
+        let lua = &self.lua;
+        let make_list = |items: &[Bytes]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, k) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(&k[..])?)?;
+            }
+            Ok(t)
+        };
+        let (keys_t, args_t) = (make_list(keys)?, make_list(args)?);
+        if !opts.function {
+            let globals = lua.globals();
+            globals.raw_set("KEYS", &keys_t)?;
+            globals.raw_set("ARGV", &args_t)?;
+        }
+        let (ok, v): (bool, LuaValue) = self.invoke.call((f, opts.function, keys_t, args_t))?;
+        let resp = run.resp.get();
+        if ok {
+            return Ok(lua_to_reply(&v, resp));
+        }
+        Ok(raised_error(&v, opts.name))
     }
 }
 

@@ -3,15 +3,12 @@
 
 use mlua::{Lua, Table, Value as LuaValue};
 
-/// Lua code run once per state. `impl` holds the per-run Rust functions (set for each script
-/// run), `invoke` runs a script and catches its error value.
+/// Lua code run once per state. `impl` holds the helpers Rust reaches (`invoke` runs a script
+/// and catches its error value); `redis.call` and `redis.pcall` are installed from Rust.
 const PRELUDE: &str = r#"
 local impl = {}
 local type, error, rawget, pcall, tostring = type, error, rawget, pcall, tostring
 redis = redis or {}
--- redis.call itself is a C function (see `redis_call`) that calls this.
-impl.dispatch = function(...) return impl.call(...) end
-redis.pcall = function(...) return impl.call(...) end
 redis.error_reply = function(msg)
   if type(msg) ~= 'string' then error('wrong number or type of arguments', 0) end
   return {err = msg}
@@ -170,14 +167,16 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     g.raw_set("cmsgpack", super::convert::cmsgpack_lib(lua)?)?;
     g.raw_set("struct", super::lstruct::struct_lib(lua)?)?;
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;
-    let dispatch: mlua::Function = hooks.raw_get("dispatch")?;
-    lua.set_named_registry_value(CALL_KEY, dispatch)?;
+    // The command runner (`super::redis_call`): `redis.pcall` returns its `{err=...}` tables,
+    // `redis.call` (through the registry) raises them.
+    let call = lua.create_function(super::redis_call)?;
+    lua.set_named_registry_value(CALL_KEY, &call)?;
     let redis: Table = g.raw_get("redis")?;
+    redis.raw_set("pcall", call)?;
     // SAFETY: `redis_call` follows the Lua C API protocol (see there).
     redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
     // A Rust function (not Lua) for the same reason as `redis_call`: its errors must name the
     // user's line even after `return redis.setresp(...)`.
-    let h = hooks.clone();
     redis.raw_set(
         "setresp",
         lua.create_function(move |_, args: mlua::MultiValue| {
@@ -197,8 +196,8 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
                     "ERR RESP version must be 2 or 3.".into(),
                 ));
             }
-            let f: mlua::Function = h.raw_get("setresp")?;
-            f.call::<()>(v as i64)
+            super::set_resp(v as u8);
+            Ok(())
         })?,
     )?;
     hooks.raw_set("handler", lua.create_function(error_handler)?)?;
@@ -219,7 +218,7 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
 /// Registry key of the Lua function `redis.call` hands its arguments to.
 const CALL_KEY: &str = "ferrymq.call";
 
-/// `redis.call`: runs the command through the registry's dispatcher and raises the `{err=...}`
+/// `redis.call`: runs the command through the registry's command runner and raises the `{err=...}`
 /// table it gets back. It is a C function on purpose: Lua 5.1 runs a tail call to a C function
 /// inside the caller's frame, so for `return redis.call(...)` the error still names the user's
 /// line, as in Redis (whose `redis.call` is C too).

@@ -367,7 +367,12 @@ fn instruction_hook() -> mlua::Result<VmState> {
     Ok(VmState::Continue)
 }
 
-/// `redis.call` / `redis.pcall` (through the helpers in `libs`): run a command on behalf of the
+/// `redis.setresp` (checked in `libs`): the protocol of the replies the script gets.
+fn set_resp(resp: u8) {
+    with_run(|run| run.resp.set(resp));
+}
+
+/// `redis.pcall`, and `redis.call` through `libs::redis_call`: run a command on behalf of the
 /// script. Errors come back as `{err=...}` tables.
 fn redis_call(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<LuaValue> {
     let argv = match script_argv(&args) {
@@ -402,7 +407,7 @@ fn redis_call(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<LuaValue> {
 /// One Lua state with the libraries and the `redis` API installed.
 pub struct Engine {
     pub(crate) lua: Lua,
-    /// Lua-side helpers (`invoke`, `handler`, `call`, `setresp`, ...).
+    /// Lua-side helpers (`invoke`, `handler`, ...).
     pub(crate) hooks: Table,
     /// `hooks.invoke`: runs a script or callback under the error handler.
     invoke: Function,
@@ -417,15 +422,6 @@ impl Engine {
         )
         .expect("lua state");
         let hooks = libs::install(&lua, extra).expect("lua libraries");
-        let call = lua.create_function(redis_call).expect("redis.call");
-        let setresp = lua
-            .create_function(|_, n: i64| {
-                with_run(|run| run.resp.set(n as u8));
-                Ok(())
-            })
-            .expect("redis.setresp");
-        hooks.raw_set("call", call).expect("redis.call");
-        hooks.raw_set("setresp", setresp).expect("redis.setresp");
         let invoke: Function = hooks.raw_get("invoke").expect("invoke");
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
@@ -521,21 +517,41 @@ impl Engine {
         opts: &RunOpts,
         run: &Run<'_, '_>,
     ) -> mlua::Result<Reply> {
-        let lua = &self.lua;
-        let make_list = |items: &[Bytes]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, k) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(&k[..])?)?;
-            }
-            Ok(t)
+        use mlua::ffi;
+        let function = opts.function;
+        // One protected call builds KEYS and ARGV and calls `invoke(f, fcall, KEYS, ARGV)`:
+        // through mlua's API each table, string and global would be a protected call of its
+        // own while the memory limit is set.
+        // SAFETY: the closure only uses the Lua C API on the stack it is handed (the two
+        // arguments `invoke` and `f`), within the stack space it checks; it owns nothing with
+        // a destructor, so a memory error unwinding out of it (to mlua's protected call, which
+        // reports it as an `Err`) skips no drop.
+        let (ok, v): (bool, LuaValue) = unsafe {
+            self.lua.exec_raw((&self.invoke, f), |state| {
+                if ffi::lua_checkstack(state, 8) == 0 {
+                    ffi::luaL_error(state, c"stack overflow".as_ptr());
+                }
+                ffi::lua_pushboolean(state, function as std::ffi::c_int);
+                for items in [keys, args] {
+                    ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
+                    for (i, item) in items.iter().enumerate() {
+                        ffi::lua_pushlstring(state, item.as_ptr().cast(), item.len());
+                        ffi::lua_rawseti(state, -2, (i + 1) as _);
+                    }
+                }
+                if !function {
+                    // Stack: invoke f fcall KEYS ARGV. The globals table is read-only for
+                    // scripts, hence rawset.
+                    ffi::lua_pushstring(state, c"KEYS".as_ptr());
+                    ffi::lua_pushvalue(state, -3);
+                    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+                    ffi::lua_pushstring(state, c"ARGV".as_ptr());
+                    ffi::lua_pushvalue(state, -2);
+                    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+                }
+                ffi::lua_call(state, 4, 2);
+            })?
         };
-        let (keys_t, args_t) = (make_list(keys)?, make_list(args)?);
-        if !opts.function {
-            let globals = lua.globals();
-            globals.raw_set("KEYS", &keys_t)?;
-            globals.raw_set("ARGV", &args_t)?;
-        }
-        let (ok, v): (bool, LuaValue) = self.invoke.call((f, opts.function, keys_t, args_t))?;
         let resp = run.resp.get();
         if ok {
             return Ok(lua_to_reply(&v, resp));

@@ -38,38 +38,36 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, read_only: bool) ->
     ctx.store();
     let shared = ctx.shared.clone();
     let mut engine = shared.scripting.lock();
-    let sha = if by_sha {
-        String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+    let loaded;
+    let mut lower = [0u8; 40];
+    let sha: &str = if by_sha {
+        // Cached scripts are keyed by 40 lowercase hex digits; anything else is not cached
+        // (and gets NOSCRIPT from the lookup).
+        let given = &args[1];
+        if given.len() == lower.len() {
+            lower.copy_from_slice(given);
+            lower.make_ascii_lowercase();
+        }
+        std::str::from_utf8(&lower).unwrap_or_default()
     } else {
-        match engine.load(&args[1]) {
+        loaded = match engine.load(&args[1]) {
             Ok(sha) => sha,
             Err(e) => return Reply::Error(e.into()),
-        }
+        };
+        &loaded
     };
-    long_running(|| engine.eval(ctx, &shared.script_status, &sha, keys, argv, read_only))
-}
-
-/// A script may run for long: let the runtime move this worker's other tasks elsewhere so the
-/// rest of the server keeps answering (BUSY, SCRIPT KILL) meanwhile.
-fn long_running<R>(f: impl FnOnce() -> R) -> R {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(f)
-    } else {
-        f()
-    }
+    // A long script hands this runtime worker over from its instruction hook
+    // (`scripting::hand_off_worker`), not here: most scripts are short.
+    engine.eval(ctx, &shared.script_status, sha, keys, argv, read_only)
 }
 
 fn fcall_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Reply {
     ctx.store();
     let shared = ctx.shared.clone();
     let mut engine = shared.scripting.lock();
-    long_running(|| {
-        engine
-            .functions
-            .call(ctx, &shared.script_status, args, read_only)
-    })
+    engine
+        .functions
+        .call(ctx, &shared.script_status, args, read_only)
 }
 
 // FCALL function numkeys [key ...] [arg ...]

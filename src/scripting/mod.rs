@@ -268,8 +268,8 @@ struct Run<'r, 'c> {
     /// `redis.setresp`: the protocol commands reply in, inside the script.
     resp: Cell<u8>,
     started: Instant,
-    /// busy-reply-threshold in ms (0: never BUSY).
-    threshold: i64,
+    /// For busy-reply-threshold, read by the hook (not per run: most runs never need it).
+    shared: &'r Arc<crate::server::Shared>,
     /// The hook has fired once: `status.running` holds this run's name and command.
     recorded: Cell<bool>,
 }
@@ -341,9 +341,11 @@ fn instruction_hook() -> mlua::Result<VmState> {
             // Recorded here rather than at the start of every run: until the script turns BUSY
             // other clients wait for it to end, so only a long run can be observed.
             *st.running.lock() = Some((run.opts.name.to_string(), run.argv.to_vec()));
+            hand_off_worker();
         }
-        if run.threshold > 0
-            && run.started.elapsed().as_millis() as i64 >= run.threshold
+        let threshold = run.shared.config_i64("busy-reply-threshold");
+        if threshold > 0
+            && run.started.elapsed().as_millis() as i64 >= threshold
             && !st.busy.swap(true, Ordering::SeqCst)
         {
             st.signal_changed();
@@ -366,6 +368,24 @@ fn instruction_hook() -> mlua::Result<VmState> {
     }
     Ok(VmState::Continue)
 }
+
+/// A script still running at the first hook call is a long one: hand this runtime worker's
+/// queued tasks and its place in the scheduler to another thread (what `block_in_place` does)
+/// so the rest of the server keeps answering (BUSY, SCRIPT KILL) while it runs. Doing it here
+/// rather than around every run spares the short scripts (nearly all), which end before the
+/// hook first runs, a thread hand-over each.
+fn hand_off_worker() {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        // The pause lets the thread tokio wakes take the worker over before this one could
+        // take it back on return; if it is late, the queued tasks are still left stealable.
+        tokio::task::block_in_place(|| std::thread::sleep(HAND_OFF_PAUSE));
+    }
+}
+
+/// See [`hand_off_worker`].
+const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// `redis.setresp` (checked in `libs`): the protocol of the replies the script gets.
 fn set_resp(resp: u8) {
@@ -457,7 +477,6 @@ impl Engine {
         let outer_collects = ctx.is_collecting();
         ctx.begin_collect();
         let saved_db = ctx.client.db;
-        let threshold = ctx.shared.config_i64("busy-reply-threshold").max(0);
         status.kill.store(false, Ordering::SeqCst);
         status.wrote.store(false, Ordering::SeqCst);
         status.function.store(opts.function, Ordering::SeqCst);
@@ -465,6 +484,7 @@ impl Engine {
             .running_since
             .store(crate::store::unix_ms(), Ordering::SeqCst);
         let argv = ctx.argv();
+        let shared = ctx.shared;
         let _ = lua.set_memory_limit(lua.used_memory().saturating_add(MEMORY_LIMIT));
         let run = Run {
             ctx: RefCell::new(&mut *ctx),
@@ -473,7 +493,7 @@ impl Engine {
             argv,
             resp: Cell::new(2),
             started: Instant::now(),
-            threshold,
+            shared,
             recorded: Cell::new(false),
         };
         let result = {
@@ -757,6 +777,21 @@ fn error_table(lua: &Lua, msg: &str) -> mlua::Result<LuaValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `redis` API reaches a run only while one is in progress on this thread.
+    #[test]
+    fn redis_call_outside_a_run_is_refused() {
+        let e = Engine::new(None);
+        let t: Table = e.lua.load("return redis.pcall('ping')").eval().unwrap();
+        assert_eq!(
+            t.raw_get::<String>("err").unwrap(),
+            "ERR redis.call is not allowed here"
+        );
+        let r: mlua::Result<LuaValue> = e.lua.load("return redis.call('ping')").eval();
+        assert!(r.is_err());
+        assert!(CURRENT.get().is_null());
+        assert!(matches!(instruction_hook(), Ok(VmState::Continue)));
+    }
 
     #[test]
     fn eval_shebang_is_parsed_like_redis() {

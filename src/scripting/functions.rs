@@ -581,13 +581,11 @@ impl Functions {
             Some(n) => n as usize,
         };
         let (keys, args) = (&argv[3..3 + n], &argv[3 + n..]);
-        let fname = f.name.clone();
-        let opts = match prepare(ctx, &fname, Some(f.flags), ro_cmd, true) {
+        let opts = match prepare(ctx, &f.name, Some(f.flags), ro_cmd, true) {
             Ok(o) => o,
             Err(r) => return r,
         };
-        let callback = f.callback.clone();
-        let reply = self.engine.run(ctx, status, callback, keys, args, &opts);
+        let reply = self.engine.run(ctx, status, &f.callback, keys, args, &opts);
         status
             .vm_functions_bytes
             .store(self.used_memory(), Ordering::Relaxed);

@@ -78,7 +78,12 @@ impl ScriptStatus {
         // Nearly every script ends within microseconds: check again for a moment before
         // parking on `changed` (a waiter registration, a timer and a wake-up each time).
         let spin_until = Instant::now() + WAIT_SPIN;
-        while self.must_wait() && Instant::now() < spin_until {
+        let mut spins = 0u32;
+        while self.must_wait() {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(64) && Instant::now() >= spin_until {
+                break;
+            }
             std::hint::spin_loop();
         }
         while self.must_wait() {
@@ -350,14 +355,14 @@ fn instruction_hook() -> mlua::Result<VmState> {
             // Recorded here rather than at the start of every run: until the script turns BUSY
             // other clients wait for it to end, so only a long run can be observed.
             *st.running.lock() = Some((run.opts.name.to_string(), run.argv.to_vec()));
-            hand_off_worker();
+            hand_off_worker(|| {});
         }
         let threshold = run.shared.config_i64("busy-reply-threshold");
         if threshold > 0
             && run.started.elapsed().as_millis() as i64 >= threshold
             && !st.busy.swap(true, Ordering::SeqCst)
         {
-            st.signal_changed();
+            hand_off_worker(|| st.signal_changed());
         }
         if st.kill.load(Ordering::SeqCst) {
             return Err(mlua::Error::RuntimeError(
@@ -383,18 +388,27 @@ fn instruction_hook() -> mlua::Result<VmState> {
 /// so the rest of the server keeps answering (BUSY, SCRIPT KILL) while it runs. Doing it here
 /// rather than around every run spares the short scripts (nearly all), which end before the
 /// hook first runs, a thread hand-over each.
-fn hand_off_worker() {
+///
+/// `then` runs while this thread holds no worker: tasks it wakes go to the shared queue, not
+/// to this worker's own slot (where nobody else would run them until the script ends).
+fn hand_off_worker(then: impl FnOnce()) {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi_thread {
-        // The pause lets the thread tokio wakes take the worker over before this one could
-        // take it back on return; if it is late, the queued tasks are still left stealable.
-        tokio::task::block_in_place(|| std::thread::sleep(HAND_OFF_PAUSE));
+    if !multi_thread {
+        then();
+        return;
     }
+    tokio::task::block_in_place(|| {
+        then();
+        // The pause lets the thread tokio wakes take the worker over before this one could
+        // take it back on return; if it is late, the queued tasks are still left stealable
+        // and the BUSY wake-up goes through here again.
+        std::thread::sleep(HAND_OFF_PAUSE);
+    });
 }
 
 /// See [`hand_off_worker`].
-const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_micros(500);
+const HAND_OFF_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// `redis.setresp` (checked in `libs`): the protocol of the replies the script gets.
 fn set_resp(resp: u8) {
@@ -477,7 +491,7 @@ impl Engine {
         &self,
         ctx: &mut Ctx,
         status: &Arc<ScriptStatus>,
-        f: Function,
+        f: &Function,
         keys: &[Bytes],
         args: &[Bytes],
         opts: &RunOpts,
@@ -540,7 +554,7 @@ impl Engine {
     /// The Lua part of [`Engine::run`]: KEYS/ARGV, the call, the reply.
     fn invoke_script(
         &self,
-        f: Function,
+        f: &Function,
         keys: &[Bytes],
         args: &[Bytes],
         opts: &RunOpts,
@@ -729,9 +743,14 @@ impl Scripting {
             Ok(o) => o,
             Err(r) => return r,
         };
-        let f = script.f.clone();
-        let reply = self.eval.run(ctx, status, f, keys, args, &opts);
-        self.publish(status);
+        let reply = self.eval.run(ctx, status, &script.f, keys, args, &opts);
+        // Only the EVAL state and the cache can have changed.
+        status
+            .cached_scripts
+            .store(self.scripts.len(), Ordering::Relaxed);
+        status
+            .vm_eval_bytes
+            .store(self.eval.lua.used_memory(), Ordering::Relaxed);
         reply
     }
 

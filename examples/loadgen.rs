@@ -143,7 +143,7 @@ fn parse_payload(p: &[u8]) -> Option<(usize, u64, u64)> {
 }
 
 fn num(s: &[u8]) -> Option<i64> {
-    std::str::from_utf8(s).ok()?.parse().ok()
+    fast_num(s)
 }
 
 fn histogram() -> Histogram<u64> {
@@ -247,6 +247,68 @@ fn parse(buf: &[u8], p: usize) -> io::Result<Option<(V<'_>, usize)>> {
         }
         c => return Err(bad(format!("unexpected reply type byte {c:#x}"))),
     }))
+}
+
+/// End of the RESP value at `p` (`None` while incomplete) without allocating; `last_bulk` gets
+/// the range of the last bulk string in it (a push's payload).
+fn skip_frame(
+    buf: &[u8],
+    p: usize,
+    last_bulk: &mut Option<(usize, usize)>,
+) -> io::Result<Option<usize>> {
+    if p >= buf.len() {
+        return Ok(None);
+    }
+    let Some(cr) = buf[p..].iter().position(|&b| b == b'\r') else {
+        return Ok(None);
+    };
+    let line = &buf[p + 1..p + cr];
+    let next = p + cr + 2;
+    if next > buf.len() {
+        return Ok(None);
+    }
+    let n = || fast_num(line).ok_or_else(|| bad("bad number in reply"));
+    Ok(match buf[p] {
+        b'+' | b'-' | b':' => Some(next),
+        b'$' => match usize::try_from(n()?) {
+            Err(_) => Some(next),
+            Ok(len) if next + len + 2 > buf.len() => None,
+            Ok(len) => {
+                *last_bulk = Some((next, next + len));
+                Some(next + len + 2)
+            }
+        },
+        b'*' => {
+            let mut at = next;
+            for _ in 0..n()?.max(0) {
+                match skip_frame(buf, at, last_bulk)? {
+                    Some(e) => at = e,
+                    None => return Ok(None),
+                }
+            }
+            Some(at)
+        }
+        c => return Err(bad(format!("unexpected reply type byte {c:#x}"))),
+    })
+}
+
+/// A decimal integer (optional leading '-') without UTF-8 checks.
+fn fast_num(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (d - b'0') as i64;
+    }
+    Some(if neg { -v } else { v })
 }
 
 struct Conn {
@@ -425,68 +487,90 @@ async fn pubsub(
                 hist: histogram(),
             };
             let mut last_seq: Option<u64> = None;
-            while r.received + r.dup < expected {
-                let Ok(Ok(f)) = timeout_at(deadline, c.frame()).await else {
-                    break;
-                };
-                let Ok(Some((v, _))) = parse(&f, 0) else {
-                    break;
-                };
-                let Some(items) = v.arr() else { continue };
-                let Some(p) = items.last().and_then(|x| x.bytes()) else {
-                    continue;
-                };
-                let Some((_, seq, sent)) = parse_payload(p) else {
-                    continue;
-                };
-                record_latency(&mut r.hist, sent);
-                r.last_ns = now_ns();
-                if last_seq.is_some_and(|l| seq <= l) {
-                    r.dup += 1;
-                } else {
-                    r.received += 1;
-                    last_seq = Some(seq);
-                    progress[j].store(seq + 1, Ordering::Relaxed);
+            // Scan every complete push in what one read returned, in place (no per-message
+            // allocation, one clock read per read): at a million deliveries a second the
+            // subscribers' side must cost far less than the server's.
+            let Conn {
+                mut sock, mut buf, ..
+            } = c;
+            let mut at = 0;
+            r.last_ns = now_ns();
+            'read: while r.received + r.dup < expected {
+                loop {
+                    let mut payload = None;
+                    let Ok(Some(end)) = skip_frame(&buf, at, &mut payload) else {
+                        break;
+                    };
+                    at = end;
+                    let Some((a, b)) = payload else { continue };
+                    let Some((_, seq, sent)) = parse_payload(&buf[a..b]) else {
+                        continue;
+                    };
+                    r.hist
+                        .saturating_record((r.last_ns.saturating_sub(sent) / 1000).max(1));
+                    if last_seq.is_some_and(|l| seq <= l) {
+                        r.dup += 1;
+                    } else {
+                        r.received += 1;
+                        last_seq = Some(seq);
+                        progress[j].store(seq + 1, Ordering::Relaxed);
+                    }
+                    if r.received + r.dup >= expected {
+                        break 'read;
+                    }
                 }
-            }
-            if expected == 0 {
-                progress[j].store(u64::MAX, Ordering::Relaxed);
+                bytes::Buf::advance(&mut buf, at);
+                at = 0;
+                if buf.capacity() - buf.len() < 16 * 1024 {
+                    buf.reserve(64 * 1024);
+                }
+                match timeout_at(deadline, sock.read_buf(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => r.last_ns = now_ns(),
+                    _ => break,
+                }
             }
             (expected, r)
         }));
     }
     let mut p = Conn::connect(addr).await?;
     let start = now_ns();
-    let mut seq = 0u64;
     let mut receivers_reported = 0i64;
     let mut timed_out = false;
-    while seq < messages {
-        // Flow control: do not run more than max_lag messages ahead of any subscriber that
-        // still expects messages.
-        loop {
+    // Two batches in flight: the next batch is on its way while the replies to the previous
+    // one come back, so the publisher's round trips do not cap the rate.
+    let (mut sent, mut seq) = (0u64, 0u64);
+    let mut in_flight = std::collections::VecDeque::new();
+    while seq < messages && !timed_out {
+        while sent < messages && in_flight.len() < 2 {
+            // Flow control: do not run more than max_lag messages ahead of any subscriber
+            // that still expects messages.
             let slowest = progress
                 .iter()
                 .map(|a| a.load(Ordering::Relaxed))
                 .min()
                 .unwrap_or(u64::MAX);
-            if slowest == u64::MAX || seq < slowest.saturating_add(max_lag) {
-                break;
+            if slowest != u64::MAX && sent >= slowest.saturating_add(max_lag) {
+                if !in_flight.is_empty() {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    timed_out = true;
+                    break;
+                }
+                tokio::task::yield_now().await;
+                continue;
             }
-            if tokio::time::Instant::now() >= deadline {
-                timed_out = true;
-                break;
+            let n = (messages - sent).min(depth as u64);
+            for s in sent..sent + n {
+                p.cmd(&[b"PUBLISH", &chan_name(s), &payload(0, s, size)]);
             }
-            tokio::task::yield_now().await;
+            p.flush().await?;
+            in_flight.push_back(n);
+            sent += n;
         }
-        if timed_out {
-            break;
-        }
-        let n = (messages - seq).min(depth as u64);
-        for k in 0..n {
-            let s = seq + k;
-            p.cmd(&[b"PUBLISH", &chan_name(s), &payload(0, s, size)]);
-        }
-        p.flush().await?;
+        let Some(n) = in_flight.pop_front() else {
+            continue;
+        };
         for _ in 0..n {
             let f = match timeout_at(deadline, p.ok()).await {
                 Ok(r) => r?,
@@ -499,10 +583,9 @@ async fn pubsub(
                 receivers_reported += i;
             }
         }
-        if timed_out {
-            break;
+        if !timed_out {
+            seq += n;
         }
-        seq += n;
     }
     let mut expected = 0u64;
     let mut received = 0u64;

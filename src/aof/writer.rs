@@ -4,17 +4,18 @@
 //! it with one `write`, fsyncs per `appendfsync` and advances the synced offset; publishing it
 //! (`Shared::durable`) releases the replies connections held for it.
 //!
-//! Who steps: mostly the connections whose replies wait ([`super::write_now`]), as Redis writes
-//! (and under `always` fsyncs) its AOF buffer in its event loop before it replies. Connections
-//! yield to the other ready ones first, so one step covers every batch that was ready: one
-//! `fsync` acknowledges them all (group commit). Under `always` one connection fsyncs at a
-//! time; one that finds the lock taken wakes this thread, which takes the next group, so a
-//! runtime worker never waits for another's fsync. The thread also writes what no reply waits
-//! for (within 250 ms), retries after errors, asks for the `everysec` fsync, checks automatic
-//! rewrites, and drains everything at shutdown.
+//! Who steps: under `everysec`/`no` mostly the connections whose replies wait
+//! ([`super::write_now`]), as Redis writes its AOF buffer in its event loop before it replies;
+//! they yield to the other ready connections first, so one `write` covers every batch that was
+//! ready. Under `always` this thread: woken by the first append while it sleeps, it writes and
+//! fsyncs everything appended so far while connections keep executing, so one `fsync`
+//! acknowledges every client that wrote meanwhile (group commit) and a slow disk stalls no
+//! runtime worker. The thread also writes what no reply waits for (within 250 ms), retries
+//! after errors, asks for the `everysec` fsync, checks automatic rewrites, and drains
+//! everything at shutdown.
 //!
-//! `everysec`: the writer writes as soon as data arrives (so a crash of the process loses
-//! nothing written) and asks the fsync thread for an fsync at most once per second; if an fsync
+//! `everysec`: replies leave only once written (so a crash of the process loses nothing
+//! acknowledged); the thread asks the fsync thread for an fsync at most once per second; if an fsync
 //! is still running after two seconds the request is postponed and counted in
 //! `aof_delayed_fsync`, as Redis does.
 //!
@@ -170,10 +171,12 @@ fn wait_for_work(core: &Core, retry: bool) -> bool {
         if !core.running.load(Ordering::SeqCst) {
             break;
         }
+        p.sleeping = true;
         let timed_out = core
             .wake
             .wait_for(&mut p, Duration::from_millis(250))
             .timed_out();
+        p.sleeping = false;
         if timed_out {
             break;
         }

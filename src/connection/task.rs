@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, info_span, warn};
 
 use super::outbox::Take;
-use super::{ClientHandle, ClientState};
+use super::{ClientHandle, ClientState, OutputLimit};
 use crate::command::{Outcome, dispatch, unblock};
 use crate::error;
 use crate::protocol::request::Limits;
@@ -136,6 +136,8 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         handle
             .last_interaction
             .store(crate::store::unix_ms() as u64, Ordering::Relaxed);
+        // The output limits, read once per batch (a lock each) rather than once per command.
+        let out_limits = (shared.normal_limit(), shared.pubsub_limit());
         loop {
             let limits = Limits {
                 max_bulk_len: shared.max_bulk_len(),
@@ -171,7 +173,7 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                     if handle.is_killed() {
                         return;
                     }
-                    if over_output_limit(shared, state, &mut soft_since) {
+                    if over_output_limit(out_limits, state, &mut soft_since) {
                         warn!(
                             client = state.id,
                             omem = handle.outbox.pending(),
@@ -216,14 +218,14 @@ const REPLY_CHUNK_BYTES: u64 = 16 * 1024;
 /// while subscribed), checked after each command as Redis checks after each reply: a client
 /// that pipelines without reading is closed instead of growing its outbox without bound.
 fn over_output_limit(
-    shared: &Shared,
+    (normal, pubsub): (OutputLimit, OutputLimit),
     state: &ClientState,
     soft_since: &mut Option<Instant>,
 ) -> bool {
     let limit = if state.subscription_count() > 0 {
-        shared.pubsub_limit()
+        pubsub
     } else {
-        shared.normal_limit()
+        normal
     };
     if limit.hard == 0 && limit.soft == 0 {
         return false;

@@ -2,7 +2,7 @@
 //! their exact texts, the redis/cjson/bit libraries, the script cache.
 
 mod common;
-use common::{Diff, Server, wait_for};
+use common::{Diff, Server, info_field, wait_for};
 use std::time::Duration;
 
 #[test]
@@ -146,6 +146,41 @@ fn busy_script_can_be_killed() {
     let r = String::from_utf8(runner.read_reply()).unwrap();
     assert!(r.contains("Script killed by user with SCRIPT KILL"), "{r}");
     assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+}
+
+/// Clients that disconnect (or whose BLPOP times out) while a script is BUSY must not park the
+/// server's workers on the lock the script holds: SCRIPT KILL still gets through. Eight
+/// one-shot clients, more than the runtime has workers.
+#[test]
+fn clients_leaving_during_a_busy_script_do_not_stall_the_server() {
+    let s = Server::ferrymq(&["--busy-reply-threshold", "100"]);
+    let mut other = s.raw();
+    // Its timeout falls while the script runs.
+    let mut blocked = s.raw();
+    blocked.send(&["BLPOP", "nokey", "0.3"]);
+    assert!(wait_for(Duration::from_secs(10), || {
+        info_field(&mut other, "blocked_clients").as_deref() == Some("1")
+    }));
+    let mut runner = s.raw();
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    assert!(wait_for(Duration::from_secs(10), || {
+        other.cmd_s(&["PING"]).starts_with("-BUSY")
+    }));
+    for _ in 0..8 {
+        let mut c = s.raw();
+        assert!(c.cmd_s(&["PING"]).starts_with("-BUSY"));
+        drop(c);
+    }
+    let mut killer = s.raw();
+    killer.send(&["SCRIPT", "KILL"]);
+    let reply = killer
+        .try_read_reply(Duration::from_secs(10))
+        .expect("SCRIPT KILL answered while departed clients wait for the script");
+    assert_eq!(reply, b"+OK\r\n");
+    let r = String::from_utf8(runner.read_reply()).unwrap();
+    assert!(r.contains("Script killed by user with SCRIPT KILL"), "{r}");
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+    assert_eq!(blocked.read_reply(), b"*-1\r\n");
 }
 
 /// A script's writes are atomic with respect to other clients.

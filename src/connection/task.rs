@@ -59,7 +59,7 @@ where
         let writer = tokio::spawn(write_loop(shared.clone(), handle.clone(), sink.clone()));
         let mut state = ClientState::new(handle.clone(), shared.requirepass().is_none());
         read_loop(&shared, &mut state, rd, &sink).await;
-        disconnect(&shared, &mut state);
+        disconnect(&shared, &mut state).await;
         handle.outbox.close();
         let _ = writer.await;
         shared.clients.remove(id);
@@ -68,7 +68,9 @@ where
 }
 
 /// Undo everything a client registered: waiter, subscriptions, watches, monitor.
-fn disconnect(shared: &Arc<Shared>, state: &mut ClientState) {
+async fn disconnect(shared: &Arc<Shared>, state: &mut ClientState) {
+    // The store lock is held by a running script: wait for it without parking the worker.
+    shared.script_status.wait_idle().await;
     unblock(shared, state.id, None);
     shared.pubsub.remove_client(state);
     if !state.watched.is_empty() {
@@ -262,12 +264,14 @@ async fn wait_unblocked<R: AsyncRead + Unpin>(
                 match r {
                     Ok(0) | Err(_) => {
                         // Client gone: give up the wait so nothing is handed to it any more.
+                        shared.script_status.wait_idle().await;
                         unblock(shared, state.id, None);
                         return false;
                     }
                     Ok(n) => {
                         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
                         if buf.len() as u64 > shared.query_buffer_limit() {
+                            shared.script_status.wait_idle().await;
                             unblock(shared, state.id, None);
                             return false;
                         }
@@ -276,6 +280,8 @@ async fn wait_unblocked<R: AsyncRead + Unpin>(
                 }
             }
         };
+        // Everything below takes the store lock, which a running script holds.
+        shared.script_status.wait_idle().await;
         if handle.is_killed() {
             unblock(shared, state.id, None);
             return false;

@@ -98,6 +98,22 @@ impl ScriptStatus {
         }
     }
 
+    /// Wait (asynchronously) until no script runs, BUSY or not: for work outside command
+    /// dispatch that needs the store lock (a disconnecting or timed-out blocked client), which
+    /// a running script holds. Parking a runtime worker on the lock instead could leave none to
+    /// serve the SCRIPT KILL that ends the script.
+    pub async fn wait_idle(&self) {
+        while self.is_running() {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self.is_running() {
+                return;
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(10), changed).await;
+        }
+    }
+
     /// Wake the connections waiting in [`ScriptStatus::wait_turn`].
     pub fn signal_changed(&self) {
         self.changed.notify_waiters();

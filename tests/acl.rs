@@ -462,6 +462,19 @@ fn scripts_run_commands_with_the_callers_permissions() {
         log.contains("$3\r\nkey\r\n$7\r\ncontext\r\n$3\r\nlua\r\n$6\r\nobject\r\n$2\r\nzz\r\n"),
         "{log}"
     );
+    // Permissions come before the read-only-script check (redis-server 7.0.15).
+    assert_eq!(
+        c.cmd_s(&["EVAL_RO", "return redis.call('set','k','v')", "0"]),
+        "-ERR The user executing the script can't run this command or subcommand script: d223ed8c7345b684e8ed044ed472601f536fa58b, on @user_script:1.\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["EVAL_RO", "return redis.call('lpush','zz','v')", "0"]),
+        "-ERR The user executing the script can't access at least one of the keys mentioned in the command arguments script: 25fbd3019f287ac10a2acfca0117154bde7e5807, on @user_script:1.\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["EVAL_RO", "return redis.call('lpush','k','v')", "0"]),
+        "-ERR Write commands are not allowed from read-only scripts. script: 6d25130e7f044694f7b8de0d3bc0024007f143a9, on @user_script:1.\r\n"
+    );
 }
 
 /// Is `c` still served? (A subscriber in RESP2 answers PING with a pong array.)

@@ -677,13 +677,9 @@ impl Ctx<'_> {
 /// Run `argv` on behalf of a script (`redis.call`): same store and client, blocking disabled,
 /// effects collected into the caller's list (flushed by [`Ctx::flush_collected`]).
 ///
-/// The calling user's permissions apply to each command the script runs.
+/// The caller checks the command first (`scripting::check_call`: arity, flags, the calling
+/// user's permissions).
 pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) -> Reply {
-    if ctx.shared.acl.restricted()
-        && let Some(msg) = crate::acl::check_in_script(ctx.shared, ctx.client, entry, argv)
-    {
-        return Reply::error(msg);
-    }
     ctx.store();
     let shared = ctx.shared;
     let store: &mut StoreInner = match &mut ctx.store {

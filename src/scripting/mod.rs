@@ -641,6 +641,12 @@ fn check_call(
     if entry.has_flag(flags::NOSCRIPT) {
         return Err("ERR This Redis command is not allowed from script".into());
     }
+    // The calling user's permissions, before the read-only and OOM checks (Redis's order).
+    if ctx.shared.acl.restricted()
+        && let Some(msg) = crate::acl::check_in_script(ctx.shared, ctx.client, entry, argv)
+    {
+        return Err(msg.into());
+    }
     if entry.has_flag(flags::WRITE) {
         if opts.read_only {
             return Err("ERR Write commands are not allowed from read-only scripts.".into());

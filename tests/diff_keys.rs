@@ -349,3 +349,62 @@ proptest! {
         }
     }
 }
+
+/// COMMAND GETKEYS follows the key specs: key counts (EVAL, FCALL, ZUNIONSTORE, LMPOP),
+/// keywords (XREAD/XREADGROUP STREAMS), steps (MSET), ranges to the end or before the last
+/// argument (DEL, BLPOP, SINTERSTORE), subcommands, and Redis's errors in Redis's order.
+#[test]
+fn command_getkeys_follows_the_key_specs() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "2", "a", "b", "c"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "0", "a"],
+        &["COMMAND", "GETKEYS", "EVAL", "return 1", "5", "a"],
+        &["COMMAND", "GETKEYS", "EVALSHA_RO", "abc", "1", "k", "v"],
+        &["COMMAND", "GETKEYS", "FCALL", "f", "1", "a", "b"],
+        &["COMMAND", "GETKEYS", "FCALL_RO", "f", "0"],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "ZUNIONSTORE",
+            "d",
+            "2",
+            "a",
+            "b",
+            "WEIGHTS",
+            "1",
+            "2",
+        ],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "3", "a"],
+        &["COMMAND", "GETKEYS", "ZINTER", "2", "a", "b"],
+        &["COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT"],
+        &["COMMAND", "GETKEYS", "BLMPOP", "0", "1", "a", "RIGHT"],
+        &[
+            "COMMAND", "GETKEYS", "XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0",
+        ],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "STREAMS",
+            "s1",
+            ">",
+        ],
+        &["COMMAND", "GETKEYS", "XREAD", "COUNT", "2", "0"],
+        &["COMMAND", "GETKEYS", "DEL", "a", "b", "c"],
+        &["COMMAND", "GETKEYS", "BLPOP", "a", "b", "0"],
+        &["COMMAND", "GETKEYS", "SINTERSTORE", "d", "a", "b"],
+        &["COMMAND", "GETKEYS", "LMOVE", "a", "b", "LEFT", "RIGHT"],
+        &["COMMAND", "GETKEYS", "RENAME", "a", "b"],
+        &["COMMAND", "GETKEYS", "OBJECT", "ENCODING", "k"],
+        &["COMMAND", "GETKEYS", "MEMORY", "USAGE", "k"],
+        &["COMMAND", "GETKEYS", "XINFO", "STREAM", "s"],
+        &["COMMAND", "GETKEYS", "PUBLISH", "ch", "m"],
+        &["COMMAND", "GETKEYS", "MSET", "a", "1", "b"],
+        &["COMMAND", "GETKEYS", "SET", "k"],
+        &["COMMAND", "GETKEYS", "PING", "x", "y"],
+    ]);
+}

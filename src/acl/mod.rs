@@ -204,6 +204,17 @@ pub fn universe() -> &'static Universe {
     })
 }
 
+/// COMMAND GETKEYS: the key positions of `argv` for the command `full_name` (lowercase, as in
+/// the command table) by its key specs; None when the command has no key specs.
+pub fn key_positions(full_name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
+    let uni = universe();
+    let cmd = &uni.cmds[uni.lookup_lower(full_name)?];
+    if cmd.keyspecs.is_empty() {
+        return None;
+    }
+    Some(keys_of(cmd, argv).into_iter().map(|(pos, _)| pos).collect())
+}
+
 /// Key positions and the permission each needs (Redis's `getKeysUsingKeySpecs`): an invalid
 /// spec (missing key count, out of range) means no keys at all, as Redis returns.
 fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {

@@ -196,19 +196,19 @@ fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
+/// The header line of the RESP value at `p` (after its type byte) and the offset after its
+/// CRLF, or None while incomplete.
+fn header(buf: &[u8], p: usize) -> Option<(&[u8], usize)> {
+    let cr = p + buf.get(p..)?.iter().position(|&b| b == b'\r')?;
+    let next = cr + 2;
+    (next <= buf.len()).then(|| (&buf[p + 1..cr], next))
+}
+
 /// Parse one RESP value at `p`: `Ok(None)` when more bytes are needed.
 fn parse(buf: &[u8], p: usize) -> io::Result<Option<(V<'_>, usize)>> {
-    if p >= buf.len() {
-        return Ok(None);
-    }
-    let Some(cr) = buf[p..].iter().position(|&b| b == b'\r') else {
+    let Some((line, next)) = header(buf, p) else {
         return Ok(None);
     };
-    let line = &buf[p + 1..p + cr];
-    let next = p + cr + 2;
-    if next > buf.len() {
-        return Ok(None);
-    }
     let n = || num(line).ok_or_else(|| bad("bad number in reply"));
     Ok(Some(match buf[p] {
         b'+' => (V::Str(line), next),
@@ -256,17 +256,9 @@ fn skip_frame(
     p: usize,
     last_bulk: &mut Option<(usize, usize)>,
 ) -> io::Result<Option<usize>> {
-    if p >= buf.len() {
-        return Ok(None);
-    }
-    let Some(cr) = buf[p..].iter().position(|&b| b == b'\r') else {
+    let Some((line, next)) = header(buf, p) else {
         return Ok(None);
     };
-    let line = &buf[p + 1..p + cr];
-    let next = p + cr + 2;
-    if next > buf.len() {
-        return Ok(None);
-    }
     let n = || fast_num(line).ok_or_else(|| bad("bad number in reply"));
     Ok(match buf[p] {
         b'+' | b'-' | b':' => Some(next),

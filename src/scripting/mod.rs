@@ -86,16 +86,7 @@ impl ScriptStatus {
             }
             std::hint::spin_loop();
         }
-        while self.must_wait() {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if !self.must_wait() {
-                return;
-            }
-            // The timeout only guards against a state change nobody signalled.
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(10), changed).await;
-        }
+        self.wait_while(Self::must_wait).await;
     }
 
     /// Wait (asynchronously) until no script runs, BUSY or not: for work outside command
@@ -103,13 +94,20 @@ impl ScriptStatus {
     /// a running script holds. Parking a runtime worker on the lock instead could leave none to
     /// serve the SCRIPT KILL that ends the script.
     pub async fn wait_idle(&self) {
-        while self.is_running() {
+        self.wait_while(Self::is_running).await;
+    }
+
+    /// Park on `changed` while `cond` holds (re-checked after registering, so no signal is
+    /// missed).
+    async fn wait_while(&self, cond: fn(&Self) -> bool) {
+        while cond(self) {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if !self.is_running() {
+            if !cond(self) {
                 return;
             }
+            // The timeout only guards against a state change nobody signalled.
             let _ = tokio::time::timeout(std::time::Duration::from_millis(10), changed).await;
         }
     }

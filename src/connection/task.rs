@@ -201,7 +201,7 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 }
             }
         }
-        if shared.aof.is_enabled() && state.handle.outbox.held_beyond(*shared.durable.borrow()) {
+        if shared.aof.writes_inline() && state.handle.outbox.held_beyond(*shared.durable.borrow()) {
             // Let the other connections that are ready run their batches first (a yielded task
             // resumes when the runtime has run out of ready work): the first one back writes
             // the AOF for all of them with one `write`, as Redis writes once per event loop.

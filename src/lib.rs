@@ -28,6 +28,7 @@ pub mod aof;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod engine;
 pub mod error;
 pub mod notify;
 pub mod protocol;

@@ -381,3 +381,52 @@ fn replies_stay_in_order_when_the_socket_is_full() {
     }
     assert!(c.read_reply() == head);
 }
+
+/// Optimistic check-and-set under contention: N clients each increment one key K times with
+/// WATCH / GET / MULTI / SET / EXEC, retrying when EXEC returns nil. Every EXEC that succeeded
+/// must be one increment of the final value (no lost update), as on redis-server.
+#[test]
+fn watch_multi_exec_increments_lose_no_update() {
+    const CLIENTS: usize = 6;
+    const INCREMENTS: usize = 300;
+    let s = Server::ferrymq(&[]);
+    let port = s.port;
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+                let mut c = client.get_connection().unwrap();
+                let mut committed = 0usize;
+                while committed < INCREMENTS {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(120),
+                        "no progress: {committed} increments committed"
+                    );
+                    let _: () = redis::cmd("WATCH").arg("counter").query(&mut c).unwrap();
+                    let v: Option<i64> = redis::cmd("GET").arg("counter").query(&mut c).unwrap();
+                    let next = v.unwrap_or(0) + 1;
+                    let res: Option<(String,)> = redis::pipe()
+                        .atomic()
+                        .cmd("SET")
+                        .arg("counter")
+                        .arg(next)
+                        .query(&mut c)
+                        .unwrap();
+                    if res.is_some() {
+                        committed += 1;
+                    }
+                }
+                committed
+            })
+        })
+        .collect();
+    let committed: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let mut c = s.conn();
+    let v: i64 = redis::cmd("GET").arg("counter").query(&mut c).unwrap();
+    assert_eq!(committed, CLIENTS * INCREMENTS);
+    assert_eq!(
+        v as usize, committed,
+        "successful EXECs must all be in the value"
+    );
+}

@@ -74,7 +74,9 @@ impl<'a> Replayer<'a> {
         }
         if is(&argv[0], "exec") {
             let q = self.multi.take().ok_or("EXEC without MULTI")?;
-            execute_transaction(self.shared, &mut self.client, q);
+            let mut store = self.shared.store.lock();
+            execute_transaction(self.shared, &mut self.client, &mut store, q);
+            store.drain_effects();
             return Ok(());
         }
         if let Some(q) = self.multi.as_mut() {

@@ -268,11 +268,25 @@ pub struct AofSink {
     core: Arc<Core>,
     /// Database of the last `SELECT` appended.
     db: usize,
+    /// Database the replayed stream is in (None: the next effect selects its database).
+    selected: Option<usize>,
     /// Offset after the last append.
     end: u64,
     /// Effects are only captured for a rewrite, not persisted (BGREWRITEAOF with AOF off).
     discard: bool,
     pub(crate) capture: Option<Box<Capture>>,
+}
+
+/// The AOF replays the effects log (`crate::engine::effects`), with a `SELECT` wherever the
+/// database changes.
+impl crate::engine::effects::EffectsConsumer for AofSink {
+    fn feed(&mut self, db: usize, argv: &[Bytes]) {
+        if self.selected != Some(db) {
+            self.append(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+            self.selected = Some(db);
+        }
+        self.append(argv);
+    }
 }
 
 impl AofSink {
@@ -281,10 +295,16 @@ impl AofSink {
         AofSink {
             core,
             db: 0,
+            selected: None,
             end,
             discard,
             capture: None,
         }
+    }
+
+    /// The next effect selects its database again (a new file starts).
+    pub fn reselect(&mut self) {
+        self.selected = None;
     }
 
     /// Append one effect; returns the offset after it.
@@ -550,7 +570,6 @@ pub fn startup(shared: &Arc<Shared>) -> std::io::Result<()> {
     start_writer(shared, Some(file));
     let mut store = shared.store.lock();
     store.aof = Some(AofSink::new(core.clone(), false));
-    store.last_propagated_db = None;
     Ok(())
 }
 
@@ -656,7 +675,6 @@ pub fn set_appendonly(shared: &Arc<Shared>, on: bool) -> Result<(), String> {
     {
         let mut store = shared.store.lock();
         store.aof = Some(AofSink::new(shared.aof.core.clone(), false));
-        store.last_propagated_db = None;
     }
     rewrite::start(shared, rewrite::Mode::Enable).map_err(|e| {
         error!(error = %e, "Can't start the first AOF rewrite");

@@ -649,6 +649,8 @@ fn mark_switch(store: &mut StoreInner) -> std::sync::mpsc::Receiver<Result<FileE
         p.markers.push_back(Marker { at, reply: tx });
     }
     core.wake_writer();
-    store.last_propagated_db = None;
+    if let Some(sink) = store.aof.as_mut() {
+        sink.reselect();
+    }
     rx
 }

@@ -323,8 +323,9 @@ pub struct Ctx<'a> {
     /// Changes made by this command (`ctx.changed()`).
     dirty: u64,
     propagated: bool,
-    /// Effects collected instead of written (inside EXEC: wrapped in MULTI/EXEC at the end).
-    collect: Option<Vec<(usize, Vec<Bytes>)>>,
+    /// Effects belong to an open transaction block (inside EXEC or a script): they reach the
+    /// log wrapped in MULTI/EXEC when the block closes.
+    tx: bool,
     blocking_allowed: bool,
     rerun: bool,
     /// On a re-run, the signalled key that woke the waiter.
@@ -354,7 +355,7 @@ impl<'a> Ctx<'a> {
             store,
             dirty: 0,
             propagated: false,
-            collect: None,
+            tx: false,
             blocking_allowed: true,
             rerun: false,
             ready_key: None,
@@ -382,7 +383,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Drop the store lock if this command took it (EXEC re-takes it for the whole queue).
+    /// Drop the store lock if this command took it (a command that waits for something else).
     pub fn release_store(&mut self) {
         if let StoreAccess::Locked(_) = self.store {
             self.store = StoreAccess::Unlocked(&self.shared.store);
@@ -434,11 +435,8 @@ impl<'a> Ctx<'a> {
     /// Like `propagate`, for an effect in another database (MOVE, SWAPDB, COPY ... DB).
     pub fn propagate_in(&mut self, db: usize, argv: Vec<Bytes>) {
         self.propagated = true;
-        if let Some(c) = self.collect.as_mut() {
-            c.push((db, argv));
-            return;
-        }
-        self.store().propagate(db, &argv);
+        let tx = self.tx;
+        self.store().propagate_owned(db, argv, tx);
     }
 
     /// This command's effects must not be replayed even though it changed data.
@@ -518,44 +516,24 @@ impl<'a> Ctx<'a> {
         self.nested_dirty
     }
 
-    /// Start collecting effects instead of writing them (scripts: one MULTI/EXEC block).
-    pub fn begin_collect(&mut self) {
-        if self.collect.is_none() {
-            self.collect = Some(Vec::new());
+    /// Open a transaction block for what follows (a script: its effects are replayed as one
+    /// MULTI/EXEC block). Returns whether one was already open (a script inside EXEC joins
+    /// EXEC's block); pass that to [`Ctx::end_tx`].
+    pub fn begin_tx(&mut self) -> bool {
+        std::mem::replace(&mut self.tx, true)
+    }
+
+    /// Close the block [`Ctx::begin_tx`] opened, unless an enclosing one stays open.
+    pub fn end_tx(&mut self, outer: bool) {
+        self.tx = outer;
+        if !outer && let Some(store) = self.store_if_locked() {
+            store.close_tx();
         }
     }
 
-    /// Write collected effects, wrapped in MULTI/EXEC when there is more than one (unless the
-    /// caller is itself collecting, as inside EXEC, which wraps them itself).
-    pub fn flush_collected(&mut self, outer_collects: bool) {
-        let Some(effects) = self.collect.take() else {
-            return;
-        };
-        if outer_collects {
-            self.collect = Some(effects);
-            return;
-        }
-        if effects.is_empty() {
-            return;
-        }
-        self.propagated = true;
-        let wrap = effects.len() > 1;
-        let store = self.store();
-        if wrap {
-            store.propagate(effects[0].0, &[Bytes::from_static(b"MULTI")]);
-        }
-        for (db, argv) in &effects {
-            store.propagate(*db, argv);
-        }
-        if wrap {
-            let db = effects.last().map(|e| e.0).unwrap_or(0);
-            store.propagate(db, &[Bytes::from_static(b"EXEC")]);
-        }
-    }
-
-    /// True when effects are being collected by an enclosing EXEC.
-    pub fn is_collecting(&self) -> bool {
-        self.collect.is_some()
+    /// True inside a transaction block (EXEC, a script).
+    pub fn in_tx(&self) -> bool {
+        self.tx
     }
 
     /// The arguments of the running command.
@@ -580,11 +558,8 @@ impl<'a> Ctx<'a> {
         {
             let argv = self.argv;
             let db = self.client.db;
-            if let Some(c) = self.collect.as_mut() {
-                c.push((db, argv.to_vec()));
-            } else {
-                self.store().propagate(db, argv);
-            }
+            let tx = self.tx;
+            self.store().propagate(db, argv, tx);
         }
         let db = self.client.db;
         if let Some(s) = self.store_if_locked() {
@@ -688,16 +663,15 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
         StoreAccess::Unlocked(_) => unreachable!("locked above"),
     };
     let client: &mut ClientState = ctx.client;
+    let tx = ctx.tx;
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
-    sub.collect = Some(Vec::new());
+    sub.tx = tx;
     let reply = run_handler(&mut sub, argv);
     sub.finish_effects();
-    let effects = sub.collect.take().unwrap_or_default();
     let dirty = sub.dirty;
     drop(sub);
     entry.calls.fetch_add(1, Ordering::Relaxed);
-    ctx.collect.get_or_insert_with(Vec::new).extend(effects);
     ctx.nested_dirty += dirty;
     reply
 }
@@ -848,6 +822,7 @@ pub fn execute(
     let reply = run_handler(&mut ctx, argv);
     ctx.finish_effects();
     if let Some(store) = ctx.store_if_locked() {
+        store.drain_effects();
         if store.blocking.has_ready() {
             serve_ready_keys(shared, store);
         }
@@ -905,16 +880,29 @@ fn record_call(
     shared.slowlog_record(client, entry, argv, us);
 }
 
-/// Run a queued transaction's commands atomically (EXEC): one store lock for all of them,
-/// blocking disabled, effects wrapped in MULTI/EXEC when there is more than one.
+/// EXEC's queue, run in the critical section EXEC's own context holds (where it checked the
+/// watches); the caller (`execute`) then serves woken waiters and applies the reply barrier.
+pub fn exec_queue(ctx: &mut Ctx, queue: Vec<Vec<Bytes>>) -> Reply {
+    ctx.store();
+    let shared = ctx.shared;
+    let store: &mut StoreInner = match &mut ctx.store {
+        StoreAccess::Locked(g) => g,
+        StoreAccess::Borrowed(s) => s,
+        StoreAccess::Unlocked(_) => unreachable!("locked above"),
+    };
+    execute_transaction(shared, ctx.client, store, queue)
+}
+
+/// Run a queued transaction's commands atomically (EXEC, and MULTI blocks replayed from the
+/// AOF) in the critical section `guard` belongs to: blocking disabled, effects wrapped in
+/// MULTI/EXEC when there is more than one.
 pub fn execute_transaction(
     shared: &Arc<Shared>,
     client: &mut ClientState,
+    guard: &mut StoreInner,
     queue: Vec<Vec<Bytes>>,
 ) -> Reply {
-    let mut guard = shared.store.lock();
     let mut replies = Vec::with_capacity(queue.len());
-    let mut effects: Vec<(usize, Vec<Bytes>)> = Vec::new();
     for argv in &queue {
         let entry = match resolve(argv) {
             Ok(e) => e,
@@ -934,44 +922,17 @@ pub fn execute_transaction(
         let start = client.clock.take().unwrap_or_else(Instant::now);
         client.cmd_start = start;
         guard.begin_command(client.db, crate::store::unix_ms_at(start));
-        let mut ctx = Ctx::new(
-            shared,
-            client,
-            entry,
-            argv,
-            StoreAccess::Borrowed(&mut guard),
-        );
+        let mut ctx = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(guard));
         ctx.blocking_allowed = false;
-        ctx.collect = Some(Vec::new());
+        ctx.tx = true;
         let reply = run_handler(&mut ctx, argv);
         ctx.finish_effects();
-        effects.extend(ctx.collect.take().unwrap_or_default());
         let dirty = ctx.dirty;
         drop(ctx);
         record_call(shared, client, entry, argv, start, &reply, dirty);
         replies.push(reply);
     }
-    let wrap = effects.len() > 1;
-    if wrap {
-        let db = effects[0].0;
-        guard.propagate(db, &[Bytes::from_static(b"MULTI")]);
-    }
-    for (db, argv) in &effects {
-        guard.propagate(*db, argv);
-    }
-    if wrap {
-        let db = effects.last().map(|e| e.0).unwrap_or(0);
-        guard.propagate(db, &[Bytes::from_static(b"EXEC")]);
-    }
-    if guard.blocking.has_ready() {
-        serve_ready_keys(shared, &mut guard);
-    }
-    if !effects.is_empty() {
-        shared.after_write(&mut guard);
-        if let Some(offset) = crate::aof::reply_barrier(&guard) {
-            client.handle.outbox.hold(offset);
-        }
-    }
+    guard.close_tx();
     Reply::Array(replies)
 }
 
@@ -1006,6 +967,8 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             let reply = run_handler(&mut ctx, &argv);
             ctx.finish_effects();
             drop(ctx);
+            // Each served waiter is a unit of its own: its pop follows the push that fed it.
+            store.drain_effects();
             if matches!(reply, Reply::Blocked) {
                 continue;
             }
@@ -1160,6 +1123,51 @@ mod tests {
             run(&shared, &mut c, &["LRANGE", "k", "0", "-1"]),
             "*1\r\n$1\r\na\r\n"
         );
+    }
+
+    /// Check-and-set with WATCH: a write to a watched key that arrives after EXEC checked the
+    /// watches but before its queue ran must not be lost. The hook runs another client's SET in
+    /// exactly that gap: either it lands before the queue (and EXEC must then fail), or it waits
+    /// for the transaction to finish (and is then the last write).
+    #[test]
+    fn a_write_racing_exec_never_loses_the_transaction_or_the_write() {
+        let shared = server(&[]);
+        let mut a = client(1);
+        assert_eq!(run(&shared, &mut a, &["SET", "k", "1"]), "+OK\r\n");
+        assert_eq!(run(&shared, &mut a, &["WATCH", "k"]), "+OK\r\n");
+        assert_eq!(run(&shared, &mut a, &["MULTI"]), "+OK\r\n");
+        assert_eq!(run(&shared, &mut a, &["SET", "k", "2"]), "+QUEUED\r\n");
+        let writer: Arc<parking_lot::Mutex<Option<std::thread::JoinHandle<String>>>> =
+            Arc::default();
+        let (sh, w) = (shared.clone(), writer.clone());
+        transaction::tests::on_exec_checked(move || {
+            let sh = sh.clone();
+            let h = std::thread::spawn(move || run(&sh, &mut client(2), &["SET", "k", "100"]));
+            // Give the other write every chance to land in the gap (it cannot while EXEC holds
+            // the store lock; the bounded wait then ends and EXEC goes on).
+            let until = Instant::now() + Duration::from_millis(300);
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            *w.lock() = Some(h);
+        });
+        let exec = run(&shared, &mut a, &["EXEC"]);
+        transaction::tests::on_exec_checked(|| {});
+        let other = writer
+            .lock()
+            .take()
+            .expect("hook ran")
+            .join()
+            .expect("writer");
+        assert_eq!(other, "+OK\r\n");
+        let value = run(&shared, &mut a, &["GET", "k"]);
+        match exec.as_str() {
+            // The transaction ran: the other write came after it, so it is the value now.
+            "*1\r\n+OK\r\n" => assert_eq!(value, "$3\r\n100\r\n", "the racing write was lost"),
+            // The other write came first and doomed the transaction.
+            "*-1\r\n" => assert_eq!(value, "$3\r\n100\r\n"),
+            other => panic!("unexpected EXEC reply {other:?}"),
+        }
     }
 
     /// DEBUG PANIC (when DEBUG is enabled) fails the command, not the server; inside EXEC only

@@ -38,7 +38,7 @@ impl Confirmations {
         Confirmations {
             buf: BytesMut::new(),
             resp: ctx.client.resp,
-            direct: ctx.collect.is_none(),
+            direct: !ctx.in_tx(),
         }
     }
 

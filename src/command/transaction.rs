@@ -1,9 +1,10 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 //!
 //! Queueing happens in dispatch (commands flagged MULTI_CONTROL are executed, everything else is
-//! queued after the generic checks, and a failed check dooms the transaction). EXEC runs the
-//! queue under one store lock (`command::execute_transaction`), so it is atomic, blocking commands
-//! act non-blocking, and the effects reach the AOF wrapped in MULTI/EXEC.
+//! queued after the generic checks, and a failed check dooms the transaction). EXEC checks the
+//! watches and runs the queue in one critical section (`command::exec_queue`), so it is atomic,
+//! a write to a watched key either dooms it or comes after it, blocking commands act
+//! non-blocking, and the effects reach the AOF wrapped in MULTI/EXEC.
 
 use bytes::Bytes;
 
@@ -70,9 +71,11 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     if doomed {
         return Reply::NullArray;
     }
-    // EXEC needs the lock for the whole queue: release the lazily taken one first.
-    ctx.release_store();
-    super::execute_transaction(ctx.shared, ctx.client, m.queue)
+    #[cfg(test)]
+    tests::at_exec_checked();
+    // The queue runs in the critical section that checked the watches: a write to a watched
+    // key cannot slip in between the check and the transaction (a lost check-and-set).
+    super::exec_queue(ctx, m.queue)
 }
 
 // WATCH key [key ...]
@@ -148,3 +151,26 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group(G)
         .doc("Forget about all watched keys", "2.2.0"),
 ];
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Run by EXEC (on the thread running it) once the WATCH check has passed.
+        static EXEC_CHECKED: RefCell<Option<Box<dyn FnMut()>>> = const { RefCell::new(None) };
+    }
+
+    pub(crate) fn at_exec_checked() {
+        EXEC_CHECKED.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f();
+            }
+        });
+    }
+
+    /// Make `f` run inside EXEC between the WATCH check and the queued commands (this thread).
+    pub(crate) fn on_exec_checked(f: impl FnMut() + 'static) {
+        EXEC_CHECKED.with(|h| *h.borrow_mut() = Some(Box::new(f)));
+    }
+}

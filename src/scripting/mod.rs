@@ -511,8 +511,7 @@ impl Engine {
         opts: &RunOpts,
     ) -> Reply {
         let lua = &self.lua;
-        let outer_collects = ctx.is_collecting();
-        ctx.begin_collect();
+        let outer_tx = ctx.begin_tx();
         let saved_db = ctx.client.db;
         status.kill.store(false, Ordering::SeqCst);
         status.wrote.store(false, Ordering::SeqCst);
@@ -556,7 +555,7 @@ impl Engine {
         status.running_since.store(0, Ordering::SeqCst);
         status.signal_changed();
         ctx.client.db = saved_db;
-        ctx.flush_collected(outer_collects);
+        ctx.end_tx(outer_tx);
         match result {
             Ok(r) => r,
             Err(e) => Reply::Error(

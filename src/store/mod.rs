@@ -38,6 +38,7 @@ pub use value::Value;
 
 use crate::aof::AofSink;
 use crate::config::notify;
+use crate::engine::effects::EffectsConsumer;
 use crate::notify::Notifier;
 use blocking::Blocking;
 
@@ -300,8 +301,10 @@ pub struct StoreInner {
     pub aof: Option<AofSink>,
     /// Changes since the last save (Redis's `dirty`), for INFO.
     pub dirty: u64,
-    /// Database of the last propagated effect (a `SELECT` is emitted when it changes).
-    pub last_propagated_db: Option<usize>,
+    /// Effects of the running unit, drained to the AOF when it ends ([`StoreInner::drain_effects`]).
+    pub effects: crate::engine::effects::EffectsLog,
+    /// Effects recorded in the open transaction block (see [`StoreInner::close_tx`]).
+    tx_effects: usize,
     pub watches: watch::Watches,
     /// The notification flags (shared with [`Store::notifier`]).
     pub notify: Arc<Notifier>,
@@ -318,7 +321,8 @@ impl StoreInner {
             blocking: Blocking::default(),
             aof: None,
             dirty: 0,
-            last_propagated_db: None,
+            effects: Default::default(),
+            tx_effects: 0,
             watches: watch::Watches::default(),
             notify: Arc::default(),
             notify_flags: 0,
@@ -390,18 +394,50 @@ impl StoreInner {
         }
     }
 
-    /// Record the effect of a write for the AOF, after the `DEL`s of keys that lazy expiry removed
-    /// while the command ran (so replay order equals execution order).
-    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+    /// Record the effect of a write, after the `DEL`s of keys that lazy expiry removed while
+    /// the command ran (so replay order equals execution order). `tx`: it belongs to the open
+    /// transaction block (EXEC, a script; see [`StoreInner::close_tx`]). The argv is copied
+    /// only when somebody consumes effects.
+    #[inline]
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
+        self.note_effect(db, tx);
+        if self.aof.is_some() {
+            self.push_effect(db, argv.to_vec(), tx);
+        }
+    }
+
+    /// [`StoreInner::propagate`] for an effect the caller built.
+    #[inline]
+    pub fn propagate_owned(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
+        self.note_effect(db, tx);
+        if self.aof.is_some() {
+            self.push_effect(db, argv, tx);
+        }
+    }
+
+    #[inline]
+    fn note_effect(&mut self, db: usize, tx: bool) {
         self.flush_expired(db);
         self.dirty += 1;
-        if let Some(aof) = self.aof.as_mut() {
-            if self.last_propagated_db != Some(db) {
-                aof.append(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
-                self.last_propagated_db = Some(db);
-            }
-            aof.append(argv);
+        self.tx_effects += tx as usize;
+    }
+
+    fn push_effect(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
+        if tx {
+            self.effects.record_tx(db, argv);
+        } else {
+            self.effects.record(db, argv);
         }
+    }
+
+    /// End the open transaction block (the outermost EXEC or script): its effects join the
+    /// log, in MULTI/EXEC when there is more than one (which count as two changes, as the
+    /// wrapping commands did).
+    pub fn close_tx(&mut self) {
+        if std::mem::take(&mut self.tx_effects) > 1 {
+            self.dirty += 2;
+        }
+        self.effects.close_tx();
     }
 
     /// Turn lazily expired keys of `db` into `DEL` effects (and publish pending keyspace events).
@@ -420,13 +456,23 @@ impl StoreInner {
             self.blocking.signal_deleted(db, &k);
             self.watches.touch(db, &k);
             self.dirty += 1;
-            if let Some(aof) = self.aof.as_mut() {
-                if self.last_propagated_db != Some(db) {
-                    aof.append(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
-                    self.last_propagated_db = Some(db);
-                }
-                aof.append(&[Bytes::from_static(b"DEL"), k]);
+            if self.aof.is_some() {
+                self.effects.record(db, vec![Bytes::from_static(b"DEL"), k]);
             }
+        }
+    }
+
+    /// The end of an execution unit: hand its effects to the AOF (and drop them when there is
+    /// no AOF). See `crate::engine::effects`.
+    #[inline]
+    pub fn drain_effects(&mut self) {
+        if self.effects.is_empty() {
+            return;
+        }
+        self.tx_effects = 0;
+        match self.aof.as_mut() {
+            Some(aof) => self.effects.drain(&mut [aof as &mut dyn EffectsConsumer]),
+            None => self.effects.clear(),
         }
     }
 
@@ -458,6 +504,7 @@ impl StoreInner {
             }
             self.flush_expired(db);
         }
+        self.drain_effects();
         removed
     }
 }

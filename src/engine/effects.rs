@@ -1,0 +1,169 @@
+//! The effects log: what an execution unit changed, recorded while it runs and handed to the
+//! consumers (the AOF today, replicas next) once, in order, when the unit ends.
+//!
+//! # API
+//! - [`EffectsLog::record`] appends one effect (the argv to replay and its database). Inside a
+//!   transaction (`EXEC`, a script) effects go to the transaction's block instead
+//!   ([`EffectsLog::record_tx`]); [`EffectsLog::close_tx`] appends that block to the log, wrapped
+//!   in `MULTI`/`EXEC` when it holds more than one effect (Redis's `alsoPropagate` +
+//!   `propagatePendingCommands`). Effects raised by the keyspace itself while a transaction runs
+//!   (the `DEL` of a key that lazy expiry removed) are recorded outside the block, before it.
+//! - [`EffectsLog::drain`] gives every recorded effect to one or more [`EffectsConsumer`]s and
+//!   empties the log. The engine drains at the end of every outermost unit (a command, an
+//!   `EXEC`, a served waiter, an active-expiry pass), still under the store lock, so consumers
+//!   see effects in execution order.
+//!
+//! Nothing here knows what a consumer does with an effect: adding one (a replica link) touches
+//! no command handler.
+
+use bytes::Bytes;
+
+/// One effect to replay: `argv` in database `db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+}
+
+/// Something that replays effects: the AOF sink, a replica's stream. Each consumer tracks the
+/// database it last selected and emits `SELECT` itself when an effect is for another one.
+pub trait EffectsConsumer {
+    /// One effect, in execution order.
+    fn feed(&mut self, db: usize, argv: &[Bytes]);
+    /// The end of a drained batch (one unit's effects): a place to publish them at once.
+    fn end_batch(&mut self) {}
+}
+
+#[derive(Default)]
+pub struct EffectsLog {
+    /// Effects ready for the consumers, in execution order.
+    ops: Vec<Effect>,
+    /// The open transaction's block (see [`EffectsLog::close_tx`]).
+    tx: Vec<Effect>,
+}
+
+impl EffectsLog {
+    /// Record an effect outside any transaction block.
+    #[inline]
+    pub fn record(&mut self, db: usize, argv: Vec<Bytes>) {
+        self.ops.push(Effect { db, argv });
+    }
+
+    /// Record an effect of the open transaction.
+    #[inline]
+    pub fn record_tx(&mut self, db: usize, argv: Vec<Bytes>) {
+        self.tx.push(Effect { db, argv });
+    }
+
+    /// End the open transaction: its block joins the log, in `MULTI`/`EXEC` when it holds more
+    /// than one effect (one effect is replayed as it is, as Redis does).
+    pub fn close_tx(&mut self) {
+        match self.tx.len() {
+            0 => {}
+            1 => self.ops.append(&mut self.tx),
+            _ => {
+                let (first, last) = (self.tx[0].db, self.tx[self.tx.len() - 1].db);
+                self.ops.push(Effect {
+                    db: first,
+                    argv: vec![Bytes::from_static(b"MULTI")],
+                });
+                self.ops.append(&mut self.tx);
+                self.ops.push(Effect {
+                    db: last,
+                    argv: vec![Bytes::from_static(b"EXEC")],
+                });
+            }
+        }
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.tx.is_empty()
+    }
+
+    /// Hand every recorded effect to `consumers`, in order, and empty the log. A transaction
+    /// block left open (its unit was aborted by a panic) is closed first, so what it did is
+    /// still replayed as one block.
+    pub fn drain(&mut self, consumers: &mut [&mut dyn EffectsConsumer]) {
+        self.close_tx();
+        for c in consumers.iter_mut() {
+            for e in &self.ops {
+                c.feed(e.db, &e.argv);
+            }
+            c.end_batch();
+        }
+        self.ops.clear();
+    }
+
+    /// Forget what was recorded (nobody consumes it).
+    pub fn clear(&mut self) {
+        self.ops.clear();
+        self.tx.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        seen: Vec<String>,
+        batches: usize,
+    }
+
+    impl EffectsConsumer for Recorder {
+        fn feed(&mut self, db: usize, argv: &[Bytes]) {
+            let words: Vec<_> = argv.iter().map(|a| String::from_utf8_lossy(a)).collect();
+            self.seen.push(format!("{db}:{}", words.join(" ")));
+        }
+        fn end_batch(&mut self) {
+            self.batches += 1;
+        }
+    }
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn a_transaction_of_several_effects_is_wrapped_once() {
+        let mut log = EffectsLog::default();
+        log.record_tx(0, argv("SET a 1"));
+        log.record(0, argv("DEL expired"));
+        log.record_tx(1, argv("SET b 2"));
+        log.close_tx();
+        log.record(1, argv("DEL later"));
+        let mut r = Recorder::default();
+        log.drain(&mut [&mut r]);
+        assert_eq!(
+            r.seen,
+            [
+                "0:DEL expired",
+                "0:MULTI",
+                "0:SET a 1",
+                "1:SET b 2",
+                "1:EXEC",
+                "1:DEL later"
+            ]
+        );
+        assert_eq!(r.batches, 1);
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn a_single_effect_is_not_wrapped_and_an_open_block_is_closed_by_drain() {
+        let mut log = EffectsLog::default();
+        log.record_tx(0, argv("INCR n"));
+        log.close_tx();
+        log.record_tx(0, argv("SET x 1"));
+        log.record_tx(0, argv("SET y 1"));
+        let (mut a, mut b) = (Recorder::default(), Recorder::default());
+        log.drain(&mut [&mut a, &mut b]);
+        let want = ["0:INCR n", "0:MULTI", "0:SET x 1", "0:SET y 1", "0:EXEC"];
+        assert_eq!(a.seen, want);
+        assert_eq!(b.seen, want, "every consumer sees the same stream");
+    }
+}

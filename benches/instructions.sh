@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # User-space instructions per request, ferrymq vs redis-server, counted by callgrind.
 #
-#   bash benches/instructions.sh [--requests N] [--clients C] [--pipeline P] [scenario...]
+#   bash benches/instructions.sh [--requests N] [--clients C] [--pipeline P] [--aof POLICY]
+#                                [scenario...]
 #
 # A scenario is a redis-benchmark test name (ping, lpush, rpop, ...) or a quoted command
 # ("publish chan hello", "xadd s * f v"). Default: ping lpush rpop "publish chan hello".
+# --aof POLICY runs both servers with `appendonly yes` and `appendfsync POLICY` (always,
+# everysec, no), to count what persisting each write costs.
 #
 # Why: on a shared machine throughput moves ±30% from one run to the next, and hardware
 # counters are not available inside most VMs; instruction counts from valgrind's callgrind are
@@ -21,13 +24,15 @@ cd "$(dirname "$0")/.."
 REQUESTS=20000
 CLIENTS=50
 PIPELINE=1
+AOF=""
 SCENARIOS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --requests) REQUESTS=$2; shift ;;
         --clients) CLIENTS=$2; shift ;;
         --pipeline) PIPELINE=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --aof) AOF=$2; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) SCENARIOS+=("$1") ;;
     esac
     shift
@@ -66,7 +71,13 @@ count() {
     local kind=$1 scenario=$2 port out
     port=$(free_port)
     out=$WORK/cg.$kind.$port
-    local common=(--port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK")
+    local common=(--port "$port" --bind 127.0.0.1 --save "" --dir "$WORK")
+    if [ -n "$AOF" ]; then
+        rm -rf "$WORK/appendonlydir"
+        common+=(--appendonly yes --appendfsync "$AOF")
+    else
+        common+=(--appendonly no)
+    fi
     if [ "$kind" = ferrymq ]; then
         valgrind --tool=callgrind --callgrind-out-file="$out" "$FERRYMQ" "${common[@]}" \
             > "$WORK/log" 2>&1 &
@@ -112,7 +123,7 @@ count() {
 echo "# instructions per request (callgrind, user space)"
 echo
 echo "- $(date -u '+%Y-%m-%d %H:%M UTC'); ferrymq $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(redis-server --version | cut -d' ' -f1-3)"
-echo "- redis-benchmark -c $CLIENTS -n $REQUESTS -P $PIPELINE"
+echo "- redis-benchmark -c $CLIENTS -n $REQUESTS -P $PIPELINE${AOF:+; appendonly yes, appendfsync $AOF}"
 echo
 echo "| scenario | ferrymq | redis-server | ratio |"
 echo "|---|---:|---:|---:|"

@@ -19,9 +19,10 @@ use tracing::{info, warn};
 use crate::command::{CommandEntry, flags};
 use crate::config::Config;
 use crate::connection::{ClientHandle, ClientState, OutputLimit, Registry};
+use crate::engine::{Store, StoreInner};
 use crate::protocol::Reply;
 use crate::pubsub::Hub;
-use crate::store::{Store, StoreInner, unix_ms, unix_us};
+use crate::store::{unix_ms, unix_us};
 
 /// INFO's `mem_allocator` (the binary's global allocator, see `main.rs`).
 pub const ALLOCATOR: &str = "jemalloc-5.3.0";

@@ -51,8 +51,8 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 use tracing::{error, info, warn};
 
+use crate::engine::StoreInner;
 use crate::server::Shared;
-use crate::store::StoreInner;
 use manifest::{FileEntry, Layout, Manifest};
 
 pub(crate) use rewrite::Capture;

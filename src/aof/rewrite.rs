@@ -41,8 +41,9 @@ use tracing::{error, info, warn};
 use super::manifest::{FileEntry, Layout, Manifest, sync_dir};
 use super::{AofSink, Files, Marker, encode_command};
 use crate::command::is;
+use crate::engine::StoreInner;
 use crate::server::Shared;
-use crate::store::{Db, StoreInner, unix_ms};
+use crate::store::{Db, unix_ms};
 
 /// Keys per batch, and base bytes per batch: bounds each critical section. (Tests use small
 /// batches so that rewrites interleave with many more writes.)
@@ -542,7 +543,7 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
                 let Some(mut cap) = sink.capture.take() else {
                     return Err("aborted".into());
                 };
-                let done = cap.dump_batch(&store.dbs);
+                let done = cap.dump_batch(&store.keyspace.dbs);
                 let chunk = std::mem::take(&mut cap.out);
                 if done {
                     if !sink.discard {

@@ -46,12 +46,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::connection::{ClientState, ReplyMode};
+use crate::engine::blocking::Waiter;
+use crate::engine::{Store, StoreInner};
 use crate::error;
 use crate::protocol::Reply;
 use crate::server::Shared;
-use crate::store::blocking::Waiter;
+use crate::store::Db;
 use crate::store::value::Value;
-use crate::store::{Db, Store, StoreInner};
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
 

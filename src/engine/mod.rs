@@ -1,5 +1,333 @@
-//! The execution engine: what runs behind the store lock besides the keyspace.
+//! The engine: everything behind the store lock — the keyspace, the clients blocked on keys,
+//! the watched keys, the effects log and the AOF sink — and the one place where a unit's
+//! consequences are carried out.
 //!
-//! - [`effects`]: the effects log every unit records into and the one drain to its consumers.
+//! # A write, end to end
+//! 1. A connection's reader decodes a request; `command::dispatch` resolves it in the command
+//!    table and applies the generic checks; `command::execute` runs the handler in a
+//!    `command::Ctx`, which takes the store lock ([`Store::lock`]) on first use.
+//! 2. The handler changes [`crate::store::Keyspace`] data and records what follows from it:
+//!    `ctx.propagate` (the effect to replay; by default the request itself), `ctx.notify`
+//!    (a keyspace event), `ctx.signal_ready` (a key blocked clients wait on). Lazy expiry
+//!    inside the keyspace is picked up here ([`StoreInner::flush_expired`]): a `DEL` effect, a
+//!    watch touch, a signalled key.
+//! 3. When the outermost unit ends — a command, an `EXEC` (whose queued commands and scripts
+//!    record into one transaction block), a served waiter, an active-expiry pass, an AOF
+//!    transaction on replay — [`StoreInner::drain_effects`] hands the unit's effects, in
+//!    order, to every [`effects::EffectsConsumer`] (the AOF sink; replicas are one more), then
+//!    `command::serve_ready_keys` serves waiters of signalled keys (each a unit of its own),
+//!    and the reply barrier holds the reply until the AOF has what it must have.
+//! 4. The reply goes to the client's outbox; its writer task sends it.
+//!
+//! Why one `parking_lot::Mutex` and not a sharded or concurrent map: multi-key commands (LMOVE,
+//! RENAME, MULTI/EXEC) must be atomic, the AOF must record effects in execution order, and
+//! blocked clients must be served in arrival order. Critical sections are short (no I/O, no
+//! `.await`); decoding, encoding and socket I/O happen outside it.
+//!
+//! - [`effects`]: the effects log and the consumer interface.
+//! - [`blocking`]: clients blocked on keys (BLPOP, XREAD BLOCK, ...).
+//! - [`watch`]: WATCHed keys and doomed transactions.
 
+pub mod blocking;
 pub mod effects;
+pub mod watch;
+
+use bytes::Bytes;
+use std::sync::Arc;
+
+use crate::aof::AofSink;
+use crate::config::notify;
+use crate::notify::Notifier;
+use crate::store::{Db, Keyspace, unix_ms};
+use blocking::Blocking;
+use effects::{EffectsConsumer, EffectsLog};
+
+/// Everything behind the store lock. Derefs to the [`Keyspace`] (`store.dbs[i]`).
+pub struct StoreInner {
+    pub keyspace: Keyspace,
+    pub blocking: Blocking,
+    /// The AOF sink, when persistence is on; it consumes the effects log.
+    pub aof: Option<AofSink>,
+    /// Changes since the last save (Redis's `dirty`), for INFO.
+    pub dirty: u64,
+    /// Effects of the running unit, drained when it ends ([`StoreInner::drain_effects`]).
+    pub effects: EffectsLog,
+    /// Effects recorded in the open transaction block (see [`StoreInner::close_tx`]).
+    tx_effects: usize,
+    pub watches: watch::Watches,
+    /// The notification flags (shared with [`Store::notifier`]).
+    pub notify: Arc<Notifier>,
+    /// The flags the keyspace's event tracking was set from.
+    notify_flags: u32,
+    /// DEBUG SET-ACTIVE-EXPIRE: false leaves expired keys to lookups (tests of lazy expiry).
+    pub active_expire_enabled: bool,
+}
+
+impl std::ops::Deref for StoreInner {
+    type Target = Keyspace;
+    #[inline]
+    fn deref(&self) -> &Keyspace {
+        &self.keyspace
+    }
+}
+
+impl std::ops::DerefMut for StoreInner {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Keyspace {
+        &mut self.keyspace
+    }
+}
+
+impl StoreInner {
+    pub fn new(databases: usize) -> Self {
+        StoreInner {
+            keyspace: Keyspace::new(databases),
+            blocking: Blocking::default(),
+            aof: None,
+            dirty: 0,
+            effects: EffectsLog::default(),
+            tx_effects: 0,
+            watches: watch::Watches::default(),
+            notify: Arc::default(),
+            notify_flags: 0,
+            active_expire_enabled: true,
+        }
+    }
+
+    /// Database `i` (the keyspace's).
+    #[inline]
+    pub fn db(&mut self, i: usize) -> &mut Db {
+        &mut self.keyspace.dbs[i]
+    }
+
+    /// Start a command: fix the time used for expiry decisions.
+    #[inline]
+    pub fn begin_command(&mut self, db: usize, now: i64) {
+        self.keyspace.begin_command(db, now);
+        self.refresh_notify();
+    }
+
+    /// Pick up a change of `notify-keyspace-events` (one atomic load when nothing changed).
+    #[inline]
+    fn refresh_notify(&mut self) {
+        let f = self.notify.flags();
+        if f != self.notify_flags {
+            self.apply_notify_flags(f);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn apply_notify_flags(&mut self, f: u32) {
+        self.notify_flags = f;
+        self.keyspace.track_events(
+            crate::notify::wanted(f, notify::EXPIRED),
+            crate::notify::wanted(f, notify::NEW),
+        );
+    }
+
+    /// Publish the keyspace events queued by the keyspace (lazy expiry, key creation), in the
+    /// order they happened. `crate::notify` calls this before each event of a command.
+    pub fn publish_pending(&mut self, shared: Option<&crate::server::Shared>) {
+        if self.notify_flags == 0 || !self.keyspace.has_events() {
+            return;
+        }
+        let owned;
+        let shared = match shared {
+            Some(s) => s,
+            None => match self.notify.server() {
+                Some(s) => {
+                    owned = s;
+                    &owned
+                }
+                None => {
+                    self.keyspace.take_events(|_, _, _| {});
+                    return;
+                }
+            },
+        };
+        let flags = self.notify_flags;
+        self.keyspace.take_events(|db, ev, key| {
+            crate::notify::publish(shared, flags, db, ev.name(), &key);
+        });
+    }
+
+    /// Record the effect of a write, after the `DEL`s of keys that lazy expiry removed while
+    /// the command ran (so replay order equals execution order). `tx`: it belongs to the open
+    /// transaction block (EXEC, a script; see [`StoreInner::close_tx`]). The argv is copied
+    /// only when somebody consumes effects.
+    #[inline]
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
+        self.note_effect(db, tx);
+        if self.aof.is_some() {
+            self.push_effect(db, argv.to_vec(), tx);
+        }
+    }
+
+    /// [`StoreInner::propagate`] for an effect the caller built.
+    #[inline]
+    pub fn propagate_owned(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
+        self.note_effect(db, tx);
+        if self.aof.is_some() {
+            self.push_effect(db, argv, tx);
+        }
+    }
+
+    #[inline]
+    fn note_effect(&mut self, db: usize, tx: bool) {
+        self.flush_expired(db);
+        self.dirty += 1;
+        self.tx_effects += tx as usize;
+    }
+
+    fn push_effect(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
+        if tx {
+            self.effects.record_tx(db, argv);
+        } else {
+            self.effects.record(db, argv);
+        }
+    }
+
+    /// End the open transaction block (the outermost EXEC or script): its effects join the
+    /// log, in MULTI/EXEC when there is more than one (which count as two changes, as the
+    /// wrapping commands do).
+    pub fn close_tx(&mut self) {
+        if std::mem::take(&mut self.tx_effects) > 1 {
+            self.dirty += 2;
+        }
+        self.effects.close_tx();
+    }
+
+    /// Carry out what lazy expiry did in `db`: each removed key becomes a `DEL` effect, touches
+    /// its watchers and wakes its waiters (an XREADGROUP waiter learns its group is gone).
+    /// Pending keyspace events are published first.
+    pub fn flush_expired(&mut self, db: usize) {
+        if self.notify_flags != 0 {
+            self.publish_pending(None);
+        }
+        let keys = self.keyspace.take_expired(db);
+        for k in keys {
+            self.blocking.signal_deleted(db, &k);
+            self.watches.touch(db, &k);
+            self.dirty += 1;
+            if self.aof.is_some() {
+                self.effects.record(db, vec![Bytes::from_static(b"DEL"), k]);
+            }
+        }
+    }
+
+    /// The end of an execution unit: hand its effects to the consumers (the AOF), in order, and
+    /// empty the log (dropped when nobody consumes them). See [`effects`].
+    #[inline]
+    pub fn drain_effects(&mut self) {
+        if self.effects.is_empty() {
+            return;
+        }
+        self.tx_effects = 0;
+        match self.aof.as_mut() {
+            Some(aof) => self.effects.drain(&mut [aof as &mut dyn EffectsConsumer]),
+            None => self.effects.clear(),
+        }
+    }
+
+    pub fn signal_ready(&mut self, db: usize, key: &Bytes) {
+        self.blocking.signal_ready(db, key);
+    }
+
+    /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
+    /// `budget` of them so the lock is never held for long (the cycle runs again soon). One
+    /// unit: its `DEL`s are drained at the end.
+    pub fn active_expire(&mut self, budget: usize) -> usize {
+        if !self.active_expire_enabled {
+            return 0;
+        }
+        self.refresh_notify();
+        let now = unix_ms();
+        let mut removed = 0;
+        for db in 0..self.keyspace.dbs.len() {
+            removed += self.keyspace.expire_due(db, now, budget - removed);
+            self.flush_expired(db);
+        }
+        self.drain_effects();
+        removed
+    }
+}
+
+/// The store: the engine behind the one lock.
+pub struct Store {
+    inner: parking_lot::Mutex<StoreInner>,
+    /// The keyspace-notification flags, readable without the lock.
+    notifier: Arc<Notifier>,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Self {
+        let inner = StoreInner::new(databases);
+        Store {
+            notifier: inner.notify.clone(),
+            inner: parking_lot::Mutex::new(inner),
+        }
+    }
+
+    /// The keyspace-notification settings (see `crate::notify`).
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Take the store lock. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, StoreInner> {
+        self.inner.lock()
+    }
+
+    /// Take the lock if it becomes free within `d` (background work that may skip a turn).
+    pub fn try_lock_for(
+        &self,
+        d: std::time::Duration,
+    ) -> Option<parking_lot::MutexGuard<'_, StoreInner>> {
+        self.inner.try_lock_for(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::notify::*;
+    use crate::store::Value;
+
+    #[test]
+    fn events_follow_the_notification_flags_and_drop_without_a_server() {
+        let mut st = StoreInner::new(1);
+        st.notify.set_flags(ALL | NEW | KEYEVENT);
+        st.begin_command(0, unix_ms());
+        let k = Bytes::from_static(b"k");
+        st.dbs[0].set(&k, Value::Str(Bytes::from_static(b"v")));
+        assert!(st.keyspace.has_events());
+        // Without an attached server the queue is dropped, not kept growing.
+        st.publish_pending(None);
+        assert!(!st.keyspace.has_events());
+        st.notify.set_flags(0);
+        st.begin_command(0, unix_ms());
+        st.dbs[0].set(
+            &Bytes::from_static(b"k2"),
+            Value::Str(Bytes::from_static(b"v")),
+        );
+        assert!(!st.keyspace.has_events());
+    }
+
+    #[test]
+    fn lazy_expiry_becomes_a_counted_change_and_touches_watchers() {
+        let mut st = StoreInner::new(1);
+        let now = unix_ms();
+        st.begin_command(0, now);
+        let k = Bytes::from_static(b"k");
+        st.dbs[0].set(&k, Value::Str(Bytes::from_static(b"v")));
+        st.dbs[0].set_expire(&k, now - 1);
+        st.watches.watch(7, 0, &k);
+        assert!(st.dbs[0].get(&k).is_none());
+        st.flush_expired(0);
+        assert_eq!(st.dirty, 1);
+        assert!(st.watches.is_doomed(7));
+        // No AOF: nothing is kept in the log.
+        assert!(st.effects.is_empty());
+    }
+}

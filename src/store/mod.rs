@@ -1,46 +1,30 @@
-//! The keyspace: every database behind one lock, the single ordering point for data.
+//! The keyspace: the databases, their values and expiry. Pure data: it imports nothing from the
+//! layers above (`engine`, `command`, `aof`, `notify`, ...).
 //!
 //! API:
-//! - [`Store::lock`] gives the [`StoreInner`] guard. Command handlers run inside it (through
-//!   `command::Ctx`), mutate [`Db`]s, record their AOF effects with [`StoreInner::propagate`],
-//!   and signal keys that blocked clients wait on ([`StoreInner::signal_ready`]).
-//! - Dispatch, still under the lock, serves blocked clients whose keys became ready
-//!   (`command::serve_ready_keys`) before the guard is dropped, so no wake-up is lost and
-//!   waiters are served first-come-first-served.
-//! - Expired keys are removed lazily by lookups (recorded as `DEL` effects, before the effect of
-//!   the command that noticed them) and by the active expiry cycle ([`StoreInner::active_expire`]).
-//! - Keyspace notifications raised by the keyspace itself (`expired`, `new`) are queued on the
-//!   [`Db`] when their class is on and published by [`StoreInner::publish_pending`]: before the
-//!   next event of the command (`crate::notify`), at the end of the command and after each
-//!   active expiry pass, so they keep their place in the order of events.
-//!
-//! Why one `parking_lot::Mutex` and not a sharded or concurrent map: multi-key commands (LMOVE,
-//! RENAME, MULTI/EXEC) must be atomic, the AOF must record effects in execution order, and
-//! blocked clients must be served in arrival order. Critical sections are short (no I/O, no
-//! `.await`); decoding, encoding and socket I/O happen outside it.
+//! - [`Keyspace`] holds the [`Db`]s. The engine (`crate::engine::StoreInner`) owns it behind the
+//!   store lock and derefs to it, so handlers write `store.dbs[i]`.
+//! - Lookups remove keys whose TTL has passed (lazy expiry) and remember them
+//!   ([`Keyspace::take_expired`]); the active cycle expires due keys in batches
+//!   ([`Keyspace::expire_due`]). The engine turns each into a `DEL` effect, a watch touch and a
+//!   woken waiter.
+//! - Events raised by the keyspace itself (`expired`, `new`) are queued on the [`Db`] when the
+//!   engine asked for them ([`Keyspace::track_events`]) and taken in order
+//!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
-pub mod blocking;
 pub mod hash;
 pub mod list;
 pub mod set;
 pub mod stream;
 pub mod value;
-pub mod watch;
 pub mod zset;
 
 use ahash::RandomState;
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use value::Value;
-
-use crate::aof::AofSink;
-use crate::config::notify;
-use crate::engine::effects::EffectsConsumer;
-use crate::notify::Notifier;
-use blocking::Blocking;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;
 
@@ -293,71 +277,31 @@ impl Db {
     }
 }
 
-/// Everything behind the store lock.
-pub struct StoreInner {
+/// The databases, and the events and expirations they raised that the engine has not taken yet.
+/// Depends on nothing above it: the engine (`crate::engine`) decides what an expired key or a
+/// queued event becomes (a `DEL` effect, a notification, a woken waiter).
+pub struct Keyspace {
     pub dbs: Vec<Db>,
-    pub blocking: Blocking,
-    /// The AOF sink, when persistence is on; effects are appended in execution order.
-    pub aof: Option<AofSink>,
-    /// Changes since the last save (Redis's `dirty`), for INFO.
-    pub dirty: u64,
-    /// Effects of the running unit, drained to the AOF when it ends ([`StoreInner::drain_effects`]).
-    pub effects: crate::engine::effects::EffectsLog,
-    /// Effects recorded in the open transaction block (see [`StoreInner::close_tx`]).
-    tx_effects: usize,
-    pub watches: watch::Watches,
-    /// The notification flags (shared with [`Store::notifier`]).
-    pub notify: Arc<Notifier>,
-    /// The flags the databases' `track` bits were computed from.
-    notify_flags: u32,
-    /// DEBUG SET-ACTIVE-EXPIRE: false leaves expired keys to lookups (tests of lazy expiry).
-    pub active_expire_enabled: bool,
 }
 
-impl StoreInner {
+impl Keyspace {
     pub fn new(databases: usize) -> Self {
-        StoreInner {
+        Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
-            blocking: Blocking::default(),
-            aof: None,
-            dirty: 0,
-            effects: Default::default(),
-            tx_effects: 0,
-            watches: watch::Watches::default(),
-            notify: Arc::default(),
-            notify_flags: 0,
-            active_expire_enabled: true,
         }
     }
 
-    /// Start a command: fix the time used for expiry decisions.
+    /// Start a command in `db`: fix the time used for expiry decisions.
+    #[inline]
     pub fn begin_command(&mut self, db: usize, now: i64) {
         if let Some(d) = self.dbs.get_mut(db) {
             d.now = now;
         }
-        self.refresh_notify();
     }
 
-    /// Pick up a change of `notify-keyspace-events` (one atomic load when nothing changed).
-    #[inline]
-    fn refresh_notify(&mut self) {
-        let f = self.notify.flags();
-        if f != self.notify_flags {
-            self.apply_notify_flags(f);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn apply_notify_flags(&mut self, f: u32) {
-        self.notify_flags = f;
-        let mut track = 0;
-        if crate::notify::wanted(f, notify::EXPIRED) {
-            track |= TRACK_EXPIRED;
-        }
-        if crate::notify::wanted(f, notify::NEW) {
-            track |= TRACK_NEW;
-        }
+    /// Which [`KeyEvent`]s the databases queue from now on (none: nothing is kept).
+    pub fn track_events(&mut self, expired: bool, new: bool) {
+        let track = if expired { TRACK_EXPIRED } else { 0 } | if new { TRACK_NEW } else { 0 };
         for d in &mut self.dbs {
             d.track = track;
             if track == 0 {
@@ -366,181 +310,46 @@ impl StoreInner {
         }
     }
 
-    /// Publish the keyspace events queued on the databases (lazy expiry, key creation), in the
-    /// order they happened. `crate::notify` calls this before each event of a command.
-    pub fn publish_pending(&mut self, shared: Option<&crate::server::Shared>) {
-        if self.notify_flags == 0 || self.dbs.iter().all(|d| d.events.is_empty()) {
-            return;
-        }
-        let owned;
-        let shared = match shared {
-            Some(s) => s,
-            None => match self.notify.server() {
-                Some(s) => {
-                    owned = s;
-                    &owned
-                }
-                None => {
-                    self.dbs.iter_mut().for_each(|d| d.events.clear());
-                    return;
-                }
-            },
-        };
-        let flags = self.notify_flags;
+    /// True when some database queued an event.
+    pub fn has_events(&self) -> bool {
+        self.dbs.iter().any(|d| !d.events.is_empty())
+    }
+
+    /// Take the queued events, database by database, each in the order it was raised.
+    pub fn take_events(&mut self, mut f: impl FnMut(usize, KeyEvent, Bytes)) {
         for (i, d) in self.dbs.iter_mut().enumerate() {
             for (ev, key) in d.events.drain(..) {
-                crate::notify::publish(shared, flags, i, ev.name(), &key);
+                f(i, ev, key);
             }
         }
     }
 
-    /// Record the effect of a write, after the `DEL`s of keys that lazy expiry removed while
-    /// the command ran (so replay order equals execution order). `tx`: it belongs to the open
-    /// transaction block (EXEC, a script; see [`StoreInner::close_tx`]). The argv is copied
-    /// only when somebody consumes effects.
+    /// Keys of `db` that lazy expiry removed since the last call (empty: no allocation).
     #[inline]
-    pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
-        self.note_effect(db, tx);
-        if self.aof.is_some() {
-            self.push_effect(db, argv.to_vec(), tx);
+    pub fn take_expired(&mut self, db: usize) -> Vec<Bytes> {
+        match self.dbs.get_mut(db) {
+            Some(d) if !d.expired.is_empty() => std::mem::take(&mut d.expired),
+            _ => Vec::new(),
         }
     }
 
-    /// [`StoreInner::propagate`] for an effect the caller built.
-    #[inline]
-    pub fn propagate_owned(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
-        self.note_effect(db, tx);
-        if self.aof.is_some() {
-            self.push_effect(db, argv, tx);
-        }
-    }
-
-    #[inline]
-    fn note_effect(&mut self, db: usize, tx: bool) {
-        self.flush_expired(db);
-        self.dirty += 1;
-        self.tx_effects += tx as usize;
-    }
-
-    fn push_effect(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
-        if tx {
-            self.effects.record_tx(db, argv);
-        } else {
-            self.effects.record(db, argv);
-        }
-    }
-
-    /// End the open transaction block (the outermost EXEC or script): its effects join the
-    /// log, in MULTI/EXEC when there is more than one (which count as two changes, as the
-    /// wrapping commands did).
-    pub fn close_tx(&mut self) {
-        if std::mem::take(&mut self.tx_effects) > 1 {
-            self.dirty += 2;
-        }
-        self.effects.close_tx();
-    }
-
-    /// Turn lazily expired keys of `db` into `DEL` effects (and publish pending keyspace events).
-    pub fn flush_expired(&mut self, db: usize) {
-        if self.notify_flags != 0 {
-            self.publish_pending(None);
-        }
-        let Some(d) = self.dbs.get_mut(db) else {
-            return;
-        };
-        if d.expired.is_empty() {
-            return;
-        }
-        let keys = std::mem::take(&mut d.expired);
-        for k in keys {
-            self.blocking.signal_deleted(db, &k);
-            self.watches.touch(db, &k);
-            self.dirty += 1;
-            if self.aof.is_some() {
-                self.effects.record(db, vec![Bytes::from_static(b"DEL"), k]);
-            }
-        }
-    }
-
-    /// The end of an execution unit: hand its effects to the AOF (and drop them when there is
-    /// no AOF). See `crate::engine::effects`.
-    #[inline]
-    pub fn drain_effects(&mut self) {
-        if self.effects.is_empty() {
-            return;
-        }
-        self.tx_effects = 0;
-        match self.aof.as_mut() {
-            Some(aof) => self.effects.drain(&mut [aof as &mut dyn EffectsConsumer]),
-            None => self.effects.clear(),
-        }
-    }
-
-    pub fn signal_ready(&mut self, db: usize, key: &Bytes) {
-        self.blocking.signal_ready(db, key);
-    }
-
-    /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
-    /// `budget` of them so the lock is never held for long (the cycle runs again soon).
-    pub fn active_expire(&mut self, budget: usize) -> usize {
-        if !self.active_expire_enabled {
-            return 0;
-        }
-        self.refresh_notify();
-        let now = unix_ms();
+    /// Expire up to `budget` keys of `db` whose TTL passed by `now`, earliest first; they are
+    /// then in [`Keyspace::take_expired`]. Returns how many.
+    pub fn expire_due(&mut self, db: usize, now: i64, budget: usize) -> usize {
+        let d = &mut self.dbs[db];
+        d.now = now;
         let mut removed = 0;
-        for db in 0..self.dbs.len() {
-            let d = &mut self.dbs[db];
-            d.now = now;
-            while removed < budget {
-                let Some((at, k)) = d.by_time.first().cloned() else {
-                    break;
-                };
-                if at > now {
-                    break;
-                }
-                d.expire_if_needed(&k);
-                removed += 1;
+        while removed < budget {
+            let Some((at, k)) = d.by_time.first().cloned() else {
+                break;
+            };
+            if at > now {
+                break;
             }
-            self.flush_expired(db);
+            d.expire_if_needed(&k);
+            removed += 1;
         }
-        self.drain_effects();
         removed
-    }
-}
-
-/// The store: all databases behind the one lock.
-pub struct Store {
-    inner: parking_lot::Mutex<StoreInner>,
-    /// The keyspace-notification flags, readable without the lock.
-    notifier: Arc<Notifier>,
-}
-
-impl Store {
-    pub fn new(databases: usize) -> Self {
-        let inner = StoreInner::new(databases);
-        Store {
-            notifier: inner.notify.clone(),
-            inner: parking_lot::Mutex::new(inner),
-        }
-    }
-
-    /// The keyspace-notification settings (see `crate::notify`).
-    pub fn notifier(&self) -> &Notifier {
-        &self.notifier
-    }
-
-    /// Take the store lock. Never hold the guard across an `.await`.
-    pub fn lock(&self) -> parking_lot::MutexGuard<'_, StoreInner> {
-        self.inner.lock()
-    }
-
-    /// Take the lock if it becomes free within `d` (background work that may skip a turn).
-    pub fn try_lock_for(
-        &self,
-        d: std::time::Duration,
-    ) -> Option<parking_lot::MutexGuard<'_, StoreInner>> {
-        self.inner.try_lock_for(d)
     }
 }
 
@@ -568,14 +377,13 @@ mod clock_tests {
 #[cfg(test)]
 mod event_tests {
     use super::*;
-    use crate::config::notify::*;
 
     fn s(v: &str) -> Value {
         Value::Str(Bytes::copy_from_slice(v.as_bytes()))
     }
 
-    fn events(st: &StoreInner, db: usize) -> Vec<(KeyEvent, &[u8])> {
-        st.dbs[db]
+    fn events(ks: &Keyspace, db: usize) -> Vec<(KeyEvent, &[u8])> {
+        ks.dbs[db]
             .events
             .iter()
             .map(|(e, k)| (*e, &k[..]))
@@ -583,28 +391,30 @@ mod event_tests {
     }
 
     #[test]
-    fn nothing_is_queued_with_notifications_off() {
-        let mut st = StoreInner::new(1);
-        st.begin_command(0, unix_ms());
-        st.dbs[0].set(&Bytes::from_static(b"k"), s("v"));
-        st.dbs[0].set_expire(b"k", 1);
-        assert!(st.dbs[0].get(b"k").is_none());
-        assert!(events(&st, 0).is_empty());
+    fn nothing_is_queued_without_tracking() {
+        let mut ks = Keyspace::new(1);
+        ks.begin_command(0, unix_ms());
+        ks.dbs[0].set(&Bytes::from_static(b"k"), s("v"));
+        ks.dbs[0].set_expire(b"k", 1);
+        assert!(ks.dbs[0].get(b"k").is_none());
+        assert!(events(&ks, 0).is_empty());
+        assert_eq!(ks.take_expired(0), vec![Bytes::from_static(b"k")]);
+        assert!(ks.take_expired(0).is_empty());
     }
 
     #[test]
     fn lazy_expiry_and_creation_are_queued_in_order() {
-        let mut st = StoreInner::new(2);
-        st.notify.set_flags(ALL | NEW | KEYEVENT);
-        st.begin_command(0, unix_ms());
+        let mut ks = Keyspace::new(2);
+        ks.track_events(true, true);
+        ks.begin_command(0, unix_ms());
         let k = Bytes::from_static(b"k");
-        st.dbs[0].set(&k, s("v"));
-        st.dbs[0].set_expire(&k, 1);
+        ks.dbs[0].set(&k, s("v"));
+        ks.dbs[0].set_expire(&k, 1);
         // Overwriting a key past its TTL expires it first, then creates it again.
-        st.dbs[0].set(&k, s("w"));
-        st.dbs[0].set(&k, s("x"));
+        ks.dbs[0].set(&k, s("w"));
+        ks.dbs[0].set(&k, s("x"));
         assert_eq!(
-            events(&st, 0),
+            events(&ks, 0),
             vec![
                 (KeyEvent::New, &b"k"[..]),
                 (KeyEvent::Expired, b"k"),
@@ -612,27 +422,49 @@ mod event_tests {
             ]
         );
         // `delete` removes a key past its TTL without expiring it.
-        st.dbs[0].set_expire(&k, 1);
-        assert!(st.dbs[0].delete(&k).is_some());
-        assert_eq!(events(&st, 0).len(), 3);
-        // Without an attached server the queue is dropped, not kept growing.
-        st.publish_pending(None);
-        assert!(events(&st, 0).is_empty());
+        ks.dbs[0].set_expire(&k, 1);
+        assert!(ks.dbs[0].delete(&k).is_some());
+        assert_eq!(events(&ks, 0).len(), 3);
+        let mut taken = Vec::new();
+        ks.take_events(|db, ev, key| taken.push((db, ev, key)));
+        assert_eq!(taken.len(), 3);
+        assert!(!ks.has_events());
     }
 
     #[test]
-    fn only_the_enabled_classes_are_queued() {
-        let mut st = StoreInner::new(1);
-        st.notify.set_flags(EXPIRED | KEYSPACE);
-        st.begin_command(0, unix_ms());
+    fn only_the_tracked_kinds_are_queued() {
+        let mut ks = Keyspace::new(1);
+        ks.track_events(true, false);
+        ks.begin_command(0, unix_ms());
         let k = Bytes::from_static(b"k");
-        st.dbs[0].set(&k, s("v"));
-        st.dbs[0].set_expire(&k, 1);
-        assert!(!st.dbs[0].contains(&k));
-        assert_eq!(events(&st, 0), vec![(KeyEvent::Expired, &b"k"[..])]);
-        // Switching notifications off drops what was queued.
-        st.notify.set_flags(0);
-        st.begin_command(0, unix_ms());
-        assert!(events(&st, 0).is_empty());
+        ks.dbs[0].set(&k, s("v"));
+        ks.dbs[0].set_expire(&k, 1);
+        assert!(!ks.dbs[0].contains(&k));
+        assert_eq!(events(&ks, 0), vec![(KeyEvent::Expired, &b"k"[..])]);
+        // Tracking nothing drops what was queued.
+        ks.track_events(false, false);
+        assert!(events(&ks, 0).is_empty());
+    }
+
+    #[test]
+    fn active_expiry_takes_due_keys_earliest_first_within_budget() {
+        let mut ks = Keyspace::new(1);
+        let now = unix_ms();
+        ks.begin_command(0, now);
+        for (k, at) in [
+            ("a", now - 30),
+            ("b", now - 10),
+            ("c", now - 20),
+            ("d", now + 60_000),
+        ] {
+            let k = Bytes::copy_from_slice(k.as_bytes());
+            ks.dbs[0].set(&k, s("v"));
+            ks.dbs[0].set_expire(&k, at);
+        }
+        assert_eq!(ks.expire_due(0, now, 2), 2);
+        assert_eq!(ks.take_expired(0), vec![Bytes::from("a"), Bytes::from("c")]);
+        assert_eq!(ks.expire_due(0, now, 10), 1);
+        assert_eq!(ks.take_expired(0), vec![Bytes::from("b")]);
+        assert_eq!(ks.dbs[0].len(), 1);
     }
 }

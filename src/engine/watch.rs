@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use std::collections::HashSet;
 
-use super::Dict;
+use crate::store::Dict;
 
 #[derive(Default)]
 pub struct Watches {
@@ -17,7 +17,7 @@ pub struct Watches {
 
 impl Watches {
     pub fn watch(&mut self, client: u64, db: usize, key: &Bytes) {
-        let v = self.by_key.entry((db, super::own(key))).or_default();
+        let v = self.by_key.entry((db, crate::store::own(key))).or_default();
         if !v.contains(&client) {
             v.push(client);
         }

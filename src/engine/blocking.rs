@@ -4,7 +4,7 @@
 //! - A blocking handler that finds nothing to serve calls `Ctx::block`, which registers a
 //!   [`Waiter`] here, before the lock is released, so no push between "empty" and "waiting" can
 //!   be missed.
-//! - Writers call `StoreInner::signal_ready(db, key)`; it only records the key when somebody waits
+//! - Writers call `StoreInner::signal_ready(db, key)` (`crate::engine`); it only records the key when somebody waits
 //!   on it, so the common no-waiter case costs one hash lookup.
 //! - After each command, dispatch calls `command::serve_ready_keys`, which re-runs each waiting
 //!   command (in arrival order per key) with blocking disabled; the first run that produces a
@@ -17,10 +17,10 @@ use bytes::Bytes;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::Dict;
 use crate::command::CommandEntry;
 use crate::connection::ClientHandle;
 use crate::protocol::Reply;
+use crate::store::Dict;
 
 pub struct Waiter {
     pub client: Arc<ClientHandle>,

@@ -22,6 +22,7 @@
 //!   the AOF writer persists it per `appendfsync`.
 
 #![deny(clippy::await_holding_lock)]
+#![deny(unsafe_code)]
 
 pub mod acl;
 pub mod aof;
@@ -31,8 +32,11 @@ pub mod connection;
 pub mod engine;
 pub mod error;
 pub mod notify;
+pub mod num;
 pub mod protocol;
 pub mod pubsub;
+// The Lua C API (mlua's `ffi`) is the one place that needs `unsafe`.
+#[allow(unsafe_code)]
 pub mod scripting;
 pub mod server;
 pub mod store;

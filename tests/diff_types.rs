@@ -1420,3 +1420,37 @@ fn sscan_and_zscan_iterate_everything() {
         assert_eq!(seen, want, "{cmd}");
     }
 }
+
+/// Numbers as Redis's `util.c` reads them, one rule per kind (crate::num): hexadecimal floats
+/// and the `strtod` range bounds of ZRANGEBYSCORE (leading blanks, saturation, empty string).
+#[test]
+fn numbers_are_read_as_redis_reads_them() {
+    both(|d| {
+        d.script(&[
+            &["ZADD", "z", "0x10", "m"],
+            &["ZADD", "z", "0x1p-2", "p", "+5", "n", "0x1.8p1", "q"],
+            &["ZADD", "z", "0x", "bad"],
+            &["ZADD", "z", "1e-400", "bad"],
+            &["ZADD", "z", " 5", "bad"],
+            &["ZINCRBY", "z", "0x1", "m"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZRANGEBYSCORE", "z", " 0", "100"],
+            &["ZRANGEBYSCORE", "z", "0", "1e400"],
+            &["ZRANGEBYSCORE", "z", "(0x1", "0x20"],
+            &["ZRANGEBYSCORE", "z", "1e-400", "5"],
+            &["ZRANGEBYSCORE", "z", "", "5"],
+            &["ZRANGEBYSCORE", "z", " ", "5"],
+            &["ZRANGEBYSCORE", "z", "nan", "5"],
+            &["ZCOUNT", "z", "-inf", "+inf"],
+            &["SET", "f", "0x10"],
+            &["INCRBYFLOAT", "f", "0x1p-2"],
+            &["INCRBYFLOAT", "g", "0x1.8p1"],
+            &["INCRBYFLOAT", "g", "0x"],
+            &["HINCRBYFLOAT", "h", "f", "0xAp0"],
+            &["BZPOPMIN", "empty", "0x1p-6"],
+            &["BLPOP", "empty", "0x1p-6"],
+            &["BZPOPMIN", "empty", "1e400"],
+            &["BZPOPMIN", "empty", "abc"],
+        ]);
+    });
+}

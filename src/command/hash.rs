@@ -55,15 +55,6 @@ fn hash_for_write<'a>(db: &'a mut Db, key: &Bytes) -> Result<&'a mut Hash, Reply
     }
 }
 
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 /// Set field/value pairs; returns how many fields are new.
 fn hset_pairs(ctx: &mut Ctx, key: &Bytes, pairs: &[Bytes]) -> Result<i64, Reply> {
     let limits = limits(ctx);

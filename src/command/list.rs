@@ -21,7 +21,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use std::time::Duration;
 
 use super::flags::*;
-use super::{CommandSpec, Ctx, is, parse_i64};
+use super::{CommandSpec, Ctx, is, parse_i64, parse_timeout_secs};
 use crate::config::notify::LIST;
 use crate::error;
 use crate::protocol::Reply;
@@ -97,207 +97,6 @@ fn parse_positive(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
     match crate::protocol::request::parse_i64(arg) {
         Some(v) if v >= 1 => Ok(v),
         _ => Err(Reply::error(msg)),
-    }
-}
-
-/// How the C library's `strtold` would classify a number that `f64` cannot hold.
-enum LongDouble {
-    Value(f64),
-    /// Finite for a `long double` but beyond `f64`.
-    Huge,
-    /// Non-zero for a `long double` but below `f64`'s smallest value.
-    Tiny,
-}
-
-/// Parse a number as Redis's `getLongDoubleFromObject` does (`strtold`, no leading space, no
-/// trailing garbage, no NaN, and ERANGE is an error), reporting the `long double` range that
-/// `f64` lacks.
-fn parse_long_double(arg: &[u8]) -> Option<LongDouble> {
-    // Redis's MAX_LONG_DOUBLE_CHARS.
-    if arg.is_empty() || arg.len() > 5 * 1024 {
-        return None;
-    }
-    let s = std::str::from_utf8(arg).ok()?;
-    let (neg, body) = match s.as_bytes()[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    if lower == "inf" || lower == "infinity" {
-        return Some(LongDouble::Value(if neg {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        }));
-    }
-    if let Some(hex) = lower.strip_prefix("0x") {
-        return parse_hex_float(hex).map(|v| LongDouble::Value(if neg { -v } else { v }));
-    }
-    // Decimal: digits [. digits] [e [sign] digits], with at least one mantissa digit.
-    let b = body.as_bytes();
-    let mut i = 0;
-    let mut int_digits = 0usize;
-    let mut first_nonzero: Option<i64> = None;
-    let mut point: Option<usize> = None;
-    let mut mantissa_digits = 0;
-    while i < b.len() && (b[i].is_ascii_digit() || (b[i] == b'.' && point.is_none())) {
-        if b[i] == b'.' {
-            point = Some(mantissa_digits);
-        } else {
-            if b[i] != b'0' && first_nonzero.is_none() {
-                first_nonzero = Some(mantissa_digits as i64);
-            }
-            mantissa_digits += 1;
-            if point.is_none() {
-                int_digits += 1;
-            }
-        }
-        i += 1;
-    }
-    if mantissa_digits == 0 {
-        return None;
-    }
-    let mut exp: i64 = 0;
-    if i < b.len() {
-        if b[i] != b'e' && b[i] != b'E' {
-            return None;
-        }
-        i += 1;
-        let eneg = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        if i >= b.len() {
-            return None;
-        }
-        for &c in &b[i..] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            exp = (exp * 10 + (c - b'0') as i64).min(1 << 40);
-        }
-        if eneg {
-            exp = -exp;
-        }
-    }
-    let v: f64 = body.parse().ok()?;
-    let v = if neg { -v } else { v };
-    // Decimal exponent of the leading significant digit, to place the value against the
-    // `long double` range (about 1e-4951 to 1e4932).
-    let magnitude = first_nonzero.map(|f| int_digits as i64 - f - 1 + exp);
-    if v.is_infinite() {
-        return if magnitude.is_some_and(|m| m > 4932) {
-            None
-        } else {
-            Some(LongDouble::Huge)
-        };
-    }
-    if v == 0.0 && first_nonzero.is_some() {
-        return if magnitude.is_some_and(|m| m < -4951) {
-            None
-        } else {
-            Some(LongDouble::Tiny)
-        };
-    }
-    Some(LongDouble::Value(v))
-}
-
-/// `strtold`'s hexadecimal form after `0x`: hex digits [. hex digits] [p [sign] decimal exponent].
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut v = 0f64;
-    let mut digits = 0;
-    let mut scale = 0i64;
-    let mut seen_point = false;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'.' && !seen_point {
-            seen_point = true;
-        } else if let Some(d) = (c as char).to_digit(16) {
-            v = v * 16.0 + d as f64;
-            digits += 1;
-            if seen_point {
-                scale -= 4;
-            }
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    if digits == 0 {
-        return None;
-    }
-    if i < b.len() {
-        if b[i] != b'p' {
-            return None;
-        }
-        i += 1;
-        let neg = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        if i >= b.len() {
-            return None;
-        }
-        let mut e = 0i64;
-        for &c in &b[i..] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            e = (e * 10 + (c - b'0') as i64).min(1 << 20);
-        }
-        scale += if neg { -e } else { e };
-    }
-    Some(v * 2f64.powi(scale.clamp(-100_000, 100_000) as i32))
-}
-
-/// Longest wait honoured as a real deadline.
-const MAX_TIMEOUT_MS: i64 = 365 * 24 * 3600 * 1000;
-
-/// A blocking timeout in seconds, exactly as redis-server 7.0 judges it: the text is a
-/// `long double`, turned into `ceil(seconds * 1000)` milliseconds; 0 (and anything that rounds
-/// up to 0, such as -0.0001) waits forever; a negative count, an infinite value or one whose
-/// milliseconds overflow a 64-bit integer is "negative" (the C conversion wraps).
-/// `None` = wait forever.
-///
-/// DEVIATION(redis): waits longer than a year are treated as forever (Redis would wake the
-/// client after, say, 30 years).
-fn parse_block_timeout(arg: &[u8]) -> Result<Option<Duration>, Reply> {
-    let secs = parse_long_double(arg).ok_or(Reply::error(error::TIMEOUT_NOT_FLOAT))?;
-    let ms = match secs {
-        LongDouble::Huge => return Err(Reply::error(error::TIMEOUT_NEGATIVE)),
-        LongDouble::Tiny => 1,
-        LongDouble::Value(v) => {
-            let ms = (v * 1000.0).ceil();
-            // `(long long)` of a value outside the range is INT64_MIN on the platforms Redis
-            // runs on: the client is told the timeout is negative.
-            // 2^63: the first value an `i64` cannot hold. NaN fails `contains` too.
-            if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
-                return Err(Reply::error(error::TIMEOUT_NEGATIVE));
-            }
-            ms as i64
-        }
-    };
-    if ms == 0 || ms > MAX_TIMEOUT_MS {
-        Ok(None)
-    } else {
-        Ok(Some(Duration::from_millis(ms as u64)))
     }
 }
 
@@ -864,7 +663,7 @@ fn serve_from<'k>(ctx: &Ctx, keys: &'k [Bytes]) -> &'k [Bytes] {
 
 // BLPOP key [key ...] timeout  /  BRPOP key [key ...] timeout
 fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
-    let timeout = match parse_block_timeout(&args[args.len() - 1]) {
+    let timeout = match parse_timeout_secs(&args[args.len() - 1]) {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -931,7 +730,7 @@ fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let timeout = match parse_block_timeout(&args[5]) {
+    let timeout = match parse_timeout_secs(&args[5]) {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -947,7 +746,7 @@ fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 // BRPOPLPUSH source destination timeout
 fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let timeout = match parse_block_timeout(&args[3]) {
+    let timeout = match parse_timeout_secs(&args[3]) {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -1027,7 +826,7 @@ fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let timeout = match parse_block_timeout(&args[1]) {
+    let timeout = match parse_timeout_secs(&args[1]) {
         Ok(t) => t,
         Err(e) => return e,
     };
@@ -1165,7 +964,7 @@ mod tests {
     use super::*;
 
     fn timeout(s: &str) -> Result<Option<u64>, String> {
-        parse_block_timeout(s.as_bytes())
+        parse_timeout_secs(s.as_bytes())
             .map(|d| d.map(|d| d.as_millis() as u64))
             .map_err(|e| match e {
                 Reply::Error(m) => m.into_owned(),

@@ -23,6 +23,17 @@
 //!   waiting, any other reply is sent to it and ends the wait.
 //! - Replies: [`Reply`] values; error texts come from `crate::error`.
 
+/// `tri!(expr)`: the value of an `Ok`, or return the `Err` reply from the handler (for
+/// handlers that return `Reply` and call helpers returning `Result<_, Reply>`).
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(reply) => return reply,
+        }
+    };
+}
+
 pub mod acl;
 pub mod config;
 pub mod connection;
@@ -1008,43 +1019,39 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, Reply> {
     crate::protocol::request::parse_i64(arg).ok_or(Reply::error(error::NOT_INTEGER))
 }
 
-/// A double argument as Redis's `strtold`-based parsing accepts it (no spaces, no NaN).
-pub fn parse_f64(arg: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(arg).ok()?;
-    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if lower.contains("nan") || lower.contains("inf") {
-                return None;
+/// Longest wait honoured as a real deadline.
+const MAX_TIMEOUT_MS: i64 = 365 * 24 * 3600 * 1000;
+
+/// A blocking timeout in seconds (BLPOP, BLMOVE, BZPOPMIN & co), exactly as redis-server 7.0
+/// judges it (`getTimeoutFromObjectOrReply`): the text is a
+/// `long double`, turned into `ceil(seconds * 1000)` milliseconds; 0 (and anything that rounds
+/// up to 0, such as -0.0001) waits forever; a negative count, an infinite value or one whose
+/// milliseconds overflow a 64-bit integer is "negative" (the C conversion wraps).
+/// `None` = wait forever.
+///
+/// DEVIATION(redis): waits longer than a year are treated as forever (Redis would wake the
+/// client after, say, 30 years).
+pub fn parse_timeout_secs(arg: &[u8]) -> Result<Option<Duration>, Reply> {
+    let secs = crate::num::strtold(arg).ok_or(Reply::error(error::TIMEOUT_NOT_FLOAT))?;
+    let ms = match secs {
+        crate::num::LongDouble::Huge => return Err(Reply::error(error::TIMEOUT_NEGATIVE)),
+        crate::num::LongDouble::Tiny => 1,
+        crate::num::LongDouble::Value(v) => {
+            let ms = (v * 1000.0).ceil();
+            // `(long long)` of a value outside the range is INT64_MIN on the platforms Redis
+            // runs on: the client is told the timeout is negative.
+            // 2^63: the first value an `i64` cannot hold. NaN fails `contains` too.
+            if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
+                return Err(Reply::error(error::TIMEOUT_NEGATIVE));
             }
-            s.parse::<f64>().ok()?
+            ms as i64
         }
     };
-    Some(v)
-}
-
-/// A blocking timeout in seconds (BLPOP & co): `None` = wait forever.
-pub fn parse_timeout_secs(arg: &[u8]) -> Result<Option<Duration>, Reply> {
-    let v = parse_f64(arg)
-        .filter(|v| v.is_finite())
-        .ok_or(Reply::error(error::TIMEOUT_NOT_FLOAT))?;
-    if v < 0.0 {
-        return Err(Reply::error(error::TIMEOUT_NEGATIVE));
+    if ms == 0 || ms > MAX_TIMEOUT_MS {
+        Ok(None)
+    } else {
+        Ok(Some(Duration::from_millis(ms as u64)))
     }
-    let ms = (v * 1000.0).ceil();
-    if ms > (i64::MAX / 2) as f64 {
-        return Err(Reply::error("ERR timeout is out of range"));
-    }
-    let ms = ms as u64;
-    if ms == 0 {
-        return Ok(None);
-    }
-    Ok(Some(Duration::from_millis(ms)))
 }
 
 #[cfg(test)]

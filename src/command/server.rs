@@ -484,7 +484,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         );
     }
     if is(&args[1], "sleep") && args.len() >= 3 {
-        let secs = super::parse_f64(&args[2]).unwrap_or(0.0).max(0.0);
+        let secs = crate::num::string2d(&args[2]).unwrap_or(0.0).max(0.0);
         // DEBUG SLEEP blocks the whole server, as in Redis: hold the store lock while sleeping.
         let _g = ctx.store();
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));

@@ -19,15 +19,6 @@ use crate::store::{Db, Value, own};
 
 const G: &str = "set";
 
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 fn max_intset(ctx: &Ctx) -> usize {
     ctx.shared.encoding_knob("set-max-intset-entries")
 }

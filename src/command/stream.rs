@@ -198,15 +198,6 @@ fn int_arg_msg(arg: &[u8], msg: &'static str) -> Result<i64, Reply> {
     crate::protocol::request::parse_i64(arg).ok_or(Reply::error(msg))
 }
 
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(r) => return r,
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------
 // XADD / XTRIM argument parsing (Redis `streamParseAddOrTrimArgsOrReply`)
 

@@ -915,6 +915,26 @@ pub(crate) mod long_double {
         Some(Ld::Finite { neg, mant, exp })
     }
 
+    /// The x87 value of a finite `f64` magnitude `v` (exact: 53 bits fit in 64).
+    fn from_f64(neg: bool, v: f64) -> Option<Ld> {
+        if v == 0.0 {
+            return Some(Ld::Zero(neg));
+        }
+        if !v.is_finite() {
+            return None;
+        }
+        let bits = v.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (m, e2) = if e == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1u64 << 52), e - 1075)
+        };
+        let shift = m.leading_zeros();
+        finite(neg, m << shift, e2 - shift as i32)
+    }
+
     /// Nearest value to `num / den` (both positive).
     fn from_ratio(neg: bool, mut num: Big, mut den: Big) -> Option<Ld> {
         let k = 67 - (num.bit_len() as i64 - den.bit_len() as i64);
@@ -955,6 +975,12 @@ pub(crate) mod long_double {
         let lower = body.to_ascii_lowercase();
         if lower == b"inf" || lower == b"infinity" {
             return Some(Ld::Inf(neg));
+        }
+        if let Some(hex) = lower.strip_prefix(b"0x") {
+            // DEVIATION(redis): a hexadecimal mantissa is read to `f64` precision (53 bits,
+            // where `strtold` keeps 64): beyond 13 hex digits the last bits may differ.
+            let hex = std::str::from_utf8(hex).ok()?;
+            return from_f64(neg, crate::num::parse_hex_float(hex)?);
         }
         let (mut digits, mut frac_digits, mut seen_dot, mut any) = (Vec::new(), 0i64, false, false);
         let mut i = 0;
@@ -1145,6 +1171,10 @@ pub(crate) mod long_double {
             assert_eq!(parse(b" 1"), None);
             assert_eq!(parse(b"1e"), None);
             assert_eq!(parse(b"nan"), None);
+            // Hexadecimal, as strtold reads it (checked on redis-server 7.0.15).
+            assert_eq!(incr("0x10", "0x1p-2").unwrap(), "16.25");
+            assert_eq!(incr("0", "0x1.8p1").unwrap(), "3");
+            assert_eq!(parse(b"0x"), None);
         }
     }
 }

@@ -29,15 +29,6 @@ const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 fn limits(ctx: &Ctx) -> Limits {
     Limits {
         entries: ctx.shared.encoding_knob("zset-max-listpack-entries"),
@@ -45,24 +36,9 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
-/// A score as Redis's `getDoubleFromObject` accepts it: no spaces, no NaN, no overflow to
-/// infinity or underflow to zero (only the literal `inf` forms are infinite).
+/// A score as Redis's `getDoubleFromObject` accepts it ([`crate::num::string2d`]).
 pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
-    let v = super::parse_f64(arg)?;
-    if v.is_nan() {
-        return None;
-    }
-    let lower = arg.to_ascii_lowercase();
-    if v.is_infinite() && !lower.windows(3).any(|w| w == b"inf") {
-        return None;
-    }
-    if v == 0.0 {
-        let mantissa = lower.split(|&c| c == b'e').next().unwrap_or(&[]);
-        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
-            return None;
-        }
-    }
-    Some(v)
+    crate::num::string2d(arg)
 }
 
 fn get_zset<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
@@ -289,11 +265,7 @@ fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Reply> {
             Some(b'(') => (true, &b[1..]),
             _ => (false, b),
         };
-        let v = super::parse_f64(rest)?;
-        if v.is_nan() {
-            return None;
-        }
-        Some((v, ex))
+        Some((crate::num::strtod_bound(rest)?, ex))
     }
     match (one(min), one(max)) {
         (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {

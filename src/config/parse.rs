@@ -148,38 +148,9 @@ pub(crate) fn mem_to_u64(s: &str) -> Option<u64> {
     val.checked_mul(mul)
 }
 
-/// `string2ll`: an optional `-`, then digits without a leading zero (except "0"); nothing else.
+/// `string2ll` (see [`crate::num`]).
 pub(crate) fn parse_i64(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    if b == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if b[0] == b'-' {
-        (true, &b[1..])
-    } else {
-        (false, b)
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
+    crate::num::string2ll(s.as_bytes())
 }
 
 /// C `strtoll(s, &end, base)` followed by Redis's `*end == '\0'` check: leading blanks and a sign
@@ -222,58 +193,9 @@ pub(crate) fn fmt_percentile(v: f64) -> String {
     }
 }
 
-/// `string2d`: the whole string is a `strtod` number (decimal, hexadecimal `0x1.8p3`, `inf`),
-/// with no leading blank; NaN and results out of range (overflow to infinity, underflow to 0)
-/// are refused.
+/// `string2d` (see [`crate::num`]).
 pub(crate) fn parse_f64(s: &str) -> Option<f64> {
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let (neg, body) = match s.as_bytes()[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let v = if body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") {
-        parse_hex_float(&body[2..])?
-    } else {
-        if body.starts_with(['+', '-']) {
-            return None;
-        }
-        body.parse::<f64>().ok()?
-    };
-    let spelled_inf = body.to_ascii_lowercase().starts_with("inf");
-    let has_nonzero_digit = body
-        .bytes()
-        .take_while(|c| !matches!(c, b'e' | b'E' | b'p' | b'P'))
-        .any(|c| c.is_ascii_hexdigit() && c != b'0' && c != b'x' && c != b'X');
-    if v.is_nan() || (v.is_infinite() && !spelled_inf) || (v == 0.0 && has_nonzero_digit) {
-        return None;
-    }
-    Some(if neg { -v } else { v })
-}
-
-/// The part of a C hexadecimal float after `0x`: hex digits, an optional fraction and an
-/// optional binary exponent `p[+-]N`.
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.find(['p', 'P']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
+    crate::num::string2d(s.as_bytes())
 }
 
 /// Redis's `rewriteConfigFormatMemory`: the largest of gb, mb, kb that divides the value.

@@ -318,7 +318,7 @@ mod tests {
         for c in &out {
             assert_eq!(&c[0][..], b"ZADD");
             for sm in c[2..].chunks(2) {
-                let score = crate::command::zset::parse_score(&sm[0]).expect("score");
+                let score = crate::num::string2d(&sm[0]).expect("score");
                 z2.insert(sm[1].clone(), score, ZLimits::default());
             }
         }

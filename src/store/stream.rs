@@ -192,38 +192,7 @@ impl fmt::Debug for StreamId {
     }
 }
 
-/// Redis `string2ll` on the whole slice: strict decimal i64, no sign `+`,
-/// no leading zeros, no spaces.
-fn string2ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    if neg {
-        if v > (i64::MAX as u64) + 1 {
-            return None;
-        }
-        Some((v as i64).wrapping_neg())
-    } else {
-        i64::try_from(v).ok()
-    }
-}
+use crate::num::string2ll;
 
 /// Redis `string2ull`: a strict i64 that must not be negative, or else what
 /// C `strtoull` accepts in full (leading spaces, a sign, leading zeros; a `-`

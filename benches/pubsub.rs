@@ -55,7 +55,7 @@ fn run(hub: &Hub, subs: &[ClientState], iters: u64) -> Duration {
         let batch = DRAIN_EVERY.min(iters - done);
         let t = Instant::now();
         for _ in 0..batch {
-            black_box(hub.publish(black_box(b"news"), black_box(&MSG)));
+            black_box(hub.publish(Kind::Channel, black_box(b"news"), black_box(&MSG)));
         }
         total += t.elapsed();
         done += batch;

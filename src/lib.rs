@@ -1,25 +1,47 @@
 //! ferrymq: a message broker that speaks the Redis protocol (RESP2 and RESP3).
 //!
 //! # Architecture
-//! 1. **One ordering point for data.** All databases live in one [`store::Store`] behind a
-//!    mutex. Command handlers are synchronous functions run inside that critical section: they
-//!    mutate, record their AOF effect, signal ready keys and hand data to blocked clients. So AOF
-//!    order is execution order, blocked clients are served first-come-first-served, and
-//!    MULTI/EXEC, LMOVE, RENAME are atomic. Decoding, encoding and socket I/O happen outside it.
+//! 1. **One ordering point for data.** Everything data depends on lives in one
+//!    [`engine::Store`] behind a mutex: the keyspace ([`store::Keyspace`]), the blocked clients,
+//!    the watched keys, the effects log and the AOF sink. Command handlers are synchronous
+//!    functions run inside that critical section: they change data and *record* what follows
+//!    from it; the engine carries it out once, when the unit ends. So AOF order is execution
+//!    order, blocked clients are served first-come-first-served, and MULTI/EXEC (with its WATCH
+//!    check), scripts, LMOVE and RENAME are atomic. Decoding, encoding and socket I/O happen
+//!    outside it.
 //! 2. **Pub/sub lives outside the store** ([`pubsub`]): it is not persisted and needs no
-//!    ordering with data.
+//!    ordering with data. The hub gets its output limit and counters when it is built.
 //! 3. **Every byte to a client goes through its outbox** ([`connection::outbox`]): replies,
 //!    pub/sub messages, results handed to a blocked client. One writer task per connection
 //!    drains it in batches.
+//!
+//! # A command's whole path
+//! socket → [`connection`] (reader task, RESP decoding in [`protocol`]) → [`command::dispatch`]
+//! (the table: lookup, arity, auth/ACL, pub/sub context, MISCONF/OOM/LOADING, MULTI queueing) →
+//! [`command::execute`] → the handler in its family file, through a [`command::Ctx`] that takes
+//! the store lock on first use → [`store`] (values, expiry) → effects recorded in the
+//! [`engine`] (`ctx.propagate`, or the request itself; lazy-expiry `DEL`s; keyspace events to
+//! [`notify`]; ready keys) → at the unit's end, still under the lock: the effects log drained to
+//! its consumers ([`engine::effects`]: the [`aof`] sink, replicas next), waiters of ready keys
+//! served ([`command::serve_ready_keys`], each a unit of its own), the reply barrier (with
+//! `appendfsync always` a reply waits for its effects' fsync) → the reply in the client's
+//! outbox → the writer task → socket.
+//!
+//! The layers import downwards only: [`protocol`], [`store`] and [`num`] import nothing from
+//! `command`, `connection`, `server`, `aof`, `notify`, `pubsub` or `engine`.
 //!
 //! # Flows
 //! - *PUBLISH reaches N subscribers*: the hub encodes the message once per protocol version and
 //!   pushes a shared copy into each subscriber's outbox, enforcing output-buffer limits there.
 //! - *LPUSH wakes a BRPOP waiter*: BRPOP registers a waiter under the store lock; LPUSH signals
-//!   the key; before the lock is released `command::serve_ready_keys` re-runs the waiting BRPOP,
-//!   which pops, propagates the pop it performed, and the reply goes into the waiter's outbox.
-//! - *XADD reaches the AOF*: the handler propagates its effect (the real ID) under the lock;
-//!   the AOF writer persists it per `appendfsync`.
+//!   the key; when LPUSH's unit ends (its `lpush` drained to the AOF first),
+//!   `command::serve_ready_keys` re-runs the waiting BRPOP, which pops and records the pop it
+//!   performed (drained as its own unit), and the reply goes into the waiter's outbox.
+//! - *XADD reaches the AOF*: the handler records its effect (the real ID) in the effects log;
+//!   the drain at the end of the command appends it to the AOF sink, and the AOF writer
+//!   persists it per `appendfsync`.
+//! - *EXEC*: checks the watches and runs the queue in one critical section; the queued
+//!   commands record into one transaction block, drained once as MULTI ... EXEC.
 
 #![deny(clippy::await_holding_lock)]
 #![deny(unsafe_code)]

@@ -38,21 +38,20 @@
 //! replies of the commands that raised them (Redis 7.2 moved them after the reply).
 
 use bytes::{BufMut, BytesMut};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
 
 use crate::command::Ctx;
 use crate::config::notify::{GENERIC, KEYEVENT, KEYSPACE};
-use crate::pubsub::hub::Kind;
-use crate::server::Shared;
+use crate::pubsub::hub::{Hub, Kind};
 
-/// The configured notification classes, shared by the store and the command context.
+/// The configured notification classes, shared by the store and the command context, and the
+/// hub events are published through.
 #[derive(Default)]
 pub struct Notifier {
     flags: AtomicU32,
-    /// The server whose hub publishes events raised under the store lock without a command
-    /// context (active expiry). Weak: the store is part of `Shared`.
-    shared: OnceLock<Weak<Shared>>,
+    /// None: events are dropped (a store built without a server, in tests).
+    hub: Option<Arc<Hub>>,
 }
 
 impl Notifier {
@@ -67,14 +66,17 @@ impl Notifier {
         self.flags.store(flags, Ordering::Relaxed);
     }
 
-    /// Publish through `shared`'s hub from now on.
-    pub fn attach(&self, shared: &Arc<Shared>) {
-        let _ = self.shared.set(Arc::downgrade(shared));
+    /// Events go to `hub`.
+    pub fn with_hub(hub: Option<Arc<Hub>>) -> Self {
+        Notifier {
+            flags: AtomicU32::new(0),
+            hub,
+        }
     }
 
-    /// The attached server, if it is still alive.
-    pub fn server(&self) -> Option<Arc<Shared>> {
-        self.shared.get().and_then(Weak::upgrade)
+    /// The hub events are published through.
+    pub fn hub(&self) -> Option<&Hub> {
+        self.hub.as_deref()
     }
 }
 
@@ -87,16 +89,14 @@ pub fn wanted(flags: u32, class: u32) -> bool {
 
 /// Publish one event: the keyspace message first, then the keyevent one, as Redis does. The
 /// caller checked [`wanted`].
-pub fn publish(shared: &Shared, flags: u32, db: usize, event: &str, key: &[u8]) {
+pub fn publish(hub: &Hub, flags: u32, db: usize, event: &str, key: &[u8]) {
     let mut channel = BytesMut::with_capacity(24 + key.len().max(event.len()));
     if flags & KEYSPACE != 0 {
         channel.put_slice(b"__keyspace@");
         channel.put_slice(db.to_string().as_bytes());
         channel.put_slice(b"__:");
         channel.put_slice(key);
-        shared
-            .pubsub
-            .publish_with(shared, Kind::Channel, &channel, event.as_bytes());
+        hub.publish(Kind::Channel, &channel, event.as_bytes());
         channel.clear();
     }
     if flags & KEYEVENT != 0 {
@@ -104,9 +104,7 @@ pub fn publish(shared: &Shared, flags: u32, db: usize, event: &str, key: &[u8]) 
         channel.put_slice(db.to_string().as_bytes());
         channel.put_slice(b"__:");
         channel.put_slice(event.as_bytes());
-        shared
-            .pubsub
-            .publish_with(shared, Kind::Channel, &channel, key);
+        hub.publish(Kind::Channel, &channel, key);
     }
 }
 
@@ -151,11 +149,10 @@ impl Ctx<'_> {
     #[cold]
     #[inline(never)]
     fn notify_slow(&mut self, flags: u32, db: usize, event: &str, key: &[u8]) {
-        let shared = self.shared;
         // Events the keyspace raised first (an expired key found by this command's lookup, a
         // key it created) go out before this one.
-        self.store().publish_pending(Some(shared));
-        publish(shared, flags, db, event, key);
+        self.store().publish_pending();
+        publish(&self.shared.pubsub, flags, db, event, key);
     }
 }
 
@@ -180,6 +177,6 @@ mod tests {
         assert_eq!(n.flags(), 0);
         n.set_flags(ALL | KEYSPACE);
         assert_eq!(n.flags(), ALL | KEYSPACE);
-        assert!(n.server().is_none());
+        assert!(n.hub().is_none());
     }
 }

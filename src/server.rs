@@ -38,7 +38,8 @@ pub struct Stats {
     pub net_out: AtomicU64,
     pub reads: AtomicU64,
     pub writes: AtomicU64,
-    pub output_limit_disconnections: AtomicU64,
+    /// Shared with the pub/sub hub, which disconnects subscribers too.
+    pub output_limit_disconnections: Arc<AtomicU64>,
     pub peak_memory: AtomicU64,
     /// `used_memory()` as last sampled (every [`memory::SAMPLE_EVERY`] while maxmemory is
     /// set, else by the cron); the maxmemory check adds `memory_delta` to it.
@@ -80,7 +81,8 @@ struct Cached {
     slowlog_threshold: AtomicI64,
     slowlog_max: AtomicU64,
     maxmemory: AtomicU64,
-    pubsub_limit: RwLock<OutputLimit>,
+    /// Shared with the pub/sub hub.
+    pubsub_limit: Arc<RwLock<OutputLimit>>,
     normal_limit: RwLock<OutputLimit>,
     /// The `*-max-listpack-*` / `*-max-intset-*` / `stream-node-max-*` thresholds, in
     /// [`ENCODING_KNOBS`] order: read by every hash/set/zset/stream write.
@@ -105,7 +107,7 @@ pub struct Shared {
     /// The Lua engine. Lock order: the store first, then this.
     pub scripting: Mutex<crate::scripting::Scripting>,
     pub script_status: Arc<crate::scripting::ScriptStatus>,
-    pub pubsub: Hub,
+    pub pubsub: Arc<Hub>,
     pub config: RwLock<Config>,
     pub clients: Registry,
     pub stats: Stats,
@@ -134,25 +136,30 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Arc<Shared> {
+    /// The server state for `config`. Fails (with the message redis-server prints before
+    /// exiting) when the ACL file cannot be read.
+    pub fn new(config: Config) -> Result<Arc<Shared>, String> {
         let databases = config.get_i64("databases").max(1) as usize;
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).expect("hex digit"))
             .collect();
         // The configuration loader validated the `user` lines; an unreadable aclfile is the
         // only failure left, reported as redis-server does before exiting.
-        let acl = crate::acl::Acl::new(&config).unwrap_or_else(|e| {
-            eprintln!("{e}");
-            std::process::exit(1);
-        });
+        let acl = crate::acl::Acl::new(&config)?;
+        let stats = Stats::default();
+        let pubsub_limit = Arc::new(RwLock::new(OutputLimit::default()));
+        let pubsub = Arc::new(Hub::with_limits(
+            pubsub_limit.clone(),
+            stats.output_limit_disconnections.clone(),
+        ));
         let shared = Arc::new(Shared {
-            store: Store::new(databases),
+            store: Store::new(databases, Some(pubsub.clone())),
             acl,
             scripting: Mutex::new(crate::scripting::Scripting::new()),
             script_status: Arc::new(crate::scripting::ScriptStatus::default()),
-            pubsub: Hub::new(),
+            pubsub,
             clients: Registry::default(),
-            stats: Stats::default(),
+            stats,
             started: Instant::now(),
             start_unix: (unix_ms() / 1000) as u64,
             run_id,
@@ -172,7 +179,7 @@ impl Shared {
                 slowlog_threshold: AtomicI64::new(0),
                 slowlog_max: AtomicU64::new(0),
                 maxmemory: AtomicU64::new(0),
-                pubsub_limit: RwLock::new(OutputLimit::default()),
+                pubsub_limit,
                 normal_limit: RwLock::new(OutputLimit::default()),
                 encoding: Default::default(),
             },
@@ -188,9 +195,7 @@ impl Shared {
             aof: crate::aof::Aof::default(),
         });
         shared.apply_config();
-        shared.pubsub.attach(&shared);
-        shared.store.notifier().attach(&shared);
-        shared
+        Ok(shared)
     }
 
     /// Re-read the config values cached for hot paths (after startup and CONFIG SET).
@@ -669,7 +674,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let unixsocket = config.get("unixsocket").unwrap_or_default();
     crate::command::set_renamed_commands(&config.renamed_commands());
-    let shared = Shared::new(config);
+    let shared = Shared::new(config).map_err(std::io::Error::other)?;
 
     crate::aof::startup(&shared)?;
 
@@ -888,7 +893,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let shared = Shared::new(Config::from_args(&args).unwrap());
+        let shared = Shared::new(Config::from_args(&args).unwrap()).unwrap();
         shared.apply_config();
         for name in ENCODING_KNOBS {
             assert_eq!(

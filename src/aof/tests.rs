@@ -22,7 +22,7 @@ fn try_server(dir: &Path, extra: &[&str]) -> std::io::Result<Arc<Shared>> {
         "yes".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let shared = Shared::new(Config::from_args(&args).expect("config"));
+    let shared = Shared::new(Config::from_args(&args).expect("config")).expect("server");
     startup(&shared)?;
     Ok(shared)
 }
@@ -413,7 +413,7 @@ fn rewrites_under_concurrent_writes_lose_nothing() {
 fn appendonly_turned_on_at_runtime_writes_a_base_first() {
     let dir = tempfile::tempdir().unwrap();
     let args = vec!["--dir".to_string(), dir.path().display().to_string()];
-    let s = Shared::new(Config::from_args(&args).unwrap());
+    let s = Shared::new(Config::from_args(&args).unwrap()).unwrap();
     startup(&s).unwrap();
     let mut c = Client::new(&s, 1);
     c.cmd(&["SET", "before", "1"]);
@@ -444,7 +444,7 @@ fn appendonly_turned_on_at_runtime_writes_a_base_first() {
 fn bgrewriteaof_with_aof_off_writes_a_base_only() {
     let dir = tempfile::tempdir().unwrap();
     let args = vec!["--dir".to_string(), dir.path().display().to_string()];
-    let s = Shared::new(Config::from_args(&args).unwrap());
+    let s = Shared::new(Config::from_args(&args).unwrap()).unwrap();
     startup(&s).unwrap();
     let mut c = Client::new(&s, 1);
     c.cmd(&["SET", "a", "1"]);
@@ -471,7 +471,7 @@ fn capture_interleaved_with_random_writes_replays_exactly() {
     for seed in 1..=12u64 {
         let dir = tempfile::tempdir().unwrap();
         let args = vec!["--dir".to_string(), dir.path().display().to_string()];
-        let s = Shared::new(Config::from_args(&args).unwrap());
+        let s = Shared::new(Config::from_args(&args).unwrap()).unwrap();
         startup(&s).unwrap();
         let mut c = Client::new(&s, 1);
         for i in 0..300 {
@@ -612,7 +612,7 @@ proptest::proptest! {
         let dir = tempfile::tempdir().unwrap();
         let fresh = || {
             let args = ["--dir".to_string(), dir.path().display().to_string()];
-            Shared::new(Config::from_args(&args).unwrap())
+            Shared::new(Config::from_args(&args).unwrap()).unwrap()
         };
         let start = Instant::now();
         let first = loader::replay_bytes(&fresh(), &data, "t.aof");

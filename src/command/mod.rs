@@ -1064,7 +1064,7 @@ mod tests {
 
     fn server(extra: &[&str]) -> Arc<Shared> {
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        Shared::new(Config::from_args(&args).expect("config"))
+        Shared::new(Config::from_args(&args).expect("config")).expect("server")
     }
 
     fn client(id: u64) -> ClientState {

@@ -156,19 +156,13 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 // PUBLISH channel message
 fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let n = ctx
-        .shared
-        .pubsub
-        .publish_with(ctx.shared, Kind::Channel, &args[1], &args[2]);
+    let n = ctx.shared.pubsub.publish(Kind::Channel, &args[1], &args[2]);
     Reply::Int(n as i64)
 }
 
 // SPUBLISH shardchannel message
 fn spublish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let n = ctx
-        .shared
-        .pubsub
-        .publish_with(ctx.shared, Kind::Shard, &args[1], &args[2]);
+    let n = ctx.shared.pubsub.publish(Kind::Shard, &args[1], &args[2]);
     Reply::Int(n as i64)
 }
 

@@ -79,7 +79,12 @@ impl std::ops::DerefMut for StoreInner {
 }
 
 impl StoreInner {
+    /// An engine whose keyspace events are dropped (see [`Store::new`] for a served one).
     pub fn new(databases: usize) -> Self {
+        Self::with_notifier(databases, Arc::default())
+    }
+
+    fn with_notifier(databases: usize, notify: Arc<Notifier>) -> Self {
         StoreInner {
             keyspace: Keyspace::new(databases),
             blocking: Blocking::default(),
@@ -88,7 +93,7 @@ impl StoreInner {
             effects: EffectsLog::default(),
             tx_effects: 0,
             watches: watch::Watches::default(),
-            notify: Arc::default(),
+            notify,
             notify_flags: 0,
             active_expire_enabled: true,
         }
@@ -128,27 +133,16 @@ impl StoreInner {
 
     /// Publish the keyspace events queued by the keyspace (lazy expiry, key creation), in the
     /// order they happened. `crate::notify` calls this before each event of a command.
-    pub fn publish_pending(&mut self, shared: Option<&crate::server::Shared>) {
+    pub fn publish_pending(&mut self) {
         if self.notify_flags == 0 || !self.keyspace.has_events() {
             return;
         }
-        let owned;
-        let shared = match shared {
-            Some(s) => s,
-            None => match self.notify.server() {
-                Some(s) => {
-                    owned = s;
-                    &owned
-                }
-                None => {
-                    self.keyspace.take_events(|_, _, _| {});
-                    return;
-                }
-            },
-        };
         let flags = self.notify_flags;
+        let hub = self.notify.hub();
         self.keyspace.take_events(|db, ev, key| {
-            crate::notify::publish(shared, flags, db, ev.name(), &key);
+            if let Some(hub) = hub {
+                crate::notify::publish(hub, flags, db, ev.name(), &key);
+            }
         });
     }
 
@@ -203,7 +197,7 @@ impl StoreInner {
     /// Pending keyspace events are published first.
     pub fn flush_expired(&mut self, db: usize) {
         if self.notify_flags != 0 {
-            self.publish_pending(None);
+            self.publish_pending();
         }
         let keys = self.keyspace.take_expired(db);
         for k in keys {
@@ -261,8 +255,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(databases: usize) -> Self {
-        let inner = StoreInner::new(databases);
+    /// `hub`: where keyspace notifications are published.
+    pub fn new(databases: usize, hub: Option<Arc<crate::pubsub::hub::Hub>>) -> Self {
+        let inner = StoreInner::with_notifier(databases, Arc::new(Notifier::with_hub(hub)));
         Store {
             notifier: inner.notify.clone(),
             inner: parking_lot::Mutex::new(inner),
@@ -303,7 +298,7 @@ mod tests {
         st.dbs[0].set(&k, Value::Str(Bytes::from_static(b"v")));
         assert!(st.keyspace.has_events());
         // Without an attached server the queue is dropped, not kept growing.
-        st.publish_pending(None);
+        st.publish_pending();
         assert!(!st.keyspace.has_events());
         st.notify.set_flags(0);
         st.begin_command(0, unix_ms());

@@ -9,9 +9,10 @@
 //!   unsubscription *after* `unsubscribe` returned: then no message can overtake a `subscribe`
 //!   confirmation, and none can follow an `unsubscribe` one. [`Hub::sync_info`] copies the counts
 //!   to CLIENT LIST once the command is done.
-//! - PUBLISH / SPUBLISH call [`Hub::publish_with`]; other parts of the server (keyspace
-//!   notifications) call [`Hub::publish`], which uses the server the hub was attached to. The
-//!   hub never takes the store lock, so publishing from under it is safe (store -> hub order).
+//! - PUBLISH / SPUBLISH and keyspace notifications call [`Hub::publish`]. The pubsub output
+//!   limit and the disconnection counter are handed to the hub when the server builds it
+//!   ([`Hub::with_limits`]); the hub knows nothing else of the server. It never takes the store
+//!   lock, so publishing from under it is safe (store -> hub order).
 //! - The connection calls [`Hub::remove_client`] on disconnect and RESET; HELLO calls
 //!   [`Hub::set_resp`] so later messages use the new protocol version.
 //! - PUBSUB introspection: [`Hub::channels`], [`Hub::numsub`], [`Hub::numpat`], [`Hub::counts`].
@@ -51,13 +52,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use tracing::warn;
 
 use crate::connection::{ClientHandle, ClientState, OutputLimit};
 use crate::pubsub::glob::glob_match;
-use crate::server::Shared;
 
 /// The three subscription namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,8 +212,10 @@ pub struct Hub {
     pattern_count: AtomicUsize,
     /// Clients with at least one subscription.
     clients: DashMap<u64, Arc<Subscriber>, RandomState>,
-    /// The server whose limits and statistics [`Hub::publish`] uses.
-    shared: OnceLock<Weak<Shared>>,
+    /// The `client-output-buffer-limit pubsub` in force (the server updates it on CONFIG SET).
+    limit: Arc<RwLock<OutputLimit>>,
+    /// Subscribers disconnected for exceeding it (INFO `client_output_limit_disconnections`).
+    disconnections: Arc<AtomicU64>,
 }
 
 impl Default for Hub {
@@ -276,7 +278,7 @@ impl<'a> Frames<'a> {
 /// Where deliveries account limits and disconnections.
 struct Delivery<'s> {
     limit: OutputLimit,
-    disconnections: Option<&'s std::sync::atomic::AtomicU64>,
+    disconnections: &'s AtomicU64,
 }
 
 impl Delivery<'_> {
@@ -307,9 +309,7 @@ impl Delivery<'_> {
             soft_seconds = self.limit.soft_secs,
             "client scheduled to be closed ASAP for overcoming of output buffer limits (pubsub)"
         );
-        if let Some(c) = self.disconnections {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
+        self.disconnections.fetch_add(1, Ordering::Relaxed);
         s.handle.notify_killed();
     }
 }
@@ -322,14 +322,19 @@ impl Hub {
             patterns: RwLock::new(Patterns::default()),
             pattern_count: AtomicUsize::new(0),
             clients: DashMap::with_hasher(RandomState::new()),
-            shared: OnceLock::new(),
+            limit: Arc::default(),
+            disconnections: Arc::default(),
         }
     }
 
-    /// Use `shared`'s pubsub output limit and statistics for [`Hub::publish`]. Held weakly: the
-    /// hub is part of `Shared`.
-    pub fn attach(&self, shared: &Arc<Shared>) {
-        let _ = self.shared.set(Arc::downgrade(shared));
+    /// A hub that applies `limit` to subscribers and counts the ones it disconnects in
+    /// `disconnections` (both shared with the server's configuration and statistics).
+    pub fn with_limits(limit: Arc<RwLock<OutputLimit>>, disconnections: Arc<AtomicU64>) -> Self {
+        Hub {
+            limit,
+            disconnections,
+            ..Hub::new()
+        }
     }
 
     /// (channels, patterns, shard channels) with at least one subscriber, for INFO.
@@ -520,27 +525,13 @@ impl Hub {
         }
     }
 
-    /// PUBLISH from inside the server (keyspace notifications): deliver with the limits and
-    /// statistics of the server the hub is attached to (no limit when it is not attached).
-    /// Returns the number of receivers, counted as PUBLISH counts them.
-    pub fn publish(&self, channel: &[u8], msg: &[u8]) -> usize {
-        match self.shared.get().and_then(Weak::upgrade) {
-            Some(shared) => self.publish_with(&shared, Kind::Channel, channel, msg),
-            None => {
-                let d = Delivery {
-                    limit: OutputLimit::default(),
-                    disconnections: None,
-                };
-                self.deliver(&d, Kind::Channel, channel, msg)
-            }
-        }
-    }
-
-    /// PUBLISH (`Kind::Channel`) or SPUBLISH (`Kind::Shard`) with `shared`'s pubsub output limit.
-    pub fn publish_with(&self, shared: &Shared, kind: Kind, channel: &[u8], msg: &[u8]) -> usize {
+    /// PUBLISH (`Kind::Channel`) or SPUBLISH (`Kind::Shard`), and keyspace notifications:
+    /// deliver under the pubsub output limit. Returns the number of receivers, counted as
+    /// PUBLISH counts them.
+    pub fn publish(&self, kind: Kind, channel: &[u8], msg: &[u8]) -> usize {
         let d = Delivery {
-            limit: shared.pubsub_limit(),
-            disconnections: Some(&shared.stats.output_limit_disconnections),
+            limit: *self.limit.read(),
+            disconnections: &self.disconnections,
         };
         self.deliver(&d, kind, channel, msg)
     }
@@ -672,7 +663,7 @@ mod tests {
         assert!(hub.subscribe(&mut a, Kind::Pattern, b"n*"));
         b.resp = 3;
         assert!(hub.subscribe(&mut b, Kind::Channel, b"news"));
-        assert_eq!(hub.publish(b"news", b"hi"), 3);
+        assert_eq!(hub.publish(Kind::Channel, b"news", b"hi"), 3);
         assert_eq!(
             drain(&a),
             b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
@@ -681,8 +672,8 @@ mod tests {
             drain(&b),
             b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
         );
-        assert_eq!(hub.publish(b"other", b"x"), 0);
-        assert_eq!(hub.publish(b"nope", b"x"), 1);
+        assert_eq!(hub.publish(Kind::Channel, b"other", b"x"), 0);
+        assert_eq!(hub.publish(Kind::Channel, b"nope", b"x"), 1);
         assert_eq!(hub.counts(), (1, 1, 0));
         assert_eq!(hub.numsub(Kind::Channel, b"news"), 2);
         assert_eq!(hub.numsub(Kind::Shard, b"news"), 0);
@@ -693,10 +684,10 @@ mod tests {
         let hub = Hub::new();
         let mut a = client(1);
         hub.subscribe(&mut a, Kind::Shard, b"s");
-        assert_eq!(hub.publish(b"s", b"x"), 0);
+        assert_eq!(hub.publish(Kind::Channel, b"s", b"x"), 0);
         let d = Delivery {
             limit: OutputLimit::default(),
-            disconnections: None,
+            disconnections: &AtomicU64::new(0),
         };
         assert_eq!(hub.deliver(&d, Kind::Shard, b"s", b"x"), 1);
         assert_eq!(drain(&a), b"*3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$1\r\nx\r\n");
@@ -715,7 +706,7 @@ mod tests {
             hub.subscribe(c, Kind::Shard, b"s");
         }
         assert_eq!(hub.numsub(Kind::Channel, b"ch7"), 40);
-        assert_eq!(hub.publish(b"ch7", b"m"), 80);
+        assert_eq!(hub.publish(Kind::Channel, b"ch7", b"m"), 80);
         // Unsubscribe half of them one by one (exercises the large-set index), drop the rest.
         for c in clients.iter_mut().step_by(2) {
             for i in 0..50 {
@@ -730,7 +721,7 @@ mod tests {
         assert_eq!(hub.counts(), (0, 0, 0));
         assert!(hub.clients.is_empty());
         assert!(hub.patterns.read().by_name.is_empty());
-        assert_eq!(hub.publish(b"ch7", b"m"), 0);
+        assert_eq!(hub.publish(Kind::Channel, b"ch7", b"m"), 0);
     }
 
     #[test]
@@ -764,26 +755,29 @@ mod tests {
         }
     }
 
-    /// `publish` (for internal publishers) uses the attached server's pubsub limit and counts
-    /// the disconnection in its statistics.
+    /// `publish` applies the limit the hub was built with (shared with the server, whose
+    /// CONFIG SET updates it in place) and counts the disconnection in the counter it was given.
     #[test]
-    fn publish_uses_the_attached_servers_limit() {
-        let args: Vec<String> = ["--client-output-buffer-limit", "pubsub", "200", "0", "0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let shared = Shared::new(crate::config::Config::from_args(&args).expect("config"));
-        let hub = &shared.pubsub;
+    fn publish_uses_the_limit_and_counter_it_was_built_with() {
+        let limit = Arc::new(RwLock::new(OutputLimit::default()));
+        let counter = Arc::new(AtomicU64::new(0));
+        let hub = Hub::with_limits(limit.clone(), counter.clone());
         let mut a = client(1);
         hub.subscribe(&mut a, Kind::Channel, b"c");
+        assert_eq!(hub.publish(Kind::Channel, b"c", &[b'x'; 300]), 1);
+        assert!(!a.handle.is_killed(), "no limit yet");
+        *limit.write() = OutputLimit {
+            hard: 200,
+            soft: 0,
+            soft_secs: 0,
+        };
         for _ in 0..10 {
-            assert_eq!(hub.publish(b"c", &[b'x'; 50]), 1);
+            assert_eq!(hub.publish(Kind::Channel, b"c", &[b'x'; 50]), 1);
         }
         assert!(a.handle.is_killed());
-        let stats = &shared.stats.output_limit_disconnections;
-        assert_eq!(stats.load(Ordering::Relaxed), 1);
+        assert_eq!(counter.load(Ordering::Relaxed), 1);
         hub.remove_client(&mut a);
-        assert_eq!(hub.publish(b"c", b"x"), 0);
+        assert_eq!(hub.publish(Kind::Channel, b"c", b"x"), 0);
     }
 
     /// Subscribers churning on a few channels and patterns while others publish: no deadlock,
@@ -820,7 +814,7 @@ mod tests {
                 scope.spawn(move || {
                     for i in 0..2000 {
                         // The steady subscriber of c0 is always counted.
-                        let n = hub.publish(&names[i % names.len()], b"m");
+                        let n = hub.publish(Kind::Channel, &names[i % names.len()], b"m");
                         if i % names.len() == 0 {
                             assert!(n >= 1);
                         }
@@ -869,8 +863,8 @@ mod tests {
         assert_eq!(hub.numsub(Kind::Channel, b"x"), 1);
         assert_eq!(hub.numpat(), 2);
         // x (channel) + p* (pattern) + x (pattern matching itself).
-        assert_eq!(hub.publish(b"x", b"m"), 2);
-        assert_eq!(hub.publish(b"pq", b"m"), 1);
+        assert_eq!(hub.publish(Kind::Channel, b"x", b"m"), 2);
+        assert_eq!(hub.publish(Kind::Channel, b"pq", b"m"), 1);
     }
 
     #[test]
@@ -885,7 +879,7 @@ mod tests {
                 soft: 0,
                 soft_secs: 0,
             },
-            disconnections: Some(&counter),
+            disconnections: &counter,
         };
         for _ in 0..10 {
             assert_eq!(hub.deliver(&d, Kind::Channel, b"c", &[b'x'; 40]), 1);

@@ -224,3 +224,92 @@ fn pcall_returns_the_error_string_like_redis() {
         &["EVAL", "return {pcall(redis.call, 'incr', 'n')}", "0"],
     ]);
 }
+
+/// Runs `call` on a fresh connection to `s`, waits until the server answers BUSY, sends `kill`
+/// (SCRIPT KILL / FUNCTION KILL) and returns the killed call's reply; the server must then
+/// answer again.
+fn killed_reply(s: &Server, setup: &[&[&str]], call: &[&str], kill: &[&str]) -> String {
+    let mut other = s.raw();
+    for c in setup {
+        other.cmd(c);
+    }
+    let mut runner = s.raw();
+    runner.send(call);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            other.cmd_s(&["PING"]).starts_with("-BUSY")
+        }),
+        "{} never turned BUSY",
+        s.name
+    );
+    assert_eq!(other.cmd_s(kill), "+OK\r\n", "{}", s.name);
+    let reply = runner
+        .try_read_reply(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{}: the killed script never ended", s.name));
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n", "{}", s.name);
+    String::from_utf8(reply).unwrap()
+}
+
+/// A script that runs its loop inside `pcall` cannot swallow SCRIPT KILL / FUNCTION KILL: the
+/// kill error is raised again until it escapes, and the reply is Redis's, naming the script and
+/// the line where it stopped.
+#[test]
+fn pcall_cannot_swallow_a_kill() {
+    let args = ["--busy-reply-threshold", "100"];
+    let Some(redis) = Server::redis(&args) else {
+        return;
+    };
+    let ferry = Server::ferrymq(&args);
+    let script =
+        "local i = 0 while true do pcall(function() for j = 1, 100 do i = i + j end end) end";
+    let lib = "#!lua name=kl\nredis.register_function{function_name='spin', callback=function() \
+               local i = 0 while true do pcall(function() i = i + 1 end) end end, \
+               flags={'no-writes'}}";
+    for s in [&redis, &ferry] {
+        let r = killed_reply(s, &[], &["EVAL", script, "0"], &["SCRIPT", "KILL"]);
+        assert!(
+            r.starts_with("-ERR Script killed by user with SCRIPT KILL... script: ")
+                && r.ends_with(", on @user_script:1.\r\n"),
+            "{}: {r:?}",
+            s.name
+        );
+        let r = killed_reply(
+            s,
+            &[&["FUNCTION", "LOAD", "REPLACE", lib]],
+            &["FCALL", "spin", "0"],
+            &["FUNCTION", "KILL"],
+        );
+        assert_eq!(
+            r,
+            "-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n",
+            "{}",
+            s.name
+        );
+    }
+}
+
+/// No error or status reply carries CR or LF (a line-based client would lose its place):
+/// script errors, error_reply and status_reply texts get spaces instead, and error_reply adds
+/// the ERR code to a message that has none, as Redis 7.0 does.
+#[test]
+fn script_replies_never_break_the_line_protocol() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["EVAL", "return redis.error_reply('custom')", "0"],
+        &["EVAL", "return redis.error_reply('MY custom')", "0"],
+        &["EVAL", "return redis.error_reply('-X')", "0"],
+        &["EVAL", "return redis.error_reply('')", "0"],
+        &["EVAL", "return redis.error_reply('-')", "0"],
+        &["EVAL", "return redis.error_reply('a\\nb')", "0"],
+        &["EVAL", "return redis.error_reply('ab\\r\\n')", "0"],
+        &["EVAL", "return redis.status_reply('a\\nb\\rc')", "0"],
+        &["EVAL", "return redis.error_reply('x').err", "0"],
+        &["EVAL", "return {err='line1\\nline2'}", "0"],
+        &["EVAL", "return {ok='line1\\r\\nline2'}", "0"],
+        &["EVAL", "error('x\\ny')", "0"],
+        &["EVAL", "error({err='x\\ny'})", "0"],
+        &["EVAL", "local t = {} t[nil] = 1", "0"],
+        &["EVAL", "return redis.pcall('nosuch')", "0"],
+        &["PING"],
+    ]);
+}

@@ -77,6 +77,23 @@ fn put_len(out: &mut BytesMut, prefix: u8, n: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A simple string or error line. Redis never sends CR or LF inside one (a client reading lines
+/// would lose its place in the stream): text that came from a script, a config value or any
+/// other user input has them replaced by spaces, as Redis does.
+fn put_line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
+    out.put_u8(prefix);
+    let start = out.len();
+    out.extend_from_slice(text);
+    if text.iter().any(|&c| c == b'\r' || c == b'\n') {
+        for c in &mut out[start..] {
+            if *c == b'\r' || *c == b'\n' {
+                *c = b' ';
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 fn put_bulk(out: &mut BytesMut, data: &[u8]) {
     put_len(out, b'$', data.len());
     out.extend_from_slice(data);
@@ -88,16 +105,8 @@ pub fn encode(reply: &Reply, resp: u8, out: &mut BytesMut) {
     let r3 = resp >= 3;
     match reply {
         Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
-        Reply::Status(s) => {
-            out.put_u8(b'+');
-            out.extend_from_slice(s.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        Reply::Error(s) => {
-            out.put_u8(b'-');
-            out.extend_from_slice(s.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
+        Reply::Status(s) => put_line(out, b'+', s.as_bytes()),
+        Reply::Error(s) => put_line(out, b'-', s.as_bytes()),
         Reply::Int(i) => {
             let mut b = itoa::Buffer::new();
             out.put_u8(b':');

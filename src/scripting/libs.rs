@@ -9,9 +9,15 @@ const PRELUDE: &str = r#"
 local impl = {}
 local type, error, rawget, pcall, tostring = type, error, rawget, pcall, tostring
 redis = redis or {}
+-- As Redis's luaPushErrorBuff: "-CODE msg" keeps its code, anything else gets ERR; trailing
+-- CR/LF trimmed.
 redis.error_reply = function(msg)
   if type(msg) ~= 'string' then error('wrong number or type of arguments', 0) end
-  return {err = msg}
+  if msg:sub(1, 1) ~= '-' then msg = '-' .. msg end
+  local code, text = msg:match('^%-(%S*) (.*)$')
+  if not code then code, text = 'ERR', msg:sub(2) end
+  text = text:gsub('^[\r\n]+', ''):gsub('[\r\n]+$', '')
+  return {err = code .. ' ' .. text}
 end
 redis.status_reply = function(msg)
   if type(msg) ~= 'string' then error('wrong number or type of arguments', 0) end

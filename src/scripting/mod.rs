@@ -300,6 +300,11 @@ struct Run<'r, 'c> {
     shared: &'r Arc<crate::server::Shared>,
     /// The hook has fired once: `status.running` holds this run's name and command.
     recorded: Cell<bool>,
+    /// The run was killed: the hook fires at every instruction until the run ends.
+    killed: Cell<bool>,
+    /// The last place in the user's code the hook saw (chunk name, line): where a killed run
+    /// was stopped.
+    killed_at: RefCell<Option<(String, usize)>>,
 }
 
 thread_local! {
@@ -359,12 +364,34 @@ impl Drop for LoadDeadline {
 /// Instructions between two calls of the hook.
 const HOOK_INSTRUCTIONS: u32 = 100_000;
 
+/// Install the instruction-count hook, firing every `every` instructions.
+fn install_hook(lua: &Lua, every: u32) {
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(every),
+        instruction_hook,
+    )
+    .expect("lua hook");
+}
+
 /// The instruction-count hook, installed once per Lua state: turns the server BUSY once a run
 /// passes busy-reply-threshold, stops it on SCRIPT KILL / FUNCTION KILL, and stops a library's
 /// load-time code past its deadline.
-fn instruction_hook() -> mlua::Result<VmState> {
+///
+/// A kill must not be swallowed by a `pcall` in the script (`while true do pcall(f) end`): as
+/// Redis does, once killed the hook fires at every instruction and raises the error again each
+/// time, so it escapes at the first instruction outside the `pcall`. (Errors raised in the hook
+/// run the error handler with hooks off, so the reply still names the script and line.)
+fn instruction_hook(lua: &Lua, debug: &mlua::debug::Debug) -> mlua::Result<VmState> {
     if let Some(r) = with_run(|run| {
         let st = run.status;
+        // Where the user's code is (the kill reply names it; a hook call that lands in the
+        // server's own Lua helpers keeps the last place in the user's code).
+        if let Some(src) = debug.source().source
+            && src.starts_with("@user_")
+        {
+            run.killed_at
+                .replace(Some((src.into_owned(), debug.current_line().unwrap_or(0))));
+        }
         if !run.recorded.replace(true) {
             // Recorded here rather than at the start of every run: until the script turns BUSY
             // other clients wait for it to end, so only a long run can be observed.
@@ -379,6 +406,10 @@ fn instruction_hook() -> mlua::Result<VmState> {
             hand_off_worker(|| st.signal_changed());
         }
         if st.kill.load(Ordering::SeqCst) {
+            if !run.killed.replace(true) {
+                install_hook(lua, 1);
+            }
+
             return Err(mlua::Error::RuntimeError(
                 "ERR Script killed by user with SCRIPT KILL...".into(),
             ));
@@ -480,11 +511,7 @@ impl Engine {
         .expect("lua state");
         let hooks = libs::install(&lua, extra).expect("lua libraries");
         let invoke: Function = hooks.raw_get("invoke").expect("invoke");
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-            |_, _| instruction_hook(),
-        )
-        .expect("lua hook");
+        install_hook(&lua, HOOK_INSTRUCTIONS);
         Engine { lua, hooks, invoke }
     }
 
@@ -531,11 +558,17 @@ impl Engine {
             started: Instant::now(),
             shared,
             recorded: Cell::new(false),
+            killed: Cell::new(false),
+            killed_at: RefCell::new(None),
         };
         let result = {
             let _current = CurrentGuard::set(&run);
             self.invoke_script(f, keys, args, opts, &run)
         };
+        let killed = run.killed.get().then(|| run.killed_at.take());
+        if killed.is_some() {
+            install_hook(lua, HOOK_INSTRUCTIONS);
+        }
         let recorded = run.recorded.get();
         let _ = lua.set_memory_limit(0);
         if matches!(&result, Ok(Reply::Error(e)) if e.ends_with("not enough memory"))
@@ -557,6 +590,24 @@ impl Engine {
         ctx.client.db = saved_db;
         ctx.end_tx(outer_tx);
         match result {
+            // Killed: as Redis words it, naming the script and where its code was stopped.
+            _ if killed.is_some() => {
+                let (chunk, line) = killed.flatten().unwrap_or_else(|| {
+                    let chunk = if opts.function {
+                        "@user_function"
+                    } else {
+                        "@user_script"
+                    };
+                    (chunk.to_string(), 1)
+                });
+                Reply::Error(
+                    format!(
+                        "ERR Script killed by user with SCRIPT KILL... script: {}, on {chunk}:{line}.",
+                        opts.name
+                    )
+                    .into(),
+                )
+            }
             Ok(r) => r,
             Err(e) => Reply::Error(
                 format!("ERR Error running script {}, {}", opts.name, error_text(&e)).into(),
@@ -837,7 +888,13 @@ mod tests {
         let r: mlua::Result<LuaValue> = e.lua.load("return redis.call('ping')").eval();
         assert!(r.is_err());
         assert!(CURRENT.get().is_null());
-        assert!(matches!(instruction_hook(), Ok(VmState::Continue)));
+        // The hook fires (every HOOK_INSTRUCTIONS) and lets code outside a run continue.
+        let n: i64 = e
+            .lua
+            .load("local n = 0 for i = 1, 300000 do n = n + 1 end return n")
+            .eval()
+            .unwrap();
+        assert_eq!(n, 300000);
     }
 
     #[test]

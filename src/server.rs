@@ -47,7 +47,13 @@ pub struct Stats {
     /// Net bytes allocated by commands since `used_memory` was sampled (see
     /// [`Shared::note_command_memory`]).
     pub memory_delta: AtomicI64,
+    /// Error replies by error code (INFO errorstats), in code order.
+    pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
 }
+
+/// Distinct error codes INFO errorstats tracks; later new codes are not counted (Redis's
+/// ERROR_STATS_NUMBER), so user-chosen codes (`redis.error_reply`) cannot grow it unbounded.
+const ERROR_CODES_TRACKED: usize = 128;
 
 pub struct SlowEntry {
     pub id: u64,
@@ -392,6 +398,18 @@ impl Shared {
             }
         }
         self.slowlog.lock().clear();
+        self.stats.errors.lock().clear();
+    }
+
+    /// Count an error reply sent to a client under its code (the text up to the first space).
+    pub fn count_error(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("");
+        let mut errors = self.stats.errors.lock();
+        if let Some(n) = errors.get_mut(code) {
+            *n += 1;
+        } else if errors.len() < ERROR_CODES_TRACKED {
+            errors.insert(code.to_string(), 1);
+        }
     }
 
     pub fn slowlog_record(

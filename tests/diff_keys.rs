@@ -408,3 +408,35 @@ fn command_getkeys_follows_the_key_specs() {
         &["COMMAND", "GETKEYS", "PING", "x", "y"],
     ]);
 }
+
+/// INFO errorstats counts error replies by code, as Redis does (commands that fail, commands
+/// refused before running, EXECABORT, codes chosen by scripts); INFO cluster says there is no
+/// cluster (clients probe `cluster_enabled`); both are in the default INFO.
+#[test]
+fn info_errorstats_and_cluster_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["CONFIG", "RESETSTAT"],
+        &["SET", "s", "x"],
+        &["LPUSH", "s", "a"],
+        &["INCR", "s"],
+        &["NOSUCH"],
+        &["GET"],
+        &["EVAL", "return redis.error_reply('MY x')", "0"],
+        &["MULTI"],
+        &["NOSUCH"],
+        &["EXEC"],
+        &["INFO", "errorstats"],
+        &["INFO", "cluster"],
+        &["CONFIG", "RESETSTAT"],
+        &["INFO", "errorstats"],
+    ]);
+    let sections = |reply: &[u8]| -> Vec<u8> {
+        reply
+            .split(|&c| c == b'\n')
+            .filter(|l| l.starts_with(b"#"))
+            .flat_map(|l| l.to_vec())
+            .collect()
+    };
+    d.cmd_norm(&["INFO"], sections);
+}

@@ -726,12 +726,14 @@ fn reject(
         client.handle.info.lock().multi = None;
         let reason = msg.strip_prefix("ERR ").unwrap_or(&msg).to_string();
         let msg = format!("EXECABORT Transaction discarded because of: {reason}");
+        shared.count_error(&msg);
         send(client, &Reply::Error(msg.into()));
         return Outcome::Continue;
     }
     if let Some(m) = client.multi.as_mut() {
         m.aborted = true;
     }
+    shared.count_error(&msg);
     send(client, &Reply::Error(msg.into()));
     Outcome::Continue
 }
@@ -884,9 +886,10 @@ fn record_call(
     let us = end.saturating_duration_since(start).as_micros() as u64;
     entry.calls.fetch_add(1, Ordering::Relaxed);
     entry.usec.fetch_add(us, Ordering::Relaxed);
-    if reply.is_error() {
+    if let Reply::Error(e) = reply {
         entry.failed.fetch_add(1, Ordering::Relaxed);
         shared.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+        shared.count_error(e);
     }
     shared.stats.commands.fetch_add(1, Ordering::Relaxed);
     shared.slowlog_record(client, entry, argv, us);

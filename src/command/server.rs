@@ -187,8 +187,16 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
         }
         out.push_str("\r\n");
     }
-    if want("errorstats", false) {
-        out.push_str("# Errorstats\r\n\r\n");
+    if want("errorstats", true) {
+        out.push_str("# Errorstats\r\n");
+        for (code, n) in shared.stats.errors.lock().iter() {
+            let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+        }
+        out.push_str("\r\n");
+    }
+    if want("cluster", true) {
+        // ferrymq has no cluster mode; clients probe this field to know.
+        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
     }
     if want("keyspace", true) {
         out.push_str("# Keyspace\r\n");

@@ -40,6 +40,22 @@ pub fn string2ll(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// Consume an optional `+` or `-` at `b[*i]`; true for `-` (an exponent's sign).
+#[inline]
+pub(crate) fn sign_at(b: &[u8], i: &mut usize) -> bool {
+    match b.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    }
+}
+
 /// C's `isspace` in the "C" locale.
 #[inline]
 fn is_space(c: u8) -> bool {
@@ -199,17 +215,7 @@ pub fn strtold(arg: &[u8]) -> Option<LongDouble> {
             return None;
         }
         i += 1;
-        let eneg = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let eneg = sign_at(b, &mut i);
         if i >= b.len() {
             return None;
         }
@@ -276,17 +282,7 @@ pub fn parse_hex_float(s: &str) -> Option<f64> {
             return None;
         }
         i += 1;
-        let neg = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let neg = sign_at(b, &mut i);
         if i >= b.len() {
             return None;
         }

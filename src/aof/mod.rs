@@ -85,20 +85,7 @@ pub fn strerror(e: &std::io::Error) -> String {
     }
 }
 
-/// Encode `argv` as a RESP array of bulk strings.
-pub fn encode_command(argv: &[Bytes], out: &mut Vec<u8>) {
-    let mut n = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(n.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        out.extend_from_slice(n.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use crate::protocol::encode_command;
 
 /// A point in the byte stream where the writer must start a new incremental file.
 pub(crate) struct Marker {
@@ -270,6 +257,8 @@ pub struct AofSink {
     db: usize,
     /// Database the replayed stream is in (None: the next effect selects its database).
     selected: Option<usize>,
+    /// The current unit's effects, encoded, until [`AofSink::end_batch`].
+    staged: Vec<u8>,
     /// Offset after the last append.
     end: u64,
     /// Effects are only captured for a rewrite, not persisted (BGREWRITEAOF with AOF off).
@@ -278,15 +267,70 @@ pub struct AofSink {
 }
 
 /// The AOF replays the effects log (`crate::engine::effects`), with a `SELECT` wherever the
-/// database changes.
+/// database changes. A unit's effects are staged and appended to the writer's buffer at once,
+/// under one lock ([`AofSink::end_batch`]).
 impl crate::engine::effects::EffectsConsumer for AofSink {
-    fn feed(&mut self, db: usize, argv: &[Bytes]) {
+    fn feed(&mut self, db: usize, command: &[u8]) {
         if self.selected != Some(db) {
-            self.append(&[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]);
+            let select = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+            if !self.discard {
+                encode_command(&select, &mut self.staged);
+            }
             self.selected = Some(db);
         }
-        self.append(argv);
+        self.db = db;
+        if let Some(c) = self.capture.as_mut() {
+            c.on_effect(db, &decode_command(command));
+        }
+        if !self.discard {
+            self.staged.extend_from_slice(command);
+        }
     }
+
+    fn end_batch(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let mut p = self.core.pending.lock();
+        p.buf.extend_from_slice(&self.staged);
+        p.end += self.staged.len() as u64;
+        self.end = p.end;
+        // Under `always` the thread fsyncs: wake it if it sleeps. Otherwise whoever waits for
+        // this offset writes it ([`write_now`]), and the thread writes the rest within 250 ms.
+        let wake = p.sleeping && self.core.policy() == Fsync::Always;
+        if wake {
+            p.sleeping = false;
+        }
+        drop(p);
+        if wake {
+            self.core.wake_writer();
+        }
+        if self.staged.capacity() > 64 * 1024 {
+            self.staged = Vec::new();
+        } else {
+            self.staged.clear();
+        }
+    }
+}
+
+/// The arguments of a command this process encoded ([`encode_command`]): for the rewrite's
+/// capture, which looks at what an effect did (rare: only while a rewrite runs).
+fn decode_command(mut b: &[u8]) -> Vec<Bytes> {
+    fn line<'a>(b: &mut &'a [u8]) -> &'a [u8] {
+        let i = b.windows(2).position(|w| w == b"\r\n").unwrap_or(b.len());
+        let l = &b[..i];
+        *b = &b[(i + 2).min(b.len())..];
+        l
+    }
+    let n = crate::protocol::request::parse_i64(&line(&mut b)[1..]).unwrap_or(0);
+    let mut argv = Vec::with_capacity(n.max(0) as usize);
+    for _ in 0..n {
+        let len = crate::protocol::request::parse_i64(&line(&mut b)[1..]).unwrap_or(0) as usize;
+        let len = len.min(b.len());
+        argv.push(Bytes::copy_from_slice(&b[..len]));
+        b = &b[(len + 2).min(b.len())..];
+    }
+    argv
 }
 
 impl AofSink {
@@ -299,44 +343,13 @@ impl AofSink {
             end,
             discard,
             capture: None,
+            staged: Vec::new(),
         }
     }
 
     /// The next effect selects its database again (a new file starts).
     pub fn reselect(&mut self) {
         self.selected = None;
-    }
-
-    /// Append one effect; returns the offset after it.
-    pub fn append(&mut self, argv: &[Bytes]) -> u64 {
-        if argv.len() == 2
-            && argv[0].eq_ignore_ascii_case(b"select")
-            && let Some(db) = crate::protocol::request::parse_i64(&argv[1])
-        {
-            self.db = db.max(0) as usize;
-        }
-        if let Some(c) = self.capture.as_mut() {
-            c.on_effect(self.db, argv);
-        }
-        if self.discard {
-            return self.end;
-        }
-        let mut p = self.core.pending.lock();
-        let before = p.buf.len();
-        encode_command(argv, &mut p.buf);
-        p.end += (p.buf.len() - before) as u64;
-        self.end = p.end;
-        // Under `always` the thread fsyncs: wake it if it sleeps. Otherwise whoever waits for
-        // this offset writes it ([`write_now`]), and the thread writes the rest within 250 ms.
-        let wake = p.sleeping && self.core.policy() == Fsync::Always;
-        if wake {
-            p.sleeping = false;
-        }
-        drop(p);
-        if wake {
-            self.core.wake_writer();
-        }
-        self.end
     }
 
     /// Offset after the last append.

@@ -402,6 +402,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The server, the client and the locked store at once (for running other commands in
+    /// this command's critical section: EXEC's queue, a script's calls).
+    fn split_locked(&mut self) -> (&'a Arc<Shared>, &mut ClientState, &mut StoreInner) {
+        self.store();
+        let store: &mut StoreInner = match &mut self.store {
+            StoreAccess::Locked(g) => g,
+            StoreAccess::Borrowed(s) => s,
+            StoreAccess::Unlocked(_) => unreachable!("locked above"),
+        };
+        (self.shared, self.client, store)
+    }
+
     fn store_if_locked(&mut self) -> Option<&mut StoreInner> {
         match &mut self.store {
             StoreAccess::Locked(g) => Some(g),
@@ -448,7 +460,7 @@ impl<'a> Ctx<'a> {
     pub fn propagate_in(&mut self, db: usize, argv: Vec<Bytes>) {
         self.propagated = true;
         let tx = self.tx;
-        self.store().propagate_owned(db, argv, tx);
+        self.store().propagate(db, &argv, tx);
     }
 
     /// This command's effects must not be replayed even though it changed data.
@@ -662,20 +674,13 @@ impl Ctx<'_> {
 }
 
 /// Run `argv` on behalf of a script (`redis.call`): same store and client, blocking disabled,
-/// effects collected into the caller's list (flushed by [`Ctx::flush_collected`]).
+/// effects recorded in the caller's transaction block (see [`Ctx::begin_tx`]).
 ///
 /// The caller checks the command first (`scripting::check_call`: arity, flags, the calling
 /// user's permissions).
 pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) -> Reply {
-    ctx.store();
-    let shared = ctx.shared;
-    let store: &mut StoreInner = match &mut ctx.store {
-        StoreAccess::Locked(g) => g,
-        StoreAccess::Borrowed(s) => s,
-        StoreAccess::Unlocked(_) => unreachable!("locked above"),
-    };
-    let client: &mut ClientState = ctx.client;
     let tx = ctx.tx;
+    let (shared, client, store) = ctx.split_locked();
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
     sub.tx = tx;
@@ -898,14 +903,8 @@ fn record_call(
 /// EXEC's queue, run in the critical section EXEC's own context holds (where it checked the
 /// watches); the caller (`execute`) then serves woken waiters and applies the reply barrier.
 pub fn exec_queue(ctx: &mut Ctx, queue: Vec<Vec<Bytes>>) -> Reply {
-    ctx.store();
-    let shared = ctx.shared;
-    let store: &mut StoreInner = match &mut ctx.store {
-        StoreAccess::Locked(g) => g,
-        StoreAccess::Borrowed(s) => s,
-        StoreAccess::Unlocked(_) => unreachable!("locked above"),
-    };
-    execute_transaction(shared, ctx.client, store, queue)
+    let (shared, client, store) = ctx.split_locked();
+    execute_transaction(shared, client, store, queue)
 }
 
 /// Run a queued transaction's commands atomically (EXEC, and MULTI blocks replayed from the

@@ -1009,17 +1009,7 @@ pub(crate) mod long_double {
                 return None;
             }
             i += 1;
-            let eneg = match body.get(i) {
-                Some(b'-') => {
-                    i += 1;
-                    true
-                }
-                Some(b'+') => {
-                    i += 1;
-                    false
-                }
-                _ => false,
-            };
+            let eneg = crate::num::sign_at(body, &mut i);
             let start = i;
             while i < body.len() && body[i].is_ascii_digit() {
                 exp10 = (exp10 * 10 + (body[i] - b'0') as i64).min(1_000_000);

@@ -18,67 +18,99 @@
 
 use bytes::Bytes;
 
-/// One effect to replay: `argv` in database `db`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Effect {
-    pub db: usize,
-    pub argv: Vec<Bytes>,
+use crate::protocol::encode_command;
+
+/// Where one effect lies in a log's buffer, and its database.
+#[derive(Debug, Clone, Copy)]
+struct Op {
+    db: usize,
+    start: usize,
+    end: usize,
 }
 
 /// Something that replays effects: the AOF sink, a replica's stream. Each consumer tracks the
 /// database it last selected and emits `SELECT` itself when an effect is for another one.
 pub trait EffectsConsumer {
-    /// One effect, in execution order.
-    fn feed(&mut self, db: usize, argv: &[Bytes]);
+    /// One effect, in execution order, as a RESP array of bulk strings (what the AOF and a
+    /// replica's stream carry).
+    fn feed(&mut self, db: usize, command: &[u8]);
     /// The end of a drained batch (one unit's effects): a place to publish them at once.
     fn end_batch(&mut self) {}
 }
 
+/// Effects are encoded when recorded (into one reused buffer), so recording copies no
+/// argument and allocates nothing once the buffers have grown.
 #[derive(Default)]
 pub struct EffectsLog {
     /// Effects ready for the consumers, in execution order.
-    ops: Vec<Effect>,
+    buf: Vec<u8>,
+    ops: Vec<Op>,
     /// The open transaction's block (see [`EffectsLog::close_tx`]).
-    tx: Vec<Effect>,
+    tx_buf: Vec<u8>,
+    tx_ops: Vec<Op>,
+}
+
+fn push(buf: &mut Vec<u8>, ops: &mut Vec<Op>, db: usize, argv: &[Bytes]) {
+    let start = buf.len();
+    encode_command(argv, buf);
+    ops.push(Op {
+        db,
+        start,
+        end: buf.len(),
+    });
 }
 
 impl EffectsLog {
     /// Record an effect outside any transaction block.
     #[inline]
-    pub fn record(&mut self, db: usize, argv: Vec<Bytes>) {
-        self.ops.push(Effect { db, argv });
+    pub fn record(&mut self, db: usize, argv: &[Bytes]) {
+        push(&mut self.buf, &mut self.ops, db, argv);
     }
 
     /// Record an effect of the open transaction.
     #[inline]
-    pub fn record_tx(&mut self, db: usize, argv: Vec<Bytes>) {
-        self.tx.push(Effect { db, argv });
+    pub fn record_tx(&mut self, db: usize, argv: &[Bytes]) {
+        push(&mut self.tx_buf, &mut self.tx_ops, db, argv);
     }
 
     /// End the open transaction: its block joins the log, in `MULTI`/`EXEC` when it holds more
     /// than one effect (one effect is replayed as it is, as Redis does).
     pub fn close_tx(&mut self) {
-        match self.tx.len() {
-            0 => {}
-            1 => self.ops.append(&mut self.tx),
-            _ => {
-                let (first, last) = (self.tx[0].db, self.tx[self.tx.len() - 1].db);
-                self.ops.push(Effect {
-                    db: first,
-                    argv: vec![Bytes::from_static(b"MULTI")],
-                });
-                self.ops.append(&mut self.tx);
-                self.ops.push(Effect {
-                    db: last,
-                    argv: vec![Bytes::from_static(b"EXEC")],
-                });
-            }
+        let n = self.tx_ops.len();
+        if n == 0 {
+            return;
         }
+        let (first, last) = (self.tx_ops[0].db, self.tx_ops[n - 1].db);
+        if n > 1 {
+            push(
+                &mut self.buf,
+                &mut self.ops,
+                first,
+                &[Bytes::from_static(b"MULTI")],
+            );
+        }
+        let base = self.buf.len();
+        self.buf.extend_from_slice(&self.tx_buf);
+        self.ops.extend(self.tx_ops.iter().map(|o| Op {
+            db: o.db,
+            start: o.start + base,
+            end: o.end + base,
+        }));
+        if n > 1 {
+            push(
+                &mut self.buf,
+                &mut self.ops,
+                last,
+                &[Bytes::from_static(b"EXEC")],
+            );
+        }
+        self.tx_buf.clear();
+        self.tx_ops.clear();
     }
 
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty() && self.tx.is_empty()
+        self.ops.is_empty() && self.tx_ops.is_empty()
     }
 
     /// Hand every recorded effect to `consumers`, in order, and empty the log. A transaction
@@ -87,18 +119,27 @@ impl EffectsLog {
     pub fn drain(&mut self, consumers: &mut [&mut dyn EffectsConsumer]) {
         self.close_tx();
         for c in consumers.iter_mut() {
-            for e in &self.ops {
-                c.feed(e.db, &e.argv);
+            for o in &self.ops {
+                c.feed(o.db, &self.buf[o.start..o.end]);
             }
             c.end_batch();
         }
-        self.ops.clear();
+        self.clear();
     }
 
-    /// Forget what was recorded (nobody consumes it).
+    /// Forget what was recorded (nobody consumes it). Buffers that grew large (a big
+    /// transaction) are given back rather than kept for the next unit.
     pub fn clear(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        for b in [&mut self.buf, &mut self.tx_buf] {
+            if b.capacity() > KEEP {
+                *b = Vec::new();
+            } else {
+                b.clear();
+            }
+        }
         self.ops.clear();
-        self.tx.clear();
+        self.tx_ops.clear();
     }
 }
 
@@ -113,8 +154,15 @@ mod tests {
     }
 
     impl EffectsConsumer for Recorder {
-        fn feed(&mut self, db: usize, argv: &[Bytes]) {
-            let words: Vec<_> = argv.iter().map(|a| String::from_utf8_lossy(a)).collect();
+        fn feed(&mut self, db: usize, command: &[u8]) {
+            // The bulk strings of the RESP array, joined by spaces.
+            let text = String::from_utf8_lossy(command);
+            let words: Vec<&str> = text
+                .split("\r\n")
+                .skip(2)
+                .step_by(2)
+                .filter(|w| !w.is_empty())
+                .collect();
             self.seen.push(format!("{db}:{}", words.join(" ")));
         }
         fn end_batch(&mut self) {
@@ -131,11 +179,11 @@ mod tests {
     #[test]
     fn a_transaction_of_several_effects_is_wrapped_once() {
         let mut log = EffectsLog::default();
-        log.record_tx(0, argv("SET a 1"));
-        log.record(0, argv("DEL expired"));
-        log.record_tx(1, argv("SET b 2"));
+        log.record_tx(0, &argv("SET a 1"));
+        log.record(0, &argv("DEL expired"));
+        log.record_tx(1, &argv("SET b 2"));
         log.close_tx();
-        log.record(1, argv("DEL later"));
+        log.record(1, &argv("DEL later"));
         let mut r = Recorder::default();
         log.drain(&mut [&mut r]);
         assert_eq!(
@@ -156,10 +204,10 @@ mod tests {
     #[test]
     fn a_single_effect_is_not_wrapped_and_an_open_block_is_closed_by_drain() {
         let mut log = EffectsLog::default();
-        log.record_tx(0, argv("INCR n"));
+        log.record_tx(0, &argv("INCR n"));
         log.close_tx();
-        log.record_tx(0, argv("SET x 1"));
-        log.record_tx(0, argv("SET y 1"));
+        log.record_tx(0, &argv("SET x 1"));
+        log.record_tx(0, &argv("SET y 1"));
         let (mut a, mut b) = (Recorder::default(), Recorder::default());
         log.drain(&mut [&mut a, &mut b]);
         let want = ["0:INCR n", "0:MULTI", "0:SET x 1", "0:SET y 1", "0:EXEC"];

@@ -148,19 +148,10 @@ impl StoreInner {
 
     /// Record the effect of a write, after the `DEL`s of keys that lazy expiry removed while
     /// the command ran (so replay order equals execution order). `tx`: it belongs to the open
-    /// transaction block (EXEC, a script; see [`StoreInner::close_tx`]). The argv is copied
-    /// only when somebody consumes effects.
+    /// transaction block (EXEC, a script; see [`StoreInner::close_tx`]). It is encoded only
+    /// when somebody consumes effects.
     #[inline]
     pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
-        self.note_effect(db, tx);
-        if self.aof.is_some() {
-            self.push_effect(db, argv.to_vec(), tx);
-        }
-    }
-
-    /// [`StoreInner::propagate`] for an effect the caller built.
-    #[inline]
-    pub fn propagate_owned(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
         self.note_effect(db, tx);
         if self.aof.is_some() {
             self.push_effect(db, argv, tx);
@@ -174,7 +165,7 @@ impl StoreInner {
         self.tx_effects += tx as usize;
     }
 
-    fn push_effect(&mut self, db: usize, argv: Vec<Bytes>, tx: bool) {
+    fn push_effect(&mut self, db: usize, argv: &[Bytes], tx: bool) {
         if tx {
             self.effects.record_tx(db, argv);
         } else {
@@ -205,7 +196,7 @@ impl StoreInner {
             self.watches.touch(db, &k);
             self.dirty += 1;
             if self.aof.is_some() {
-                self.effects.record(db, vec![Bytes::from_static(b"DEL"), k]);
+                self.effects.record(db, &[Bytes::from_static(b"DEL"), k]);
             }
         }
     }

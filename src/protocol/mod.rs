@@ -5,5 +5,5 @@
 pub mod reply;
 pub mod request;
 
-pub use reply::{Reply, encode};
+pub use reply::{Reply, encode, encode_command};
 pub use request::{ParseError, RequestParser};

@@ -219,6 +219,21 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
+/// Encode `argv` as a RESP array of bulk strings.
+pub fn encode_command(argv: &[Bytes], out: &mut Vec<u8>) {
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        out.push(b'$');
+        out.extend_from_slice(n.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

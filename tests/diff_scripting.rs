@@ -313,3 +313,40 @@ fn script_replies_never_break_the_line_protocol() {
         &["PING"],
     ]);
 }
+
+/// MULTI sent while a script is BUSY opens the transaction (Redis flags it allow-busy); the
+/// command refused with -BUSY dooms it, so after SCRIPT KILL the EXEC is refused with
+/// EXECABORT instead of running half a transaction or losing the MULTI.
+#[test]
+fn multi_during_a_busy_script_is_doomed_not_lost() {
+    let args = ["--busy-reply-threshold", "100"];
+    let Some(redis) = Server::redis(&args) else {
+        return;
+    };
+    let ferry = Server::ferrymq(&args);
+    for s in [&redis, &ferry] {
+        let mut runner = s.raw();
+        runner.send(&["EVAL", "while true do end", "0"]);
+        let mut c = s.raw();
+        assert!(
+            wait_for(Duration::from_secs(10), || {
+                c.cmd_s(&["PING"]).starts_with("-BUSY")
+            }),
+            "{}",
+            s.name
+        );
+        assert_eq!(c.cmd_s(&["MULTI"]), "+OK\r\n", "{}", s.name);
+        assert!(c.cmd_s(&["INCR", "xx"]).starts_with("-BUSY"), "{}", s.name);
+        let mut killer = s.raw();
+        assert_eq!(killer.cmd_s(&["SCRIPT", "KILL"]), "+OK\r\n", "{}", s.name);
+        runner.read_reply();
+        assert_eq!(c.cmd_s(&["INCR", "xx"]), "+QUEUED\r\n", "{}", s.name);
+        let exec = c.cmd_s(&["EXEC"]);
+        assert!(
+            exec.starts_with("-EXECABORT Transaction discarded because of previous errors"),
+            "{}: {exec}",
+            s.name
+        );
+        assert_eq!(c.cmd_s(&["GET", "xx"]), "$-1\r\n", "{}", s.name);
+    }
+}

@@ -111,10 +111,13 @@ fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
+    // ALLOW_BUSY as in Redis: a MULTI sent while a script is BUSY opens the transaction, and
+    // the command that then gets -BUSY dooms it (EXEC answers EXECABORT, not "without MULTI").
+    // It touches no data, so it does not wait for the script's lock.
     CommandSpec::new(
         "multi",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | MULTI_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | MULTI_CONTROL,
         multi,
     )
     .group(G)

@@ -440,3 +440,53 @@ fn info_errorstats_and_cluster_match_redis() {
     };
     d.cmd_norm(&["INFO"], sections);
 }
+
+/// COMMAND's ACL categories (field 7 of each entry) are the ones ACL rules use, in Redis's
+/// order, for every command and subcommand both servers have: `-@dangerous` users and tools
+/// that read COMMAND must see FLUSHALL, KEYS, INFO, ... where Redis puts them.
+#[test]
+fn command_categories_match_redis() {
+    use redis::Value;
+    let Some(r) = common::Server::redis(&[]) else {
+        return;
+    };
+    let f = common::Server::ferrymq(&[]);
+    fn categories(s: &common::Server) -> std::collections::BTreeMap<String, Vec<String>> {
+        fn text(v: &Value) -> String {
+            match v {
+                Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                Value::SimpleString(s) => s.clone(),
+                other => format!("{other:?}"),
+            }
+        }
+        fn list(v: &Value) -> Vec<Value> {
+            match v {
+                Value::Array(a) | Value::Set(a) => a.clone(),
+                _ => vec![],
+            }
+        }
+        fn walk(entry: &Value, out: &mut std::collections::BTreeMap<String, Vec<String>>) {
+            let e = list(entry);
+            out.insert(text(&e[0]), list(&e[6]).iter().map(text).collect());
+            for sub in e.get(9).map(list).unwrap_or_default() {
+                walk(&sub, out);
+            }
+        }
+        let mut c = s.conn();
+        let all: Value = redis::cmd("COMMAND").query(&mut c).unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for e in list(&all) {
+            walk(&e, &mut out);
+        }
+        out
+    }
+    let (rc, fc) = (categories(&r), categories(&f));
+    let mut compared = 0;
+    for (name, cats) in &fc {
+        if let Some(want) = rc.get(name) {
+            assert_eq!(cats, want, "categories of {name}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 200, "only {compared} commands in common");
+}

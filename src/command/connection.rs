@@ -718,7 +718,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("ping", -1, FAST | SUBSCRIBED_OK, ping)
         .group(CONN)
         .doc("Ping the server", "1.0.0"),
-    CommandSpec::new("echo", 2, FAST, echo)
+    CommandSpec::new("echo", 2, LOADING | STALE | FAST, echo)
         .group(CONN)
         .doc("Echo the given string", "1.0.0"),
     CommandSpec::new(

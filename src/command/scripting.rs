@@ -432,7 +432,7 @@ fn script_help(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 
 const SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("load", 3, NOSCRIPT | STALE, script_load).group(G),
-    CommandSpec::new("exists", -3, NOSCRIPT | STALE, script_exists).group(G),
+    CommandSpec::new("exists", -3, NOSCRIPT, script_exists).group(G),
     CommandSpec::new("flush", -2, NOSCRIPT, script_flush).group(G),
     CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY, script_kill).group(G),
     CommandSpec::new("help", 2, LOADING | STALE, script_help).group(G),

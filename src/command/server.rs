@@ -234,41 +234,19 @@ fn flag_names(flags: u32) -> Vec<Reply> {
         .collect()
 }
 
-fn acl_categories(spec: &CommandSpec) -> Vec<Reply> {
-    let mut cats = vec![];
-    if spec.flags & WRITE != 0 {
-        cats.push("@write");
-    }
-    if spec.flags & READONLY != 0 {
-        cats.push("@read");
-    }
-    match spec.group {
-        "generic" => cats.push("@keyspace"),
-        "string" => cats.push("@string"),
-        "list" => cats.push("@list"),
-        "stream" => cats.push("@stream"),
-        "hash" => cats.push("@hash"),
-        "set" => cats.push("@set"),
-        "sorted-set" => cats.push("@sortedset"),
-        "pubsub" => cats.push("@pubsub"),
-        "connection" => cats.push("@connection"),
-        "transactions" => cats.push("@transaction"),
-        "scripting" => cats.push("@scripting"),
-        _ => {}
-    }
-    if spec.flags & ADMIN != 0 {
-        cats.push("@admin");
-        cats.push("@dangerous");
-    }
-    if spec.flags & FAST != 0 {
-        cats.push("@fast");
-    } else {
-        cats.push("@slow");
-    }
-    if spec.flags & BLOCKING != 0 {
-        cats.push("@blocking");
-    }
-    cats.into_iter().map(|c| Reply::Status(c.into())).collect()
+/// The ACL categories of a command as COMMAND INFO lists them: the ones the ACL checks use
+/// (`acl/categories.tsv`, Redis 7.0's), in Redis's order.
+fn acl_categories(e: &CommandEntry) -> Vec<Reply> {
+    let u = crate::acl::universe();
+    let bits = u
+        .lookup_lower(&e.full_name)
+        .map_or(0, |i| u.cmds[i].categories);
+    crate::acl::CATEGORIES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, c)| Reply::Status(format!("@{c}").into()))
+        .collect()
 }
 
 fn command_info_reply(e: &CommandEntry) -> Reply {
@@ -282,7 +260,7 @@ fn command_info_reply(e: &CommandEntry) -> Reply {
         Reply::Int(s.keys.0 as i64),
         Reply::Int(s.keys.1 as i64),
         Reply::Int(s.keys.2 as i64),
-        Reply::Set(acl_categories(s)),
+        Reply::Set(acl_categories(e)),
         Reply::Set(vec![]),
         Reply::Array(vec![]),
         Reply::Array(subs.into_iter().map(command_info_reply).collect()),
@@ -393,7 +371,7 @@ fn command_list(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .into_iter()
             .filter(|n| {
                 find_entry(n.as_bytes()).is_some_and(|e| {
-                    acl_categories(e.spec)
+                    acl_categories(e)
                         .iter()
                         .any(|c| matches!(c, Reply::Status(s) if *s == cat))
                 })

@@ -743,7 +743,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Decrement the integer value of a key by the given number",
             "1.0.0",
         ),
-    CommandSpec::new("append", 3, WRITE | DENYOOM, append)
+    CommandSpec::new("append", 3, WRITE | DENYOOM | FAST, append)
         .keys(1, 1, 1)
         .group(G)
         .doc("Append a value to a key", "2.0.0"),

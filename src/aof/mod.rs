@@ -253,12 +253,8 @@ impl Aof {
 /// The AOF end of `StoreInner`: effects are appended here under the store lock.
 pub struct AofSink {
     core: Arc<Core>,
-    /// Database of the last `SELECT` appended.
-    db: usize,
     /// Database the replayed stream is in (None: the next effect selects its database).
     selected: Option<usize>,
-    /// The current unit's effects, encoded, until [`AofSink::end_batch`].
-    staged: Vec<u8>,
     /// Offset after the last append.
     end: u64,
     /// Effects are only captured for a rewrite, not persisted (BGREWRITEAOF with AOF off).
@@ -267,34 +263,32 @@ pub struct AofSink {
 }
 
 /// The AOF replays the effects log (`crate::engine::effects`), with a `SELECT` wherever the
-/// database changes. A unit's effects are staged and appended to the writer's buffer at once,
-/// under one lock ([`AofSink::end_batch`]).
+/// database changes: a unit's effects are appended to the writer's buffer under one lock.
 impl crate::engine::effects::EffectsConsumer for AofSink {
-    fn feed(&mut self, db: usize, command: &[u8]) {
-        if self.selected != Some(db) {
-            let select = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
-            if !self.discard {
-                encode_command(&select, &mut self.staged);
-            }
-            self.selected = Some(db);
-        }
-        self.db = db;
+    fn consume(&mut self, effects: crate::engine::effects::Batch<'_>) {
         if let Some(c) = self.capture.as_mut() {
-            c.on_effect(db, &decode_command(command));
+            for (db, command) in effects.iter() {
+                c.on_effect(db, &decode_command(command));
+            }
         }
-        if !self.discard {
-            self.staged.extend_from_slice(command);
-        }
-    }
-
-    fn end_batch(&mut self) {
-        if self.staged.is_empty() {
+        let mut selected = self.selected;
+        if self.discard {
+            self.selected = effects.iter().last().map(|(db, _)| db).or(selected);
             return;
         }
         let mut p = self.core.pending.lock();
-        p.buf.extend_from_slice(&self.staged);
-        p.end += self.staged.len() as u64;
+        let before = p.buf.len();
+        for (db, command) in effects.iter() {
+            if selected != Some(db) {
+                let select = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+                encode_command(&select, &mut p.buf);
+                selected = Some(db);
+            }
+            p.buf.extend_from_slice(command);
+        }
+        p.end += (p.buf.len() - before) as u64;
         self.end = p.end;
+        self.selected = selected;
         // Under `always` the thread fsyncs: wake it if it sleeps. Otherwise whoever waits for
         // this offset writes it ([`write_now`]), and the thread writes the rest within 250 ms.
         let wake = p.sleeping && self.core.policy() == Fsync::Always;
@@ -304,11 +298,6 @@ impl crate::engine::effects::EffectsConsumer for AofSink {
         drop(p);
         if wake {
             self.core.wake_writer();
-        }
-        if self.staged.capacity() > 64 * 1024 {
-            self.staged = Vec::new();
-        } else {
-            self.staged.clear();
         }
     }
 }
@@ -338,12 +327,10 @@ impl AofSink {
         let end = core.pending.lock().end;
         AofSink {
             core,
-            db: 0,
             selected: None,
             end,
             discard,
             capture: None,
-            staged: Vec::new(),
         }
     }
 

@@ -31,11 +31,32 @@ struct Op {
 /// Something that replays effects: the AOF sink, a replica's stream. Each consumer tracks the
 /// database it last selected and emits `SELECT` itself when an effect is for another one.
 pub trait EffectsConsumer {
-    /// One effect, in execution order, as a RESP array of bulk strings (what the AOF and a
-    /// replica's stream carry).
-    fn feed(&mut self, db: usize, command: &[u8]);
-    /// The end of a drained batch (one unit's effects): a place to publish them at once.
-    fn end_batch(&mut self) {}
+    /// One unit's effects, in execution order: (database, command encoded as a RESP array of
+    /// bulk strings — what the AOF and a replica's stream carry). Called once per drain, so a
+    /// consumer can take its own lock once for the whole unit.
+    fn consume(&mut self, effects: Batch<'_>);
+}
+
+/// The effects of one drained unit, in order.
+#[derive(Clone, Copy)]
+pub struct Batch<'a> {
+    buf: &'a [u8],
+    ops: &'a [Op],
+}
+
+impl<'a> Batch<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &'a [u8])> + 'a {
+        let buf = self.buf;
+        self.ops.iter().map(move |o| (o.db, &buf[o.start..o.end]))
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
 }
 
 /// Effects are encoded when recorded (into one reused buffer), so recording copies no
@@ -118,11 +139,12 @@ impl EffectsLog {
     /// still replayed as one block.
     pub fn drain(&mut self, consumers: &mut [&mut dyn EffectsConsumer]) {
         self.close_tx();
+        let batch = Batch {
+            buf: &self.buf,
+            ops: &self.ops,
+        };
         for c in consumers.iter_mut() {
-            for o in &self.ops {
-                c.feed(o.db, &self.buf[o.start..o.end]);
-            }
-            c.end_batch();
+            c.consume(batch);
         }
         self.clear();
     }
@@ -154,18 +176,18 @@ mod tests {
     }
 
     impl EffectsConsumer for Recorder {
-        fn feed(&mut self, db: usize, command: &[u8]) {
-            // The bulk strings of the RESP array, joined by spaces.
-            let text = String::from_utf8_lossy(command);
-            let words: Vec<&str> = text
-                .split("\r\n")
-                .skip(2)
-                .step_by(2)
-                .filter(|w| !w.is_empty())
-                .collect();
-            self.seen.push(format!("{db}:{}", words.join(" ")));
-        }
-        fn end_batch(&mut self) {
+        fn consume(&mut self, effects: Batch<'_>) {
+            for (db, command) in effects.iter() {
+                // The bulk strings of the RESP array, joined by spaces.
+                let text = String::from_utf8_lossy(command);
+                let words: Vec<&str> = text
+                    .split("\r\n")
+                    .skip(2)
+                    .step_by(2)
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                self.seen.push(format!("{db}:{}", words.join(" ")));
+            }
             self.batches += 1;
         }
     }

@@ -490,3 +490,35 @@ fn command_categories_match_redis() {
     }
     assert!(compared > 200, "only {compared} commands in common");
 }
+
+/// WAIT on a server without replicas: 0 at once when no replica is asked for or inside MULTI,
+/// else 0 when the timeout expires; its argument errors. CLIENT KILL USER of an unknown user,
+/// and the one LIMIT error of SINTERCARD / ZINTERCARD.
+#[test]
+fn wait_client_kill_user_and_intercard_limits_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["WAIT", "0", "0"],
+        &["WAIT", "-1", "0"],
+        &["WAIT", "x", "0"],
+        &["WAIT", "0", "-1"],
+        &["WAIT", "0", "x"],
+        &["WAIT", "0"],
+        &["MULTI"],
+        &["WAIT", "1", "0"],
+        &["EXEC"],
+        &["CLIENT", "KILL", "USER", "nosuch"],
+        &["CLIENT", "KILL", "USER", "default", "SKIPME", "yes"],
+        &["SINTERCARD", "1", "a", "LIMIT", "-1"],
+        &["SINTERCARD", "1", "a", "LIMIT", "x"],
+        &["ZINTERCARD", "1", "a", "LIMIT", "x"],
+    ]);
+    // Both answer 0 once the 50 ms have passed, not before (checked on ferrymq alone).
+    let started = std::time::Instant::now();
+    assert_eq!(d.ferry.cmd(&["WAIT", "1", "50"]), b":0\r\n");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(50),
+        "WAIT 1 50 returned before its timeout"
+    );
+    d.cmd(&["WAIT", "1", "50"]);
+}

@@ -398,6 +398,11 @@ fn client_kill(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             }
             ty = Some(v.clone());
         } else if is(&args[i], "user") {
+            if ctx.shared.acl.get(v).is_none() {
+                return Reply::Error(
+                    format!("ERR No such user '{}'", String::from_utf8_lossy(v)).into(),
+                );
+            }
             user = Some(v.clone());
         } else if is(&args[i], "skipme") {
             if is(v, "yes") {

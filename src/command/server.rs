@@ -747,6 +747,26 @@ const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("help", 2, LOADING | STALE, memory_help).group(G),
 ];
 
+// WAIT numreplicas timeout
+//
+// ferrymq has no replicas yet, so no write is ever acknowledged by one: the answer is 0, at
+// once when no replica is asked for (or blocking is not allowed: MULTI, scripts), else when
+// the timeout (milliseconds, 0 = forever) expires, as on a Redis master without replicas.
+fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let numreplicas = tri!(parse_i64(&args[1]));
+    let timeout_ms = match crate::num::string2ll(&args[2]) {
+        Some(t) if t < 0 => return Reply::error("ERR timeout is negative"),
+        Some(t) => t,
+        None => return Reply::error("ERR timeout is not an integer or out of range"),
+    };
+    let acked = 0;
+    if acked >= numreplicas || !ctx.may_block() {
+        return Reply::Int(acked);
+    }
+    let timeout = (timeout_ms > 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
+    ctx.block(args, Vec::new(), timeout, Reply::Int(acked))
+}
+
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, info)
         .group(G)
@@ -758,6 +778,12 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
         .group(G)
         .doc("Return the current server time", "2.6.0"),
+    CommandSpec::new("wait", 3, NOSCRIPT, wait)
+        .group(G)
+        .doc(
+            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            "3.0.0",
+        ),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .group(G)
         .doc(

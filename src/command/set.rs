@@ -421,7 +421,8 @@ fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut i = 2 + numkeys;
     while i < args.len() {
         if is(&args[i], "limit") && i + 1 < args.len() {
-            let l = tri!(parse_i64(&args[i + 1]));
+            // Any unparsable or negative LIMIT gets this one error, as in Redis.
+            let l = parse_i64(&args[i + 1]).unwrap_or(-1);
             if l < 0 {
                 return Reply::error("ERR LIMIT can't be negative");
             }

@@ -1066,7 +1066,8 @@ fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut j = 2 + n;
     while j < args.len() {
         if is(&args[j], "limit") && j + 1 < args.len() {
-            let l = tri!(super::parse_i64(&args[j + 1]));
+            // Any unparsable or negative LIMIT gets this one error, as in Redis.
+            let l = super::parse_i64(&args[j + 1]).unwrap_or(-1);
             if l < 0 {
                 return Reply::error("ERR LIMIT can't be negative");
             }

@@ -423,3 +423,17 @@ fn command_info_of_the_family() {
         d.cmd(&["COMMAND", "INFO", c]);
     }
 }
+
+/// PUNSUBSCRIBE without arguments confirms the patterns in the order they were subscribed
+/// (Redis 7.0 keeps a client's patterns in a list), and afterwards nothing is delivered.
+#[test]
+fn punsubscribe_all_confirms_in_subscription_order() {
+    let Some(mut d) = Diff::new() else { return };
+    multi(&mut d, &["PSUBSCRIBE", "chan1.*", "chan2.*", "chan3.*"], 3);
+    multi(&mut d, &["PUNSUBSCRIBE"], 3);
+    multi(&mut d, &["PSUBSCRIBE", "z*", "a*", "m*", "b*"], 4);
+    multi(&mut d, &["PUNSUBSCRIBE", "a*"], 1);
+    multi(&mut d, &["PUNSUBSCRIBE"], 3);
+    d.cmd(&["PING"]);
+    d.cmd(&["PUBSUB", "NUMPAT"]);
+}

@@ -12,7 +12,6 @@ pub mod task;
 use bytes::Bytes;
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -126,6 +125,11 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// A client's channels, patterns or shard channels, in the order it subscribed: an
+/// UNSUBSCRIBE / PUNSUBSCRIBE without arguments confirms them in that order, as Redis 7.0
+/// does for patterns (a list there).
+pub type Subscriptions = indexmap::IndexSet<Bytes, ahash::RandomState>;
+
 /// State owned by the connection task.
 pub struct ClientState {
     pub handle: Arc<ClientHandle>,
@@ -138,9 +142,9 @@ pub struct ClientState {
     pub multi: Option<MultiState>,
     /// Watched keys: (db, key, version seen), see `command::transaction`.
     pub watched: Vec<(usize, Bytes, u64)>,
-    pub subs: HashSet<Bytes>,
-    pub psubs: HashSet<Bytes>,
-    pub ssubs: HashSet<Bytes>,
+    pub subs: Subscriptions,
+    pub psubs: Subscriptions,
+    pub ssubs: Subscriptions,
     pub close_after_reply: bool,
     pub reply_mode: ReplyMode,
     pub monitor: bool,
@@ -162,9 +166,9 @@ impl ClientState {
             user: None,
             multi: None,
             watched: Vec::new(),
-            subs: HashSet::new(),
-            psubs: HashSet::new(),
-            ssubs: HashSet::new(),
+            subs: Subscriptions::default(),
+            psubs: Subscriptions::default(),
+            ssubs: Subscriptions::default(),
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             monitor: false,

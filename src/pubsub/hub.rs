@@ -51,7 +51,6 @@ use ahash::{AHashMap, RandomState};
 use bytes::{BufMut, Bytes, BytesMut};
 use dashmap::DashMap;
 use parking_lot::RwLock;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use tracing::warn;
@@ -89,7 +88,7 @@ impl Kind {
         }
     }
 
-    fn set(self, client: &mut ClientState) -> &mut HashSet<Bytes> {
+    fn set(self, client: &mut ClientState) -> &mut crate::connection::Subscriptions {
         match self {
             Kind::Channel => &mut client.subs,
             Kind::Pattern => &mut client.psubs,
@@ -446,7 +445,7 @@ impl Hub {
     /// Unsubscribe `client` from `name`. Returns false when it was not subscribed. Once this
     /// returns no publisher delivers to the client through `name` any more.
     pub fn unsubscribe(&self, client: &mut ClientState, kind: Kind, name: &[u8]) -> bool {
-        if !kind.set(client).remove(name) {
+        if !kind.set(client).shift_remove(name) {
             return false;
         }
         let id = client.id;

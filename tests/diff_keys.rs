@@ -522,3 +522,40 @@ fn wait_client_kill_user_and_intercard_limits_match_redis() {
     );
     d.cmd(&["WAIT", "1", "50"]);
 }
+
+/// An error handed to a blocked client when it is woken (XGROUP DESTROY sends -NOGROUP to an
+/// XREADGROUP waiter) counts in INFO errorstats, as on redis-server.
+#[test]
+fn errors_served_to_woken_clients_are_counted() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+        &["CONFIG", "RESETSTAT"],
+    ]);
+    let mut waiters = [d.fm.raw(), d.rs.raw()];
+    for w in &mut waiters {
+        w.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+    }
+    for c in [&mut d.ferry, &mut d.redis] {
+        assert!(common::wait_for(std::time::Duration::from_secs(10), || {
+            common::info_field(c, "blocked_clients").as_deref() == Some("1")
+        }));
+    }
+    d.cmd(&["XGROUP", "DESTROY", "s", "g"]);
+    let [f, r] = &mut waiters;
+    assert_eq!(
+        String::from_utf8_lossy(&f.read_reply()),
+        String::from_utf8_lossy(&r.read_reply())
+    );
+    d.cmd(&["INFO", "errorstats"]);
+}

@@ -988,6 +988,13 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             }
             store.blocking.remove(id);
             entry.calls.fetch_add(1, Ordering::Relaxed);
+            // An error handed to a woken client (XGROUP DESTROY: -NOGROUP) is an error reply
+            // like any other for INFO errorstats.
+            if let Reply::Error(e) = &reply {
+                entry.failed.fetch_add(1, Ordering::Relaxed);
+                shared.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+                shared.count_error(e);
+            }
             if let Some(offset) = crate::aof::reply_barrier(store) {
                 handle.outbox.hold(offset);
             }

@@ -17,7 +17,7 @@
 //! indexes before looking the key up, LINDEX looks the key up first), because that order decides
 //! which error a client sees.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
 use super::flags::*;
@@ -135,17 +135,7 @@ fn pop_from(db: &mut Db, key: &[u8], end: End, count: usize) -> Vec<Bytes> {
 /// and RESP3, so the pre-encoded form suits both.
 fn encode_bulks<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
     let mut out = BytesMut::with_capacity(16 + items.len() * 16);
-    let mut num = itoa::Buffer::new();
-    out.put_u8(b'*');
-    out.extend_from_slice(num.format(items.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for v in items {
-        out.put_u8(b'$');
-        out.extend_from_slice(num.format(v.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(v);
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::protocol::reply::put_bulk_aggregate(&mut out, b'*', items);
     Reply::Raw(out.freeze())
 }
 

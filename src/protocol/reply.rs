@@ -219,19 +219,32 @@ fn trim_zeros(s: &str) -> &str {
     }
 }
 
-/// Encode `argv` as a RESP array of bulk strings.
-pub fn encode_command(argv: &[Bytes], out: &mut Vec<u8>) {
+/// Append an aggregate of bulk strings: `kind` is `*` (array) or `>` (RESP3 push). The one
+/// writer of such frames: commands for the AOF and the effects log, pub/sub messages,
+/// pre-encoded list replies.
+#[inline]
+pub fn put_bulk_aggregate<'a, B: BufMut>(
+    out: &mut B,
+    kind: u8,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
     let mut n = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(n.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        out.extend_from_slice(n.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+    out.put_u8(kind);
+    out.put_slice(n.format(items.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    for a in items {
+        out.put_u8(b'$');
+        out.put_slice(n.format(a.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(a);
+        out.put_slice(b"\r\n");
     }
+}
+
+/// Encode `argv` as a RESP array of bulk strings.
+#[inline]
+pub fn encode_command(argv: &[Bytes], out: &mut Vec<u8>) {
+    put_bulk_aggregate(out, b'*', argv.iter().map(|a| &a[..]));
 }
 
 #[cfg(test)]

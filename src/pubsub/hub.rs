@@ -48,7 +48,7 @@
 //! [`Outbox::push_limited`]: crate::connection::Outbox::push_limited
 
 use ahash::{AHashMap, RandomState};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -224,18 +224,10 @@ impl Default for Hub {
 }
 
 /// Append one RESP2 array / RESP3 push frame of bulk strings.
+#[inline]
 fn put_frame(out: &mut BytesMut, resp: u8, parts: &[&[u8]]) {
-    let mut n = itoa::Buffer::new();
-    out.put_u8(if resp >= 3 { b'>' } else { b'*' });
-    out.extend_from_slice(n.format(parts.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for p in parts {
-        out.put_u8(b'$');
-        out.extend_from_slice(n.format(p.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
+    let kind = if resp >= 3 { b'>' } else { b'*' };
+    crate::protocol::reply::put_bulk_aggregate(out, kind, parts.iter().copied());
 }
 
 /// One message, encoded at most once per protocol version and only when a subscriber of that

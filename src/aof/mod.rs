@@ -267,8 +267,9 @@ pub struct AofSink {
 impl crate::engine::effects::EffectsConsumer for AofSink {
     fn consume(&mut self, effects: crate::engine::effects::Batch<'_>) {
         if let Some(c) = self.capture.as_mut() {
+            // Only while a rewrite runs: the capture looks at what each effect did.
             for (db, command) in effects.iter() {
-                c.on_effect(db, &decode_command(command));
+                c.on_effect(db, &reader::decode_one(command).unwrap_or_default());
             }
         }
         let mut selected = self.selected;
@@ -300,26 +301,6 @@ impl crate::engine::effects::EffectsConsumer for AofSink {
             self.core.wake_writer();
         }
     }
-}
-
-/// The arguments of a command this process encoded ([`encode_command`]): for the rewrite's
-/// capture, which looks at what an effect did (rare: only while a rewrite runs).
-fn decode_command(mut b: &[u8]) -> Vec<Bytes> {
-    fn line<'a>(b: &mut &'a [u8]) -> &'a [u8] {
-        let i = b.windows(2).position(|w| w == b"\r\n").unwrap_or(b.len());
-        let l = &b[..i];
-        *b = &b[(i + 2).min(b.len())..];
-        l
-    }
-    let n = crate::protocol::request::parse_i64(&line(&mut b)[1..]).unwrap_or(0);
-    let mut argv = Vec::with_capacity(n.max(0) as usize);
-    for _ in 0..n {
-        let len = crate::protocol::request::parse_i64(&line(&mut b)[1..]).unwrap_or(0) as usize;
-        let len = len.min(b.len());
-        argv.push(Bytes::copy_from_slice(&b[..len]));
-        b = &b[(len + 2).min(b.len())..];
-    }
-    argv
 }
 
 impl AofSink {

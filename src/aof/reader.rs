@@ -125,6 +125,20 @@ fn parse(b: &[u8]) -> Parse {
     Parse::Command(ranges, pos)
 }
 
+/// The arguments of one complete RESP command at the start of `b` (an effect this process
+/// encoded), or None when `b` does not start with one.
+pub fn decode_one(b: &[u8]) -> Option<Vec<Bytes>> {
+    match parse(b) {
+        Parse::Command(ranges, _) => Some(
+            ranges
+                .into_iter()
+                .map(|r| Bytes::copy_from_slice(&b[r]))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// Commands of one file, in order.
 pub struct CommandReader<R> {
     src: R,

@@ -892,9 +892,7 @@ fn record_call(
     entry.calls.fetch_add(1, Ordering::Relaxed);
     entry.usec.fetch_add(us, Ordering::Relaxed);
     if let Reply::Error(e) = reply {
-        entry.failed.fetch_add(1, Ordering::Relaxed);
-        shared.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
-        shared.count_error(e);
+        count_failure(shared, entry, e);
     }
     shared.stats.commands.fetch_add(1, Ordering::Relaxed);
     shared.slowlog_record(client, entry, argv, us);
@@ -905,6 +903,13 @@ fn record_call(
 pub fn exec_queue(ctx: &mut Ctx, queue: Vec<Vec<Bytes>>) -> Reply {
     let (shared, client, store) = ctx.split_locked();
     execute_transaction(shared, client, store, queue)
+}
+
+/// A call of `entry` that ended in the error `e`: commandstats, stats and errorstats.
+fn count_failure(shared: &Shared, entry: &CommandEntry, e: &str) {
+    entry.failed.fetch_add(1, Ordering::Relaxed);
+    shared.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    shared.count_error(e);
 }
 
 /// Run a queued transaction's commands atomically (EXEC, and MULTI blocks replayed from the
@@ -991,9 +996,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             // An error handed to a woken client (XGROUP DESTROY: -NOGROUP) is an error reply
             // like any other for INFO errorstats.
             if let Reply::Error(e) = &reply {
-                entry.failed.fetch_add(1, Ordering::Relaxed);
-                shared.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
-                shared.count_error(e);
+                count_failure(shared, entry, e);
             }
             if let Some(offset) = crate::aof::reply_barrier(store) {
                 handle.outbox.hold(offset);

@@ -49,14 +49,6 @@ impl<'a> Batch<'a> {
         let buf = self.buf;
         self.ops.iter().map(move |o| (o.db, &buf[o.start..o.end]))
     }
-
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
 }
 
 /// Effects are encoded when recorded (into one reused buffer), so recording copies no

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use crate::aof::AofSink;
 use crate::config::notify;
 use crate::notify::Notifier;
-use crate::store::{Db, Keyspace, unix_ms};
+use crate::store::{Keyspace, unix_ms};
 use blocking::Blocking;
 use effects::{EffectsConsumer, EffectsLog};
 
@@ -97,12 +97,6 @@ impl StoreInner {
             notify_flags: 0,
             active_expire_enabled: true,
         }
-    }
-
-    /// Database `i` (the keyspace's).
-    #[inline]
-    pub fn db(&mut self, i: usize) -> &mut Db {
-        &mut self.keyspace.dbs[i]
     }
 
     /// Start a command: fix the time used for expiry decisions.
@@ -205,10 +199,11 @@ impl StoreInner {
     /// empty the log (dropped when nobody consumes them). See [`effects`].
     #[inline]
     pub fn drain_effects(&mut self) {
+        // A block a panic left open is closed by the drain: its count goes with it.
+        self.tx_effects = 0;
         if self.effects.is_empty() {
             return;
         }
-        self.tx_effects = 0;
         match self.aof.as_mut() {
             Some(aof) => self.effects.drain(&mut [aof as &mut dyn EffectsConsumer]),
             None => self.effects.clear(),

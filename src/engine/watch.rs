@@ -1,8 +1,9 @@
 //! WATCHed keys: which clients watch which keys, and which transactions a write has doomed.
 //!
 //! Dispatch touches the key arguments of every write command that changed data; commands that
-//! change other keys (FLUSHDB, FLUSHALL, SWAPDB, MOVE and COPY to another db) touch them
-//! explicitly. EXEC of a doomed client replies with a null array.
+//! change other keys (MOVE and COPY to another db) touch them explicitly. Keys emptied by
+//! FLUSHDB, FLUSHALL or SWAPDB are caught by EXEC itself: a key that existed at WATCH and is
+//! gone dooms the transaction. EXEC of a doomed client replies with a null array.
 
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -43,15 +44,6 @@ impl Watches {
         }
         if let Some(v) = self.by_key.get(&(db, key.clone())) {
             self.doomed.extend(v.iter().copied());
-        }
-    }
-
-    /// Every watched key of `db` counts as modified.
-    pub fn touch_db(&mut self, db: usize) {
-        for ((d, _), v) in self.by_key.iter() {
-            if *d == db {
-                self.doomed.extend(v.iter().copied());
-            }
         }
     }
 

@@ -304,7 +304,7 @@ struct Run<'r, 'c> {
     killed: Cell<bool>,
     /// The last place in the user's code the hook saw (chunk name, line): where a killed run
     /// was stopped.
-    killed_at: RefCell<Option<(String, usize)>>,
+    user_pos: RefCell<Option<(String, usize)>>,
 }
 
 thread_local! {
@@ -389,7 +389,7 @@ fn instruction_hook(lua: &Lua, debug: &mlua::debug::Debug) -> mlua::Result<VmSta
         if let Some(src) = debug.source().source
             && src.starts_with("@user_")
         {
-            run.killed_at
+            run.user_pos
                 .replace(Some((src.into_owned(), debug.current_line().unwrap_or(0))));
         }
         if !run.recorded.replace(true) {
@@ -559,13 +559,13 @@ impl Engine {
             shared,
             recorded: Cell::new(false),
             killed: Cell::new(false),
-            killed_at: RefCell::new(None),
+            user_pos: RefCell::new(None),
         };
         let result = {
             let _current = CurrentGuard::set(&run);
             self.invoke_script(f, keys, args, opts, &run)
         };
-        let killed = run.killed.get().then(|| run.killed_at.take());
+        let killed = run.killed.get().then(|| run.user_pos.take());
         if killed.is_some() {
             install_hook(lua, HOOK_INSTRUCTIONS);
         }

@@ -48,6 +48,7 @@ pub mod set;
 pub mod stream;
 pub mod string;
 pub mod transaction;
+pub mod write;
 pub mod zset;
 
 use bytes::Bytes;
@@ -64,6 +65,8 @@ use crate::protocol::Reply;
 use crate::server::Shared;
 use crate::store::Db;
 use crate::store::value::Value;
+
+pub use write::Write;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Reply;
 

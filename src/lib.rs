@@ -19,9 +19,10 @@
 //! socket → [`connection`] (reader task, RESP decoding in [`protocol`]) → [`command::dispatch`]
 //! (the table: lookup, arity, auth/ACL, pub/sub context, MISCONF/OOM/LOADING, MULTI queueing) →
 //! [`command::execute`] → the handler in its family file, through a [`command::Ctx`] that takes
-//! the store lock on first use → [`store`] (values, expiry) → effects recorded in the
-//! [`engine`] (`ctx.propagate`, or the request itself; lazy-expiry `DEL`s; keyspace events to
-//! [`notify`]; ready keys) → at the unit's end, still under the lock: the effects log drained to
+//! the store lock on first use → [`store`] (values, expiry) → one record per key written,
+//! `ctx.wrote(Write::key(..)...)` ([`command::write`]), carried out in the [`engine`] (the
+//! effect to replay, or the request itself; WATCH; keyspace events to [`notify`]; ready keys;
+//! plus lazy-expiry `DEL`s) → at the unit's end, still under the lock: the effects log drained to
 //! its consumers ([`engine::effects`]: the [`aof`] sink, replicas next), waiters of ready keys
 //! served ([`command::serve_ready_keys`], each a unit of its own), the reply barrier (with
 //! `appendfsync always` a reply waits for its effects' fsync) → the reply in the client's

@@ -7,9 +7,10 @@
 //!   (`Store::notifier`, outside its lock). `Shared::apply_config` stores them with
 //!   [`Notifier::set_flags`]; everything else reads them with one relaxed atomic load, so a
 //!   server with notifications off pays a load and a branch per event and allocates nothing.
-//! - Command handlers add one line per event: `ctx.notify(class, "event", &key)` (or
-//!   `ctx.notify_in(db, ...)` for another database: MOVE, COPY ... DB), at the point where Redis
-//!   raises it (after the change). The class is the `notify` bit the event belongs to.
+//! - Command handlers name their events in the write they record,
+//!   `ctx.wrote(Write::key(&key).event(class, "event"))` (`command::write`), at the point where
+//!   Redis raises them (after the change). The class is the `notify` bit the event belongs to.
+//!   [`publish`] is what that write calls when somebody wants the event.
 //! - Events raised inside the keyspace itself are queued on the database and published before
 //!   the next event of the command (and at its end): `expired` (lazy expiry by a lookup, and
 //!   the active expiry cycle) and `new` (a key was created). See `store::Db`.
@@ -41,8 +42,7 @@ use bytes::{BufMut, BytesMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::command::Ctx;
-use crate::config::notify::{GENERIC, KEYEVENT, KEYSPACE};
+use crate::config::notify::{KEYEVENT, KEYSPACE};
 use crate::pubsub::hub::{Hub, Kind};
 
 /// The configured notification classes, shared by the store and the command context, and the
@@ -105,54 +105,6 @@ pub fn publish(hub: &Hub, flags: u32, db: usize, event: &str, key: &[u8]) {
         channel.put_slice(b"__:");
         channel.put_slice(event.as_bytes());
         hub.publish(Kind::Channel, &channel, key);
-    }
-}
-
-impl Ctx<'_> {
-    /// Keyspace event `event` of `class` (a `config::notify` bit) on `key` in the client's
-    /// database. Call it after the change, where Redis raises the event. Inlined into every
-    /// handler: with notifications off it is a load and a branch.
-    #[inline(always)]
-    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        let db = self.db_index();
-        self.notify_in(db, class, event, key);
-    }
-
-    /// Like [`Ctx::notify`], for database `db` (MOVE, COPY ... DB).
-    #[inline(always)]
-    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
-        let flags = self.shared.store.notifier().flags();
-        if wanted(flags, class) {
-            self.notify_slow(flags, db, event, key);
-        }
-    }
-
-    /// `del` on `key` if it no longer exists: a command that emptied a container deleted it
-    /// (Redis raises this after the command's own event).
-    #[inline(always)]
-    pub fn notify_del_if_gone(&mut self, key: &[u8]) {
-        let flags = self.shared.store.notifier().flags();
-        if wanted(flags, GENERIC) {
-            self.notify_del_slow(flags, key);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn notify_del_slow(&mut self, flags: u32, key: &[u8]) {
-        if !self.db().map.contains_key(key) {
-            let db = self.db_index();
-            self.notify_slow(flags, db, "del", key);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn notify_slow(&mut self, flags: u32, db: usize, event: &str, key: &[u8]) {
-        // Events the keyspace raised first (an expired key found by this command's lookup, a
-        // key it created) go out before this one.
-        self.store().publish_pending();
-        publish(&self.shared.pubsub, flags, db, event, key);
     }
 }
 

@@ -310,6 +310,10 @@ fn hash_and_set_events() {
         &["SMOVE", "s", "s", "b"],
         &["SMOVE", "s", "t", "b"],
         &["SMOVE", "s", "t", "c"],
+        // A member the destination already has: only the source's events.
+        &["SADD", "s2", "m"],
+        &["SADD", "t2", "m"],
+        &["SMOVE", "s2", "t2", "m"],
         &["SADD", "u", "1", "2"],
         &["SADD", "v", "2", "3"],
         &["SINTERSTORE", "dst", "u", "v"],

@@ -1347,8 +1347,12 @@ fn watch_sees_writes_of_every_family() {
         d.cmd(&["PING"]);
         d.cmd(&["EXEC"]);
     }
-    // Store commands modify only their destination, blocking pops only the key they took from.
+    // Store commands modify only their destination, blocking pops only the key they took from,
+    // DEL only the keys it deleted, COPY only its destination.
     let untouched: &[(&str, &[&str])] = &[
+        ("nokey", &["DEL", "nokey", "f"]),
+        ("s", &["COPY", "s", "s3"]),
+        ("h", &["MOVE", "f", "1"]),
         ("z", &["ZUNIONSTORE", "dst", "1", "z"]),
         ("z", &["ZRANGESTORE", "dst", "z", "0", "-1"]),
         ("s", &["SINTERSTORE", "dst", "s", "s"]),

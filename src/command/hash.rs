@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::keys::{parse_cursor, parse_scan_opts};
-use super::{CommandSpec, Ctx, is, parse_i64};
+use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::HASH;
 use crate::error;
 use crate::protocol::Reply;
@@ -55,7 +55,7 @@ fn hash_for_write<'a>(db: &'a mut Db, key: &Bytes) -> Result<&'a mut Hash, Reply
     }
 }
 
-/// Set field/value pairs; returns how many fields are new.
+/// Set field/value pairs; returns how many fields are new. The caller records the write.
 fn hset_pairs(ctx: &mut Ctx, key: &Bytes, pairs: &[Bytes]) -> Result<i64, Reply> {
     let limits = limits(ctx);
     let h = hash_for_write(ctx.db(), key)?;
@@ -67,7 +67,6 @@ fn hset_pairs(ctx: &mut Ctx, key: &Bytes, pairs: &[Bytes]) -> Result<i64, Reply>
             created += 1;
         }
     }
-    ctx.changed();
     Ok(created)
 }
 
@@ -77,7 +76,7 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Error(error::wrong_args("hset").into());
     }
     let created = tri!(hset_pairs(ctx, &args[1], &args[2..]));
-    ctx.notify(HASH, "hset", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(HASH, "hset"));
     Reply::Int(created)
 }
 
@@ -87,7 +86,7 @@ fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Error(error::wrong_args("hmset").into());
     }
     tri!(hset_pairs(ctx, &args[1], &args[2..]));
-    ctx.notify(HASH, "hset", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(HASH, "hset"));
     Reply::Ok
 }
 
@@ -99,7 +98,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     tri!(hset_pairs(ctx, &args[1], &args[2..4]));
-    ctx.notify(HASH, "hset", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(HASH, "hset"));
     Reply::Int(1)
 }
 
@@ -144,9 +143,7 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(&args[1]);
     }
     if n > 0 {
-        ctx.changed();
-        ctx.notify(HASH, "hdel", &args[1]);
-        ctx.notify_del_if_gone(&args[1]);
+        ctx.wrote(Write::key(&args[1]).event(HASH, "hdel").del_if_gone());
     }
     Reply::Int(n)
 }
@@ -220,7 +217,7 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let v = Bytes::copy_from_slice(itoa::Buffer::new().format(new).as_bytes());
     tri!(hset_pairs(ctx, &args[1], &[args[2].clone(), v]));
-    ctx.notify(HASH, "hincrby", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(HASH, "hincrby"));
     Reply::Int(new)
 }
 
@@ -246,13 +243,16 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let v = Bytes::from(long_double::format(new));
     tri!(hset_pairs(ctx, &args[1], &[args[2].clone(), v.clone()]));
     // The float result, not the increment, is what replays identically.
-    ctx.propagate(vec![
-        Bytes::from_static(b"HSET"),
-        args[1].clone(),
-        args[2].clone(),
-        v.clone(),
-    ]);
-    ctx.notify(HASH, "hincrbyfloat", &args[1]);
+    ctx.wrote(
+        Write::key(&args[1])
+            .event(HASH, "hincrbyfloat")
+            .effect(vec![
+                Bytes::from_static(b"HSET"),
+                args[1].clone(),
+                args[2].clone(),
+                v.clone(),
+            ]),
+    );
     Reply::Bulk(v)
 }
 

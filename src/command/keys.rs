@@ -5,7 +5,7 @@ use bytes::Bytes;
 use std::hash::{BuildHasher, Hasher};
 
 use super::flags::*;
-use super::{CommandSpec, Ctx, is, parse_i64};
+use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::GENERIC;
 use crate::error;
 use crate::protocol::Reply;
@@ -15,13 +15,10 @@ use crate::store::Value;
 // DEL key [key ...]   /   UNLINK key [key ...]
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut n = 0;
-    let db = ctx.db_index();
     for k in &args[1..] {
         if ctx.db().remove(k).is_some() {
-            ctx.changed();
             // Blocked stream group readers learn that their key is gone.
-            ctx.store().blocking.signal_deleted(db, k);
-            ctx.notify(GENERIC, "del", k);
+            ctx.wrote(Write::key(k).wakes().event(GENERIC, "del"));
             n += 1;
         }
     }
@@ -214,10 +211,13 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
     if let Some(at) = ttl {
         db.set_expire(dst, at);
     }
-    ctx.changed();
-    ctx.signal_ready(dst);
-    ctx.notify(GENERIC, "rename_from", src);
-    ctx.notify(GENERIC, "rename_to", dst);
+    ctx.wrote(Write::key(src).event(GENERIC, "rename_from"));
+    ctx.wrote(
+        Write::key(dst)
+            .changes(0)
+            .wakes()
+            .event(GENERIC, "rename_to"),
+    );
     if nx { Reply::Int(1) } else { Reply::Ok }
 }
 
@@ -260,10 +260,14 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Some(at) = ttl {
         store.dbs[dst].set_expire(key, at);
     }
-    store.signal_ready(dst, key);
-    ctx.changed();
-    ctx.notify_in(src, GENERIC, "move_from", key);
-    ctx.notify_in(dst, GENERIC, "move_to", key);
+    ctx.wrote(Write::key(key).in_db(src).event(GENERIC, "move_from"));
+    ctx.wrote(
+        Write::key(key)
+            .in_db(dst)
+            .changes(0)
+            .wakes()
+            .event(GENERIC, "move_to"),
+    );
     Reply::Int(1)
 }
 
@@ -306,9 +310,12 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Some(at) = ttl {
         store.dbs[dst_db].set_expire(dst, at);
     }
-    store.signal_ready(dst_db, dst);
-    ctx.changed();
-    ctx.notify_in(dst_db, GENERIC, "copy_to", dst);
+    ctx.wrote(
+        Write::key(dst)
+            .in_db(dst_db)
+            .wakes()
+            .event(GENERIC, "copy_to"),
+    );
     Reply::Int(1)
 }
 
@@ -327,13 +334,8 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error(error::INVALID_DB);
     }
     let (a, b) = (a as usize, b as usize);
-    let store = ctx.store();
-    if a != b {
-        store.dbs.swap(a, b);
-        store.blocking.signal_db(a);
-        store.blocking.signal_db(b);
-    }
-    ctx.changed();
+    ctx.store().swap_dbs(a, b);
+    ctx.wrote(Write::unkeyed());
     Reply::Ok
 }
 
@@ -356,10 +358,8 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return e;
     }
     let i = ctx.client.db;
-    ctx.db().clear();
-    ctx.store().blocking.signal_db(i);
-    ctx.changed();
-    ctx.propagate(vec![Bytes::from_static(b"FLUSHDB")]);
+    ctx.store().flush_db(i);
+    ctx.wrote(Write::unkeyed().effect(vec![Bytes::from_static(b"FLUSHDB")]));
     Reply::Ok
 }
 
@@ -370,11 +370,9 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let store = ctx.store();
     for i in 0..store.dbs.len() {
-        store.dbs[i].clear();
-        store.blocking.signal_db(i);
+        store.flush_db(i);
     }
-    ctx.changed();
-    ctx.propagate(vec![Bytes::from_static(b"FLUSHALL")]);
+    ctx.wrote(Write::unkeyed().effect(vec![Bytes::from_static(b"FLUSHALL")]));
     Reply::Ok
 }
 
@@ -439,19 +437,19 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], unit_ms: i64, absolute: bool) -
     }
     if at <= now {
         db.remove(key);
-        ctx.changed();
-        ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
-        ctx.notify(GENERIC, "del", key);
+        ctx.wrote(
+            Write::key(key)
+                .event(GENERIC, "del")
+                .effect(vec![Bytes::from_static(b"DEL"), key.clone()]),
+        );
         return Reply::Int(1);
     }
     db.set_expire(key, at);
-    ctx.changed();
-    ctx.notify(GENERIC, "expire", key);
-    ctx.propagate(vec![
+    ctx.wrote(Write::key(key).event(GENERIC, "expire").effect(vec![
         Bytes::from_static(b"PEXPIREAT"),
         key.clone(),
         Bytes::from(at.to_string()),
-    ]);
+    ]));
     Reply::Int(1)
 }
 
@@ -512,8 +510,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     if db.persist(&args[1]) {
-        ctx.changed();
-        ctx.notify(GENERIC, "persist", &args[1]);
+        ctx.wrote(Write::key(&args[1]).event(GENERIC, "persist"));
         Reply::Int(1)
     } else {
         Reply::Int(0)

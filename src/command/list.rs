@@ -4,7 +4,7 @@
 //! # API
 //! Handlers parse, type-check and reply; the data work is done by [`List`]
 //! (`crate::store::list`). Every handler runs under the store lock (see `command::Ctx`).
-//! - Writers that add elements call `ctx.signal_ready(key)`, so clients blocked on the key are
+//! - Writers that add elements record a write that `wakes()` the key, so clients blocked on it are
 //!   served right after the command, still under the lock, in arrival order.
 //! - A list that loses its last element is deleted, as in Redis, so an existing list key is
 //!   never empty.
@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
 use super::flags::*;
-use super::{CommandSpec, Ctx, is, parse_i64, parse_timeout_secs};
+use super::{CommandSpec, Ctx, Write, is, parse_i64, parse_timeout_secs};
 use crate::config::notify::LIST;
 use crate::error;
 use crate::protocol::Reply;
@@ -212,11 +212,12 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
             len
         }
     };
-    for _ in 2..args.len() {
-        ctx.changed();
-    }
-    ctx.signal_ready(key);
-    ctx.notify(LIST, end.push_event(), key);
+    ctx.wrote(
+        Write::key(key)
+            .changes(args.len() - 2)
+            .wakes()
+            .event(LIST, end.push_event()),
+    );
     Reply::Int(len as i64)
 }
 
@@ -265,23 +266,20 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
         Some(0) => Reply::Array(vec![]),
         Some(n) => {
             let (reply, _) = pop_many(db, key, end, n);
-            ctx.changed();
-            notify_pop(ctx, end, key);
+            ctx.wrote(popped(key, end));
             reply
         }
         None => {
-            let popped = pop_from(db, key, end, 1);
-            ctx.changed();
-            notify_pop(ctx, end, key);
-            popped.into_iter().next().map_or(Reply::Null, Reply::Bulk)
+            let v = pop_from(db, key, end, 1);
+            ctx.wrote(popped(key, end));
+            v.into_iter().next().map_or(Reply::Null, Reply::Bulk)
         }
     }
 }
 
-/// The events of a pop from `key`: `lpop`/`rpop`, then `del` when it emptied the list.
-fn notify_pop(ctx: &mut Ctx, end: End, key: &[u8]) {
-    ctx.notify(LIST, end.pop_event(), key);
-    ctx.notify_del_if_gone(key);
+/// A pop from `key`: events `lpop`/`rpop`, then `del` when it emptied the list.
+fn popped(key: &Bytes, end: End) -> Write<'_> {
+    Write::key(key).event(LIST, end.pop_event()).del_if_gone()
 }
 
 fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -348,8 +346,7 @@ fn lset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match normalize_index(index, l.len()) {
         Some(i) => {
             l.set(i, &args[3]);
-            ctx.changed();
-            ctx.notify(LIST, "lset", &args[1]);
+            ctx.wrote(Write::key(&args[1]).event(LIST, "lset"));
             Reply::Ok
         }
         None => Reply::error(OUT_OF_RANGE),
@@ -375,8 +372,7 @@ fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     l.insert(pos + usize::from(after), &args[4]);
     let len = l.len();
-    ctx.changed();
-    ctx.notify(LIST, "linsert", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(LIST, "linsert"));
     Reply::Int(len as i64)
 }
 
@@ -402,9 +398,7 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(key);
     }
     if removed > 0 {
-        ctx.changed();
-        ctx.notify(LIST, "lrem", key);
-        ctx.notify_del_if_gone(key);
+        ctx.wrote(Write::key(key).event(LIST, "lrem").del_if_gone());
     }
     Reply::Int(removed as i64)
 }
@@ -431,12 +425,13 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if l.is_empty() {
         db.remove(key);
     }
-    if removed > 0 {
-        ctx.changed();
-    }
     // Raised even when nothing was trimmed, as Redis does.
-    ctx.notify(LIST, "ltrim", key);
-    ctx.notify_del_if_gone(key);
+    ctx.wrote(
+        Write::key(key)
+            .changes((removed > 0) as usize)
+            .event(LIST, "ltrim")
+            .del_if_gone(),
+    );
     Reply::Ok
 }
 
@@ -542,13 +537,14 @@ fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// The core of LMOVE/RPOPLPUSH/BLMOVE/BRPOPLPUSH: pop from `src`, push to `dst`, atomically.
 /// `Ok(None)` when `src` does not exist; WRONGTYPE when either key holds something else
-/// (nothing is moved then).
+/// (nothing is moved then). `effect`: what to replay instead of the request (a served BLMOVE).
 fn move_element(
     ctx: &mut Ctx,
     src: &Bytes,
     dst: &Bytes,
     from: End,
     to: End,
+    effect: Option<Vec<Bytes>>,
 ) -> Result<Option<Bytes>, Reply> {
     let db = ctx.db();
     match db.get(src) {
@@ -590,11 +586,13 @@ fn move_element(
         }
         v
     };
-    ctx.changed();
-    ctx.signal_ready(dst);
     // Redis pushes first, then pops: the destination's events come first.
-    ctx.notify(LIST, to.push_event(), dst);
-    notify_pop(ctx, from, src);
+    ctx.wrote(Write::key(dst).wakes().event(LIST, to.push_event()));
+    let mut pop = popped(src, from).changes(0);
+    if let Some(e) = effect {
+        pop = pop.effect(e);
+    }
+    ctx.wrote(pop);
     Ok(Some(v))
 }
 
@@ -604,7 +602,7 @@ fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (Ok(f), Ok(t)) => (f, t),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    match move_element(ctx, &args[1], &args[2], from, to) {
+    match move_element(ctx, &args[1], &args[2], from, to, None) {
         Ok(Some(v)) => Reply::Bulk(v),
         Ok(None) => Reply::Null,
         Err(e) => e,
@@ -613,7 +611,7 @@ fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 // RPOPLPUSH source destination
 fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match move_element(ctx, &args[1], &args[2], End::Right, End::Left) {
+    match move_element(ctx, &args[1], &args[2], End::Right, End::Left, None) {
         Ok(Some(v)) => Reply::Bulk(v),
         Ok(None) => Reply::Null,
         Err(e) => e,
@@ -662,10 +660,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
         match ready_list(ctx, key) {
             Ok(true) => {
                 let v = pop_from(ctx.db(), key, end, 1);
-                ctx.changed();
-                ctx.touch(key);
-                notify_pop(ctx, end, key);
-                ctx.propagate(vec![end.pop_cmd(), own(key)]);
+                ctx.wrote(popped(key, end).effect(vec![end.pop_cmd(), own(key)]));
                 let mut out = vec![Reply::Bulk(key.clone())];
                 out.extend(v.into_iter().map(Reply::Bulk));
                 return Reply::Array(out);
@@ -697,11 +692,8 @@ fn bmove_generic(
 ) -> Reply {
     let (src, dst) = (&args[1], &args[2]);
     match ready_list(ctx, src) {
-        Ok(true) => match move_element(ctx, src, dst, from, to) {
-            Ok(Some(v)) => {
-                ctx.propagate(effect);
-                Reply::Bulk(v)
-            }
+        Ok(true) => match move_element(ctx, src, dst, from, to, Some(effect)) {
+            Ok(Some(v)) => Reply::Bulk(v),
             Ok(None) => Reply::Null,
             Err(e) => e,
         },
@@ -784,14 +776,11 @@ fn mpop_from(
 ) -> Result<Option<Reply>, Reply> {
     for key in serve_from(ctx, keys) {
         if ready_list(ctx, key)? {
-            let (popped, n) = pop_many(ctx.db(), key, end, count);
-            ctx.changed();
-            ctx.touch(key);
-            notify_pop(ctx, end, key);
+            let (elements, n) = pop_many(ctx.db(), key, end, count);
             let mut num = itoa::Buffer::new();
             let n = Bytes::copy_from_slice(num.format(n).as_bytes());
-            ctx.propagate(vec![end.pop_cmd(), own(key), n]);
-            return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), popped])));
+            ctx.wrote(popped(key, end).effect(vec![end.pop_cmd(), own(key), n]));
+            return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), elements])));
         }
     }
     Ok(None)

@@ -10,12 +10,12 @@
 //! # What a handler may do through [`Ctx`]
 //! - `ctx.db()`: the client's database (takes the store lock on first use; commands that never
 //!   touch data never lock). `ctx.store()` for the whole [`StoreInner`] (several databases).
-//! - Data changes: call `ctx.changed()` once per change (INFO's dirty counter); for `WRITE`
-//!   commands that changed something the request itself is propagated to the AOF at the end.
-//!   When the request is not what must be replayed (blocking pops, `*` IDs, relative expiries),
-//!   call `ctx.propagate(argv)` with the effect instead (as many times as needed); then the
-//!   request is not propagated.
-//! - `ctx.signal_ready(&key)` after adding data to a key that blocked clients may wait on.
+//! - Data changes: one call per key written, `ctx.wrote(Write::key(&key)...)` (see [`write`]):
+//!   it counts the change (INFO's dirty counter), touches WATCHers, wakes blocked clients when
+//!   asked (`.wakes()`), raises the keyspace events (`.event(class, name)`) and records the
+//!   effect to replay: the request itself at the end of a `WRITE` command that changed
+//!   something, or the `.effect(argv)` given instead (blocking pops, `*` IDs, relative
+//!   expiries). A handler calls nothing else when it writes.
 //! - `ctx.block(args, keys, timeout, timeout_reply)` when nothing can be served: registers the
 //!   client as a waiter and returns [`Reply::Blocked`]. Inside MULTI it returns `timeout_reply`
 //!   at once (blocking commands act non-blocking there). When a signalled key wakes the waiter,
@@ -335,7 +335,7 @@ pub struct Ctx<'a> {
     pub entry: &'static CommandEntry,
     argv: &'a [Bytes],
     store: StoreAccess<'a>,
-    /// Changes made by this command (`ctx.changed()`).
+    /// Changes made by this command ([`Write::changes`]).
     dirty: u64,
     propagated: bool,
     /// Effects belong to an open transaction block (inside EXEC or a script): they reach the
@@ -345,7 +345,7 @@ pub struct Ctx<'a> {
     rerun: bool,
     /// On a re-run, the signalled key that woke the waiter.
     ready_key: Option<Bytes>,
-    /// The handler named the keys it modified (`touch`): WATCH sees only those.
+    /// The handler recorded a write of a key: WATCH sees only the keys it recorded.
     touched: bool,
     /// Changes made by commands a script ran through this context.
     nested_dirty: u64,
@@ -443,55 +443,13 @@ impl<'a> Ctx<'a> {
         self.shared
     }
 
-    /// Count one change to the data (Redis's `server.dirty++`).
-    pub fn changed(&mut self) {
-        self.dirty += 1;
-    }
-
     pub fn changes(&self) -> u64 {
         self.dirty
-    }
-
-    /// Record `argv` as (one of) the effect(s) to replay, instead of the request.
-    pub fn propagate(&mut self, argv: Vec<Bytes>) {
-        self.propagated = true;
-        let db = self.client.db;
-        self.propagate_in(db, argv);
-    }
-
-    /// Like `propagate`, for an effect in another database (MOVE, SWAPDB, COPY ... DB).
-    pub fn propagate_in(&mut self, db: usize, argv: Vec<Bytes>) {
-        self.propagated = true;
-        let tx = self.tx;
-        self.store().propagate(db, &argv, tx);
-    }
-
-    /// This command's effects must not be replayed even though it changed data.
-    pub fn no_propagate(&mut self) {
-        self.propagated = true;
-    }
-
-    /// Waiters on `key` (in the client's database) should re-check it.
-    pub fn signal_ready(&mut self, key: &Bytes) {
-        let db = self.client.db;
-        self.store().signal_ready(db, key);
     }
 
     /// True when this run re-executes a blocked command because a key it waits on changed.
     pub fn is_rerun(&self) -> bool {
         self.rerun
-    }
-
-    /// `key` was modified (for WATCH). A handler that calls this names every key it modified;
-    /// otherwise all the command's key arguments count as modified once it changed data (BLPOP
-    /// over several keys modifies only the one it popped from).
-    pub fn touch(&mut self, key: &Bytes) {
-        self.touched = true;
-        let db = self.client.db;
-        let store = self.store();
-        if !store.watches.is_empty() {
-            store.watches.touch(db, key);
-        }
     }
 
     /// On a re-run, the key whose signal woke this waiter: Redis serves a waiter from the key
@@ -1110,8 +1068,7 @@ mod tests {
     fn half_done_then_panic(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.db()
             .entry_or_insert_with(&args[1], || Value::List(List::new()));
-        ctx.changed();
-        ctx.propagate(vec![Bytes::from_static(b"PING")]);
+        ctx.wrote(Write::unkeyed().effect(vec![Bytes::from_static(b"PING")]));
         panic!("simulated bug");
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use super::connection::help_reply;
 use super::flags::*;
-use super::{CommandSpec, Ctx, is};
+use super::{CommandSpec, Ctx, Write, is};
 use crate::protocol::Reply;
 use crate::scripting::functions::Policy;
 
@@ -118,7 +118,7 @@ fn function_load(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     );
     match r {
         Ok(name) => {
-            ctx.changed();
+            ctx.wrote(Write::unkeyed());
             Reply::bulk_str(&name)
         }
         Err(e) => Reply::Error(e.into()),
@@ -137,7 +137,7 @@ fn function_delete(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if !found {
         return Reply::error("ERR Library not found");
     }
-    ctx.changed();
+    ctx.wrote(Write::unkeyed());
     Reply::Ok
 }
 
@@ -184,7 +184,7 @@ fn function_flush(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .lock()
         .functions
         .flush(&shared.script_status);
-    ctx.changed();
+    ctx.wrote(Write::unkeyed());
     Reply::Ok
 }
 
@@ -219,7 +219,7 @@ fn function_restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .restore(&args[2], policy, &shared.script_status);
     match r {
         Ok(()) => {
-            ctx.changed();
+            ctx.wrote(Write::unkeyed());
             Reply::Ok
         }
         Err(e) => Reply::Error(e.into()),

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::hash::{distinct_indexes, parse_random_count, scan_match, scan_reply, scan_select};
 use super::keys::{parse_cursor, parse_scan_opts};
-use super::{CommandSpec, Ctx, is, parse_i64};
+use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, SET};
 use crate::error;
 use crate::protocol::Reply;
@@ -58,8 +58,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     if n > 0 {
-        ctx.changed();
-        ctx.notify(SET, "sadd", &args[1]);
+        ctx.wrote(Write::key(&args[1]).event(SET, "sadd"));
     }
     Reply::Int(n)
 }
@@ -83,9 +82,7 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(&args[1]);
     }
     if n > 0 {
-        ctx.changed();
-        ctx.notify(SET, "srem", &args[1]);
-        ctx.notify_del_if_gone(&args[1]);
+        ctx.wrote(Write::key(&args[1]).event(SET, "srem").del_if_gone());
     }
     Reply::Int(n)
 }
@@ -120,19 +117,18 @@ fn scard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Int(tri!(get_set(ctx.db(), &args[1])).map_or(0, |s| s.len()) as i64)
 }
 
-/// Record the removal of `popped` from `key` as the effect to replay.
-fn propagate_srem(ctx: &mut Ctx, key: &Bytes, popped: &[Bytes]) {
-    if popped.is_empty() {
-        ctx.no_propagate();
-        return;
-    }
-    for chunk in popped.chunks(1024) {
-        let mut eff = Vec::with_capacity(chunk.len() + 2);
-        eff.push(Bytes::from_static(b"SREM"));
-        eff.push(key.clone());
-        eff.extend(chunk.iter().cloned());
-        ctx.propagate(eff);
-    }
+/// The removal of `popped` from `key` as the effects to replay.
+fn srem_effects(key: &Bytes, popped: &[Bytes]) -> Vec<Vec<Bytes>> {
+    popped
+        .chunks(1024)
+        .map(|chunk| {
+            let mut eff = Vec::with_capacity(chunk.len() + 2);
+            eff.push(Bytes::from_static(b"SREM"));
+            eff.push(key.clone());
+            eff.extend(chunk.iter().cloned());
+            eff
+        })
+        .collect()
 }
 
 // SPOP key [count]
@@ -183,11 +179,13 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(key);
     }
     if !popped.is_empty() {
-        ctx.changed();
-        ctx.notify(SET, "spop", key);
-        ctx.notify_del_if_gone(key);
+        ctx.wrote(
+            Write::key(key)
+                .event(SET, "spop")
+                .del_if_gone()
+                .effects(srem_effects(key, &popped)),
+        );
     }
-    propagate_srem(ctx, key, &popped);
     match count {
         None => popped
             .into_iter()
@@ -256,16 +254,20 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(src);
     }
     // The source's events come before the destination is created (Redis's order).
-    ctx.notify(SET, "srem", src);
-    ctx.notify_del_if_gone(src);
-    if let Value::Set(d) = ctx
+    ctx.wrote(Write::key(src).event(SET, "srem").del_if_gone());
+    let added = match ctx
         .db()
         .entry_or_insert_with(dst, || Value::Set(Set::new()))
     {
-        d.insert(own(m), max);
+        Value::Set(d) => d.insert(own(m), max),
+        _ => false,
+    };
+    // The destination counts as a change, with its event, only when the member was new to it.
+    let mut w = Write::key(dst).changes(added as usize);
+    if added {
+        w = w.event(SET, "sadd");
     }
-    ctx.changed();
-    ctx.notify(SET, "sadd", dst);
+    ctx.wrote(w);
     Reply::Int(1)
 }
 
@@ -364,20 +366,16 @@ fn store_generic(ctx: &mut Ctx, args: &[Bytes], op: Op) -> Reply {
     let n = r.len() as i64;
     if r.is_empty() {
         if db.delete(dst).is_some() {
-            ctx.changed();
-            ctx.touch(dst);
-            ctx.notify(GENERIC, "del", dst);
+            ctx.wrote(Write::key(dst).event(GENERIC, "del"));
         }
     } else {
         db.set(dst, Value::Set(r));
-        ctx.changed();
-        ctx.touch(dst);
         let event = match op {
             Op::Inter => "sinterstore",
             Op::Union => "sunionstore",
             Op::Diff => "sdiffstore",
         };
-        ctx.notify(SET, event, dst);
+        ctx.wrote(Write::key(dst).event(SET, event));
     }
     Reply::Int(n)
 }

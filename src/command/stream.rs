@@ -20,7 +20,7 @@ use bytes::Bytes;
 use std::time::Duration;
 
 use super::flags::*;
-use super::{CommandSpec, Ctx, is};
+use super::{CommandSpec, Ctx, Write, is};
 use crate::config::notify::STREAM;
 use crate::error;
 use crate::protocol::Reply;
@@ -397,13 +397,11 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let trimmed = t.trim.map_or(0, |trim| s.trim(trim));
     let effect = rewrite_trim(args, &t, s, Some(id));
-    ctx.changed();
-    ctx.propagate(effect);
-    ctx.signal_ready(key);
-    ctx.notify(STREAM, "xadd", key);
+    let mut w = Write::key(key).effect(effect).wakes().event(STREAM, "xadd");
     if trimmed > 0 {
-        ctx.notify(STREAM, "xtrim", key);
+        w = w.event(STREAM, "xtrim");
     }
+    ctx.wrote(w);
     id_reply(id)
 }
 
@@ -419,12 +417,11 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let trim = t.trim.expect("strategy required");
     let deleted = s.trim(trim);
     if deleted > 0 {
-        let effect = trim.approx.then(|| rewrite_trim(args, &t, s, None));
-        ctx.changed();
-        if let Some(e) = effect {
-            ctx.propagate(e);
+        let mut w = Write::key(key).event(STREAM, "xtrim");
+        if trim.approx {
+            w = w.effect(rewrite_trim(args, &t, s, None));
         }
-        ctx.notify(STREAM, "xtrim", key);
+        ctx.wrote(w);
     }
     Reply::Int(deleted as i64)
 }
@@ -502,11 +499,8 @@ fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ids.push(tri!(strict_id(a)));
     }
     let n = ids.into_iter().filter(|id| s.delete(*id)).count();
-    for _ in 0..n {
-        ctx.changed();
-    }
     if n > 0 {
-        ctx.notify(STREAM, "xdel", &args[1]);
+        ctx.wrote(Write::key(&args[1]).changes(n).event(STREAM, "xdel"));
     }
     Reply::Int(n as i64)
 }
@@ -551,8 +545,7 @@ fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     s.set_id(id, entries_added, max_del.filter(|m| !m.is_zero()));
-    ctx.changed();
-    ctx.notify(STREAM, "xsetid", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(STREAM, "xsetid"));
     Reply::Ok
 }
 
@@ -873,15 +866,18 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             }
         }
     }
-    ctx.no_propagate();
-    if !effects.is_empty() {
-        ctx.changed();
-        for e in effects {
-            ctx.propagate(e);
-        }
-    }
+    // The deliveries replay as the claims they made (nothing at all when nothing was served).
+    ctx.wrote(
+        Write::unkeyed()
+            .changes(!effects.is_empty() as usize)
+            .effects(effects),
+    );
     for k in new_consumer_in {
-        ctx.notify(STREAM, "xgroup-createconsumer", k);
+        ctx.wrote(
+            Write::key(k)
+                .changes(0)
+                .event(STREAM, "xgroup-createconsumer"),
+        );
     }
     if !served.is_empty() {
         return read_reply(ctx, served);
@@ -986,12 +982,11 @@ fn xgroup_create(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     if !s.create_group(&args[3], id, entries_read) {
         if created_key {
-            ctx.changed();
+            ctx.wrote(Write::key(key));
         }
         return Reply::error(BUSYGROUP);
     }
-    ctx.changed();
-    ctx.notify(STREAM, "xgroup-create", key);
+    ctx.wrote(Write::key(key).event(STREAM, "xgroup-create"));
     Reply::Ok
 }
 
@@ -1020,8 +1015,7 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         tri!(range_id(&args[4], 0))
     };
     s.group_mut(&args[3]).unwrap().set_id(id, entries_read);
-    ctx.changed();
-    ctx.notify(STREAM, "xgroup-setid", &args[2]);
+    ctx.wrote(Write::key(&args[2]).event(STREAM, "xgroup-setid"));
     Reply::Ok
 }
 
@@ -1029,10 +1023,8 @@ fn xgroup_setid(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn xgroup_destroy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let s = tri!(xgroup_stream(ctx.db(), args, false)).expect("exists");
     if s.destroy_group(&args[3]) {
-        ctx.changed();
         // Blocked XREADGROUP readers of this group get NOGROUP.
-        ctx.signal_ready(&args[2]);
-        ctx.notify(STREAM, "xgroup-destroy", &args[2]);
+        ctx.wrote(Write::key(&args[2]).wakes().event(STREAM, "xgroup-destroy"));
         Reply::Int(1)
     } else {
         Reply::Int(0)
@@ -1046,8 +1038,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return nogroup_for_key(&args[3], &args[2]);
     };
     if g.create_consumer(&args[4], now_ms()) {
-        ctx.changed();
-        ctx.notify(STREAM, "xgroup-createconsumer", &args[2]);
+        ctx.wrote(Write::key(&args[2]).event(STREAM, "xgroup-createconsumer"));
         Reply::Int(1)
     } else {
         Reply::Int(0)
@@ -1062,12 +1053,26 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     match g.delete_consumer(&args[4]) {
         Some(n) => {
-            ctx.changed();
-            ctx.notify(STREAM, "xgroup-delconsumer", &args[2]);
+            ctx.wrote(Write::key(&args[2]).event(STREAM, "xgroup-delconsumer"));
             Reply::Int(n as i64)
         }
         None => Reply::Int(0),
     }
+}
+
+/// What XCLAIM/XAUTOCLAIM did: `effects` replay it (nothing is replayed when they are empty);
+/// `xgroup-createconsumer` when the consumer was created.
+fn record_claims(ctx: &mut Ctx, key: &Bytes, effects: Vec<Vec<Bytes>>, new_consumer: bool) {
+    if effects.is_empty() && !new_consumer {
+        return;
+    }
+    let mut w = Write::key(key)
+        .changes(!effects.is_empty() as usize)
+        .effects(effects);
+    if new_consumer {
+        w = w.event(STREAM, "xgroup-createconsumer");
+    }
+    ctx.wrote(w);
 }
 
 // XACK key group id [id ...]
@@ -1084,8 +1089,8 @@ fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ids.push(tri!(strict_id(a)));
     }
     let n = ids.into_iter().filter(|id| g.ack(*id)).count();
-    for _ in 0..n {
-        ctx.changed();
+    if n > 0 {
+        ctx.wrote(Write::key(&args[1]).changes(n));
     }
     Reply::Int(n as i64)
 }
@@ -1341,16 +1346,7 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .unwrap()
             .consumers()
             .contains_key(&consumer[..]);
-    ctx.no_propagate();
-    if !effects.is_empty() {
-        ctx.changed();
-        for e in effects {
-            ctx.propagate(e);
-        }
-    }
-    if new_consumer {
-        ctx.notify(STREAM, "xgroup-createconsumer", key);
-    }
+    record_claims(ctx, key, effects, new_consumer);
     Reply::Array(out)
 }
 
@@ -1428,16 +1424,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         // The PEL entry is gone; replaying a forced claim of a missing entry drops it too.
         effects.push(claim_effect(key, group, consumer, *id, now, 1, last));
     }
-    ctx.no_propagate();
-    if !effects.is_empty() {
-        ctx.changed();
-        for e in effects {
-            ctx.propagate(e);
-        }
-    }
-    if new_consumer {
-        ctx.notify(STREAM, "xgroup-createconsumer", key);
-    }
+    record_claims(ctx, key, effects, new_consumer);
     Reply::Array(vec![
         id_reply(res.next),
         Reply::Array(claimed),

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{CommandSpec, Ctx, is, parse_i64};
+use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, STRING};
 use crate::error;
 use crate::protocol::Reply;
@@ -116,24 +116,20 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Some(at) = at {
         db.set_expire(key, at);
     }
-    ctx.changed();
-    ctx.signal_ready(key);
-    ctx.notify(STRING, "set", key);
-    if at.is_some() {
-        ctx.notify(GENERIC, "expire", key);
-    }
+    let mut w = Write::key(key).wakes().event(STRING, "set");
     if let Some(at) = at {
         let mut eff = vec![Bytes::from_static(b"SET"), key.clone(), val.clone()];
         eff.push(Bytes::from_static(b"PXAT"));
         eff.push(Bytes::from(at.to_string()));
-        ctx.propagate(eff);
+        w = w.event(GENERIC, "expire").effect(eff);
     } else if get_old || nx || xx {
         let mut eff = vec![Bytes::from_static(b"SET"), key.clone(), val.clone()];
         if keepttl {
             eff.push(Bytes::from_static(b"KEEPTTL"));
         }
-        ctx.propagate(eff);
+        w = w.effect(eff);
     }
+    ctx.wrote(w);
     if get_old {
         match old {
             Some(o) => Reply::Bulk(o),
@@ -166,9 +162,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     for kv in args[1..].chunks(2) {
         ctx.db().set(&kv[0], Value::Str(own(&kv[1])));
-        ctx.changed();
-        ctx.signal_ready(&kv[0]);
-        ctx.notify(STRING, "set", &kv[0]);
+        ctx.wrote(Write::key(&kv[0]).wakes().event(STRING, "set"));
     }
     Reply::Ok
 }
@@ -187,8 +181,7 @@ fn incr_generic(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
     };
     ctx.db()
         .set_keep_ttl(key, Value::Str(Bytes::from(new.to_string())));
-    ctx.changed();
-    ctx.notify(STRING, "incrby", key);
+    ctx.wrote(Write::key(key).event(STRING, "incrby"));
     Reply::Int(new)
 }
 
@@ -229,8 +222,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     v.extend_from_slice(&args[2]);
     let n = v.len();
     ctx.db().set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
-    ctx.changed();
-    ctx.notify(STRING, "append", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(STRING, "append"));
     Reply::Int(n as i64)
 }
 
@@ -262,16 +254,18 @@ fn set_with_expiry(ctx: &mut Ctx, key: &Bytes, val: &Bytes, at: i64) {
     let db = ctx.db();
     db.set(key, Value::Str(own(val)));
     db.set_expire(key, at);
-    ctx.changed();
-    ctx.notify(STRING, "set", key);
-    ctx.notify(GENERIC, "expire", key);
-    ctx.propagate(vec![
-        Bytes::from_static(b"SET"),
-        key.clone(),
-        val.clone(),
-        Bytes::from_static(b"PXAT"),
-        Bytes::from(at.to_string()),
-    ]);
+    ctx.wrote(
+        Write::key(key)
+            .event(STRING, "set")
+            .event(GENERIC, "expire")
+            .effect(vec![
+                Bytes::from_static(b"SET"),
+                key.clone(),
+                val.clone(),
+                Bytes::from_static(b"PXAT"),
+                Bytes::from(at.to_string()),
+            ]),
+    );
 }
 
 fn setex_generic(ctx: &mut Ctx, args: &[Bytes], in_ms: bool) -> Reply {
@@ -306,8 +300,7 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     db.set(&args[1], Value::Str(own(&args[2])));
-    ctx.changed();
-    ctx.notify(STRING, "set", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(STRING, "set"));
     Reply::Int(1)
 }
 
@@ -318,8 +311,7 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     ctx.db().set(&args[1], Value::Str(own(&args[2])));
-    ctx.changed();
-    ctx.notify(STRING, "set", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(STRING, "set"));
     old.map(Reply::Bulk).unwrap_or(Reply::Null)
 }
 
@@ -328,8 +320,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match get_string(ctx, &args[1]) {
         Ok(Some(v)) => {
             ctx.db().remove(&args[1]);
-            ctx.changed();
-            ctx.notify(GENERIC, "del", &args[1]);
+            ctx.wrote(Write::key(&args[1]).event(GENERIC, "del"));
             Reply::Bulk(v)
         }
         Ok(None) => Reply::Null,
@@ -386,24 +377,26 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match at {
         Some((at, true)) if at <= unix_ms() => {
             ctx.db().remove(key);
-            ctx.changed();
-            ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
-            ctx.notify(GENERIC, "del", key);
+            ctx.wrote(
+                Write::key(key)
+                    .event(GENERIC, "del")
+                    .effect(vec![Bytes::from_static(b"DEL"), key.clone()]),
+            );
         }
         Some((at, _)) => {
             ctx.db().set_expire(key, at);
-            ctx.changed();
-            ctx.propagate(vec![
+            ctx.wrote(Write::key(key).event(GENERIC, "expire").effect(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 key.clone(),
                 Bytes::from(at.to_string()),
-            ]);
-            ctx.notify(GENERIC, "expire", key);
+            ]));
         }
         None if persist && ctx.db().persist(key) => {
-            ctx.changed();
-            ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
-            ctx.notify(GENERIC, "persist", key);
+            ctx.wrote(
+                Write::key(key)
+                    .event(GENERIC, "persist")
+                    .effect(vec![Bytes::from_static(b"PERSIST"), key.clone()]),
+            );
         }
         None => {}
     }
@@ -421,8 +414,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     for kv in args[1..].chunks(2) {
         ctx.db().set(&kv[0], Value::Str(own(&kv[1])));
-        ctx.changed();
-        ctx.notify(STRING, "set", &kv[0]);
+        ctx.wrote(Write::key(&kv[0]).event(STRING, "set"));
     }
     Reply::Int(1)
 }
@@ -445,15 +437,17 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let v = Bytes::from(long_double::format(new));
     ctx.db().set_keep_ttl(&args[1], Value::Str(v.clone()));
-    ctx.changed();
-    ctx.notify(STRING, "incrbyfloat", &args[1]);
     // The result, not the increment, replays identically.
-    ctx.propagate(vec![
-        Bytes::from_static(b"SET"),
-        args[1].clone(),
-        v.clone(),
-        Bytes::from_static(b"KEEPTTL"),
-    ]);
+    ctx.wrote(
+        Write::key(&args[1])
+            .event(STRING, "incrbyfloat")
+            .effect(vec![
+                Bytes::from_static(b"SET"),
+                args[1].clone(),
+                v.clone(),
+                Bytes::from_static(b"KEEPTTL"),
+            ]),
+    );
     Reply::Bulk(v)
 }
 
@@ -516,8 +510,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     v[offset..offset + value.len()].copy_from_slice(value);
     let n = v.len() as i64;
     ctx.db().set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
-    ctx.changed();
-    ctx.notify(STRING, "setrange", &args[1]);
+    ctx.wrote(Write::key(&args[1]).event(STRING, "setrange"));
     Reply::Int(n)
 }
 

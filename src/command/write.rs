@@ -158,31 +158,31 @@ impl Ctx<'_> {
         self.dirty += w.changes;
         match w.effect {
             Effect::Request => {}
-            Effect::One(argv) => self.record_effect(db, argv),
+            Effect::One(argv) => self.propagate_in(db, argv),
             Effect::Many(v) => {
                 self.propagated = true;
                 for argv in v {
-                    self.record_effect(db, argv);
+                    self.propagate_in(db, argv);
                 }
             }
         }
         let Some(key) = w.key else {
             return;
         };
-        self.touch_key(db, key);
+        self.touch_in(db, key);
         if w.wakes {
             self.store().signal_ready(db, key);
         }
         for (class, name) in w.events.into_iter().flatten() {
-            self.raise(db, class, name, key);
+            self.notify_in(db, class, name, key);
         }
         if w.del_if_gone {
-            self.raise_del_if_gone(db, key);
+            self.notify_del_if_gone(db, key);
         }
     }
 
     /// Record `argv` as (one of) the effect(s) to replay, in database `db`.
-    fn record_effect(&mut self, db: usize, argv: Vec<Bytes>) {
+    fn propagate_in(&mut self, db: usize, argv: Vec<Bytes>) {
         self.propagated = true;
         let tx = self.tx;
         self.store().propagate(db, &argv, tx);
@@ -191,7 +191,7 @@ impl Ctx<'_> {
     /// `key` was modified (for WATCH): once a handler names a modified key, only the keys it
     /// names count (BLPOP over several keys modifies only the one it popped from).
     #[inline]
-    fn touch_key(&mut self, db: usize, key: &Bytes) {
+    fn touch_in(&mut self, db: usize, key: &Bytes) {
         self.touched = true;
         let store = self.store();
         if !store.watches.is_empty() {
@@ -202,26 +202,26 @@ impl Ctx<'_> {
     /// Keyspace event `event` of `class` on `key` in `db`. With notifications off it is a load
     /// and a branch.
     #[inline(always)]
-    fn raise(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+    fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
         let flags = self.shared.store.notifier().flags();
         if notify::wanted(flags, class) {
-            self.raise_slow(flags, db, event, key);
+            self.notify_slow(flags, db, event, key);
         }
     }
 
     /// `del` on `key` if it no longer exists: a command that emptied a container deleted it
     /// (Redis raises this after the command's own event).
     #[inline(always)]
-    fn raise_del_if_gone(&mut self, db: usize, key: &[u8]) {
+    fn notify_del_if_gone(&mut self, db: usize, key: &[u8]) {
         let flags = self.shared.store.notifier().flags();
         if notify::wanted(flags, GENERIC) && !self.store().dbs[db].map.contains_key(key) {
-            self.raise_slow(flags, db, "del", key);
+            self.notify_slow(flags, db, "del", key);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn raise_slow(&mut self, flags: u32, db: usize, event: &str, key: &[u8]) {
+    fn notify_slow(&mut self, flags: u32, db: usize, event: &str, key: &[u8]) {
         // Events the keyspace raised first (an expired key found by this command's lookup, a
         // key it created) go out before this one.
         self.store().publish_pending();

@@ -15,7 +15,7 @@ use super::hash::{
     distinct_indexes, flatten_pairs, parse_random_count, scan_match, scan_reply, scan_select,
 };
 use super::keys::{parse_cursor, parse_scan_opts};
-use super::{CommandSpec, Ctx, is, parse_timeout_secs};
+use super::{CommandSpec, Ctx, Write, is, parse_timeout_secs};
 use crate::config::notify::{GENERIC, ZSET};
 use crate::error;
 use crate::protocol::Reply;
@@ -192,11 +192,11 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) -> Reply {
         db.remove(key);
     }
     if added + updated > 0 {
-        ctx.changed();
-        ctx.notify(ZSET, if incr { "zincr" } else { "zadd" }, key);
-    }
-    if added > 0 {
-        ctx.signal_ready(key);
+        ctx.wrote(
+            Write::key(key)
+                .event(ZSET, if incr { "zincr" } else { "zadd" })
+                .wakes_if(added > 0),
+        );
     }
     if incr {
         match last {
@@ -224,9 +224,7 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(&args[1]);
     }
     if n > 0 {
-        ctx.changed();
-        ctx.notify(ZSET, "zrem", &args[1]);
-        ctx.notify_del_if_gone(&args[1]);
+        ctx.wrote(Write::key(&args[1]).event(ZSET, "zrem").del_if_gone());
     }
     Reply::Int(n)
 }
@@ -463,9 +461,7 @@ fn zrange_generic(
     let n = picked.len();
     if picked.is_empty() {
         if db.delete(dst).is_some() {
-            ctx.changed();
-            ctx.touch(dst);
-            ctx.notify(GENERIC, "del", dst);
+            ctx.wrote(Write::key(dst).event(GENERIC, "del"));
         }
     } else {
         let mut z = ZSet::new(0, zl);
@@ -474,10 +470,7 @@ fn zrange_generic(
         }
         z.shrink_encoding(zl);
         db.set(dst, Value::ZSet(Box::new(z)));
-        ctx.changed();
-        ctx.touch(dst);
-        ctx.signal_ready(dst);
-        ctx.notify(ZSET, "zrangestore", dst);
+        ctx.wrote(Write::key(dst).wakes().event(ZSET, "zrangestore"));
     }
     Reply::Int(n as i64)
 }
@@ -532,10 +525,12 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[Bytes], rangetype: RangeType) -> Rep
         db.remove(&args[1]);
     }
     if !doomed.is_empty() {
-        ctx.changed();
         // The event is the command's name: zremrangebyscore, zremrangebyrank, zremrangebylex.
-        ctx.notify(ZSET, ctx.entry.spec.name, &args[1]);
-        ctx.notify_del_if_gone(&args[1]);
+        ctx.wrote(
+            Write::key(&args[1])
+                .event(ZSET, ctx.entry.spec.name)
+                .del_if_gone(),
+        );
     }
     Reply::Int(doomed.len() as i64)
 }
@@ -571,19 +566,15 @@ fn pop_entries(db: &mut Db, key: &[u8], max: bool, count: usize) -> Vec<(Bytes, 
     out
 }
 
-/// The events of a pop from `key`: `zpopmin`/`zpopmax`, then `del` when it emptied the set.
-fn notify_pop(ctx: &mut Ctx, key: &[u8], max: bool) {
-    ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
-    ctx.notify_del_if_gone(key);
+/// A pop from `key`: events `zpopmin`/`zpopmax`, then `del` when it emptied the set.
+fn pop_write(key: &Bytes, max: bool) -> Write<'_> {
+    Write::key(key)
+        .event(ZSET, if max { "zpopmax" } else { "zpopmin" })
+        .del_if_gone()
 }
 
-fn pop_effect(ctx: &mut Ctx, key: &Bytes, max: bool, count: usize) {
-    let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-    ctx.propagate(vec![
-        Bytes::from_static(name),
-        key.clone(),
-        Bytes::from(count.to_string()),
-    ]);
+fn pop_cmd(max: bool) -> Bytes {
+    Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" })
 }
 
 fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
@@ -605,8 +596,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
     }
     let popped = pop_entries(db, &args[1], max, count.unwrap_or(1));
     if !popped.is_empty() {
-        ctx.changed();
-        notify_pop(ctx, &args[1], max);
+        ctx.wrote(pop_write(&args[1], max));
     }
     if count.is_none() || resp < 3 {
         let mut flat = Vec::with_capacity(popped.len() * 2);
@@ -661,11 +651,7 @@ fn bzpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
         }
         let popped = pop_entries(db, k, max, 1);
         let (m, s) = popped.into_iter().next().expect("non-empty");
-        ctx.changed();
-        ctx.touch(k);
-        notify_pop(ctx, k, max);
-        let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-        ctx.propagate(vec![Bytes::from_static(name), k.clone()]);
+        ctx.wrote(pop_write(k, max).effect(vec![pop_cmd(max), k.clone()]));
         return Reply::Array(vec![
             Reply::Bulk(k.clone()),
             Reply::Bulk(m),
@@ -739,11 +725,12 @@ fn mpop_some(
         }
         let popped = pop_entries(db, k, max, count);
         let n = popped.len();
-        ctx.changed();
         // Only the key popped from counts as modified for WATCH.
-        ctx.touch(k);
-        notify_pop(ctx, k, max);
-        pop_effect(ctx, k, max, n);
+        ctx.wrote(pop_write(k, max).effect(vec![
+            pop_cmd(max),
+            k.clone(),
+            Bytes::from(n.to_string()),
+        ]));
         let items = popped
             .into_iter()
             .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
@@ -1006,18 +993,13 @@ fn zsetop_generic(
     let len = z.len();
     if len == 0 {
         if db.delete(dst).is_some() {
-            ctx.changed();
-            ctx.touch(dst);
-            ctx.notify(GENERIC, "del", dst);
+            ctx.wrote(Write::key(dst).event(GENERIC, "del"));
         }
     } else {
         z.shrink_encoding(zl);
         db.set(dst, Value::ZSet(Box::new(z)));
-        ctx.changed();
-        ctx.touch(dst);
-        ctx.signal_ready(dst);
         // zunionstore, zinterstore, zdiffstore.
-        ctx.notify(ZSET, ctx.entry.spec.name, dst);
+        ctx.wrote(Write::key(dst).wakes().event(ZSET, ctx.entry.spec.name));
     }
     Reply::Int(len as i64)
 }

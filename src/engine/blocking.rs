@@ -4,8 +4,9 @@
 //! - A blocking handler that finds nothing to serve calls `Ctx::block`, which registers a
 //!   [`Waiter`] here, before the lock is released, so no push between "empty" and "waiting" can
 //!   be missed.
-//! - Writers call `StoreInner::signal_ready(db, key)` (`crate::engine`); it only records the key when somebody waits
-//!   on it, so the common no-waiter case costs one hash lookup.
+//! - A write recorded with `.wakes()` (`command::write`) calls `StoreInner::signal_ready(db, key)`;
+//!   it only records the key when somebody waits on it, so the common no-waiter case costs one
+//!   hash lookup.
 //! - After each command, dispatch calls `command::serve_ready_keys`, which re-runs each waiting
 //!   command (in arrival order per key) with blocking disabled; the first run that produces a
 //!   reply unregisters the waiter, pushes the reply into its outbox and wakes its connection.

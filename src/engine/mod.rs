@@ -6,9 +6,10 @@
 //! 1. A connection's reader decodes a request; `command::dispatch` resolves it in the command
 //!    table and applies the generic checks; `command::execute` runs the handler in a
 //!    `command::Ctx`, which takes the store lock ([`Store::lock`]) on first use.
-//! 2. The handler changes [`crate::store::Keyspace`] data and records what follows from it:
-//!    `ctx.propagate` (the effect to replay; by default the request itself), `ctx.notify`
-//!    (a keyspace event), `ctx.signal_ready` (a key blocked clients wait on). Lazy expiry
+//! 2. The handler changes [`crate::store::Keyspace`] data and records what follows from it,
+//!    once per key, with `ctx.wrote(Write::key(..)...)` (`command::write`): the change count,
+//!    the effect to replay (by default the request itself), WATCH, keyspace events, and
+//!    whether blocked clients on the key re-check it. Lazy expiry
 //!    inside the keyspace is picked up here ([`StoreInner::flush_expired`]): a `DEL` effect, a
 //!    watch touch, a signalled key.
 //! 3. When the outermost unit ends — a command, an `EXEC` (whose queued commands and scripts
@@ -212,6 +213,22 @@ impl StoreInner {
 
     pub fn signal_ready(&mut self, db: usize, key: &Bytes) {
         self.blocking.signal_ready(db, key);
+    }
+
+    /// Empty database `db` (FLUSHDB, FLUSHALL): its waiters re-check their keys; watchers of
+    /// keys that existed find them gone at EXEC.
+    pub fn flush_db(&mut self, db: usize) {
+        self.keyspace.dbs[db].clear();
+        self.blocking.signal_db(db);
+    }
+
+    /// SWAPDB: exchange two databases; the waiters of both re-check their keys.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a != b {
+            self.keyspace.dbs.swap(a, b);
+            self.blocking.signal_db(a);
+            self.blocking.signal_db(b);
+        }
     }
 
     /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most

@@ -1,7 +1,7 @@
 //! WATCHed keys: which clients watch which keys, and which transactions a write has doomed.
 //!
-//! Dispatch touches the key arguments of every write command that changed data; commands that
-//! change other keys (MOVE and COPY to another db) touch them explicitly. Keys emptied by
+//! Every write a handler records touches its key (`command::write`); a `WRITE` command that
+//! changed data without recording a key touches all its key arguments. Keys emptied by
 //! FLUSHDB, FLUSHALL or SWAPDB are caught by EXEC itself: a key that existed at WATCH and is
 //! gone dooms the transaction. EXEC of a doomed client replies with a null array.
 

@@ -2,12 +2,14 @@
 # User-space instructions per request, ferrymq vs redis-server, counted by callgrind.
 #
 #   bash benches/instructions.sh [--requests N] [--clients C] [--pipeline P] [--aof POLICY]
-#                                [scenario...]
+#                                [--baseline PATH] [scenario...]
 #
 # A scenario is a redis-benchmark test name (ping, lpush, rpop, ...) or a quoted command
 # ("publish chan hello", "xadd s * f v"). Default: ping lpush rpop "publish chan hello".
 # --aof POLICY runs both servers with `appendonly yes` and `appendfsync POLICY` (always,
 # everysec, no), to count what persisting each write costs.
+# --baseline PATH also counts another ferrymq binary (say, a release build of the previous
+# commit) in the same run, for before/after figures measured under the same load.
 #
 # Why: on a shared machine throughput moves ±30% from one run to the next, and hardware
 # counters are not available inside most VMs; instruction counts from valgrind's callgrind are
@@ -25,6 +27,7 @@ REQUESTS=20000
 CLIENTS=50
 PIPELINE=1
 AOF=""
+BASELINE=""
 SCENARIOS=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
         --clients) CLIENTS=$2; shift ;;
         --pipeline) PIPELINE=$2; shift ;;
         --aof) AOF=$2; shift ;;
+        --baseline) BASELINE=$2; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) SCENARIOS+=("$1") ;;
     esac
@@ -78,8 +82,10 @@ count() {
     else
         common+=(--appendonly no)
     fi
-    if [ "$kind" = ferrymq ]; then
-        valgrind --tool=callgrind --callgrind-out-file="$out" "$FERRYMQ" "${common[@]}" \
+    if [ "$kind" = ferrymq ] || [ "$kind" = baseline ]; then
+        local bin=$FERRYMQ
+        [ "$kind" = baseline ] && bin=$BASELINE
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "${common[@]}" \
             > "$WORK/log" 2>&1 &
     else
         valgrind --tool=callgrind --callgrind-out-file="$out" redis-server "${common[@]}" \
@@ -125,11 +131,22 @@ echo
 echo "- $(date -u '+%Y-%m-%d %H:%M UTC'); ferrymq $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $(redis-server --version | cut -d' ' -f1-3)"
 echo "- redis-benchmark -c $CLIENTS -n $REQUESTS -P $PIPELINE${AOF:+; appendonly yes, appendfsync $AOF}"
 echo
-echo "| scenario | ferrymq | redis-server | ratio |"
-echo "|---|---:|---:|---:|"
+if [ -n "$BASELINE" ]; then
+    echo "| scenario | ferrymq | baseline | change | redis-server | ratio |"
+    echo "|---|---:|---:|---:|---:|---:|"
+else
+    echo "| scenario | ferrymq | redis-server | ratio |"
+    echo "|---|---:|---:|---:|"
+fi
 for s in "${SCENARIOS[@]}"; do
     f=$(count ferrymq "$s")
     r=$(count redis "$s")
     ratio=$(awk -v f="$f" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", f / r; else print "-" }')
-    echo "| $s -P $PIPELINE | $f | $r | $ratio |"
+    if [ -n "$BASELINE" ]; then
+        b=$(count baseline "$s")
+        change=$(awk -v f="$f" -v b="$b" 'BEGIN { if (b > 0) printf "%+.1f%%", (f - b) * 100 / b; else print "-" }')
+        echo "| $s -P $PIPELINE | $f | $b | $change | $r | $ratio |"
+    else
+        echo "| $s -P $PIPELINE | $f | $r | $ratio |"
+    fi
 done

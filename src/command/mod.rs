@@ -526,6 +526,17 @@ impl<'a> Ctx<'a> {
         self.argv
     }
 
+    /// Run the handler: the one way every path (a client's command, EXEC's queue, a script's
+    /// `redis.call`, a woken waiter, AOF replay) executes a command. Then the request is
+    /// propagated if it changed data and no write gave another effect, WATCH sees the key
+    /// arguments if no write named its key, and lazy expiry's deletions are recorded.
+    fn run(&mut self) -> Reply {
+        let argv = self.argv;
+        let reply = run_handler(self, argv);
+        self.finish_effects();
+        reply
+    }
+
     /// End of command: propagate the request if it changed data and no explicit effect was given.
     fn finish_effects(&mut self) {
         if (self.dirty > 0 || self.panicked) && self.entry.has_flag(flags::WRITE) && !self.touched {
@@ -645,8 +656,7 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
     sub.tx = tx;
-    let reply = run_handler(&mut sub, argv);
-    sub.finish_effects();
+    let reply = sub.run();
     let dirty = sub.dirty;
     drop(sub);
     entry.calls.fetch_add(1, Ordering::Relaxed);
@@ -799,8 +809,7 @@ pub fn execute(
         argv,
         StoreAccess::Unlocked(&shared.store),
     );
-    let reply = run_handler(&mut ctx, argv);
-    ctx.finish_effects();
+    let reply = ctx.run();
     if let Some(store) = ctx.store_if_locked() {
         store.drain_effects();
         if store.blocking.has_ready() {
@@ -905,8 +914,7 @@ pub fn execute_transaction(
         let mut ctx = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(guard));
         ctx.blocking_allowed = false;
         ctx.tx = true;
-        let reply = run_handler(&mut ctx, argv);
-        ctx.finish_effects();
+        let reply = ctx.run();
         let dirty = ctx.dirty;
         drop(ctx);
         record_call(shared, client, entry, argv, start, &reply, dirty);
@@ -944,8 +952,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             ctx.rerun = true;
             ctx.ready_key = Some(key.clone());
             ctx.blocking_allowed = false;
-            let reply = run_handler(&mut ctx, &argv);
-            ctx.finish_effects();
+            let reply = ctx.run();
             drop(ctx);
             // Each served waiter is a unit of its own: its pop follows the push that fed it.
             store.drain_effects();

@@ -131,9 +131,11 @@ pub struct Shared {
     loading: AtomicBool,
     shutdown_requested: AtomicBool,
     shutdown: Notify,
-    /// CLIENT PAUSE: deadline in unix ms (0 = not paused) and whether reads are paused too.
-    pause_until: AtomicI64,
-    pause_all: AtomicBool,
+    /// CLIENT UNPAUSE wakes the clients CLIENT PAUSE holds (the pause itself is
+    /// `store.pause()`).
+    pub unpaused: Notify,
+    /// Clients waiting for a pause to end (INFO counts them in `blocked_clients`).
+    pub paused_clients: AtomicU64,
     /// Highest AOF offset known to be on disk; writers holding `appendfsync always` replies wait
     /// on it.
     pub durable: watch::Sender<u64>,
@@ -195,8 +197,8 @@ impl Shared {
             loading: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
             shutdown: Notify::new(),
-            pause_until: AtomicI64::new(0),
-            pause_all: AtomicBool::new(false),
+            unpaused: Notify::new(),
+            paused_clients: AtomicU64::new(0),
             durable: watch::Sender::new(0),
             aof: crate::aof::Aof::default(),
         });
@@ -513,35 +515,66 @@ impl Shared {
         }
     }
 
+    /// CLIENT PAUSE: as in Redis, a pause already in force is never shortened nor weakened
+    /// (ALL stays ALL until it ends).
     pub fn pause(&self, ms: u64, all: bool) {
-        self.pause_all.store(all, Ordering::SeqCst);
-        self.pause_until
-            .store(unix_ms() + ms as i64, Ordering::SeqCst);
+        let now = unix_ms();
+        let until = now.saturating_add(ms.min(i64::MAX as u64) as i64);
+        let p = self.store.pause();
+        let (until, all) = match p.active(now) {
+            Some((u, a)) => (until.max(u), all || a),
+            None => (until, all),
+        };
+        p.set(until, all);
     }
 
     pub fn unpause(&self) {
-        self.pause_until.store(0, Ordering::SeqCst);
+        self.store.pause().clear();
+        self.unpaused.notify_waiters();
     }
 
-    /// How long a command must wait because of CLIENT PAUSE (None: run it now).
-    pub fn pause_delay(&self, argv: &[Bytes]) -> Option<Duration> {
-        let until = self.pause_until.load(Ordering::Relaxed);
-        if until == 0 {
-            return None;
-        }
+    /// How long `argv` must wait because of CLIENT PAUSE (None: run it now). Under PAUSE WRITE
+    /// that is every command that may write or feed replication, judged as Redis judges it
+    /// before running it: a script by the flags it declares (a `no-writes` EVAL or FCALL runs;
+    /// one without a shebang waits), EXEC by the commands it queued. A command with the wrong
+    /// arity or an unknown name is not held: its error goes out at once.
+    pub fn pause_delay(&self, client: &ClientState, argv: &[Bytes]) -> Option<Duration> {
         let now = unix_ms();
-        if until <= now {
-            return None;
-        }
+        let (until, all) = self.store.pause().active(now)?;
+        // Under ALL everything waits, CLIENT UNPAUSE and AUTH included, as in Redis.
         let entry = crate::command::resolve(argv).ok()?;
-        if entry.spec.name == "client" || entry.has_flag(flags::NO_AUTH) {
+        if !crate::command::arity_ok(entry.spec.arity, argv.len()) {
             return None;
         }
-        let all = self.pause_all.load(Ordering::Relaxed);
-        if all || entry.has_flag(flags::WRITE) {
-            Some(Duration::from_millis((until - now) as u64))
-        } else {
-            None
+        let held = all
+            || if entry.spec.name == "exec" {
+                client.multi.as_ref().is_some_and(|m| {
+                    m.queue
+                        .iter()
+                        .any(|q| crate::command::resolve(q).is_ok_and(|e| self.may_replicate(e, q)))
+                })
+            } else {
+                self.may_replicate(entry, argv)
+            };
+        held.then(|| Duration::from_millis((until - now) as u64))
+    }
+
+    /// Whether running `argv` may write or feed replication (Redis's `CMD_WRITE |
+    /// CMD_MAY_REPLICATE` after a script's declared flags replace its command's).
+    fn may_replicate(&self, entry: &CommandEntry, argv: &[Bytes]) -> bool {
+        if !entry.has_flag(flags::WRITE | flags::MAY_REPLICATE) {
+            return false;
+        }
+        if !matches!(entry.spec.name, "eval" | "evalsha" | "fcall") {
+            return true;
+        }
+        // A script that is running holds the lock: judge it as undeclared (it waits).
+        let Some(scripting) = self.scripting.try_lock() else {
+            return true;
+        };
+        match scripting.declared_flags(argv) {
+            Some(f) => f & crate::scripting::script_flags::NO_WRITES == 0,
+            None => true,
         }
     }
 

@@ -94,6 +94,10 @@ pub mod flags {
     /// Not queued inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET).
     pub const MULTI_CONTROL: u32 = 1 << 15;
     pub const SKIP_SLOWLOG: u32 = 1 << 16;
+    /// Not a write, but may feed the replication stream (PUBLISH, EVAL, FCALL): paused by
+    /// CLIENT PAUSE WRITE, refused in read-only scripts. Not shown by COMMAND INFO (Redis
+    /// hides it too).
+    pub const MAY_REPLICATE: u32 = 1 << 17;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -314,7 +318,7 @@ pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandEntry, String> {
     }
 }
 
-fn arity_ok(arity: i32, argc: usize) -> bool {
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
     if arity >= 0 {
         argc == arity as usize
     } else {

@@ -317,13 +317,23 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Stop listening for messages posted to the given shard channels",
             "7.0.0",
         ),
-    CommandSpec::new("publish", 3, PUBSUB | LOADING | STALE | FAST, publish)
-        .group(PS)
-        .doc("Post a message to a channel", "2.0.0"),
-    CommandSpec::new("spublish", 3, PUBSUB | LOADING | STALE | FAST, spublish)
-        .keys(1, 1, 1)
-        .group(PS)
-        .doc("Post a message to a shard channel", "7.0.0"),
+    CommandSpec::new(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        publish,
+    )
+    .group(PS)
+    .doc("Post a message to a channel", "2.0.0"),
+    CommandSpec::new(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        spublish,
+    )
+    .keys(1, 1, 1)
+    .group(PS)
+    .doc("Post a message to a shard channel", "7.0.0"),
     CommandSpec::new("pubsub", -2, 0, pubsub_help)
         .group(PS)
         .doc("A container for Pub/Sub commands", "2.8.0")

@@ -479,9 +479,14 @@ const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
 
 pub const COMMANDS: &[CommandSpec] = &[
     // Keys are found through numkeys (Redis reports 0 0 0 and the movablekeys flag).
-    CommandSpec::new("fcall", -3, NOSCRIPT | SKIP_MONITOR | STALE, fcall)
-        .group(G)
-        .doc("Invoke a function", "7.0.0"),
+    CommandSpec::new(
+        "fcall",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE,
+        fcall,
+    )
+    .group(G)
+    .doc("Invoke a function", "7.0.0"),
     CommandSpec::new(
         "fcall_ro",
         -3,
@@ -494,12 +499,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group(G)
         .doc("A container for function commands", "7.0.0")
         .subs(FUNCTION_SUBCOMMANDS),
-    CommandSpec::new("eval", -3, NOSCRIPT | SKIP_MONITOR | STALE, eval)
-        .group(G)
-        .doc("Execute a Lua script server side", "2.6.0"),
-    CommandSpec::new("evalsha", -3, NOSCRIPT | SKIP_MONITOR | STALE, evalsha)
-        .group(G)
-        .doc("Execute a Lua script server side", "2.6.0"),
+    CommandSpec::new(
+        "eval",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE,
+        eval,
+    )
+    .group(G)
+    .doc("Execute a Lua script server side", "2.6.0"),
+    CommandSpec::new(
+        "evalsha",
+        -3,
+        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE,
+        evalsha,
+    )
+    .group(G)
+    .doc("Execute a Lua script server side", "2.6.0"),
     CommandSpec::new(
         "eval_ro",
         -3,

@@ -58,9 +58,14 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
             shared.config_file(),
         );
     }
+    // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+    let paused = ctx.shared.paused_clients.load(Ordering::Relaxed) as usize;
     let (blocked, blocking_keys) = {
         let s = ctx.store();
-        (s.blocking.blocked_clients(), s.blocking.blocking_keys())
+        (
+            s.blocking.blocked_clients() + paused,
+            s.blocking.blocking_keys(),
+        )
     };
     if want("clients", true) {
         let _ = write!(

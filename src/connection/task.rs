@@ -153,10 +153,13 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                         shared.script_status.wait_turn().await;
                         state.clock = None;
                     }
-                    if let Some(d) = shared.pause_delay(&argv) {
-                        handle.outbox.wake();
-                        tokio::time::sleep(d).await;
-                        state.clock = None;
+                    if shared
+                        .store
+                        .pause()
+                        .active(crate::store::unix_ms())
+                        .is_some()
+                    {
+                        wait_pause(shared, state, &argv).await;
                     }
                     match dispatch(shared, state, argv) {
                         Outcome::Continue => {}
@@ -449,4 +452,32 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     }
     wr.shutdown().await;
     handle.notify_killed();
+}
+
+/// Hold `argv` while CLIENT PAUSE applies to it: until the pause ends, is extended, or CLIENT
+/// UNPAUSE. The client counts as blocked meanwhile (INFO `blocked_clients`).
+async fn wait_pause(shared: &Arc<Shared>, state: &mut ClientState, argv: &[bytes::Bytes]) {
+    let mut counted = false;
+    loop {
+        // Registered before the check, so an UNPAUSE between the two is not missed.
+        let unpaused = shared.unpaused.notified();
+        tokio::pin!(unpaused);
+        unpaused.as_mut().enable();
+        let Some(d) = shared.pause_delay(state, argv) else {
+            break;
+        };
+        if !counted {
+            counted = true;
+            shared.paused_clients.fetch_add(1, Ordering::Relaxed);
+            state.handle.outbox.wake();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = &mut unpaused => {}
+        }
+    }
+    if counted {
+        shared.paused_clients.fetch_sub(1, Ordering::Relaxed);
+        state.clock = None;
+    }
 }

@@ -62,6 +62,37 @@ pub struct StoreInner {
     notify_flags: u32,
     /// DEBUG SET-ACTIVE-EXPIRE: false leaves expired keys to lookups (tests of lazy expiry).
     pub active_expire_enabled: bool,
+    /// CLIENT PAUSE (shared with [`Store::pause`]): no key expires while it lasts.
+    pub pause: Arc<Pause>,
+}
+
+/// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
+/// (the connections check it before each command).
+#[derive(Default)]
+pub struct Pause {
+    /// Unix ms; 0 = not paused.
+    until: std::sync::atomic::AtomicI64,
+    all: std::sync::atomic::AtomicBool,
+}
+
+impl Pause {
+    pub fn set(&self, until_ms: i64, all: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.all.store(all, SeqCst);
+        self.until.store(until_ms, SeqCst);
+    }
+
+    pub fn clear(&self) {
+        self.until.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The deadline in unix ms when clients are paused at `now`, and whether reads are too.
+    #[inline]
+    pub fn active(&self, now: i64) -> Option<(i64, bool)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let until = self.until.load(Relaxed);
+        (until > now).then(|| (until, self.all.load(Relaxed)))
+    }
 }
 
 impl std::ops::Deref for StoreInner {
@@ -97,13 +128,15 @@ impl StoreInner {
             notify,
             notify_flags: 0,
             active_expire_enabled: true,
+            pause: Arc::default(),
         }
     }
 
     /// Start a command: fix the time used for expiry decisions.
     #[inline]
     pub fn begin_command(&mut self, db: usize, now: i64) {
-        self.keyspace.begin_command(db, now);
+        let paused = self.pause.active(now).is_some();
+        self.keyspace.begin_command(db, now, paused);
         self.refresh_notify();
     }
 
@@ -235,11 +268,12 @@ impl StoreInner {
     /// `budget` of them so the lock is never held for long (the cycle runs again soon). One
     /// unit: its `DEL`s are drained at the end.
     pub fn active_expire(&mut self, budget: usize) -> usize {
-        if !self.active_expire_enabled {
+        let now = unix_ms();
+        // Nothing expires while clients are paused (Redis's pause keeps the dataset static).
+        if !self.active_expire_enabled || self.pause.active(now).is_some() {
             return 0;
         }
         self.refresh_notify();
-        let now = unix_ms();
         let mut removed = 0;
         for db in 0..self.keyspace.dbs.len() {
             removed += self.keyspace.expire_due(db, now, budget - removed);
@@ -255,6 +289,8 @@ pub struct Store {
     inner: parking_lot::Mutex<StoreInner>,
     /// The keyspace-notification flags, readable without the lock.
     notifier: Arc<Notifier>,
+    /// CLIENT PAUSE, readable without the lock.
+    pause: Arc<Pause>,
 }
 
 impl Store {
@@ -263,6 +299,7 @@ impl Store {
         let inner = StoreInner::with_notifier(databases, Arc::new(Notifier::with_hub(hub)));
         Store {
             notifier: inner.notify.clone(),
+            pause: inner.pause.clone(),
             inner: parking_lot::Mutex::new(inner),
         }
     }
@@ -270,6 +307,11 @@ impl Store {
     /// The keyspace-notification settings (see `crate::notify`).
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// CLIENT PAUSE state.
+    pub fn pause(&self) -> &Pause {
+        &self.pause
     }
 
     /// Take the store lock. Never hold the guard across an `.await`.

@@ -551,6 +551,16 @@ impl Functions {
             .collect()
     }
 
+    /// The flags of function `name` (case-insensitive), if it exists.
+    pub fn flags_of(&self, name: &[u8]) -> Option<u32> {
+        let lname = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let lib = self.libs.get(self.index.get(&lname)?)?;
+        lib.functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(&lname))
+            .map(|f| f.flags)
+    }
+
     /// FCALL / FCALL_RO function numkeys [key ...] [arg ...] (`argv` is the whole command).
     pub fn call(
         &mut self,

@@ -695,13 +695,15 @@ fn check_call(
     {
         return Err(msg.into());
     }
-    if entry.has_flag(flags::WRITE) {
-        if opts.read_only {
-            return Err("ERR Write commands are not allowed from read-only scripts.".into());
-        }
-        if let Some(msg) = crate::aof::refuse_writes(ctx.shared) {
-            return Err(msg);
-        }
+    // PUBLISH and the other may-replicate commands count as writes here (Redis's
+    // `scriptCall`), so a read-only script never feeds the replication stream.
+    if opts.read_only && entry.has_flag(flags::WRITE | flags::MAY_REPLICATE) {
+        return Err("ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    if entry.has_flag(flags::WRITE)
+        && let Some(msg) = crate::aof::refuse_writes(ctx.shared)
+    {
+        return Err(msg);
     }
     if !opts.allow_oom
         && opts.oom_at_start
@@ -766,6 +768,30 @@ impl Scripting {
 
     pub fn exists(&self, sha: &str) -> bool {
         self.scripts.contains_key(sha)
+    }
+
+    /// The flags an EVAL/EVALSHA/FCALL declares (its shebang, or the function's flags), as
+    /// Redis's `getCommandFlags` reads them before running it: None when it declares none (no
+    /// shebang, an unknown script or function).
+    pub fn declared_flags(&self, argv: &[Bytes]) -> Option<u32> {
+        let name = argv.first()?;
+        let body = argv.get(1)?;
+        if name.eq_ignore_ascii_case(b"fcall") {
+            return self.functions.flags_of(body);
+        }
+        let sha = if name.eq_ignore_ascii_case(b"evalsha") {
+            if body.len() != 40 {
+                return None;
+            }
+            String::from_utf8_lossy(body).to_ascii_lowercase()
+        } else {
+            sha1_hex(body)
+        };
+        match self.scripts.get(&sha) {
+            Some(s) => s.flags,
+            None if name.eq_ignore_ascii_case(b"eval") => parse_eval_shebang(body).ok()?.0,
+            None => None,
+        }
     }
 
     pub fn flush(&mut self) {

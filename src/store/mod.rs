@@ -121,6 +121,9 @@ pub struct Db {
     events: Vec<(KeyEvent, Bytes)>,
     /// `TRACK_*` bits from the notification flags; 0 when notifications are off.
     track: u8,
+    /// Clients are paused (CLIENT PAUSE): reads treat expired keys as missing but leave them
+    /// in place, as Redis does, so nothing is deleted (nor propagated) during a pause.
+    keep_expired: bool,
 }
 
 impl Db {
@@ -143,17 +146,28 @@ impl Db {
 
     /// Look a key up for reading or writing, removing it first if it has expired.
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        if !self.expires.is_empty() {
-            self.expire_if_needed(key);
+        if !self.expires.is_empty() && self.lookup_expired(key) {
+            return None;
         }
         self.map.get(key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        if !self.expires.is_empty() {
-            self.expire_if_needed(key);
+        if !self.expires.is_empty() && self.lookup_expired(key) {
+            return None;
         }
         self.map.get_mut(key)
+    }
+
+    /// A lookup's expiry check: true when `key` has expired and stays in place because clients
+    /// are paused (otherwise an expired key is removed here and the lookup finds nothing).
+    #[inline]
+    fn lookup_expired(&mut self, key: &[u8]) -> bool {
+        if self.keep_expired {
+            return self.expires.get(key).is_some_and(|&at| at <= self.now);
+        }
+        self.expire_if_needed(key);
+        false
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {
@@ -291,11 +305,13 @@ impl Keyspace {
         }
     }
 
-    /// Start a command in `db`: fix the time used for expiry decisions.
+    /// Start a command in `db`: fix the time used for expiry decisions. `paused`: clients are
+    /// paused, so lookups leave expired keys in place.
     #[inline]
-    pub fn begin_command(&mut self, db: usize, now: i64) {
+    pub fn begin_command(&mut self, db: usize, now: i64, paused: bool) {
         if let Some(d) = self.dbs.get_mut(db) {
             d.now = now;
+            d.keep_expired = paused;
         }
     }
 
@@ -393,7 +409,7 @@ mod event_tests {
     #[test]
     fn nothing_is_queued_without_tracking() {
         let mut ks = Keyspace::new(1);
-        ks.begin_command(0, unix_ms());
+        ks.begin_command(0, unix_ms(), false);
         ks.dbs[0].set(&Bytes::from_static(b"k"), s("v"));
         ks.dbs[0].set_expire(b"k", 1);
         assert!(ks.dbs[0].get(b"k").is_none());
@@ -406,7 +422,7 @@ mod event_tests {
     fn lazy_expiry_and_creation_are_queued_in_order() {
         let mut ks = Keyspace::new(2);
         ks.track_events(true, true);
-        ks.begin_command(0, unix_ms());
+        ks.begin_command(0, unix_ms(), false);
         let k = Bytes::from_static(b"k");
         ks.dbs[0].set(&k, s("v"));
         ks.dbs[0].set_expire(&k, 1);
@@ -435,7 +451,7 @@ mod event_tests {
     fn only_the_tracked_kinds_are_queued() {
         let mut ks = Keyspace::new(1);
         ks.track_events(true, false);
-        ks.begin_command(0, unix_ms());
+        ks.begin_command(0, unix_ms(), false);
         let k = Bytes::from_static(b"k");
         ks.dbs[0].set(&k, s("v"));
         ks.dbs[0].set_expire(&k, 1);
@@ -450,7 +466,7 @@ mod event_tests {
     fn active_expiry_takes_due_keys_earliest_first_within_budget() {
         let mut ks = Keyspace::new(1);
         let now = unix_ms();
-        ks.begin_command(0, now);
+        ks.begin_command(0, now, false);
         for (k, at) in [
             ("a", now - 30),
             ("b", now - 10),

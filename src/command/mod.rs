@@ -35,6 +35,7 @@ macro_rules! tri {
 }
 
 pub mod acl;
+pub mod bitmap;
 pub mod config;
 pub mod connection;
 pub mod hash;
@@ -45,6 +46,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod transaction;
@@ -242,6 +244,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         set::COMMANDS,
         zset::COMMANDS,
         scripting::COMMANDS,
+        bitmap::COMMANDS,
+        sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -655,7 +655,7 @@ enum Op {
     BitCount(u8, Option<(i32, i32, Option<bool>)>),
     BitPos(u8, bool, Option<i32>, Option<i32>, Option<bool>),
     BitField(u8, Vec<Field>),
-    BitOp(&'static str, u8, Vec<u8>),
+    Combine(&'static str, u8, Vec<u8>),
     Get(u8),
 }
 
@@ -745,7 +745,7 @@ fn op() -> impl Strategy<Value = Op> {
             any::<u8>(),
             proptest::collection::vec(any::<u8>(), 1..4)
         )
-            .prop_map(|(o, d, s)| Op::BitOp(o, d, s)),
+            .prop_map(|(o, d, s)| Op::Combine(o, d, s)),
         any::<u8>().prop_map(Op::Get),
     ]
 }
@@ -792,7 +792,7 @@ fn argv(o: &Op) -> Vec<String> {
                 }
             }
         }
-        Op::BitOp(op, dest, srcs) => {
+        Op::Combine(op, dest, srcs) => {
             a.extend(["BITOP".into(), op.to_string(), key(*dest)]);
             let n = if *op == "NOT" { 1 } else { srcs.len() };
             a.extend(srcs[..n].iter().map(|s| key(*s)));

@@ -11,12 +11,17 @@
 //! walks it backwards), sets their iteration order, except that a set is still sorted (ALPHA)
 //! when the result is stored or a script asks, so that what is replayed is deterministic.
 //!
-//! Comparisons follow Redis in the C locale: numeric weights compare as doubles with ties
-//! broken by the elements' bytes; ALPHA compares bytes up to the first NUL (`strcoll`), or all
-//! bytes (`memcmp`, then length) when storing. The sort is stable, as glibc's `qsort` is.
-//! DEVIATION(redis): with `BY` and a `LIMIT` that cuts the result, Redis uses a partial
-//! quicksort that is not stable, so elements whose ALPHA weights are equal may come out in a
-//! different order there.
+//! Comparisons: numeric weights compare as doubles with ties broken by the elements' bytes;
+//! ALPHA compares bytes up to the first NUL (`strcoll`), or all bytes (`memcmp`, then length)
+//! when storing. The sort is stable, as glibc's `qsort` is, except with `BY` and a `LIMIT`
+//! that cuts the result, where Redis's partial quicksort is reproduced ([`partial_sort`]), so
+//! elements with equal ALPHA weights come out in Redis's order either way.
+//!
+//! DEVIATION(redis): ALPHA collates as the C locale does; redis-server uses the collation of
+//! its environment's locale (`LC_COLLATE`), which is the same under `C`/`C.UTF-8`.
+//! DEVIATION(redis): Redis 7.0 tests `errno` after `strtod` without clearing it first, so once
+//! a weight out of double range has been read, later non-integer weights fail too, across
+//! commands; here each weight is judged alone.
 
 use bytes::Bytes;
 use std::cmp::Ordering;

@@ -464,12 +464,41 @@ fn store_touches_a_watched_destination() {
 }
 
 /// BY and GET patterns read arbitrary keys: Redis allows them only to users who may read
-/// every key.
+/// every key. The STORE destination is a key the user must be allowed to write, found as
+/// Redis's `sortGetKeys` finds it (COMMAND GETKEYS shows the same positions).
 #[test]
 fn patterns_need_access_to_all_keys() {
     let Some(mut d) = Diff::new() else { return };
     d.script(&[
+        &["COMMAND", "GETKEYS", "SORT", "l"],
+        &["COMMAND", "GETKEYS", "SORT", "l", "STORE", "d"],
+        &[
+            "COMMAND", "GETKEYS", "SORT", "l", "STORE", "d", "STORE", "e",
+        ],
+        &[
+            "COMMAND", "GETKEYS", "SORT", "l", "LIMIT", "0", "1", "STORE", "d",
+        ],
+        &[
+            "COMMAND", "GETKEYS", "SORT", "l", "GET", "#", "STORE", "d", "BY", "x",
+        ],
+        &["COMMAND", "GETKEYS", "SORT", "l", "BY", "store", "d"],
+        &[
+            "COMMAND", "GETKEYS", "SORT", "l", "STORE", "limit", "1", "2",
+        ],
+        &["COMMAND", "GETKEYS", "SORT", "l", "STORE", "store", "x"],
+        &["COMMAND", "GETKEYS", "SORT", "l", "foo", "STORE", "d"],
+        &["COMMAND", "GETKEYS", "SORT", "l", "STORE"],
+        &["COMMAND", "GETKEYS", "SORT_RO", "l", "STORE", "d"],
         &["RPUSH", "l", "2", "1"],
+        &["ACL", "SETUSER", "rd", "on", ">pw", "+@all", "%R~*", "~l"],
+        &["ACL", "SETUSER", "wr", "on", ">pw", "+@all", "%W~*", "~l"],
+        &["AUTH", "rd", "pw"],
+        &["SORT", "l", "STORE", "d"],
+        &["SORT", "l", "BY", "w_*"],
+        &["AUTH", "wr", "pw"],
+        &["SORT", "l", "STORE", "d"],
+        &["SORT", "l", "BY", "w_*", "STORE", "d"],
+        &["AUTH", "default", ""],
         &["ACL", "SETUSER", "some", "on", ">pw", "+@all", "~l", "~d"],
         &[
             "ACL", "SETUSER", "reader", "on", ">pw", "+@all", "%R~*", "~d",
@@ -484,6 +513,9 @@ fn patterns_need_access_to_all_keys() {
         &["SORT", "l", "GET", "#"],
         &["SORT_RO", "l", "GET", "w_*"],
         &["SORT", "l", "STORE", "d"],
+        &["SORT", "l", "STORE", "other"],
+        &["SORT", "l", "STORE", "d", "STORE", "other"],
+        &["SORT", "l", "STORE", "other", "STORE", "d"],
         &["SORT", "l", "BY", "w_*", "foo"],
         &["SORT", "l", "foo", "BY", "w_*"],
         &["AUTH", "reader", "pw"],

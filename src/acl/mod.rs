@@ -218,6 +218,9 @@ pub fn key_positions(full_name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
 /// Key positions and the permission each needs (Redis's `getKeysUsingKeySpecs`): an invalid
 /// spec (missing key count, out of range) means no keys at all, as Redis returns.
 fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
+    if cmd.name == "sort" {
+        return sort_keys(argv);
+    }
     let argc = argv.len() as i64;
     let mut out = Vec::new();
     for spec in &cmd.keyspecs {
@@ -292,6 +295,28 @@ fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
         }
     }
     out
+}
+
+/// SORT's keys as Redis's `sortGetKeys` finds them (its key specs cannot): the sorted key, read,
+/// and the destination of the last STORE, written. Unknown words are taken for options without
+/// arguments, LIMIT skips two, GET and BY one; a STORE's destination is scanned as a word too.
+fn sort_keys(argv: &[Bytes]) -> Vec<(usize, u8)> {
+    let mut keys = vec![(1, user::READ)];
+    let mut store = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < argv.len() {
+            store = Some(i + 1);
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        }
+        i += 1;
+    }
+    keys.extend(store.map(|at| (at, user::WRITE)));
+    keys
 }
 
 /// Channel arguments of the pub/sub commands: (position, is a pattern). Unsubscribing is not

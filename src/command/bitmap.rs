@@ -7,6 +7,9 @@
 //! The handlers parse, type-check and reply; the bit arithmetic (`first_bit`, `get_bits`,
 //! `set_bits`, the overflow rules of BITFIELD) is pure and unit-tested below. Every write
 //! replays as the request itself: BITFIELD with its OVERFLOW modes is deterministic.
+//!
+//! DEVIATION(redis): OBJECT ENCODING of a string these commands wrote follows its content
+//! (`int`, `embstr`, `raw`), as for every string here; Redis reports `raw` for them.
 
 use bytes::{Bytes, BytesMut};
 

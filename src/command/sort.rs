@@ -567,6 +567,34 @@ mod tests {
     }
 
     #[test]
+    fn partial_sort_orders_the_requested_range() {
+        // A simple deterministic generator: sizes around the insertion-sort and
+        // median-of-nine thresholds, many duplicates.
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
+        };
+        for n in [1usize, 2, 6, 7, 8, 40, 41, 100, 300] {
+            for _ in 0..20 {
+                let v: Vec<u32> = (0..n).map(|_| next() % 17).collect();
+                let mut full = v.clone();
+                full.sort();
+                let lo = next() as usize % n;
+                let hi = lo + next() as usize % (n - lo);
+                let mut part = v.clone();
+                partial_sort(&mut part, lo, hi, &|a: &u32, b: &u32| a.cmp(b));
+                assert_eq!(part[lo..=hi], full[lo..=hi], "n={n} lo={lo} hi={hi}");
+                let mut all = v;
+                all.sort_unstable();
+                assert_eq!(all, full);
+            }
+        }
+    }
+
+    #[test]
     fn collation_stops_at_nul_but_store_compares_all_bytes() {
         assert_eq!(cmp_collate(b"a\0b", b"a\0c"), Ordering::Equal);
         assert_eq!(cmp_binary(b"a\0b", b"a\0c"), Ordering::Less);

@@ -439,10 +439,10 @@ fn bitfield_operations() {
             "BITFIELD", "n", "get", "u8", "0", "get", "i16", "4", "incrby", "u4", "2", "3",
         ],
         &["GET", "n"],
-        &["SET", "t", "v", "PX", "100000"],
+        &["SET", "t", "v", "EX", "1000"],
         &["BITFIELD", "t", "set", "u8", "8", "65"],
         &["GET", "t"],
-        &["PTTL", "t"],
+        &["TTL", "t"],
     ]);
     bin(
         &mut d,
@@ -646,6 +646,49 @@ fn writes_replay_from_the_aof() {
         before,
         "redis-server on the same AOF"
     );
+}
+
+/// An offset accepted under one `proto-max-bulk-len` replays under a lower one.
+#[test]
+fn offsets_replay_beyond_a_lowered_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    let mut c = f.raw();
+    assert_eq!(c.cmd_s(&["SETBIT", "b", "8388608", "1"]), ":0\r\n");
+    assert_eq!(
+        c.cmd_s(&["BITFIELD", "f", "SET", "u8", "#1048576", "7"]),
+        "*1\r\n:0\r\n"
+    );
+    f.shutdown();
+    let f = DirServer::ferrymq(
+        dir.path(),
+        &["--appendonly", "yes", "--proto-max-bulk-len", "1mb"],
+    );
+    let mut c = f.raw();
+    assert_eq!(c.cmd_s(&["STRLEN", "b"]), ":1048577\r\n");
+    assert_eq!(c.cmd_s(&["BITCOUNT", "f"]), ":3\r\n");
+    assert_eq!(
+        c.cmd_s(&["GETBIT", "b", "8388608"]),
+        "-ERR bit offset is not an integer or out of range\r\n"
+    );
+    f.shutdown();
+    // redis-server replays the same file under the same limit alike.
+    let Some(r) = DirServer::redis(
+        dir.path(),
+        &[
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+            "--proto-max-bulk-len",
+            "1mb",
+        ],
+    ) else {
+        return;
+    };
+    let mut c = r.raw();
+    assert_eq!(c.cmd_s(&["STRLEN", "b"]), ":1048577\r\n");
+    assert_eq!(c.cmd_s(&["BITCOUNT", "f"]), ":3\r\n");
 }
 
 #[derive(Debug, Clone)]

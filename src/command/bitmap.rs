@@ -68,6 +68,8 @@ fn with_string_mut<R>(
 
 /// A bit offset argument (Redis's `getBitOffsetFromArgument`): a non-negative integer whose
 /// byte is below `proto-max-bulk-len`; with `bits` (BITFIELD) the `#N` form means `N * bits`.
+/// The limit does not apply while the AOF is replayed (only the loader runs commands then):
+/// what was accepted once replays even after the limit was lowered.
 fn bit_offset(ctx: &Ctx, arg: &[u8], bits: Option<u32>) -> Result<u64, Reply> {
     let err = || Reply::error(error::BIT_OFFSET);
     let (digits, mul) = match (arg.first(), bits) {
@@ -77,7 +79,8 @@ fn bit_offset(ctx: &Ctx, arg: &[u8], bits: Option<u32>) -> Result<u64, Reply> {
     // The C code multiplies without an overflow check; a wrapped product is negative or
     // beyond the limit, and refused either way.
     let off = string2ll(digits).ok_or_else(err)?.wrapping_mul(mul);
-    if off < 0 || (off >> 3) >= ctx.shared().max_bulk_len() {
+    let shared = ctx.shared();
+    if off < 0 || ((off >> 3) >= shared.max_bulk_len() && !shared.is_loading()) {
         return Err(err());
     }
     Ok(off as u64)

@@ -572,9 +572,6 @@ fn command_entries_match_redis() {
             panic!("{entries:?}")
         };
         let mut fields: Vec<String> = e[..7].iter().map(text).collect();
-        // DEVIATION(redis): ferrymq's table has no `movablekeys` flag (SORT's STORE and
-        // patterns); the rest of the flags must match.
-        fields[2] = fields[2].replace(" movablekeys", "");
         let mut c = s.conn();
         let docs: Value = redis::cmd("COMMAND")
             .arg("DOCS")

@@ -96,6 +96,8 @@ pub mod flags {
     /// Not queued inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET).
     pub const MULTI_CONTROL: u32 = 1 << 15;
     pub const SKIP_SLOWLOG: u32 = 1 << 16;
+    /// Some keys are found by parsing the arguments (COMMAND INFO's `movablekeys`, listed last).
+    pub const MOVABLEKEYS: u32 = 1 << 17;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -113,6 +115,7 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
+        (MOVABLEKEYS, "movablekeys"),
     ];
 }
 

@@ -514,11 +514,11 @@ fn sort_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("sort", -2, WRITE | DENYOOM, sort)
+    CommandSpec::new("sort", -2, WRITE | DENYOOM | MOVABLEKEYS, sort)
         .keys(1, 1, 1)
         .group(G)
         .doc("Sort the elements in a list, set or sorted set", "1.0.0"),
-    CommandSpec::new("sort_ro", -2, READONLY, sort_ro)
+    CommandSpec::new("sort_ro", -2, READONLY | MOVABLEKEYS, sort_ro)
         .keys(1, 1, 1)
         .group(G)
         .doc(

@@ -4,6 +4,7 @@
 //! - [`string2ll`]: strict decimal `long long` (arguments, lengths, indexes, config integers).
 //! - [`string2d`]: a `double` argument (`getDoubleFromObject`: ZADD scores, config floats).
 //! - [`strtod_bound`]: a score range bound (`zslParseRange`: C `strtod` as it is).
+//! - [`strtod_whole`]: a SORT weight (C `strtod` over the whole string, ERANGE refused).
 //! - [`strtold`]: a `long double` argument (`getLongDoubleFromObject`: blocking timeouts),
 //!   telling apart the values a `long double` holds and an `f64` does not.
 
@@ -149,6 +150,15 @@ pub fn string2d(s: &[u8]) -> Option<f64> {
 pub fn strtod_bound(s: &[u8]) -> Option<f64> {
     let r = strtod(s)?;
     (!r.value.is_nan()).then_some(r.value)
+}
+
+/// C `strtod` over the whole string with its ERANGE check, as SORT reads a weight: leading
+/// blanks allowed, an empty string is 0; NaN and results out of range refused (glibc reports
+/// ERANGE for a subnormal result too: `1e-310` is refused).
+pub fn strtod_whole(s: &[u8]) -> Option<f64> {
+    let r = strtod(s)?;
+    let subnormal = r.value != 0.0 && r.value.abs() < f64::MIN_POSITIVE;
+    (!r.value.is_nan() && !r.overflow && !r.underflow && !subnormal).then_some(r.value)
 }
 
 /// How the C library's `strtold` would classify a number that `f64` cannot hold.

@@ -559,3 +559,93 @@ fn errors_served_to_woken_clients_are_counted() {
     );
     d.cmd(&["INFO", "errorstats"]);
 }
+
+/// COMMAND INFO of the commands whose keys are found by parsing their arguments carries the
+/// `movablekeys` flag (and everything else) exactly as Redis's.
+#[test]
+fn movablekeys_commands_in_command_info() {
+    let Some(mut d) = Diff::new() else { return };
+    for c in [
+        "lmpop",
+        "blmpop",
+        "zmpop",
+        "bzmpop",
+        "zunion",
+        "zinter",
+        "zdiff",
+        "zunionstore",
+        "zinterstore",
+        "zdiffstore",
+        "zintercard",
+        "sintercard",
+        "xread",
+        "xreadgroup",
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+        "sort",
+        "sort_ro",
+    ] {
+        d.cmd(&["COMMAND", "INFO", c]);
+    }
+}
+
+/// COMMAND INFO of every command ferrymq has (flags, key positions, categories, tips, key
+/// specs with their notes) as redis-server 7.0 replies it. Left out: containers (Redis lists
+/// their subcommands in its hash table's random order; each subcommand is compared alone),
+/// commands newer than 7.0, and those Redis lets run during a BUSY script that ferrymq does
+/// not (they need the store; see the README).
+#[test]
+fn command_info_of_every_command_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let list = d.fm.raw().cmd(&["COMMAND", "LIST"]);
+    let text = String::from_utf8_lossy(&list).into_owned();
+    let names: Vec<&str> = text
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with('*') && !l.starts_with('$'))
+        .collect();
+    assert!(names.len() > 150, "{names:?}");
+    let busy_differs = [
+        "auth", "hello", "reset", "shutdown", "discard", "watch", "unwatch",
+    ];
+    // One handler parses LATENCY's subcommands: COMMAND INFO shows no subcommand entries.
+    let not_a_container = ["latency"];
+    let mut compared = 0;
+    for name in names {
+        let info = d.fm.raw().cmd(&["COMMAND", "DOCS", name]);
+        let container = String::from_utf8_lossy(&info).contains("subcommands");
+        // Subcommands of Redis 7.2 that ferrymq also has (CLIENT SETINFO, CLIENT NO-TOUCH).
+        let newer = d.rs.raw().cmd(&["COMMAND", "INFO", name]) == b"*1\r\n$-1\r\n";
+        if container
+            || newer
+            || busy_differs.contains(&name)
+            || not_a_container.contains(&name.split('|').next().unwrap_or(name))
+        {
+            continue;
+        }
+        d.cmd(&["COMMAND", "INFO", name]);
+        compared += 1;
+    }
+    for sub in [
+        "xgroup|create",
+        "xgroup|setid",
+        "xinfo|stream",
+        "object|freq",
+        "config|set",
+        "client|kill",
+        "client|list",
+        "function|load",
+        "script|load",
+        "acl|setuser",
+        "pubsub|numsub",
+        "memory|usage",
+        "slowlog|get",
+        "command|getkeys",
+    ] {
+        d.cmd(&["COMMAND", "INFO", sub]);
+    }
+    assert!(compared > 150, "{compared}");
+}

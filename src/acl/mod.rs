@@ -30,6 +30,7 @@ use std::sync::{Arc, OnceLock};
 use crate::command::CommandEntry;
 use crate::config::Config;
 use crate::connection::ClientState;
+use crate::protocol::Reply;
 use crate::server::Shared;
 pub use user::{RuleError, User};
 
@@ -60,6 +61,8 @@ pub const CATEGORIES: &[&str] = &[
 
 const CATEGORIES_TSV: &str = include_str!("categories.tsv");
 const COMMANDS_TSV: &str = include_str!("commands.tsv");
+const KEYSPEC_NOTES_TSV: &str = include_str!("keyspec_notes.tsv");
+const COMMAND_TIPS_TSV: &str = include_str!("command_tips.tsv");
 
 #[derive(Debug, Clone, Copy)]
 enum BeginSearch {
@@ -93,6 +96,9 @@ pub struct Cmd {
     pub parent: Option<usize>,
     pub children: Vec<usize>,
     keyspecs: Vec<KeySpec>,
+    /// The key specs as `commands.tsv` spells them (`flags:begin_search:find_keys;...`), for
+    /// COMMAND INFO.
+    raw_specs: &'static str,
 }
 
 /// Every Redis 7.0 command and subcommand, by id.
@@ -194,6 +200,7 @@ pub fn universe() -> &'static Universe {
                 parent,
                 children: Vec::new(),
                 keyspecs: f[3].split(';').filter_map(parse_keyspec).collect(),
+                raw_specs: f[3],
             });
             if let Some(p) = parent {
                 cmds[p].children.push(id);
@@ -202,6 +209,116 @@ pub fn universe() -> &'static Universe {
         }
         Universe { cmds, by_name }
     })
+}
+
+/// COMMAND INFO's key specifications of `full_name` (lowercase), as Redis 7.0 replies them:
+/// per spec an optional `notes`, then `flags`, `begin_search` and `find_keys`.
+pub fn key_specs_reply(full_name: &str) -> Vec<Reply> {
+    let uni = universe();
+    let Some(cmd) = uni.lookup_lower(full_name).map(|i| &uni.cmds[i]) else {
+        return Vec::new();
+    };
+    if cmd.raw_specs == "-" || cmd.raw_specs.is_empty() {
+        return Vec::new();
+    }
+    let field = |k: &str, v: Reply| (Reply::bulk_str(k), v);
+    let int = |s: &str| Reply::Int(s.trim().parse().unwrap_or(0));
+    let typed = |t: &str, spec: Vec<(Reply, Reply)>| {
+        Reply::Map(vec![
+            field("type", Reply::bulk_str(t)),
+            field("spec", Reply::Map(spec)),
+        ])
+    };
+    cmd.raw_specs
+        .split(';')
+        .enumerate()
+        .map(|(i, raw)| {
+            let mut parts = raw.splitn(3, ':');
+            let (flags, begin, find) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or("u"),
+                parts.next().unwrap_or("u"),
+            );
+            let mut out = Vec::with_capacity(4);
+            if let Some(note) = keyspec_note(full_name, i) {
+                out.push(field("notes", Reply::bulk_str(note)));
+            }
+            let flags = flags
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(|f| match f {
+                    "ro" | "rw" | "ow" | "rm" => Reply::Status(f.to_ascii_uppercase().into()),
+                    other => Reply::Status(other.into()),
+                })
+                .collect();
+            out.push(field("flags", Reply::Set(flags)));
+            let begin = if let Some(i) = begin.strip_prefix('i') {
+                typed("index", vec![field("index", int(i))])
+            } else if let Some(k) = begin.strip_prefix('k') {
+                let (kw, from) = k.rsplit_once(',').unwrap_or((k, "0"));
+                typed(
+                    "keyword",
+                    vec![
+                        field("keyword", Reply::bulk_str(kw)),
+                        field("startfrom", int(from)),
+                    ],
+                )
+            } else {
+                typed("unknown", vec![])
+            };
+            out.push(field("begin_search", begin));
+            let nums = |s: &'static str| -> Vec<&'static str> { s.split(',').collect() };
+            let find = if let Some(r) = find.strip_prefix('r') {
+                let n = nums(r);
+                typed(
+                    "range",
+                    vec![
+                        field("lastkey", int(n.first().copied().unwrap_or("0"))),
+                        field("keystep", int(n.get(1).copied().unwrap_or("0"))),
+                        field("limit", int(n.get(2).copied().unwrap_or("0"))),
+                    ],
+                )
+            } else if let Some(k) = find.strip_prefix('n') {
+                let n = nums(k);
+                typed(
+                    "keynum",
+                    vec![
+                        field("keynumidx", int(n.first().copied().unwrap_or("0"))),
+                        field("firstkey", int(n.get(1).copied().unwrap_or("0"))),
+                        field("keystep", int(n.get(2).copied().unwrap_or("0"))),
+                    ],
+                )
+            } else {
+                typed("unknown", vec![])
+            };
+            out.push(field("find_keys", find));
+            Reply::Map(out)
+        })
+        .collect()
+}
+
+fn keyspec_note(full_name: &str, index: usize) -> Option<&'static str> {
+    KEYSPEC_NOTES_TSV
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            Some((f.next()?, f.next()?, f.next()?))
+        })
+        .find(|(n, i, _)| *n == full_name && i.parse() == Ok(index))
+        .map(|(_, _, note)| note)
+}
+
+/// COMMAND INFO's tips of `full_name` (lowercase), as Redis 7.0 lists them.
+pub fn command_tips(full_name: &str) -> Vec<&'static str> {
+    COMMAND_TIPS_TSV
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (n, tips) = l.split_once('\t')?;
+            (n == full_name).then(|| tips.split(' ').collect())
+        })
+        .unwrap_or_default()
 }
 
 /// COMMAND GETKEYS: the key positions of `argv` for the command `full_name` (lowercase, as in
@@ -218,6 +335,9 @@ pub fn key_positions(full_name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
 /// Key positions and the permission each needs (Redis's `getKeysUsingKeySpecs`): an invalid
 /// spec (missing key count, out of range) means no keys at all, as Redis returns.
 fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
+    if cmd.name == "sort" {
+        return sort_keys(argv);
+    }
     let argc = argv.len() as i64;
     let mut out = Vec::new();
     for spec in &cmd.keyspecs {
@@ -292,6 +412,28 @@ fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
         }
     }
     out
+}
+
+/// SORT's keys as Redis's `sortGetKeys` finds them (its key specs cannot): the sorted key, read,
+/// and the destination of the last STORE, written. Unknown words are taken for options without
+/// arguments, LIMIT skips two, GET and BY one; a STORE's destination is scanned as a word too.
+fn sort_keys(argv: &[Bytes]) -> Vec<(usize, u8)> {
+    let mut keys = vec![(1, user::READ)];
+    let mut store = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < argv.len() {
+            store = Some(i + 1);
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        }
+        i += 1;
+    }
+    keys.extend(store.map(|at| (at, user::WRITE)));
+    keys
 }
 
 /// Channel arguments of the pub/sub commands: (position, is a pattern). Unsubscribing is not

@@ -894,7 +894,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "1.2.0",
         ),
     // Keys are found through numkeys (Redis reports 0 0 0 and the movablekeys flag).
-    CommandSpec::new("lmpop", -4, WRITE, lmpop)
+    CommandSpec::new("lmpop", -4, WRITE | MOVABLEKEYS, lmpop)
         .group(G)
         .doc("Pop elements from a list", "7.0.0"),
     CommandSpec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop)
@@ -930,7 +930,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Pop an element from a list, push it to another list and return it; or block until one is available",
         "2.2.0",
     ),
-    CommandSpec::new("blmpop", -5, WRITE | BLOCKING, blmpop)
+    CommandSpec::new("blmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, blmpop)
         .group(G)
         .doc(
             "Pop elements from a list, or block until one is available",

@@ -35,6 +35,7 @@ macro_rules! tri {
 }
 
 pub mod acl;
+pub mod bitmap;
 pub mod config;
 pub mod connection;
 pub mod hash;
@@ -45,6 +46,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod transaction;
@@ -98,6 +100,13 @@ pub mod flags {
     /// CLIENT PAUSE WRITE, refused in read-only scripts. Not shown by COMMAND INFO (Redis
     /// hides it too).
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    /// Some keys are found by parsing the arguments (COMMAND INFO's `movablekeys`, listed last).
+    pub const MOVABLEKEYS: u32 = 1 << 18;
+    /// Runs without any key (EVAL, FCALL with numkeys 0).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 19;
+    /// Refused while a replica loads its data in the background (shown by COMMAND INFO; a
+    /// replica that loads asynchronously does not exist yet).
+    pub const NO_ASYNC_LOADING: u32 = 1 << 20;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -113,7 +122,10 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
     ];
 }
@@ -246,6 +258,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         set::COMMANDS,
         zset::COMMANDS,
         scripting::COMMANDS,
+        bitmap::COMMANDS,
+        sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -58,16 +58,26 @@ pub fn config_changed(ctx: &mut Ctx, names: &[String]) -> Result<(), String> {
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("bgrewriteaof", 1, ADMIN | NOSCRIPT, bgrewriteaof)
-        .group(G)
-        .doc(
-            "Asynchronously rewrite the append-only file to disk",
-            "1.0.0",
-        ),
-    CommandSpec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, save)
-        .group(G)
-        .doc("Synchronously save the dataset to disk", "1.0.0"),
-    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT, bgsave)
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        bgrewriteaof,
+    )
+    .group(G)
+    .doc(
+        "Asynchronously rewrite the append-only file to disk",
+        "1.0.0",
+    ),
+    CommandSpec::new(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        save,
+    )
+    .group(G)
+    .doc("Synchronously save the dataset to disk", "1.0.0"),
+    CommandSpec::new("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, bgsave)
         .group(G)
         .doc("Asynchronously save the dataset to disk", "1.0.0"),
 ];

@@ -482,7 +482,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "fcall",
         -3,
-        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE,
+        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE | NO_MANDATORY_KEYS | MOVABLEKEYS,
         fcall,
     )
     .group(G)
@@ -490,7 +490,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "fcall_ro",
         -3,
-        NOSCRIPT | SKIP_MONITOR | STALE | READONLY,
+        NOSCRIPT | SKIP_MONITOR | STALE | READONLY | NO_MANDATORY_KEYS | MOVABLEKEYS,
         fcall_ro,
     )
     .group(G)
@@ -502,7 +502,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "eval",
         -3,
-        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE,
+        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE | NO_MANDATORY_KEYS | MOVABLEKEYS,
         eval,
     )
     .group(G)
@@ -510,7 +510,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "evalsha",
         -3,
-        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE,
+        NOSCRIPT | SKIP_MONITOR | STALE | MAY_REPLICATE | NO_MANDATORY_KEYS | MOVABLEKEYS,
         evalsha,
     )
     .group(G)
@@ -518,7 +518,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "eval_ro",
         -3,
-        NOSCRIPT | SKIP_MONITOR | STALE | READONLY,
+        NOSCRIPT | SKIP_MONITOR | STALE | READONLY | NO_MANDATORY_KEYS | MOVABLEKEYS,
         eval_ro,
     )
     .group(G)
@@ -526,7 +526,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "evalsha_ro",
         -3,
-        NOSCRIPT | SKIP_MONITOR | STALE | READONLY,
+        NOSCRIPT | SKIP_MONITOR | STALE | READONLY | NO_MANDATORY_KEYS | MOVABLEKEYS,
         evalsha_ro,
     )
     .group(G)

@@ -266,8 +266,13 @@ fn command_info_reply(e: &CommandEntry) -> Reply {
         Reply::Int(s.keys.1 as i64),
         Reply::Int(s.keys.2 as i64),
         Reply::Set(acl_categories(e)),
-        Reply::Set(vec![]),
-        Reply::Array(vec![]),
+        Reply::Set(
+            crate::acl::command_tips(&e.full_name)
+                .into_iter()
+                .map(Reply::bulk_str)
+                .collect(),
+        ),
+        Reply::Array(crate::acl::key_specs_reply(&e.full_name)),
         Reply::Array(subs.into_iter().map(command_info_reply).collect()),
     ])
 }

@@ -534,7 +534,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Subtract multiple sets and store the resulting set in a key",
             "1.0.0",
         ),
-    CommandSpec::new("sintercard", -3, READONLY, sintercard)
+    CommandSpec::new("sintercard", -3, READONLY | MOVABLEKEYS, sintercard)
         .keys(0, 0, 0)
         .group(G)
         .doc(

@@ -1728,11 +1728,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .group("stream")
         .doc("Set the last ID of a stream.", "5.0.0"),
-    CommandSpec::new("xread", -4, READONLY | BLOCKING, xread)
+    CommandSpec::new("xread", -4, READONLY | BLOCKING | MOVABLEKEYS, xread)
         .keys(0, 0, 0)
         .group("stream")
         .doc("Return new entries from multiple streams.", "5.0.0"),
-    CommandSpec::new("xreadgroup", -7, WRITE | BLOCKING, xreadgroup)
+    CommandSpec::new("xreadgroup", -7, WRITE | BLOCKING | MOVABLEKEYS, xreadgroup)
         .keys(0, 0, 0)
         .group("stream")
         .doc(

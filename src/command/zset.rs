@@ -1085,7 +1085,7 @@ fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("zintercard", -3, READONLY, zintercard)
+    CommandSpec::new("zintercard", -3, READONLY | MOVABLEKEYS, zintercard)
         .keys(0, 0, 0)
         .group(G)
         .doc(
@@ -1218,14 +1218,14 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
             "5.0.0",
         ),
-    CommandSpec::new("zmpop", -4, WRITE, zmpop)
+    CommandSpec::new("zmpop", -4, WRITE | MOVABLEKEYS, zmpop)
         .keys(0, 0, 0)
         .group(G)
         .doc(
             "Remove and return members with scores in a sorted set",
             "7.0.0",
         ),
-    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING, bzmpop)
+    CommandSpec::new("bzmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, bzmpop)
         .keys(0, 0, 0)
         .group(G)
         .doc(
@@ -1240,27 +1240,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .group(G)
         .doc("Incrementally iterate sorted sets elements and associated scores", "2.8.0"),
-    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, zunionstore)
+    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM | MOVABLEKEYS, zunionstore)
         .keys(1, 1, 1)
         .group(G)
         .doc("Add multiple sorted sets and store the resulting sorted set in a new key", "2.0.0"),
-    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, zinterstore)
+    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM | MOVABLEKEYS, zinterstore)
         .keys(1, 1, 1)
         .group(G)
         .doc("Intersect multiple sorted sets and store the resulting sorted set in a new key", "2.0.0"),
-    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, zdiffstore)
+    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM | MOVABLEKEYS, zdiffstore)
         .keys(1, 1, 1)
         .group(G)
         .doc("Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0"),
-    CommandSpec::new("zunion", -3, READONLY, zunion)
+    CommandSpec::new("zunion", -3, READONLY | MOVABLEKEYS, zunion)
         .keys(0, 0, 0)
         .group(G)
         .doc("Add multiple sorted sets", "6.2.0"),
-    CommandSpec::new("zinter", -3, READONLY, zinter)
+    CommandSpec::new("zinter", -3, READONLY | MOVABLEKEYS, zinter)
         .keys(0, 0, 0)
         .group(G)
         .doc("Intersect multiple sorted sets", "6.2.0"),
-    CommandSpec::new("zdiff", -3, READONLY, zdiff)
+    CommandSpec::new("zdiff", -3, READONLY | MOVABLEKEYS, zdiff)
         .keys(0, 0, 0)
         .group(G)
         .doc("Subtract multiple sorted sets", "6.2.0"),

@@ -11,6 +11,8 @@
 //!   `d.cmd(&[...])` sends the same command to both and asserts identical reply bytes.
 #![allow(dead_code)]
 
+pub mod notify;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -237,6 +237,12 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
     if blocked {
         flags.push('b');
     }
+    if info.tracking {
+        flags.push('t');
+        if info.tracking_bcast {
+            flags.push('B');
+        }
+    }
     if h.unix {
         flags.push('U');
     }
@@ -262,7 +268,7 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
             .unwrap_or_default()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -286,6 +292,7 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
             info.last_cmd
         },
         info.user,
+        if info.tracking { info.redir } else { -1 },
         info.resp,
         opt(&info.lib_name),
         opt(&info.lib_ver),
@@ -506,6 +513,226 @@ fn client_no_touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
 }
 
+// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX prefix [PREFIX prefix ...]] [OPTIN]
+//                        [OPTOUT] [NOLOOP]
+fn client_tracking(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    use crate::engine::tracking::ClientTracking;
+    let mut redirect: i64 = 0;
+    let mut redirect_to = None;
+    let (mut bcast, mut optin, mut optout, mut noloop) = (false, false, false, false);
+    let mut prefixes: Vec<Bytes> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let a = &args[j];
+        if is(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Reply::error("ERR A client can only redirect to a single other client");
+            }
+            redirect = match parse_i64(&args[j]) {
+                Ok(n) => n,
+                Err(e) => return e,
+            };
+            match ctx.shared.clients.get(redirect as u64) {
+                Some(h) if redirect > 0 => redirect_to = Some(h),
+                _ => {
+                    return Reply::error("ERR The client ID you want redirect to does not exist");
+                }
+            }
+        } else if is(a, "bcast") {
+            bcast = true;
+        } else if is(a, "optin") {
+            optin = true;
+        } else if is(a, "optout") {
+            optout = true;
+        } else if is(a, "noloop") {
+            noloop = true;
+        } else if is(a, "prefix") && more {
+            j += 1;
+            prefixes.push(crate::store::own(&args[j]));
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+        j += 1;
+    }
+    if is(&args[2], "off") {
+        if ctx.client.tracking.take().is_some() {
+            let id = ctx.client.id;
+            ctx.store().tracking.disable(id);
+            let mut info = ctx.client.handle.info.lock();
+            info.tracking = false;
+            info.tracking_bcast = false;
+        }
+        return Reply::Ok;
+    }
+    if !is(&args[2], "on") {
+        return Reply::error(error::SYNTAX);
+    }
+    if !bcast && !prefixes.is_empty() {
+        return Reply::error("ERR PREFIX option requires BCAST mode to be enabled");
+    }
+    let old = ctx.client.tracking.clone();
+    if let Some(o) = &old
+        && o.bcast != bcast
+    {
+        return Reply::error(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+        );
+    }
+    if bcast && (optin || optout) {
+        return Reply::error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    }
+    if optin && optout {
+        return Reply::error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    }
+    if let Some(o) = &old
+        && ((optin && o.optout) || (optout && o.optin))
+    {
+        return Reply::error(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+        );
+    }
+    let existing: Vec<Bytes> = old.as_ref().map(|o| o.prefixes.clone()).unwrap_or_default();
+    if bcast {
+        let overlap = |a: &[u8], b: &[u8]| a[..a.len().min(b.len())] == b[..a.len().min(b.len())];
+        for (i, p) in prefixes.iter().enumerate() {
+            if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+                return Reply::error(format!(
+                    "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(e)
+                ));
+            }
+            if let Some(q) = prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
+                return Reply::error(format!(
+                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(q)
+                ));
+            }
+        }
+    }
+    let mut all = existing;
+    if bcast && all.is_empty() && prefixes.is_empty() {
+        all.push(Bytes::new());
+    }
+    for p in prefixes {
+        if !all.contains(&p) {
+            all.push(p);
+        }
+    }
+    all.sort();
+    let settings = ClientTracking {
+        redirect: redirect as u64,
+        redirect_to,
+        bcast,
+        optin,
+        optout,
+        noloop,
+        caching: false,
+        prefixes: all,
+    };
+    {
+        let mut info = ctx.client.handle.info.lock();
+        info.tracking = true;
+        info.tracking_bcast = bcast;
+        info.redir = redirect;
+    }
+    let handle = ctx.client.handle.clone();
+    let id = ctx.client.id;
+    let store = ctx.store();
+    store.tracking.disable(id);
+    store.tracking.enable(handle, settings.clone());
+    ctx.client.tracking = Some(settings);
+    Reply::Ok
+}
+
+// CLIENT CACHING YES|NO
+fn client_caching(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let Some(t) = ctx.client.tracking.as_mut() else {
+        return Reply::error(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        );
+    };
+    if is(&args[2], "yes") {
+        if !t.optin {
+            return Reply::error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+    } else if is(&args[2], "no") {
+        if !t.optout {
+            return Reply::error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+    } else {
+        return Reply::error(error::SYNTAX);
+    }
+    t.caching = true;
+    Reply::Ok
+}
+
+// CLIENT GETREDIR
+fn client_getredir(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    Reply::Int(
+        ctx.client
+            .tracking
+            .as_ref()
+            .map_or(-1, |t| t.redirect as i64),
+    )
+}
+
+// CLIENT TRACKINGINFO
+fn client_trackinginfo(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    let id = ctx.client.id;
+    let Some(t) = ctx.client.tracking.clone() else {
+        return Reply::Map(vec![
+            (
+                Reply::bulk_str("flags"),
+                Reply::Set(vec![Reply::bulk_str("off")]),
+            ),
+            (Reply::bulk_str("redirect"), Reply::Int(-1)),
+            (Reply::bulk_str("prefixes"), Reply::Array(vec![])),
+        ]);
+    };
+    let (broken, prefixes) = {
+        let store = ctx.store();
+        (store.tracking.is_broken(id), store.tracking.prefixes_of(id))
+    };
+    let mut flags = vec![Reply::bulk_str("on")];
+    if t.bcast {
+        flags.push(Reply::bulk_str("bcast"));
+    }
+    if t.optin {
+        flags.push(Reply::bulk_str("optin"));
+        if t.caching {
+            flags.push(Reply::bulk_str("caching-yes"));
+        }
+    }
+    if t.optout {
+        flags.push(Reply::bulk_str("optout"));
+        if t.caching {
+            flags.push(Reply::bulk_str("caching-no"));
+        }
+    }
+    if t.noloop {
+        flags.push(Reply::bulk_str("noloop"));
+    }
+    if broken {
+        flags.push(Reply::bulk_str("broken_redirect"));
+    }
+    Reply::Map(vec![
+        (Reply::bulk_str("flags"), Reply::Set(flags)),
+        (Reply::bulk_str("redirect"), Reply::Int(t.redirect as i64)),
+        (
+            Reply::bulk_str("prefixes"),
+            Reply::Array(prefixes.into_iter().map(Reply::Bulk).collect()),
+        ),
+    ])
+}
+
 // CLIENT REPLY ON|OFF|SKIP
 fn client_reply(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if is(&args[2], "on") {
@@ -694,6 +921,16 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
     )
     .group(CONN),
     CommandSpec::new("no-touch", 3, NOSCRIPT | LOADING | STALE, client_no_touch).group(CONN),
+    CommandSpec::new("tracking", -3, NOSCRIPT | LOADING | STALE, client_tracking).group(CONN),
+    CommandSpec::new("caching", 3, NOSCRIPT | LOADING | STALE, client_caching).group(CONN),
+    CommandSpec::new("getredir", 2, NOSCRIPT | LOADING | STALE, client_getredir).group(CONN),
+    CommandSpec::new(
+        "trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        client_trackinginfo,
+    )
+    .group(CONN),
     CommandSpec::new("reply", 3, NOSCRIPT | LOADING | STALE, client_reply).group(CONN),
     CommandSpec::new(
         "unblock",

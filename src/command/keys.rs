@@ -359,7 +359,7 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let i = ctx.client.db;
     ctx.store().flush_db(i);
-    ctx.wrote(Write::unkeyed().effect(vec![Bytes::from_static(b"FLUSHDB")]));
+    ctx.wrote(Write::flushed().effect(vec![Bytes::from_static(b"FLUSHDB")]));
     Reply::Ok
 }
 
@@ -372,7 +372,7 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     for i in 0..store.dbs.len() {
         store.flush_db(i);
     }
-    ctx.wrote(Write::unkeyed().effect(vec![Bytes::from_static(b"FLUSHALL")]));
+    ctx.wrote(Write::flushed().effect(vec![Bytes::from_static(b"FLUSHALL")]));
     Reply::Ok
 }
 

@@ -552,7 +552,27 @@ impl<'a> Ctx<'a> {
         let argv = self.argv;
         let reply = run_handler(self, argv);
         self.finish_effects();
+        if let Some(t) = &self.client.tracking
+            && t.remembers()
+            && self.entry.has_flag(flags::READONLY)
+            && !self.entry.has_flag(flags::PUBSUB)
+        {
+            self.remember_keys();
+        }
         reply
+    }
+
+    /// CLIENT TRACKING: this read-only command's keys are cached by the client from now on.
+    #[cold]
+    #[inline(never)]
+    fn remember_keys(&mut self) {
+        let argv = self.argv;
+        let positions = crate::acl::key_positions(&self.entry.full_name, argv)
+            .unwrap_or_else(|| self.entry.key_positions(argv.len()));
+        let id = self.client.id;
+        self.store()
+            .tracking
+            .remember(id, positions.into_iter().filter_map(|p| argv.get(p)));
     }
 
     /// End of command: propagate the request if it changed data and no explicit effect was given.
@@ -560,12 +580,8 @@ impl<'a> Ctx<'a> {
         if (self.dirty > 0 || self.panicked) && self.entry.has_flag(flags::WRITE) && !self.touched {
             let db = self.client.db;
             let argv = self.argv;
-            let positions = self.entry.key_positions(argv.len());
-            let store = self.store();
-            if !store.watches.is_empty() {
-                for p in positions {
-                    store.watches.touch(db, &argv[p]);
-                }
+            for p in self.entry.key_positions(argv.len()) {
+                self.modified(db, &argv[p]);
             }
         }
         if self.dirty > 0 && !self.propagated && self.entry.has_flag(flags::WRITE) && !self.panicked
@@ -703,6 +719,29 @@ fn send(client: &mut ClientState, reply: &Reply) {
     }
 }
 
+/// CLIENT TRACKING after a command's reply: the invalidations of keys it wrote itself follow
+/// the reply, and CLIENT CACHING applied to this command (or the transaction it ended) only.
+#[cold]
+#[inline(never)]
+fn after_tracked_command(shared: &Shared, client: &mut ClientState, entry: &CommandEntry) {
+    if !client.tracking_pending.is_empty() {
+        let pending = std::mem::take(&mut client.tracking_pending);
+        shared
+            .store
+            .lock()
+            .tracking
+            .send_deferred(client.id, pending);
+    }
+    // Any CLIENT subcommand keeps a CLIENT CACHING in force (Redis checks the command, not
+    // the subcommand).
+    if client.multi.is_none()
+        && !entry.full_name.starts_with("client|")
+        && let Some(t) = client.tracking.as_mut()
+    {
+        t.caching = false;
+    }
+}
+
 /// Reject a command before it runs; inside MULTI this also dooms the transaction.
 fn reject(
     shared: &Shared,
@@ -799,6 +838,9 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         return Outcome::Blocked(d);
     }
     send(client, &reply);
+    if client.tracking.is_some() {
+        after_tracked_command(shared, client, entry);
+    }
     if client.close_after_reply {
         Outcome::Close
     } else {
@@ -828,6 +870,9 @@ pub fn execute(
         StoreAccess::Unlocked(&shared.store),
     );
     let reply = ctx.run();
+    if ctx.client.tracking.is_some() {
+        ctx.take_own_broadcasts();
+    }
     if let Some(store) = ctx.store_if_locked() {
         store.drain_effects();
         if store.blocking.has_ready() {

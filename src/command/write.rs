@@ -31,6 +31,8 @@ pub struct Write<'k> {
     events: [Option<(u32, &'static str)>; 2],
     wakes: bool,
     del_if_gone: bool,
+    /// A whole database or all of them were emptied (tracking clients hear of it).
+    flushed: bool,
     effect: Effect,
 }
 
@@ -53,6 +55,7 @@ impl<'k> Write<'k> {
             events: [None, None],
             wakes: false,
             del_if_gone: false,
+            flushed: false,
             effect: Effect::Request,
         }
     }
@@ -63,6 +66,15 @@ impl<'k> Write<'k> {
         Write {
             key: None,
             ..Write::key(&EMPTY)
+        }
+    }
+
+    /// FLUSHDB/FLUSHALL: every key changed (clients caching keys are told to drop them all).
+    #[inline]
+    pub fn flushed() -> Self {
+        Write {
+            flushed: true,
+            ..Write::unkeyed()
         }
     }
 
@@ -166,6 +178,9 @@ impl Ctx<'_> {
                 }
             }
         }
+        if w.flushed {
+            self.tracking_flushed();
+        }
         let Some(key) = w.key else {
             return;
         };
@@ -193,10 +208,7 @@ impl Ctx<'_> {
     #[inline]
     fn touch_in(&mut self, db: usize, key: &Bytes) {
         self.touched = true;
-        let store = self.store();
-        if !store.watches.is_empty() {
-            store.watches.touch(db, key);
-        }
+        self.modified(db, key);
     }
 
     /// Keyspace event `event` of `class` on `key` in `db`. With notifications off it is a load
@@ -226,5 +238,63 @@ impl Ctx<'_> {
         // key it created) go out before this one.
         self.store().publish_pending();
         notify::publish(&self.shared.pubsub, flags, db, event, key);
+    }
+}
+
+impl Ctx<'_> {
+    /// `key` in `db` was modified: WATCHers are doomed, clients caching it are told (Redis's
+    /// `signalModifiedKey`).
+    #[inline]
+    pub(super) fn modified(&mut self, db: usize, key: &Bytes) {
+        let store = self.store();
+        if !store.watches.is_empty() {
+            store.watches.touch(db, key);
+        }
+        if !store.tracking.is_off() {
+            self.tracking_invalidate(key);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tracking_invalidate(&mut self, key: &Bytes) {
+        let id = self.client.id;
+        let own = self.store().tracking.invalidate(key, Some(id));
+        if own {
+            self.defer_invalidation(Some(vec![key.clone()]));
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tracking_flushed(&mut self) {
+        let id = self.client.id;
+        let store = self.store();
+        if !store.tracking.is_off() && store.tracking.invalidate_all(Some(id)) {
+            self.defer_invalidation(None);
+        }
+    }
+
+    /// The BCAST messages this client's own command caused: they follow its reply.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn take_own_broadcasts(&mut self) {
+        let id = self.client.id;
+        let own = match self.store_if_locked() {
+            Some(store) if !store.tracking.is_off() => store.tracking.flush_broadcasts(Some(id)),
+            _ => return,
+        };
+        self.client.tracking_pending.extend(own);
+    }
+
+    /// The running client's own invalidation goes out after its reply; a woken waiter (whose
+    /// reply is already on its way) gets it at once.
+    fn defer_invalidation(&mut self, inv: crate::engine::tracking::Invalidation) {
+        if self.client.tracking.is_some() {
+            self.client.tracking_pending.push(inv);
+        } else {
+            let id = self.client.id;
+            self.store().tracking.send_deferred(id, vec![inv]);
+        }
     }
 }

@@ -36,6 +36,10 @@ pub struct ClientInfo {
     pub monitor: bool,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// CLIENT LIST: `t` (tracking), `B` (BCAST); `redir=`.
+    pub tracking: bool,
+    pub tracking_bcast: bool,
+    pub redir: i64,
     pub user: String,
 }
 
@@ -148,6 +152,10 @@ pub struct ClientState {
     pub close_after_reply: bool,
     pub reply_mode: ReplyMode,
     pub monitor: bool,
+    /// CLIENT TRACKING settings (None: off).
+    pub tracking: Option<crate::engine::tracking::ClientTracking>,
+    /// Invalidations of keys this client's own command wrote, sent after its reply.
+    pub tracking_pending: Vec<crate::engine::tracking::Invalidation>,
     /// Start of the command being executed (its time snapshot for expiry decisions).
     pub cmd_start: Instant,
     /// End of the previous command when nothing happened in between (same pipelined batch):
@@ -172,6 +180,8 @@ impl ClientState {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             monitor: false,
+            tracking: None,
+            tracking_pending: Vec::new(),
             cmd_start: Instant::now(),
             clock: None,
         }

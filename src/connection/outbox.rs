@@ -145,6 +145,11 @@ impl Outbox {
         self.killed.load(Ordering::Acquire)
     }
 
+    /// The connection is going away (closed or killed): nothing more will be delivered.
+    pub fn is_closing(&self) -> bool {
+        self.is_killed() || self.inner.lock().closing
+    }
+
     /// Bytes queued or being written (CLIENT LIST `omem`).
     pub fn pending(&self) -> usize {
         let g = self.inner.lock();

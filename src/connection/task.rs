@@ -80,6 +80,9 @@ async fn disconnect(shared: &Arc<Shared>, state: &mut ClientState) {
     if state.monitor {
         shared.remove_monitor(state.id);
     }
+    if state.tracking.is_some() {
+        shared.store.lock().tracking.disable(state.id);
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(

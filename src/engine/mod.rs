@@ -31,6 +31,7 @@
 
 pub mod blocking;
 pub mod effects;
+pub mod tracking;
 pub mod watch;
 
 use bytes::Bytes;
@@ -56,6 +57,8 @@ pub struct StoreInner {
     /// Effects recorded in the open transaction block (see [`StoreInner::close_tx`]).
     tx_effects: usize,
     pub watches: watch::Watches,
+    /// CLIENT TRACKING: who cached which keys (see [`tracking`]).
+    pub tracking: tracking::Tracking,
     /// The notification flags (shared with [`Store::notifier`]).
     pub notify: Arc<Notifier>,
     /// The flags the keyspace's event tracking was set from.
@@ -125,6 +128,7 @@ impl StoreInner {
             effects: EffectsLog::default(),
             tx_effects: 0,
             watches: watch::Watches::default(),
+            tracking: tracking::Tracking::default(),
             notify,
             notify_flags: 0,
             active_expire_enabled: true,
@@ -222,6 +226,9 @@ impl StoreInner {
         for k in keys {
             self.blocking.signal_deleted(db, &k);
             self.watches.touch(db, &k);
+            if !self.tracking.is_off() {
+                self.tracking.invalidate(&k, None);
+            }
             self.dirty += 1;
             if self.aof.is_some() {
                 self.effects.record(db, &[Bytes::from_static(b"DEL"), k]);
@@ -235,6 +242,11 @@ impl StoreInner {
     pub fn drain_effects(&mut self) {
         // A block a panic left open is closed by the drain: its count goes with it.
         self.tx_effects = 0;
+        if !self.tracking.is_off() {
+            // A client's own command took its BCAST messages before this drain (they follow
+            // its reply); for waiters, expiry and replay there is no reply to wait for.
+            self.tracking.flush_broadcasts(None);
+        }
         if self.effects.is_empty() {
             return;
         }

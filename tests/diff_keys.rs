@@ -2,7 +2,7 @@
 //! the same commands against ferrymq and redis-server, replies compared byte for byte.
 
 mod common;
-use common::Diff;
+use common::{Diff, info_field};
 use proptest::prelude::*;
 
 #[test]
@@ -648,4 +648,63 @@ fn command_info_of_every_command_matches_redis() {
         d.cmd(&["COMMAND", "INFO", sub]);
     }
     assert!(compared > 150, "{compared}");
+}
+
+/// INFO's `rdb_changes_since_last_save` moves as Redis's `dirty` does: per element for the
+/// commands that count so (pushes, pops with a count, SADD, HSET fields, ZADD, trims ...),
+/// once per write otherwise, not for expired keys or MULTI/EXEC themselves.
+#[test]
+fn change_counter_moves_as_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let steps: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c", "d", "e"],
+        &["LPOP", "l", "2"],
+        &["RPOP", "l"],
+        &["LREM", "l", "0", "c"],
+        &["LTRIM", "l", "0", "0"],
+        &["SADD", "s", "a", "b", "c", "d"],
+        &["SREM", "s", "a", "x", "b"],
+        &["SADD", "t", "a"],
+        &["SMOVE", "s", "t", "c"],
+        &["SMOVE", "s", "t", "d"],
+        &["HSET", "h", "a", "1", "b", "2"],
+        &["HSET", "h", "a", "1"],
+        &["HDEL", "h", "a", "b", "x"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "z", "1", "a", "5", "b"],
+        &["ZREM", "z", "a", "x"],
+        &["ZADD", "z", "1", "q", "2", "r"],
+        &["ZREMRANGEBYRANK", "z", "0", "1"],
+        &["ZPOPMIN", "z", "2"],
+        &["XADD", "x", "1-1", "a", "1"],
+        &["XADD", "x", "MAXLEN", "1", "1-2", "a", "2"],
+        &["XTRIM", "x", "MAXLEN", "0"],
+        &["MSET", "a", "1", "b", "2"],
+        &["SET", "e", "v", "PX", "1"],
+        &["DEBUG", "SLEEP", "0.01"],
+        &["GET", "e"],
+        &["MULTI"],
+        &["SET", "a", "2"],
+        &["INCR", "b"],
+        &["EXEC"],
+        &[
+            "EVAL",
+            "redis.call('set','x1','1') redis.call('del','x1','nokey')",
+            "0",
+        ],
+        &["DEL", "a", "nokey"],
+        &["FLUSHALL"],
+        &["FLUSHALL"],
+    ];
+    let mut fm = d.fm.raw();
+    let mut rs = d.rs.raw();
+    let field = "rdb_changes_since_last_save";
+    for s in steps {
+        d.cmd(s);
+        assert_eq!(
+            info_field(&mut fm, field),
+            info_field(&mut rs, field),
+            "after {s:?}"
+        );
+    }
 }

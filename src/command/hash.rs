@@ -76,7 +76,12 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Error(error::wrong_args("hset").into());
     }
     let created = tri!(hset_pairs(ctx, &args[1], &args[2..]));
-    ctx.wrote(Write::key(&args[1]).event(HASH, "hset"));
+    // One change per field set, as Redis counts.
+    ctx.wrote(
+        Write::key(&args[1])
+            .changes((args.len() - 2) / 2)
+            .event(HASH, "hset"),
+    );
     Reply::Int(created)
 }
 
@@ -86,7 +91,11 @@ fn hmset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Error(error::wrong_args("hmset").into());
     }
     tri!(hset_pairs(ctx, &args[1], &args[2..]));
-    ctx.wrote(Write::key(&args[1]).event(HASH, "hset"));
+    ctx.wrote(
+        Write::key(&args[1])
+            .changes((args.len() - 2) / 2)
+            .event(HASH, "hset"),
+    );
     Reply::Ok
 }
 
@@ -143,7 +152,12 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(&args[1]);
     }
     if n > 0 {
-        ctx.wrote(Write::key(&args[1]).event(HASH, "hdel").del_if_gone());
+        ctx.wrote(
+            Write::key(&args[1])
+                .changes(n as usize)
+                .event(HASH, "hdel")
+                .del_if_gone(),
+        );
     }
     Reply::Int(n)
 }

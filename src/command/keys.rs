@@ -358,8 +358,13 @@ fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return e;
     }
     let i = ctx.client.db;
-    ctx.store().flush_db(i);
-    ctx.wrote(Write::flushed().effect(vec![Bytes::from_static(b"FLUSHDB")]));
+    let removed = ctx.store().flush_db(i);
+    // As Redis counts it: one change per key removed (none on an empty database).
+    ctx.wrote(
+        Write::flushed()
+            .changes(removed)
+            .effect(vec![Bytes::from_static(b"FLUSHDB")]),
+    );
     Reply::Ok
 }
 
@@ -369,10 +374,15 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return e;
     }
     let store = ctx.store();
+    let mut removed = 0;
     for i in 0..store.dbs.len() {
-        store.flush_db(i);
+        removed += store.flush_db(i);
     }
-    ctx.wrote(Write::flushed().effect(vec![Bytes::from_static(b"FLUSHALL")]));
+    ctx.wrote(
+        Write::flushed()
+            .changes(removed)
+            .effect(vec![Bytes::from_static(b"FLUSHALL")]),
+    );
     Reply::Ok
 }
 

@@ -265,8 +265,8 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> Reply {
     match count {
         Some(0) => Reply::Array(vec![]),
         Some(n) => {
-            let (reply, _) = pop_many(db, key, end, n);
-            ctx.wrote(popped(key, end));
+            let (reply, n) = pop_many(db, key, end, n);
+            ctx.wrote(popped(key, end).changes(n));
             reply
         }
         None => {
@@ -398,7 +398,12 @@ fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(key);
     }
     if removed > 0 {
-        ctx.wrote(Write::key(key).event(LIST, "lrem").del_if_gone());
+        ctx.wrote(
+            Write::key(key)
+                .changes(removed)
+                .event(LIST, "lrem")
+                .del_if_gone(),
+        );
     }
     Reply::Int(removed as i64)
 }
@@ -428,7 +433,7 @@ fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     // Raised even when nothing was trimmed, as Redis does.
     ctx.wrote(
         Write::key(key)
-            .changes((removed > 0) as usize)
+            .changes(removed)
             .event(LIST, "ltrim")
             .del_if_gone(),
     );
@@ -778,8 +783,12 @@ fn mpop_from(
         if ready_list(ctx, key)? {
             let (elements, n) = pop_many(ctx.db(), key, end, count);
             let mut num = itoa::Buffer::new();
-            let n = Bytes::copy_from_slice(num.format(n).as_bytes());
-            ctx.wrote(popped(key, end).effect(vec![end.pop_cmd(), own(key), n]));
+            let arg = Bytes::copy_from_slice(num.format(n).as_bytes());
+            ctx.wrote(
+                popped(key, end)
+                    .changes(n)
+                    .effect(vec![end.pop_cmd(), own(key), arg]),
+            );
             return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), elements])));
         }
     }

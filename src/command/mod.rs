@@ -552,6 +552,12 @@ impl<'a> Ctx<'a> {
         let argv = self.argv;
         let reply = run_handler(self, argv);
         self.finish_effects();
+        let dirty = self.dirty;
+        if dirty > 0
+            && let Some(store) = self.store_if_locked()
+        {
+            store.dirty += dirty;
+        }
         if let Some(t) = &self.client.tracking
             && t.remembers()
             && self.entry.has_flag(flags::READONLY)

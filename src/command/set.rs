@@ -58,7 +58,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     if n > 0 {
-        ctx.wrote(Write::key(&args[1]).event(SET, "sadd"));
+        ctx.wrote(Write::key(&args[1]).changes(n as usize).event(SET, "sadd"));
     }
     Reply::Int(n)
 }
@@ -82,7 +82,12 @@ fn srem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(&args[1]);
     }
     if n > 0 {
-        ctx.wrote(Write::key(&args[1]).event(SET, "srem").del_if_gone());
+        ctx.wrote(
+            Write::key(&args[1])
+                .changes(n as usize)
+                .event(SET, "srem")
+                .del_if_gone(),
+        );
     }
     Reply::Int(n)
 }
@@ -181,6 +186,7 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if !popped.is_empty() {
         ctx.wrote(
             Write::key(key)
+                .changes(popped.len())
                 .event(SET, "spop")
                 .del_if_gone()
                 .effects(srem_effects(key, &popped)),

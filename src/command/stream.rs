@@ -417,7 +417,9 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let trim = t.trim.expect("strategy required");
     let deleted = s.trim(trim);
     if deleted > 0 {
-        let mut w = Write::key(key).event(STREAM, "xtrim");
+        let mut w = Write::key(key)
+            .changes(deleted as usize)
+            .event(STREAM, "xtrim");
         if trim.approx {
             w = w.effect(rewrite_trim(args, &t, s, None));
         }
@@ -872,12 +874,9 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             .changes(!effects.is_empty() as usize)
             .effects(effects),
     );
+    // A consumer created here counts as a change of its own, as in Redis.
     for k in new_consumer_in {
-        ctx.wrote(
-            Write::key(k)
-                .changes(0)
-                .event(STREAM, "xgroup-createconsumer"),
-        );
+        ctx.wrote(Write::key(k).event(STREAM, "xgroup-createconsumer"));
     }
     if !served.is_empty() {
         return read_reply(ctx, served);
@@ -1066,8 +1065,9 @@ fn record_claims(ctx: &mut Ctx, key: &Bytes, effects: Vec<Vec<Bytes>>, new_consu
     if effects.is_empty() && !new_consumer {
         return;
     }
+    // One change per entry claimed or dropped, one for a consumer created (Redis's counts).
     let mut w = Write::key(key)
-        .changes(!effects.is_empty() as usize)
+        .changes(effects.len() + new_consumer as usize)
         .effects(effects);
     if new_consumer {
         w = w.event(STREAM, "xgroup-createconsumer");

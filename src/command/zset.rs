@@ -194,6 +194,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) -> Reply {
     if added + updated > 0 {
         ctx.wrote(
             Write::key(key)
+                .changes((added + updated) as usize)
                 .event(ZSET, if incr { "zincr" } else { "zadd" })
                 .wakes_if(added > 0),
         );
@@ -224,7 +225,12 @@ fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         db.remove(&args[1]);
     }
     if n > 0 {
-        ctx.wrote(Write::key(&args[1]).event(ZSET, "zrem").del_if_gone());
+        ctx.wrote(
+            Write::key(&args[1])
+                .changes(n as usize)
+                .event(ZSET, "zrem")
+                .del_if_gone(),
+        );
     }
     Reply::Int(n)
 }
@@ -528,6 +534,7 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[Bytes], rangetype: RangeType) -> Rep
         // The event is the command's name: zremrangebyscore, zremrangebyrank, zremrangebylex.
         ctx.wrote(
             Write::key(&args[1])
+                .changes(doomed.len())
                 .event(ZSET, ctx.entry.spec.name)
                 .del_if_gone(),
         );
@@ -596,7 +603,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &[Bytes], max: bool) -> Reply {
     }
     let popped = pop_entries(db, &args[1], max, count.unwrap_or(1));
     if !popped.is_empty() {
-        ctx.wrote(pop_write(&args[1], max));
+        ctx.wrote(pop_write(&args[1], max).changes(popped.len()));
     }
     if count.is_none() || resp < 3 {
         let mut flat = Vec::with_capacity(popped.len() * 2);
@@ -726,7 +733,7 @@ fn mpop_some(
         let popped = pop_entries(db, k, max, count);
         let n = popped.len();
         // Only the key popped from counts as modified for WATCH.
-        ctx.wrote(pop_write(k, max).effect(vec![
+        ctx.wrote(pop_write(k, max).changes(n).effect(vec![
             pop_cmd(max),
             k.clone(),
             Bytes::from(n.to_string()),

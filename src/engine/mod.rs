@@ -50,7 +50,9 @@ pub struct StoreInner {
     pub blocking: Blocking,
     /// The AOF sink, when persistence is on; it consumes the effects log.
     pub aof: Option<AofSink>,
-    /// Changes since the last save (Redis's `dirty`), for INFO.
+    /// Changes since the last save (Redis's `dirty`), for INFO: what the commands counted
+    /// ([`Write::changes`](crate::command::Write::changes), per element where Redis counts
+    /// so), added when each command ends.
     pub dirty: u64,
     /// Effects of the running unit, drained when it ends ([`StoreInner::drain_effects`]).
     pub effects: EffectsLog,
@@ -193,7 +195,6 @@ impl StoreInner {
     #[inline]
     fn note_effect(&mut self, db: usize, tx: bool) {
         self.flush_expired(db);
-        self.dirty += 1;
         self.tx_effects += tx as usize;
     }
 
@@ -206,12 +207,9 @@ impl StoreInner {
     }
 
     /// End the open transaction block (the outermost EXEC or script): its effects join the
-    /// log, in MULTI/EXEC when there is more than one (which count as two changes, as the
-    /// wrapping commands do).
+    /// log, in MULTI/EXEC when there is more than one.
     pub fn close_tx(&mut self) {
-        if std::mem::take(&mut self.tx_effects) > 1 {
-            self.dirty += 2;
-        }
+        self.tx_effects = 0;
         self.effects.close_tx();
     }
 
@@ -229,7 +227,7 @@ impl StoreInner {
             if !self.tracking.is_off() {
                 self.tracking.invalidate(&k, None);
             }
-            self.dirty += 1;
+            // Not a change for `dirty`: Redis 7.0 does not count expired keys there.
             if self.aof.is_some() {
                 self.effects.record(db, &[Bytes::from_static(b"DEL"), k]);
             }
@@ -262,9 +260,12 @@ impl StoreInner {
 
     /// Empty database `db` (FLUSHDB, FLUSHALL): its waiters re-check their keys; watchers of
     /// keys that existed find them gone at EXEC.
-    pub fn flush_db(&mut self, db: usize) {
+    /// Returns how many keys it held.
+    pub fn flush_db(&mut self, db: usize) -> usize {
+        let n = self.keyspace.dbs[db].len();
         self.keyspace.dbs[db].clear();
         self.blocking.signal_db(db);
+        n
     }
 
     /// SWAPDB: exchange two databases; the waiters of both re-check their keys.
@@ -367,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn lazy_expiry_becomes_a_counted_change_and_touches_watchers() {
+    fn lazy_expiry_touches_watchers_without_counting_a_change() {
         let mut st = StoreInner::new(1);
         let now = unix_ms();
         st.begin_command(0, now);
@@ -377,7 +378,8 @@ mod tests {
         st.watches.watch(7, 0, &k);
         assert!(st.dbs[0].get(&k).is_none());
         st.flush_expired(0);
-        assert_eq!(st.dirty, 1);
+        // Redis 7.0 does not count an expired key in `dirty`.
+        assert_eq!(st.dirty, 0);
         assert!(st.watches.is_doomed(7));
         // No AOF: nothing is kept in the log.
         assert!(st.effects.is_empty());

@@ -708,3 +708,73 @@ fn change_counter_moves_as_redis() {
         );
     }
 }
+
+/// SWAPDB dooms a transaction watching a key that exists in either database (a key that
+/// appears counts as much as one that goes) and leaves it alone when only expired keys are
+/// involved, as Redis 7.0 decides.
+#[test]
+fn swapdb_touches_watched_keys_as_redis() {
+    let Some(mut d) = Diff::with_args(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let exec: &[&[&str]] = &[&["MULTI"], &["PING"], &["EXEC"]];
+    let scenarios: &[&[&[&str]]] = &[
+        // Exists in the watched database, swapped away.
+        &[&["SELECT", "0"], &["SET", "x", "30"], &["WATCH", "x"]],
+        // Missing in the watched database, swapped in.
+        &[
+            &["SELECT", "1"],
+            &["SET", "x", "30"],
+            &["SELECT", "0"],
+            &["WATCH", "x"],
+        ],
+        // Expired key replaced by nothing.
+        &[
+            &["SELECT", "1"],
+            &["SET", "x", "foo", "PX", "1"],
+            &["DEBUG", "SLEEP", "0.01"],
+            &["WATCH", "x"],
+        ],
+        // Nothing replaced by an expired key.
+        &[
+            &["SELECT", "0"],
+            &["SET", "x", "foo", "PX", "1"],
+            &["DEBUG", "SLEEP", "0.01"],
+            &["SELECT", "1"],
+            &["WATCH", "x"],
+        ],
+        // An expired key replaced by another expired key.
+        &[
+            &["SELECT", "1"],
+            &["SET", "x", "foo", "PX", "1"],
+            &["SELECT", "0"],
+            &["SET", "x", "bar", "PX", "1"],
+            &["DEBUG", "SLEEP", "0.01"],
+            &["SELECT", "1"],
+            &["WATCH", "x"],
+        ],
+        // A watched key of the other database that exists in neither.
+        &[&["SELECT", "1"], &["WATCH", "nothing"]],
+    ];
+    for s in scenarios {
+        d.cmd(&["FLUSHALL"]);
+        d.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        d.script(s);
+        d.cmd(&["SWAPDB", "0", "1"]);
+        d.script(exec);
+        d.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+        d.cmd(&["SELECT", "0"]);
+    }
+    // A key watched when already expired: its deletion by expiry is no change.
+    d.script(&[
+        &["DEBUG", "SET-ACTIVE-EXPIRE", "0"],
+        &["SET", "x", "foo", "PX", "1"],
+        &["DEBUG", "SLEEP", "0.01"],
+        &["WATCH", "x"],
+        &["GET", "x"],
+        &["MULTI"],
+        &["PING"],
+        &["EXEC"],
+        &["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
+    ]);
+}

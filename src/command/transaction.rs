@@ -94,9 +94,14 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         {
             continue;
         }
+        // Looked at without expiring anything (Redis's WATCH does not delete an expired key; it
+        // remembers that it was expired).
         let store = ctx.store();
-        let exists = store.dbs[db].get(k).is_some() as u64;
-        store.watches.watch(id, db, k);
+        let d = &store.dbs[db];
+        let exists = d.exists_unexpired(k, d.now());
+        let expired = !exists && d.map.contains_key(&k[..]);
+        store.watches.watch(id, db, k, expired);
+        let exists = exists as u64;
         ctx.client.watched.push((db, crate::store::own(k), exists));
     }
     Reply::Ok

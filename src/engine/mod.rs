@@ -223,7 +223,7 @@ impl StoreInner {
         let keys = self.keyspace.take_expired(db);
         for k in keys {
             self.blocking.signal_deleted(db, &k);
-            self.watches.touch(db, &k);
+            self.watches.touch_expired(db, &k);
             if !self.tracking.is_off() {
                 self.tracking.invalidate(&k, None);
             }
@@ -268,13 +268,28 @@ impl StoreInner {
         n
     }
 
-    /// SWAPDB: exchange two databases; the waiters of both re-check their keys.
+    /// SWAPDB: exchange two databases; the waiters of both re-check their keys. A watched key
+    /// of either database is modified when it exists (unexpired) in either of them, as Redis's
+    /// `touchAllWatchedKeysInDb` decides: a key that appears counts as much as one that goes,
+    /// and an expired key replaced by nothing (or by another expired key) changes nothing.
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
-        if a != b {
-            self.keyspace.dbs.swap(a, b);
-            self.blocking.signal_db(a);
-            self.blocking.signal_db(b);
+        if a == b {
+            return;
         }
+        if !self.watches.is_empty() {
+            let now = unix_ms();
+            for (db, other) in [(a, b), (b, a)] {
+                for k in self.watches.keys_in(db) {
+                    let live = |d: usize| self.keyspace.dbs[d].exists_unexpired(&k, now);
+                    if live(db) || live(other) {
+                        self.watches.touch(db, &k);
+                    }
+                }
+            }
+        }
+        self.keyspace.dbs.swap(a, b);
+        self.blocking.signal_db(a);
+        self.blocking.signal_db(b);
     }
 
     /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
@@ -375,7 +390,7 @@ mod tests {
         let k = Bytes::from_static(b"k");
         st.dbs[0].set(&k, Value::Str(Bytes::from_static(b"v")));
         st.dbs[0].set_expire(&k, now - 1);
-        st.watches.watch(7, 0, &k);
+        st.watches.watch(7, 0, &k, false);
         assert!(st.dbs[0].get(&k).is_none());
         st.flush_expired(0);
         // Redis 7.0 does not count an expired key in `dirty`.

@@ -12,15 +12,19 @@ use crate::store::Dict;
 
 #[derive(Default)]
 pub struct Watches {
-    by_key: Dict<(usize, Bytes), Vec<u64>>,
+    /// Watchers of each key, each with whether the key had already expired (but was still
+    /// there) when it was watched.
+    by_key: Dict<(usize, Bytes), Vec<(u64, bool)>>,
     doomed: HashSet<u64>,
 }
 
 impl Watches {
-    pub fn watch(&mut self, client: u64, db: usize, key: &Bytes) {
+    /// `expired`: the key is there but its TTL has passed (Redis's `watchedKey.expired`): its
+    /// deletion by expiry is then no change for this watcher.
+    pub fn watch(&mut self, client: u64, db: usize, key: &Bytes, expired: bool) {
         let v = self.by_key.entry((db, crate::store::own(key))).or_default();
-        if !v.contains(&client) {
-            v.push(client);
+        if !v.iter().any(|(c, _)| *c == client) {
+            v.push((client, expired));
         }
     }
 
@@ -29,7 +33,7 @@ impl Watches {
         for (db, k, _) in keys {
             let slot = (*db, k.clone());
             if let Some(v) = self.by_key.get_mut(&slot) {
-                v.retain(|&c| c != client);
+                v.retain(|&(c, _)| c != client);
                 if v.is_empty() {
                     self.by_key.remove(&slot);
                 }
@@ -43,8 +47,33 @@ impl Watches {
             return;
         }
         if let Some(v) = self.by_key.get(&(db, key.clone())) {
-            self.doomed.extend(v.iter().copied());
+            self.doomed.extend(v.iter().map(|(c, _)| *c));
         }
+    }
+
+    /// Expiry deleted `key`: a change for its watchers, except those that watched it already
+    /// expired (for them it was gone all along; the flag is cleared).
+    pub fn touch_expired(&mut self, db: usize, key: &Bytes) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(v) = self.by_key.get_mut(&(db, key.clone())) {
+            for (c, expired) in v.iter_mut() {
+                if std::mem::take(expired) {
+                    continue;
+                }
+                self.doomed.insert(*c);
+            }
+        }
+    }
+
+    /// The watched keys of database `db`.
+    pub fn keys_in(&self, db: usize) -> Vec<Bytes> {
+        self.by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
     }
 
     pub fn is_doomed(&self, client: u64) -> bool {

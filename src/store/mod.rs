@@ -174,6 +174,11 @@ impl Db {
         self.get(key).is_some()
     }
 
+    /// Whether `key` holds a value that has not expired at `now`, without expiring anything.
+    pub fn exists_unexpired(&self, key: &[u8], now: i64) -> bool {
+        self.map.contains_key(key) && self.expires.get(key).is_none_or(|&at| at > now)
+    }
+
     /// Insert or overwrite; overwriting clears any TTL (as SET does). The key is copied. An
     /// expired key is expired first (as Redis's lookup in setKey does: `expired`, then `new`).
     pub fn set(&mut self, key: &Bytes, value: Value) {

@@ -1318,6 +1318,7 @@ fn watch_sees_writes_of_every_family() {
     let setup: &[&[&str]] = &[
         &["HSET", "h", "a", "1"],
         &["SADD", "s", "a"],
+        &["SADD", "s2", "a"],
         &["ZADD", "z", "1", "a", "2", "b"],
         &["SET", "f", "1.5"],
     ];
@@ -1353,6 +1354,8 @@ fn watch_sees_writes_of_every_family() {
         ("nokey", &["DEL", "nokey", "f"]),
         ("s", &["COPY", "s", "s3"]),
         ("h", &["MOVE", "f", "1"]),
+        // SMOVE of a member the destination already has leaves the destination alone.
+        ("s2", &["SMOVE", "s", "s2", "a"]),
         ("z", &["ZUNIONSTORE", "dst", "1", "z"]),
         ("z", &["ZRANGESTORE", "dst", "z", "0", "-1"]),
         ("s", &["SINTERSTORE", "dst", "s", "s"]),

@@ -192,6 +192,10 @@ fn broadcast_prefixes() {
         (A, &["SET", "mine", "1"]),
         (B, &["SET", "theirs", "1"]),
         (A, &["CLIENT", "TRACKINGINFO"]),
+        // RESET turns tracking off.
+        (A, &["RESET"]),
+        (A, &["CLIENT", "TRACKINGINFO"]),
+        (B, &["SET", "theirs", "2"]),
     ]);
 }
 

@@ -188,6 +188,10 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
         ctx.client.monitor = false;
         ctx.shared.remove_monitor(ctx.client.id);
     }
+    if ctx.client.tracking.take().is_some() {
+        let id = ctx.client.id;
+        ctx.store().tracking.disable(id);
+    }
     ctx.client.authenticated = !ctx.shared.acl.default_needs_auth();
     ctx.client.user = None;
     {
@@ -199,6 +203,8 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
         info.no_evict = false;
         info.no_touch = false;
         info.monitor = false;
+        info.tracking = false;
+        info.tracking_bcast = false;
     }
     Reply::status("RESET")
 }

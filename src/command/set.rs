@@ -268,12 +268,11 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Value::Set(d) => d.insert(own(m), max),
         _ => false,
     };
-    // The destination counts as a change, with its event, only when the member was new to it.
-    let mut w = Write::key(dst).changes(added as usize);
+    // The destination is modified (a change, WATCH, its event) only when the member was new
+    // to it, as Redis 7.0 has it.
     if added {
-        w = w.event(SET, "sadd");
+        ctx.wrote(Write::key(dst).event(SET, "sadd"));
     }
-    ctx.wrote(w);
     Reply::Int(1)
 }
 

@@ -43,6 +43,7 @@ pub mod keys;
 pub mod list;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -260,6 +261,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         scripting::COMMANDS,
         bitmap::COMMANDS,
         sort::COMMANDS,
+        replication::COMMANDS,
     ]
     .into_iter()
     .flatten()

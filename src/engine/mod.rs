@@ -31,6 +31,7 @@
 
 pub mod blocking;
 pub mod effects;
+pub mod replicas;
 pub mod tracking;
 pub mod watch;
 
@@ -50,6 +51,8 @@ pub struct StoreInner {
     pub blocking: Blocking,
     /// The AOF sink, when persistence is on; it consumes the effects log.
     pub aof: Option<AofSink>,
+    /// Replicas attached with SYNC/PSYNC: more consumers of the same effects.
+    pub replicas: Vec<replicas::ReplicaLink>,
     /// Changes since the last save (Redis's `dirty`), for INFO: what the commands counted
     /// ([`Write::changes`](crate::command::Write::changes), per element where Redis counts
     /// so), added when each command ends.
@@ -126,6 +129,7 @@ impl StoreInner {
             keyspace: Keyspace::new(databases),
             blocking: Blocking::default(),
             aof: None,
+            replicas: Vec::new(),
             dirty: 0,
             effects: EffectsLog::default(),
             tx_effects: 0,
@@ -187,7 +191,7 @@ impl StoreInner {
     #[inline]
     pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
         self.note_effect(db, tx);
-        if self.aof.is_some() {
+        if self.has_consumers() {
             self.push_effect(db, argv, tx);
         }
     }
@@ -228,7 +232,7 @@ impl StoreInner {
                 self.tracking.invalidate(&k, None);
             }
             // Not a change for `dirty`: Redis 7.0 does not count expired keys there.
-            if self.aof.is_some() {
+            if self.has_consumers() {
                 self.effects.record(db, &[Bytes::from_static(b"DEL"), k]);
             }
         }
@@ -248,10 +252,34 @@ impl StoreInner {
         if self.effects.is_empty() {
             return;
         }
+        if !self.replicas.is_empty() {
+            return self.drain_to_replicas();
+        }
         match self.aof.as_mut() {
             Some(aof) => self.effects.drain(&mut [aof as &mut dyn EffectsConsumer]),
             None => self.effects.clear(),
         }
+    }
+
+    /// Whether effects are wanted at all (encoded and kept until the unit's drain).
+    #[inline]
+    fn has_consumers(&self) -> bool {
+        self.aof.is_some() || !self.replicas.is_empty()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drain_to_replicas(&mut self) {
+        self.replicas.retain(|r| r.is_connected());
+        let mut consumers: Vec<&mut dyn EffectsConsumer> =
+            Vec::with_capacity(1 + self.replicas.len());
+        if let Some(aof) = self.aof.as_mut() {
+            consumers.push(aof);
+        }
+        for r in self.replicas.iter_mut() {
+            consumers.push(r);
+        }
+        self.effects.drain(&mut consumers);
     }
 
     pub fn signal_ready(&mut self, db: usize, key: &Bytes) {

@@ -366,6 +366,38 @@ impl RawConn {
         }
     }
 
+    /// Read until `ready(buf)` gives a length, then take that many bytes (10 s at most).
+    fn read_until(&mut self, ready: impl Fn(&[u8]) -> Option<usize>) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(n) = ready(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .expect("timed out reading");
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .ok();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => panic!("connection ended while reading"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// One line, without its CRLF (a replication stream's `$<len>` header).
+    pub fn read_line(&mut self) -> String {
+        let line = self.read_until(|b| b.windows(2).position(|w| w == b"\r\n").map(|p| p + 2));
+        String::from_utf8_lossy(&line[..line.len() - 2]).into_owned()
+    }
+
+    /// Exactly `n` raw bytes (an RDB payload, which has no trailing CRLF).
+    pub fn read_exact_bytes(&mut self, n: usize) -> Vec<u8> {
+        self.read_until(|b| (b.len() >= n).then_some(n))
+    }
+
     /// True when the server closed the connection (within `timeout`) with nothing more to read.
     pub fn closed(&mut self, timeout: Duration) -> bool {
         self.stream.set_read_timeout(Some(timeout)).ok();

@@ -39,6 +39,7 @@ pub mod bitmap;
 pub mod config;
 pub mod connection;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod persistence;
@@ -260,6 +261,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         scripting::COMMANDS,
         bitmap::COMMANDS,
         sort::COMMANDS,
+        hll::COMMANDS,
     ]
     .into_iter()
     .flatten()

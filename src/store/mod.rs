@@ -13,6 +13,7 @@
 //!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod stream;

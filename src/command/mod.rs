@@ -38,6 +38,7 @@ pub mod acl;
 pub mod bitmap;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -262,6 +263,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         bitmap::COMMANDS,
         sort::COMMANDS,
         hll::COMMANDS,
+        geo::COMMANDS,
     ]
     .into_iter()
     .flatten()

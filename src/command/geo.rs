@@ -1,0 +1,649 @@
+//! Geo commands: GEOADD, GEODIST, GEOHASH, GEOPOS, GEORADIUS, GEORADIUSBYMEMBER (and their
+//! `_RO` forms), GEOSEARCH, GEOSEARCHSTORE.
+//!
+//! A geo set is a sorted set whose scores are 52-bit geohashes ([`crate::store::geohash`]).
+//! GEOADD is a ZADD with computed scores, and replays as that ZADD (`zadd key [opts] score
+//! member ...`), as Redis propagates it. The searches scan the score ranges of the centre's
+//! cell and its neighbours, keep what is inside the shape, optionally sort by distance, and
+//! either reply or store a sorted set (scores: the geohashes, or the distances with
+//! STOREDIST), which raises `georadiusstore` / `geosearchstore` and replays as sent.
+//!
+//! Formatting as Redis: distances with four decimals (`fixedpoint_d2string`), coordinates with
+//! up to 17 decimals (`%.17Lf`, trailing zeros trimmed) — bulk strings in RESP2, doubles in
+//! RESP3 — and distances as bulk strings in both.
+//!
+//! DEVIATION(redis): with COUNT smaller than the number of matches Redis sorts with its own
+//! partial quicksort, which may order points at exactly the same distance differently; here
+//! the sort is always stable.
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::{CommandSpec, Ctx, Write, is, parse_i64};
+use crate::config::notify::{GENERIC, ZSET};
+use crate::error;
+use crate::protocol::Reply;
+use crate::store::geohash::{self, Kind, Shape};
+use crate::store::zset::{Limits, ScoreRange, ZSet};
+use crate::store::{Db, Value, own};
+
+const G: &str = "geo";
+
+const MEMBER_NOT_FOUND: &str = "ERR could not decode requested zset member";
+
+fn limits(ctx: &Ctx) -> Limits {
+    Limits {
+        entries: ctx.shared.encoding_knob("zset-max-listpack-entries"),
+        value: ctx.shared.encoding_knob("zset-max-listpack-value"),
+    }
+}
+
+fn get_zset<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a ZSet>, Reply> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(Reply::error(error::WRONGTYPE)),
+    }
+}
+
+fn parse_double(arg: &[u8], err: &'static str) -> Result<f64, Reply> {
+    crate::num::string2d(arg).ok_or(Reply::error(err))
+}
+
+/// A longitude, latitude pair within the indexable range.
+fn lon_lat(args: &[Bytes]) -> Result<(f64, f64), Reply> {
+    let lon = parse_double(&args[0], error::NOT_FLOAT)?;
+    let lat = parse_double(&args[1], error::NOT_FLOAT)?;
+    if !geohash::valid_lon_lat(lon, lat) {
+        return Err(Reply::error(format!(
+            "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+        )));
+    }
+    Ok((lon, lat))
+}
+
+/// Meters per unit.
+fn unit(arg: &[u8]) -> Result<f64, Reply> {
+    if is(arg, "m") {
+        Ok(1.0)
+    } else if is(arg, "km") {
+        Ok(1000.0)
+    } else if is(arg, "ft") {
+        Ok(0.3048)
+    } else if is(arg, "mi") {
+        Ok(1609.34)
+    } else {
+        Err(Reply::error(
+            "ERR unsupported unit provided. please use M, KM, FT, MI",
+        ))
+    }
+}
+
+/// `radius unit` → (radius, meters per unit).
+fn radius_unit(args: &[Bytes]) -> Result<(f64, f64), Reply> {
+    let r = parse_double(&args[0], "ERR need numeric radius")?;
+    if r < 0.0 {
+        return Err(Reply::error("ERR radius cannot be negative"));
+    }
+    Ok((r, unit(&args[1])?))
+}
+
+/// `width height unit` → (width, height, meters per unit).
+fn box_unit(args: &[Bytes]) -> Result<(f64, f64, f64), Reply> {
+    let w = parse_double(&args[0], "ERR need numeric width")?;
+    let h = parse_double(&args[1], "ERR need numeric height")?;
+    if h < 0.0 || w < 0.0 {
+        return Err(Reply::error("ERR height or width cannot be negative"));
+    }
+    Ok((w, h, unit(&args[2])?))
+}
+
+/// The position of `member` in `z`.
+fn member_pos(z: &ZSet, member: &[u8]) -> Option<(f64, f64)> {
+    z.score(member).and_then(geohash::decode_score)
+}
+
+/// A coordinate reply: bulk string in RESP2, double in RESP3, both in Redis's human format.
+fn coord(resp: u8, v: f64) -> Reply {
+    let s = geohash::format_coord(v);
+    if resp >= 3 {
+        Reply::Raw(Bytes::from(format!(",{s}\r\n")))
+    } else {
+        Reply::Bulk(Bytes::from(s))
+    }
+}
+
+fn pos_reply(resp: u8, (lon, lat): (f64, f64)) -> Reply {
+    Reply::Array(vec![coord(resp, lon), coord(resp, lat)])
+}
+
+// GEOADD key [NX|XX] [CH] longitude latitude member [longitude latitude member ...]
+fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (mut nx, mut xx, mut ch) = (false, false, false);
+    let mut first = 2;
+    while first < args.len() {
+        let a = &args[first];
+        if is(a, "nx") {
+            nx = true;
+        } else if is(a, "xx") {
+            xx = true;
+        } else if is(a, "ch") {
+            ch = true;
+        } else {
+            break;
+        }
+        first += 1;
+    }
+    let rest = &args[first..];
+    if !rest.len().is_multiple_of(3) || (xx && nx) {
+        return Reply::error(error::SYNTAX);
+    }
+    let mut pairs = Vec::with_capacity(rest.len() / 3);
+    for t in rest.chunks(3) {
+        let (lon, lat) = tri!(lon_lat(&t[..2]));
+        let score = geohash::score_of(lon, lat).expect("validated position");
+        pairs.push((score, &t[2]));
+    }
+    // The ZADD this amounts to; with no element it fails as that ZADD would.
+    if pairs.is_empty() {
+        return Reply::error(error::SYNTAX);
+    }
+    let limits = limits(ctx);
+    let key = &args[1];
+    let db = ctx.db();
+    let exists = match tri!(get_zset(db, key)) {
+        Some(_) => true,
+        None if xx => return Reply::Int(0),
+        None => false,
+    };
+    if !exists {
+        db.set(
+            key,
+            Value::ZSet(Box::new(ZSet::new(pairs[0].1.len(), limits))),
+        );
+    }
+    let Some(Value::ZSet(z)) = db.get_mut(key) else {
+        unreachable!("checked or created above");
+    };
+    let (mut added, mut updated) = (0, 0);
+    for &(score, m) in &pairs {
+        let score = score as f64;
+        match z.score(m) {
+            Some(_) if nx => {}
+            Some(cur) => {
+                if cur != score {
+                    z.insert(own(m), score, limits);
+                    updated += 1;
+                }
+            }
+            None if xx => {}
+            None => {
+                z.insert(own(m), score, limits);
+                added += 1;
+            }
+        }
+    }
+    if added + updated > 0 {
+        let mut effect = Vec::with_capacity(first + pairs.len() * 2);
+        effect.push(Bytes::from_static(b"zadd"));
+        effect.extend(args[1..first].iter().cloned());
+        for (score, m) in pairs {
+            effect.push(Bytes::from(score.to_string()));
+            effect.push(m.clone());
+        }
+        ctx.wrote(
+            Write::key(key)
+                .changes(added + updated)
+                .event(ZSET, "zadd")
+                .wakes_if(added > 0)
+                .effect(effect),
+        );
+    }
+    Reply::Int((if ch { added + updated } else { added }) as i64)
+}
+
+// GEODIST key member1 member2 [M|KM|FT|MI]
+fn geodist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let to_meter = match args.len() {
+        5 => tri!(unit(&args[4])),
+        4 => 1.0,
+        _ => return Reply::error(error::SYNTAX),
+    };
+    let Some(z) = tri!(get_zset(ctx.db(), &args[1])) else {
+        return Reply::Null;
+    };
+    match (member_pos(z, &args[2]), member_pos(z, &args[3])) {
+        (Some((lon1, lat1)), Some((lon2, lat2))) => {
+            let d = geohash::distance(lon1, lat1, lon2, lat2) / to_meter;
+            Reply::Bulk(Bytes::from(geohash::format_distance(d)))
+        }
+        _ => Reply::Null,
+    }
+}
+
+// GEOHASH key [member ...]
+fn geohash_cmd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let z = tri!(get_zset(ctx.db(), &args[1]));
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(
+                |m| match z.and_then(|z| z.score(m)).and_then(geohash::geohash_string) {
+                    Some(h) => Reply::Bulk(Bytes::copy_from_slice(&h)),
+                    None => Reply::Null,
+                },
+            )
+            .collect(),
+    )
+}
+
+// GEOPOS key [member ...]
+fn geopos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let resp = ctx.resp();
+    let z = tri!(get_zset(ctx.db(), &args[1]));
+    Reply::Array(
+        args[2..]
+            .iter()
+            .map(|m| match z.and_then(|z| member_pos(z, m)) {
+                Some(p) => pos_reply(resp, p),
+                None => Reply::NullArray,
+            })
+            .collect(),
+    )
+}
+
+/// Which search command runs [`search_generic`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// GEORADIUS: centre from `longitude latitude`, then `radius unit`.
+    Radius { store_ok: bool },
+    /// GEORADIUSBYMEMBER: centre from a member, then `radius unit`.
+    ByMember { store_ok: bool },
+    /// GEOSEARCH: FROMMEMBER/FROMLONLAT and BYRADIUS/BYBOX options.
+    Geosearch,
+    /// GEOSEARCHSTORE: as GEOSEARCH, destination first, STOREDIST without argument.
+    GeosearchStore,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    None,
+    Asc,
+    Desc,
+}
+
+/// A match: position, distance from the centre (meters), score, member.
+struct Point {
+    lon: f64,
+    lat: f64,
+    dist: f64,
+    score: f64,
+    member: Bytes,
+}
+
+/// The points of `z` inside `shape`, cell by cell in Redis's order; with `limit` (ANY) it stops
+/// once that many were found.
+fn points_in_shape(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
+    let cells = shape.search_areas().cells;
+    let mut out = Vec::new();
+    let mut last: Option<usize> = None;
+    for (i, cell) in cells.iter().enumerate() {
+        if cell.is_none() {
+            continue;
+        }
+        // Huge radii make neighbours coincide: skip a cell equal to the one just scanned
+        // (Redis never compares with the centre's cell).
+        if let Some(l) = last
+            && l != 0
+            && cells[l] == *cell
+        {
+            continue;
+        }
+        if limit > 0 && out.len() >= limit {
+            break;
+        }
+        let (min, max) = geohash::score_range(*cell);
+        let range = ScoreRange {
+            min: min as f64,
+            minex: false,
+            max: max as f64,
+            maxex: true,
+        };
+        for e in z.by_score(range, false) {
+            if let Some((lon, lat)) = geohash::decode_score(e.score)
+                && let Some(dist) = shape.contains(lon, lat)
+            {
+                out.push(Point {
+                    lon,
+                    lat,
+                    dist,
+                    score: e.score,
+                    member: e.member.clone(),
+                });
+            }
+            if limit > 0 && out.len() >= limit {
+                break;
+            }
+        }
+        last = Some(i);
+    }
+    out
+}
+
+// GEORADIUS key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
+//   [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]
+// GEORADIUSBYMEMBER key member radius M|KM|FT|MI ...same options...
+// GEOSEARCH key FROMMEMBER member|FROMLONLAT longitude latitude
+//   BYRADIUS radius unit|BYBOX width height unit [ASC|DESC] [COUNT count [ANY]] [WITHCOORD]
+//   [WITHDIST] [WITHHASH]
+// GEOSEARCHSTORE destination source ...as GEOSEARCH without WITH*... [STOREDIST]
+fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> Reply {
+    let resp = ctx.resp();
+    let limits = limits(ctx);
+    let searchish = matches!(kind, Form::Geosearch | Form::GeosearchStore);
+    let store_ok = matches!(
+        kind,
+        Form::Radius { store_ok: true } | Form::ByMember { store_ok: true }
+    );
+    let db = ctx.db();
+    let z = tri!(get_zset(db, &args[src_idx]));
+
+    let mut shape = Shape {
+        lon: 0.0,
+        lat: 0.0,
+        kind: Kind::Circle(0.0),
+        conversion: 1.0,
+    };
+    let mut store: Option<&Bytes> = None;
+    let mut storedist = false;
+    let base = match kind {
+        Form::Radius { .. } => {
+            (shape.lon, shape.lat) = tri!(lon_lat(&args[2..4]));
+            let (r, conv) = tri!(radius_unit(&args[4..6]));
+            (shape.kind, shape.conversion) = (Kind::Circle(r), conv);
+            6
+        }
+        Form::ByMember { .. } => {
+            // Without the key the arguments are still parsed, to pick the reply.
+            if let Some(z) = z {
+                let Some(pos) = member_pos(z, &args[2]) else {
+                    return Reply::error(MEMBER_NOT_FOUND);
+                };
+                (shape.lon, shape.lat) = pos;
+                let (r, conv) = tri!(radius_unit(&args[3..5]));
+                (shape.kind, shape.conversion) = (Kind::Circle(r), conv);
+            }
+            5
+        }
+        Form::Geosearch => 2,
+        Form::GeosearchStore => {
+            store = Some(&args[1]);
+            3
+        }
+    };
+
+    let (mut withdist, mut withhash, mut withcoord, mut any) = (false, false, false, false);
+    let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
+    let mut sort = Sort::None;
+    let mut count: i64 = 0;
+    let opts = &args[base..];
+    let remaining = opts.len();
+    let mut i = 0;
+    while i < remaining {
+        let a = &opts[i];
+        if is(a, "withdist") {
+            withdist = true;
+        } else if is(a, "withhash") {
+            withhash = true;
+        } else if is(a, "withcoord") {
+            withcoord = true;
+        } else if is(a, "any") {
+            any = true;
+        } else if is(a, "asc") {
+            sort = Sort::Asc;
+        } else if is(a, "desc") {
+            sort = Sort::Desc;
+        } else if is(a, "count") && i + 1 < remaining {
+            count = tri!(parse_i64(&opts[i + 1]));
+            if count <= 0 {
+                return Reply::error("ERR COUNT must be > 0");
+            }
+            i += 1;
+        } else if (is(a, "store") || is(a, "storedist")) && i + 1 < remaining && store_ok {
+            store = Some(&opts[i + 1]);
+            storedist = is(a, "storedist");
+            i += 1;
+        } else if is(a, "storedist") && kind == Form::GeosearchStore {
+            storedist = true;
+        } else if is(a, "frommember") && i + 1 < remaining && searchish && !fromloc {
+            if let Some(z) = z {
+                let Some(pos) = member_pos(z, &opts[i + 1]) else {
+                    return Reply::error(MEMBER_NOT_FOUND);
+                };
+                (shape.lon, shape.lat) = pos;
+            }
+            frommember = true;
+            i += 1;
+        } else if is(a, "fromlonlat") && i + 2 < remaining && searchish && !frommember {
+            (shape.lon, shape.lat) = tri!(lon_lat(&opts[i + 1..i + 3]));
+            fromloc = true;
+            i += 2;
+        } else if is(a, "byradius") && i + 2 < remaining && searchish && !bybox {
+            let (r, conv) = tri!(radius_unit(&opts[i + 1..i + 3]));
+            (shape.kind, shape.conversion) = (Kind::Circle(r), conv);
+            byradius = true;
+            i += 2;
+        } else if is(a, "bybox") && i + 3 < remaining && searchish && !byradius {
+            let (w, h, conv) = tri!(box_unit(&opts[i + 1..i + 4]));
+            (shape.kind, shape.conversion) = (Kind::Box(w, h), conv);
+            bybox = true;
+            i += 3;
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+        i += 1;
+    }
+
+    if store.is_some() && (withdist || withhash || withcoord) {
+        let what = if kind == Form::GeosearchStore {
+            "GEOSEARCHSTORE"
+        } else {
+            "STORE option in GEORADIUS"
+        };
+        return Reply::error(format!(
+            "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+        ));
+    }
+    let name = String::from_utf8_lossy(&args[0]);
+    if searchish && !(frommember || fromloc) {
+        return Reply::error(format!(
+            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+        ));
+    }
+    if searchish && !(byradius || bybox) {
+        return Reply::error(format!(
+            "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
+        ));
+    }
+    if any && count == 0 {
+        return Reply::error("ERR the ANY argument requires COUNT argument");
+    }
+
+    let Some(z) = z else {
+        let Some(dest) = store else {
+            return Reply::Array(vec![]);
+        };
+        if ctx.db().delete(dest).is_some() {
+            ctx.wrote(Write::key(dest).event(GENERIC, "del"));
+        }
+        return Reply::Int(0);
+    };
+    if count != 0 && sort == Sort::None && !any {
+        sort = Sort::Asc;
+    }
+    let limit = if any { count as usize } else { 0 };
+    let mut points = points_in_shape(z, &shape, limit);
+    if points.is_empty() && store.is_none() {
+        return Reply::Array(vec![]);
+    }
+    let returned = if count == 0 || (points.len() as i64) < count {
+        points.len()
+    } else {
+        count as usize
+    };
+    let by_dist = |a: &Point, b: &Point| {
+        a.dist
+            .partial_cmp(&b.dist)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    match sort {
+        Sort::None => {}
+        Sort::Asc => points.sort_by(by_dist),
+        Sort::Desc => points.sort_by(|a, b| by_dist(b, a)),
+    }
+    points.truncate(returned);
+    for p in &mut points {
+        p.dist /= shape.conversion;
+    }
+
+    let Some(dest) = store else {
+        let items = points
+            .into_iter()
+            .map(|p| {
+                if !(withdist || withhash || withcoord) {
+                    return Reply::Bulk(p.member);
+                }
+                let mut item = vec![Reply::Bulk(p.member)];
+                if withdist {
+                    item.push(Reply::Bulk(Bytes::from(geohash::format_distance(p.dist))));
+                }
+                if withhash {
+                    item.push(Reply::Int(p.score as i64));
+                }
+                if withcoord {
+                    item.push(pos_reply(resp, (p.lon, p.lat)));
+                }
+                Reply::Array(item)
+            })
+            .collect();
+        return Reply::Array(items);
+    };
+
+    let n = points.len();
+    let db = ctx.db();
+    if n > 0 {
+        let mut zs = ZSet::new(
+            0,
+            Limits {
+                entries: 0,
+                value: 0,
+            },
+        );
+        for p in points {
+            let score = if storedist { p.dist } else { p.score };
+            zs.insert(p.member, score, limits);
+        }
+        zs.shrink_encoding(limits);
+        db.set(dest, Value::ZSet(Box::new(zs)));
+        let event = if searchish {
+            "geosearchstore"
+        } else {
+            "georadiusstore"
+        };
+        ctx.wrote(Write::key(dest).changes(n).event(ZSET, event).wakes());
+    } else if db.delete(dest).is_some() {
+        ctx.wrote(Write::key(dest).event(GENERIC, "del"));
+    }
+    Reply::Int(n as i64)
+}
+
+fn georadius(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    search_generic(ctx, args, 1, Form::Radius { store_ok: true })
+}
+fn georadius_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    search_generic(ctx, args, 1, Form::Radius { store_ok: false })
+}
+fn georadiusbymember(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    search_generic(ctx, args, 1, Form::ByMember { store_ok: true })
+}
+fn georadiusbymember_ro(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    search_generic(ctx, args, 1, Form::ByMember { store_ok: false })
+}
+fn geosearch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    search_generic(ctx, args, 1, Form::Geosearch)
+}
+fn geosearchstore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    search_generic(ctx, args, 2, Form::GeosearchStore)
+}
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("geoadd", -5, WRITE | DENYOOM, geoadd)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Add one or more geospatial items in the geospatial index represented using a sorted set",
+            "3.2.0",
+        ),
+    CommandSpec::new("geodist", -4, READONLY, geodist)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Returns the distance between two members of a geospatial index",
+            "3.2.0",
+        ),
+    CommandSpec::new("geohash", -2, READONLY, geohash_cmd)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Returns members of a geospatial index as standard geohash strings",
+            "3.2.0",
+        ),
+    CommandSpec::new("geopos", -2, READONLY, geopos)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Returns longitude and latitude of members of a geospatial index",
+            "3.2.0",
+        ),
+    CommandSpec::new("georadius", -6, WRITE | DENYOOM | MOVABLEKEYS, georadius)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point",
+            "3.2.0",
+        ),
+    CommandSpec::new("georadius_ro", -6, READONLY, georadius_ro)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc("A read-only variant for GEORADIUS", "3.2.10"),
+    CommandSpec::new(
+        "georadiusbymember",
+        -5,
+        WRITE | DENYOOM | MOVABLEKEYS,
+        georadiusbymember,
+    )
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member",
+            "3.2.0",
+        ),
+    CommandSpec::new("georadiusbymember_ro", -5, READONLY, georadiusbymember_ro)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc("A read-only variant for GEORADIUSBYMEMBER", "3.2.10"),
+    CommandSpec::new("geosearch", -7, READONLY, geosearch)
+        .keys(1, 1, 1)
+        .group(G)
+        .doc(
+            "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.",
+            "6.2.0",
+        ),
+    CommandSpec::new("geosearchstore", -8, WRITE | DENYOOM, geosearchstore)
+        .keys(1, 2, 1)
+        .group(G)
+        .doc(
+            "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.",
+            "6.2.0",
+        ),
+];

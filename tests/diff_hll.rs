@@ -36,6 +36,7 @@ fn errors_and_type_checks_match_redis() {
         &["PFMERGE"],
         &["PFDEBUG", "encoding"],
         &["PFDEBUG", "encoding", "k", "x"],
+        &["PFSELFTEST", "x"],
         &["RPUSH", "list", "a"],
         &["PFADD", "list", "a"],
         &["PFCOUNT", "list"],
@@ -287,6 +288,40 @@ fn resp3_and_transactions_match_redis() {
         &["PFCOUNT", "h", "h2"],
         &["EXEC"],
         &["GET", "h"],
+    ]);
+}
+
+/// PFSELFTEST passes (it takes seconds in an unoptimised build: Redis's sizes).
+#[test]
+fn pfselftest_passes_as_in_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let slow = std::time::Duration::from_secs(300);
+    for c in [&mut d.redis, &mut d.ferry] {
+        c.send(&["PFSELFTEST"]);
+        assert_eq!(c.try_read_reply(slow).as_deref(), Some(&b"+OK\r\n"[..]));
+    }
+}
+
+/// PFCOUNT may write its cache, so read-only scripts refuse it as Redis 7.0 does.
+#[test]
+fn pfcount_is_refused_in_read_only_scripts() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["PFADD", "h", "a"],
+        &["EVAL_RO", "return redis.call('pfcount', KEYS[1])", "1", "h"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('pfcount', KEYS[1])",
+            "1",
+            "h",
+        ],
+        &["EVAL", "return redis.call('pfcount', KEYS[1])", "1", "h"],
+        &[
+            "EVAL_RO",
+            "return redis.call('pfcount', KEYS[1], 'x')",
+            "1",
+            "h",
+        ],
     ]);
 }
 

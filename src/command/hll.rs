@@ -1,4 +1,4 @@
-//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG.
+//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST.
 //!
 //! A HyperLogLog is a string value in Redis's exact byte layout ([`crate::store::hll`]), so a
 //! handler takes the string out of the keyspace as a `Vec`, updates it, and puts it back (the
@@ -12,7 +12,7 @@
 //! event). PFDEBUG GETREG/TODENSE count a change when they convert a sparse value.
 //!
 //! DEVIATION(redis): OBJECT ENCODING of a short HyperLogLog says `embstr` (string values keep
-//! no encoding here; Redis says `raw` for one PFADD created). PFSELFTEST is not implemented.
+//! no encoding here; Redis says `raw` for one PFADD created).
 
 use bytes::Bytes;
 
@@ -226,6 +226,15 @@ fn pfdebug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     reply
 }
 
+// PFSELFTEST
+fn pfselftest(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    // Redis's sizes: a few seconds of work, without the store lock (no data is involved).
+    match hll::selftest(1000, 10_000_000, sparse_max(ctx)) {
+        Ok(()) => Reply::Ok,
+        Err(e) => Reply::error(e),
+    }
+}
+
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, pfadd)
         .keys(1, 1, 1)
@@ -234,7 +243,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "Adds the specified elements to the specified HyperLogLog.",
             "2.8.9",
         ),
-    CommandSpec::new("pfcount", -2, READONLY, pfcount)
+    CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, pfcount)
         .keys(1, -1, 1)
         .group(G)
         .doc(
@@ -249,4 +258,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .keys(2, 2, 1)
         .group(G)
         .doc("Internal commands for debugging HyperLogLog values", "2.8.9"),
+    CommandSpec::new("pfselftest", 1, ADMIN, pfselftest)
+        .group(G)
+        .doc("An internal command for testing HyperLogLog values", "2.8.9"),
 ];

@@ -503,8 +503,12 @@ mod tests {
         assert_eq!(format_coord(lon), "13.36138933897018433");
         assert_eq!(format_coord(lat), "38.11555639549629859");
         assert_eq!(&geohash_string(3479099956230698.0).unwrap(), b"sqc8b49rny0");
-        let d = distance(13.361389, 38.115556, 15.087269, 37.502669);
-        assert_eq!(format_distance(d / 1000.0), "166.2742");
+        let (lon2, lat2) = decode_score(score_of(15.087269, 37.502669).unwrap() as f64).unwrap();
+        // GEODIST Sicily Palermo Catania km
+        assert_eq!(
+            format_distance(distance(lon, lat, lon2, lat2) / 1000.0),
+            "166.2742"
+        );
     }
 
     #[test]
@@ -527,7 +531,9 @@ mod tests {
     #[test]
     fn steps() {
         assert_eq!(estimate_steps(0.0, 0.0), 26);
-        assert_eq!(estimate_steps(1.0, 0.0), 23);
+        assert_eq!(estimate_steps(1.0, 0.0), 24);
+        assert_eq!(estimate_steps(1.0, 70.0), 23);
+        assert_eq!(estimate_steps(1.0, -81.0), 22);
         assert_eq!(estimate_steps(1e9, 0.0), 1);
     }
 }

@@ -23,7 +23,7 @@
 //! one; [`add`] / [`set_register`] update (promoting to dense as Redis would), [`to_dense`]
 //! converts, [`merge_max`] folds one into a register array for PFMERGE and multi-key PFCOUNT,
 //! [`count`] / [`count_raw`] estimate, [`cached`] / [`store_cached`] / [`invalidate`] handle
-//! the cache, [`registers`] and [`decode_sparse`] serve PFDEBUG.
+//! the cache, [`registers`] and [`decode_sparse`] serve PFDEBUG, [`selftest`] PFSELFTEST.
 //!
 //! Errors: the only failure is a sparse representation that does not cover exactly 16384
 //! registers ([`Corrupt`]); the caller answers `INVALIDOBJ`.
@@ -564,6 +564,64 @@ pub fn decode_sparse(hll: &[u8]) -> String {
     out.trim_matches(' ').to_string()
 }
 
+/// PFSELFTEST: (1) `cycles` rounds of random values written to and read back from every dense
+/// register; (2) `elements` distinct elements added to a dense and a sparse HLL at once,
+/// checking at 1, 10, 100, ... that small ones stay sparse, that both estimates agree and that
+/// the error stays within six standard errors. The error line Redis would send on failure.
+pub fn selftest(cycles: usize, elements: u64, sparse_max: usize) -> Result<(), String> {
+    let mut dense = new_sparse();
+    to_dense(&mut dense).expect("valid");
+    let mut expected = vec![0u8; REGISTERS];
+    for _ in 0..cycles {
+        for (i, e) in expected.iter_mut().enumerate() {
+            *e = rand::random::<u8>() & REGISTER_MAX;
+            dense_put(&mut dense[HDR..], i, *e);
+        }
+        for (i, &e) in expected.iter().enumerate() {
+            let got = dense_get(&dense[HDR..], i);
+            if got != e {
+                return Err(format!(
+                    "TESTFAILED Register {i} should be {e} but is {got}"
+                ));
+            }
+        }
+    }
+    dense[HDR..].fill(0);
+    let mut sparse = new_sparse();
+    let relerr = 1.04 / (REGISTERS as f64).sqrt();
+    let mut checkpoint: u64 = 1;
+    let seed: u64 = rand::random();
+    for j in 1..=elements {
+        let ele = (j ^ seed).to_ne_bytes();
+        let (index, run) = pattern(&ele);
+        dense_set(&mut dense, index, run);
+        let _ = set_register(&mut sparse, index, run, sparse_max);
+        if j != checkpoint {
+            continue;
+        }
+        if (j as usize) < sparse_max / 2 && is_dense(&sparse) {
+            return Err("TESTFAILED sparse encoding not used".into());
+        }
+        let card = count(&dense).unwrap_or(0);
+        if count(&sparse).ok() != Some(card) {
+            return Err("TESTFAILED dense/sparse disagree".into());
+        }
+        let abserr = (checkpoint as i64 - card as i64).unsigned_abs();
+        let maxerr = if j == 10 {
+            1
+        } else {
+            (relerr * 6.0 * checkpoint as f64).ceil() as u64
+        };
+        if abserr > maxerr {
+            return Err(format!(
+                "TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}"
+            ));
+        }
+        checkpoint *= 10;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,6 +710,11 @@ mod tests {
             prop_assert_eq!(count(&h).unwrap(), count(&d).unwrap());
             prop_assert_eq!(count_raw(&model), count(&d).unwrap());
         }
+    }
+
+    #[test]
+    fn selftest_passes() {
+        assert_eq!(selftest(2, 100_000, 3000), Ok(()));
     }
 
     #[test]

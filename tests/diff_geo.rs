@@ -1259,3 +1259,78 @@ fn aof_replays_geo_writes() {
     let mut c = r.raw();
     assert_eq!(dump(&mut c), before);
 }
+
+/// Points at exactly equal distances come out in Redis's order, for full sorts and for the
+/// partial sort COUNT uses, at sizes around the sort's thresholds (7, 40).
+#[test]
+fn equal_distances_sort_as_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    for (n, key) in [
+        (5usize, "t5"),
+        (7, "t7"),
+        (8, "t8"),
+        (23, "t23"),
+        (41, "t41"),
+        (150, "t150"),
+    ] {
+        // Four rings of identical positions around (1, 1), interleaved in insertion order.
+        let mut triples = Vec::new();
+        for i in 0..n {
+            let (lon, lat) = match i % 4 {
+                0 => ("1", "1"),
+                1 => ("1.001", "1"),
+                2 => ("0.999", "1"),
+                _ => ("1", "1.002"),
+            };
+            triples.extend([lon.to_string(), lat.to_string(), format!("m{i:03}")]);
+        }
+        geoadd(&mut d, key, &triples);
+        d.cmd(&["GEORADIUS", key, "1", "1", "100", "km", "ASC"]);
+        d.cmd(&["GEORADIUS", key, "1", "1", "100", "km", "DESC"]);
+        for count in [1, 2, 3, n / 3 + 1, n / 2, n - 1, n, n + 1] {
+            let c = count.max(1).to_string();
+            d.cmd(&["GEORADIUS", key, "1", "1", "100", "km", "COUNT", &c]);
+            d.cmd(&["GEORADIUS", key, "1", "1", "100", "km", "COUNT", &c, "DESC"]);
+            d.cmd(&[
+                "GEORADIUS",
+                key,
+                "1.0004",
+                "1",
+                "100",
+                "km",
+                "COUNT",
+                &c,
+                "WITHDIST",
+            ]);
+            d.cmd(&["GEORADIUS", key, "1", "1", "100", "km", "COUNT", &c, "ANY"]);
+            d.cmd(&[
+                "GEORADIUS",
+                key,
+                "1",
+                "1",
+                "100",
+                "km",
+                "COUNT",
+                &c,
+                "ANY",
+                "DESC",
+            ]);
+            d.cmd(&[
+                "GEOSEARCHSTORE",
+                "out",
+                key,
+                "FROMLONLAT",
+                "1",
+                "1",
+                "BYBOX",
+                "300",
+                "300",
+                "km",
+                "COUNT",
+                &c,
+                "STOREDIST",
+            ]);
+            d.cmd(&["ZRANGE", "out", "0", "-1", "WITHSCORES"]);
+        }
+    }
+}

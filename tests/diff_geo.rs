@@ -4,6 +4,7 @@
 
 mod common;
 use common::{Diff, DirServer, Server};
+use proptest::prelude::*;
 
 const SICILY: &[&str] = &[
     "GEOADD",
@@ -1011,8 +1012,56 @@ fn searches_over_many_places_match_redis() {
                 "STOREDIST",
             ]);
             d.cmd(&["ZRANGE", "out", "0", "-1", "WITHSCORES"]);
+            d.cmd(&["OBJECT", "ENCODING", "out"]);
         }
     }
+    for key in ["world", "city", "north", "dateline"] {
+        d.cmd(&["OBJECT", "ENCODING", key]);
+    }
+    // Antipodes: the largest distances the haversine formula meets.
+    geoadd(
+        &mut d,
+        "anti",
+        &[
+            "0", "0", "a", "180", "0", "b", "-180", "0", "c", "90", "45", "d", "-90", "-45", "e",
+        ]
+        .map(String::from),
+    );
+    d.script(&[
+        &["GEODIST", "anti", "a", "b"],
+        &["GEODIST", "anti", "d", "e", "km"],
+        &[
+            "GEORADIUS",
+            "anti",
+            "0",
+            "0",
+            "20037",
+            "km",
+            "WITHDIST",
+            "ASC",
+        ],
+        &[
+            "GEORADIUS",
+            "anti",
+            "90",
+            "45",
+            "30000",
+            "km",
+            "WITHDIST",
+            "DESC",
+        ],
+        &[
+            "GEOSEARCH",
+            "anti",
+            "FROMMEMBER",
+            "d",
+            "BYBOX",
+            "40000",
+            "40000",
+            "km",
+            "WITHDIST",
+        ],
+    ]);
     for m in ["p0", "p17", "p123"] {
         for r in ["10", "1000", "8000"] {
             d.cmd(&["GEORADIUSBYMEMBER", "world", m, r, "km", "WITHDIST", "ASC"]);
@@ -1331,6 +1380,67 @@ fn equal_distances_sort_as_redis() {
                 "STOREDIST",
             ]);
             d.cmd(&["ZRANGE", "out", "0", "-1", "WITHSCORES"]);
+        }
+    }
+}
+
+fn coord_strategy() -> impl Strategy<Value = (f64, f64)> {
+    prop_oneof![
+        (-180.0f64..=180.0, -85.05f64..=85.05),
+        // A small region, so searches find several points and positions repeat.
+        (10.0f64..10.05, 45.0f64..45.05),
+        Just((10.02, 45.02)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    /// Random places and random searches (centre, shape, unit, options) give the same replies
+    /// as redis-server.
+    #[test]
+    fn random_searches_match_redis(
+        pts in proptest::collection::vec(coord_strategy(), 1..80),
+        searches in proptest::collection::vec(
+            (coord_strategy(), 0.0f64..3000.0, 0usize..4, any::<bool>(), 0usize..6, 0u8..4),
+            1..12,
+        ),
+    ) {
+        let Some(mut d) = Diff::new() else { return Ok(()) };
+        let mut triples = Vec::new();
+        for (i, (lon, lat)) in pts.iter().enumerate() {
+            triples.extend([format!("{lon:.6}"), format!("{lat:.6}"), format!("m{i}")]);
+        }
+        geoadd(&mut d, "g", &triples);
+        let units = ["m", "km", "mi", "ft"];
+        for ((lon, lat), size, unit, boxed, count, order) in searches {
+            let (lon, lat) = (format!("{lon:.6}"), format!("{lat:.6}"));
+            let size = format!("{size:.3}");
+            let mut args: Vec<String> = ["GEOSEARCH", "g", "FROMLONLAT", &lon, &lat]
+                .map(String::from)
+                .to_vec();
+            if boxed {
+                args.extend(["BYBOX", &size, &size, units[unit]].map(String::from));
+            } else {
+                args.extend(["BYRADIUS", &size, units[unit]].map(String::from));
+            }
+            if count > 0 {
+                args.extend(["COUNT".to_string(), count.to_string()]);
+                if order == 3 {
+                    args.push("ANY".into());
+                }
+            }
+            match order {
+                1 => args.push("ASC".into()),
+                2 => args.push("DESC".into()),
+                _ => {}
+            }
+            args.extend(["WITHDIST", "WITHHASH", "WITHCOORD"].map(String::from));
+            d.cmd(&args);
+            let mut radius: Vec<String> = ["GEORADIUS", "g", &lon, &lat, &size, units[unit]]
+                .map(String::from)
+                .to_vec();
+            radius.extend(args[if boxed { 9 } else { 8 }..].iter().cloned());
+            d.cmd(&radius);
         }
     }
 }

@@ -365,7 +365,10 @@ impl Shape {
         match self.kind {
             Kind::Circle(r) => {
                 let d = distance(self.lon, self.lat, lon, lat);
-                (d <= r * self.conversion).then_some(d)
+                // Written as Redis tests it: a NaN distance (rounding at antipodes) is inside.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let inside = !(d > r * self.conversion);
+                inside.then_some(d)
             }
             Kind::Box(w, h) => {
                 let (width_m, height_m) = (w * self.conversion, h * self.conversion);

@@ -1183,7 +1183,7 @@ fn keyspace_events_match_redis() {
     ];
     let run = |srv: &Server| -> Vec<String> {
         let mut c = srv.raw();
-        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]);
         let mut lis = srv.raw();
         lis.cmd(&["PSUBSCRIBE", "__key*__:*"]);
         let mut out = Vec::new();

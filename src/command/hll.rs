@@ -221,6 +221,8 @@ fn pfdebug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     put_hll(db, key, h);
     if converted {
         // A change of encoding only: no event.
+        // DEVIATION(redis): WATCH sees the key modified; Redis counts the change without
+        // signalling the key.
         ctx.wrote(Write::key(key));
     }
     reply

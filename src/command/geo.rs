@@ -13,12 +13,14 @@
 //! RESP3 — and distances as bulk strings in both.
 //!
 //! Sorting repeats Redis's: a stable merge sort for a full sort (glibc's `qsort`), Redis's
-//! partial quicksort when COUNT leaves some matches out — so points at exactly the same
+//! partial quicksort (the one SORT uses) when COUNT leaves some matches out — so points at exactly the same
 //! distance come out in the same order too.
 
 use bytes::Bytes;
+use std::cmp::Ordering;
 
 use super::flags::*;
+use super::sort::partial_sort;
 use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, ZSET};
 use crate::error;
@@ -282,20 +284,20 @@ struct Point {
     member: Bytes,
 }
 
-/// Redis's comparison of distances: 1, 0 or -1 (a NaN compares as smaller).
-fn cmp_dist(a: f64, b: f64) -> i32 {
+/// Redis's comparison of distances (a NaN compares as smaller).
+fn cmp_dist(a: f64, b: f64) -> Ordering {
     if a > b {
-        1
+        Ordering::Greater
     } else if a == b {
-        0
+        Ordering::Equal
     } else {
-        -1
+        Ordering::Less
     }
 }
 
 /// A stable top-down merge sort taking the left element on ties: the order glibc's `qsort`
 /// gives (Redis's full sort), also when the comparison is not a total order (NaN).
-fn merge_sort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
+fn merge_sort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering) {
     let n = v.len();
     if n <= 1 {
         return;
@@ -306,7 +308,7 @@ fn merge_sort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
     let mut out = Vec::with_capacity(n);
     let (mut i, mut j) = (0, n1);
     while i < n1 && j < n {
-        if cmp(&v[i], &v[j]) <= 0 {
+        if cmp(&v[i], &v[j]) != Ordering::Greater {
             out.push(v[i].clone());
             i += 1;
         } else {
@@ -317,125 +319,6 @@ fn merge_sort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
     out.extend_from_slice(&v[i..n1]);
     out.extend_from_slice(&v[j..]);
     v.clone_from_slice(&out);
-}
-
-/// Sort so that positions `lo..=hi` hold what a full sort puts there, by the steps of Redis's
-/// `pqsort` (a Bentley-McIlroy quicksort that skips partitions outside the wanted range), so
-/// points at equal distances come out in redis-server's order.
-fn partial_sort<T>(v: &mut [T], lo: usize, hi: usize, cmp: &impl Fn(&T, &T) -> i32) {
-    pq_range(v, 0, v.len(), lo, hi, cmp);
-}
-
-fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> i32) -> usize {
-    if cmp(&v[a], &v[b]) < 0 {
-        if cmp(&v[b], &v[c]) < 0 {
-            b
-        } else if cmp(&v[a], &v[c]) < 0 {
-            c
-        } else {
-            a
-        }
-    } else if cmp(&v[b], &v[c]) > 0 {
-        b
-    } else if cmp(&v[a], &v[c]) < 0 {
-        a
-    } else {
-        c
-    }
-}
-
-fn swap_run<T>(v: &mut [T], i: usize, j: usize, n: usize) {
-    for k in 0..n {
-        v.swap(i + k, j + k);
-    }
-}
-
-/// Sort `v[a..a + n]` as far as the wanted range `lo..=hi` needs.
-fn pq_range<T>(
-    v: &mut [T],
-    mut a: usize,
-    mut n: usize,
-    lo: usize,
-    hi: usize,
-    cmp: &impl Fn(&T, &T) -> i32,
-) {
-    loop {
-        if n < 7 {
-            for m in a + 1..a + n {
-                let mut l = m;
-                while l > a && cmp(&v[l - 1], &v[l]) > 0 {
-                    v.swap(l, l - 1);
-                    l -= 1;
-                }
-            }
-            return;
-        }
-        let mut pm = a + n / 2;
-        if n > 7 {
-            let mut pl = a;
-            let mut pn = a + n - 1;
-            if n > 40 {
-                let d = n / 8;
-                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
-                pm = med3(v, pm - d, pm, pm + d, cmp);
-                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
-            }
-            pm = med3(v, pl, pm, pn, cmp);
-        }
-        v.swap(a, pm);
-        // [a, pa) and (pd, end) hold elements equal to the pivot, [pa, pb) smaller ones,
-        // (pc, pd] larger ones.
-        let (mut pa, mut pb) = (a + 1, a + 1);
-        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
-        loop {
-            while pb <= pc {
-                let c = cmp(&v[pb], &v[a]);
-                if c > 0 {
-                    break;
-                }
-                if c == 0 {
-                    v.swap(pa, pb);
-                    pa += 1;
-                }
-                pb += 1;
-            }
-            while pb <= pc {
-                let c = cmp(&v[pc], &v[a]);
-                if c < 0 {
-                    break;
-                }
-                if c == 0 {
-                    v.swap(pc, pd);
-                    pd -= 1;
-                }
-                pc -= 1;
-            }
-            if pb > pc {
-                break;
-            }
-            v.swap(pb, pc);
-            pb += 1;
-            pc -= 1;
-        }
-        let pn = a + n;
-        let r = (pa - a).min(pb - pa);
-        swap_run(v, a, pb - r, r);
-        let r = (pd - pc).min(pn - pd - 1);
-        swap_run(v, pb, pn - r, r);
-        let r = pb - pa;
-        if r > 1 && !(hi < a || lo > a + r - 1) {
-            pq_range(v, a, r, lo, hi, cmp);
-        }
-        let r = pd - pc;
-        if r > 1 {
-            a = pn - r;
-            n = r;
-            if !(hi < a || lo > a + r - 1) {
-                continue;
-            }
-        }
-        return;
-    }
 }
 
 /// The points of `z` inside `shape`, cell by cell in Redis's order; with `limit` (ANY) it stops
@@ -649,8 +532,10 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> 
         count as usize
     };
     if sort != Sort::None {
-        let sign = if sort == Sort::Asc { 1 } else { -1 };
-        let cmp = |a: &Point, b: &Point| sign * cmp_dist(a.dist, b.dist);
+        let cmp = |a: &Point, b: &Point| match sort {
+            Sort::Desc => cmp_dist(a.dist, b.dist).reverse(),
+            _ => cmp_dist(a.dist, b.dist),
+        };
         if returned == points.len() {
             merge_sort(&mut points, &cmp);
         } else {

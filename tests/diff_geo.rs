@@ -1274,6 +1274,27 @@ fn aof_replays_geo_writes() {
     let f = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
     let mut c = f.raw();
     assert_eq!(dump(&mut c), before);
+    // After a rewrite (the sets as ZADD) and more writes, the same again.
+    assert!(c.cmd(&["BGREWRITEAOF"]).starts_with(b"+"));
+    assert!(common::wait_for(std::time::Duration::from_secs(20), || {
+        common::info_field(&mut c, "aof_rewrite_in_progress").as_deref() == Some("0")
+    }));
+    c.cmd(&["GEOADD", "Sicily", "2.35", "48.86", "Paris"]);
+    c.cmd(&[
+        "GEORADIUS",
+        "Sicily",
+        "15",
+        "37",
+        "2000",
+        "km",
+        "STORE",
+        "d2",
+    ]);
+    let before = dump(&mut c);
+    f.shutdown();
+    let f = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    let mut c = f.raw();
+    assert_eq!(dump(&mut c), before);
     f.shutdown();
     let Some(r) = DirServer::redis(
         dir.path(),

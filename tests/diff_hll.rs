@@ -6,6 +6,7 @@ mod common;
 use common::notify::Events;
 use common::{Diff, DirServer};
 use proptest::prelude::*;
+use std::time::Duration;
 
 /// The payload of a RESP2 bulk-string reply.
 fn bulk(reply: &[u8]) -> Vec<u8> {
@@ -351,8 +352,8 @@ fn keyspace_events_and_changes_match_redis() {
     ]);
 }
 
-/// Writes replay from the AOF to the same bytes, and redis-server loads ferrymq's AOF to the
-/// same bytes too.
+/// Writes replay from the AOF to the same bytes (also after a rewrite), and redis-server loads
+/// ferrymq's AOF to the same bytes too.
 #[test]
 fn aof_replays_hyperloglog_writes() {
     let dir = tempfile::tempdir().unwrap();
@@ -372,6 +373,19 @@ fn aof_replays_hyperloglog_writes() {
     let keys = ["a", "b", "m", "small"];
     let before: Vec<Vec<u8>> = keys.iter().map(|k| c.cmd(&["GET", k])).collect();
     assert!(before.iter().all(|v| v.starts_with(b"$")));
+    f.shutdown();
+    let f = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    let mut c = f.raw();
+    let after: Vec<Vec<u8>> = keys.iter().map(|k| c.cmd(&["GET", k])).collect();
+    assert_eq!(before, after);
+    // A rewrite keeps the values as they are (SET of the bytes), and later writes append.
+    assert!(c.cmd(&["BGREWRITEAOF"]).starts_with(b"+"));
+    assert!(common::wait_for(Duration::from_secs(20), || {
+        common::info_field(&mut c, "aof_rewrite_in_progress").as_deref() == Some("0")
+    }));
+    c.cmd(&["PFADD", "a", "after-rewrite"]);
+    c.cmd(&["PFCOUNT", "a"]);
+    let before: Vec<Vec<u8>> = keys.iter().map(|k| c.cmd(&["GET", k])).collect();
     f.shutdown();
     let f = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
     let mut c = f.raw();

@@ -1441,3 +1441,123 @@ proptest! {
         }
     }
 }
+
+/// Numbers as Redis parses them (exponents, signs, spaces, hex, infinities, overflow) in
+/// coordinates, radii, box sizes and COUNT, and the `%f` text of rejected coordinates.
+#[test]
+fn number_parsing_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(SICILY);
+    for v in [
+        "1e1",
+        "+10",
+        " 10",
+        "10 ",
+        "0x10",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "inf",
+        "-inf",
+        "",
+        "1e300",
+        "-0",
+        "0.0000001",
+        "179.9999999999",
+        "5,5",
+    ] {
+        d.cmd(&["GEOADD", "n", v, "10", "a"]);
+        d.cmd(&["GEOADD", "n", "10", v, "b"]);
+        d.cmd(&["GEORADIUS", "Sicily", "15", "37", v, "km", "WITHDIST"]);
+        d.cmd(&[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            v,
+            "500",
+            "km",
+        ]);
+        d.cmd(&[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "500",
+            v,
+            "km",
+        ]);
+        d.cmd(&["GEORADIUS", "Sicily", "15", "37", "500", "km", "COUNT", v]);
+    }
+    d.script(&[
+        &["ZRANGE", "n", "0", "-1", "WITHSCORES"],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "500",
+            "km",
+            "COUNT",
+            "9223372036854775807",
+        ],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "500",
+            "km",
+            "COUNT",
+            "9223372036854775808",
+        ],
+        &["GEORADIUS", "Sicily", "15", "37", "500", "KM", "WITHDIST"],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "500000",
+            "Mi",
+            "WITHDIST",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYBOX",
+            "inf",
+            "inf",
+            "m",
+            "WITHDIST",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "85",
+            "BYRADIUS",
+            "1000",
+            "km",
+            "WITHDIST",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "-85",
+            "BYBOX",
+            "100000",
+            "10",
+            "km",
+        ],
+    ]);
+}

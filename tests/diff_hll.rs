@@ -456,3 +456,70 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum Opcode {
+    Zero(u16),
+    Xzero(u16),
+    Val(u8, u8),
+}
+
+fn opcode() -> impl Strategy<Value = Opcode> {
+    prop_oneof![
+        (1u16..=64).prop_map(Opcode::Zero),
+        (1u16..=16384).prop_map(Opcode::Xzero),
+        (1u8..=32, 1u8..=4).prop_map(|(v, l)| Opcode::Val(v, l)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    /// Sparse strings made of arbitrary opcodes — covering too few or too many registers, or
+    /// (topped up) exactly all of them in a non-canonical way: the same errors, counts and
+    /// bytes as redis-server after PFCOUNT, PFADD, PFMERGE and PFDEBUG.
+    #[test]
+    fn arbitrary_sparse_opcodes_match_redis(
+        ops in proptest::collection::vec(opcode(), 0..12),
+        top_up in any::<bool>(),
+        elements in proptest::collection::vec(0u16..500, 0..6),
+    ) {
+        let Some(mut d) = Diff::new() else { return Ok(()) };
+        let mut value = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80".to_vec();
+        let mut covered = 0usize;
+        let xzero = |v: &mut Vec<u8>, len: usize| {
+            v.push(0x40 | ((len - 1) >> 8) as u8);
+            v.push(((len - 1) & 0xff) as u8);
+        };
+        for op in &ops {
+            match *op {
+                Opcode::Zero(l) => {
+                    value.push((l - 1) as u8);
+                    covered += l as usize;
+                }
+                Opcode::Xzero(l) => {
+                    xzero(&mut value, l as usize);
+                    covered += l as usize;
+                }
+                Opcode::Val(v, l) => {
+                    value.push(0x80 | ((v - 1) << 2) | (l - 1));
+                    covered += l as usize;
+                }
+            }
+        }
+        if top_up && covered < 16384 {
+            xzero(&mut value, 16384 - covered);
+        }
+        d.cmd(&[b"SET".as_slice(), b"h", &value]);
+        d.cmd(&["PFCOUNT", "h"]);
+        d.cmd(&["PFDEBUG", "decode", "h"]);
+        d.cmd(&["PFCOUNT", "h", "nokey"]);
+        let e: Vec<String> = elements.iter().map(|i| format!("e{i}")).collect();
+        with_elems(&mut d, "PFADD", "h", &e);
+        d.cmd(&["GET", "h"]);
+        d.cmd(&["PFCOUNT", "h"]);
+        d.cmd(&["PFMERGE", "m", "h"]);
+        d.cmd(&["GET", "m"]);
+        d.cmd(&["PFDEBUG", "todense", "h"]);
+        d.cmd(&["GET", "h"]);
+    }
+}

@@ -212,6 +212,10 @@ struct Op {
 
 /// The opcode at `s[p]` (an XZERO cut short by the end of the string reads a zero second
 /// byte, as Redis reads the terminator).
+///
+/// DEVIATION(redis): when PFADD splits such a cut-short XZERO, Redis writes one byte past the
+/// string's end and later reads it back as that second byte; here the string is rewritten
+/// whole and the missing byte stays zero. Only hand-made corrupt values can end that way.
 fn op_at(s: &[u8], p: usize) -> Op {
     let op = s[p];
     if is_zero(op) {

@@ -13,8 +13,8 @@
 //! RESP3 — and distances as bulk strings in both.
 //!
 //! Sorting repeats Redis's: a stable merge sort for a full sort (glibc's `qsort`), Redis's
-//! partial quicksort (the one SORT uses) when COUNT leaves some matches out — so points at exactly the same
-//! distance come out in the same order too.
+//! partial quicksort (the one SORT uses) when COUNT leaves some matches out — so points at
+//! exactly the same distance come out in the same order too.
 
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -25,8 +25,8 @@ use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, ZSET};
 use crate::error;
 use crate::protocol::Reply;
-use crate::store::geohash::{self, Kind, Shape};
-use crate::store::zset::{Limits, ScoreRange, ZSet};
+use crate::store::geohash::{self, Kind, Point, Shape};
+use crate::store::zset::{Limits, ZSet};
 use crate::store::{Db, Value, own};
 
 const G: &str = "geo";
@@ -254,7 +254,7 @@ fn geopos(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     )
 }
 
-/// Which search command runs [`search_generic`].
+/// Which search command runs [`search_generic`] (`store_ok`: STORE/STOREDIST accepted).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Form {
     /// GEORADIUS: centre from `longitude latitude`, then `radius unit`.
@@ -272,16 +272,6 @@ enum Sort {
     None,
     Asc,
     Desc,
-}
-
-/// A match: position, distance from the centre (meters), score, member.
-#[derive(Clone)]
-struct Point {
-    lon: f64,
-    lat: f64,
-    dist: f64,
-    score: f64,
-    member: Bytes,
 }
 
 /// Redis's comparison of distances (a NaN compares as smaller).
@@ -319,55 +309,6 @@ fn merge_sort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering) {
     out.extend_from_slice(&v[i..n1]);
     out.extend_from_slice(&v[j..]);
     v.clone_from_slice(&out);
-}
-
-/// The points of `z` inside `shape`, cell by cell in Redis's order; with `limit` (ANY) it stops
-/// once that many were found.
-fn points_in_shape(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
-    let cells = shape.search_areas().cells;
-    let mut out = Vec::new();
-    let mut last: Option<usize> = None;
-    for (i, cell) in cells.iter().enumerate() {
-        if cell.is_none() {
-            continue;
-        }
-        // Huge radii make neighbours coincide: skip a cell equal to the one just scanned
-        // (Redis never compares with the centre's cell).
-        if let Some(l) = last
-            && l != 0
-            && cells[l] == *cell
-        {
-            continue;
-        }
-        if limit > 0 && out.len() >= limit {
-            break;
-        }
-        let (min, max) = geohash::score_range(*cell);
-        let range = ScoreRange {
-            min: min as f64,
-            minex: false,
-            max: max as f64,
-            maxex: true,
-        };
-        for e in z.by_score(range, false) {
-            if let Some((lon, lat)) = geohash::decode_score(e.score)
-                && let Some(dist) = shape.contains(lon, lat)
-            {
-                out.push(Point {
-                    lon,
-                    lat,
-                    dist,
-                    score: e.score,
-                    member: e.member.clone(),
-                });
-            }
-            if limit > 0 && out.len() >= limit {
-                break;
-            }
-        }
-        last = Some(i);
-    }
-    out
 }
 
 // GEORADIUS key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
@@ -522,7 +463,7 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> 
         sort = Sort::Asc;
     }
     let limit = if any { count as usize } else { 0 };
-    let mut points = points_in_shape(z, &shape, limit);
+    let mut points = geohash::points_in_shape(z, &shape, limit);
     if points.is_empty() && store.is_none() {
         return Reply::Array(vec![]);
     }

@@ -8,10 +8,15 @@
 //! - [`distance`] is the haversine distance on a sphere of radius 6372797.560856 m.
 //! - A search ([`Shape`]: circle or box around a centre) covers the cell of a size fitting the
 //!   shape that holds the centre plus its eight neighbours ([`search_areas`]); each is a range
-//!   of scores ([`score_range`]) and each candidate is then tested with [`Shape::contains`].
+//!   of scores ([`score_range`]) and each candidate is then tested with [`Shape::contains`];
+//!   [`points_in_shape`] does the whole scan over a sorted set.
 //! - [`geohash_string`] is the standard 11-character geohash (latitude range [-90, 90]).
 //!
-//! Pure functions: no protocol, no locks.
+//! Pure functions over store values: no protocol, no locks.
+
+use bytes::Bytes;
+
+use super::zset::{ScoreRange, ZSet};
 
 pub const STEP_MAX: u8 = 26;
 pub const LAT_MIN: f64 = -85.051_128_78;
@@ -445,6 +450,65 @@ impl Shape {
             cells: [hash, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]],
         }
     }
+}
+
+/// A match: position, distance from the centre (meters), score, member.
+#[derive(Clone)]
+pub struct Point {
+    pub lon: f64,
+    pub lat: f64,
+    pub dist: f64,
+    pub score: f64,
+    pub member: Bytes,
+}
+
+/// The points of `z` inside `shape`, cell by cell in Redis's order; with `limit` (ANY) it stops
+/// once that many were found.
+pub fn points_in_shape(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
+    let cells = shape.search_areas().cells;
+    let mut out = Vec::new();
+    let mut last: Option<usize> = None;
+    for (i, cell) in cells.iter().enumerate() {
+        if cell.is_none() {
+            continue;
+        }
+        // Huge radii make neighbours coincide: skip a cell equal to the one just scanned
+        // (Redis never compares with the centre's cell).
+        if let Some(l) = last
+            && l != 0
+            && cells[l] == *cell
+        {
+            continue;
+        }
+        if limit > 0 && out.len() >= limit {
+            break;
+        }
+        let (min, max) = score_range(*cell);
+        let range = ScoreRange {
+            min: min as f64,
+            minex: false,
+            max: max as f64,
+            maxex: true,
+        };
+        for e in z.by_score(range, false) {
+            if let Some((lon, lat)) = decode_score(e.score)
+                && let Some(dist) = shape.contains(lon, lat)
+            {
+                out.push(Point {
+                    lon,
+                    lat,
+                    dist,
+                    score: e.score,
+                    member: e.member.clone(),
+                });
+            }
+            if limit > 0 && out.len() >= limit {
+                break;
+            }
+        }
+        last = Some(i);
+    }
+    out
 }
 
 /// A distance with four decimals, as Redis prints distances (`fixedpoint_d2string`).

@@ -596,6 +596,40 @@ mod tests {
     }
 
     #[test]
+    fn points_in_circles_and_boxes() {
+        use crate::store::zset::Limits;
+        let limits = Limits::default();
+        let mut z = ZSet::new(0, limits);
+        for (m, lon, lat) in [
+            ("Palermo", 13.361389, 38.115556),
+            ("Catania", 15.087269, 37.502669),
+        ] {
+            let score = score_of(lon, lat).unwrap() as f64;
+            z.insert(Bytes::from_static(m.as_bytes()), score, limits);
+        }
+        let circle = |r: f64| Shape {
+            lon: 15.0,
+            lat: 37.0,
+            kind: Kind::Circle(r),
+            conversion: 1000.0,
+        };
+        let names = |v: Vec<Point>| v.into_iter().map(|p| p.member).collect::<Vec<_>>();
+        assert_eq!(names(points_in_shape(&z, &circle(200.0), 0)).len(), 2);
+        assert_eq!(
+            names(points_in_shape(&z, &circle(100.0), 0)),
+            vec!["Catania"]
+        );
+        assert_eq!(points_in_shape(&z, &circle(200.0), 1).len(), 1);
+        let hit = &points_in_shape(&z, &circle(100.0), 0)[0];
+        assert_eq!(format_distance(hit.dist / 1000.0), "56.4413");
+        let boxed = Shape {
+            kind: Kind::Box(400.0, 400.0),
+            ..circle(0.0)
+        };
+        assert_eq!(points_in_shape(&z, &boxed, 0).len(), 2);
+    }
+
+    #[test]
     fn steps() {
         assert_eq!(estimate_steps(0.0, 0.0), 26);
         assert_eq!(estimate_steps(1.0, 0.0), 24);

@@ -1561,3 +1561,74 @@ fn number_parsing_matches_redis() {
         ],
     ]);
 }
+
+/// INFO's change counter moves as Redis's dirty: GEOADD counts members added or moved, a
+/// stored search the members stored (one when an empty result deletes the destination).
+#[test]
+fn change_counter_moves_as_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let steps: &[&[&str]] = &[
+        SICILY,
+        &["GEOADD", "Sicily", "13.361389", "38.115556", "Palermo"],
+        &[
+            "GEOADD", "Sicily", "CH", "13.4", "38.1", "Palermo", "1", "1", "new",
+        ],
+        &["GEOADD", "Sicily", "NX", "13.5", "38.1", "Palermo"],
+        &["GEORADIUS", "Sicily", "15", "37", "200", "km"],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "d1",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d2",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d2",
+            "Sicily",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d2",
+            "Sicily",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["GEORADIUS", "nokey", "0", "0", "1", "km", "STORE", "d1"],
+    ];
+    let mut fm = d.fm.raw();
+    let mut rs = d.rs.raw();
+    let field = "rdb_changes_since_last_save";
+    for s in steps {
+        d.cmd(s);
+        assert_eq!(
+            common::info_field(&mut fm, field),
+            common::info_field(&mut rs, field),
+            "after {s:?}"
+        );
+    }
+}

@@ -523,3 +523,39 @@ proptest! {
         d.cmd(&["GET", "h"]);
     }
 }
+
+/// INFO's change counter moves as Redis's dirty: PFADD counts the key it created plus each
+/// register it raised, PFCOUNT one when it refreshes the cache, PFMERGE one, PFDEBUG one per
+/// conversion.
+#[test]
+fn change_counter_moves_as_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let steps: &[&[&str]] = &[
+        &["PFADD", "h", "a", "b", "c", "d"],
+        &["PFADD", "h", "a", "e"],
+        &["PFADD", "h"],
+        &["PFADD", "empty"],
+        &["PFCOUNT", "h"],
+        &["PFCOUNT", "h"],
+        &["PFCOUNT", "h", "empty"],
+        &["PFMERGE", "m", "h", "empty"],
+        &["PFMERGE", "m"],
+        &["PFDEBUG", "todense", "m"],
+        &["PFDEBUG", "todense", "m"],
+        &["PFDEBUG", "getreg", "h"],
+        &["PFDEBUG", "encoding", "empty"],
+        &["SET", "s", "x"],
+        &["PFADD", "s", "a"],
+    ];
+    let mut fm = d.fm.raw();
+    let mut rs = d.rs.raw();
+    let field = "rdb_changes_since_last_save";
+    for s in steps {
+        d.cmd(s);
+        assert_eq!(
+            common::info_field(&mut fm, field),
+            common::info_field(&mut rs, field),
+            "after {s:?}"
+        );
+    }
+}

@@ -311,169 +311,173 @@ fn merge_sort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering) {
     v.clone_from_slice(&out);
 }
 
-// GEORADIUS key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
-//   [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]
-// GEORADIUSBYMEMBER key member radius M|KM|FT|MI ...same options...
-// GEOSEARCH key FROMMEMBER member|FROMLONLAT longitude latitude
-//   BYRADIUS radius unit|BYBOX width height unit [ASC|DESC] [COUNT count [ANY]] [WITHCOORD]
-//   [WITHDIST] [WITHHASH]
-// GEOSEARCHSTORE destination source ...as GEOSEARCH without WITH*... [STOREDIST]
-fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> Reply {
-    let resp = ctx.resp();
-    let limits = limits(ctx);
+/// A search request, parsed.
+struct SearchOpts<'a> {
+    shape: Shape,
+    /// The destination (STORE/STOREDIST, or GEOSEARCHSTORE's first key).
+    store: Option<&'a Bytes>,
+    storedist: bool,
+    withdist: bool,
+    withhash: bool,
+    withcoord: bool,
+    any: bool,
+    /// 0 = no COUNT.
+    count: usize,
+    sort: Sort,
+}
+
+/// Parse a search's arguments in Redis's order, with its checks and errors. `z` (the source
+/// set, when it exists) gives the centre of FROMMEMBER / GEORADIUSBYMEMBER; without it the
+/// arguments are still parsed so the reply to a missing key is the right one.
+fn parse_search<'a>(
+    args: &'a [Bytes],
+    kind: Form,
+    z: Option<&ZSet>,
+) -> Result<SearchOpts<'a>, Reply> {
     let searchish = matches!(kind, Form::Geosearch | Form::GeosearchStore);
     let store_ok = matches!(
         kind,
         Form::Radius { store_ok: true } | Form::ByMember { store_ok: true }
     );
-    let db = ctx.db();
-    let z = tri!(get_zset(db, &args[src_idx]));
-
-    let mut shape = Shape {
-        lon: 0.0,
-        lat: 0.0,
-        kind: Kind::Circle(0.0),
-        conversion: 1.0,
+    let mut o = SearchOpts {
+        shape: Shape {
+            lon: 0.0,
+            lat: 0.0,
+            kind: Kind::Circle(0.0),
+            conversion: 1.0,
+        },
+        store: None,
+        storedist: false,
+        withdist: false,
+        withhash: false,
+        withcoord: false,
+        any: false,
+        count: 0,
+        sort: Sort::None,
     };
-    let mut store: Option<&Bytes> = None;
-    let mut storedist = false;
+    let shape = &mut o.shape;
     let base = match kind {
         Form::Radius { .. } => {
-            (shape.lon, shape.lat) = tri!(lon_lat(&args[2..4]));
-            let (r, conv) = tri!(radius_unit(&args[4..6]));
+            (shape.lon, shape.lat) = lon_lat(&args[2..4])?;
+            let (r, conv) = radius_unit(&args[4..6])?;
             (shape.kind, shape.conversion) = (Kind::Circle(r), conv);
             6
         }
         Form::ByMember { .. } => {
-            // Without the key the arguments are still parsed, to pick the reply.
             if let Some(z) = z {
-                let Some(pos) = member_pos(z, &args[2]) else {
-                    return Reply::error(MEMBER_NOT_FOUND);
-                };
-                (shape.lon, shape.lat) = pos;
-                let (r, conv) = tri!(radius_unit(&args[3..5]));
+                (shape.lon, shape.lat) =
+                    member_pos(z, &args[2]).ok_or(Reply::error(MEMBER_NOT_FOUND))?;
+                let (r, conv) = radius_unit(&args[3..5])?;
                 (shape.kind, shape.conversion) = (Kind::Circle(r), conv);
             }
             5
         }
         Form::Geosearch => 2,
         Form::GeosearchStore => {
-            store = Some(&args[1]);
+            o.store = Some(&args[1]);
             3
         }
     };
-
-    let (mut withdist, mut withhash, mut withcoord, mut any) = (false, false, false, false);
     let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
-    let mut sort = Sort::None;
-    let mut count: i64 = 0;
     let opts = &args[base..];
     let remaining = opts.len();
     let mut i = 0;
     while i < remaining {
         let a = &opts[i];
         if is(a, "withdist") {
-            withdist = true;
+            o.withdist = true;
         } else if is(a, "withhash") {
-            withhash = true;
+            o.withhash = true;
         } else if is(a, "withcoord") {
-            withcoord = true;
+            o.withcoord = true;
         } else if is(a, "any") {
-            any = true;
+            o.any = true;
         } else if is(a, "asc") {
-            sort = Sort::Asc;
+            o.sort = Sort::Asc;
         } else if is(a, "desc") {
-            sort = Sort::Desc;
+            o.sort = Sort::Desc;
         } else if is(a, "count") && i + 1 < remaining {
-            count = tri!(parse_i64(&opts[i + 1]));
-            if count <= 0 {
-                return Reply::error("ERR COUNT must be > 0");
+            let n = parse_i64(&opts[i + 1])?;
+            if n <= 0 {
+                return Err(Reply::error("ERR COUNT must be > 0"));
             }
+            o.count = n as usize;
             i += 1;
         } else if (is(a, "store") || is(a, "storedist")) && i + 1 < remaining && store_ok {
-            store = Some(&opts[i + 1]);
-            storedist = is(a, "storedist");
+            o.store = Some(&opts[i + 1]);
+            o.storedist = is(a, "storedist");
             i += 1;
         } else if is(a, "storedist") && kind == Form::GeosearchStore {
-            storedist = true;
+            o.storedist = true;
         } else if is(a, "frommember") && i + 1 < remaining && searchish && !fromloc {
             if let Some(z) = z {
-                let Some(pos) = member_pos(z, &opts[i + 1]) else {
-                    return Reply::error(MEMBER_NOT_FOUND);
-                };
-                (shape.lon, shape.lat) = pos;
+                (o.shape.lon, o.shape.lat) =
+                    member_pos(z, &opts[i + 1]).ok_or(Reply::error(MEMBER_NOT_FOUND))?;
             }
             frommember = true;
             i += 1;
         } else if is(a, "fromlonlat") && i + 2 < remaining && searchish && !frommember {
-            (shape.lon, shape.lat) = tri!(lon_lat(&opts[i + 1..i + 3]));
+            (o.shape.lon, o.shape.lat) = lon_lat(&opts[i + 1..i + 3])?;
             fromloc = true;
             i += 2;
         } else if is(a, "byradius") && i + 2 < remaining && searchish && !bybox {
-            let (r, conv) = tri!(radius_unit(&opts[i + 1..i + 3]));
-            (shape.kind, shape.conversion) = (Kind::Circle(r), conv);
+            let (r, conv) = radius_unit(&opts[i + 1..i + 3])?;
+            (o.shape.kind, o.shape.conversion) = (Kind::Circle(r), conv);
             byradius = true;
             i += 2;
         } else if is(a, "bybox") && i + 3 < remaining && searchish && !byradius {
-            let (w, h, conv) = tri!(box_unit(&opts[i + 1..i + 4]));
-            (shape.kind, shape.conversion) = (Kind::Box(w, h), conv);
+            let (w, h, conv) = box_unit(&opts[i + 1..i + 4])?;
+            (o.shape.kind, o.shape.conversion) = (Kind::Box(w, h), conv);
             bybox = true;
             i += 3;
         } else {
-            return Reply::error(error::SYNTAX);
+            return Err(Reply::error(error::SYNTAX));
         }
         i += 1;
     }
 
-    if store.is_some() && (withdist || withhash || withcoord) {
+    if o.store.is_some() && (o.withdist || o.withhash || o.withcoord) {
         let what = if kind == Form::GeosearchStore {
             "GEOSEARCHSTORE"
         } else {
             "STORE option in GEORADIUS"
         };
-        return Reply::error(format!(
+        return Err(Reply::error(format!(
             "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
-        ));
+        )));
     }
     let name = String::from_utf8_lossy(&args[0]);
     if searchish && !(frommember || fromloc) {
-        return Reply::error(format!(
+        return Err(Reply::error(format!(
             "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
-        ));
+        )));
     }
     if searchish && !(byradius || bybox) {
-        return Reply::error(format!(
+        return Err(Reply::error(format!(
             "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
-        ));
+        )));
     }
-    if any && count == 0 {
-        return Reply::error("ERR the ANY argument requires COUNT argument");
+    if o.any && o.count == 0 {
+        return Err(Reply::error("ERR the ANY argument requires COUNT argument"));
     }
+    // COUNT keeps the nearest ones, unless ANY asks for the first found.
+    if o.count != 0 && o.sort == Sort::None && !o.any {
+        o.sort = Sort::Asc;
+    }
+    Ok(o)
+}
 
-    let Some(z) = z else {
-        let Some(dest) = store else {
-            return Reply::Array(vec![]);
-        };
-        if ctx.db().delete(dest).is_some() {
-            ctx.wrote(Write::key(dest).event(GENERIC, "del"));
-        }
-        return Reply::Int(0);
-    };
-    if count != 0 && sort == Sort::None && !any {
-        sort = Sort::Asc;
-    }
-    let limit = if any { count as usize } else { 0 };
-    let mut points = geohash::points_in_shape(z, &shape, limit);
-    if points.is_empty() && store.is_none() {
-        return Reply::Array(vec![]);
-    }
-    let returned = if count == 0 || (points.len() as i64) < count {
+/// The matches to answer or store: found, sorted, cut to COUNT, distances in the unit.
+fn matches(z: &ZSet, o: &SearchOpts) -> Vec<Point> {
+    let limit = if o.any { o.count } else { 0 };
+    let mut points = geohash::points_in_shape(z, &o.shape, limit);
+    let returned = if o.count == 0 {
         points.len()
     } else {
-        count as usize
+        points.len().min(o.count)
     };
-    if sort != Sort::None {
-        let cmp = |a: &Point, b: &Point| match sort {
+    if o.sort != Sort::None {
+        let cmp = |a: &Point, b: &Point| match o.sort {
             Sort::Desc => cmp_dist(a.dist, b.dist).reverse(),
             _ => cmp_dist(a.dist, b.dist),
         };
@@ -485,32 +489,45 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> 
     }
     points.truncate(returned);
     for p in &mut points {
-        p.dist /= shape.conversion;
+        p.dist /= o.shape.conversion;
     }
+    points
+}
 
-    let Some(dest) = store else {
-        let items = points
-            .into_iter()
-            .map(|p| {
-                if !(withdist || withhash || withcoord) {
-                    return Reply::Bulk(p.member);
-                }
-                let mut item = vec![Reply::Bulk(p.member)];
-                if withdist {
-                    item.push(Reply::Bulk(Bytes::from(geohash::format_distance(p.dist))));
-                }
-                if withhash {
-                    item.push(Reply::Int(p.score as i64));
-                }
-                if withcoord {
-                    item.push(pos_reply(resp, (p.lon, p.lat)));
-                }
-                Reply::Array(item)
-            })
-            .collect();
-        return Reply::Array(items);
-    };
+/// Members, or `[member, dist?, hash?, [lon, lat]?]` with WITH* options.
+fn matches_reply(resp: u8, o: &SearchOpts, points: Vec<Point>) -> Reply {
+    let items = points
+        .into_iter()
+        .map(|p| {
+            if !(o.withdist || o.withhash || o.withcoord) {
+                return Reply::Bulk(p.member);
+            }
+            let mut item = vec![Reply::Bulk(p.member)];
+            if o.withdist {
+                item.push(Reply::Bulk(Bytes::from(geohash::format_distance(p.dist))));
+            }
+            if o.withhash {
+                item.push(Reply::Int(p.score as i64));
+            }
+            if o.withcoord {
+                item.push(pos_reply(resp, (p.lon, p.lat)));
+            }
+            Reply::Array(item)
+        })
+        .collect();
+    Reply::Array(items)
+}
 
+/// Store the matches at `dest` as a sorted set (replacing it), or delete `dest` when there
+/// are none; the reply is their number.
+fn store_matches(
+    ctx: &mut Ctx,
+    dest: &Bytes,
+    points: Vec<Point>,
+    storedist: bool,
+    event: &'static str,
+) -> Reply {
+    let limits = limits(ctx);
     let n = points.len();
     let db = ctx.db();
     if n > 0 {
@@ -527,16 +544,37 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> 
         }
         zs.shrink_encoding(limits);
         db.set(dest, Value::ZSet(Box::new(zs)));
-        let event = if searchish {
-            "geosearchstore"
-        } else {
-            "georadiusstore"
-        };
         ctx.wrote(Write::key(dest).changes(n).event(ZSET, event).wakes());
     } else if db.delete(dest).is_some() {
         ctx.wrote(Write::key(dest).event(GENERIC, "del"));
     }
     Reply::Int(n as i64)
+}
+
+// GEORADIUS key longitude latitude radius M|KM|FT|MI [WITHCOORD] [WITHDIST] [WITHHASH]
+//   [COUNT count [ANY]] [ASC|DESC] [STORE key] [STOREDIST key]
+// GEORADIUSBYMEMBER key member radius M|KM|FT|MI ...same options...
+// GEOSEARCH key FROMMEMBER member|FROMLONLAT longitude latitude
+//   BYRADIUS radius unit|BYBOX width height unit [ASC|DESC] [COUNT count [ANY]] [WITHCOORD]
+//   [WITHDIST] [WITHHASH]
+// GEOSEARCHSTORE destination source ...as GEOSEARCH without WITH*... [STOREDIST]
+fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> Reply {
+    let resp = ctx.resp();
+    let z = tri!(get_zset(ctx.db(), &args[src_idx]));
+    let o = tri!(parse_search(args, kind, z));
+    let points = match z {
+        Some(z) => matches(z, &o),
+        None => vec![],
+    };
+    let Some(dest) = o.store else {
+        return matches_reply(resp, &o, points);
+    };
+    let event = if matches!(kind, Form::Geosearch | Form::GeosearchStore) {
+        "geosearchstore"
+    } else {
+        "georadiusstore"
+    };
+    store_matches(ctx, dest, points, o.storedist, event)
 }
 
 fn georadius(ctx: &mut Ctx, args: &[Bytes]) -> Reply {

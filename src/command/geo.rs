@@ -468,7 +468,7 @@ fn parse_search<'a>(
 }
 
 /// The matches to answer or store: found, sorted, cut to COUNT, distances in the unit.
-fn matches(z: &ZSet, o: &SearchOpts) -> Vec<Point> {
+fn find_matches(z: &ZSet, o: &SearchOpts) -> Vec<Point> {
     let limit = if o.any { o.count } else { 0 };
     let mut points = geohash::points_in_shape(z, &o.shape, limit);
     let returned = if o.count == 0 {
@@ -563,7 +563,7 @@ fn search_generic(ctx: &mut Ctx, args: &[Bytes], src_idx: usize, kind: Form) -> 
     let z = tri!(get_zset(ctx.db(), &args[src_idx]));
     let o = tri!(parse_search(args, kind, z));
     let points = match z {
-        Some(z) => matches(z, &o),
+        Some(z) => find_matches(z, &o),
         None => vec![],
     };
     let Some(dest) = o.store else {

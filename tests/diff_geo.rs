@@ -1632,3 +1632,70 @@ fn change_counter_moves_as_redis() {
         );
     }
 }
+
+/// WATCH sees geo writes when Redis does: GEOADD that changed the set, a stored search's
+/// destination (also when an empty result deletes it); not the plain searches.
+#[test]
+fn watch_sees_the_writes_redis_signals() {
+    let Some(d) = Diff::new() else { return };
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (SICILY, "Sicily", &["GEOADD", "Sicily", "1", "1", "x"]),
+        (
+            SICILY,
+            "Sicily",
+            &["GEOADD", "Sicily", "13.361389", "38.115556", "Palermo"],
+        ),
+        (
+            SICILY,
+            "Sicily",
+            &["GEORADIUS", "Sicily", "15", "37", "200", "km"],
+        ),
+        (
+            SICILY,
+            "d",
+            &["GEORADIUS", "Sicily", "15", "37", "200", "km", "STORE", "d"],
+        ),
+        (
+            &["SET", "d", "x"],
+            "d",
+            &["GEORADIUS", "Sicily", "0", "0", "1", "km", "STORE", "d"],
+        ),
+        (
+            &["DEL", "d"],
+            "d",
+            &["GEORADIUS", "Sicily", "0", "0", "1", "km", "STORE", "d"],
+        ),
+        (
+            SICILY,
+            "d",
+            &[
+                "GEOSEARCHSTORE",
+                "d",
+                "Sicily",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYRADIUS",
+                "9",
+                "km",
+            ],
+        ),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (setup, key, write) in cases {
+        let mut replies = Vec::new();
+        for srv in [&d.rs, &d.fm] {
+            let (mut a, mut b) = (srv.raw(), srv.raw());
+            b.cmd(setup);
+            a.cmd(&["WATCH", key]);
+            b.cmd(write);
+            a.cmd(&["MULTI"]);
+            a.cmd(&["PING"]);
+            replies.push(a.cmd_s(&["EXEC"]));
+        }
+        seen.insert(replies[0].clone());
+        assert_eq!(replies[0], replies[1], "WATCH {key} then {write:?}");
+    }
+    // Both outcomes occur: aborted (`*-1`) and executed.
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}

@@ -559,3 +559,36 @@ fn change_counter_moves_as_redis() {
         );
     }
 }
+
+/// WATCH sees a HyperLogLog modified when Redis does: PFADD that raised a register, PFCOUNT
+/// that refreshed the cache, PFMERGE; not a PFADD that changed nothing or a cached PFCOUNT.
+#[test]
+fn watch_sees_the_writes_redis_signals() {
+    let Some(d) = Diff::new() else { return };
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["PFADD", "h", "a"], &["PFADD", "h", "b"]),
+        (&["PFADD", "h", "a"], &["PFADD", "h", "a"]),
+        (&["PFADD", "h", "c"], &["PFCOUNT", "h"]),
+        (&["PFCOUNT", "h"], &["PFCOUNT", "h"]),
+        (&["PFCOUNT", "h"], &["PFCOUNT", "h", "x"]),
+        (&["PFCOUNT", "h"], &["PFMERGE", "h"]),
+        (&["DEL", "m"], &["PFMERGE", "m", "h"]),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (setup, write) in cases {
+        let mut replies = Vec::new();
+        for srv in [&d.rs, &d.fm] {
+            let (mut a, mut b) = (srv.raw(), srv.raw());
+            b.cmd(setup);
+            a.cmd(&["WATCH", write[1]]);
+            b.cmd(write);
+            a.cmd(&["MULTI"]);
+            a.cmd(&["PING"]);
+            replies.push(a.cmd_s(&["EXEC"]));
+        }
+        seen.insert(replies[0].clone());
+        assert_eq!(replies[0], replies[1], "WATCH then {write:?}");
+    }
+    // Both outcomes occur: aborted (`*-1`) and executed.
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}

@@ -96,7 +96,7 @@ struct Cached {
 }
 
 /// Encoding thresholds mirrored out of the config for the write paths.
-pub const ENCODING_KNOBS: [&str; 7] = [
+pub const ENCODING_KNOBS: [&str; 8] = [
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
@@ -104,6 +104,7 @@ pub const ENCODING_KNOBS: [&str; 7] = [
     "zset-max-listpack-value",
     "stream-node-max-bytes",
     "stream-node-max-entries",
+    "hll-sparse-max-bytes",
 ];
 
 pub struct Shared {

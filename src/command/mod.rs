@@ -38,7 +38,9 @@ pub mod acl;
 pub mod bitmap;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod persistence;
@@ -262,6 +264,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         bitmap::COMMANDS,
         sort::COMMANDS,
         replication::COMMANDS,
+        hll::COMMANDS,
+        geo::COMMANDS,
     ]
     .into_iter()
     .flatten()

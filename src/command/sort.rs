@@ -402,7 +402,12 @@ fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> Order
 /// Bentley-McIlroy three-way quicksort ("Engineering a Sort Function", 1993) that skips the
 /// partitions lying outside the range. Not stable; SORT uses it where Redis does (BY with a
 /// LIMIT), so equal elements end up where Redis puts them.
-fn partial_sort<T>(v: &mut [T], lo: usize, hi: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
+pub(crate) fn partial_sort<T>(
+    v: &mut [T],
+    lo: usize,
+    hi: usize,
+    cmp: &impl Fn(&T, &T) -> Ordering,
+) {
     let overlaps = |from: usize, n: usize| !(hi < from || lo > from + n - 1);
     let (mut base, mut n) = (0, v.len());
     loop {

@@ -12,7 +12,9 @@
 //!   engine asked for them ([`Keyspace::track_events`]) and taken in order
 //!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
+pub mod geohash;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod stream;

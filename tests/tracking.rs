@@ -316,3 +316,34 @@ fn info_counts_tracking() {
     }));
     assert_eq!(field(&mut c, "tracking_clients"), "1");
 }
+
+/// A script caches the keys it declared, and only when it runs a read-only command.
+#[test]
+fn scripts_cache_their_declared_keys() {
+    scenario(&[
+        (A, &["HELLO", "3"]),
+        (A, &["CLIENT", "TRACKING", "ON"]),
+        (B, &["MSET", "k2", "1", "k1", "1"]),
+        (
+            A,
+            &["EVAL", "redis.call('set', 'k3', 'bar')", "2", "k1", "k2"],
+        ),
+        (B, &["MSET", "k2", "2", "k1", "2"]),
+        (A, &["EVAL", "redis.call('get', 'k3')", "2", "k1", "k2"]),
+        (B, &["MSET", "k2", "2", "k1", "2"]),
+        (A, &["EVAL_RO", "redis.call('ping')", "2", "k1", "k2"]),
+        (B, &["MSET", "k2", "2", "k1", "2"]),
+        (A, &["EVAL_RO", "redis.call('get', 'k1')", "2", "k1", "k2"]),
+        (B, &["MSET", "k2", "3", "k1", "3"]),
+        (A, &["PING"]),
+        // NOLOOP: a script's own write of a key it cached tells the client nothing.
+        (B, &["HELLO", "3"]),
+        (B, &["CLIENT", "TRACKING", "ON", "NOLOOP"]),
+        (B, &["GET", "k1"]),
+        (
+            B,
+            &["EVAL", "return redis.call('set', 'k1', '2')", "1", "k1"],
+        ),
+        (B, &["GET", "k1"]),
+    ]);
+}

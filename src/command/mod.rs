@@ -376,6 +376,8 @@ pub struct Ctx<'a> {
     block_deadline: Option<Option<Instant>>,
     /// The handler panicked: its request is not propagated (see [`run_handler`]).
     panicked: bool,
+    /// A command a script runs (`redis.call`).
+    nested: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -402,6 +404,7 @@ impl<'a> Ctx<'a> {
             nested_dirty: 0,
             block_deadline: None,
             panicked: false,
+            nested: false,
         }
     }
 
@@ -564,10 +567,14 @@ impl<'a> Ctx<'a> {
         {
             store.dirty += dirty;
         }
+        // Scripts are judged by the commands they run (see `call_nested`), not by their own
+        // flags.
         if let Some(t) = &self.client.tracking
             && t.remembers()
+            && !self.nested
             && self.entry.has_flag(flags::READONLY)
             && !self.entry.has_flag(flags::PUBSUB)
+            && !matches!(self.entry.spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
         {
             self.remember_keys();
         }
@@ -702,11 +709,19 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
     sub.tx = tx;
+    sub.nested = true;
     let reply = sub.run();
     let dirty = sub.dirty;
     drop(sub);
     entry.calls.fetch_add(1, Ordering::Relaxed);
     ctx.nested_dirty += dirty;
+    // CLIENT TRACKING: a read a script makes caches the keys the script declared (the
+    // calling command's), as Redis 7.0 remembers them.
+    if ctx.client.tracking.as_ref().is_some_and(|t| t.remembers())
+        && entry.has_flag(flags::READONLY)
+    {
+        ctx.remember_keys();
+    }
     reply
 }
 

@@ -94,6 +94,12 @@ impl Pause {
         self.until.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Whether a pause was asked for (it may have run out): one atomic load, no clock read.
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.until.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
+
     /// The deadline in unix ms when clients are paused at `now`, and whether reads are too.
     #[inline]
     pub fn active(&self, now: i64) -> Option<(i64, bool)> {

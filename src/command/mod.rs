@@ -360,6 +360,8 @@ pub struct Ctx<'a> {
     /// log wrapped in MULTI/EXEC when the block closes.
     tx: bool,
     blocking_allowed: bool,
+    /// Run by a script (`redis.call` from EVAL or FCALL).
+    from_script: bool,
     rerun: bool,
     /// On a re-run, the signalled key that woke the waiter.
     ready_key: Option<Bytes>,
@@ -390,6 +392,7 @@ impl<'a> Ctx<'a> {
             propagated: false,
             tx: false,
             blocking_allowed: true,
+            from_script: false,
             rerun: false,
             ready_key: None,
             touched: false,
@@ -479,6 +482,11 @@ impl<'a> Ctx<'a> {
     /// True when the command may block (false inside MULTI/EXEC and scripts).
     pub fn may_block(&self) -> bool {
         self.blocking_allowed
+    }
+
+    /// True when a script runs the command (`redis.call`/`redis.pcall`).
+    pub fn from_script(&self) -> bool {
+        self.from_script
     }
 
     /// Wait for `keys`; see the module documentation. `timeout` None = forever.
@@ -673,6 +681,7 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     let (shared, client, store) = ctx.split_locked();
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
+    sub.from_script = true;
     sub.tx = tx;
     let reply = sub.run();
     let dirty = sub.dirty;

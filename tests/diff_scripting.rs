@@ -432,3 +432,53 @@ fn bit_library_edge_cases_match_redis() {
         d.cmd(&["EVAL", &format!("return tostring({e})"), "0"]);
     }
 }
+
+#[test]
+fn stream_block_is_refused_from_scripts_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["XADD", "s", "1-1", "a", "1"]);
+    d.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    let evals: &[&str] = &[
+        "return redis.call('xread','BLOCK',0,'STREAMS','s','$')",
+        "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')",
+        "return redis.call('XREAD','block','abc','STREAMS','s','$')",
+        "return redis.call('xread','COUNT','x','BLOCK',0,'STREAMS','s','$')",
+        "return redis.call('xreadgroup','GROUP','g','c','BLOCK',0,'STREAMS','s','>')",
+        "return redis.pcall('XREADGROUP','GROUP','g','c','BLOCK',10,'STREAMS','s','>')",
+        "return redis.call('xread','COUNT',1,'STREAMS','s','0')",
+    ];
+    for e in evals {
+        d.cmd(&["EVAL", e, "0"]);
+    }
+    // Nothing was read by the refused XREADGROUP.
+    d.cmd(&["XPENDING", "s", "g"]);
+    d.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=blk\nredis.register_function('f', function() \
+         return redis.pcall('xread','BLOCK',0,'STREAMS','s','$') end)",
+    ]);
+    d.cmd(&["FCALL", "f", "0"]);
+}
+
+/// Replies some commands encode ahead (list ranges) convert to Lua like any other.
+#[test]
+fn multi_bulk_replies_convert_to_lua_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["RPUSH", "mylist", "a", "b", "c"]);
+    d.cmd(&["SET", "k1", "v1"]);
+    let evals: &[&str] = &[
+        "local foo = redis.pcall('lrange',KEYS[1],0,-1) \
+         return {type(foo),foo[1],foo[2],foo[3],# foo}",
+        "return redis.call('lrange',KEYS[1],0,-1)",
+        "return redis.call('lpop',KEYS[1],2)",
+        "return type(redis.call('lpop','nolist',2))",
+        "return {redis.call('lrange','nolist',0,-1)}",
+        "local r = redis.call('mget','k1','nokey','k1') return {type(r[2]), #r, r}",
+        "return {redis.call('mget','k1','nokey'), {redis.call('rpop',KEYS[1],5)}}",
+        "redis.setresp(3) local r = redis.call('lrange',KEYS[1],0,-1) return {type(r), #r}",
+    ];
+    for e in evals {
+        d.cmd(&["EVAL", e, "1", "mylist"]);
+    }
+}

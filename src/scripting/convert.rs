@@ -222,7 +222,13 @@ pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<LuaValue> {
                 LuaValue::Integer(*b as i64)
             }
         }
-        Reply::Raw(_) | Reply::Blocked | Reply::NoReply => LuaValue::Boolean(false),
+        // A reply encoded ahead (list ranges): converted from its decoded form, so a script sees
+        // what it would had the command built a Reply.
+        Reply::Raw(b) => match crate::protocol::reply::decode(b) {
+            Some((r, _)) => reply_to_lua(lua, &r, resp)?,
+            None => LuaValue::Boolean(false),
+        },
+        Reply::Blocked | Reply::NoReply => LuaValue::Boolean(false),
     })
 }
 

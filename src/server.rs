@@ -472,9 +472,17 @@ impl Shared {
         self.has_monitors.store(!m.is_empty(), Ordering::SeqCst);
     }
 
-    /// Send a MONITOR line for a command about to run.
-    pub fn feed_monitors(&self, client: &ClientState, argv: &[Bytes]) {
-        if !self.has_monitors.load(Ordering::Relaxed) {
+    /// True while some client is in MONITOR mode (a relaxed load: the check on every command).
+    #[inline]
+    pub fn has_monitors(&self) -> bool {
+        self.has_monitors.load(Ordering::Relaxed)
+    }
+
+    /// Send a MONITOR line for `argv`, run by `client` in its current database, or by a script
+    /// of that client (`from_script`: Redis shows `lua` as the address). When to call it is
+    /// `command::monitor_before`/`monitor_after`'s business.
+    pub fn feed_monitors(&self, client: &ClientState, argv: &[Bytes], from_script: bool) {
+        if !self.has_monitors() {
             return;
         }
         let us = unix_us();
@@ -483,10 +491,12 @@ impl Shared {
             us / 1_000_000,
             us % 1_000_000,
             client.db,
-            if client.handle.unix {
-                "unix:".to_string()
+            if from_script {
+                "lua"
+            } else if client.handle.unix {
+                "unix:"
             } else {
-                client.handle.addr.clone()
+                client.handle.addr.as_str()
             }
         );
         for a in argv {

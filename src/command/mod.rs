@@ -686,9 +686,36 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     let reply = sub.run();
     let dirty = sub.dirty;
     drop(sub);
+    monitor_after(shared, client, entry, argv, true);
     entry.calls.fetch_add(1, Ordering::Relaxed);
     ctx.nested_dirty += dirty;
     reply
+}
+
+/// MONITOR sees a command once it has run, in the database it left selected (SELECT shows
+/// the new one), as Redis's `call()` feeds it; ADMIN commands are never shown; commands that
+/// run scripts (SKIP_MONITOR) are shown before they run instead (see [`monitor_before`]), so
+/// the commands of the script follow them.
+#[inline]
+fn monitor_after(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+    from_script: bool,
+) {
+    if shared.has_monitors() && !entry.has_flag(flags::ADMIN | flags::SKIP_MONITOR) {
+        shared.feed_monitors(client, argv, from_script);
+    }
+}
+
+/// EVAL, EVALSHA and FCALL are shown before they run (Redis's script commands feed MONITOR
+/// themselves first thing).
+#[inline]
+fn monitor_before(shared: &Shared, client: &ClientState, entry: &CommandEntry, argv: &[Bytes]) {
+    if shared.has_monitors() && entry.has_flag(flags::SKIP_MONITOR) {
+        shared.feed_monitors(client, argv, false);
+    }
 }
 
 /// What the connection does after a command.
@@ -801,9 +828,10 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         send(client, &Reply::status("QUEUED"));
         return Outcome::Continue;
     }
-    shared.feed_monitors(client, &argv);
+    monitor_before(shared, client, entry, &argv);
     client.handle.info.lock().last_cmd = entry.full_name.as_str();
     let (reply, deadline) = execute(shared, client, entry, &argv);
+    monitor_after(shared, client, entry, &argv, false);
     if let Some(d) = deadline {
         return Outcome::Blocked(d);
     }
@@ -934,7 +962,7 @@ pub fn execute_transaction(
             replies.push(Reply::Error(msg.into()));
             continue;
         }
-        shared.feed_monitors(client, argv);
+        monitor_before(shared, client, entry, argv);
         let start = client.clock.take().unwrap_or_else(Instant::now);
         client.cmd_start = start;
         guard.begin_command(client.db, crate::store::unix_ms_at(start));
@@ -944,6 +972,7 @@ pub fn execute_transaction(
         let reply = ctx.run();
         let dirty = ctx.dirty;
         drop(ctx);
+        monitor_after(shared, client, entry, argv, false);
         record_call(shared, client, entry, argv, start, &reply, dirty);
         replies.push(reply);
     }

@@ -209,6 +209,17 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
         })?,
     )?;
     hooks.raw_set("handler", lua.create_function(error_handler)?)?;
+    // `impl.c_entry(f)`: a C function that calls the Lua function `f` (kept in the registry),
+    // for API functions written in Lua whose errors must name the user's line even after
+    // `return api(...)` (a tail call to a Lua function would drop the user's frame).
+    hooks.raw_set(
+        "c_entry",
+        lua.create_function(|lua, f: mlua::Function| {
+            lua.set_named_registry_value(ENTRY_KEY, f)?;
+            // SAFETY: `lua_entry` follows the Lua C API protocol (see there).
+            unsafe { lua.create_c_function(lua_entry) }
+        })?,
+    )?;
     if let Some(code) = extra {
         lua.load(code)
             .set_name("=extra")
@@ -249,6 +260,24 @@ unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std:
             }
         }
         1
+    }
+}
+
+/// Registry key of the one Lua function [`lua_entry`] calls.
+const ENTRY_KEY: &str = "ferrymq.entry";
+
+/// Calls the registry's `ferrymq.entry` function with all its arguments and returns all its
+/// results; a C function for the same reason as [`redis_call`].
+unsafe extern "C-unwind" fn lua_entry(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    // SAFETY: as in `redis_call`: a valid state, no Rust value with a destructor alive when
+    // lua_call unwinds.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"ferrymq.entry".as_ptr());
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state)
     }
 }
 

@@ -71,3 +71,76 @@ fn monitor_lines_match_redis() {
     assert!(r.iter().any(|l| l.contains("[5 lua] \"set\"")), "{r:?}");
     assert_eq!(r, f);
 }
+
+/// DEBUG OBJECT's line with the address and LRU fields blanked (they depend on the process).
+fn debug_object_norm(r: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(r);
+    s.split(' ')
+        .map(|w| {
+            for f in ["at:", "lru:", "lru_seconds_idle:"] {
+                if let Some(rest) = w.strip_prefix(f) {
+                    let tail = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+                    return format!("{f}_{tail}");
+                }
+            }
+            w.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes()
+}
+
+/// DEBUG OBJECT: refused without enable-debug-command (same text as Redis), then the same
+/// fields, encodings, refcounts and (for these small values) serialized lengths and quicklist
+/// layout as redis-server.
+#[test]
+fn debug_object_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["SET", "s", "hello"]);
+    d.cmd(&["DEBUG", "OBJECT", "s"]);
+    drop(d);
+    let Some(mut d) = Diff::with_args(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.script(&[
+        &["SET", "s", "hello"],
+        &["SET", "n", "12345"],
+        &["SET", "m", "5"],
+        &["SET", "raw", &"r".repeat(50)],
+        &[
+            "RPUSH",
+            "l",
+            "a",
+            "b",
+            "1",
+            "300",
+            "-5000",
+            "70000",
+            "9999999999",
+        ],
+        &["HSET", "h", "a", "1", "field", "value"],
+        &["SADD", "ints", "1", "2", "-40000"],
+        &["SADD", "strs", "a", "b"],
+        &["DEBUG", "OBJECT", "nokey"],
+        &["DEBUG", "OBJECT"],
+        &["DEBUG", "OBJECT", "a", "b"],
+        &["OBJECT", "REFCOUNT", "n"],
+        &["OBJECT", "REFCOUNT", "m"],
+    ]);
+    for k in ["s", "n", "m", "l", "h", "ints", "strs"] {
+        d.cmd_norm(&["DEBUG", "OBJECT", k], debug_object_norm);
+    }
+    // A list of several nodes (Redis fixes a list's compression when it creates it).
+    d.cmd(&["CONFIG", "SET", "list-compress-depth", "1"]);
+    let big = "x".repeat(1000);
+    for _ in 0..20 {
+        d.cmd(&["RPUSH", "biglist", &big]);
+    }
+    let r = d.redis.cmd(&["DEBUG", "OBJECT", "biglist"]);
+    let f = d.ferry.cmd(&["DEBUG", "OBJECT", "biglist"]);
+    let layout = |r: &[u8]| {
+        let s = String::from_utf8_lossy(r).into_owned();
+        s[s.find("ql_nodes").expect("ql fields")..].to_string()
+    };
+    assert_eq!(layout(&r), layout(&f));
+}

@@ -144,3 +144,58 @@ fn debug_object_matches_redis() {
     };
     assert_eq!(layout(&r), layout(&f));
 }
+
+/// LOLWUT: Redis 7.0's own version prints only the version (compared byte for byte); the
+/// drawings of versions 5 and 6 are random, so their size, their deterministic top rows
+/// (version 5) and their captions are compared.
+#[test]
+fn lolwut_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["COMMAND", "INFO", "LOLWUT"]);
+    d.cmd(&["LOLWUT"]);
+    // RESP3: a verbatim string.
+    d.resp3();
+    d.script(&[
+        &["LOLWUT"],
+        &["LOLWUT", "1", "2", "3"],
+        &["LOLWUT", "VERSION", "7"],
+        &["LOLWUT", "VERSION"],
+        &["LOLWUT", "VERSION", "x"],
+        &["LOLWUT", "VERSION", "-1"],
+        &["LOLWUT", "VERSION", "4"],
+        &["LOLWUT", "VERSION", "5", "x"],
+        &["LOLWUT", "VERSION", "6", "10", "x"],
+        &["LOLWUT", "VERSION", "5", "0", "0", "0"],
+        &["LOLWUT", "VERSION", "6", "1", "1"],
+    ]);
+    let lines = |r: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(r)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    for args in [
+        &["LOLWUT", "VERSION", "5"][..],
+        &["LOLWUT", "VERSION", "5", "30", "4", "3"],
+    ] {
+        let r = lines(&d.redis.cmd(args));
+        let f = lines(&d.ferry.cmd(args));
+        assert_eq!(r.len(), f.len(), "{args:?}");
+        // The first rows of squares are neither rotated nor moved.
+        assert_eq!(r[..4], f[..4], "{args:?}");
+        assert_eq!(r.last(), f.last(), "{args:?}");
+    }
+    for args in [
+        &["LOLWUT", "VERSION", "6"][..],
+        &["LOLWUT", "VERSION", "6", "30", "7"],
+    ] {
+        let r = lines(&d.redis.cmd(args));
+        let f = lines(&d.ferry.cmd(args));
+        assert_eq!(r.len(), f.len(), "{args:?}");
+        let cells = |l: &String| l.matches("\x1b[0m").count();
+        for (a, b) in r.iter().zip(&f) {
+            assert_eq!(cells(a), cells(b), "{args:?}");
+        }
+        assert_eq!(r[r.len() - 2..], f[f.len() - 2..], "{args:?}");
+    }
+}

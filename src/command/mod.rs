@@ -41,6 +41,7 @@ pub mod connection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
@@ -260,6 +261,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         scripting::COMMANDS,
         bitmap::COMMANDS,
         sort::COMMANDS,
+        lolwut::COMMANDS,
     ]
     .into_iter()
     .flatten()

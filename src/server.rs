@@ -86,6 +86,7 @@ struct Cached {
     timeout_secs: AtomicU64,
     slowlog_threshold: AtomicI64,
     slowlog_max: AtomicU64,
+    latency_tracking: AtomicBool,
     maxmemory: AtomicU64,
     /// Shared with the pub/sub hub.
     pubsub_limit: Arc<RwLock<OutputLimit>>,
@@ -186,6 +187,7 @@ impl Shared {
                 timeout_secs: AtomicU64::new(0),
                 slowlog_threshold: AtomicI64::new(0),
                 slowlog_max: AtomicU64::new(0),
+                latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicU64::new(0),
                 pubsub_limit,
                 normal_limit: RwLock::new(OutputLimit::default()),
@@ -233,6 +235,9 @@ impl Shared {
         self.cached
             .slowlog_threshold
             .store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.cached
+            .latency_tracking
+            .store(c.get_bool("latency-tracking"), Ordering::Relaxed);
         self.cached.slowlog_max.store(
             c.get_i64("slowlog-max-len").max(0) as u64,
             Ordering::Relaxed,
@@ -397,6 +402,7 @@ impl Shared {
                 x.usec.store(0, Ordering::Relaxed);
                 x.failed.store(0, Ordering::Relaxed);
                 x.rejected.store(0, Ordering::Relaxed);
+                x.latency.clear();
             }
         }
         self.slowlog.lock().clear();
@@ -412,6 +418,12 @@ impl Shared {
         } else if errors.len() < ERROR_CODES_TRACKED {
             errors.insert(code.to_string(), 1);
         }
+    }
+
+    /// `latency-tracking`: whether commands record their durations for INFO LATENCYSTATS.
+    #[inline]
+    pub fn latency_tracking(&self) -> bool {
+        self.cached.latency_tracking.load(Ordering::Relaxed)
     }
 
     pub fn slowlog_record(

@@ -39,6 +39,7 @@ pub mod bitmap;
 pub mod config;
 pub mod connection;
 pub mod hash;
+pub mod histogram;
 pub mod keys;
 pub mod list;
 pub mod lolwut;
@@ -191,6 +192,8 @@ pub struct CommandEntry {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// INFO LATENCYSTATS: the durations of its calls.
+    pub latency: histogram::LatencyHistogram,
 }
 
 impl CommandEntry {
@@ -217,6 +220,7 @@ impl CommandEntry {
             usec: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            latency: Default::default(),
         }
     }
 
@@ -685,7 +689,13 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     sub.blocking_allowed = false;
     sub.from_script = true;
     sub.tx = tx;
+    let start = Instant::now();
     let reply = sub.run();
+    if shared.latency_tracking() {
+        entry
+            .latency
+            .record(start.elapsed().as_micros() as u64 * 1000);
+    }
     let dirty = sub.dirty;
     drop(sub);
     monitor_after(shared, client, entry, argv, true);
@@ -918,6 +928,10 @@ fn record_call(
     let us = end.saturating_duration_since(start).as_micros() as u64;
     entry.calls.fetch_add(1, Ordering::Relaxed);
     entry.usec.fetch_add(us, Ordering::Relaxed);
+    if shared.latency_tracking() {
+        // Microseconds, as Redis measures them, recorded in nanoseconds as Redis records.
+        entry.latency.record(us * 1000);
+    }
     if let Reply::Error(e) = reply {
         count_failure(shared, entry, e);
     }

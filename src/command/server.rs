@@ -201,6 +201,16 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
         }
         out.push_str("\r\n");
     }
+    if want("latencystats", false) {
+        out.push_str("# Latencystats\r\n");
+        if shared.latency_tracking() {
+            latency_stats(
+                &mut out,
+                &shared.config_str("latency-tracking-info-percentiles"),
+            );
+        }
+        out.push_str("\r\n");
+    }
     if want("cluster", true) {
         // ferrymq has no cluster mode; clients probe this field to know.
         out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
@@ -524,6 +534,36 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         )
         .into(),
     )
+}
+
+/// INFO LATENCYSTATS lines: `latency_percentiles_usec_<command>:p50=<us>,...` for each
+/// command called since start (or the last CONFIG RESETSTAT), at the configured percentiles.
+fn latency_stats(out: &mut String, percentiles: &str) {
+    let percentiles: Vec<f64> = percentiles
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let mut entries: Vec<&CommandEntry> = Vec::new();
+    for e in table().by_name.values() {
+        entries.push(e);
+        entries.extend(e.subs.values());
+    }
+    entries.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    for e in entries {
+        if e.latency.value_at_percentile(50.0).is_none() {
+            continue;
+        }
+        let _ = write!(out, "latency_percentiles_usec_{}:", e.full_name);
+        for (i, &p) in percentiles.iter().enumerate() {
+            let v = e.latency.value_at_percentile(p).unwrap_or(0);
+            // The percentile as `%f` with trailing zeros trimmed (99.9, 50).
+            let label = format!("{p:.6}");
+            let label = label.trim_end_matches('0').trim_end_matches('.');
+            let sep = if i + 1 < percentiles.len() { "," } else { "" };
+            let _ = write!(out, "p{label}={:.3}{sep}", v as f64 / 1000.0);
+        }
+        out.push_str("\r\n");
+    }
 }
 
 /// DEBUG OBJECT key: `Value at:<addr> refcount:<n> encoding:<enc> serializedlength:<n>

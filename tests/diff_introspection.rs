@@ -199,3 +199,163 @@ fn lolwut_matches_redis() {
         assert_eq!(r[r.len() - 2..], f[f.len() - 2..], "{args:?}");
     }
 }
+
+/// `latency_percentiles_usec_<name>` lines of INFO LATENCYSTATS: name -> [(label, value)].
+fn latency_lines(info: &[u8]) -> Vec<(String, Vec<(String, String)>)> {
+    String::from_utf8_lossy(info)
+        .lines()
+        .filter_map(|l| l.strip_prefix("latency_percentiles_usec_"))
+        .map(|l| {
+            let (name, rest) = l.split_once(':').expect("name:values");
+            let values = rest
+                .split(',')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').expect("pN=value");
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            (name.to_string(), values)
+        })
+        .collect()
+}
+
+/// A value Redis's HDR histogram can print: the top of a bucket of 1 ns .. 1 s with two
+/// significant digits, in microseconds with three decimals.
+fn is_bucket_top(v: &str) -> bool {
+    let Some((int, frac)) = v.split_once('.') else {
+        return false;
+    };
+    let Ok(ns) = format!("{int}{frac}").parse::<u64>() else {
+        return false;
+    };
+    let width = if ns < 256 {
+        1
+    } else {
+        1u64 << (63 - (ns | 255).leading_zeros() - 7)
+    };
+    frac.len() == 3 && (ns + 1) % width == 0
+}
+
+/// INFO LATENCYSTATS: the same section, commands, percentile labels and value format as
+/// redis-server (the durations themselves differ); `latency-tracking no` leaves the header
+/// alone; CONFIG RESETSTAT forgets the commands called before.
+#[test]
+fn latencystats_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["CONFIG", "RESETSTAT"]);
+    for i in 0..50 {
+        d.cmd(&["SET", "k", &i.to_string()]);
+        d.cmd(&["GET", "k"]);
+    }
+    d.cmd(&["CONFIG", "GET", "maxmemory"]);
+    d.cmd(&["EVAL", "return redis.call('incr','n')", "0"]);
+    let names = |lines: &[(String, Vec<(String, String)>)]| {
+        let mut v: Vec<String> = lines.iter().map(|l| l.0.clone()).collect();
+        v.sort();
+        v
+    };
+    let r = latency_lines(&d.redis.cmd(&["INFO", "latencystats"]));
+    let f = latency_lines(&d.ferry.cmd(&["INFO", "latencystats"]));
+    assert_eq!(names(&r), names(&f));
+    assert!(names(&f).contains(&"incr".to_string()), "{f:?}");
+    for (_, values) in f.iter().chain(&r) {
+        let labels: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(labels, ["p50", "p99", "p99.9"]);
+        for (_, v) in values {
+            assert!(is_bucket_top(v), "{v} in {values:?}");
+        }
+    }
+    d.cmd(&[
+        "CONFIG",
+        "SET",
+        "latency-tracking-info-percentiles",
+        "0 50.5 100",
+    ]);
+    let r = latency_lines(&d.redis.cmd(&["INFO", "everything"]));
+    let f = latency_lines(&d.ferry.cmd(&["INFO", "everything"]));
+    assert_eq!(names(&r), names(&f));
+    for (_, values) in f.iter().chain(&r) {
+        let labels: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(labels, ["p0", "p50.5", "p100"]);
+    }
+    d.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+    d.cmd(&["INFO", "latencystats"]);
+    d.cmd(&["CONFIG", "SET", "latency-tracking", "yes"]);
+    d.cmd(&["CONFIG", "RESETSTAT"]);
+    let r = latency_lines(&d.redis.cmd(&["INFO", "latencystats"]));
+    let f = latency_lines(&d.ferry.cmd(&["INFO", "latencystats"]));
+    assert_eq!(names(&r), ["config|resetstat"]);
+    assert_eq!(names(&r), names(&f));
+}
+
+/// CLIENT LIST / CLIENT INFO up to `resp=` with the process-dependent values blanked, keeping
+/// `qbuf` (the query buffer: the whole read batch while it runs) and `argv-mem`.
+fn client_norm(r: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(r);
+    let keep = [
+        "flags",
+        "db",
+        "sub",
+        "psub",
+        "ssub",
+        "multi",
+        "qbuf",
+        "argv-mem",
+        "multi-mem",
+    ];
+    let keep = keep
+        .iter()
+        .chain(&["obl", "oll", "omem", "events", "cmd", "redir", "resp"]);
+    let keep: Vec<&str> = keep.copied().collect();
+    s.lines()
+        .map(|l| {
+            let l = l.trim_start_matches(|c: char| !c.is_ascii_lowercase());
+            let mut out = Vec::new();
+            for w in l.split(' ') {
+                let (k, v) = w.split_once('=').unwrap_or((w, ""));
+                out.push(if keep.contains(&k) {
+                    format!("{k}={v}")
+                } else {
+                    format!("{k}=*")
+                });
+                if k == "resp" {
+                    break;
+                }
+            }
+            out.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+/// CLIENT LIST/INFO: `qbuf` is 26 for `CLIENT LIST` sent alone (the test of Redis's
+/// introspection suite), grows with the commands pipelined before it, and is 0 for an idle
+/// client; `argv-mem` counts the running command's arguments.
+#[test]
+fn client_list_buffers_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd_norm(&["CLIENT", "LIST"], client_norm);
+    d.cmd_norm(&["CLIENT", "INFO"], client_norm);
+    let mut idle_r = d.rs.raw();
+    let mut idle_f = d.fm.raw();
+    for c in [&mut idle_r, &mut idle_f] {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    d.cmd_norm(&["CLIENT", "LIST", "TYPE", "normal"], |r| {
+        let mut v = String::from_utf8_lossy(&client_norm(r)).into_owned();
+        // Both list the idle client after this one (ids ascending).
+        v.push('\n');
+        v.into_bytes()
+    });
+    let pipelined = b"*1\r\n$4\r\nPING\r\n*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n";
+    d.redis.send_raw(pipelined);
+    d.ferry.send_raw(pipelined);
+    for conn in [&mut d.redis, &mut d.ferry] {
+        assert_eq!(conn.read_reply(), b"+PONG\r\n");
+    }
+    let r = client_norm(&d.redis.read_reply());
+    let f = client_norm(&d.ferry.read_reply());
+    assert_eq!(String::from_utf8_lossy(&r), String::from_utf8_lossy(&f));
+    assert!(String::from_utf8_lossy(&f).contains("qbuf=40 "), "{f:?}");
+}

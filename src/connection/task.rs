@@ -138,6 +138,10 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         handle
             .last_interaction
             .store(crate::store::unix_ms() as u64, Ordering::Relaxed);
+        handle
+            .qbuf
+            .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
+        handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
         // The output limits, read once per batch (a lock each) rather than once per command.
         let out_limits = (shared.normal_limit(), shared.pubsub_limit());
         loop {
@@ -214,6 +218,10 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
+        handle
+            .qbuf
+            .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
+        handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
     }
 }
 

@@ -345,6 +345,8 @@ fn error_handler(lua: &Lua, err: LuaValue) -> mlua::Result<Table> {
 /// `bit.tobit(1.5)` is 2 and huge numbers keep whatever low bits the double has.
 fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
     type Args = mlua::Variadic<LuaValue>;
+    type Unary = fn(u32) -> u32;
+    type Binary = fn(u32, u32) -> u32;
     fn barg(lua: &Lua, name: &str, args: &Args, i: usize) -> mlua::Result<u32> {
         let n = match args.get(i) {
             Some(v) => lua.coerce_number(v.clone())?,
@@ -360,7 +362,7 @@ fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
         b as i32 as f64
     }
     let t = lua.create_table()?;
-    let unary: [(&'static str, fn(u32) -> u32); 3] = [
+    let unary: [(&'static str, Unary); 3] = [
         ("tobit", |b| b),
         ("bnot", |b| !b),
         ("bswap", u32::swap_bytes),
@@ -371,7 +373,7 @@ fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
             lua.create_function(move |lua, args: Args| Ok(ret(op(barg(lua, name, &args, 0)?))))?,
         )?;
     }
-    let folds: [(&'static str, fn(u32, u32) -> u32); 3] = [
+    let folds: [(&'static str, Binary); 3] = [
         ("band", |a, b| a & b),
         ("bor", |a, b| a | b),
         ("bxor", |a, b| a ^ b),
@@ -389,7 +391,7 @@ fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
             })?,
         )?;
     }
-    let shifts: [(&'static str, fn(u32, u32) -> u32); 5] = [
+    let shifts: [(&'static str, Binary); 5] = [
         ("lshift", |b, n| b << n),
         ("rshift", |b, n| b >> n),
         ("arshift", |b, n| ((b as i32) >> n) as u32),

@@ -115,8 +115,8 @@ fn encode(v: &LuaValue, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> {
         LuaValue::Number(n) => {
             // lua-cmsgpack's IS_INT64_EQUIVALENT: the double converts to int64 and back
             // unchanged (2^63 does not: the conversion overflows).
-            if *n >= -9.223_372_036_854_775_808e18
-                && *n < 9.223_372_036_854_775_808e18
+            if *n >= -9_223_372_036_854_775_808.0
+                && *n < 9_223_372_036_854_775_808.0
                 && n.fract() == 0.0
             {
                 encode_int(*n as i64, out)
@@ -347,7 +347,7 @@ impl Cursor<'_> {
             0xc2 => LuaValue::Boolean(false),
             0xca => num(f32::from_bits(t!(self.be(4)) as u32) as f64),
             0xcb => num(f64::from_bits(t!(self.be(8)))),
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let n = t!(self.be(1 << (tag - 0xd9))) as usize;
                 LuaValue::String(lua.create_string(t!(self.take(n)))?)
             }

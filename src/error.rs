@@ -84,3 +84,11 @@ pub fn sanitize(mut s: String) -> String {
 pub fn internal_error(name: &str) -> String {
     format!("ERR internal error while running '{name}': the command was aborted")
 }
+
+/// XREAD/XREADGROUP with BLOCK run by a script (`name` as the script spelled it).
+pub fn block_from_script(name: &[u8]) -> String {
+    format!(
+        "ERR {} command is not allowed with BLOCK option from scripts",
+        String::from_utf8_lossy(name)
+    )
+}

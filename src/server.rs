@@ -86,6 +86,7 @@ struct Cached {
     timeout_secs: AtomicU64,
     slowlog_threshold: AtomicI64,
     slowlog_max: AtomicU64,
+    latency_tracking: AtomicBool,
     maxmemory: AtomicU64,
     /// Shared with the pub/sub hub.
     pubsub_limit: Arc<RwLock<OutputLimit>>,
@@ -187,6 +188,7 @@ impl Shared {
                 timeout_secs: AtomicU64::new(0),
                 slowlog_threshold: AtomicI64::new(0),
                 slowlog_max: AtomicU64::new(0),
+                latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicU64::new(0),
                 pubsub_limit,
                 normal_limit: RwLock::new(OutputLimit::default()),
@@ -234,6 +236,9 @@ impl Shared {
         self.cached
             .slowlog_threshold
             .store(c.get_i64("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.cached
+            .latency_tracking
+            .store(c.get_bool("latency-tracking"), Ordering::Relaxed);
         self.cached.slowlog_max.store(
             c.get_i64("slowlog-max-len").max(0) as u64,
             Ordering::Relaxed,
@@ -398,6 +403,7 @@ impl Shared {
                 x.usec.store(0, Ordering::Relaxed);
                 x.failed.store(0, Ordering::Relaxed);
                 x.rejected.store(0, Ordering::Relaxed);
+                x.latency.clear();
             }
         }
         self.slowlog.lock().clear();
@@ -413,6 +419,12 @@ impl Shared {
         } else if errors.len() < ERROR_CODES_TRACKED {
             errors.insert(code.to_string(), 1);
         }
+    }
+
+    /// `latency-tracking`: whether commands record their durations for INFO LATENCYSTATS.
+    #[inline]
+    pub fn latency_tracking(&self) -> bool {
+        self.cached.latency_tracking.load(Ordering::Relaxed)
     }
 
     pub fn slowlog_record(
@@ -473,9 +485,17 @@ impl Shared {
         self.has_monitors.store(!m.is_empty(), Ordering::SeqCst);
     }
 
-    /// Send a MONITOR line for a command about to run.
-    pub fn feed_monitors(&self, client: &ClientState, argv: &[Bytes]) {
-        if !self.has_monitors.load(Ordering::Relaxed) {
+    /// True while some client is in MONITOR mode (a relaxed load: the check on every command).
+    #[inline]
+    pub fn has_monitors(&self) -> bool {
+        self.has_monitors.load(Ordering::Relaxed)
+    }
+
+    /// Send a MONITOR line for `argv`, run by `client` in its current database, or by a script
+    /// of that client (`from_script`: Redis shows `lua` as the address). When to call it is
+    /// `command::monitor_before`/`monitor_after`'s business.
+    pub fn feed_monitors(&self, client: &ClientState, argv: &[Bytes], from_script: bool) {
+        if !self.has_monitors() {
             return;
         }
         let us = unix_us();
@@ -484,10 +504,12 @@ impl Shared {
             us / 1_000_000,
             us % 1_000_000,
             client.db,
-            if client.handle.unix {
-                "unix:".to_string()
+            if from_script {
+                "lua"
+            } else if client.handle.unix {
+                "unix:"
             } else {
-                client.handle.addr.clone()
+                client.handle.addr.as_str()
             }
         );
         for a in argv {

@@ -753,3 +753,42 @@ fn deep_and_cyclic_replies_are_cut() {
     }
     assert_eq!(c.cmd_s(&["PING"]), "+PONG\r\n");
 }
+
+/// The shebang is split like Redis's sdssplitargs (quotes group and are removed; unbalanced
+/// quotes are invalid metadata), and `redis.register_function` works only while FUNCTION LOAD
+/// runs the library, also through a reference kept from load time.
+#[test]
+fn library_name_quoting_and_register_outside_load_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let body = "\nredis.register_function('f1', function() return 1 end)";
+    for shebang in [
+        "#!lua name=\"q1\"",
+        "#!lua name='q2'",
+        "#!lua NAME=\"q3\"",
+        "#!lua name=\"a\\x41\"",
+        "#!lua name=\"q4",
+        "#!lua name=q5\"",
+        "#!lua name=\"\"",
+        "#!lua name=\"a b\"",
+        "#!lua name=\"x\"y",
+        "#!lua name=x\tname=y",
+        "#!lua name=x \"bad\"",
+    ] {
+        d.cmd(&["FUNCTION", "LOAD", &format!("{shebang}{body}")]);
+        d.cmd(&["FUNCTION", "FLUSH"]);
+    }
+    d.script(&[
+        &["EVAL", "redis.register_function('f1', function() return 1 end)", "0"],
+        &["EVAL", "return {pcall(redis.register_function, 'x', function() end)}", "0"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=keep\nlocal f = redis.register_function\n\
+             redis.register_function('f7', function() return f('f8', function() return 1 end) end)\n\
+             redis.register_function('f9', function() return {pcall(f)} end)",
+        ],
+        &["FCALL", "f7", "0"],
+        &["FCALL", "f9", "0"],
+        &["FCALL", "f8", "0"],
+    ]);
+}

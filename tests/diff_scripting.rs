@@ -354,3 +354,131 @@ fn multi_during_a_busy_script_is_doomed_not_lost() {
         assert_eq!(c.cmd_s(&["GET", "xx"]), "$-1\r\n", "{}", s.name);
     }
 }
+
+#[test]
+fn cmsgpack_and_cjson_extras_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let evals: &[&str] = &[
+        "return cjson.encode_keep_buffer()",
+        "return {cjson.encode_keep_buffer(false), cjson.encode_keep_buffer()}",
+        "return cjson.encode_keep_buffer('on')",
+        "return cjson.encode_keep_buffer(1)",
+        "return cjson.encode_keep_buffer({})",
+        "return cjson.encode_keep_buffer(true, 1)",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3))}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 2)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 3)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 9)}",
+        "return {cmsgpack.unpack_one()}",
+        "return {cmsgpack.unpack_one('x', 'y')}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1,'two',{3},{a=4}), 2)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 2, 2)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 0)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 0, 1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), -1)}",
+        "return {cmsgpack.unpack_limit('x')}",
+        "return {cmsgpack.unpack('\\193')}",
+        "return {cmsgpack.unpack('\\146\\1')}",
+        "return {cmsgpack.pack()}",
+        "return cmsgpack.pack({})",
+        "return cmsgpack.pack({[1]=1,[3]=3})",
+        "return cmsgpack.pack(2^63, -2^63, 2^64, 1.5, 0.1, 1/0, -1/0)",
+        "return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300))",
+        "return cmsgpack.pack(-33, -129, -40000, -3000000000, 200, 70000, 5000000000)",
+        "return {cmsgpack.unpack(cmsgpack.pack(-33, -40000, 5000000000, 1.5, 'z', {1,{2}}))}",
+        // Self-references: nested tables are packed 16 deep, then nil.
+        "local a = {} a.x = a return cmsgpack.pack(a)",
+        "local a = {} a[1] = a a[2] = a return cmsgpack.pack(a)",
+        "local a = {} a[a] = 1 return cmsgpack.pack(a)",
+        "local a = {} a.x = a local b = cmsgpack.unpack(cmsgpack.pack(a)) return cmsgpack.pack(b)",
+    ];
+    for e in evals {
+        d.cmd(&["EVAL", e, "0"]);
+    }
+}
+
+#[test]
+fn bit_library_edge_cases_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let exprs: &[&str] = &[
+        "bit.tobit(1.5)",
+        "bit.tobit(2.5)",
+        "bit.tobit(-1.5)",
+        "bit.tobit(2^40+3)",
+        "bit.tobit(2^53+1)",
+        "bit.tobit('0x10')",
+        "bit.tobit('abc')",
+        "bit.tobit({})",
+        "bit.tobit(0/0)",
+        "bit.tohex(255, 0)",
+        "bit.tohex(255, -3)",
+        "bit.tohex(255, -9)",
+        "bit.tohex(255, 12)",
+        "bit.tohex(1, -2^31)",
+        "bit.tohex(-1, 2^32+4)",
+        "bit.tohex('ff')",
+        "bit.band(2^32+7, 3)",
+        "bit.band()",
+        "bit.band(1, nil)",
+        "bit.bor(1e300)",
+        "bit.bxor(1, 2, 4, 8.6)",
+        "bit.lshift(1, 33)",
+        "bit.rol(1, -1)",
+        "bit.ror(1, -1)",
+        "bit.arshift(-256, 4)",
+        "bit.bswap(0x12345678)",
+    ];
+    for e in exprs {
+        d.cmd(&["EVAL", &format!("return tostring({e})"), "0"]);
+    }
+}
+
+#[test]
+fn stream_block_is_refused_from_scripts_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["XADD", "s", "1-1", "a", "1"]);
+    d.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    let evals: &[&str] = &[
+        "return redis.call('xread','BLOCK',0,'STREAMS','s','$')",
+        "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')",
+        "return redis.call('XREAD','block','abc','STREAMS','s','$')",
+        "return redis.call('xread','COUNT','x','BLOCK',0,'STREAMS','s','$')",
+        "return redis.call('xreadgroup','GROUP','g','c','BLOCK',0,'STREAMS','s','>')",
+        "return redis.pcall('XREADGROUP','GROUP','g','c','BLOCK',10,'STREAMS','s','>')",
+        "return redis.call('xread','COUNT',1,'STREAMS','s','0')",
+    ];
+    for e in evals {
+        d.cmd(&["EVAL", e, "0"]);
+    }
+    // Nothing was read by the refused XREADGROUP.
+    d.cmd(&["XPENDING", "s", "g"]);
+    d.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=blk\nredis.register_function('f', function() \
+         return redis.pcall('xread','BLOCK',0,'STREAMS','s','$') end)",
+    ]);
+    d.cmd(&["FCALL", "f", "0"]);
+}
+
+/// Replies some commands encode ahead (list ranges) convert to Lua like any other.
+#[test]
+fn multi_bulk_replies_convert_to_lua_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["RPUSH", "mylist", "a", "b", "c"]);
+    d.cmd(&["SET", "k1", "v1"]);
+    let evals: &[&str] = &[
+        "local foo = redis.pcall('lrange',KEYS[1],0,-1) \
+         return {type(foo),foo[1],foo[2],foo[3],# foo}",
+        "return redis.call('lrange',KEYS[1],0,-1)",
+        "return redis.call('lpop',KEYS[1],2)",
+        "return type(redis.call('lpop','nolist',2))",
+        "return {redis.call('lrange','nolist',0,-1)}",
+        "local r = redis.call('mget','k1','nokey','k1') return {type(r[2]), #r, r}",
+        "return {redis.call('mget','k1','nokey'), {redis.call('rpop',KEYS[1],5)}}",
+        "redis.setresp(3) local r = redis.call('lrange',KEYS[1],0,-1) return {type(r), #r}",
+    ];
+    for e in evals {
+        d.cmd(&["EVAL", e, "1", "mylist"]);
+    }
+}

@@ -881,7 +881,7 @@ pub fn noperm_message(d: Denied, entry: &CommandEntry) -> String {
 /// lock is held (AUTH inside EXEC), so the lock-free variant is used; a client running a command
 /// is not blocked.
 fn client_info_line(h: &crate::connection::ClientHandle) -> String {
-    crate::command::connection::client_line_with(h, false)
+    crate::command::connection::client_line_with(h, false, 0)
 }
 
 /// Where a denial happened, as ACL LOG's `context` field names it.

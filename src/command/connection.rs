@@ -219,14 +219,24 @@ fn validate_name(n: &[u8]) -> Result<(), Reply> {
 }
 
 /// One CLIENT LIST line, fields in Redis 7.0's order. Takes the store lock (for the `b` flag).
-pub fn client_line(shared: &crate::server::Shared, h: &ClientHandle) -> String {
+/// `argv_mem`: the bytes of the arguments of the command the client is running (Redis's
+/// `argv-mem`; the caller knows them for its own client, 0 for the others).
+pub fn client_line(shared: &crate::server::Shared, h: &ClientHandle, argv_mem: usize) -> String {
     let blocked = shared.store.lock().blocking.is_blocked(h.id);
-    client_line_with(h, blocked)
+    client_line_with(h, blocked, argv_mem)
 }
+
+/// Sum of the argument lengths of a command, as Redis's `argv-mem` counts them.
+fn argv_mem(argv: &[Bytes]) -> usize {
+    argv.iter().map(|a| a.len()).sum()
+}
+
+/// Redis's PROTO_REPLY_CHUNK_BYTES: the reply buffer every client has.
+const REPLY_BUFFER: usize = 16 * 1024;
 
 /// `client_line` for a caller that knows whether the client is blocked (and may hold the store
 /// lock, like the ACL LOG).
-pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
+pub fn client_line_with(h: &ClientHandle, blocked: bool, argv_mem: usize) -> String {
     let info = h.info.lock().clone();
     let now = crate::store::unix_ms() as u64;
     let idle = now.saturating_sub(h.last_interaction.load(Ordering::Relaxed)) / 1000;
@@ -261,8 +271,15 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
     if flags.is_empty() {
         flags.push('N');
     }
-    let omem = h.outbox.pending();
-    let tot = omem + h.outbox.capacity() + info.qbuf + 1024;
+    // Redis fills its fixed reply buffer first (`obl` bytes), then a list of 16 KiB blocks
+    // (`oll` of them, `omem` bytes): the outbox's pending bytes are shown the same way.
+    let pending = h.outbox.pending();
+    let obl = pending.min(REPLY_BUFFER);
+    let omem = pending - obl;
+    let oll = omem.div_ceil(REPLY_BUFFER);
+    let qbuf = h.qbuf.load(Ordering::Relaxed);
+    let qbuf_cap = h.qbuf_cap.load(Ordering::Relaxed).max(qbuf);
+    let tot = pending + h.outbox.capacity() + qbuf_cap + argv_mem + REPLY_BUFFER;
     let name = info
         .name
         .as_ref()
@@ -274,7 +291,7 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
             .unwrap_or_default()
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -288,8 +305,15 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool) -> String {
         info.psub,
         info.ssub,
         info.multi.map(|m| m as i64).unwrap_or(-1),
-        info.qbuf,
-        0,
+        qbuf,
+        qbuf_cap - qbuf,
+        argv_mem,
+        // DEVIATION(redis): replies go to the outbox; the fixed reply buffer Redis reports
+        // (size and peak use) is shown at its initial size.
+        REPLY_BUFFER,
+        REPLY_BUFFER,
+        obl,
+        oll,
         omem,
         tot,
         if info.last_cmd.is_empty() {
@@ -362,7 +386,12 @@ fn client_list(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         {
             continue;
         }
-        out.push_str(&client_line(ctx.shared, &h));
+        let mem = if h.id == ctx.client.id {
+            argv_mem(ctx.argv())
+        } else {
+            0
+        };
+        out.push_str(&client_line(ctx.shared, &h, mem));
         out.push('\n');
     }
     Reply::Verbatim(Bytes::from(out))
@@ -835,7 +864,7 @@ fn client_getname(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 }
 
 fn client_info(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    let mut line = client_line(ctx.shared, &ctx.client.handle);
+    let mut line = client_line(ctx.shared, &ctx.client.handle, argv_mem(ctx.argv()));
     line.push('\n');
     Reply::Verbatim(Bytes::from(line))
 }

@@ -561,8 +561,7 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match ctx.db().get(&args[2]) {
-        Some(v) if v.encoding() == "int" => Reply::Int(i32::MAX as i64),
-        Some(_) => Reply::Int(1),
+        Some(v) => Reply::Int(v.refcount()),
         None => Reply::Null,
     }
 }

@@ -40,9 +40,11 @@ pub mod config;
 pub mod connection;
 pub mod geo;
 pub mod hash;
+pub mod histogram;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -193,6 +195,8 @@ pub struct CommandEntry {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// INFO LATENCYSTATS: the durations of its calls.
+    pub latency: histogram::LatencyHistogram,
 }
 
 impl CommandEntry {
@@ -219,6 +223,7 @@ impl CommandEntry {
             usec: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            latency: Default::default(),
         }
     }
 
@@ -266,6 +271,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         replication::COMMANDS,
         hll::COMMANDS,
         geo::COMMANDS,
+        lolwut::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -366,6 +372,8 @@ pub struct Ctx<'a> {
     /// log wrapped in MULTI/EXEC when the block closes.
     tx: bool,
     blocking_allowed: bool,
+    /// Run by a script (`redis.call` from EVAL or FCALL).
+    from_script: bool,
     rerun: bool,
     /// On a re-run, the signalled key that woke the waiter.
     ready_key: Option<Bytes>,
@@ -376,8 +384,6 @@ pub struct Ctx<'a> {
     block_deadline: Option<Option<Instant>>,
     /// The handler panicked: its request is not propagated (see [`run_handler`]).
     panicked: bool,
-    /// A command a script runs (`redis.call`).
-    nested: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -398,13 +404,13 @@ impl<'a> Ctx<'a> {
             propagated: false,
             tx: false,
             blocking_allowed: true,
+            from_script: false,
             rerun: false,
             ready_key: None,
             touched: false,
             nested_dirty: 0,
             block_deadline: None,
             panicked: false,
-            nested: false,
         }
     }
 
@@ -490,6 +496,11 @@ impl<'a> Ctx<'a> {
         self.blocking_allowed
     }
 
+    /// True when a script runs the command (`redis.call`/`redis.pcall`).
+    pub fn from_script(&self) -> bool {
+        self.from_script
+    }
+
     /// Wait for `keys`; see the module documentation. `timeout` None = forever.
     pub fn block(
         &mut self,
@@ -571,7 +582,7 @@ impl<'a> Ctx<'a> {
         // flags.
         if let Some(t) = &self.client.tracking
             && t.remembers()
-            && !self.nested
+            && !self.from_script
             && self.entry.has_flag(flags::READONLY)
             && !self.entry.has_flag(flags::PUBSUB)
             && !matches!(self.entry.spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
@@ -708,11 +719,18 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
     let (shared, client, store) = ctx.split_locked();
     let mut sub = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(store));
     sub.blocking_allowed = false;
+    sub.from_script = true;
     sub.tx = tx;
-    sub.nested = true;
+    let start = Instant::now();
     let reply = sub.run();
+    if shared.latency_tracking() {
+        entry
+            .latency
+            .record(start.elapsed().as_micros() as u64 * 1000);
+    }
     let dirty = sub.dirty;
     drop(sub);
+    monitor_after(shared, client, entry, argv, true);
     entry.calls.fetch_add(1, Ordering::Relaxed);
     ctx.nested_dirty += dirty;
     // CLIENT TRACKING: a read a script makes caches the keys the script declared (the
@@ -723,6 +741,32 @@ pub fn call_nested(ctx: &mut Ctx, entry: &'static CommandEntry, argv: &[Bytes]) 
         ctx.remember_keys();
     }
     reply
+}
+
+/// MONITOR sees a command once it has run, in the database it left selected (SELECT shows
+/// the new one), as Redis's `call()` feeds it; ADMIN commands are never shown; commands that
+/// run scripts (SKIP_MONITOR) are shown before they run instead (see [`monitor_before`]), so
+/// the commands of the script follow them.
+#[inline]
+fn monitor_after(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+    from_script: bool,
+) {
+    if shared.has_monitors() && !entry.has_flag(flags::ADMIN | flags::SKIP_MONITOR) {
+        shared.feed_monitors(client, argv, from_script);
+    }
+}
+
+/// EVAL, EVALSHA and FCALL are shown before they run (Redis's script commands feed MONITOR
+/// themselves first thing).
+#[inline]
+fn monitor_before(shared: &Shared, client: &ClientState, entry: &CommandEntry, argv: &[Bytes]) {
+    if shared.has_monitors() && entry.has_flag(flags::SKIP_MONITOR) {
+        shared.feed_monitors(client, argv, false);
+    }
 }
 
 /// What the connection does after a command.
@@ -858,9 +902,10 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         send(client, &Reply::status("QUEUED"));
         return Outcome::Continue;
     }
-    shared.feed_monitors(client, &argv);
+    monitor_before(shared, client, entry, &argv);
     client.handle.info.lock().last_cmd = entry.full_name.as_str();
     let (reply, deadline) = execute(shared, client, entry, &argv);
+    monitor_after(shared, client, entry, &argv, false);
     if let Some(d) = deadline {
         return Outcome::Blocked(d);
     }
@@ -951,6 +996,10 @@ fn record_call(
     let us = end.saturating_duration_since(start).as_micros() as u64;
     entry.calls.fetch_add(1, Ordering::Relaxed);
     entry.usec.fetch_add(us, Ordering::Relaxed);
+    if shared.latency_tracking() {
+        // Microseconds, as Redis measures them, recorded in nanoseconds as Redis records.
+        entry.latency.record(us * 1000);
+    }
     if let Reply::Error(e) = reply {
         count_failure(shared, entry, e);
     }
@@ -997,7 +1046,7 @@ pub fn execute_transaction(
             replies.push(Reply::Error(msg.into()));
             continue;
         }
-        shared.feed_monitors(client, argv);
+        monitor_before(shared, client, entry, argv);
         let start = client.clock.take().unwrap_or_else(Instant::now);
         client.cmd_start = start;
         guard.begin_command(client.db, crate::store::unix_ms_at(start));
@@ -1007,6 +1056,7 @@ pub fn execute_transaction(
         let reply = ctx.run();
         let dirty = ctx.dirty;
         drop(ctx);
+        monitor_after(shared, client, entry, argv, false);
         record_call(shared, client, entry, argv, start, &reply, dirty);
         replies.push(reply);
     }

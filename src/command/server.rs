@@ -10,6 +10,8 @@ use super::flags::*;
 use super::{CommandEntry, CommandSpec, Ctx, is, parse_i64, table};
 use crate::error;
 use crate::protocol::Reply;
+use crate::store::debug_object;
+use crate::store::value::Value;
 
 const G: &str = "server";
 
@@ -201,6 +203,16 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
         out.push_str("# Errorstats\r\n");
         for (code, n) in shared.stats.errors.lock().iter() {
             let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+        }
+        out.push_str("\r\n");
+    }
+    if want("latencystats", false) {
+        out.push_str("# Latencystats\r\n");
+        if shared.latency_tracking() {
+            latency_stats(
+                &mut out,
+                &shared.config_str("latency-tracking-info-percentiles"),
+            );
         }
         out.push_str("\r\n");
     }
@@ -491,6 +503,9 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
         return Reply::Ok;
     }
+    if is(&args[1], "object") && args.len() == 3 {
+        return debug_object(ctx, &args[2]);
+    }
     if is(&args[1], "set-active-expire") && args.len() == 3 {
         ctx.store().active_expire_enabled = args[2][..] != *b"0";
         return Reply::Ok;
@@ -504,6 +519,8 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return help_reply(
             "DEBUG",
             &[
+                "OBJECT <key>",
+                "    Show low level info about the `key` and associated value.",
                 "PANIC",
                 "    Fail this command as a bug would (the server keeps running).",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -522,6 +539,70 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         )
         .into(),
     )
+}
+
+/// INFO LATENCYSTATS lines: `latency_percentiles_usec_<command>:p50=<us>,...` for each
+/// command called since start (or the last CONFIG RESETSTAT), at the configured percentiles.
+fn latency_stats(out: &mut String, percentiles: &str) {
+    let percentiles: Vec<f64> = percentiles
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let mut entries: Vec<&CommandEntry> = Vec::new();
+    for e in table().by_name.values() {
+        entries.push(e);
+        entries.extend(e.subs.values());
+    }
+    entries.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    for e in entries {
+        if e.latency.value_at_percentile(50.0).is_none() {
+            continue;
+        }
+        let _ = write!(out, "latency_percentiles_usec_{}:", e.full_name);
+        for (i, &p) in percentiles.iter().enumerate() {
+            let v = e.latency.value_at_percentile(p).unwrap_or(0);
+            // The percentile as `%f` with trailing zeros trimmed (99.9, 50).
+            let label = format!("{p:.6}");
+            let label = label.trim_end_matches('0').trim_end_matches('.');
+            let sep = if i + 1 < percentiles.len() { "," } else { "" };
+            let _ = write!(out, "p{label}={:.3}{sep}", v as f64 / 1000.0);
+        }
+        out.push_str("\r\n");
+    }
+}
+
+/// DEBUG OBJECT key: `Value at:<addr> refcount:<n> encoding:<enc> serializedlength:<n>
+/// lru:<clock> lru_seconds_idle:<n>`, plus the quicklist layout for lists, as Redis 7.0 prints
+/// it. DEVIATION(redis): the address is the value's own in ferrymq's memory;
+/// `serializedlength` and the list layout are computed (see `store::debug_object`); no access
+/// clock is kept per key, so `lru` is the current LRU clock and `lru_seconds_idle` 0.
+fn debug_object(ctx: &mut Ctx, key: &Bytes) -> Reply {
+    let fill = crate::num::string2ll(ctx.shared.config_str("list-max-listpack-size").as_bytes())
+        .unwrap_or(-2);
+    let compressed = ctx.shared.config_str("list-compress-depth") != "0";
+    let db = ctx.db();
+    let Some(v) = db.get(key) else {
+        return Reply::error(error::NO_SUCH_KEY);
+    };
+    let lru = (crate::store::unix_ms() / 1000) & ((1 << 24) - 1);
+    let mut line = format!(
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:0",
+        v as *const _,
+        v.refcount(),
+        v.encoding(),
+        debug_object::serialized_length(v, fill),
+    );
+    if let Value::List(l) = v {
+        let nodes = debug_object::quicklist_nodes(l.iter(), fill);
+        let avg = l.len() as f64 / nodes.len().max(1) as f64;
+        let size: usize = nodes.iter().map(|n| n.0).sum();
+        line.push_str(&format!(
+            " ql_nodes:{} ql_avg_node:{avg:.2} ql_listpack_max:{fill} ql_compressed:{} ql_uncompressed_size:{size}",
+            nodes.len(),
+            compressed as u8,
+        ));
+    }
+    Reply::Status(line.into())
 }
 
 // MONITOR

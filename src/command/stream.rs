@@ -564,7 +564,9 @@ struct ReadArgs {
     nstreams: usize,
 }
 
-fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
+/// `from_script`: BLOCK is refused as soon as it is seen (before its timeout is parsed), as
+/// Redis does for scripts.
+fn parse_read(args: &[Bytes], group_cmd: bool, from_script: bool) -> Result<ReadArgs, Reply> {
     let mut r = ReadArgs {
         count: 0,
         block: None,
@@ -579,6 +581,9 @@ fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
         let more = args.len() - 1 - i;
         let o = &args[i][..];
         if is(o, "block") && more > 0 {
+            if from_script {
+                return Err(Reply::error(error::block_from_script(&args[0])));
+            }
             i += 1;
             let ms = int_arg_msg(&args[i], BLOCK_NOT_INT)?;
             if ms < 0 {
@@ -656,7 +661,7 @@ fn read_reply(ctx: &Ctx, served: Vec<(Bytes, Reply)>) -> Reply {
 
 // XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
 fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let r = tri!(parse_read(args, false));
+    let r = tri!(parse_read(args, false, ctx.from_script()));
     let keys = &args[r.streams_idx..r.streams_idx + r.nstreams];
     let id_args = &args[r.streams_idx + r.nstreams..];
     // A woken XREAD whose key now holds another type keeps waiting, as in Redis (only group
@@ -719,7 +724,7 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key
 //   [key ...] id [id ...]
 fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let r = tri!(parse_read(args, true));
+    let r = tri!(parse_read(args, true, ctx.from_script()));
     let (group, consumer) = r.group.clone().expect("checked");
     let keys = &args[r.streams_idx..r.streams_idx + r.nstreams];
     let id_args = &args[r.streams_idx + r.nstreams..];

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -32,7 +32,6 @@ pub struct ClientInfo {
     pub sub: usize,
     pub psub: usize,
     pub ssub: usize,
-    pub qbuf: usize,
     pub monitor: bool,
     pub no_evict: bool,
     pub no_touch: bool,
@@ -58,6 +57,12 @@ pub struct ClientHandle {
     kill_notify: Notify,
     /// Wakes the connection task while it waits in a blocking command.
     pub wake: Notify,
+    /// CLIENT LIST `qbuf`: bytes in the query buffer. As in Redis, while a read batch is being
+    /// executed that is the whole batch (the commands already run included), between batches
+    /// what is left of a partial command. Stored once per batch (relaxed).
+    pub qbuf: AtomicUsize,
+    /// The query buffer's capacity when `qbuf` was stored (for `qbuf-free`).
+    pub qbuf_cap: AtomicUsize,
 }
 
 impl ClientHandle {
@@ -78,6 +83,8 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             wake: Notify::new(),
+            qbuf: AtomicUsize::new(0),
+            qbuf_cap: AtomicUsize::new(0),
         }
     }
 

@@ -141,6 +141,10 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         handle
             .last_interaction
             .store(crate::store::unix_ms() as u64, Ordering::Relaxed);
+        handle
+            .qbuf
+            .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
+        handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
         // The output limits, read once per batch (a lock each) rather than once per command.
         let out_limits = (shared.normal_limit(), shared.pubsub_limit());
         loop {
@@ -156,12 +160,8 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                         shared.script_status.wait_turn().await;
                         state.clock = None;
                     }
-                    if shared
-                        .store
-                        .pause()
-                        .active(crate::store::unix_ms())
-                        .is_some()
-                    {
+                    // One atomic load unless a pause was asked for (no clock read).
+                    if shared.store.pause().is_set() {
                         wait_pause(shared, state, &argv).await;
                     }
                     match dispatch(shared, state, argv) {
@@ -217,6 +217,10 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
+        handle
+            .qbuf
+            .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
+        handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
     }
 }
 

@@ -100,12 +100,20 @@ impl Pause {
         self.until.load(std::sync::atomic::Ordering::Relaxed) != 0
     }
 
-    /// The deadline in unix ms when clients are paused at `now`, and whether reads are too.
+    /// The deadline in unix ms when clients are paused at `now`, and whether reads are too. A
+    /// pause found over is cleared (so [`Pause::is_set`] is false again), unless a new one
+    /// replaced it meanwhile.
     #[inline]
     pub fn active(&self, now: i64) -> Option<(i64, bool)> {
-        use std::sync::atomic::Ordering::Relaxed;
+        use std::sync::atomic::Ordering::{Relaxed, SeqCst};
         let until = self.until.load(Relaxed);
-        (until > now).then(|| (until, self.all.load(Relaxed)))
+        if until > now {
+            return Some((until, self.all.load(Relaxed)));
+        }
+        if until != 0 {
+            let _ = self.until.compare_exchange(until, 0, SeqCst, Relaxed);
+        }
+        None
     }
 }
 

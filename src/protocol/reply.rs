@@ -241,6 +241,97 @@ pub fn put_bulk_aggregate<'a, B: BufMut>(
     }
 }
 
+/// Decode one reply of `buf` (as [`encode`] writes it) back into a [`Reply`]: what a script
+/// sees of a command whose reply was pre-encoded ([`Reply::Raw`]). Returns the reply and the
+/// bytes it took, or None when `buf` does not start with a whole, well-formed reply.
+pub fn decode(buf: &Bytes) -> Option<(Reply, usize)> {
+    fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+        let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        Some((&buf[at..end], end + 2))
+    }
+    fn num(s: &[u8]) -> Option<i64> {
+        std::str::from_utf8(s).ok()?.parse().ok()
+    }
+    fn one(buf: &Bytes, at: usize, depth: usize) -> Option<(Reply, usize)> {
+        if depth > 1000 {
+            return None;
+        }
+        let kind = *buf.get(at)?;
+        let (text, next) = line(buf, at + 1)?;
+        let items = |n: i64, next: usize| -> Option<(Vec<Reply>, usize)> {
+            let mut v = Vec::with_capacity(n.clamp(0, 1024) as usize);
+            let mut at = next;
+            for _ in 0..n {
+                let (r, end) = one(buf, at, depth + 1)?;
+                v.push(r);
+                at = end;
+            }
+            Some((v, at))
+        };
+        Some(match kind {
+            b'+' => (
+                Reply::Status(String::from_utf8_lossy(text).into_owned().into()),
+                next,
+            ),
+            b'-' => (
+                Reply::Error(String::from_utf8_lossy(text).into_owned().into()),
+                next,
+            ),
+            b':' => (Reply::Int(num(text)?), next),
+            b'_' => (Reply::Null, next),
+            b'#' => (Reply::Bool(text == b"t"), next),
+            b',' => (
+                Reply::Double(std::str::from_utf8(text).ok()?.parse().ok()?),
+                next,
+            ),
+            b'$' | b'=' => {
+                let n = num(text)?;
+                if n < 0 {
+                    return Some((Reply::Null, next));
+                }
+                let end = next.checked_add(n as usize)?;
+                if buf.get(end..end + 2)? != b"\r\n" {
+                    return None;
+                }
+                let data = buf.slice(next..end);
+                if kind == b'=' {
+                    // `=len\r\ntxt:...`: the payload after the 4-byte format.
+                    (Reply::Verbatim(data.slice(4.min(data.len())..)), end + 2)
+                } else {
+                    (Reply::Bulk(data), end + 2)
+                }
+            }
+            b'*' | b'>' | b'~' => {
+                let n = num(text)?;
+                if n < 0 {
+                    return Some((Reply::NullArray, next));
+                }
+                let (v, end) = items(n, next)?;
+                let r = match kind {
+                    b'*' => Reply::Array(v),
+                    b'>' => Reply::Push(v),
+                    _ => Reply::Set(v),
+                };
+                (r, end)
+            }
+            b'%' => {
+                let n = num(text)?;
+                let (mut v, end) = items(n.checked_mul(2)?, next)?;
+                let mut pairs = Vec::with_capacity(v.len() / 2);
+                while v.len() >= 2 {
+                    let val = v.pop()?;
+                    let key = v.pop()?;
+                    pairs.push((key, val));
+                }
+                pairs.reverse();
+                (Reply::Map(pairs), end)
+            }
+            _ => return None,
+        })
+    }
+    one(buf, 0, 0)
+}
+
 /// Encode `argv` as a RESP array of bulk strings.
 #[inline]
 pub fn encode_command(argv: &[Bytes], out: &mut Vec<u8>) {
@@ -255,6 +346,33 @@ mod tests {
         let mut b = BytesMut::new();
         encode(r, resp, &mut b);
         String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn decode_reads_back_what_encode_writes() {
+        let r = Reply::Array(vec![
+            Reply::bulk_str("a"),
+            Reply::Null,
+            Reply::Array(vec![Reply::Int(-3), Reply::NullArray, Reply::bulk_str("")]),
+            Reply::Status("OK".into()),
+            Reply::error("ERR x"),
+        ]);
+        for resp in [2, 3] {
+            let mut b = BytesMut::new();
+            encode(&r, resp, &mut b);
+            let b = b.freeze();
+            let (back, used) = decode(&b).unwrap();
+            assert_eq!(used, b.len());
+            let mut again = BytesMut::new();
+            encode(&back, resp, &mut again);
+            assert_eq!(again.freeze(), b);
+        }
+        let mut b = BytesMut::new();
+        put_bulk_aggregate(&mut b, b'*', [&b"x"[..], b"yz"].into_iter());
+        let (back, _) = decode(&b.freeze()).unwrap();
+        assert!(matches!(&back, Reply::Array(v) if v.len() == 2));
+        assert!(decode(&Bytes::from_static(b"*2\r\n$1\r\na\r\n")).is_none());
+        assert!(decode(&Bytes::from_static(b"$3\r\nab\r\n")).is_none());
     }
 
     #[test]

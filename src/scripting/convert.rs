@@ -1,5 +1,5 @@
-//! Conversions between command replies and Lua values, by Redis's rules, and the `cjson` and
-//! `cmsgpack` libraries.
+//! Conversions between command replies and Lua values, by Redis's rules, and the `cjson`
+//! library.
 //!
 //! Reply -> Lua (what `redis.call` returns): integer -> number, bulk -> string, null -> false
 //! (RESP2) or nil (RESP3), array -> table, status -> `{ok=...}`, error -> `{err=...}`; with
@@ -11,6 +11,8 @@
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value as LuaValue};
+
+use super::lstruct::{arg_error, type_name};
 
 use crate::protocol::Reply;
 use crate::protocol::reply::format_g;
@@ -220,7 +222,13 @@ pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<LuaValue> {
                 LuaValue::Integer(*b as i64)
             }
         }
-        Reply::Raw(_) | Reply::Blocked | Reply::NoReply => LuaValue::Boolean(false),
+        // A reply encoded ahead (list ranges): converted from its decoded form, so a script sees
+        // what it would had the command built a Reply.
+        Reply::Raw(b) => match crate::protocol::reply::decode(b) {
+            Some((r, _)) => reply_to_lua(lua, &r, resp)?,
+            None => LuaValue::Boolean(false),
+        },
+        Reply::Blocked | Reply::NoReply => LuaValue::Boolean(false),
     })
 }
 
@@ -414,133 +422,44 @@ pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
         "null",
         LuaValue::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
     )?;
-    Ok(t)
-}
-
-// ---------------------------------------------------------------------------------------------
-// cmsgpack
-
-fn lua_to_msgpack(v: &LuaValue, depth: usize) -> mlua::Result<rmpv::Value> {
-    if depth > 16 {
-        return Ok(rmpv::Value::Nil);
-    }
-    Ok(match v {
-        LuaValue::Nil => rmpv::Value::Nil,
-        LuaValue::Boolean(b) => rmpv::Value::Boolean(*b),
-        LuaValue::Integer(i) => rmpv::Value::from(*i),
-        LuaValue::Number(n) => {
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                rmpv::Value::from(*n as i64)
-            } else if (*n as f32) as f64 == *n {
-                rmpv::Value::F32(*n as f32)
-            } else {
-                rmpv::Value::F64(*n)
-            }
-        }
-        LuaValue::String(s) => rmpv::Value::Binary(s.as_bytes().to_vec()),
-        LuaValue::Table(t) => match array_len(t) {
-            Some(n) if n > 0 => {
-                let mut a = Vec::with_capacity(n);
-                for i in 1..=n {
-                    a.push(lua_to_msgpack(&t.raw_get::<LuaValue>(i)?, depth + 1)?);
-                }
-                rmpv::Value::Array(a)
-            }
-            _ => {
-                let mut m = Vec::new();
-                for (k, x) in t.pairs::<LuaValue, LuaValue>().flatten() {
-                    m.push((
-                        lua_to_msgpack(&k, depth + 1)?,
-                        lua_to_msgpack(&x, depth + 1)?,
-                    ));
-                }
-                rmpv::Value::Map(m)
-            }
-        },
-        _ => rmpv::Value::Nil,
-    })
-}
-
-fn msgpack_to_lua(lua: &Lua, v: &rmpv::Value) -> mlua::Result<LuaValue> {
-    Ok(match v {
-        rmpv::Value::Nil => LuaValue::Nil,
-        rmpv::Value::Boolean(b) => LuaValue::Boolean(*b),
-        rmpv::Value::Integer(i) => match i.as_i64() {
-            Some(x) => LuaValue::Integer(x),
-            None => LuaValue::Number(i.as_f64().unwrap_or(0.0)),
-        },
-        rmpv::Value::F32(f) => LuaValue::Number(*f as f64),
-        rmpv::Value::F64(f) => LuaValue::Number(*f),
-        rmpv::Value::String(s) => LuaValue::String(lua.create_string(s.as_bytes())?),
-        rmpv::Value::Binary(b) => LuaValue::String(lua.create_string(b)?),
-        rmpv::Value::Array(a) => {
-            let t = lua.create_table_with_capacity(a.len(), 0)?;
-            for (i, x) in a.iter().enumerate() {
-                t.raw_set(i + 1, msgpack_to_lua(lua, x)?)?;
-            }
-            LuaValue::Table(t)
-        }
-        rmpv::Value::Map(m) => {
-            let t = lua.create_table()?;
-            for (k, x) in m {
-                t.raw_set(msgpack_to_lua(lua, k)?, msgpack_to_lua(lua, x)?)?;
-            }
-            LuaValue::Table(t)
-        }
-        rmpv::Value::Ext(_, b) => LuaValue::String(lua.create_string(b)?),
-    })
-}
-
-pub fn cmsgpack_lib(lua: &Lua) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
+    // Whether lua-cjson keeps its encode buffer between calls: a memory trade-off with no
+    // visible effect, so only the setting itself is kept (on by default, as in Redis).
+    let keep_buffer = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     t.raw_set(
-        "pack",
-        lua.create_function(|lua, args: mlua::Variadic<LuaValue>| {
-            if args.is_empty() {
-                return Err(mlua::Error::RuntimeError(
-                    "MessagePack pack needs input.".into(),
-                ));
+        "encode_keep_buffer",
+        lua.create_function(move |lua, args: mlua::MultiValue| {
+            use std::sync::atomic::Ordering::Relaxed;
+            let name = "encode_keep_buffer";
+            if args.len() > 1 {
+                return Err(arg_error(name, 2, "found too many arguments"));
             }
-            let mut out = Vec::new();
-            for a in args.iter() {
-                let v = lua_to_msgpack(a, 0)?;
-                // cmsgpack writes Lua strings as msgpack str (raw) types.
-                let v = binary_to_str(v);
-                rmpv::encode::write_value(&mut out, &v)
-                    .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
+            match args.front() {
+                None | Some(LuaValue::Nil) => {}
+                Some(LuaValue::Boolean(b)) => keep_buffer.store(*b, Relaxed),
+                Some(v) => {
+                    let s = match v {
+                        LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) => {
+                            lua.coerce_string(v.clone())?
+                        }
+                        _ => None,
+                    };
+                    let Some(s) = s else {
+                        let msg = format!("string expected, got {}", type_name(Some(v)));
+                        return Err(arg_error(name, 1, &msg));
+                    };
+                    match &s.as_bytes()[..] {
+                        b"off" => keep_buffer.store(false, Relaxed),
+                        b"on" => keep_buffer.store(true, Relaxed),
+                        other => {
+                            let msg =
+                                format!("invalid option '{}'", String::from_utf8_lossy(other));
+                            return Err(arg_error(name, 1, &msg));
+                        }
+                    }
+                }
             }
-            lua.create_string(&out)
-        })?,
-    )?;
-    t.raw_set(
-        "unpack",
-        lua.create_function(|lua, s: mlua::LuaString| {
-            let bytes = s.as_bytes().to_vec();
-            let mut cur = std::io::Cursor::new(&bytes[..]);
-            let mut out = Vec::new();
-            while (cur.position() as usize) < bytes.len() {
-                let v = rmpv::decode::read_value(&mut cur)
-                    .map_err(|_| mlua::Error::RuntimeError("Missing bytes in input.".into()))?;
-                out.push(msgpack_to_lua(lua, &v)?);
-            }
-            Ok(mlua::MultiValue::from_iter(out))
+            Ok(keep_buffer.load(Relaxed))
         })?,
     )?;
     Ok(t)
-}
-
-fn binary_to_str(v: rmpv::Value) -> rmpv::Value {
-    match v {
-        rmpv::Value::Binary(b) => match String::from_utf8(b) {
-            Ok(s) => rmpv::Value::String(s.into()),
-            Err(e) => rmpv::Value::Binary(e.into_bytes()),
-        },
-        rmpv::Value::Array(a) => rmpv::Value::Array(a.into_iter().map(binary_to_str).collect()),
-        rmpv::Value::Map(m) => rmpv::Value::Map(
-            m.into_iter()
-                .map(|(k, v)| (binary_to_str(k), binary_to_str(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }

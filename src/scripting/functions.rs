@@ -67,6 +67,8 @@ local function read_flags(v)
 end
 
 local function register_function(...)
+  -- A reference kept from load time and called later (from FCALL) is refused too.
+  if not impl.loading then fail('redis.register_function can only be called on FUNCTION LOAD command') end
   local n = select('#', ...)
   if n < 1 or n > 2 then fail('wrong number of arguments to redis.register_function') end
   if n == 2 then
@@ -102,7 +104,7 @@ local function register_function(...)
   return add(name, callback, flags, description)
 end
 
-local api = {register_function = register_function, log = G.redis.log,
+local api = {register_function = impl.c_entry(register_function), log = G.redis.log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = G.redis.REDIS_VERSION, REDIS_VERSION_NUM = G.redis.REDIS_VERSION_NUM}
 local load_redis = setmetatable({}, {
@@ -184,25 +186,26 @@ fn parse_metadata(code: &[u8]) -> Result<(String, usize), String> {
     let Some(nl) = code.iter().position(|&c| c == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let mut parts = code[..nl].split(|&c| c == b' ').filter(|p| !p.is_empty());
-    let engine = &parts.next().unwrap_or_default()[2..];
-    let mut name: Option<&[u8]> = None;
-    for p in parts {
-        match p.strip_prefix(b"name=") {
-            Some(n) => {
-                if name.is_some() {
-                    return Err(
-                        "ERR Invalid metadata value, name argument was given multiple times".into(),
-                    );
-                }
-                name = Some(n);
+    // Split as Redis does (sdssplitargs): quotes group and are removed, `name="x"` is `name=x`.
+    let parts = match crate::protocol::request::split_args(&code[..nl]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("ERR Invalid library metadata".into()),
+    };
+    let engine = parts[0].get(2..).unwrap_or_default().to_vec();
+    let mut name: Option<Vec<u8>> = None;
+    for p in &parts[1..] {
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
-            None => {
-                return Err(format!(
-                    "ERR Invalid metadata value given: {}",
-                    String::from_utf8_lossy(p)
-                ));
-            }
+            name = Some(p[5..].to_vec());
+        } else {
+            return Err(format!(
+                "ERR Invalid metadata value given: {}",
+                String::from_utf8_lossy(p)
+            ));
         }
     }
     let Some(name) = name else {
@@ -211,13 +214,13 @@ fn parse_metadata(code: &[u8]) -> Result<(String, usize), String> {
     if !engine.eq_ignore_ascii_case(b"lua") {
         return Err(format!(
             "ERR Engine '{}' not found",
-            String::from_utf8_lossy(engine)
+            String::from_utf8_lossy(&engine)
         ));
     }
     if name.is_empty() || !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
         return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
-    Ok((String::from_utf8_lossy(name).into_owned(), nl))
+    Ok((String::from_utf8_lossy(&name).into_owned(), nl))
 }
 
 fn lua_error_message(v: &LuaValue) -> String {
@@ -633,6 +636,14 @@ mod tests {
             parse_metadata(b"#!LUA  name=a_1 \nx").map(|m| m.0),
             Ok("a_1".to_string())
         );
+        assert_eq!(
+            parse_metadata(b"#!lua name=\"q1\"\nx").map(|m| m.0),
+            Ok("q1".to_string())
+        );
+        assert_eq!(
+            parse_metadata(b"#!lua NAME='q2'\nx").map(|m| m.0),
+            Ok("q2".to_string())
+        );
         for (code, err) in [
             (&b"return 1"[..], "ERR Missing library metadata"),
             (b"#!lua name=x", "ERR Invalid library metadata"),
@@ -642,6 +653,12 @@ mod tests {
             (
                 b"#!lua name=x name=y\n",
                 "ERR Invalid metadata value, name argument was given multiple times",
+            ),
+            (b"#!lua name=\"x\n", "ERR Invalid library metadata"),
+            (b"#!lua name=x\"\n", "ERR Invalid library metadata"),
+            (
+                b"#!lua name=\"a b\"\n",
+                "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
             ),
             (
                 b"#!lua name=a-b\n",

@@ -3,6 +3,8 @@
 
 use mlua::{Lua, Table, Value as LuaValue};
 
+use super::lstruct::{arg_error, type_name};
+
 /// Lua code run once per state. `impl` holds the helpers Rust reaches (`invoke` runs a script
 /// and catches its error value); `redis.call` and `redis.pcall` are installed from Rust.
 const PRELUDE: &str = r#"
@@ -170,7 +172,7 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     g.raw_set("redis", redis)?;
     g.raw_set("bit", bit_lib(lua)?)?;
     g.raw_set("cjson", super::convert::cjson_lib(lua)?)?;
-    g.raw_set("cmsgpack", super::convert::cmsgpack_lib(lua)?)?;
+    g.raw_set("cmsgpack", super::msgpack::cmsgpack_lib(lua)?)?;
     g.raw_set("struct", super::lstruct::struct_lib(lua)?)?;
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;
     // The command runner (`super::redis_call`): `redis.pcall` returns its `{err=...}` tables,
@@ -207,6 +209,17 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
         })?,
     )?;
     hooks.raw_set("handler", lua.create_function(error_handler)?)?;
+    // `impl.c_entry(f)`: a C function that calls the Lua function `f` (kept in the registry),
+    // for API functions written in Lua whose errors must name the user's line even after
+    // `return api(...)` (a tail call to a Lua function would drop the user's frame).
+    hooks.raw_set(
+        "c_entry",
+        lua.create_function(|lua, f: mlua::Function| {
+            lua.set_named_registry_value(ENTRY_KEY, f)?;
+            // SAFETY: `lua_entry` follows the Lua C API protocol (see there).
+            unsafe { lua.create_c_function(lua_entry) }
+        })?,
+    )?;
     if let Some(code) = extra {
         lua.load(code)
             .set_name("=extra")
@@ -247,6 +260,24 @@ unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std:
             }
         }
         1
+    }
+}
+
+/// Registry key of the one Lua function [`lua_entry`] calls.
+const ENTRY_KEY: &str = "ferrymq.entry";
+
+/// Calls the registry's `ferrymq.entry` function with all its arguments and returns all its
+/// results; a C function for the same reason as [`redis_call`].
+unsafe extern "C-unwind" fn lua_entry(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    // SAFETY: as in `redis_call`: a valid state, no Rust value with a destructor alive when
+    // lua_call unwinds.
+    unsafe {
+        let n = ffi::lua_gettop(state);
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"ferrymq.entry".as_ptr());
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, n, ffi::LUA_MULTRET);
+        ffi::lua_gettop(state)
     }
 }
 
@@ -308,78 +339,99 @@ fn error_handler(lua: &Lua, err: LuaValue) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// LuaBitOp's `bit` library (32-bit operations), as bundled by Redis.
+/// LuaBitOp's `bit` library (32-bit operations), as bundled by Redis. Arguments convert as
+/// LuaBitOp's `barg` does: numbers (and numeric strings) are rounded to the nearest integer
+/// (ties to even) and taken modulo 2^32 by adding 2^52+2^51 and keeping the low word, so
+/// `bit.tobit(1.5)` is 2 and huge numbers keep whatever low bits the double has.
 fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
-    fn tobit(v: f64) -> i32 {
-        (v as i64) as i32
+    type Args = mlua::Variadic<LuaValue>;
+    type Unary = fn(u32) -> u32;
+    type Binary = fn(u32, u32) -> u32;
+    fn barg(lua: &Lua, name: &str, args: &Args, i: usize) -> mlua::Result<u32> {
+        let n = match args.get(i) {
+            Some(v) => lua.coerce_number(v.clone())?,
+            None => None,
+        };
+        let Some(n) = n else {
+            let msg = format!("number expected, got {}", type_name(args.get(i)));
+            return Err(arg_error(name, i + 1, &msg));
+        };
+        Ok((n + 6755399441055744.0).to_bits() as u32)
+    }
+    fn ret(b: u32) -> f64 {
+        b as i32 as f64
     }
     let t = lua.create_table()?;
-    t.raw_set("tobit", lua.create_function(|_, v: f64| Ok(tobit(v)))?)?;
-    t.raw_set("bnot", lua.create_function(|_, v: f64| Ok(!tobit(v)))?)?;
-    t.raw_set(
-        "band",
-        lua.create_function(|_, v: mlua::Variadic<f64>| {
-            Ok(v.iter().fold(-1i32, |a, &b| a & tobit(b)))
-        })?,
-    )?;
-    t.raw_set(
-        "bor",
-        lua.create_function(|_, v: mlua::Variadic<f64>| {
-            Ok(v.iter().fold(0i32, |a, &b| a | tobit(b)))
-        })?,
-    )?;
-    t.raw_set(
-        "bxor",
-        lua.create_function(|_, v: mlua::Variadic<f64>| {
-            Ok(v.iter().fold(0i32, |a, &b| a ^ tobit(b)))
-        })?,
-    )?;
-    t.raw_set(
-        "lshift",
-        lua.create_function(|_, (a, n): (f64, f64)| {
-            Ok(((tobit(a) as u32) << (tobit(n) as u32 & 31)) as i32)
-        })?,
-    )?;
-    t.raw_set(
-        "rshift",
-        lua.create_function(|_, (a, n): (f64, f64)| {
-            Ok(((tobit(a) as u32) >> (tobit(n) as u32 & 31)) as i32)
-        })?,
-    )?;
-    t.raw_set(
-        "arshift",
-        lua.create_function(|_, (a, n): (f64, f64)| Ok(tobit(a) >> (tobit(n) as u32 & 31)))?,
-    )?;
-    t.raw_set(
-        "rol",
-        lua.create_function(|_, (a, n): (f64, f64)| {
-            Ok((tobit(a) as u32).rotate_left(tobit(n) as u32 & 31) as i32)
-        })?,
-    )?;
-    t.raw_set(
-        "ror",
-        lua.create_function(|_, (a, n): (f64, f64)| {
-            Ok((tobit(a) as u32).rotate_right(tobit(n) as u32 & 31) as i32)
-        })?,
-    )?;
-    t.raw_set(
-        "bswap",
-        lua.create_function(|_, a: f64| Ok((tobit(a) as u32).swap_bytes() as i32))?,
-    )?;
+    let unary: [(&'static str, Unary); 3] = [
+        ("tobit", |b| b),
+        ("bnot", |b| !b),
+        ("bswap", u32::swap_bytes),
+    ];
+    for (name, op) in unary {
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, args: Args| Ok(ret(op(barg(lua, name, &args, 0)?))))?,
+        )?;
+    }
+    let folds: [(&'static str, Binary); 3] = [
+        ("band", |a, b| a & b),
+        ("bor", |a, b| a | b),
+        ("bxor", |a, b| a ^ b),
+    ];
+    for (name, op) in folds {
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, args: Args| {
+                let mut b = barg(lua, name, &args, 0)?;
+                // LuaBitOp reads the arguments from the last one down.
+                for i in (1..args.len()).rev() {
+                    b = op(b, barg(lua, name, &args, i)?);
+                }
+                Ok(ret(b))
+            })?,
+        )?;
+    }
+    let shifts: [(&'static str, Binary); 5] = [
+        ("lshift", |b, n| b << n),
+        ("rshift", |b, n| b >> n),
+        ("arshift", |b, n| ((b as i32) >> n) as u32),
+        ("rol", u32::rotate_left),
+        ("ror", u32::rotate_right),
+    ];
+    for (name, op) in shifts {
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, args: Args| {
+                let b = barg(lua, name, &args, 0)?;
+                let n = barg(lua, name, &args, 1)? & 31;
+                Ok(ret(op(b, n)))
+            })?,
+        )?;
+    }
     t.raw_set(
         "tohex",
-        lua.create_function(|_, (a, n): (f64, Option<f64>)| {
-            let n = n.map(tobit).unwrap_or(8);
-            let (upper, width) = if n < 0 {
-                (true, (-n) as usize)
+        lua.create_function(|lua, args: Args| {
+            let mut b = barg(lua, "tohex", &args, 0)?;
+            let mut n = if args.len() < 2 {
+                8
             } else {
-                (false, n as usize)
+                barg(lua, "tohex", &args, 1)? as i32
             };
-            let width = width.clamp(1, 8);
-            let v = tobit(a) as u32 as u64;
-            let s = format!("{:08x}", v);
-            let s = s[8 - width..].to_string();
-            Ok(if upper { s.to_uppercase() } else { s })
+            let digits: &[u8; 16] = if n < 0 {
+                n = n.wrapping_neg();
+                b"0123456789ABCDEF"
+            } else {
+                b"0123456789abcdef"
+            };
+            // A width of -2^31 stays negative once negated; Redis's build prints 8 digits
+            // for it (the compiler takes the negated width as positive).
+            let n = if n < 0 { 8 } else { n.min(8) as usize };
+            let mut buf = [0u8; 8];
+            for slot in buf[..n].iter_mut().rev() {
+                *slot = digits[(b & 15) as usize];
+                b >>= 4;
+            }
+            lua.create_string(&buf[..n])
         })?,
     )?;
     Ok(t)

@@ -17,11 +17,11 @@ fn err(msg: String) -> mlua::Error {
     mlua::Error::RuntimeError(msg)
 }
 
-fn arg_error(func: &str, arg: usize, msg: &str) -> mlua::Error {
+pub(super) fn arg_error(func: &str, arg: usize, msg: &str) -> mlua::Error {
     err(format!("bad argument #{arg} to '{func}' ({msg})"))
 }
 
-fn type_name(v: Option<&LuaValue>) -> &'static str {
+pub(super) fn type_name(v: Option<&LuaValue>) -> &'static str {
     match v {
         None => "no value",
         Some(LuaValue::Nil) => "nil",

@@ -22,6 +22,7 @@ pub mod convert;
 pub mod functions;
 mod libs;
 mod lstruct;
+mod msgpack;
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value as LuaValue, VmState};

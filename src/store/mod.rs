@@ -12,6 +12,7 @@
 //!   engine asked for them ([`Keyspace::track_events`]) and taken in order
 //!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
+pub mod debug_object;
 pub mod geohash;
 pub mod hash;
 pub mod hll;

@@ -71,6 +71,18 @@ impl Value {
         }
     }
 
+    /// OBJECT REFCOUNT / DEBUG OBJECT's refcount: Redis shares the objects of the integers
+    /// 0..9999 (OBJ_SHARED_INTEGERS), whose refcount is INT_MAX; every other value has 1.
+    pub fn refcount(&self) -> i64 {
+        match self {
+            Value::Str(b) if self.encoding() == "int" => match crate::num::string2ll(b) {
+                Some(0..=9999) => i32::MAX as i64,
+                _ => 1,
+            },
+            _ => 1,
+        }
+    }
+
     /// Bytes this value really occupies (allocations included), for MEMORY USAGE and maxmemory.
     pub fn mem_usage(&self) -> usize {
         std::mem::size_of::<Value>()

@@ -1,0 +1,367 @@
+//! Differential tests of the introspection commands against redis-server: MONITOR's lines,
+//! DEBUG OBJECT, LOLWUT, INFO latencystats, CLIENT LIST's buffer fields.
+
+mod common;
+use common::{Diff, RawConn, wait_for};
+use std::time::Duration;
+
+/// A MONITOR line without its timestamp and client port (they differ between the servers).
+fn monitor_line(frame: &[u8]) -> String {
+    let s = String::from_utf8_lossy(frame).into_owned();
+    let s = s
+        .split_once(' ')
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(s);
+    match (s.find(':'), s.find(']')) {
+        (Some(c), Some(b)) if c < b && s.starts_with("[") => format!("{}{}", &s[..c], &s[b..]),
+        _ => s,
+    }
+}
+
+fn monitor_lines(conn: &mut RawConn) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(f) = conn.try_read_reply(Duration::from_millis(300)) {
+        out.push(monitor_line(&f));
+    }
+    out
+}
+
+/// What MONITOR shows: each command once it has run, in the database it left selected; the
+/// commands a script or function runs as `[db lua]`, after the EVAL/FCALL line; EXEC after the
+/// commands it ran; no ADMIN command.
+#[test]
+fn monitor_lines_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut mon_r = d.rs.raw();
+    let mut mon_f = d.fm.raw();
+    for m in [&mut mon_r, &mut mon_f] {
+        assert_eq!(m.cmd(&["MONITOR"]), b"+OK\r\n");
+    }
+    d.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=mlib\nredis.register_function('mf', function(k, a) \
+         return redis.call('ping') end)",
+    ]);
+    d.script(&[
+        &["MULTI"],
+        &["SET", "a", "1"],
+        &["SELECT", "4"],
+        &["GET", "a"],
+        &["EXEC"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["BLPOP", "nolist", "0.01"],
+        &["CLIENT", "SETNAME", "x"],
+        &[
+            "EVAL",
+            "redis.call('select',5) redis.call('set','z',1) return redis.call('get','a')",
+            "0",
+        ],
+        &["EVAL", "return redis.call('config','get','maxmemory')", "0"],
+        &["EVAL", "return 1", "-1"],
+        &["FCALL", "mf", "0"],
+        &["SELECT", "9"],
+        &["SET", "k\n\"", "\x01"],
+        &["MULTI"],
+        &["EVAL", "return redis.call('ping')", "0"],
+        &["EXEC"],
+    ]);
+    let r = monitor_lines(&mut mon_r);
+    let f = monitor_lines(&mut mon_f);
+    assert!(r.iter().any(|l| l.contains("[5 lua] \"set\"")), "{r:?}");
+    assert_eq!(r, f);
+}
+
+/// DEBUG OBJECT's line with the address and LRU fields blanked (they depend on the process).
+fn debug_object_norm(r: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(r);
+    s.split(' ')
+        .map(|w| {
+            for f in ["at:", "lru:", "lru_seconds_idle:"] {
+                if let Some(rest) = w.strip_prefix(f) {
+                    let tail = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+                    return format!("{f}_{tail}");
+                }
+            }
+            w.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .into_bytes()
+}
+
+/// DEBUG OBJECT: refused without enable-debug-command (same text as Redis), then the same
+/// fields, encodings, refcounts and (for these small values) serialized lengths and quicklist
+/// layout as redis-server.
+#[test]
+fn debug_object_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["SET", "s", "hello"]);
+    d.cmd(&["DEBUG", "OBJECT", "s"]);
+    drop(d);
+    let Some(mut d) = Diff::with_args(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.script(&[
+        &["SET", "s", "hello"],
+        &["SET", "n", "12345"],
+        &["SET", "m", "5"],
+        &["SET", "raw", &"r".repeat(50)],
+        &[
+            "RPUSH",
+            "l",
+            "a",
+            "b",
+            "1",
+            "300",
+            "-5000",
+            "70000",
+            "9999999999",
+        ],
+        &["HSET", "h", "a", "1", "field", "value"],
+        &["SADD", "ints", "1", "2", "-40000"],
+        &["SADD", "strs", "a", "b"],
+        &["DEBUG", "OBJECT", "nokey"],
+        &["DEBUG", "OBJECT"],
+        &["DEBUG", "OBJECT", "a", "b"],
+        &["OBJECT", "REFCOUNT", "n"],
+        &["OBJECT", "REFCOUNT", "m"],
+    ]);
+    for k in ["s", "n", "m", "l", "h", "ints", "strs"] {
+        d.cmd_norm(&["DEBUG", "OBJECT", k], debug_object_norm);
+    }
+    // A list of several nodes (Redis fixes a list's compression when it creates it).
+    d.cmd(&["CONFIG", "SET", "list-compress-depth", "1"]);
+    let big = "x".repeat(1000);
+    for _ in 0..20 {
+        d.cmd(&["RPUSH", "biglist", &big]);
+    }
+    let r = d.redis.cmd(&["DEBUG", "OBJECT", "biglist"]);
+    let f = d.ferry.cmd(&["DEBUG", "OBJECT", "biglist"]);
+    let layout = |r: &[u8]| {
+        let s = String::from_utf8_lossy(r).into_owned();
+        s[s.find("ql_nodes").expect("ql fields")..].to_string()
+    };
+    assert_eq!(layout(&r), layout(&f));
+}
+
+/// LOLWUT: Redis 7.0's own version prints only the version (compared byte for byte); the
+/// drawings of versions 5 and 6 are random, so their size, their deterministic top rows
+/// (version 5) and their captions are compared.
+#[test]
+fn lolwut_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["COMMAND", "INFO", "LOLWUT"]);
+    d.cmd(&["LOLWUT"]);
+    // RESP3: a verbatim string.
+    d.resp3();
+    d.script(&[
+        &["LOLWUT"],
+        &["LOLWUT", "1", "2", "3"],
+        &["LOLWUT", "VERSION", "7"],
+        &["LOLWUT", "VERSION"],
+        &["LOLWUT", "VERSION", "x"],
+        &["LOLWUT", "VERSION", "-1"],
+        &["LOLWUT", "VERSION", "4"],
+        &["LOLWUT", "VERSION", "5", "x"],
+        &["LOLWUT", "VERSION", "6", "10", "x"],
+        &["LOLWUT", "VERSION", "5", "0", "0", "0"],
+        &["LOLWUT", "VERSION", "6", "1", "1"],
+    ]);
+    let lines = |r: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(r)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    for args in [
+        &["LOLWUT", "VERSION", "5"][..],
+        &["LOLWUT", "VERSION", "5", "30", "4", "3"],
+    ] {
+        let r = lines(&d.redis.cmd(args));
+        let f = lines(&d.ferry.cmd(args));
+        assert_eq!(r.len(), f.len(), "{args:?}");
+        // The first rows of squares are neither rotated nor moved.
+        assert_eq!(r[..4], f[..4], "{args:?}");
+        assert_eq!(r.last(), f.last(), "{args:?}");
+    }
+    for args in [
+        &["LOLWUT", "VERSION", "6"][..],
+        &["LOLWUT", "VERSION", "6", "30", "7"],
+    ] {
+        let r = lines(&d.redis.cmd(args));
+        let f = lines(&d.ferry.cmd(args));
+        assert_eq!(r.len(), f.len(), "{args:?}");
+        let cells = |l: &String| l.matches("\x1b[0m").count();
+        for (a, b) in r.iter().zip(&f) {
+            assert_eq!(cells(a), cells(b), "{args:?}");
+        }
+        assert_eq!(r[r.len() - 2..], f[f.len() - 2..], "{args:?}");
+    }
+}
+
+/// `latency_percentiles_usec_<name>` lines of INFO LATENCYSTATS: name -> [(label, value)].
+fn latency_lines(info: &[u8]) -> Vec<(String, Vec<(String, String)>)> {
+    String::from_utf8_lossy(info)
+        .lines()
+        .filter_map(|l| l.strip_prefix("latency_percentiles_usec_"))
+        .map(|l| {
+            let (name, rest) = l.split_once(':').expect("name:values");
+            let values = rest
+                .split(',')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').expect("pN=value");
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            (name.to_string(), values)
+        })
+        .collect()
+}
+
+/// A value Redis's HDR histogram can print: the top of a bucket of 1 ns .. 1 s with two
+/// significant digits, in microseconds with three decimals.
+fn is_bucket_top(v: &str) -> bool {
+    let Some((int, frac)) = v.split_once('.') else {
+        return false;
+    };
+    let Ok(ns) = format!("{int}{frac}").parse::<u64>() else {
+        return false;
+    };
+    let width = if ns < 256 {
+        1
+    } else {
+        1u64 << (63 - (ns | 255).leading_zeros() - 7)
+    };
+    frac.len() == 3 && (ns + 1) % width == 0
+}
+
+/// INFO LATENCYSTATS: the same section, commands, percentile labels and value format as
+/// redis-server (the durations themselves differ); `latency-tracking no` leaves the header
+/// alone; CONFIG RESETSTAT forgets the commands called before.
+#[test]
+fn latencystats_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["CONFIG", "RESETSTAT"]);
+    for i in 0..50 {
+        d.cmd(&["SET", "k", &i.to_string()]);
+        d.cmd(&["GET", "k"]);
+    }
+    d.cmd(&["CONFIG", "GET", "maxmemory"]);
+    d.cmd(&["EVAL", "return redis.call('incr','n')", "0"]);
+    let names = |lines: &[(String, Vec<(String, String)>)]| {
+        let mut v: Vec<String> = lines.iter().map(|l| l.0.clone()).collect();
+        v.sort();
+        v
+    };
+    let r = latency_lines(&d.redis.cmd(&["INFO", "latencystats"]));
+    let f = latency_lines(&d.ferry.cmd(&["INFO", "latencystats"]));
+    assert_eq!(names(&r), names(&f));
+    assert!(names(&f).contains(&"incr".to_string()), "{f:?}");
+    for (_, values) in f.iter().chain(&r) {
+        let labels: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(labels, ["p50", "p99", "p99.9"]);
+        for (_, v) in values {
+            assert!(is_bucket_top(v), "{v} in {values:?}");
+        }
+    }
+    d.cmd(&[
+        "CONFIG",
+        "SET",
+        "latency-tracking-info-percentiles",
+        "0 50.5 100",
+    ]);
+    let r = latency_lines(&d.redis.cmd(&["INFO", "everything"]));
+    let f = latency_lines(&d.ferry.cmd(&["INFO", "everything"]));
+    assert_eq!(names(&r), names(&f));
+    for (_, values) in f.iter().chain(&r) {
+        let labels: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(labels, ["p0", "p50.5", "p100"]);
+    }
+    d.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+    d.cmd(&["INFO", "latencystats"]);
+    d.cmd(&["CONFIG", "SET", "latency-tracking", "yes"]);
+    d.cmd(&["CONFIG", "RESETSTAT"]);
+    let r = latency_lines(&d.redis.cmd(&["INFO", "latencystats"]));
+    let f = latency_lines(&d.ferry.cmd(&["INFO", "latencystats"]));
+    assert_eq!(names(&r), ["config|resetstat"]);
+    assert_eq!(names(&r), names(&f));
+}
+
+/// CLIENT LIST / CLIENT INFO up to `resp=` with the process-dependent values blanked, keeping
+/// `qbuf` (the query buffer: the whole read batch while it runs) and `argv-mem`.
+fn client_norm(r: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(r);
+    let keep = [
+        "flags",
+        "db",
+        "sub",
+        "psub",
+        "ssub",
+        "multi",
+        "qbuf",
+        "argv-mem",
+        "multi-mem",
+    ];
+    let keep = keep
+        .iter()
+        .chain(&["obl", "oll", "omem", "events", "cmd", "redir", "resp"]);
+    let keep: Vec<&str> = keep.copied().collect();
+    s.lines()
+        .map(|l| {
+            let l = l.trim_start_matches(|c: char| !c.is_ascii_lowercase());
+            let mut out = Vec::new();
+            for w in l.split(' ') {
+                let (k, v) = w.split_once('=').unwrap_or((w, ""));
+                out.push(if keep.contains(&k) {
+                    format!("{k}={v}")
+                } else {
+                    format!("{k}=*")
+                });
+                if k == "resp" {
+                    break;
+                }
+            }
+            out.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+/// CLIENT LIST/INFO: `qbuf` is 26 for `CLIENT LIST` sent alone (the test of Redis's
+/// introspection suite), grows with the commands pipelined before it, and is 0 for an idle
+/// client; `argv-mem` counts the running command's arguments.
+#[test]
+fn client_list_buffers_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    // The connection that probed the server at start-up may still be listed for a moment.
+    for conn in [&mut d.redis, &mut d.ferry] {
+        assert!(wait_for(Duration::from_secs(5), || {
+            conn.cmd_s(&["CLIENT", "LIST"]).matches("id=").count() == 1
+        }));
+    }
+    d.cmd_norm(&["CLIENT", "LIST"], client_norm);
+    d.cmd_norm(&["CLIENT", "INFO"], client_norm);
+    let mut idle_r = d.rs.raw();
+    let mut idle_f = d.fm.raw();
+    for c in [&mut idle_r, &mut idle_f] {
+        assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
+    }
+    d.cmd_norm(&["CLIENT", "LIST", "TYPE", "normal"], |r| {
+        let mut v = String::from_utf8_lossy(&client_norm(r)).into_owned();
+        // Both list the idle client after this one (ids ascending).
+        v.push('\n');
+        v.into_bytes()
+    });
+    let pipelined = b"*1\r\n$4\r\nPING\r\n*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n";
+    d.redis.send_raw(pipelined);
+    d.ferry.send_raw(pipelined);
+    for conn in [&mut d.redis, &mut d.ferry] {
+        assert_eq!(conn.read_reply(), b"+PONG\r\n");
+    }
+    let r = client_norm(&d.redis.read_reply());
+    let f = client_norm(&d.ferry.read_reply());
+    assert_eq!(String::from_utf8_lossy(&r), String::from_utf8_lossy(&f));
+    assert!(String::from_utf8_lossy(&f).contains("qbuf=40 "), "{f:?}");
+}

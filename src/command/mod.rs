@@ -38,6 +38,7 @@ pub mod acl;
 pub mod bitmap;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod geo;
 pub mod hash;
 pub mod hll;
@@ -249,6 +250,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         acl::COMMANDS,
         connection::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         string::COMMANDS,
         list::COMMANDS,
         stream::COMMANDS,

@@ -122,10 +122,10 @@ pub fn verify(payload: &[u8]) -> bool {
     crc == crc64(0, &payload[..n - 8])
 }
 
-/// The value of a payload that passed [`verify`].
+/// The value of a payload that passed [`verify`]. As in Redis, the reader runs over the whole
+/// payload: a value whose lengths reach into the version and checksum bytes is read from them.
 pub fn restore(payload: &[u8], enc: &Encodings) -> Result<Value> {
-    let body = &payload[..payload.len().saturating_sub(10)];
-    let mut r = Reader::new(body);
+    let mut r = Reader::new(payload);
     let ty = r.byte()?;
     read_value(&mut r, ty, enc)
 }

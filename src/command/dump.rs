@@ -30,16 +30,12 @@ pub(crate) fn encodings(ctx: &Ctx) -> Encodings {
 }
 
 // DUMP key
-// DEVIATION(redis): stream values cannot be dumped yet (an error instead of a payload).
 fn dump(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let enc = encodings(ctx);
     let Some(v) = ctx.db().get(&args[1]) else {
         return Reply::Null;
     };
-    match rdb::dump(v, &enc) {
-        Some(p) => Reply::Bulk(Bytes::from(p)),
-        None => Reply::error("ERR DUMP of stream values is not supported"),
-    }
+    Reply::Bulk(Bytes::from(rdb::dump(v, &enc)))
 }
 
 // RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]

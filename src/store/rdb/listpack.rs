@@ -18,13 +18,6 @@ impl Item<'_> {
             }
         }
     }
-
-    pub fn len(&self) -> usize {
-        match self {
-            Item::Str(s) => s.len(),
-            Item::Int(i) => itoa::Buffer::new().format(*i).len(),
-        }
-    }
 }
 
 const HEADER: usize = 6;

@@ -15,13 +15,11 @@
 //! length: every length is checked against the bytes that remain before anything is allocated.
 //!
 //! Pure: no protocol, no locks; the caller gives the encoding limits in [`Encodings`].
-//!
-//! DEVIATION(redis): streams are not serialized yet ([`dump`] returns `None` for them, and
-//! stream payloads are refused as bad data).
 
 mod crc64;
 pub mod listpack;
 mod lzf;
+mod stream;
 
 use bytes::Bytes;
 
@@ -48,9 +46,11 @@ pub const TYPE_SET_INTSET: u8 = 11;
 pub const TYPE_ZSET_ZIPLIST: u8 = 12;
 pub const TYPE_HASH_ZIPLIST: u8 = 13;
 pub const TYPE_LIST_QUICKLIST: u8 = 14;
+pub const TYPE_STREAM_LISTPACKS: u8 = 15;
 pub const TYPE_HASH_LISTPACK: u8 = 16;
 pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
 pub const TYPE_SET_LISTPACK: u8 = 20;
 
 /// Quicklist node containers (`QUICKLIST_NODE_CONTAINER_*`).
@@ -98,14 +98,14 @@ fn bad(what: &'static str) -> Error {
 // DUMP payloads
 
 /// The DUMP payload of `v`: type byte, value, RDB version (2 bytes LE), CRC-64 (8 bytes LE)
-/// of everything before it. `None` for a stream (not serialized yet).
-pub fn dump(v: &Value, enc: &Encodings) -> Option<Vec<u8>> {
+/// of everything before it.
+pub fn dump(v: &Value, enc: &Encodings) -> Vec<u8> {
     let mut out = Vec::new();
-    write_value(&mut out, v, enc)?;
+    write_value(&mut out, v, enc);
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    Some(out)
+    out
 }
 
 /// Redis's `verifyDumpPayload`: long enough, a version this server reads, a matching checksum.
@@ -185,10 +185,8 @@ fn node_allows(node_bytes: usize, count: usize, fill: i64, sz: usize) -> bool {
     const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
     let new_sz = node_bytes + sz + 8;
     let fill = fill.clamp(-5, 1 << 15);
-    if fill < 0 {
-        if new_sz <= LEVELS[(-fill - 1) as usize] {
-            return true;
-        }
+    if fill < 0 && new_sz <= LEVELS[(-fill - 1) as usize] {
+        return true;
     }
     new_sz <= 8192 && (count as i64) < fill
 }
@@ -229,8 +227,8 @@ fn push_score(w: &mut ListpackWriter, score: f64) {
     }
 }
 
-/// Writes `v`'s type byte and body; `None` (nothing written) for a stream.
-pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) -> Option<()> {
+/// Writes `v`'s type byte and body.
+pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
     match v {
         Value::Str(s) => {
             out.push(TYPE_STRING);
@@ -291,9 +289,11 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) -> Option<()> 
                 out.extend_from_slice(&e.score.to_le_bytes());
             }
         }
-        Value::Stream(_) => return None,
+        Value::Stream(s) => {
+            out.push(TYPE_STREAM_LISTPACKS_2);
+            stream::write(out, s, enc);
+        }
     }
-    Some(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A plain length (a count or a byte length).
-    pub fn len(&mut self) -> Result<u64> {
+    pub fn length(&mut self) -> Result<u64> {
         match self.len_field()? {
             Len::Plain(n) => Ok(n),
             _ => Err(bad("encoded length where a count was expected")),
@@ -362,7 +362,7 @@ impl<'a> Reader<'a> {
 
     /// A count of items that take at least one byte each: bounded by the bytes left.
     fn count(&mut self) -> Result<usize> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > self.remaining() as u64 {
             return Err(bad("count larger than the payload"));
         }
@@ -388,7 +388,7 @@ impl<'a> Reader<'a> {
             }
             Len::Lzf => {
                 let clen = self.count()?;
-                let len = self.len()?;
+                let len = self.length()?;
                 // LZF expands at most 264 bytes per 3 input bytes: bound the claim before
                 // allocating for it.
                 if len == 0 || len > (clen as u64) * 88 + 32 {
@@ -484,7 +484,7 @@ fn zset_from<I: IntoIterator<Item = (Bytes, f64)>>(pairs: I, enc: &Encodings) ->
 }
 
 fn pairs<'a>(items: &'a [Item<'a>]) -> Result<impl Iterator<Item = (&'a Item<'a>, &'a Item<'a>)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(bad("odd number of items in a pairs container"));
     }
     Ok(items.chunks_exact(2).map(|c| (&c[0], &c[1])))
@@ -519,7 +519,7 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
             let mut l = List::new();
             for _ in 0..nodes {
                 let container = if ty == TYPE_LIST_QUICKLIST_2 {
-                    r.len()?
+                    r.length()?
                 } else {
                     NODE_PACKED
                 };
@@ -596,6 +596,9 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
             }
             zset_from(ps, enc)
         }
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Ok(Value::Stream(Box::new(
+            stream::read(r, ty == TYPE_STREAM_LISTPACKS_2)?,
+        ))),
         _ => Err(bad("unsupported value type")),
     }
 }

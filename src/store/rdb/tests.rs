@@ -7,7 +7,7 @@ fn b(s: &str) -> Bytes {
 
 fn round_trip(v: &Value) -> Value {
     let enc = Encodings::default();
-    let p = dump(v, &enc).expect("serializable");
+    let p = dump(v, &enc);
     assert!(verify(&p));
     restore(&p, &enc).expect("restores")
 }
@@ -84,7 +84,7 @@ fn collections_round_trip_and_keep_their_encoding() {
 
 #[test]
 fn checksum_and_version_are_checked() {
-    let mut p = dump(&Value::Str(b("hello")), &Encodings::default()).unwrap();
+    let mut p = dump(&Value::Str(b("hello")), &Encodings::default());
     let n = p.len();
     p[n - 1] ^= 1;
     assert!(!verify(&p));
@@ -117,7 +117,35 @@ fn sample_payloads() -> Vec<Vec<u8>> {
     for i in 0..10 {
         s.insert(b(&(i * 1000).to_string()), 512);
     }
+    let mut st = crate::store::stream::Stream::new();
+    for i in 1..=30u64 {
+        let id = crate::store::stream::StreamId { ms: i, seq: i };
+        st.append(
+            crate::store::stream::IdSpec::Exact(id),
+            &[
+                (b"f".as_slice(), b"v".as_slice()),
+                (b"n", i.to_string().as_bytes()),
+            ],
+            0,
+            crate::store::stream::NodeLimits {
+                max_bytes: 4096,
+                max_entries: 10,
+            },
+        )
+        .unwrap();
+    }
+    st.delete(crate::store::stream::StreamId { ms: 3, seq: 3 });
+    st.create_group(b"g", crate::store::stream::StreamId { ms: 5, seq: 5 }, 5);
+    let g = st.group_mut(b"g").unwrap();
+    g.load_consumer(b"alice", 1000);
+    g.load_pending(
+        crate::store::stream::StreamId { ms: 4, seq: 4 },
+        b"alice",
+        900,
+        2,
+    );
     [
+        Value::Stream(Box::new(st)),
         Value::Str(b(&"abc".repeat(30))),
         Value::List(l),
         Value::Hash(h),
@@ -125,7 +153,7 @@ fn sample_payloads() -> Vec<Vec<u8>> {
         Value::Set(s),
     ]
     .iter()
-    .map(|v| dump(v, &enc).unwrap())
+    .map(|v| dump(v, &enc))
     .collect()
 }
 
@@ -141,7 +169,7 @@ proptest! {
 
     #[test]
     fn mutated_payloads_never_crash(
-        which in 0usize..5,
+        which in 0usize..6,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
         truncate in any::<bool>(),
@@ -155,6 +183,21 @@ proptest! {
         if truncate {
             body.truncate(cut.index(body.len() + 1));
         }
-        let _ = restore(&reseal(&body), &Encodings::default());
+        if let Ok(Value::Stream(s)) = restore(&reseal(&body), &Encodings::default()) {
+            prop_assert_eq!(s.check_invariants(), Ok(()));
+        }
     }
+}
+
+#[test]
+fn streams_round_trip_with_tombstones_and_groups() {
+    let p = &sample_payloads()[0];
+    let v = restore(p, &Encodings::default()).unwrap();
+    let Value::Stream(s) = &v else {
+        panic!("not a stream")
+    };
+    s.check_invariants().unwrap();
+    assert_eq!(s.len(), 29);
+    assert_eq!(s.group(b"g").unwrap().pending_len(), 1);
+    assert_eq!(&dump(&v, &Encodings::default()), p);
 }

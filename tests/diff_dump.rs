@@ -339,6 +339,18 @@ fn restored_values_take_this_servers_encoding() {
     let Some(mut d) = Diff::new() else { return };
     build(&mut d);
     d.script(&[
+        &["HSET", "h:wide", "f", "a value longer than ten bytes"],
+        &["ZADD", "z:wide", "1", "a member longer than ten bytes"],
+        &["CONFIG", "SET", "hash-max-listpack-value", "10"],
+        &["CONFIG", "SET", "zset-max-listpack-value", "10"],
+    ]);
+    for key in ["h:wide", "z:wide"] {
+        let p = bulk(&d.redis.cmd(&["DUMP", key]));
+        let t = format!("x:{key}");
+        d.cmd(&[b"RESTORE".as_slice(), t.as_bytes(), b"0", &p]);
+        d.cmd(&["OBJECT", "ENCODING", &t]);
+    }
+    d.script(&[
         &["CONFIG", "SET", "set-max-intset-entries", "10"],
         &["CONFIG", "SET", "hash-max-listpack-entries", "2"],
         &["CONFIG", "SET", "zset-max-listpack-entries", "3"],

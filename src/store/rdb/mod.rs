@@ -15,6 +15,13 @@
 //! length: every length is checked against the bytes that remain before anything is allocated.
 //!
 //! Pure: no protocol, no locks; the caller gives the encoding limits in [`Encodings`].
+//!
+//! DEVIATION(redis): a list is split into quicklist nodes as if built by pushing to the tail
+//! (Redis's nodes depend on the list's history, and a restored list keeps the payload's
+//! nodes there), and an intset is written in its narrowest width (Redis never narrows one
+//! after removals). Payloads Redis would only refuse under `sanitize-dump-payload yes`
+//! (duplicate set members or hash fields, unsorted intsets, malformed listpacks) are always
+//! refused: ferrymq's values cannot hold them.
 
 mod crc64;
 pub mod listpack;
@@ -566,6 +573,14 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
             hash_from(items, enc)
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+            // Redis converts a loaded listpack by its entry count only.
+            let enc = &Encodings {
+                hash: hash::Limits {
+                    value: usize::MAX,
+                    ..enc.hash
+                },
+                ..*enc
+            };
             let blob = r.string()?;
             let items = items_of(&blob, ty == TYPE_HASH_ZIPLIST)?;
             hash_from(
@@ -588,6 +603,13 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
             zset_from(items, enc)
         }
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+            let enc = &Encodings {
+                zset: zset::Limits {
+                    value: usize::MAX,
+                    ..enc.zset
+                },
+                ..*enc
+            };
             let blob = r.string()?;
             let items = items_of(&blob, ty == TYPE_ZSET_ZIPLIST)?;
             let mut ps = Vec::with_capacity(items.len() / 2);

@@ -134,6 +134,10 @@ pub fn verify(payload: &[u8]) -> bool {
 pub fn restore(payload: &[u8], enc: &Encodings) -> Result<Value> {
     let mut r = Reader::new(payload);
     let ty = r.byte()?;
+    // Redis 7.0 knows no type after the stream of version 10 (the set listpack is 7.2's).
+    if ty > TYPE_STREAM_LISTPACKS_2 {
+        return Err(bad("type unknown to RDB version 10"));
+    }
     read_value(&mut r, ty, enc)
 }
 

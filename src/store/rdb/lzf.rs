@@ -22,9 +22,58 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     if in_len == 0 || out_len == 0 {
         return None;
     }
-    // Offsets of the last position seen for each hash; 0 means none (position 0 can never be
-    // referenced: the reference requires `ref > in_data`).
-    let mut htab = vec![0u32; HSIZE];
+    HTAB.with(|t| {
+        let mut t = t.borrow_mut();
+        let (table, generation) = &mut *t;
+        if table.is_empty() {
+            table.resize(HSIZE, 0);
+        }
+        *generation = generation.wrapping_add(1);
+        if *generation == 0 {
+            table.iter_mut().for_each(|e| *e = 0);
+            *generation = 1;
+        }
+        compress_with(
+            input,
+            out_len,
+            &mut Table {
+                table,
+                generation: *generation,
+            },
+        )
+    })
+}
+
+thread_local! {
+    /// The hash table, kept between calls: a list's DUMP compresses one node after another, and
+    /// clearing 256 KiB for each would cost more than compressing an 8 KiB node. Entries carry
+    /// the call's generation in their high half; older ones read as empty.
+    static HTAB: std::cell::RefCell<(Vec<u64>, u32)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// Offsets of the last position seen for each hash; 0 means none (position 0 can never be
+/// referenced: the reference requires `ref > in_data`).
+struct Table<'a> {
+    table: &'a mut [u64],
+    generation: u32,
+}
+
+impl Table<'_> {
+    fn get(&self, slot: usize) -> u32 {
+        let e = self.table[slot];
+        if (e >> 32) as u32 == self.generation {
+            e as u32
+        } else {
+            0
+        }
+    }
+    fn set(&mut self, slot: usize, pos: usize) {
+        self.table[slot] = (u64::from(self.generation) << 32) | pos as u64;
+    }
+}
+
+fn compress_with(input: &[u8], out_len: usize, htab: &mut Table) -> Option<Vec<u8>> {
+    let in_len = input.len();
     let mut out = vec![0u8; out_len + 3];
     let mut ip = 0usize;
     let mut op = 1usize; // start run
@@ -35,8 +84,8 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while in_len >= 3 && ip < in_len - 2 {
         hval = next(hval, ip);
         let slot = idx(hval);
-        let r = htab[slot] as usize;
-        htab[slot] = ip as u32;
+        let r = htab.get(slot) as usize;
+        htab.set(slot, ip);
         let matched = r > 0
             && r < ip
             && ip - r - 1 < MAX_OFF
@@ -91,10 +140,10 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = frst(ip);
             hval = next(hval, ip);
-            htab[idx(hval)] = ip as u32;
+            htab.set(idx(hval), ip);
             ip += 1;
             hval = next(hval, ip);
-            htab[idx(hval)] = ip as u32;
+            htab.set(idx(hval), ip);
             ip += 1;
         } else {
             if op >= out_len {

@@ -775,3 +775,60 @@ fn older_rdb_layouts_load_as_in_redis() {
         }
     }
 }
+
+/// A stream in the layout of Redis 5 and 6 (`RDB_TYPE_STREAM_LISTPACKS`: no first ID,
+/// tombstone ID, entries-added or group read counters) loads as in Redis 7.0, which derives
+/// the missing counters.
+#[test]
+fn version_one_streams_load_as_in_redis() {
+    use ferrymq::store::rdb::listpack::ListpackWriter;
+    let Some(mut d) = Diff::new() else { return };
+    let raw = |ms: u64, seq: u64| {
+        let mut k = ms.to_be_bytes().to_vec();
+        k.extend_from_slice(&seq.to_be_bytes());
+        k
+    };
+    let mut b = vec![15u8, 1];
+    rdb_str(&mut b, &raw(1, 1));
+    let mut w = ListpackWriter::new();
+    for i in [2, 1, 1] {
+        w.push_int(i); // live, deleted, master field count
+    }
+    w.push(b"f");
+    w.push_int(0);
+    // 1-1 (same fields), 1-2 deleted, 2-0 with its own fields.
+    for (flags, ms, seq) in [(2, 0, 0), (3, 0, 1)] {
+        w.push_int(flags);
+        w.push_int(ms);
+        w.push_int(seq);
+        w.push(b"v");
+        w.push_int(4);
+    }
+    w.push_int(0);
+    w.push_int(1);
+    w.push_int(-1);
+    w.push_int(2);
+    for s in [&b"a"[..], b"1", b"b", b"2"] {
+        w.push(s);
+    }
+    w.push_int(8);
+    rdb_str(&mut b, &w.finish());
+    b.extend_from_slice(&[2, 2, 0]); // length 2, last ID 2-0
+    b.push(1); // one group
+    rdb_str(&mut b, b"grp");
+    b.extend_from_slice(&[1, 1]); // last delivered 1-1
+    b.push(1); // its pending list
+    b.extend_from_slice(&raw(1, 1));
+    b.extend_from_slice(&1_700_000_000_000u64.to_le_bytes());
+    b.push(3);
+    b.push(1); // one consumer
+    rdb_str(&mut b, b"alice");
+    b.extend_from_slice(&1_700_000_000_500u64.to_le_bytes());
+    b.push(1);
+    b.extend_from_slice(&raw(1, 1));
+    let p = seal(&b);
+    d.cmd(&[b"RESTORE".as_slice(), b"s1", b"0", &p]);
+    assert_eq!(value_of(&mut d.ferry, "s1"), value_of(&mut d.redis, "s1"));
+    d.cmd(&["XINFO", "GROUPS", "s1"]);
+    d.cmd(&["DUMP", "s1"]);
+}

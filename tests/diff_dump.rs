@@ -509,7 +509,7 @@ fn ttl_replace_and_absttl() {
 }
 
 #[test]
-fn restore_serves_a_blocked_pop_and_raises_restore_events() {
+fn restore_serves_a_blocked_pop_touches_watchers_and_raises_restore_events() {
     for srv in [Server::redis(&[]), Some(Server::ferrymq(&[]))]
         .into_iter()
         .flatten()
@@ -532,6 +532,13 @@ fn restore_serves_a_blocked_pop_and_raises_restore_events() {
             "*3\r\n$7\r\nmessage\r\n$16\r\n__keyspace@0__:q\r\n$7\r\nrestore\r\n"
         );
         assert_eq!(c.cmd_s(&["LRANGE", "q", "0", "-1"]), "*1\r\n$1\r\ny\r\n");
+        // A WATCHed key restored by another client aborts the transaction.
+        let mut w = srv.raw();
+        w.cmd(&["WATCH", "q"]);
+        c.cmd(&[b"RESTORE".as_slice(), b"q", b"0", &p, b"REPLACE"]);
+        w.cmd(&["MULTI"]);
+        w.cmd(&["PING"]);
+        assert_eq!(w.cmd_s(&["EXEC"]), "*-1\r\n");
     }
 }
 

@@ -302,6 +302,10 @@ fn dump_follows_the_encoding_limits() {
         &["DUMP", "s"],
         &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
         &["DUMP", "z"],
+        &["CONFIG", "SET", "list-max-listpack-size", "-2"],
+        &["CONFIG", "SET", "list-compress-depth", "1"],
+        &["RPUSH", "lc", "a", "b"],
+        &["DUMP", "lc"],
         &["CONFIG", "SET", "rdbcompression", "no"],
         &["SET", "t", "abcabcabcabcabcabcabcabcabcabc"],
         &["DUMP", "t"],
@@ -838,4 +842,18 @@ fn version_one_streams_load_as_in_redis() {
     assert_eq!(value_of(&mut d.ferry, "s1"), value_of(&mut d.redis, "s1"));
     d.cmd(&["XINFO", "GROUPS", "s1"]);
     d.cmd(&["DUMP", "s1"]);
+}
+
+#[test]
+fn compressed_quicklist_nodes_dump_as_in_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["CONFIG", "SET", "list-compress-depth", "1"]);
+    let mut cmd = vec!["RPUSH".to_string(), "l".to_string()];
+    cmd.extend((0..3000).map(|i| format!("element-{i}")));
+    d.cmd(&cmd);
+    let mut cmd = vec!["RPUSH".to_string(), "r".to_string()];
+    cmd.extend((0..3000u64).map(|i| format!("{:x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))));
+    d.cmd(&cmd);
+    d.cmd(&["DUMP", "l"]);
+    d.cmd(&["DUMP", "r"]);
 }

@@ -38,6 +38,7 @@ pub mod acl;
 pub mod bitmap;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod geo;
 pub mod hash;
 pub mod histogram;
@@ -254,6 +255,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         acl::COMMANDS,
         connection::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         string::COMMANDS,
         list::COMMANDS,
         stream::COMMANDS,

@@ -17,6 +17,7 @@ pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod list;
+pub mod rdb;
 pub mod set;
 pub mod stream;
 pub mod value;

@@ -1787,6 +1787,187 @@ impl Stream {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The stored layout, for RDB serialization
+// ---------------------------------------------------------------------------
+
+/// One node as Redis's listpack holds it: the master entry's fields and counters, then every
+/// entry stored in it, deleted ones included.
+pub struct StoredNode<'a> {
+    pub master: StreamId,
+    pub master_fields: Vec<&'a [u8]>,
+    pub live: u32,
+    pub deleted: u32,
+    pub entries: Vec<StoredEntry<'a>>,
+}
+
+/// An entry of a [`StoredNode`]. `same_fields`: its field names are the master entry's (only
+/// the values are stored).
+pub struct StoredEntry<'a> {
+    pub id: StreamId,
+    pub deleted: bool,
+    pub same_fields: bool,
+    pub fields: Vec<(&'a [u8], &'a [u8])>,
+}
+
+/// An entry to load with [`Stream::load_node`].
+pub struct LoadEntry {
+    pub id: StreamId,
+    pub deleted: bool,
+    pub fields: Vec<(Bytes, Bytes)>,
+}
+
+impl Stream {
+    /// Every node in ID order, as stored.
+    pub fn stored_nodes(&self) -> impl Iterator<Item = StoredNode<'_>> + '_ {
+        self.nodes.iter().map(|(&master, n)| {
+            let mut p = 0;
+            let nf = get_varint(&n.buf, &mut p);
+            let master_fields = (0..nf).map(|_| get_bytes(&n.buf, &mut p)).collect();
+            let mut entries = Vec::with_capacity(n.count as usize);
+            let mut p = n.hdr_len as usize;
+            while p < n.buf.len() {
+                let e = n.decode(master, p);
+                entries.push(StoredEntry {
+                    id: e.id,
+                    deleted: e.flags & FLAG_DELETED != 0,
+                    same_fields: e.flags & FLAG_SAMEFIELDS != 0,
+                    fields: n.entry_ref(&e).fields().collect(),
+                });
+                p = e.next;
+            }
+            StoredNode {
+                master,
+                master_fields,
+                live: n.live,
+                deleted: n.count - n.live,
+                entries,
+            }
+        })
+    }
+
+    /// Adds a node as a serialized stream holds it: the master entry's field names and the
+    /// entries in ID order (the first one is the master entry), after every node loaded so
+    /// far. Counters are set by [`Stream::finish_load`].
+    pub fn load_node(
+        &mut self,
+        master_fields: &[Bytes],
+        entries: &[LoadEntry],
+    ) -> Result<(), &'static str> {
+        let first = entries.first().ok_or("empty stream node")?;
+        let master = first.id;
+        if self
+            .nodes
+            .values()
+            .next_back()
+            .is_some_and(|n| n.last >= master)
+        {
+            return Err("stream nodes out of order");
+        }
+        if entries.iter().all(|e| e.deleted) {
+            return Err("stream node without live entries");
+        }
+        let mut buf = Vec::new();
+        put_varint(&mut buf, master_fields.len() as u64);
+        let mut lp_fixed = LP_EMPTY + lp_int(master_fields.len() as i64) + lp_int(0);
+        for f in master_fields {
+            put_varint(&mut buf, f.len() as u64);
+            buf.extend_from_slice(f);
+            lp_fixed += lp_str(f);
+        }
+        let mut node = Node {
+            hdr_len: buf.len() as u32,
+            buf,
+            count: 0,
+            live: 0,
+            lp_fixed,
+            last: master,
+        };
+        let mut prev: Option<StreamId> = None;
+        for e in entries {
+            if prev.is_some_and(|p| e.id <= p) {
+                return Err("stream entries out of order");
+            }
+            prev = Some(e.id);
+            let same = e.fields.len() == master_fields.len()
+                && e.fields.iter().zip(master_fields).all(|((f, _), m)| f == m);
+            let at = node.buf.len();
+            Self::push_entry(&mut node, master, e.id, &e.fields, same);
+            if e.deleted {
+                node.buf[at] |= FLAG_DELETED;
+                node.live -= 1;
+            }
+        }
+        self.nodes.insert(master, node);
+        Ok(())
+    }
+
+    /// Sets the counters of a loaded stream, checking them against the loaded nodes.
+    pub fn finish_load(
+        &mut self,
+        length: u64,
+        last_id: StreamId,
+        max_deleted_entry_id: StreamId,
+        entries_added: u64,
+    ) -> Result<(), &'static str> {
+        let live: u64 = self.nodes.values().map(|n| u64::from(n.live)).sum();
+        if live != length {
+            return Err("stream length does not match its entries");
+        }
+        if self
+            .nodes
+            .values()
+            .next_back()
+            .is_some_and(|n| n.last > last_id)
+        {
+            return Err("stream entry after the last ID");
+        }
+        self.length = length;
+        self.last_id = last_id;
+        self.max_deleted_entry_id = max_deleted_entry_id;
+        self.entries_added = entries_added;
+        self.first_id = self.first_live_id().unwrap_or(StreamId::MIN);
+        self.last_live = self.last_live_id().unwrap_or(StreamId::MIN);
+        Ok(())
+    }
+}
+
+impl Group {
+    /// Adds a consumer of a loaded group; false if the name is taken.
+    pub fn load_consumer(&mut self, name: &[u8], seen_time: u64) -> bool {
+        let (c, created) = self.get_or_create_consumer(name, seen_time);
+        c.active_time = seen_time as i64;
+        created
+    }
+
+    /// Adds a pending entry owned by `consumer` (already loaded); false if the consumer is
+    /// unknown or the entry is already pending.
+    pub fn load_pending(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        delivery_time: u64,
+        delivery_count: u64,
+    ) -> bool {
+        if self.pel.contains_key(&id) {
+            return false;
+        }
+        let Some(c) = self.consumers.get_mut(consumer) else {
+            return false;
+        };
+        c.pel.insert(id);
+        self.pel.insert(
+            id,
+            Nack {
+                delivery_time,
+                delivery_count: delivery_count.min(u64::from(u32::MAX)) as u32,
+                consumer: c.id,
+            },
+        );
+        true
+    }
+}
+
 /// Ascending scan (see `Stream::range`).
 pub struct Range<'a> {
     nodes: Option<std::collections::btree_map::Range<'a, StreamId, Node>>,

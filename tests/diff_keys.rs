@@ -778,3 +778,72 @@ fn swapdb_touches_watched_keys_as_redis() {
         &["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
     ]);
 }
+
+/// COMMAND GETKEYSANDFLAGS: each key with its key-spec flags, RESP2 and RESP3, and the errors.
+#[test]
+fn command_getkeysandflags_as_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let cmds: &[&[&str]] = &[
+        &["COMMAND", "GETKEYSANDFLAGS", "SET", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "SET", "a", "b", "GET"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "BITFIELD",
+            "a",
+            "GET",
+            "u8",
+            "0",
+        ],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "BITFIELD",
+            "a",
+            "SET",
+            "u8",
+            "0",
+            "1",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "GET", "a"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "LMOVE",
+            "a",
+            "b",
+            "LEFT",
+            "RIGHT",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "SORT", "l", "STORE", "d"],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "ZUNIONSTORE",
+            "d",
+            "2",
+            "a",
+            "b",
+        ],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "XREAD",
+            "STREAMS",
+            "s1",
+            "s2",
+            "0",
+            "0",
+        ],
+        &["COMMAND", "GETKEYSANDFLAGS", "EVAL", "x", "0"],
+        &["COMMAND", "GETKEYSANDFLAGS", "EVAL", "x", "2", "k1", "k2"],
+        &["COMMAND", "GETKEYSANDFLAGS", "MSET", "a", "1", "b", "2"],
+        &["COMMAND", "GETKEYSANDFLAGS", "PING", "x"],
+        &["COMMAND", "GETKEYSANDFLAGS", "NOPE", "x"],
+        &["COMMAND", "GETKEYSANDFLAGS", "GET", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "GET"],
+    ];
+    d.script(cmds);
+    d.resp3();
+    d.script(cmds);
+}

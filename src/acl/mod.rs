@@ -83,6 +83,8 @@ enum FindKeys {
 struct KeySpec {
     /// `user::READ` / `user::WRITE` needed on each key.
     perm: u8,
+    /// The spec's flags as `commands.tsv` spells them (`rw,access,update`).
+    flags: &'static str,
     begin: BeginSearch,
     find: FindKeys,
 }
@@ -162,7 +164,12 @@ fn parse_keyspec(s: &'static str) -> Option<KeySpec> {
         },
         _ => FindKeys::Unknown,
     };
-    Some(KeySpec { perm, begin, find })
+    Some(KeySpec {
+        perm,
+        flags,
+        begin,
+        find,
+    })
 }
 
 pub fn universe() -> &'static Universe {
@@ -329,12 +336,84 @@ pub fn key_positions(full_name: &str, argv: &[Bytes]) -> Option<Vec<usize>> {
     if cmd.keyspecs.is_empty() {
         return None;
     }
-    Some(keys_of(cmd, argv).into_iter().map(|(pos, _)| pos).collect())
+    Some(
+        keys_of(cmd, argv)
+            .into_iter()
+            .map(|(pos, _, _)| pos)
+            .collect(),
+    )
+}
+
+/// COMMAND GETKEYSANDFLAGS: each key position with its spec's flags as Redis replies them
+/// (`RW`, `access`, ...); None when the command has no key specs.
+pub fn keys_and_flags(full_name: &str, argv: &[Bytes]) -> Option<Vec<(usize, Vec<String>)>> {
+    let uni = universe();
+    let cmd = &uni.cmds[uni.lookup_lower(full_name)?];
+    if cmd.keyspecs.is_empty() {
+        return None;
+    }
+    let shown = |flags: &str| -> Vec<String> {
+        flags
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(|f| match f {
+                "ro" | "rw" | "ow" | "rm" => f.to_ascii_uppercase(),
+                other => other.to_string(),
+            })
+            .collect()
+    };
+    Some(
+        keys_of(cmd, argv)
+            .into_iter()
+            .map(|(pos, _, flags)| (pos, shown(variable_flags(cmd.name, argv, flags))))
+            .collect(),
+    )
+}
+
+/// The flags of SET and BITFIELD depend on their arguments (`variable_flags`), decided as
+/// Redis's `setGetKeys` / `bitfieldGetKeys` do.
+fn variable_flags(name: &str, argv: &[Bytes], flags: &'static str) -> &'static str {
+    if !flags.contains("variable_flags") {
+        return flags;
+    }
+    match name {
+        "set" => {
+            if argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+                "rw,access,update"
+            } else {
+                "ow,update"
+            }
+        }
+        "bitfield" => {
+            let mut i = 2;
+            let mut readonly = true;
+            while i < argv.len() {
+                let rem = argv.len() - i - 1;
+                let a = &argv[i];
+                if a.eq_ignore_ascii_case(b"get") && rem >= 2 {
+                    i += 2;
+                } else if a.eq_ignore_ascii_case(b"overflow") && rem >= 1 {
+                    i += 1;
+                } else {
+                    // SET/INCRBY, or a syntax error: assume it writes.
+                    readonly = false;
+                    break;
+                }
+                i += 1;
+            }
+            if readonly {
+                "ro,access"
+            } else {
+                "rw,access,update"
+            }
+        }
+        _ => flags,
+    }
 }
 
 /// Key positions and the permission each needs (Redis's `getKeysUsingKeySpecs`): an invalid
 /// spec (missing key count, out of range) means no keys at all, as Redis returns.
-fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
+fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8, &'static str)> {
     if cmd.name == "sort" {
         return sort_keys(argv);
     }
@@ -407,7 +486,7 @@ fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
             return vec![];
         }
         while first <= last {
-            out.push((first as usize, spec.perm));
+            out.push((first as usize, spec.perm, spec.flags));
             first += step;
         }
     }
@@ -417,8 +496,8 @@ fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8)> {
 /// SORT's keys as Redis's `sortGetKeys` finds them (its key specs cannot): the sorted key, read,
 /// and the destination of the last STORE, written. Unknown words are taken for options without
 /// arguments, LIMIT skips two, GET and BY one; a STORE's destination is scanned as a word too.
-fn sort_keys(argv: &[Bytes]) -> Vec<(usize, u8)> {
-    let mut keys = vec![(1, user::READ)];
+fn sort_keys(argv: &[Bytes]) -> Vec<(usize, u8, &'static str)> {
+    let mut keys = vec![(1, user::READ, "ro,access")];
     let mut store = None;
     let mut i = 2;
     while i < argv.len() {
@@ -432,7 +511,7 @@ fn sort_keys(argv: &[Bytes]) -> Vec<(usize, u8)> {
         }
         i += 1;
     }
-    keys.extend(store.map(|at| (at, user::WRITE)));
+    keys.extend(store.map(|at| (at, user::WRITE, "ow,update")));
     keys
 }
 
@@ -485,7 +564,7 @@ pub fn check_user(
     let Some(id) = id else { return Ok(()) };
     let cmd = &uni.cmds[id];
     if !u.allkeys && !cmd.keyspecs.is_empty() {
-        for (pos, perm) in keys_of(cmd, argv) {
+        for (pos, perm, _) in keys_of(cmd, argv) {
             let key = &argv[pos];
             let ok = u.keys.iter().any(|p| {
                 p.flags & perm == perm && crate::pubsub::glob::glob_match(&p.pattern, key, false)

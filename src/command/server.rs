@@ -411,6 +411,28 @@ fn command_list(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 }
 
 // COMMAND GETKEYS command [arg ...]
+// COMMAND GETKEYSANDFLAGS command [arg ...]
+fn command_getkeysandflags(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let keys = match command_getkeys(ctx, args) {
+        Reply::Array(keys) => keys,
+        other => return other,
+    };
+    let argv = &args[2..];
+    let e = super::resolve(argv).expect("resolved by GETKEYS");
+    let flags = crate::acl::keys_and_flags(&e.full_name, argv).unwrap_or_default();
+    Reply::Array(
+        keys.into_iter()
+            .zip(flags)
+            .map(|(k, (_, f))| {
+                Reply::Array(vec![
+                    k,
+                    Reply::Set(f.into_iter().map(|s| Reply::Status(s.into())).collect()),
+                ])
+            })
+            .collect(),
+    )
+}
+
 fn command_getkeys(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let argv = &args[2..];
     let Ok(e) = super::resolve(argv) else {
@@ -822,6 +844,13 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("docs", -2, LOADING | STALE, command_docs).group(G),
     CommandSpec::new("list", -2, LOADING | STALE, command_list).group(G),
     CommandSpec::new("getkeys", -4, LOADING | STALE, command_getkeys).group(G),
+    CommandSpec::new(
+        "getkeysandflags",
+        -4,
+        LOADING | STALE,
+        command_getkeysandflags,
+    )
+    .group(G),
     CommandSpec::new("help", 2, LOADING | STALE, command_help).group(G),
 ];
 

@@ -97,6 +97,16 @@ fn a_redis_replica_follows_ferrymq() {
     m.cmd(&["HSET", "hash", "f", "v"]);
     m.cmd(&["ZADD", "z", "1", "one", "2", "two"]);
     m.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    m.cmd(&["SADD", "set", "1", "2", "3"]);
+    m.cmd(&["SADD", "words", "a", "b"]);
+    m.cmd(&["XADD", "stream", "1-1", "f", "v"]);
+    m.cmd(&["XGROUP", "CREATE", "stream", "g", "0"]);
+    m.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "stream", ">"]);
+    m.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib\nredis.register_function{function_name='f', callback=function() return 'hi' end, flags={'no-writes'}}",
+    ]);
     m.cmd(&["SELECT", "5"]);
     m.cmd(&["SET", "in5", "x"]);
     m.cmd(&["SELECT", "0"]);
@@ -117,6 +127,17 @@ fn a_redis_replica_follows_ferrymq() {
         r.cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
         m.cmd(&["ZRANGE", "z", "0", "-1", "WITHSCORES"])
     );
+    assert_eq!(r.cmd(&["SMEMBERS", "set"]), m.cmd(&["SMEMBERS", "set"]));
+    assert_eq!(r.cmd(&["SCARD", "words"]), b":2\r\n");
+    assert_eq!(
+        r.cmd(&["XRANGE", "stream", "-", "+"]),
+        m.cmd(&["XRANGE", "stream", "-", "+"])
+    );
+    assert_eq!(
+        r.cmd(&["XPENDING", "stream", "g"]),
+        m.cmd(&["XPENDING", "stream", "g"])
+    );
+    assert_eq!(r.cmd(&["FCALL_RO", "f", "0"]), b"$2\r\nhi\r\n");
     let ttl = String::from_utf8(r.cmd(&["TTL", "ttl"])).unwrap();
     let secs: i64 = ttl.trim_start_matches(':').trim_end().parse().unwrap();
     assert!(secs > 900 && secs <= 1000, "{ttl:?}");

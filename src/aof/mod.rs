@@ -40,7 +40,6 @@ pub mod loader;
 pub mod manifest;
 pub mod reader;
 mod rewrite;
-pub(crate) use rewrite::snapshot_commands;
 mod writer;
 
 use bytes::Bytes;

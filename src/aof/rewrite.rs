@@ -655,16 +655,3 @@ fn mark_switch(store: &mut StoreInner) -> std::sync::mpsc::Receiver<Result<FileE
     }
     rx
 }
-
-/// The whole dataset as commands (function libraries first, then every key with its TTL), in
-/// one critical section: what a replica that has just synchronised replays before the live
-/// stream of effects.
-pub(crate) fn snapshot_commands(shared: &Shared, store: &StoreInner) -> Vec<u8> {
-    let mut cap = Capture::new(&store.dbs);
-    for cmd in shared.scripting.lock().functions.load_commands() {
-        cap.emit(None, &cmd);
-    }
-    // Nothing writes while the lock is held: batches only bound the work per call.
-    while !cap.dump_batch(&store.dbs) {}
-    std::mem::take(&mut cap.out)
-}

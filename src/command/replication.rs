@@ -1,23 +1,25 @@
 //! The master side of replication, first step: SYNC, PSYNC (always a full resynchronisation)
-//! and REPLCONF. A replica that attaches gets an empty RDB, then the dataset as commands, then
-//! every effect as the AOF gets it (`engine::replicas`), so a redis-server started with
-//! `replicaof` this server's address ends up with the same data and follows its writes.
+//! and REPLCONF. A replica that attaches gets an RDB of the dataset (`store::rdb::write_file`,
+//! made under the store lock), then every effect as the AOF gets it (`engine::replicas`), so
+//! a redis-server started with `replicaof` this server's address ends up with the same data
+//! and follows its writes.
 //!
-//! DEVIATION(redis): the dataset travels as commands after an empty RDB rather than inside the
-//! RDB; no backlog (every PSYNC is a full resync), no REPLCONF ACK offsets, no WAIT, no
-//! replica output-buffer limit yet.
+//! DEVIATION(redis): the RDB is built in memory in the critical section (no fork, no disk or
+//! diskless transfer choice); no backlog (every PSYNC is a full resync), no REPLCONF ACK
+//! offsets, no WAIT, no replica output-buffer limit yet.
 
 use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, is, parse_i64};
-use crate::engine::replicas::{EMPTY_RDB, ReplicaLink};
+use crate::engine::replicas::ReplicaLink;
 use crate::error;
 use crate::protocol::Reply;
 
 /// Attach the client as a replica: everything it must receive before the live stream goes
 /// into its outbox now, under the store lock that also registers the link.
 fn attach(ctx: &mut Ctx, preamble: Option<String>) -> Reply {
+    let enc = super::dump::encodings(ctx);
     let shared = ctx.shared.clone();
     let handle = ctx.client.handle.clone();
     let store = ctx.store();
@@ -25,14 +27,21 @@ fn attach(ctx: &mut Ctx, preamble: Option<String>) -> Reply {
         // Already a replica: Redis ignores a second SYNC.
         return Reply::NoReply;
     }
-    let snapshot = crate::aof::snapshot_commands(&shared, store);
-    let mut out = Vec::with_capacity(64 + EMPTY_RDB.len() + snapshot.len());
+    let functions: Vec<Bytes> = shared
+        .scripting
+        .lock()
+        .functions
+        .load_commands()
+        .into_iter()
+        .filter_map(|mut c| c.pop())
+        .collect();
+    let rdb = crate::store::rdb::write_file(&store.dbs, &functions, &enc, crate::store::unix_ms());
+    let mut out = Vec::with_capacity(64 + rdb.len());
     if let Some(p) = preamble {
         out.extend_from_slice(p.as_bytes());
     }
-    out.extend_from_slice(format!("${}\r\n", EMPTY_RDB.len()).as_bytes());
-    out.extend_from_slice(EMPTY_RDB);
-    out.extend_from_slice(&snapshot);
+    out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+    out.extend_from_slice(&rdb);
     handle.outbox.push_bytes(&out);
     handle.outbox.wake();
     store.replicas.push(ReplicaLink::new(handle));

@@ -2,9 +2,9 @@
 //! ([`super::effects`]), fed exactly what the AOF gets (a `SELECT` where the database changes,
 //! then each effect as a RESP command), into the replica connection's outbox.
 //!
-//! What a replica receives when it attaches (`command::replication`): an empty RDB, then the
-//! whole dataset as commands (`aof::snapshot_commands`), then the live stream from this link,
-//! all decided under the store lock so nothing falls between the snapshot and the stream.
+//! What a replica receives when it attaches (`command::replication`): an RDB of the dataset,
+//! then the live stream from this link, both decided under the store lock so nothing falls
+//! between the snapshot and the stream.
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -12,10 +12,6 @@ use std::sync::Arc;
 use super::effects::{Batch, EffectsConsumer};
 use crate::connection::ClientHandle;
 use crate::protocol::encode_command;
-
-/// An RDB (version 10) of an empty dataset: the magic, the end-of-file opcode and a zero
-/// checksum (which a loader accepts as "checksum not computed").
-pub const EMPTY_RDB: &[u8] = b"REDIS0010\xff\x00\x00\x00\x00\x00\x00\x00\x00";
 
 pub struct ReplicaLink {
     handle: Arc<ClientHandle>,

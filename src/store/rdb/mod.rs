@@ -308,6 +308,56 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Whole files
+
+/// An RDB file (version 10) of `dbs` and the function libraries `functions` (their code), as
+/// Redis 7.0 lays one out: the libraries (`FUNCTION2`), then per non-empty database
+/// `SELECTDB` and `RESIZEDB`, each key (its expiry first when it has one; keys already
+/// expired at `now` are left out), `EOF` and the CRC-64 of everything before it.
+pub fn write_file(dbs: &[super::Db], functions: &[Bytes], enc: &Encodings, now: i64) -> Vec<u8> {
+    const OP_FUNCTION2: u8 = 0xF5;
+    const OP_RESIZEDB: u8 = 0xFB;
+    const OP_EXPIRETIME_MS: u8 = 0xFC;
+    const OP_SELECTDB: u8 = 0xFE;
+    const OP_EOF: u8 = 0xFF;
+    let mut out = format!("REDIS{RDB_VERSION:04}").into_bytes();
+    for code in functions {
+        out.push(OP_FUNCTION2);
+        write_string(&mut out, code, enc);
+    }
+    let mut value = Vec::new();
+    for (i, db) in dbs.iter().enumerate() {
+        if db.map.is_empty() {
+            continue;
+        }
+        out.push(OP_SELECTDB);
+        write_len(&mut out, i as u64);
+        out.push(OP_RESIZEDB);
+        write_len(&mut out, db.map.len() as u64);
+        write_len(&mut out, db.expires_len() as u64);
+        for (k, v) in db.map.iter() {
+            if let Some(at) = db.expire_at(k) {
+                if at <= now {
+                    continue;
+                }
+                out.push(OP_EXPIRETIME_MS);
+                out.extend_from_slice(&at.to_le_bytes());
+            }
+            // The type byte, then the key, then the value's body.
+            value.clear();
+            write_value(&mut value, v, enc);
+            out.push(value[0]);
+            write_string(&mut out, k, enc);
+            out.extend_from_slice(&value[1..]);
+        }
+    }
+    out.push(OP_EOF);
+    let crc = crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
 // Reading
 
 /// A cursor over RDB bytes; every read is bounds-checked.

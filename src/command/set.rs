@@ -158,6 +158,8 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             Reply::Null
         };
     };
+    // SPOP with a count that takes every member replays as DEL, as Redis propagates it.
+    let took_all = count.is_some_and(|n| n as usize >= s.len());
     let popped: Vec<Bytes> = match count {
         None => s.pop_random().into_iter().collect(),
         Some(n) if n as usize >= s.len() => {
@@ -189,7 +191,11 @@ fn spop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 .changes(popped.len())
                 .event(SET, "spop")
                 .del_if_gone()
-                .effects(srem_effects(key, &popped)),
+                .effects(if took_all {
+                    vec![vec![Bytes::from_static(b"DEL"), key.clone()]]
+                } else {
+                    srem_effects(key, &popped)
+                }),
         );
     }
     match count {

@@ -320,7 +320,12 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match get_string(ctx, &args[1]) {
         Ok(Some(v)) => {
             ctx.db().remove(&args[1]);
-            ctx.wrote(Write::key(&args[1]).event(GENERIC, "del"));
+            // Replayed as the deletion it was, as Redis propagates it.
+            ctx.wrote(
+                Write::key(&args[1])
+                    .event(GENERIC, "del")
+                    .effect(vec![Bytes::from_static(b"DEL"), args[1].clone()]),
+            );
             Reply::Bulk(v)
         }
         Ok(None) => Reply::Null,

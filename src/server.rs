@@ -439,7 +439,8 @@ impl Shared {
             return;
         }
         let max = self.cached.slowlog_max.load(Ordering::Relaxed) as usize;
-        // Redis keeps at most 32 arguments and 128 bytes per argument.
+        // Redis keeps at most 32 arguments and 128 bytes per argument, secrets redacted.
+        let argv = crate::command::redacted(argv);
         let mut args: Vec<Bytes> = argv
             .iter()
             .take(if argv.len() > 32 { 31 } else { 32 })
@@ -512,7 +513,7 @@ impl Shared {
                 client.handle.addr.as_str()
             }
         );
-        for a in argv {
+        for a in crate::command::redacted(argv).iter() {
             line.push_str(" \"");
             for &c in a.iter() {
                 match c {

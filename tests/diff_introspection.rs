@@ -365,3 +365,54 @@ fn client_list_buffers_match_redis() {
     assert_eq!(String::from_utf8_lossy(&r), String::from_utf8_lossy(&f));
     assert!(String::from_utf8_lossy(&f).contains("qbuf=40 "), "{f:?}");
 }
+
+/// Secrets never reach MONITOR or SLOWLOG: AUTH's arguments, HELLO's AUTH pair, ACL SETUSER's
+/// arguments and the value of CONFIG SET masterauth/requirepass are shown as `(redacted)`,
+/// as Redis shows them.
+#[test]
+fn secrets_are_redacted_in_monitor_and_slowlog() {
+    let Some(mut d) = Diff::new() else { return };
+    let mut mon_r = d.rs.raw();
+    let mut mon_f = d.fm.raw();
+    for m in [&mut mon_r, &mut mon_f] {
+        assert_eq!(m.cmd(&["MONITOR"]), b"+OK\r\n");
+    }
+    d.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    d.cmd(&["SLOWLOG", "RESET"]);
+    d.script(&[
+        &["ACL", "SETUSER", "slowlog test user", "+get", "+set"],
+        &["CONFIG", "SET", "masterauth", ""],
+        &["ACL", "SETUSER", "slowlog-test-user", "+get", "+set"],
+        &["AUTH", "not-real"],
+        &["AUTH", "not-real", "not-a-password"],
+        &["HELLO", "2", "AUTH", "not-real", "not-a-password"],
+        &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+    ]);
+    // The argument lists of the slowlog entries (ids, times and clients differ).
+    let args = |reply: redis::Value| -> Vec<redis::Value> {
+        match reply {
+            redis::Value::Array(entries) => entries
+                .into_iter()
+                .map(|e| match e {
+                    redis::Value::Array(f) => f[3].clone(),
+                    other => other,
+                })
+                .collect(),
+            other => vec![other],
+        }
+    };
+    let get = |s: &common::Server| -> redis::Value {
+        redis::cmd("SLOWLOG")
+            .arg("GET")
+            .query(&mut s.conn())
+            .unwrap()
+    };
+    // MONITOR first: the client that reads SLOWLOG below announces itself with CLIENT
+    // SETINFO, which only ferrymq (like Redis 7.2) accepts and shows.
+    let (r, f) = (monitor_lines(&mut mon_r), monitor_lines(&mut mon_f));
+    assert!(r.iter().any(|l| l.contains("(redacted)")), "{r:?}");
+    assert_eq!(f, r);
+    let (r, f) = (args(get(&d.rs)), args(get(&d.fm)));
+    assert!(format!("{r:?}").contains("redacted"), "{r:?}");
+    assert_eq!(f, r);
+}

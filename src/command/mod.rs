@@ -771,6 +771,54 @@ fn monitor_before(shared: &Shared, client: &ClientState, entry: &CommandEntry, a
     }
 }
 
+/// `argv` as MONITOR and SLOWLOG show it: the arguments that carry secrets replaced by
+/// `(redacted)`, as Redis's `redactClientCommandArgument` callers do (AUTH, HELLO ... AUTH,
+/// ACL SETUSER, CONFIG SET of a password, MIGRATE ... AUTH/AUTH2).
+pub fn redacted(argv: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
+    let name = |i: usize, s: &str| argv.get(i).is_some_and(|a| is(a, s));
+    let mut hide: Vec<usize> = Vec::new();
+    if name(0, "auth") {
+        hide.extend(1..argv.len());
+    } else if name(0, "hello") {
+        if let Some(i) = (2..argv.len()).find(|&i| name(i, "auth")) {
+            hide.extend((i + 1..argv.len()).take(2));
+        }
+    } else if name(0, "acl") && name(1, "setuser") {
+        hide.extend(2..argv.len());
+    } else if name(0, "config") && name(1, "set") {
+        let mut i = 2;
+        while i + 1 < argv.len() {
+            if [
+                "requirepass",
+                "masterauth",
+                "tls-key-file-pass",
+                "tls-client-key-file-pass",
+            ]
+            .iter()
+            .any(|p| name(i, p))
+            {
+                hide.push(i + 1);
+            }
+            i += 2;
+        }
+    } else if name(0, "migrate") {
+        if let Some(i) = (6..argv.len()).find(|&i| name(i, "auth")) {
+            hide.push(i + 1);
+        } else if let Some(i) = (6..argv.len()).find(|&i| name(i, "auth2")) {
+            hide.extend([i + 1, i + 2]);
+        }
+    }
+    hide.retain(|&i| i < argv.len());
+    if hide.is_empty() {
+        return std::borrow::Cow::Borrowed(argv);
+    }
+    let mut out = argv.to_vec();
+    for i in hide {
+        out[i] = Bytes::from_static(b"(redacted)");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

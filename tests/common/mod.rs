@@ -33,6 +33,22 @@ impl Drop for Server {
     }
 }
 
+/// Servers started by tests die with the thread that started them (Linux's parent-death
+/// signal), even when a test process is killed or a thread-local holding one is never
+/// dropped: no test server outlives its test.
+fn die_with_test(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which
+    // is async-signal-safe and touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd
+}
+
 pub fn free_port() -> u16 {
     // Ask the kernel for a free port; the tiny window before the server binds is covered by
     // retrying the start.
@@ -98,7 +114,7 @@ impl DirServer {
                 all.extend(["--save", "", "--daemonize", "no"]);
             }
             all.extend(args);
-            let mut child = Command::new(bin)
+            let mut child = die_with_test(&mut Command::new(bin))
                 .args(&all)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -190,7 +206,7 @@ impl Server {
             if !redis {
                 cmd.env("RUST_LOG", "warn");
             }
-            let mut child = cmd.spawn().expect("spawn server");
+            let mut child = die_with_test(&mut cmd).spawn().expect("spawn server");
             if wait_ready(&mut child, port) {
                 return Server {
                     child,

@@ -1620,17 +1620,7 @@ fn change_counter_moves_as_redis() {
         ],
         &["GEORADIUS", "nokey", "0", "0", "1", "km", "STORE", "d1"],
     ];
-    let mut fm = d.fm.raw();
-    let mut rs = d.rs.raw();
-    let field = "rdb_changes_since_last_save";
-    for s in steps {
-        d.cmd(s);
-        assert_eq!(
-            common::info_field(&mut fm, field),
-            common::info_field(&mut rs, field),
-            "after {s:?}"
-        );
-    }
+    d.script_with_info(steps, "rdb_changes_since_last_save");
 }
 
 /// WATCH sees geo writes when Redis does: GEOADD that changed the set, a stored search's

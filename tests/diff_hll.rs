@@ -547,17 +547,7 @@ fn change_counter_moves_as_redis() {
         &["SET", "s", "x"],
         &["PFADD", "s", "a"],
     ];
-    let mut fm = d.fm.raw();
-    let mut rs = d.rs.raw();
-    let field = "rdb_changes_since_last_save";
-    for s in steps {
-        d.cmd(s);
-        assert_eq!(
-            common::info_field(&mut fm, field),
-            common::info_field(&mut rs, field),
-            "after {s:?}"
-        );
-    }
+    d.script_with_info(steps, "rdb_changes_since_last_save");
 }
 
 /// WATCH sees a HyperLogLog modified when Redis does: PFADD that raised a register, PFCOUNT

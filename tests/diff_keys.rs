@@ -2,7 +2,7 @@
 //! the same commands against ferrymq and redis-server, replies compared byte for byte.
 
 mod common;
-use common::{Diff, info_field};
+use common::Diff;
 use proptest::prelude::*;
 
 #[test]
@@ -696,17 +696,7 @@ fn change_counter_moves_as_redis() {
         &["FLUSHALL"],
         &["FLUSHALL"],
     ];
-    let mut fm = d.fm.raw();
-    let mut rs = d.rs.raw();
-    let field = "rdb_changes_since_last_save";
-    for s in steps {
-        d.cmd(s);
-        assert_eq!(
-            info_field(&mut fm, field),
-            info_field(&mut rs, field),
-            "after {s:?}"
-        );
-    }
+    d.script_with_info(steps, "rdb_changes_since_last_save");
 }
 
 /// SWAPDB dooms a transaction watching a key that exists in either database (a key that

@@ -509,6 +509,21 @@ impl Diff {
         }
     }
 
+    /// Run a script of commands, each compared, and after each step compare INFO's `field` on
+    /// both servers too (read on other connections).
+    pub fn script_with_info(&mut self, cmds: &[&[&str]], field: &str) {
+        let mut fm = self.fm.raw();
+        let mut rs = self.rs.raw();
+        for c in cmds {
+            self.cmd(c);
+            assert_eq!(
+                info_field(&mut fm, field),
+                info_field(&mut rs, field),
+                "{field} after {c:?}"
+            );
+        }
+    }
+
     /// Compare the raw replies to raw bytes sent to both (protocol-level checks).
     pub fn raw(&mut self, bytes: &[u8]) -> Vec<u8> {
         self.redis.send_raw(bytes);

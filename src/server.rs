@@ -213,6 +213,12 @@ impl Shared {
     pub fn apply_config(&self) {
         let c = self.config.read();
         self.store.notifier().set_flags(c.notify_keyspace_events());
+        let policy = c.get("maxmemory-policy").unwrap_or_default();
+        self.store.set_access_policy(crate::store::access::Policy {
+            lfu: policy.ends_with("-lfu"),
+            log_factor: c.get_i64("lfu-log-factor").clamp(0, i32::MAX as i64) as u32,
+            decay_time: c.get_i64("lfu-decay-time").clamp(0, i32::MAX as i64) as u32,
+        });
         let pass = c.get("requirepass").unwrap_or_default();
         self.acl.apply_requirepass(&pass);
         *self.cached.requirepass.write() = if pass.is_empty() {

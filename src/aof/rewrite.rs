@@ -300,7 +300,7 @@ impl Capture {
                 continue;
             }
             cmds.clear();
-            v.rewrite(&key.1, &mut cmds);
+            v.value.rewrite(&key.1, &mut cmds);
             for c in &cmds {
                 self.emit(Some(key.0), c);
             }

@@ -76,7 +76,7 @@ fn snapshot(shared: &Shared) -> Vec<String> {
         keys.sort();
         for k in keys {
             let mut cmds = Vec::new();
-            db.map[k].rewrite(k, &mut cmds);
+            db.map[k].value.rewrite(k, &mut cmds);
             out.push(format!("{i} {cmds:?} ttl={:?}", db.expire_at(k)));
         }
     }

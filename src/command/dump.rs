@@ -40,8 +40,8 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 // RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 //
-// DEVIATION(redis): IDLETIME and FREQ are checked but have no effect (no per-key access clock
-// or counter is kept).
+// FREQ applies under an LFU policy and IDLETIME under any other, as in Redis; otherwise they are
+// checked and ignored.
 fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None::<i64>, None::<i64>);
@@ -116,7 +116,9 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             write = write.effect(argv);
         }
     }
-    let _ = (idle, freq);
+    let policy = db.access();
+    let word = policy.restored(freq.map(|f| f as u32), idle.map(|i| i as u64));
+    db.set_lru(key, word);
     ctx.wrote(write);
     Reply::Ok
 }

@@ -10,7 +10,6 @@ use crate::config::notify::GENERIC;
 use crate::error;
 use crate::protocol::Reply;
 use crate::pubsub::glob::glob_match;
-use crate::store::Value;
 
 // DEL key [key ...]   /   UNLINK key [key ...]
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -25,23 +24,24 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Int(n)
 }
 
-// EXISTS key [key ...]
+// EXISTS key [key ...]: does not count as an access (OBJECT IDLETIME keeps running).
 fn exists(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     Reply::Int(args[1..].iter().filter(|k| db.contains(k)).count() as i64)
 }
 
-// TOUCH key [key ...]
+// TOUCH key [key ...]: counts as an access.
 fn touch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    exists(ctx, args)
+    let db = ctx.db();
+    Reply::Int(args[1..].iter().filter(|k| db.get(k).is_some()).count() as i64)
 }
 
 // TYPE key
 fn type_cmd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let t = ctx
         .db()
-        .get(&args[1])
-        .map(|v| v.type_name())
+        .peek(&args[1])
+        .map(|e| e.value.type_name())
         .unwrap_or("none");
     Reply::status(t)
 }
@@ -483,7 +483,7 @@ fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 /// TTL family: `ms` selects milliseconds, `absolute` the *EXPIRETIME forms.
 fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], ms: bool, absolute: bool) -> Reply {
     let db = ctx.db();
-    if db.get(&args[1]).is_none() {
+    if db.peek(&args[1]).is_none() {
         return Reply::Int(-2);
     }
     let Some(at) = db.expire_at(&args[1]) else {
@@ -527,41 +527,48 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
 }
 
-fn object_value(ctx: &mut Ctx, key: &[u8]) -> Option<Value> {
-    ctx.db().get(key).cloned()
-}
-
-// OBJECT ENCODING key
+// OBJECT ENCODING key (OBJECT's lookups do not count as an access)
 fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match ctx.db().get(&args[2]) {
-        Some(v) => Reply::bulk_str(v.encoding()),
+    match ctx.db().peek(&args[2]) {
+        Some(e) => Reply::bulk_str(e.value.encoding()),
         None => Reply::Null,
     }
 }
 
 // OBJECT FREQ key
 fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    if object_value(ctx, &args[2]).is_none() {
+    let db = ctx.db();
+    let policy = db.access();
+    let Some(e) = db.peek(&args[2]) else {
         return Reply::Null;
+    };
+    if !policy.lfu {
+        return Reply::error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
     }
-    Reply::error(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-    )
+    Reply::Int(policy.decayed(e.lru) as i64)
 }
 
 // OBJECT IDLETIME key
-// DEVIATION(redis): ferrymq does not keep a per-key access clock; idle time is reported as 0.
 fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match ctx.db().get(&args[2]) {
-        Some(_) => Reply::Int(0),
-        None => Reply::Null,
+    let db = ctx.db();
+    let policy = db.access();
+    let Some(e) = db.peek(&args[2]) else {
+        return Reply::Null;
+    };
+    if policy.lfu {
+        return Reply::error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
     }
+    Reply::Int((crate::store::access::idle_ms(e.lru) / 1000) as i64)
 }
 
 // OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    match ctx.db().get(&args[2]) {
-        Some(v) => Reply::Int(v.refcount()),
+    match ctx.db().peek(&args[2]) {
+        Some(e) => Reply::Int(e.value.refcount()),
         None => Reply::Null,
     }
 }

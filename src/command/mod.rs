@@ -681,7 +681,7 @@ impl Ctx<'_> {
             // keys": an empty list, hash, set or sorted set is the same as no key.
             for p in positions {
                 let key = &argv[p];
-                let empty = match store.dbs[db].map.get(&key[..]) {
+                let empty = match store.dbs[db].map.get(&key[..]).map(|e| &e.value) {
                     Some(Value::List(l)) => l.is_empty(),
                     Some(Value::Hash(h)) => h.is_empty(),
                     Some(Value::Set(s)) => s.is_empty(),

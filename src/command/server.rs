@@ -596,19 +596,21 @@ fn latency_stats(out: &mut String, percentiles: &str) {
 /// DEBUG OBJECT key: `Value at:<addr> refcount:<n> encoding:<enc> serializedlength:<n>
 /// lru:<clock> lru_seconds_idle:<n>`, plus the quicklist layout for lists, as Redis 7.0 prints
 /// it. DEVIATION(redis): the address is the value's own in ferrymq's memory;
-/// `serializedlength` and the list layout are computed (see `store::debug_object`); no access
-/// clock is kept per key, so `lru` is the current LRU clock and `lru_seconds_idle` 0.
+/// `serializedlength` and the list layout are computed (see `store::debug_object`). `lru` is
+/// the key's access word and `lru_seconds_idle` its age read as an LRU clock, as Redis prints
+/// them (under an LFU policy the figure is as meaningless as Redis's).
 fn debug_object(ctx: &mut Ctx, key: &Bytes) -> Reply {
     let fill = crate::num::string2ll(ctx.shared.config_str("list-max-listpack-size").as_bytes())
         .unwrap_or(-2);
     let compressed = ctx.shared.config_str("list-compress-depth") != "0";
     let db = ctx.db();
-    let Some(v) = db.get(key) else {
+    let Some(e) = db.peek(key) else {
         return Reply::error(error::NO_SUCH_KEY);
     };
-    let lru = (crate::store::unix_ms() / 1000) & ((1 << 24) - 1);
+    let (v, lru) = (&e.value, e.lru);
+    let idle = crate::store::access::idle_ms(lru) / 1000;
     let mut line = format!(
-        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:0",
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
         v as *const _,
         v.refcount(),
         v.encoding(),
@@ -741,9 +743,9 @@ fn memory_usage(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
     }
     let key = &args[2];
-    match ctx.db().get(key) {
-        // Key bytes + its Bytes handle + the dict slot + the value.
-        Some(v) => Reply::Int((key.len() + 32 + 16 + v.mem_usage()) as i64),
+    match ctx.db().peek(key) {
+        // Key bytes + its Bytes handle + the dict slot + the access word + the value.
+        Some(e) => Reply::Int((key.len() + 32 + 16 + 8 + e.value.mem_usage()) as i64),
         None => Reply::Null,
     }
 }

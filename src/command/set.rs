@@ -289,7 +289,7 @@ fn load_sets<'a>(db: &'a mut Db, keys: &[Bytes]) -> Result<Vec<Option<&'a Set>>,
     }
     Ok(keys
         .iter()
-        .map(|k| match db.map.get(&k[..]) {
+        .map(|k| match db.map.get(&k[..]).map(|e| &e.value) {
             Some(Value::Set(s)) => Some(s),
             _ => None,
         })

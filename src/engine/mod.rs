@@ -37,11 +37,12 @@ pub mod watch;
 
 use bytes::Bytes;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::aof::AofSink;
 use crate::config::notify;
 use crate::notify::Notifier;
-use crate::store::{Keyspace, unix_ms};
+use crate::store::{Keyspace, access, unix_ms};
 use blocking::Blocking;
 use effects::{EffectsConsumer, EffectsLog};
 
@@ -72,6 +73,11 @@ pub struct StoreInner {
     pub active_expire_enabled: bool,
     /// CLIENT PAUSE (shared with [`Store::pause`]): no key expires while it lasts.
     pub pause: Arc<Pause>,
+    /// `maxmemory-policy` and the LFU parameters, packed ([`access::Policy::pack`]); the
+    /// config writes it without the lock (shared with [`Store::access_policy`]).
+    pub access_policy: Arc<AtomicU64>,
+    /// The word the keyspace's access policy was set from.
+    access_word: u64,
 }
 
 /// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
@@ -153,6 +159,8 @@ impl StoreInner {
             notify_flags: 0,
             active_expire_enabled: true,
             pause: Arc::default(),
+            access_policy: Arc::default(),
+            access_word: 0,
         }
     }
 
@@ -162,6 +170,11 @@ impl StoreInner {
         let paused = self.pause.active(now).is_some();
         self.keyspace.begin_command(db, now, paused);
         self.refresh_notify();
+        let w = self.access_policy.load(Relaxed);
+        if w != self.access_word {
+            self.access_word = w;
+            self.keyspace.set_access(access::Policy::unpack(w));
+        }
     }
 
     /// Pick up a change of `notify-keyspace-events` (one atomic load when nothing changed).
@@ -361,6 +374,8 @@ pub struct Store {
     notifier: Arc<Notifier>,
     /// CLIENT PAUSE, readable without the lock.
     pause: Arc<Pause>,
+    /// The packed access policy, writable without the lock.
+    access_policy: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -370,6 +385,7 @@ impl Store {
         Store {
             notifier: inner.notify.clone(),
             pause: inner.pause.clone(),
+            access_policy: inner.access_policy.clone(),
             inner: parking_lot::Mutex::new(inner),
         }
     }
@@ -377,6 +393,12 @@ impl Store {
     /// The keyspace-notification settings (see `crate::notify`).
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// Set how keys keep their access word (from `maxmemory-policy` and the LFU parameters);
+    /// the store picks it up at its next command.
+    pub fn set_access_policy(&self, p: crate::store::access::Policy) {
+        self.access_policy.store(p.pack(), Relaxed);
     }
 
     /// CLIENT PAUSE state.

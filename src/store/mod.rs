@@ -12,6 +12,7 @@
 //!   engine asked for them ([`Keyspace::track_events`]) and taken in order
 //!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
+pub mod access;
 pub mod debug_object;
 pub mod geohash;
 pub mod hash;
@@ -69,6 +70,7 @@ pub fn resync_clock() {
     let since = a.base.elapsed().as_micros() as i64;
     a.offset_us
         .store(unix_us() - since, std::sync::atomic::Ordering::Relaxed);
+    access::refresh();
 }
 
 /// Unix milliseconds at monotonic time `t` (as of the last [`resync_clock`]).
@@ -107,9 +109,16 @@ impl KeyEvent {
 const TRACK_EXPIRED: u8 = 1;
 const TRACK_NEW: u8 = 2;
 
+/// A key's value and its access word (see [`access`]).
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: Value,
+    pub lru: u32,
+}
+
 #[derive(Default)]
 pub struct Db {
-    pub map: Dict<Bytes, Value>,
+    pub map: Dict<Bytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
     expires: Dict<Bytes, i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
@@ -128,6 +137,8 @@ pub struct Db {
     /// Clients are paused (CLIENT PAUSE): reads treat expired keys as missing but leave them
     /// in place, as Redis does, so nothing is deleted (nor propagated) during a pause.
     keep_expired: bool,
+    /// How access words are kept (LRU clock or LFU counter).
+    access: access::Policy,
 }
 
 impl Db {
@@ -148,19 +159,42 @@ impl Db {
         }
     }
 
-    /// Look a key up for reading or writing, removing it first if it has expired.
+    /// Look a key up for reading or writing, removing it first if it has expired. Records the
+    /// access (Redis's lookupKey); [`Db::peek`] does not.
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        if !self.expires.is_empty() && self.lookup_expired(key) {
-            return None;
-        }
-        self.map.get(key)
+        self.get_mut(key).map(|v| &*v)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         if !self.expires.is_empty() && self.lookup_expired(key) {
             return None;
         }
-        self.map.get_mut(key)
+        let p = self.access;
+        self.map.get_mut(key).map(|e| {
+            e.lru = p.touched(e.lru);
+            &mut e.value
+        })
+    }
+
+    /// Look a key up without recording an access (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS,
+    /// OBJECT, MEMORY USAGE); an expired key is still removed.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        if !self.expires.is_empty() && self.lookup_expired(key) {
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    /// The access policy in force (OBJECT FREQ / IDLETIME, RESTORE).
+    pub fn access(&self) -> access::Policy {
+        self.access
+    }
+
+    /// Set the access word of a live key (RESTORE's IDLETIME/FREQ).
+    pub fn set_lru(&mut self, key: &[u8], word: u32) {
+        if let Some(e) = self.map.get_mut(key) {
+            e.lru = word;
+        }
     }
 
     /// A lookup's expiry check: true when `key` has expired and stays in place because clients
@@ -174,8 +208,9 @@ impl Db {
         false
     }
 
+    /// Whether `key` exists (expiring it first), without recording an access.
     pub fn contains(&mut self, key: &[u8]) -> bool {
-        self.get(key).is_some()
+        self.peek(key).is_some()
     }
 
     /// Whether `key` holds a value that has not expired at `now`, without expiring anything.
@@ -189,8 +224,9 @@ impl Db {
         if !self.expires.is_empty() && !self.expire_if_needed(key) {
             self.persist(key);
         }
+        let lru = self.access.fresh();
         match self.map.get_mut(&key[..]) {
-            Some(v) => *v = value,
+            Some(e) => *e = Entry { value, lru },
             None => self.insert_new(key, value),
         }
     }
@@ -200,8 +236,9 @@ impl Db {
         if !self.expires.is_empty() {
             self.expire_if_needed(key);
         }
+        let lru = self.access.fresh();
         match self.map.get_mut(&key[..]) {
-            Some(v) => *v = value,
+            Some(e) => *e = Entry { value, lru },
             None => self.insert_new(key, value),
         }
     }
@@ -212,7 +249,8 @@ impl Db {
         if self.track & TRACK_NEW != 0 {
             self.events.push((KeyEvent::New, k.clone()));
         }
-        self.map.insert(k, value);
+        let lru = self.access.fresh();
+        self.map.insert(k, Entry { value, lru });
     }
 
     /// The value at `key`, created with `make` when absent (the key is copied).
@@ -226,8 +264,12 @@ impl Db {
         }
         if !self.map.contains_key(&key[..]) {
             self.insert_new(key, make());
+            return &mut self.map.get_mut(&key[..]).expect("just inserted").value;
         }
-        self.map.get_mut(&key[..]).expect("just inserted")
+        let p = self.access;
+        let e = self.map.get_mut(&key[..]).expect("present");
+        e.lru = p.touched(e.lru);
+        &mut e.value
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
@@ -237,7 +279,7 @@ impl Db {
             }
             self.persist(key);
         }
-        self.map.remove(key)
+        self.map.remove(key).map(|e| e.value)
     }
 
     /// Remove `key` whatever its TTL (Redis's dbDelete): a key past its TTL is deleted, not
@@ -247,7 +289,7 @@ impl Db {
         if !self.expires.is_empty() {
             self.persist(key);
         }
-        self.map.remove(key)
+        self.map.remove(key).map(|e| e.value)
     }
 
     /// TTL in ms (absolute unix ms) of a live key.
@@ -321,6 +363,13 @@ impl Keyspace {
         if let Some(d) = self.dbs.get_mut(db) {
             d.now = now;
             d.keep_expired = paused;
+        }
+    }
+
+    /// How the databases keep access words from now on.
+    pub fn set_access(&mut self, p: access::Policy) {
+        for d in &mut self.dbs {
+            d.access = p;
         }
     }
 

@@ -345,7 +345,7 @@ pub fn write_file(dbs: &[super::Db], functions: &[Bytes], enc: &Encodings, now: 
             }
             // The type byte, then the key, then the value's body.
             value.clear();
-            write_value(&mut value, v, enc);
+            write_value(&mut value, &v.value, enc);
             out.push(value[0]);
             write_string(&mut out, k, enc);
             out.extend_from_slice(&value[1..]);

@@ -26,7 +26,7 @@ use crate::error;
 use crate::protocol::Reply;
 use crate::store::stream::{
     AppendError, ClaimOptions, ClaimOutcome, EntryRef, INVALID_ENTRIES_READ, IdSpec, NodeLimits,
-    Stream, StreamId, Trim, TrimKind,
+    RefPolicy, Stream, StreamId, Trim, TrimKind,
 };
 use crate::store::{Db, Value, unix_ms};
 
@@ -38,6 +38,8 @@ const ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
 const EXHAUSTED: &str =
     "ERR The stream has exhausted the last possible ID, unable to add more items";
 const TOO_LARGE: &str = "ERR Elements are too large to be stored";
+const NUMIDS_POSITIVE: &str = "ERR Number of IDs must be a positive integer";
+const NUMIDS_MISMATCH: &str = "ERR The `numids` parameter must match the number of arguments";
 const MAXLEN_MINID: &str =
     "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
 const MAXLEN_NEG: &str = "ERR The MAXLEN argument must be >= 0.";
@@ -208,6 +210,8 @@ struct TrimArgs {
     approx_idx: Option<usize>,
     limit_idx: Option<usize>,
     nomkstream: bool,
+    /// KEEPREF / DELREF / ACKED (Redis 8.2).
+    refs: RefPolicy,
     /// XADD: index of the ID argument.
     id_idx: usize,
     id: IdSpec,
@@ -220,6 +224,7 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<T
         approx_idx: None,
         limit_idx: None,
         nomkstream: false,
+        refs: RefPolicy::KeepRef,
         id_idx: 0,
         id: IdSpec::Auto,
     };
@@ -271,6 +276,8 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<T
             i += 1;
         } else if xadd && is(opt, "nomkstream") {
             out.nomkstream = true;
+        } else if let Some(r) = ref_policy(opt) {
+            out.refs = r;
         } else if xadd {
             out.id = StreamId::parse_xadd(opt)
                 .filter(|s| *s != IdSpec::Auto)
@@ -310,6 +317,54 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<T
         limit: limit as u64,
     });
     Ok(out)
+}
+
+/// KEEPREF / DELREF / ACKED.
+fn ref_policy(opt: &[u8]) -> Option<RefPolicy> {
+    if is(opt, "keepref") {
+        Some(RefPolicy::KeepRef)
+    } else if is(opt, "delref") {
+        Some(RefPolicy::DelRef)
+    } else if is(opt, "acked") {
+        Some(RefPolicy::Acked)
+    } else {
+        None
+    }
+}
+
+/// `[KEEPREF | DELREF | ACKED] IDS numids id [id ...]` in any order from `args[start..]`
+/// (XDELEX, XACKDEL).
+fn parse_ids_block(args: &[Bytes], start: usize) -> Result<(RefPolicy, Vec<StreamId>), Reply> {
+    let mut refs = RefPolicy::KeepRef;
+    let mut ids: Option<Vec<StreamId>> = None;
+    let mut j = start;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if let Some(r) = ref_policy(&args[j]) {
+            refs = r;
+            j += 1;
+        } else if is(&args[j], "ids") && more >= 1 && ids.is_none() {
+            let n = crate::protocol::request::parse_i64(&args[j + 1])
+                .filter(|&n| n > 0)
+                .ok_or_else(|| Reply::error(NUMIDS_POSITIVE))?;
+            if n as u64 > (more - 1) as u64 {
+                return Err(Reply::error(NUMIDS_MISMATCH));
+            }
+            let n = n as usize;
+            let mut v = Vec::with_capacity(n);
+            for a in &args[j + 2..j + 2 + n] {
+                v.push(strict_id(a)?);
+            }
+            ids = Some(v);
+            j += 2 + n;
+        } else {
+            return Err(Reply::error(error::SYNTAX));
+        }
+    }
+    match ids {
+        Some(v) => Ok((refs, v)),
+        None => Err(Reply::error(error::SYNTAX)),
+    }
 }
 
 /// The argv to replay after an approximate trim: `~` becomes `=`, the threshold becomes what
@@ -395,7 +450,7 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             });
         }
     };
-    let trimmed = t.trim.map_or(0, |trim| s.trim(trim));
+    let trimmed = t.trim.map_or(0, |trim| s.trim_with(trim, t.refs));
     let effect = rewrite_trim(args, &t, s, Some(id));
     let mut w = Write::key(key).effect(effect).wakes().event(STREAM, "xadd");
     if trimmed > 0 {
@@ -415,7 +470,7 @@ fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         None => return Reply::Int(0),
     };
     let trim = t.trim.expect("strategy required");
-    let deleted = s.trim(trim);
+    let deleted = s.trim_with(trim, t.refs);
     if deleted > 0 {
         let mut w = Write::key(key)
             .changes(deleted as usize)
@@ -505,6 +560,61 @@ fn xdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.wrote(Write::key(&args[1]).changes(n).event(STREAM, "xdel"));
     }
     Reply::Int(n as i64)
+}
+
+// XDELEX key [KEEPREF | DELREF | ACKED] IDS numids id [id ...]
+fn xdelex(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (refs, ids) = tri!(parse_ids_block(args, 2));
+    let Some(s) = tri!(stream_mut(ctx.db(), &args[1])) else {
+        return Reply::Array(ids.iter().map(|_| Reply::Int(-1)).collect());
+    };
+    let codes: Vec<i64> = ids.iter().map(|id| s.delete_with(*id, refs)).collect();
+    let deleted = codes.iter().filter(|&&c| c == 1).count();
+    if deleted > 0 || refs == RefPolicy::DelRef {
+        let mut w = Write::key(&args[1]).changes(deleted);
+        if deleted > 0 {
+            w = w.event(STREAM, "xdel");
+        }
+        ctx.wrote(w.del_if_gone());
+    }
+    Reply::Array(codes.into_iter().map(Reply::Int).collect())
+}
+
+// XACKDEL key group [KEEPREF | DELREF | ACKED] IDS numids id [id ...]
+fn xackdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (refs, ids) = tri!(parse_ids_block(args, 3));
+    let none = || Reply::Array(ids.iter().map(|_| Reply::Int(-1)).collect());
+    let Some(s) = tri!(stream_mut(ctx.db(), &args[1])) else {
+        return none();
+    };
+    if s.group(&args[2]).is_none() {
+        return none();
+    }
+    let (mut acked, mut deleted) = (0, 0);
+    let mut codes = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if !s.group_mut(&args[2]).is_some_and(|g| g.ack(*id)) {
+            codes.push(-1);
+            continue;
+        }
+        acked += 1;
+        let code = match s.delete_with(*id, refs) {
+            2 => 2,
+            c => {
+                deleted += (c == 1) as usize;
+                1
+            }
+        };
+        codes.push(code);
+    }
+    if acked > 0 {
+        let mut w = Write::key(&args[1]).changes(acked + deleted);
+        if deleted > 0 {
+            w = w.event(STREAM, "xdel");
+        }
+        ctx.wrote(w);
+    }
+    Reply::Array(codes.into_iter().map(Reply::Int).collect())
 }
 
 // XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]
@@ -1725,6 +1835,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(1, 1, 1)
         .group("stream")
         .doc("Delete entries from a stream.", "5.0.0"),
+    CommandSpec::new("xdelex", -5, WRITE | FAST, xdelex)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Deletes one or multiple entries from the stream.",
+            "8.2.0",
+        ),
+    CommandSpec::new("xackdel", -6, WRITE | FAST, xackdel)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Acknowledges and conditionally deletes one or multiple entries for a stream consumer group.",
+            "8.2.0",
+        ),
     CommandSpec::new("xtrim", -4, WRITE, xtrim)
         .keys(1, 1, 1)
         .group("stream")

@@ -907,6 +907,19 @@ pub enum AppendError {
     TooLarge,
 }
 
+/// What deleting or trimming entries does to the consumer groups' references to them
+/// (Redis 8.2's KEEPREF / DELREF / ACKED).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum RefPolicy {
+    /// Delete the entries; pending lists keep their references (XDEL's behaviour).
+    #[default]
+    KeepRef,
+    /// Delete the entries and remove them from every group's pending list.
+    DelRef,
+    /// Delete only entries every group has delivered and acknowledged.
+    Acked,
+}
+
 /// Trim strategy of XADD / XTRIM.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TrimKind {
@@ -1192,6 +1205,148 @@ impl Stream {
     /// XDEL one ID: true if a live entry was deleted. Updates the recorded
     /// first ID and the maximal deleted ID as Redis does.
     pub fn delete(&mut self, id: StreamId) -> bool {
+        self.remove_live(id, true)
+    }
+
+    /// Whether some consumer group still needs entry `id`: it is pending there, or the group
+    /// has not delivered that far yet (Redis 8.2's ACKED rule).
+    pub fn referenced(&self, id: StreamId) -> bool {
+        self.groups
+            .values()
+            .any(|g| g.last_id < id || g.pel.contains_key(&id))
+    }
+
+    /// Remove `id` from every group's pending list (DELREF); how many lists held it.
+    pub fn drop_refs(&mut self, id: StreamId) -> usize {
+        self.groups
+            .values_mut()
+            .map(|g| g.ack(id))
+            .filter(|&a| a)
+            .count()
+    }
+
+    /// XDELEX for one ID: -1 when no such entry, 1 when deleted, 2 when ACKED kept it because
+    /// a group still needs it. DELREF drops the groups' references even when the entry itself
+    /// is already gone.
+    pub fn delete_with(&mut self, id: StreamId, refs: RefPolicy) -> i64 {
+        if !self.contains(id) {
+            if refs == RefPolicy::DelRef {
+                self.drop_refs(id);
+            }
+            return -1;
+        }
+        match refs {
+            RefPolicy::Acked if self.referenced(id) => 2,
+            _ => {
+                self.delete(id);
+                if refs == RefPolicy::DelRef {
+                    self.drop_refs(id);
+                }
+                1
+            }
+        }
+    }
+
+    /// The live IDs of the node keyed `master`, ascending.
+    fn node_live_ids(&self, master: StreamId) -> Vec<StreamId> {
+        let Some(node) = self.nodes.get(&master) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(node.live as usize);
+        let mut p = node.hdr_len as usize;
+        while p < node.buf.len() {
+            let e = node.decode(master, p);
+            if e.flags & FLAG_DELETED == 0 {
+                out.push(e.id);
+            }
+            p = e.next;
+        }
+        out
+    }
+
+    /// XADD/XTRIM trimming with a reference policy (Redis 8.2): KEEPREF is [`Stream::trim`];
+    /// DELREF also removes the trimmed entries from every group's pending list; ACKED trims
+    /// only entries no group needs any more, passing over the others (with `~`, only whole
+    /// nodes of such entries, stopping at the first node that holds a needed one).
+    pub fn trim_with(&mut self, trim: Trim, refs: RefPolicy) -> u64 {
+        if refs == RefPolicy::KeepRef {
+            return self.trim(trim);
+        }
+        let mut deleted: u64 = 0;
+        let drop = |s: &mut Stream, id: StreamId| {
+            s.remove_live(id, false);
+            if refs == RefPolicy::DelRef {
+                s.drop_refs(id);
+            }
+        };
+        if trim.approx {
+            loop {
+                if let TrimKind::MaxLen(max) = trim.kind
+                    && self.length <= max
+                {
+                    break;
+                }
+                let Some((&master, node)) = self.nodes.iter().next() else {
+                    break;
+                };
+                let entries = u64::from(node.live);
+                if trim.limit != 0 && deleted + entries > trim.limit {
+                    break;
+                }
+                let whole = match trim.kind {
+                    TrimKind::MaxLen(max) => self.length - entries >= max,
+                    TrimKind::MinId(min) => node.last < min,
+                };
+                if !whole {
+                    break;
+                }
+                let ids = self.node_live_ids(master);
+                if refs == RefPolicy::Acked && ids.iter().any(|id| self.referenced(*id)) {
+                    break;
+                }
+                if ids.is_empty() {
+                    self.nodes.remove(&master);
+                    continue;
+                }
+                for id in ids {
+                    drop(self, id);
+                    deleted += 1;
+                }
+            }
+            return deleted;
+        }
+        let mut from = StreamId::MIN;
+        loop {
+            if let TrimKind::MaxLen(max) = trim.kind
+                && self.length <= max
+            {
+                break;
+            }
+            let Some(id) = self.range(from, StreamId::MAX).next().map(|e| e.id) else {
+                break;
+            };
+            if let TrimKind::MinId(min) = trim.kind
+                && id >= min
+            {
+                break;
+            }
+            if refs == RefPolicy::Acked && self.referenced(id) {
+                match id.incr() {
+                    Some(next) => from = next,
+                    None => break,
+                }
+                continue;
+            }
+            drop(self, id);
+            deleted += 1;
+            from = id;
+        }
+        deleted
+    }
+
+    /// Remove the live entry `id` (false if there is none); `note_max`: record it as the
+    /// greatest deleted ID (XDEL does, trimming does not).
+    fn remove_live(&mut self, id: StreamId, note_max: bool) -> bool {
         let Some(master) = self.node_for(id).map(|(m, _)| m) else {
             return false;
         };
@@ -1209,7 +1364,7 @@ impl Stream {
             node.live -= 1;
         }
         self.length -= 1;
-        if id > self.max_deleted_entry_id {
+        if note_max && id > self.max_deleted_entry_id {
             self.max_deleted_entry_id = id;
         }
         if self.length == 0 {

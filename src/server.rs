@@ -800,6 +800,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         )));
     }
     tokio::spawn(cron(shared.clone()));
+    tokio::spawn(timers(shared.clone()));
     tokio::spawn(memory_sampler(shared.clone()));
     tokio::spawn(signals(shared.clone()));
     info!(
@@ -926,6 +927,36 @@ async fn cron(shared: Arc<Shared>) {
         }
         if shared.maxmemory() == 0 {
             shared.sample_memory();
+        }
+    }
+}
+
+/// Signal the keys whose timers are due (see `engine::timers`), then serve their waiters.
+/// Sleeps until the earliest timer, or until an earlier one is added.
+async fn timers(shared: Arc<Shared>) {
+    let notify = shared.store.timer_notify().clone();
+    loop {
+        let next = shared.store.lock().timers.next();
+        let wait = match next {
+            Some(at) => {
+                let ms = (at - crate::store::unix_ms()).max(0) as u64;
+                Duration::from_millis(ms)
+            }
+            None => Duration::from_secs(3600),
+        };
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = notify.notified() => continue,
+            }
+        }
+        let mut store = shared.store.lock();
+        let due = store.timers.take_due(crate::store::unix_ms());
+        for (db, key) in &due {
+            store.blocking.signal_ready(*db, key);
+        }
+        if store.blocking.has_ready() {
+            crate::command::serve_ready_keys(&shared, &mut store);
         }
     }
 }

@@ -883,16 +883,26 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut served = Vec::new();
     let mut effects: Vec<Vec<Bytes>> = Vec::new();
     let mut new_consumer_in = Vec::new();
+    // Broker policy: keys whose deliveries start a visibility timeout, entries to dead-letter,
+    // keys with redeliveries (for their events).
+    let mut visibility: Vec<(Bytes, u64)> = Vec::new();
+    let mut dead: Vec<DeadLetter> = Vec::new();
+    let mut redelivered_in: Vec<Bytes> = Vec::new();
     for (k, f) in keys.iter().zip(&from) {
         let s = match tri!(stream_mut(ctx.db(), k)) {
             Some(s) => s,
             None => continue,
         };
         // Redis looks the consumer up (creating it) only when it serves this stream now: a
-        // `>` read with nothing new leaves the group untouched.
+        // `>` read with nothing new leaves the group untouched. Under a visibility timeout, an
+        // entry due for redelivery counts as something to serve.
         let servable = match *f {
             ReadFrom::After(_) => true,
-            ReadFrom::New => !s.is_empty() && s.last_valid_id() > s.group(&group).unwrap().last_id,
+            ReadFrom::New => {
+                let g = s.group(&group).unwrap();
+                (!s.is_empty() && s.last_valid_id() > g.last_id)
+                    || (!r.noack && g.next_redelivery().is_some_and(|t| t <= now))
+            }
         };
         if !servable {
             continue;
@@ -924,14 +934,35 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 served.push((k.clone(), Reply::Array(out)));
             }
             ReadFrom::New => {
-                let last = g.last_id;
-                if s.is_empty() || s.last_valid_id() <= last {
+                let take = if count == 0 { usize::MAX } else { count };
+                let mut out = Vec::new();
+                let policy = g.policy().cloned();
+                if let Some(p) = policy.as_ref().filter(|p| p.visibility_ms > 0 && !r.noack) {
+                    redeliver(
+                        s,
+                        (k, &group, &consumer),
+                        p,
+                        now,
+                        take,
+                        &mut out,
+                        &mut effects,
+                        &mut dead,
+                    );
+                    if !out.is_empty() {
+                        redelivered_in.push(k.clone());
+                    }
+                    visibility.push((k.clone(), p.visibility_ms));
+                }
+                let last = s.group(&group).unwrap().last_id;
+                let take = take - out.len();
+                if take == 0 || s.is_empty() || s.last_valid_id() <= last {
+                    if !out.is_empty() {
+                        served.push((k.clone(), Reply::Array(out)));
+                    }
                     continue;
                 }
                 let Some(start) = last.incr() else { continue };
-                let take = if count == 0 { usize::MAX } else { count };
                 let mut ids = Vec::new();
-                let mut out = Vec::new();
                 for e in s.range(start, StreamId::MAX).take(take) {
                     ids.push(e.id);
                     out.push(entry_reply(&e));
@@ -983,23 +1014,391 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             }
         }
     }
+    // Entries over their delivery limit go to the dead-letter stream, in the same unit.
+    for d in dead {
+        dead_letter(ctx, d, &mut effects);
+    }
     // The deliveries replay as the claims they made (nothing at all when nothing was served).
     ctx.wrote(
         Write::unkeyed()
             .changes(!effects.is_empty() as usize)
             .effects(effects),
     );
+    for k in redelivered_in {
+        ctx.wrote(Write::key(&k).event(STREAM, "fmq-redeliver"));
+    }
     // A consumer created here counts as a change of its own, as in Redis.
     for k in new_consumer_in {
         ctx.wrote(Write::key(k).event(STREAM, "xgroup-createconsumer"));
+    }
+    // A delivery under a visibility timeout: readers blocked on the key are checked again
+    // when it passes.
+    let db = ctx.client.db;
+    for (k, vis) in &visibility {
+        ctx.store()
+            .timers
+            .add(now.saturating_add(*vis) as i64, db, k);
     }
     if !served.is_empty() {
         return read_reply(ctx, served);
     }
     if let Some(timeout) = r.block {
+        // Wake up when the first pending entry becomes visible again.
+        if !r.noack {
+            for (k, f) in keys.iter().zip(&from) {
+                if !matches!(f, ReadFrom::New) {
+                    continue;
+                }
+                let due = match stream_mut(ctx.db(), k) {
+                    Ok(Some(s)) => s.group(&group).and_then(|g| g.next_redelivery()),
+                    _ => None,
+                };
+                if let Some(due) = due {
+                    ctx.store().timers.add(due as i64, db, k);
+                }
+            }
+        }
         return ctx.block(args, keys.to_vec(), timeout, Reply::NullArray);
     }
     Reply::NullArray
+}
+
+/// An entry leaving its group for the dead-letter stream.
+struct DeadLetter {
+    dlq: Bytes,
+    key: Bytes,
+    group: Bytes,
+    id: StreamId,
+    fields: Vec<(Bytes, Bytes)>,
+    consumer: Bytes,
+    deliveries: u64,
+}
+
+/// Under a visibility timeout: deliver again (to `consumer`, up to `take`) the pending entries
+/// whose timeout passed, oldest delivery first; entries already delivered `max_deliveries`
+/// times are acknowledged and queued for the dead-letter stream instead; entries deleted from
+/// the stream leave the pending list.
+#[allow(clippy::too_many_arguments)]
+fn redeliver(
+    s: &mut Stream,
+    (key, group, consumer): (&Bytes, &Bytes, &Bytes),
+    p: &crate::store::stream::GroupPolicy,
+    now: u64,
+    take: usize,
+    out: &mut Vec<Reply>,
+    effects: &mut Vec<Vec<Bytes>>,
+    dead: &mut Vec<DeadLetter>,
+) {
+    // Entries dead-lettered or gone do not count against COUNT: look a little further.
+    let due = s
+        .group(group)
+        .unwrap()
+        .due_for_redelivery(now, take.saturating_mul(2).max(16));
+    for id in due {
+        if out.len() >= take {
+            break;
+        }
+        let Some(pe) = s.group(group).unwrap().pending(id) else {
+            continue;
+        };
+        let entry = s.get(id).map(|e| (entry_reply(&e), e.to_entry()));
+        let ack = || vec![b("XACK"), key.clone(), group.clone(), id.to_bytes()];
+        let Some((reply, entry)) = entry else {
+            s.group_mut(group).unwrap().ack(id);
+            effects.push(ack());
+            continue;
+        };
+        if p.max_deliveries > 0
+            && pe.delivery_count >= p.max_deliveries
+            && let Some(dlq) = &p.dead_letter
+        {
+            s.group_mut(group).unwrap().ack(id);
+            effects.push(ack());
+            dead.push(DeadLetter {
+                dlq: dlq.clone(),
+                key: key.clone(),
+                group: group.clone(),
+                id,
+                fields: entry.fields,
+                consumer: pe.consumer,
+                deliveries: pe.delivery_count,
+            });
+            continue;
+        }
+        let g = s.group_mut(group).unwrap();
+        let n = g.redeliver_to(id, consumer, now).unwrap_or(1);
+        let last = g.last_id;
+        effects.push(vec![
+            b("XCLAIM"),
+            key.clone(),
+            group.clone(),
+            consumer.clone(),
+            b("0"),
+            id.to_bytes(),
+            b("TIME"),
+            uint_bytes(now),
+            b("RETRYCOUNT"),
+            uint_bytes(n),
+            b("FORCE"),
+            b("JUSTID"),
+            b("LASTID"),
+            last.to_bytes(),
+        ]);
+        out.push(reply);
+    }
+}
+
+/// Metadata fields that lead a dead-lettered entry, before its own fields.
+const DLQ_FIELDS: [&str; 6] = [
+    "fmq-source",
+    "fmq-group",
+    "fmq-id",
+    "fmq-consumer",
+    "fmq-deliveries",
+    "fmq-reason",
+];
+
+/// Append a dead-lettered entry to its dead-letter stream (created if missing). A key of
+/// another type there leaves the entry where it was: pending again, delivered later.
+fn dead_letter(ctx: &mut Ctx, d: DeadLetter, effects: &mut Vec<Vec<Bytes>>) {
+    let limits = node_limits(ctx);
+    let meta = [
+        d.key.clone(),
+        d.group.clone(),
+        d.id.to_bytes(),
+        d.consumer.clone(),
+        uint_bytes(d.deliveries),
+        b("max-deliveries"),
+    ];
+    let mut pairs: Vec<(&[u8], &[u8])> = DLQ_FIELDS
+        .iter()
+        .zip(&meta)
+        .map(|(f, v)| (f.as_bytes(), &v[..]))
+        .collect();
+    pairs.extend(d.fields.iter().map(|(f, v)| (&f[..], &v[..])));
+    let db = ctx.db();
+    let created = !db.contains(&d.dlq);
+    let appended = match db.entry_or_insert_with(&d.dlq, || Value::Stream(Box::default())) {
+        Value::Stream(s) => s.append(IdSpec::Auto, &pairs, now_ms(), limits).ok(),
+        _ => None,
+    };
+    let Some(new_id) = appended else {
+        if created {
+            ctx.db().remove(&d.dlq);
+        }
+        // Put it back: the ACK recorded above is undone by a claim to the same consumer.
+        if let Ok(Some(s)) = stream_mut(ctx.db(), &d.key)
+            && let Some(g) = s.group_mut(&d.group)
+        {
+            g.restore_pending(d.id, &d.consumer, now_ms(), d.deliveries);
+            effects.push(vec![
+                b("XCLAIM"),
+                d.key.clone(),
+                d.group.clone(),
+                d.consumer.clone(),
+                b("0"),
+                d.id.to_bytes(),
+                b("TIME"),
+                uint_bytes(now_ms()),
+                b("RETRYCOUNT"),
+                uint_bytes(d.deliveries),
+                b("FORCE"),
+                b("JUSTID"),
+            ]);
+        }
+        return;
+    };
+    let mut argv = vec![b("XADD"), d.dlq.clone(), new_id.to_bytes()];
+    for (f, v) in &pairs {
+        argv.push(Bytes::copy_from_slice(f));
+        argv.push(Bytes::copy_from_slice(v));
+    }
+    effects.push(argv);
+    ctx.wrote(Write::key(&d.dlq).wakes().event(STREAM, "xadd"));
+    ctx.wrote(Write::key(&d.key).event(STREAM, "fmq-deadletter"));
+}
+
+// ---------------------------------------------------------------------------
+// Broker policies (FMQ.*): opt-in per consumer group, stored with the stream.
+
+// FMQ.GROUPSET key group [RESET] [VISIBILITY ms] [MAXDELIVERIES n] [DEADLETTER key]
+fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (key, group) = (&args[1], &args[2]);
+    let mut reset = false;
+    let (mut vis, mut max, mut dlq) = (None, None, None);
+    let mut i = 3;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        let num = |name: &str| -> Result<u64, Reply> {
+            crate::protocol::request::parse_i64(&args[i + 1])
+                .filter(|&n| n >= 0)
+                .map(|n| n as u64)
+                .ok_or_else(|| {
+                    Reply::Error(format!("ERR {name} must be a non-negative integer").into())
+                })
+        };
+        if is(&args[i], "reset") {
+            reset = true;
+            i += 1;
+            continue;
+        } else if is(&args[i], "visibility") && more {
+            vis = Some(tri!(num("VISIBILITY")));
+        } else if is(&args[i], "maxdeliveries") && more {
+            max = Some(tri!(num("MAXDELIVERIES")));
+        } else if is(&args[i], "deadletter") && more {
+            dlq = Some(args[i + 1].clone());
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+        i += 2;
+    }
+    if let Some(d) = &dlq {
+        if d == key {
+            return Reply::error("ERR DEADLETTER must name another key");
+        }
+        if let Some(v) = ctx.db().get(d)
+            && !matches!(v, Value::Stream(_))
+        {
+            return Reply::error(error::WRONGTYPE);
+        }
+    }
+    let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
+        return nogroup_key_group(key, group);
+    };
+    let Some(g) = s.group_mut(group) else {
+        return nogroup_key_group(key, group);
+    };
+    let mut p = if reset {
+        Default::default()
+    } else {
+        g.policy().cloned().unwrap_or_default()
+    };
+    if let Some(v) = vis {
+        p.visibility_ms = v;
+    }
+    if let Some(m) = max {
+        p.max_deliveries = m;
+    }
+    if let Some(d) = dlq {
+        p.dead_letter = Some(crate::store::own(&d));
+    }
+    if p.max_deliveries > 0 && p.dead_letter.is_none() {
+        return Reply::error("ERR MAXDELIVERIES needs a DEADLETTER stream");
+    }
+    let effect = crate::store::stream::policy_command(key, group, &p);
+    g.set_policy(p);
+    ctx.wrote(Write::key(key).event(STREAM, "fmq-groupset").effect(effect));
+    Reply::Ok
+}
+
+// FMQ.GROUPGET key group
+fn fmq_groupget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (key, group) = (&args[1], &args[2]);
+    let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
+        return nogroup_key_group(key, group);
+    };
+    let Some(g) = s.group(group) else {
+        return nogroup_key_group(key, group);
+    };
+    let p = g.policy().cloned().unwrap_or_default();
+    let next = g.next_redelivery();
+    Reply::Map(vec![
+        (
+            Reply::bulk_str("visibility"),
+            Reply::Int(p.visibility_ms as i64),
+        ),
+        (
+            Reply::bulk_str("maxdeliveries"),
+            Reply::Int(p.max_deliveries as i64),
+        ),
+        (
+            Reply::bulk_str("deadletter"),
+            p.dead_letter.map_or(Reply::Null, Reply::Bulk),
+        ),
+        (
+            Reply::bulk_str("next-redelivery"),
+            next.map_or(Reply::Null, |t| Reply::Int(t as i64)),
+        ),
+    ])
+}
+
+// FMQ.REDRIVE dlq [COUNT n]: move dead-lettered entries back to the streams they came from,
+// oldest first, as new entries with their own fields. Replies with how many moved.
+fn fmq_redrive(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let dlq = &args[1];
+    let mut count = 100usize;
+    match args.len() {
+        2 => {}
+        4 if is(&args[2], "count") => match crate::protocol::request::parse_i64(&args[3]) {
+            Some(n) if n > 0 => count = n as usize,
+            _ => return Reply::error(COUNT_POSITIVE),
+        },
+        _ => return Reply::error(error::SYNTAX),
+    }
+    let entries: Vec<crate::store::stream::Entry> = match tri!(stream_mut(ctx.db(), dlq)) {
+        Some(s) => s
+            .range(StreamId::MIN, StreamId::MAX)
+            .take(count)
+            .map(|e| e.to_entry())
+            .collect(),
+        None => return Reply::Int(0),
+    };
+    let limits = node_limits(ctx);
+    let mut moved = 0;
+    for e in entries {
+        let meta_ok = e.fields.len() > DLQ_FIELDS.len()
+            && DLQ_FIELDS
+                .iter()
+                .zip(&e.fields)
+                .all(|(name, (f, _))| f == name.as_bytes());
+        if !meta_ok {
+            continue;
+        }
+        let source = e.fields[0].1.clone();
+        let own: Vec<(&[u8], &[u8])> = e.fields[DLQ_FIELDS.len()..]
+            .iter()
+            .map(|(f, v)| (&f[..], &v[..]))
+            .collect();
+        let db = ctx.db();
+        if db
+            .get(&source)
+            .is_some_and(|v| !matches!(v, Value::Stream(_)))
+        {
+            continue;
+        }
+        let created = !db.contains(&source);
+        let Value::Stream(s) = db.entry_or_insert_with(&source, || Value::Stream(Box::default()))
+        else {
+            continue;
+        };
+        let Ok(new_id) = s.append(IdSpec::Auto, &own, now_ms(), limits) else {
+            if created {
+                ctx.db().remove(&source);
+            }
+            continue;
+        };
+        let mut argv = vec![b("XADD"), source.clone(), new_id.to_bytes()];
+        for (f, v) in &own {
+            argv.push(Bytes::copy_from_slice(f));
+            argv.push(Bytes::copy_from_slice(v));
+        }
+        ctx.wrote(
+            Write::key(&source)
+                .wakes()
+                .event(STREAM, "xadd")
+                .effect(argv),
+        );
+        if let Ok(Some(d)) = stream_mut(ctx.db(), dlq) {
+            d.delete(e.id);
+        }
+        ctx.wrote(Write::key(dlq).event(STREAM, "xdel").effect(vec![
+            b("XDEL"),
+            dlq.clone(),
+            e.id.to_bytes(),
+        ]));
+        moved += 1;
+    }
+    Reply::Int(moved)
 }
 
 // ---------------------------------------------------------------------------
@@ -1848,6 +2247,24 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc(
             "Acknowledges and conditionally deletes one or multiple entries for a stream consumer group.",
             "8.2.0",
+        ),
+    CommandSpec::new("fmq.groupset", -3, WRITE | DENYOOM, fmq_groupset)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Set a consumer group's broker policy: visibility timeout, maximum deliveries, dead-letter stream.",
+            "ferrymq",
+        ),
+    CommandSpec::new("fmq.groupget", 3, READONLY, fmq_groupget)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Return a consumer group's broker policy.", "ferrymq"),
+    CommandSpec::new("fmq.redrive", -2, WRITE | DENYOOM, fmq_redrive)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Move dead-lettered entries back to the streams they came from.",
+            "ferrymq",
         ),
     CommandSpec::new("xtrim", -4, WRITE, xtrim)
         .keys(1, 1, 1)

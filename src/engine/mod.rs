@@ -32,6 +32,7 @@
 pub mod blocking;
 pub mod effects;
 pub mod replicas;
+pub mod timers;
 pub mod tracking;
 pub mod watch;
 
@@ -78,6 +79,8 @@ pub struct StoreInner {
     pub access_policy: Arc<AtomicU64>,
     /// The word the keyspace's access policy was set from.
     access_word: u64,
+    /// Keys whose blocked readers are due a re-check at a given time.
+    pub timers: timers::Timers,
 }
 
 /// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
@@ -161,6 +164,7 @@ impl StoreInner {
             pause: Arc::default(),
             access_policy: Arc::default(),
             access_word: 0,
+            timers: timers::Timers::default(),
         }
     }
 
@@ -376,6 +380,8 @@ pub struct Store {
     pause: Arc<Pause>,
     /// The packed access policy, writable without the lock.
     access_policy: Arc<AtomicU64>,
+    /// Wakes the timer task when an earlier timer is added.
+    timer_notify: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -386,6 +392,7 @@ impl Store {
             notifier: inner.notify.clone(),
             pause: inner.pause.clone(),
             access_policy: inner.access_policy.clone(),
+            timer_notify: inner.timers.notifier(),
             inner: parking_lot::Mutex::new(inner),
         }
     }
@@ -399,6 +406,11 @@ impl Store {
     /// the store picks it up at its next command.
     pub fn set_access_policy(&self, p: crate::store::access::Policy) {
         self.access_policy.store(p.pack(), Relaxed);
+    }
+
+    /// Notified when a timer earlier than all others is added (see [`timers`]).
+    pub fn timer_notify(&self) -> &Arc<tokio::sync::Notify> {
+        &self.timer_notify
     }
 
     /// CLIENT PAUSE state.

@@ -563,6 +563,41 @@ pub struct Group {
     /// Consumer id -> name, for the pending entries.
     names: std::collections::HashMap<u32, Bytes, ahash::RandomState>,
     next_consumer_id: u32,
+    /// Broker policy (visibility timeout, dead-lettering); None for a plain Redis group.
+    policy: Option<Box<GroupPolicy>>,
+    /// The PEL ordered by delivery time, kept only while a visibility timeout is set, so the
+    /// entries due for redelivery are found without a scan.
+    by_time: Option<BTreeSet<(u64, StreamId)>>,
+}
+
+/// The `FMQ.GROUPSET` command that sets policy `p` on `group` of `key` (AOF rewrite).
+pub fn policy_command(key: &Bytes, group: &Bytes, p: &GroupPolicy) -> Vec<Bytes> {
+    let mut v = vec![
+        Bytes::from_static(b"FMQ.GROUPSET"),
+        key.clone(),
+        group.clone(),
+        Bytes::from_static(b"VISIBILITY"),
+        Bytes::from(p.visibility_ms.to_string()),
+        Bytes::from_static(b"MAXDELIVERIES"),
+        Bytes::from(p.max_deliveries.to_string()),
+    ];
+    if let Some(d) = &p.dead_letter {
+        v.push(Bytes::from_static(b"DEADLETTER"));
+        v.push(d.clone());
+    }
+    v
+}
+
+/// A consumer group's broker policy (`FMQ.GROUPSET`).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct GroupPolicy {
+    /// An entry pending longer than this (ms) is delivered again by a `>` read; 0 = off.
+    pub visibility_ms: u64,
+    /// An entry already delivered this many times goes to the dead-letter stream instead of
+    /// being delivered again; 0 = no limit.
+    pub max_deliveries: u64,
+    /// Where entries over `max_deliveries` go.
+    pub dead_letter: Option<Bytes>,
 }
 
 /// XPENDING summary form.
@@ -594,6 +629,82 @@ impl Group {
             consumers: BTreeMap::new(),
             names: std::collections::HashMap::default(),
             next_consumer_id: 0,
+            policy: None,
+            by_time: None,
+        }
+    }
+
+    /// The broker policy, if one is set.
+    pub fn policy(&self) -> Option<&GroupPolicy> {
+        self.policy.as_deref()
+    }
+
+    /// Set (or with an all-off policy, clear) the broker policy; the delivery-time index
+    /// exists exactly while a visibility timeout is set.
+    pub fn set_policy(&mut self, p: GroupPolicy) {
+        if p.visibility_ms > 0 {
+            if self.by_time.is_none() {
+                self.by_time = Some(
+                    self.pel
+                        .iter()
+                        .map(|(id, n)| (n.delivery_time, *id))
+                        .collect(),
+                );
+            }
+        } else {
+            self.by_time = None;
+        }
+        self.policy = (p != GroupPolicy::default()).then(|| Box::new(p));
+    }
+
+    /// Pending entries whose visibility timeout has passed at `now`, oldest delivery first,
+    /// at most `max` (empty without a visibility timeout).
+    pub fn due_for_redelivery(&self, now: u64, max: usize) -> Vec<StreamId> {
+        let (Some(p), Some(idx)) = (self.policy(), &self.by_time) else {
+            return Vec::new();
+        };
+        let Some(cut) = now.checked_sub(p.visibility_ms) else {
+            return Vec::new();
+        };
+        idx.range(..=(cut, StreamId::MAX))
+            .take(max)
+            .map(|&(_, id)| id)
+            .collect()
+    }
+
+    /// Deliver the pending entry `id` again, to `consumer` (created if missing): the new owner,
+    /// time `now`, one more delivery. Returns the new delivery count (None if not pending).
+    pub fn redeliver_to(&mut self, id: StreamId, consumer: &[u8], now: u64) -> Option<u64> {
+        let count = self.pel.get(&id)?.delivery_count.saturating_add(1);
+        let cid = self.consumer_id(consumer, now);
+        self.put_pending(id, cid, now, count);
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.active_time = now as i64;
+        }
+        Some(u64::from(count))
+    }
+
+    /// Make `id` pending again for `consumer` (created if missing) with `count` deliveries.
+    pub fn restore_pending(&mut self, id: StreamId, consumer: &[u8], now: u64, count: u64) {
+        let cid = self.consumer_id(consumer, now);
+        self.put_pending(id, cid, now, count.min(u64::from(u32::MAX)) as u32);
+    }
+
+    /// When the next pending entry becomes visible again (unix ms), if any.
+    pub fn next_redelivery(&self) -> Option<u64> {
+        let p = self.policy()?;
+        let (t, _) = self.by_time.as_ref()?.first()?;
+        Some(t.saturating_add(p.visibility_ms))
+    }
+
+    fn index_move(&mut self, id: StreamId, old: Option<u64>, new: Option<u64>) {
+        if let Some(idx) = &mut self.by_time {
+            if let Some(t) = old {
+                idx.remove(&(t, id));
+            }
+            if let Some(t) = new {
+                idx.insert((t, id));
+            }
         }
     }
 
@@ -660,7 +771,9 @@ impl Group {
         let c = self.consumers.remove(name)?;
         self.names.remove(&c.id);
         for id in &c.pel {
-            self.pel.remove(id);
+            if let Some(n) = self.pel.remove(id) {
+                self.index_move(*id, Some(n.delivery_time), None);
+            }
         }
         Some(c.pel.len())
     }
@@ -674,6 +787,7 @@ impl Group {
     pub fn ack(&mut self, id: StreamId) -> bool {
         match self.pel.remove(&id) {
             Some(n) => {
+                self.index_move(id, Some(n.delivery_time), None);
                 if let Some(c) = self.consumer_by_id(n.consumer) {
                     c.pel.remove(&id);
                 }
@@ -711,8 +825,10 @@ impl Group {
     /// A history read re-delivered this (existing) entry.
     pub fn redeliver(&mut self, id: StreamId, now: u64) {
         if let Some(n) = self.pel.get_mut(&id) {
+            let old = n.delivery_time;
             n.delivery_time = now;
             n.delivery_count = n.delivery_count.saturating_add(1);
+            self.index_move(id, Some(old), Some(now));
         }
     }
 
@@ -820,10 +936,13 @@ impl Group {
     fn put_pending(&mut self, id: StreamId, cid: u32, time: u64, count: u32) {
         match self.pel.get_mut(&id) {
             Some(n) => {
+                let old = n.delivery_time;
                 n.delivery_time = time;
                 n.delivery_count = count;
+                self.index_move(id, Some(old), Some(time));
             }
             None => {
+                self.index_move(id, None, Some(time));
                 self.pel.insert(
                     id,
                     Nack {
@@ -1868,6 +1987,9 @@ impl Stream {
                     ]);
                 }
             }
+            if let Some(p) = g.policy() {
+                out.push(policy_command(key, gname, p));
+            }
         }
     }
 
@@ -2111,6 +2233,9 @@ impl Group {
             return false;
         };
         c.pel.insert(id);
+        if let Some(idx) = &mut self.by_time {
+            idx.insert((delivery_time, id));
+        }
         self.pel.insert(
             id,
             Nack {

@@ -1,0 +1,298 @@
+//! Broker policies on consumer groups (FMQ.GROUPSET): a visibility timeout that delivers an
+//! unacknowledged entry again to whoever reads next, waking blocked readers when it passes; a
+//! delivery limit that moves an entry to a dead-letter stream instead; FMQ.REDRIVE to move it
+//! back; all of it kept through a restart and an AOF rewrite.
+
+mod common;
+use common::{DirServer, RawConn, Server, wait_for};
+use std::time::{Duration, Instant};
+
+fn s(r: &[u8]) -> String {
+    String::from_utf8_lossy(r).into_owned()
+}
+
+/// The IDs in an XREADGROUP/XRANGE reply, in order.
+fn ids(r: &[u8]) -> Vec<String> {
+    s(r).split("\r\n")
+        .filter(|l| l.len() > 2 && l.chars().next().unwrap().is_ascii_digit() && l.contains('-'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn int(r: &[u8]) -> i64 {
+    s(r).trim().trim_start_matches(':').parse().unwrap()
+}
+
+/// (consumer, delivery count) of each pending entry.
+fn pending(c: &mut RawConn, key: &str, g: &str) -> Vec<(String, i64)> {
+    let t = s(&c.cmd(&["XPENDING", key, g, "-", "+", "100"]));
+    let l: Vec<&str> = t.split("\r\n").collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < l.len() {
+        if l[i] == "*4" {
+            // *4, $n, id, $n, consumer, :idle, :count
+            out.push((l[i + 4].to_string(), l[i + 6][1..].parse().unwrap()));
+            i += 7;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn setup(c: &mut RawConn, vis: &str) -> String {
+    let id = s(&c.cmd(&["XADD", "q", "*", "job", "1"]));
+    c.cmd(&["XGROUP", "CREATE", "q", "g", "0"]);
+    assert_eq!(
+        c.cmd(&["FMQ.GROUPSET", "q", "g", "VISIBILITY", vis]),
+        b"+OK\r\n"
+    );
+    id.split("\r\n").nth(1).unwrap().to_string()
+}
+
+#[test]
+fn an_unacknowledged_entry_is_delivered_again_after_its_visibility_timeout() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    let id = setup(&mut c, "300");
+    assert_eq!(
+        ids(&c.cmd(&["XREADGROUP", "GROUP", "g", "a", "STREAMS", "q", ">"])),
+        std::slice::from_ref(&id)
+    );
+    let start = Instant::now();
+    // Before the timeout nobody else gets it.
+    let r = c.cmd(&["XREADGROUP", "GROUP", "g", "b", "STREAMS", "q", ">"]);
+    if start.elapsed() < Duration::from_millis(250) {
+        assert_eq!(r, b"*-1\r\n");
+    }
+    // After it, the next reader does, with one more delivery, and owns it.
+    assert!(wait_for(Duration::from_secs(5), || {
+        ids(&c.cmd(&["XREADGROUP", "GROUP", "g", "b", "STREAMS", "q", ">"])) == [id.clone()]
+    }));
+    assert!(start.elapsed() >= Duration::from_millis(290));
+    assert_eq!(pending(&mut c, "q", "g"), [("b".to_string(), 2)]);
+    // Acknowledged: never again.
+    assert_eq!(int(&c.cmd(&["XACK", "q", "g", &id])), 1);
+    assert_eq!(
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "b",
+            "BLOCK",
+            "400",
+            "STREAMS",
+            "q",
+            ">"
+        ]),
+        b"*-1\r\n"
+    );
+    // Policies read back; a group without one reads as all off.
+    let got = s(&c.cmd(&["FMQ.GROUPGET", "q", "g"]));
+    assert!(got.contains("visibility\r\n:300\r\n"), "{got:?}");
+}
+
+#[test]
+fn a_blocked_reader_is_woken_when_a_timeout_passes() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    let id = setup(&mut c, "250");
+    c.cmd(&["XREADGROUP", "GROUP", "g", "a", "STREAMS", "q", ">"]);
+    let delivered = Instant::now();
+    let mut b = srv.raw();
+    let r = b.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "b",
+        "BLOCK",
+        "10000",
+        "STREAMS",
+        "q",
+        ">",
+    ]);
+    let waited = delivered.elapsed();
+    assert_eq!(ids(&r), [id]);
+    assert!(waited >= Duration::from_millis(240), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+#[test]
+fn over_its_delivery_limit_an_entry_goes_to_the_dead_letter_stream_and_can_come_back() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    let id = setup(&mut c, "50");
+    assert_eq!(
+        c.cmd(&[
+            "FMQ.GROUPSET",
+            "q",
+            "g",
+            "MAXDELIVERIES",
+            "2",
+            "DEADLETTER",
+            "dlq"
+        ]),
+        b"+OK\r\n"
+    );
+    c.cmd(&["XREADGROUP", "GROUP", "g", "a", "STREAMS", "q", ">"]);
+    assert!(wait_for(Duration::from_secs(5), || {
+        !ids(&c.cmd(&["XREADGROUP", "GROUP", "g", "b", "STREAMS", "q", ">"])).is_empty()
+    }));
+    // The third delivery does not happen: the entry is dead-lettered and acknowledged.
+    assert!(wait_for(Duration::from_secs(5), || {
+        c.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "q", ">"]);
+        int(&c.cmd(&["XLEN", "dlq"])) == 1
+    }));
+    assert!(pending(&mut c, "q", "g").is_empty());
+    let dl = s(&c.cmd(&["XRANGE", "dlq", "-", "+"]));
+    for part in [
+        "fmq-source\r\n$1\r\nq",
+        "fmq-group\r\n$1\r\ng",
+        &format!("fmq-id\r\n${}\r\n{id}", id.len()),
+        "fmq-consumer\r\n$1\r\nb",
+        "fmq-deliveries\r\n$1\r\n2",
+        "fmq-reason\r\n$14\r\nmax-deliveries",
+        "job\r\n$1\r\n1",
+    ] {
+        assert!(dl.contains(part), "{part:?} in {dl:?}");
+    }
+    // Redrive: back in its stream as a new entry, delivered to the group like any other.
+    assert_eq!(int(&c.cmd(&["FMQ.REDRIVE", "dlq"])), 1);
+    assert_eq!(int(&c.cmd(&["XLEN", "dlq"])), 0);
+    let r = s(&c.cmd(&["XREADGROUP", "GROUP", "g", "a", "STREAMS", "q", ">"]));
+    assert!(r.contains("job\r\n$1\r\n1") && !r.contains(&id), "{r:?}");
+}
+
+#[test]
+fn bad_policies_are_refused_and_change_nothing() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    setup(&mut c, "1000");
+    c.cmd(&["SET", "str", "v"]);
+    for (args, err) in [
+        (
+            vec!["FMQ.GROUPSET", "q", "g", "VISIBILITY", "-1"],
+            "-ERR VISIBILITY must be a non-negative integer",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "q", "g", "VISIBILITY", "x"],
+            "-ERR VISIBILITY must be a non-negative integer",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "q", "g", "MAXDELIVERIES", "3"],
+            "-ERR MAXDELIVERIES needs a DEADLETTER stream",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "q", "g", "DEADLETTER", "q"],
+            "-ERR DEADLETTER must name another key",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "q", "g", "DEADLETTER", "str"],
+            "-WRONGTYPE",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "q", "g", "BOGUS", "1"],
+            "-ERR syntax error",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "q", "nogroup", "VISIBILITY", "1"],
+            "-NOGROUP",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "nokey", "g", "VISIBILITY", "1"],
+            "-NOGROUP",
+        ),
+        (
+            vec!["FMQ.GROUPSET", "str", "g", "VISIBILITY", "1"],
+            "-WRONGTYPE",
+        ),
+        (
+            vec!["FMQ.REDRIVE", "dlq", "COUNT", "0"],
+            "-ERR COUNT must be > 0",
+        ),
+    ] {
+        let r = s(&c.cmd(&args));
+        assert!(r.starts_with(err), "{args:?}: {r:?}");
+    }
+    let got = s(&c.cmd(&["FMQ.GROUPGET", "q", "g"]));
+    assert!(
+        got.contains("visibility\r\n:1000\r\n") && got.contains("maxdeliveries\r\n:0\r\n"),
+        "{got:?}"
+    );
+    // RESET clears the policy: the group is a plain Redis group again.
+    c.cmd(&["FMQ.GROUPSET", "q", "g", "RESET"]);
+    let got = s(&c.cmd(&["FMQ.GROUPGET", "q", "g"]));
+    assert!(got.contains("visibility\r\n:0\r\n"), "{got:?}");
+}
+
+#[test]
+fn policies_and_redelivery_state_survive_restart_and_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    setup(&mut c, "100");
+    c.cmd(&[
+        "FMQ.GROUPSET",
+        "q",
+        "g",
+        "MAXDELIVERIES",
+        "1",
+        "DEADLETTER",
+        "dlq",
+    ]);
+    c.cmd(&["XADD", "q", "*", "job", "2"]);
+    c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "a",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "q",
+        ">",
+    ]);
+    // The first job goes to the dead-letter stream once its timeout passes.
+    assert!(wait_for(Duration::from_secs(5), || {
+        c.cmd(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "b",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "q",
+            ">",
+        ]);
+        int(&c.cmd(&["XLEN", "dlq"])) >= 1
+    }));
+    let state = |c: &mut RawConn| {
+        (
+            s(&c.cmd(&["FMQ.GROUPGET", "q", "g"]))
+                .split("next-redelivery")
+                .next()
+                .unwrap()
+                .to_string(),
+            s(&c.cmd(&["XRANGE", "dlq", "-", "+"])),
+            s(&c.cmd(&["XPENDING", "q", "g"])),
+        )
+    };
+    let before = state(&mut c);
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(state(&mut c), before);
+    c.cmd(&["BGREWRITEAOF"]);
+    assert!(wait_for(Duration::from_secs(20), || {
+        common::info_field(&mut c, "aof_rewrite_in_progress").as_deref() == Some("0")
+            && common::info_field(&mut c, "aof_rewrites").as_deref() == Some("1")
+    }));
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(state(&mut c), before);
+    srv.shutdown();
+}

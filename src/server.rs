@@ -935,8 +935,32 @@ async fn cron(shared: Arc<Shared>) {
 /// Sleeps until the earliest timer, or until an earlier one is added.
 async fn timers(shared: Arc<Shared>) {
     let notify = shared.store.timer_notify().clone();
+    // Runs the scheduled deliveries that are due (FMQ.RUNDUE), as an internal client.
+    let mut runner = crate::connection::ClientState::new(
+        Arc::new(crate::connection::ClientHandle::new(
+            u64::MAX,
+            "scheduler".into(),
+            String::new(),
+            false,
+        )),
+        true,
+    );
+    runner.reply_mode = crate::connection::ReplyMode::Off;
+    let rundue = crate::command::lookup_command(b"fmq.rundue").expect("registered");
+    let rundue_argv = [bytes::Bytes::from_static(b"FMQ.RUNDUE")];
     loop {
-        let next = shared.store.lock().timers.next();
+        let (next, sched) = {
+            let s = shared.store.lock();
+            (s.timers.next(), s.schedule.next_due())
+        };
+        if sched.is_some_and(|d| d <= crate::store::unix_ms()) && !shared.is_loading() {
+            crate::command::execute(&shared, &mut runner, rundue, &rundue_argv);
+            continue;
+        }
+        let next = match (next, sched) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let wait = match next {
             Some(at) => {
                 let ms = (at - crate::store::unix_ms()).max(0) as u64;

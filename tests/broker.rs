@@ -296,3 +296,178 @@ fn policies_and_redelivery_state_survive_restart_and_rewrite() {
     assert_eq!(state(&mut c), before);
     srv.shutdown();
 }
+
+fn bulk(r: &[u8]) -> String {
+    s(r).split("\r\n").nth(1).unwrap_or_default().to_string()
+}
+
+/// Delayed delivery to a list: a blocked BRPOP gets the message when it is due, not before;
+/// a cancelled one never arrives.
+#[test]
+fn a_scheduled_push_reaches_a_blocked_consumer_when_due() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    let cancelled = bulk(&c.cmd(&["FMQ.SCHEDULE", "DELAY", "100", "LPUSH", "jobs", "never"]));
+    assert_eq!(int(&c.cmd(&["FMQ.CANCEL", &cancelled])), 1);
+    assert_eq!(int(&c.cmd(&["FMQ.CANCEL", &cancelled])), 0);
+    let start = Instant::now();
+    let h = bulk(&c.cmd(&["FMQ.SCHEDULE", "DELAY", "300", "LPUSH", "jobs", "due"]));
+    let due: i64 = h.split('-').next().unwrap().parse().unwrap();
+    let mut b = srv.raw();
+    let r = s(&b.cmd(&["BRPOP", "jobs", "10"]));
+    let waited = start.elapsed();
+    assert!(r.contains("due"), "{r:?}");
+    assert!(waited >= Duration::from_millis(290), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    // Delivered at or after its time.
+    let now: i64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(now >= due);
+    assert_eq!(int(&c.cmd(&["LLEN", "jobs"])), 0);
+    assert!(s(&c.cmd(&["FMQ.SCHEDULED"])).starts_with("*2\r\n:0\r\n"));
+}
+
+/// Delayed delivery to a stream: the entry gets its ID when it is due, so a consumer group
+/// reading `>` sees it then, in time order with the others.
+#[test]
+fn a_scheduled_xadd_is_appended_when_due() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let h = bulk(&c.cmd(&[
+        "FMQ.SCHEDULE",
+        "DELAY",
+        "200",
+        "XADD",
+        "s",
+        "MAXLEN",
+        "100",
+        "*",
+        "job",
+        "x",
+    ]));
+    let due: u64 = h.split('-').next().unwrap().parse().unwrap();
+    let mut b = srv.raw();
+    let r = b.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "w",
+        "BLOCK",
+        "10000",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    let got = ids(&r);
+    assert_eq!(got.len(), 1, "{:?}", s(&r));
+    let ms: u64 = got[0].split('-').next().unwrap().parse().unwrap();
+    assert!(ms >= due, "{ms} < {due}");
+    for (args, err) in [
+        (
+            vec!["FMQ.SCHEDULE", "DELAY", "10", "XADD", "s", "1-1", "f", "v"],
+            "-ERR a scheduled XADD must let the server choose the ID",
+        ),
+        (
+            vec!["FMQ.SCHEDULE", "DELAY", "10", "XADD", "s", "*", "f"],
+            "-ERR wrong number of arguments for 'xadd'",
+        ),
+        (
+            vec!["FMQ.SCHEDULE", "DELAY", "-5", "LPUSH", "l", "v"],
+            "-ERR DELAY must be a non-negative integer",
+        ),
+        (
+            vec!["FMQ.SCHEDULE", "AT", "x", "LPUSH", "l", "v"],
+            "-ERR AT must be a non-negative integer",
+        ),
+        (
+            vec!["FMQ.SCHEDULE", "SOON", "1", "LPUSH", "l", "v"],
+            "-ERR syntax error",
+        ),
+        (
+            vec!["FMQ.SCHEDULE", "DELAY", "1", "SET", "l", "v"],
+            "-ERR FMQ.SCHEDULE runs XADD, LPUSH or RPUSH only",
+        ),
+        (
+            vec![
+                "FMQ.SCHEDULE",
+                "AT",
+                "5",
+                "HANDLE",
+                "6-1",
+                "LPUSH",
+                "l",
+                "v",
+            ],
+            "-ERR invalid HANDLE",
+        ),
+    ] {
+        let r = s(&c.cmd(&args));
+        assert!(r.starts_with(err), "{args:?}: {r:?}");
+    }
+    assert!(s(&c.cmd(&["FMQ.SCHEDULED"])).starts_with("*2\r\n:0\r\n"));
+}
+
+/// Scheduled messages survive a restart (and an AOF rewrite): one due while the server was
+/// down arrives once right after it starts; one due later arrives at its time; a delivered one
+/// is not delivered again.
+#[test]
+fn scheduled_messages_survive_restart_and_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    c.cmd(&[
+        "FMQ.SCHEDULE",
+        "DELAY",
+        "0",
+        "RPUSH",
+        "l",
+        "delivered-before",
+    ]);
+    assert!(wait_for(Duration::from_secs(5), || int(
+        &c.cmd(&["LLEN", "l"])
+    ) == 1));
+    c.cmd(&[
+        "FMQ.SCHEDULE",
+        "DELAY",
+        "400",
+        "RPUSH",
+        "l",
+        "due-while-down",
+    ]);
+    c.cmd(&[
+        "FMQ.SCHEDULE",
+        "DELAY",
+        "600000",
+        "RPUSH",
+        "l",
+        "much-later",
+    ]);
+    c.cmd(&["BGREWRITEAOF"]);
+    assert!(wait_for(Duration::from_secs(20), || {
+        common::info_field(&mut c, "aof_rewrite_in_progress").as_deref() == Some("0")
+            && common::info_field(&mut c, "aof_rewrites").as_deref() == Some("1")
+    }));
+    srv.kill9();
+    std::thread::sleep(Duration::from_millis(450));
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert!(wait_for(Duration::from_secs(5), || int(
+        &c.cmd(&["LLEN", "l"])
+    ) == 2));
+    let l = s(&c.cmd(&["LRANGE", "l", "0", "-1"]));
+    assert!(
+        l.contains("delivered-before") && l.contains("due-while-down"),
+        "{l:?}"
+    );
+    assert!(s(&c.cmd(&["FMQ.SCHEDULED"])).starts_with("*2\r\n:1\r\n"));
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(int(&c.cmd(&["LLEN", "l"])), 2);
+    assert!(s(&c.cmd(&["FMQ.SCHEDULED"])).contains("much-later"));
+    srv.shutdown();
+}

@@ -170,6 +170,12 @@ impl Capture {
             self.emit(None, argv);
             return;
         }
+        if is(name, "fmq.schedule") || is(name, "fmq.cancel") {
+            // Scheduled deliveries are not keys either (FLUSHALL keeps them): the base starts
+            // with those pending when the rewrite began, then every change in order.
+            self.emit(Some(db), argv);
+            return;
+        }
         if self.rescan {
             return;
         }
@@ -406,6 +412,12 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
         // then the script engine).
         for cmd in shared.scripting.lock().functions.load_commands() {
             cap.emit(None, &cmd);
+        }
+        for (h, s) in store.schedule.iter() {
+            cap.emit(
+                Some(s.db),
+                &crate::engine::schedule::schedule_command(*h, s),
+            );
         }
         store.aof.as_mut().expect("sink").capture = Some(Box::new(cap));
     }

@@ -36,6 +36,7 @@ macro_rules! tri {
 
 pub mod acl;
 pub mod bitmap;
+pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod dump;
@@ -259,6 +260,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         string::COMMANDS,
         list::COMMANDS,
         stream::COMMANDS,
+        broker::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
         config::COMMANDS,

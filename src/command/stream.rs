@@ -460,6 +460,22 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     id_reply(id)
 }
 
+/// Whether `args` is an XADD that can run later unchanged: valid options, `*` as the ID and
+/// field-value pairs (FMQ.SCHEDULE).
+pub(crate) fn check_deferred_xadd(args: &[Bytes]) -> Result<(), Reply> {
+    let t = parse_add_or_trim(args, true, NodeLimits::default())?;
+    let field_pos = t.id_idx + 1;
+    if field_pos > args.len() || args.len() - field_pos < 2 || (args.len() - field_pos) % 2 == 1 {
+        return Err(Reply::error(error::wrong_args("xadd")));
+    }
+    if t.id != IdSpec::Auto {
+        return Err(Reply::error(
+            "ERR a scheduled XADD must let the server choose the ID (*)",
+        ));
+    }
+    Ok(())
+}
+
 // XTRIM key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]
 fn xtrim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = &args[1];

@@ -32,6 +32,7 @@
 pub mod blocking;
 pub mod effects;
 pub mod replicas;
+pub mod schedule;
 pub mod timers;
 pub mod tracking;
 pub mod watch;
@@ -81,6 +82,8 @@ pub struct StoreInner {
     access_word: u64,
     /// Keys whose blocked readers are due a re-check at a given time.
     pub timers: timers::Timers,
+    /// Delayed deliveries (FMQ.SCHEDULE).
+    pub schedule: schedule::Schedule,
 }
 
 /// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
@@ -165,6 +168,7 @@ impl StoreInner {
             access_policy: Arc::default(),
             access_word: 0,
             timers: timers::Timers::default(),
+            schedule: schedule::Schedule::default(),
         }
     }
 

@@ -62,6 +62,11 @@ impl Timers {
         self.set.is_empty()
     }
 
+    /// Wake the timer task (something else it watches got an earlier time).
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
     /// Notified when a new earliest time is added.
     pub fn notifier(&self) -> Arc<tokio::sync::Notify> {
         self.notify.clone()

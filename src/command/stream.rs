@@ -917,7 +917,8 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ReadFrom::New => {
                 let g = s.group(&group).unwrap();
                 (!s.is_empty() && s.last_valid_id() > g.last_id)
-                    || (!r.noack && g.next_redelivery().is_some_and(|t| t <= now))
+                    || (!r.noack
+                        && (g.handback_len() > 0 || g.next_redelivery().is_some_and(|t| t <= now)))
             }
         };
         if !servable {
@@ -952,12 +953,12 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ReadFrom::New => {
                 let take = if count == 0 { usize::MAX } else { count };
                 let mut out = Vec::new();
-                let policy = g.policy().cloned();
-                if let Some(p) = policy.as_ref().filter(|p| p.visibility_ms > 0 && !r.noack) {
+                let policy = g.policy().cloned().unwrap_or_default();
+                if !r.noack && (g.handback_len() > 0 || policy.visibility_ms > 0) {
                     redeliver(
                         s,
                         (k, &group, &consumer),
-                        p,
+                        &policy,
                         now,
                         take,
                         &mut out,
@@ -967,7 +968,9 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                     if !out.is_empty() {
                         redelivered_in.push(k.clone());
                     }
-                    visibility.push((k.clone(), p.visibility_ms));
+                }
+                if !r.noack && policy.visibility_ms > 0 {
+                    visibility.push((k.clone(), policy.visibility_ms));
                 }
                 let last = s.group(&group).unwrap().last_id;
                 let take = take - out.len();
@@ -1090,10 +1093,10 @@ struct DeadLetter {
     deliveries: u64,
 }
 
-/// Under a visibility timeout: deliver again (to `consumer`, up to `take`) the pending entries
-/// whose timeout passed, oldest delivery first; entries already delivered `max_deliveries`
-/// times are acknowledged and queued for the dead-letter stream instead; entries deleted from
-/// the stream leave the pending list.
+/// Deliver again (to `consumer`, up to `take`) the entries handed back by a consumer that left,
+/// then, under a visibility timeout, the pending entries whose timeout passed, oldest delivery
+/// first; entries already delivered `max_deliveries` times are acknowledged and queued for the
+/// dead-letter stream instead; entries deleted from the stream leave the pending list.
 #[allow(clippy::too_many_arguments)]
 fn redeliver(
     s: &mut Stream,
@@ -1106,10 +1109,15 @@ fn redeliver(
     dead: &mut Vec<DeadLetter>,
 ) {
     // Entries dead-lettered or gone do not count against COUNT: look a little further.
-    let due = s
-        .group(group)
-        .unwrap()
-        .due_for_redelivery(now, take.saturating_mul(2).max(16));
+    let g = s.group(group).unwrap();
+    let look = take.saturating_mul(2).max(16);
+    let mut due = g.handed_back(look);
+    let timed_out: Vec<StreamId> = g
+        .due_for_redelivery(now, look)
+        .into_iter()
+        .filter(|id| !due.contains(id))
+        .collect();
+    due.extend(timed_out);
     for id in due {
         if out.len() >= take {
             break;
@@ -1305,6 +1313,23 @@ fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     g.set_policy(p);
     ctx.wrote(Write::key(key).event(STREAM, "fmq-groupset").effect(effect));
     Reply::Ok
+}
+
+// FMQ.LEAVE key group consumer: remove the consumer and hand its pending entries back to the
+// group, deliverable at once to the next `>` reader (XGROUP DELCONSUMER drops them instead).
+fn fmq_leave(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (key, group) = (&args[1], &args[2]);
+    let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
+        return nogroup_key_group(key, group);
+    };
+    let Some(g) = s.group_mut(group) else {
+        return nogroup_key_group(key, group);
+    };
+    let Some(n) = g.leave(&args[3]) else {
+        return Reply::Int(0);
+    };
+    ctx.wrote(Write::key(key).wakes().event(STREAM, "fmq-leave"));
+    Reply::Int(n as i64)
 }
 
 // FMQ.GROUPGET key group
@@ -2269,6 +2294,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group("stream")
         .doc(
             "Set a consumer group's broker policy: visibility timeout, maximum deliveries, dead-letter stream.",
+            "ferrymq",
+        ),
+    CommandSpec::new("fmq.leave", 4, WRITE, fmq_leave)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Remove a consumer, handing its pending entries back to the group.",
             "ferrymq",
         ),
     CommandSpec::new("fmq.groupget", 3, READONLY, fmq_groupget)

@@ -568,7 +568,16 @@ pub struct Group {
     /// The PEL ordered by delivery time, kept only while a visibility timeout is set, so the
     /// entries due for redelivery are found without a scan.
     by_time: Option<BTreeSet<(u64, StreamId)>>,
+    /// Pending entries whose consumer left with FMQ.LEAVE: owned by nobody
+    /// ([`HANDBACK_OWNER`]) and delivered again by the next `>` read.
+    handback: BTreeSet<StreamId>,
 }
+
+/// The owner of handed-back entries (never a consumer's id).
+const HANDBACK_OWNER: u32 = u32::MAX;
+
+/// The consumer the AOF rewrite hands entries back through (claim to it, then FMQ.LEAVE).
+pub const HANDBACK_CONSUMER: &[u8] = b"\x00fmq-handback";
 
 /// The `FMQ.GROUPSET` command that sets policy `p` on `group` of `key` (AOF rewrite).
 pub fn policy_command(key: &Bytes, group: &Bytes, p: &GroupPolicy) -> Vec<Bytes> {
@@ -631,7 +640,33 @@ impl Group {
             next_consumer_id: 0,
             policy: None,
             by_time: None,
+            handback: BTreeSet::new(),
         }
+    }
+
+    /// FMQ.LEAVE: remove consumer `name` and hand its pending entries back to the group (the
+    /// next `>` read delivers them again). The number handed back, or None without such a
+    /// consumer.
+    pub fn leave(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        self.names.remove(&c.id);
+        for id in &c.pel {
+            if let Some(n) = self.pel.get_mut(id) {
+                n.consumer = HANDBACK_OWNER;
+                self.handback.insert(*id);
+            }
+        }
+        Some(c.pel.len())
+    }
+
+    /// Up to `max` handed-back entries, in ID order.
+    pub fn handed_back(&self, max: usize) -> Vec<StreamId> {
+        self.handback.iter().take(max).copied().collect()
+    }
+
+    /// Number of handed-back entries.
+    pub fn handback_len(&self) -> usize {
+        self.handback.len()
     }
 
     /// The broker policy, if one is set.
@@ -746,7 +781,7 @@ impl Group {
         let key = Bytes::copy_from_slice(name);
         // Ids are not reused while the group lives; skip any still taken after a wrap.
         let mut id = self.next_consumer_id;
-        while self.names.contains_key(&id) {
+        while self.names.contains_key(&id) || id == HANDBACK_OWNER {
             id = id.wrapping_add(1);
         }
         self.next_consumer_id = id.wrapping_add(1);
@@ -788,7 +823,9 @@ impl Group {
         match self.pel.remove(&id) {
             Some(n) => {
                 self.index_move(id, Some(n.delivery_time), None);
-                if let Some(c) = self.consumer_by_id(n.consumer) {
+                if n.consumer == HANDBACK_OWNER {
+                    self.handback.remove(&id);
+                } else if let Some(c) = self.consumer_by_id(n.consumer) {
                     c.pel.remove(&id);
                 }
                 true
@@ -907,7 +944,9 @@ impl Group {
         };
         let old = n.consumer;
         n.consumer = cid;
-        if old != cid
+        if old == HANDBACK_OWNER {
+            self.handback.remove(&id);
+        } else if old != cid
             && let Some(c) = self.consumer_by_id(old)
         {
             c.pel.remove(&id);
@@ -1987,6 +2026,32 @@ impl Stream {
                     ]);
                 }
             }
+            if !g.handback.is_empty() {
+                let holder = Bytes::from_static(HANDBACK_CONSUMER);
+                for id in &g.handback {
+                    let Some(p) = g.pel.get(id) else { continue };
+                    out.push(vec![
+                        Bytes::from_static(b"XCLAIM"),
+                        key.clone(),
+                        gname.clone(),
+                        holder.clone(),
+                        Bytes::from_static(b"0"),
+                        id.to_bytes(),
+                        Bytes::from_static(b"TIME"),
+                        uint(p.delivery_time),
+                        Bytes::from_static(b"RETRYCOUNT"),
+                        uint(u64::from(p.delivery_count)),
+                        Bytes::from_static(b"JUSTID"),
+                        Bytes::from_static(b"FORCE"),
+                    ]);
+                }
+                out.push(vec![
+                    Bytes::from_static(b"FMQ.LEAVE"),
+                    key.clone(),
+                    gname.clone(),
+                    holder,
+                ]);
+            }
             if let Some(p) = g.policy() {
                 out.push(policy_command(key, gname, p));
             }
@@ -2054,6 +2119,12 @@ impl Stream {
                         }
                         _ => return Err(format!("group {gname:?}: consumer PEL mismatch at {id}")),
                     }
+                }
+            }
+            for id in &g.handback {
+                match g.pel.get(id) {
+                    Some(p) if p.consumer == HANDBACK_OWNER => n += 1,
+                    _ => return Err(format!("group {gname:?}: handback mismatch at {id}")),
                 }
             }
             if n != g.pel.len() {

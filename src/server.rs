@@ -948,10 +948,15 @@ async fn timers(shared: Arc<Shared>) {
     runner.reply_mode = crate::connection::ReplyMode::Off;
     let rundue = crate::command::lookup_command(b"fmq.rundue").expect("registered");
     let rundue_argv = [bytes::Bytes::from_static(b"FMQ.RUNDUE")];
+    crate::command::stream::arm_retention(&mut shared.store.lock());
     loop {
         let (next, sched) = {
             let s = shared.store.lock();
-            (s.timers.next(), s.schedule.next_due())
+            let sched = match (s.schedule.next_due(), s.retention.next()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            (s.timers.next(), sched)
         };
         if sched.is_some_and(|d| d <= crate::store::unix_ms()) && !shared.is_loading() {
             crate::command::execute(&shared, &mut runner, rundue, &rundue_argv);

@@ -561,3 +561,86 @@ fn a_leaving_consumer_hands_its_work_back() {
     assert!(start.elapsed() < Duration::from_secs(5));
     srv.shutdown();
 }
+
+/// FMQ.RETENTION: the server trims by count as the stream grows and by age on its own (an
+/// idle stream too), optionally only what every group has acknowledged; the policy and the
+/// trims it made survive a restart.
+#[test]
+fn retention_trims_by_count_and_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    for i in 1..=5 {
+        c.cmd(&["XADD", "s", &format!("{i}-0"), "n", &i.to_string()]);
+    }
+    assert_eq!(c.cmd(&["FMQ.RETENTION", "s", "MAXLEN", "3"]), b"+OK\r\n");
+    assert_eq!(int(&c.cmd(&["XLEN", "s"])), 3);
+    c.cmd(&["XADD", "s", "*", "n", "6"]);
+    assert_eq!(int(&c.cmd(&["XLEN", "s"])), 3);
+    // ACKED: what a group still needs stays, past the limit.
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+    c.cmd(&["FMQ.RETENTION", "s", "MAXLEN", "1", "ACKED"]);
+    assert_eq!(int(&c.cmd(&["XLEN", "s"])), 1);
+    c.cmd(&["XADD", "s", "*", "n", "7"]);
+    c.cmd(&["XADD", "s", "*", "n", "8"]);
+    assert_eq!(int(&c.cmd(&["XLEN", "s"])), 2, "undelivered entries stay");
+    c.cmd(&["XREADGROUP", "GROUP", "g", "w", "STREAMS", "s", ">"]);
+    let r = c.cmd(&["XRANGE", "s", "-", "+"]);
+    let got = ids(&r);
+    c.cmd(&["XACK", "s", "g", &got[0]]);
+    c.cmd(&["XADD", "s", "*", "n", "9"]);
+    // 7 was acknowledged and goes; 8 (pending) and 9 (undelivered) stay.
+    let left = s(&c.cmd(&["XRANGE", "s", "-", "+"]));
+    assert!(
+        !left.contains("\r\n7\r\n") && left.contains("\r\n8\r\n") && left.contains("\r\n9\r\n"),
+        "{left:?}"
+    );
+    let read = s(&c.cmd(&["FMQ.RETENTION", "s"]));
+    assert!(
+        read.contains("maxlen\r\n:1\r\n") && read.contains("ACKED"),
+        "{read:?}"
+    );
+
+    // Age: an idle stream is trimmed by the server when its entries pass the age.
+    c.cmd(&["XADD", "aged", "*", "n", "1"]);
+    c.cmd(&["FMQ.RETENTION", "aged", "MAXAGE", "300"]);
+    assert_eq!(int(&c.cmd(&["XLEN", "aged"])), 1);
+    let start = Instant::now();
+    assert!(wait_for(Duration::from_secs(5), || int(
+        &c.cmd(&["XLEN", "aged"])
+    ) == 0));
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    c.cmd(&["XADD", "aged", "*", "n", "2"]);
+    let before = (
+        s(&c.cmd(&["XRANGE", "s", "-", "+"])),
+        s(&c.cmd(&["XRANGE", "aged", "-", "+"])),
+    );
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(s(&c.cmd(&["XRANGE", "s", "-", "+"])), before.0);
+    // The age limit is timed again after a restart.
+    assert!(wait_for(Duration::from_secs(5), || int(
+        &c.cmd(&["XLEN", "aged"])
+    ) == 0));
+    for (args, err) in [
+        (
+            vec!["FMQ.RETENTION", "s", "MAXLEN", "-1"],
+            "-ERR MAXLEN must be a non-negative integer",
+        ),
+        (
+            vec!["FMQ.RETENTION", "s", "MAXAGE", "x"],
+            "-ERR MAXAGE must be a non-negative integer",
+        ),
+        (vec!["FMQ.RETENTION", "s", "BOGUS"], "-ERR syntax error"),
+        (
+            vec!["FMQ.RETENTION", "nokey", "MAXLEN", "1"],
+            "-ERR no such key",
+        ),
+    ] {
+        let r = s(&c.cmd(&args));
+        assert!(r.starts_with(err), "{args:?}: {r:?}");
+    }
+    srv.shutdown();
+}

@@ -1189,8 +1189,8 @@ mod tests {
     fn universe_matches_redis() {
         let u = universe();
         // Redis 7.0's 366 commands and subcommands, plus Redis 8.2's XDELEX and XACKDEL and
-        // the eight FMQ.* broker commands.
-        assert_eq!(u.len(), 366 + 2 + 8);
+        // the nine FMQ.* broker commands.
+        assert_eq!(u.len(), 366 + 2 + 9);
         let get = u.lookup(b"GET").unwrap();
         assert_eq!(u.cmds[get].categories, 1 << 1 | 1 << 7 | 1 << 14);
         let cfg = u.lookup(b"config").unwrap();

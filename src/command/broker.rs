@@ -128,15 +128,18 @@ fn fmq_scheduled(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Array(vec![Reply::Int(total as i64), Reply::Array(rows)])
 }
 
-// FMQ.RUNDUE: run the scheduled commands that are due (the timer task calls it; a client may
-// too). Replies with how many ran.
+// FMQ.RUNDUE: run the scheduled commands that are due and apply the retention of streams
+// whose age limit is due (the timer task calls it; a client may too). Replies with how many
+// commands ran plus how many streams were trimmed.
 fn fmq_rundue(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     let now = crate::store::unix_ms();
     let due = ctx.store().schedule.take_due(now, RUN_BATCH);
-    if due.is_empty() {
-        return Reply::Int(0);
-    }
     let outer = ctx.begin_tx();
+    let trimmed = super::stream::run_due_retention(ctx, now as u64);
+    if due.is_empty() {
+        ctx.end_tx(outer);
+        return Reply::Int(trimmed as i64);
+    }
     let home = ctx.client.db;
     let mut ran = 0;
     for (h, s) in due {
@@ -156,7 +159,7 @@ fn fmq_rundue(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     }
     ctx.client.db = home;
     ctx.end_tx(outer);
-    Reply::Int(ran)
+    Reply::Int(ran + trimmed as i64)
 }
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -407,6 +407,7 @@ fn rewrite_trim(args: &[Bytes], t: &TrimArgs, s: &Stream, id: Option<StreamId>) 
 //   [field value ...]
 fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let limits = node_limits(ctx);
+    let loading = ctx.shared.is_loading();
     let t = tri!(parse_add_or_trim(args, true, limits));
     let field_pos = t.id_idx + 1;
     if field_pos > args.len() || args.len() - field_pos < 2 || (args.len() - field_pos) % 2 == 1 {
@@ -450,13 +451,29 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             });
         }
     };
-    let trimmed = t.trim.map_or(0, |trim| s.trim_with(trim, t.refs));
-    let effect = rewrite_trim(args, &t, s, Some(id));
-    let mut w = Write::key(key).effect(effect).wakes().event(STREAM, "xadd");
+    let mut trimmed = t.trim.map_or(0, |trim| s.trim_with(trim, t.refs));
+    let mut effects = vec![rewrite_trim(args, &t, s, Some(id))];
+    // A retention policy trims as the stream grows (not while the AOF replays: the trims are
+    // in it, as the XTRIMs recorded here).
+    let mut expiry = None;
+    if s.retention().is_some() && !loading {
+        let before = s.len();
+        effects.extend(s.apply_retention(key, now_ms()));
+        trimmed += before - s.len();
+        expiry = s.next_expiry();
+    }
+    let mut w = Write::key(key)
+        .effects(effects)
+        .wakes()
+        .event(STREAM, "xadd");
     if trimmed > 0 {
         w = w.event(STREAM, "xtrim");
     }
     ctx.wrote(w);
+    if let Some(at) = expiry {
+        let db = ctx.client.db;
+        ctx.store().retention.add(at as i64, db, key);
+    }
     id_reply(id)
 }
 
@@ -1330,6 +1347,142 @@ fn fmq_leave(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     ctx.wrote(Write::key(key).wakes().event(STREAM, "fmq-leave"));
     Reply::Int(n as i64)
+}
+
+// FMQ.RETENTION key [MAXLEN n] [MAXAGE ms] [KEEPREF | DELREF | ACKED] [RESET]: set the
+// stream's retention policy (and apply it at once); with the key alone, read it.
+fn fmq_retention(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let loading = ctx.shared.is_loading();
+    let mut reset = false;
+    let (mut maxlen, mut maxage, mut refs) = (None, None, None);
+    let mut i = 2;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        let num = |name: &str| -> Result<u64, Reply> {
+            crate::protocol::request::parse_i64(&args[i + 1])
+                .filter(|&n| n >= 0)
+                .map(|n| n as u64)
+                .ok_or_else(|| {
+                    Reply::Error(format!("ERR {name} must be a non-negative integer").into())
+                })
+        };
+        if is(&args[i], "reset") {
+            reset = true;
+        } else if let Some(r) = ref_policy(&args[i]) {
+            refs = Some(r);
+        } else if is(&args[i], "maxlen") && more {
+            maxlen = Some(tri!(num("MAXLEN")));
+            i += 1;
+        } else if is(&args[i], "maxage") && more {
+            maxage = Some(tri!(num("MAXAGE")));
+            i += 1;
+        } else {
+            return Reply::error(error::SYNTAX);
+        }
+        i += 1;
+    }
+    let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
+        return Reply::error(error::NO_SUCH_KEY);
+    };
+    if args.len() == 2 {
+        let r = s.retention().cloned().unwrap_or_default();
+        return Reply::Map(vec![
+            (Reply::bulk_str("maxlen"), Reply::Int(r.maxlen as i64)),
+            (Reply::bulk_str("maxage"), Reply::Int(r.maxage_ms as i64)),
+            (
+                Reply::bulk_str("refs"),
+                Reply::Bulk(Bytes::from_static(r.refs.token())),
+            ),
+        ]);
+    }
+    let mut r = if reset {
+        Default::default()
+    } else {
+        s.retention().cloned().unwrap_or_default()
+    };
+    if let Some(v) = maxlen {
+        r.maxlen = v;
+    }
+    if let Some(v) = maxage {
+        r.maxage_ms = v;
+    }
+    if let Some(v) = refs {
+        r.refs = v;
+    }
+    let mut effects = vec![crate::store::stream::retention_command(key, &r)];
+    s.set_retention(r);
+    let before = s.len();
+    // While the AOF replays, the trims follow as the XTRIMs recorded when they happened.
+    if !loading {
+        effects.extend(s.apply_retention(key, now_ms()));
+    }
+    let trimmed = before - s.len();
+    let expiry = s.next_expiry();
+    let mut w = Write::key(key)
+        .effects(effects)
+        .event(STREAM, "fmq-retention");
+    if trimmed > 0 {
+        w = w.event(STREAM, "xtrim");
+    }
+    ctx.wrote(w);
+    if let Some(at) = expiry {
+        let db = ctx.client.db;
+        ctx.store().retention.add(at as i64, db, key);
+    }
+    Reply::Ok
+}
+
+/// Apply the retention of the streams whose age limit is due (FMQ.RUNDUE): the trims are
+/// recorded as exact XTRIMs; each stream is timed again for its next oldest entry, or, when
+/// ACKED keeps an old entry a group still needs, checked again a second later.
+pub(crate) fn run_due_retention(ctx: &mut Ctx, now: u64) -> usize {
+    let due = ctx.store().retention.take_due(now as i64);
+    let mut n = 0;
+    for (db, key) in due {
+        let home = ctx.client.db;
+        ctx.client.db = db;
+        ctx.store().begin_command(db, now as i64);
+        if let Ok(Some(s)) = stream_mut(ctx.db(), &key) {
+            let before = s.len();
+            let effects = s.apply_retention(&key, now);
+            let trimmed = before - s.len();
+            let next = s
+                .next_expiry()
+                .map(|t| if t <= now { now + 1000 } else { t });
+            if trimmed > 0 {
+                ctx.wrote(
+                    Write::key(&key)
+                        .changes(trimmed as usize)
+                        .effects(effects)
+                        .event(STREAM, "xtrim"),
+                );
+                n += 1;
+            }
+            if let Some(at) = next {
+                ctx.store().retention.add(at as i64, db, &key);
+            }
+        }
+        ctx.client.db = home;
+    }
+    n
+}
+
+/// Time the age limits of every stream that has one (at startup: timers are not persisted).
+pub fn arm_retention(store: &mut crate::engine::StoreInner) {
+    let mut due = Vec::new();
+    for (db, d) in store.keyspace.dbs.iter().enumerate() {
+        for (k, e) in d.map.iter() {
+            if let Value::Stream(s) = &e.value
+                && let Some(at) = s.next_expiry()
+            {
+                due.push((at as i64, db, k.clone()));
+            }
+        }
+    }
+    for (at, db, k) in due {
+        store.retention.add(at, db, &k);
+    }
 }
 
 // FMQ.GROUPGET key group
@@ -2301,6 +2454,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group("stream")
         .doc(
             "Remove a consumer, handing its pending entries back to the group.",
+            "ferrymq",
+        ),
+    CommandSpec::new("fmq.retention", -2, WRITE, fmq_retention)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Set or read a stream's retention policy: the server trims by count and age.",
             "ferrymq",
         ),
     CommandSpec::new("fmq.groupget", 3, READONLY, fmq_groupget)

@@ -84,6 +84,8 @@ pub struct StoreInner {
     pub timers: timers::Timers,
     /// Delayed deliveries (FMQ.SCHEDULE).
     pub schedule: schedule::Schedule,
+    /// Streams whose retention age limit has something to trim at a given time.
+    pub retention: timers::Timers,
 }
 
 /// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
@@ -151,6 +153,7 @@ impl StoreInner {
     }
 
     fn with_notifier(databases: usize, notify: Arc<Notifier>) -> Self {
+        let timers = timers::Timers::default();
         StoreInner {
             keyspace: Keyspace::new(databases),
             blocking: Blocking::default(),
@@ -167,7 +170,8 @@ impl StoreInner {
             pause: Arc::default(),
             access_policy: Arc::default(),
             access_word: 0,
-            timers: timers::Timers::default(),
+            retention: timers::Timers::sharing(&timers),
+            timers,
             schedule: schedule::Schedule::default(),
         }
     }

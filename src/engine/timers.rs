@@ -62,6 +62,14 @@ impl Timers {
         self.set.is_empty()
     }
 
+    /// An empty set that wakes the same task as `other`.
+    pub fn sharing(other: &Timers) -> Timers {
+        Timers {
+            notify: other.notify.clone(),
+            ..Timers::default()
+        }
+    }
+
     /// Wake the timer task (something else it watches got an earlier time).
     pub fn wake(&self) {
         self.notify.notify_one();

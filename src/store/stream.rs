@@ -1107,6 +1107,43 @@ pub struct Stream {
     last_live: StreamId,
     /// By name: XINFO GROUPS lists them in Redis's (lexicographic) order.
     groups: BTreeMap<Bytes, Group>,
+    /// Retention policy (FMQ.RETENTION); None for a plain Redis stream.
+    retention: Option<Box<Retention>>,
+}
+
+/// A stream's retention policy: the server trims by count and age on its own.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Retention {
+    /// Keep at most this many entries; 0 = no limit.
+    pub maxlen: u64,
+    /// Keep entries younger than this (by the time in their ID); 0 = no limit.
+    pub maxage_ms: u64,
+    /// What trimming does to the groups' references (ACKED: only what every group is done
+    /// with).
+    pub refs: RefPolicy,
+}
+
+impl RefPolicy {
+    pub fn token(self) -> &'static [u8] {
+        match self {
+            RefPolicy::KeepRef => b"KEEPREF",
+            RefPolicy::DelRef => b"DELREF",
+            RefPolicy::Acked => b"ACKED",
+        }
+    }
+}
+
+/// The `FMQ.RETENTION` command that sets policy `r` on `key` (effects, AOF rewrite).
+pub fn retention_command(key: &Bytes, r: &Retention) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"FMQ.RETENTION"),
+        key.clone(),
+        Bytes::from_static(b"MAXLEN"),
+        Bytes::from(r.maxlen.to_string()),
+        Bytes::from_static(b"MAXAGE"),
+        Bytes::from(r.maxage_ms.to_string()),
+        Bytes::from_static(r.refs.token()),
+    ]
 }
 
 impl fmt::Debug for Stream {
@@ -1364,6 +1401,73 @@ impl Stream {
     /// first ID and the maximal deleted ID as Redis does.
     pub fn delete(&mut self, id: StreamId) -> bool {
         self.remove_live(id, true)
+    }
+
+    /// The retention policy, if one is set.
+    pub fn retention(&self) -> Option<&Retention> {
+        self.retention.as_deref()
+    }
+
+    /// Set (or, all off, clear) the retention policy.
+    pub fn set_retention(&mut self, r: Retention) {
+        self.retention = (r.maxlen > 0 || r.maxage_ms > 0).then(|| Box::new(r));
+    }
+
+    /// Apply the retention policy at `now` (unix ms): trim to `maxlen`, then everything older
+    /// than `maxage`. Returns the trims made, as the XTRIM commands that replay them exactly
+    /// (each is deterministic given the state it runs on).
+    pub fn apply_retention(&mut self, key: &Bytes, now: u64) -> Vec<Vec<Bytes>> {
+        let Some(r) = self.retention.as_deref().cloned() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let xtrim = |kind: &'static [u8], threshold: Bytes| {
+            vec![
+                Bytes::from_static(b"XTRIM"),
+                key.clone(),
+                Bytes::from_static(kind),
+                Bytes::from_static(b"="),
+                threshold,
+                Bytes::from_static(r.refs.token()),
+            ]
+        };
+        if r.maxlen > 0 && self.length > r.maxlen {
+            let trim = Trim {
+                kind: TrimKind::MaxLen(r.maxlen),
+                approx: false,
+                limit: 0,
+            };
+            if self.trim_with(trim, r.refs) > 0 {
+                out.push(xtrim(b"MAXLEN", Bytes::from(r.maxlen.to_string())));
+            }
+        }
+        if r.maxage_ms > 0 && now > r.maxage_ms {
+            let cut = StreamId {
+                ms: now - r.maxage_ms,
+                seq: 0,
+            };
+            if self.length > 0 && self.first_id < cut {
+                let trim = Trim {
+                    kind: TrimKind::MinId(cut),
+                    approx: false,
+                    limit: 0,
+                };
+                if self.trim_with(trim, r.refs) > 0 {
+                    out.push(xtrim(b"MINID", cut.to_bytes()));
+                }
+            }
+        }
+        out
+    }
+
+    /// When the age limit next has something to trim (unix ms): the oldest entry's time plus
+    /// the age; None without an age limit or entries.
+    pub fn next_expiry(&self) -> Option<u64> {
+        let r = self.retention.as_deref()?;
+        if r.maxage_ms == 0 || self.length == 0 {
+            return None;
+        }
+        Some(self.first_id.ms.saturating_add(r.maxage_ms))
     }
 
     /// Whether some consumer group still needs entry `id`: it is pending there, or the group
@@ -2055,6 +2159,9 @@ impl Stream {
             if let Some(p) = g.policy() {
                 out.push(policy_command(key, gname, p));
             }
+        }
+        if let Some(r) = self.retention() {
+            out.push(retention_command(key, r));
         }
     }
 

@@ -482,3 +482,161 @@ fn multi_bulk_replies_convert_to_lua_like_redis() {
         d.cmd(&["EVAL", e, "1", "mylist"]);
     }
 }
+
+/// The session a second client runs while a script is BUSY: the commands Redis 7.0 flags
+/// ALLOW_BUSY answer, the others get BUSY (a queued one dooms the transaction), then SCRIPT KILL;
+/// a watch taken while BUSY is in force once the script has ended. Replies in order (HELLO's
+/// client id blanked).
+fn busy_session(s: &Server, password: bool) -> Vec<String> {
+    let mut other = s.raw();
+    let mut writer = s.raw();
+    if password {
+        other.cmd(&["CONFIG", "SET", "requirepass", "pw"]);
+        other.cmd(&["AUTH", "pw"]);
+        writer.cmd(&["AUTH", "pw"]);
+    }
+    let mut runner = s.raw();
+    if password {
+        runner.cmd(&["AUTH", "pw"]);
+    }
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            other.cmd_s(&["PING"]).starts_with("-BUSY")
+        }),
+        "{} never turned BUSY",
+        s.name
+    );
+    let mut out = vec![];
+    let mut run = |c: &mut common::RawConn, args: &[&str]| {
+        let r = c.cmd_s(args);
+        let r = match r.find(":id\r\n:") {
+            // RESP2 HELLO: `$2 id :<n>` -> blank the number.
+            _ if r.contains("$2\r\nid\r\n:") => {
+                let i = r.find("$2\r\nid\r\n:").unwrap() + 9;
+                let j = i + r[i..].find("\r\n").unwrap();
+                format!("{}N{}", &r[..i], &r[j..])
+            }
+            _ => r,
+        };
+        out.push(format!("{args:?} -> {r}"));
+    };
+    let c = &mut other;
+    if password {
+        // A client that has not authenticated gets NOAUTH first, BUSY only once it has.
+        let mut fresh = s.raw();
+        run(&mut fresh, &["GET", "k"]);
+        run(&mut fresh, &["AUTH", "wrong"]);
+        run(&mut fresh, &["AUTH", "pw"]);
+        run(&mut fresh, &["GET", "k"]);
+        run(
+            &mut fresh,
+            &["HELLO", "2", "AUTH", "default", "pw", "SETNAME", "x"],
+        );
+        run(&mut fresh, &["RESET"]);
+        run(&mut fresh, &["GET", "k"]);
+        return out;
+    }
+    run(c, &["AUTH", "x"]);
+    run(c, &["HELLO", "2"]);
+    run(c, &["HELLO", "4"]);
+    run(c, &["SUBSCRIBE", "ch"]);
+    run(c, &["GET", "k"]);
+    run(c, &["COMMAND", "INFO", "get"]);
+    run(c, &["CONFIG", "GET", "maxmemory"]);
+    run(c, &["WATCH", "k", "k2"]);
+    run(c, &["UNWATCH"]);
+    run(c, &["MULTI"]);
+    run(c, &["WATCH", "k"]);
+    run(c, &["DISCARD"]);
+    run(c, &["MULTI"]);
+    run(c, &["SET", "k", "v"]);
+    run(c, &["EXEC"]);
+    run(c, &["EXEC"]);
+    run(c, &["MULTI"]);
+    run(c, &["SHUTDOWN", "NOSAVE"]);
+    run(c, &["DISCARD"]);
+    run(c, &["SHUTDOWN"]);
+    run(c, &["SHUTDOWN", "NOSAVE", "SAVE"]);
+    run(c, &["SHUTDOWN", "ABORT", "NOW"]);
+    run(c, &["SHUTDOWN", "ABORT"]);
+    run(c, &["FUNCTION", "KILL"]);
+    run(c, &["RESET"]);
+    run(c, &["WATCH", "k"]);
+    let mut watcher = s.raw();
+    run(&mut watcher, &["WATCH", "k2"]);
+    run(c, &["SCRIPT", "KILL"]);
+    let killed = String::from_utf8(runner.read_reply()).unwrap();
+    assert!(killed.contains("Script killed"), "{}: {killed}", s.name);
+    // The watch taken while BUSY is in force: a write after the script dooms the transaction;
+    // the other watcher's key was not written.
+    run(&mut writer, &["SET", "k", "changed"]);
+    run(c, &["MULTI"]);
+    run(c, &["GET", "k"]);
+    run(c, &["EXEC"]);
+    run(&mut watcher, &["MULTI"]);
+    run(&mut watcher, &["GET", "k"]);
+    run(&mut watcher, &["EXEC"]);
+    out
+}
+
+#[test]
+fn commands_allowed_while_busy_match_redis() {
+    let args = ["--busy-reply-threshold", "50"];
+    let Some(redis) = Server::redis(&args) else {
+        return;
+    };
+    let ferry = Server::ferrymq(&args);
+    for password in [false, true] {
+        assert_eq!(
+            busy_session(&ferry, password),
+            busy_session(&redis, password),
+            "ferrymq (left) vs redis-server (right), password {password}"
+        );
+    }
+    // COMMAND INFO shows the flag exactly where Redis does.
+    let mut f = ferry.raw();
+    let mut r = redis.raw();
+    let names = [
+        "auth",
+        "hello",
+        "reset",
+        "shutdown",
+        "discard",
+        "watch",
+        "unwatch",
+        "multi",
+        "exec",
+        "quit",
+        "replconf",
+        "script|kill",
+        "function|kill",
+        "function|stats",
+        "get",
+        "ping",
+    ];
+    for n in names {
+        assert_eq!(
+            f.cmd_s(&["COMMAND", "INFO", n]),
+            r.cmd_s(&["COMMAND", "INFO", n]),
+            "COMMAND INFO {n}"
+        );
+    }
+}
+
+/// SHUTDOWN NOSAVE stops the server while a script is BUSY.
+#[test]
+fn shutdown_nosave_stops_a_busy_server() {
+    let mut s = Server::ferrymq(&["--busy-reply-threshold", "50"]);
+    let mut runner = s.raw();
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    let mut other = s.raw();
+    assert!(wait_for(Duration::from_secs(10), || {
+        other.cmd_s(&["PING"]).starts_with("-BUSY")
+    }));
+    other.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(
+        s.wait_exit(Duration::from_secs(10)).is_some(),
+        "SHUTDOWN NOSAVE did not stop the server"
+    );
+}

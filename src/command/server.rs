@@ -831,8 +831,21 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             return Reply::error(error::SYNTAX);
         }
     }
-    if args[1..].iter().any(|a| is(a, "abort")) {
+    let has = |w: &str| args[1..].iter().any(|a| is(a, w));
+    let abort = has("abort");
+    if (abort && args.len() > 2 && args[1..].iter().any(|a| !is(a, "abort")))
+        || (has("nosave") && has("save"))
+    {
+        return Reply::error(error::SYNTAX);
+    }
+    if abort {
         return Reply::error("ERR No shutdown in progress.");
+    }
+    // While a script is BUSY only SHUTDOWN NOSAVE may stop the server (Redis would have to
+    // save a dataset the script is half-way through changing).
+    let status = &ctx.shared.script_status;
+    if !has("nosave") && status.busy.load(std::sync::atomic::Ordering::SeqCst) {
+        return Reply::error(status.busy_error());
     }
     ctx.shared.request_shutdown();
     // Redis closes the connection without a reply when the shutdown succeeds.
@@ -940,7 +953,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "shutdown",
         -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
         shutdown,
     )
     .group(G)

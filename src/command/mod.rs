@@ -38,6 +38,7 @@ pub mod acl;
 pub mod bitmap;
 pub mod config;
 pub mod connection;
+pub mod docs;
 pub mod dump;
 pub mod geo;
 pub mod hash;

@@ -36,6 +36,7 @@ macro_rules! tri {
 
 pub mod acl;
 pub mod bitmap;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod docs;
@@ -275,6 +276,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         hll::COMMANDS,
         geo::COMMANDS,
         lolwut::COMMANDS,
+        cluster::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -18,6 +18,7 @@
 //! written. Each run may allocate at most [`MEMORY_LIMIT`] bytes more than the state held
 //! before it, so a runaway script gets an error instead of taking the server's memory.
 
+mod cjson;
 pub mod convert;
 pub mod functions;
 mod libs;

@@ -615,13 +615,13 @@ fn debug_object(ctx: &mut Ctx, key: &Bytes) -> Reply {
     let Some(e) = db.peek(key) else {
         return Reply::error(error::NO_SUCH_KEY);
     };
-    let (v, lru) = (&e.value, e.lru);
+    let (v, lru) = (&e.value, e.access_word());
     let idle = crate::store::access::idle_ms(lru) / 1000;
     let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
         v as *const _,
-        v.refcount(),
-        v.encoding(),
+        e.refcount(),
+        e.encoding(),
         debug_object::serialized_length(v, fill),
     );
     if let Value::List(l) = v {

@@ -595,9 +595,8 @@ fn movablekeys_commands_in_command_info() {
 
 /// COMMAND INFO of every command ferrymq has (flags, key positions, categories, tips, key
 /// specs with their notes) as redis-server 7.0 replies it. Left out: containers (Redis lists
-/// their subcommands in its hash table's random order; each subcommand is compared alone),
-/// commands newer than 7.0, and those Redis lets run during a BUSY script that ferrymq does
-/// not (they need the store; see the README).
+/// their subcommands in its hash table's random order; each subcommand is compared alone)
+/// and commands newer than 7.0.
 #[test]
 fn command_info_of_every_command_matches_redis() {
     let Some(mut d) = Diff::new() else { return };
@@ -608,22 +607,13 @@ fn command_info_of_every_command_matches_redis() {
         .filter(|l| !l.is_empty() && !l.starts_with('*') && !l.starts_with('$'))
         .collect();
     assert!(names.len() > 150, "{names:?}");
-    let busy_differs = [
-        "auth", "hello", "reset", "shutdown", "discard", "watch", "unwatch",
-    ];
-    // One handler parses LATENCY's subcommands: COMMAND INFO shows no subcommand entries.
-    let not_a_container = ["latency"];
     let mut compared = 0;
     for name in names {
         let info = d.fm.raw().cmd(&["COMMAND", "DOCS", name]);
         let container = String::from_utf8_lossy(&info).contains("subcommands");
         // Subcommands of Redis 7.2 that ferrymq also has (CLIENT SETINFO, CLIENT NO-TOUCH).
         let newer = d.rs.raw().cmd(&["COMMAND", "INFO", name]) == b"*1\r\n$-1\r\n";
-        if container
-            || newer
-            || busy_differs.contains(&name)
-            || not_a_container.contains(&name.split('|').next().unwrap_or(name))
-        {
+        if container || newer {
             continue;
         }
         d.cmd(&["COMMAND", "INFO", name]);

@@ -482,3 +482,328 @@ fn multi_bulk_replies_convert_to_lua_like_redis() {
         d.cmd(&["EVAL", e, "1", "mylist"]);
     }
 }
+
+/// The session a second client runs while a script is BUSY: the commands Redis 7.0 flags
+/// ALLOW_BUSY answer, the others get BUSY (a queued one dooms the transaction), then SCRIPT KILL;
+/// a watch taken while BUSY is in force once the script has ended. Replies in order (HELLO's
+/// client id blanked).
+fn busy_session(s: &Server, password: bool) -> Vec<String> {
+    let mut other = s.raw();
+    let mut writer = s.raw();
+    if password {
+        other.cmd(&["CONFIG", "SET", "requirepass", "pw"]);
+        other.cmd(&["AUTH", "pw"]);
+        writer.cmd(&["AUTH", "pw"]);
+    }
+    let mut runner = s.raw();
+    if password {
+        runner.cmd(&["AUTH", "pw"]);
+    }
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            other.cmd_s(&["PING"]).starts_with("-BUSY")
+        }),
+        "{} never turned BUSY",
+        s.name
+    );
+    let mut out = vec![];
+    let mut run = |c: &mut common::RawConn, args: &[&str]| {
+        let r = c.cmd_s(args);
+        let r = match r.find(":id\r\n:") {
+            // RESP2 HELLO: `$2 id :<n>` -> blank the number.
+            _ if r.contains("$2\r\nid\r\n:") => {
+                let i = r.find("$2\r\nid\r\n:").unwrap() + 9;
+                let j = i + r[i..].find("\r\n").unwrap();
+                format!("{}N{}", &r[..i], &r[j..])
+            }
+            _ => r,
+        };
+        out.push(format!("{args:?} -> {r}"));
+    };
+    let c = &mut other;
+    if password {
+        // A client that has not authenticated gets NOAUTH first, BUSY only once it has.
+        let mut fresh = s.raw();
+        run(&mut fresh, &["GET", "k"]);
+        run(&mut fresh, &["AUTH", "wrong"]);
+        run(&mut fresh, &["AUTH", "pw"]);
+        run(&mut fresh, &["GET", "k"]);
+        run(
+            &mut fresh,
+            &["HELLO", "2", "AUTH", "default", "pw", "SETNAME", "x"],
+        );
+        run(&mut fresh, &["RESET"]);
+        run(&mut fresh, &["GET", "k"]);
+        return out;
+    }
+    run(c, &["AUTH", "x"]);
+    run(c, &["HELLO", "2"]);
+    run(c, &["HELLO", "4"]);
+    run(c, &["SUBSCRIBE", "ch"]);
+    run(c, &["GET", "k"]);
+    run(c, &["COMMAND", "INFO", "get"]);
+    run(c, &["CONFIG", "GET", "maxmemory"]);
+    run(c, &["WATCH", "k", "k2"]);
+    run(c, &["UNWATCH"]);
+    run(c, &["MULTI"]);
+    run(c, &["WATCH", "k"]);
+    run(c, &["DISCARD"]);
+    run(c, &["MULTI"]);
+    run(c, &["SET", "k", "v"]);
+    run(c, &["EXEC"]);
+    run(c, &["EXEC"]);
+    run(c, &["MULTI"]);
+    run(c, &["SHUTDOWN", "NOSAVE"]);
+    run(c, &["DISCARD"]);
+    run(c, &["SHUTDOWN"]);
+    run(c, &["SHUTDOWN", "NOSAVE", "SAVE"]);
+    run(c, &["SHUTDOWN", "ABORT", "NOW"]);
+    run(c, &["SHUTDOWN", "ABORT"]);
+    run(c, &["FUNCTION", "KILL"]);
+    run(c, &["RESET"]);
+    run(c, &["WATCH", "k"]);
+    let mut watcher = s.raw();
+    run(&mut watcher, &["WATCH", "k2"]);
+    run(c, &["SCRIPT", "KILL"]);
+    let killed = String::from_utf8(runner.read_reply()).unwrap();
+    assert!(killed.contains("Script killed"), "{}: {killed}", s.name);
+    // The watch taken while BUSY is in force: a write after the script dooms the transaction;
+    // the other watcher's key was not written.
+    run(&mut writer, &["SET", "k", "changed"]);
+    run(c, &["MULTI"]);
+    run(c, &["GET", "k"]);
+    run(c, &["EXEC"]);
+    run(&mut watcher, &["MULTI"]);
+    run(&mut watcher, &["GET", "k"]);
+    run(&mut watcher, &["EXEC"]);
+    out
+}
+
+#[test]
+fn commands_allowed_while_busy_match_redis() {
+    let args = ["--busy-reply-threshold", "50"];
+    let Some(redis) = Server::redis(&args) else {
+        return;
+    };
+    let ferry = Server::ferrymq(&args);
+    for password in [false, true] {
+        assert_eq!(
+            busy_session(&ferry, password),
+            busy_session(&redis, password),
+            "ferrymq (left) vs redis-server (right), password {password}"
+        );
+    }
+    // COMMAND INFO shows the flag exactly where Redis does.
+    let mut f = ferry.raw();
+    let mut r = redis.raw();
+    let names = [
+        "auth",
+        "hello",
+        "reset",
+        "shutdown",
+        "discard",
+        "watch",
+        "unwatch",
+        "multi",
+        "exec",
+        "quit",
+        "replconf",
+        "script|kill",
+        "function|kill",
+        "function|stats",
+        "get",
+        "ping",
+    ];
+    for n in names {
+        assert_eq!(
+            f.cmd_s(&["COMMAND", "INFO", n]),
+            r.cmd_s(&["COMMAND", "INFO", n]),
+            "COMMAND INFO {n}"
+        );
+    }
+}
+
+/// SHUTDOWN NOSAVE stops the server while a script is BUSY.
+#[test]
+fn shutdown_nosave_stops_a_busy_server() {
+    let mut s = Server::ferrymq(&["--busy-reply-threshold", "50"]);
+    let mut runner = s.raw();
+    runner.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    let mut other = s.raw();
+    assert!(wait_for(Duration::from_secs(10), || {
+        other.cmd_s(&["PING"]).starts_with("-BUSY")
+    }));
+    other.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(
+        s.wait_exit(Duration::from_secs(10)).is_some(),
+        "SHUTDOWN NOSAVE did not stop the server"
+    );
+}
+
+/// lua-cjson as Redis 7.0 bundles it: every setting (`encode_sparse_array`, `encode_max_depth`,
+/// `decode_max_depth`, `encode_number_precision`, `encode_keep_buffer`,
+/// `encode_invalid_numbers`, `decode_invalid_numbers`) with its results, range and option
+/// errors; `cjson.new()` tables with their own settings; no `cjson.safe`; the decoder's exact
+/// error texts and positions, invalid numbers (hexadecimal, inf, nan), the NUL byte that ends
+/// the input, argument checks; numbers in replies converted as Redis's C cast does. The
+/// settings last across scripts, so the order matters.
+#[test]
+fn cjson_settings_and_errors_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["EVAL", r#"return {type(cjson.new), type(cjson.safe), cjson._NAME, cjson._VERSION}"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth()"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth(5)"#, "0"],
+        &["EVAL", r#"return cjson.encode({{{{{1}}}}})"#, "0"],
+        &["EVAL", r#"return cjson.encode({{{{{{1}}}}}})"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth(1000)"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth(0)"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth('x')"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth(1, 2)"#, "0"],
+        &["EVAL", r#"return cjson.decode_max_depth()"#, "0"],
+        &["EVAL", r#"return cjson.decode_max_depth(2)"#, "0"],
+        &["EVAL", r#"return cjson.decode('[[1]]')"#, "0"],
+        &["EVAL", r#"return cjson.decode('[[[1]]]')"#, "0"],
+        &["EVAL", r#"return cjson.decode('{"a":{"b":{"c":1}}}')"#, "0"],
+        &["EVAL", r#"return cjson.decode_max_depth(1000)"#, "0"],
+        &["EVAL", r#"return {cjson.encode_invalid_numbers()}"#, "0"],
+        &["EVAL", r#"return cjson.encode(1/0)"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers(true)"#, "0"],
+        &["EVAL", r#"return cjson.encode({1/0, -1/0, 0/0})"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers('null')"#, "0"],
+        &["EVAL", r#"return cjson.encode({1/0, -1/0, 0/0})"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers('x')"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers(false)"#, "0"],
+        &["EVAL", r#"return {cjson.decode_invalid_numbers()}"#, "0"],
+        &["EVAL", r#"return cjson.encode(cjson.decode('[1, 0x10, 1e2]'))"#, "0"],
+        &["EVAL", r#"return cjson.decode('inf')"#, "0"],
+        &["EVAL", r#"return cjson.decode('-Infinity') > 0"#, "0"],
+        &["EVAL", r#"return cjson.decode_invalid_numbers(false)"#, "0"],
+        &["EVAL", r#"return cjson.decode('0x10')"#, "0"],
+        &["EVAL", r#"return cjson.decode('+1')"#, "0"],
+        &["EVAL", r#"return cjson.decode('01')"#, "0"],
+        &["EVAL", r#"return cjson.decode('nan')"#, "0"],
+        &["EVAL", r#"return cjson.decode_invalid_numbers('on')"#, "0"],
+        &["EVAL", r#"return cjson.encode_number_precision()"#, "0"],
+        &["EVAL", r#"return cjson.encode(math.pi)"#, "0"],
+        &["EVAL", r#"return cjson.encode_number_precision(3)"#, "0"],
+        &["EVAL", r#"return cjson.encode({math.pi, 1/3, 12345.678, 1e20})"#, "0"],
+        &["EVAL", r#"return cjson.encode_number_precision(15)"#, "0"],
+        &["EVAL", r#"return cjson.encode_number_precision(14)"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array()}"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1]=1, [20]=2})"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array(true)}"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1]=1, [20]=2})"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array(false, 0)}"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1]=1, [2000]=2})"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array(nil, 3, 1)}"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1]=1, [5]=2})"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array(false, 2, 10)}"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1]=1, [3]=2})"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1]=1, [30]=2})"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array('on')}"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array('off')}"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array('maybe')}"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array(false, -1)}"#, "0"],
+        &["EVAL", r#"return cjson.encode_keep_buffer()"#, "0"],
+        &["EVAL", r#"return cjson.encode_keep_buffer(false)"#, "0"],
+        &["EVAL", r#"return cjson.encode_keep_buffer('on')"#, "0"],
+        &["EVAL", r#"local c = cjson.new() c.encode_max_depth(2) return {c.encode_max_depth(), cjson.encode_max_depth()}"#, "0"],
+        &["EVAL", r#"local c = cjson.new() return {pcall(c.encode, {{{1}}})}"#, "0"],
+        &["EVAL", r#"local c = cjson.new() return c.encode({1,2,{a=1}})"#, "0"],
+        &["EVAL", r#"local c = cjson.new() return c.decode('[1,2]')"#, "0"],
+        &["EVAL", r#"return cjson.new().new().encode('x')"#, "0"],
+        &["EVAL", r#"return cjson.encode()"#, "0"],
+        &["EVAL", r#"return cjson.encode(1, 2)"#, "0"],
+        &["EVAL", r#"return cjson.decode()"#, "0"],
+        &["EVAL", r#"return cjson.decode(1, 2)"#, "0"],
+        &["EVAL", r#"return cjson.decode('[1,2')"#, "0"],
+        &["EVAL", r#"return cjson.decode('{"a" 1}')"#, "0"],
+        &["EVAL", r#"return cjson.decode('{1:2}')"#, "0"],
+        &["EVAL", r#"return cjson.decode('[1,]')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\x"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\ud800"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"abc')"#, "0"],
+        &["EVAL", r#"return cjson.decode('tru')"#, "0"],
+        &["EVAL", r#"return cjson.decode('[1] x')"#, "0"],
+        &["EVAL", r#"return cjson.decode('')"#, "0"],
+        &["EVAL", r#"return cjson.decode('  ')"#, "0"],
+        &["EVAL", r#"return cjson.decode('1.5')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\u00e9\\ud83d\\ude00"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('12345678901234567890')"#, "0"],
+        &["EVAL", r#"return cjson.encode(cjson.decode('12345678901234567890'))"#, "0"],
+        &["EVAL", r#"return cjson.encode(123456789012345)"#, "0"],
+        &["EVAL", r#"return cjson.encode(1e15)"#, "0"],
+        &["EVAL", r#"return cjson.encode(-0.0)"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1.5]=1})"#, "0"],
+        &["EVAL", r#"return cjson.encode({[true]=1})"#, "0"],
+        &["EVAL", r#"return cjson.encode(print)"#, "0"],
+        &["EVAL", r#"return cjson.encode({a=print})"#, "0"],
+        &["EVAL", r#"return cjson.encode({1, nil, 3})"#, "0"],
+        &["EVAL", r#"return cjson.encode({})"#, "0"],
+        &["EVAL", r#"return cjson.encode('\0\127\128')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"a\0b"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('\0"')"#, "0"],
+        &["EVAL", r#"return cjson.encode({a={b={c={1,2,{x='y'}}}}, [1.5]=true})"#, "0"],
+        &["EVAL", r#"return cjson.decode('{"a":[1,2,{"b":null}],"c":"\\u0041\\n","d":-0.5e-3}').a[3].b == cjson.null"#, "0"],
+        &["EVAL", r#"return cjson.encode(cjson.decode('[1e400, -1e400]'))"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers('on')"#, "0"],
+        &["EVAL", r#"return cjson.encode(cjson.decode('[1e400, -1e400, NaN, 0x1F, -Infinity]'))"#, "0"],
+        &["EVAL", r#"return cjson.encode({[1/0]=1})"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers(false)"#, "0"],
+        &["EVAL", r#"return cjson.decode('[1,2]\0garbage')[2]"#, "0"],
+        &["EVAL", r#"return cjson.decode('[1 2]')"#, "0"],
+        &["EVAL", r#"return cjson.decode('{"a":1,}')"#, "0"],
+        &["EVAL", r#"return cjson.decode('{"a":1')"#, "0"],
+        &["EVAL", r#"return cjson.decode(']')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\uD83D"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\uDE00"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\u12"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"\\uD83D\\u0041"')"#, "0"],
+        &["EVAL", r#"return cjson.decode('"tab\there"')"#, "0"],
+        &["EVAL", r#"return cjson.decode(12)"#, "0"],
+        &["EVAL", r#"return cjson.decode(1.5)"#, "0"],
+        &["EVAL", r#"return cjson.decode({})"#, "0"],
+        &["EVAL", r#"return cjson.decode(nil)"#, "0"],
+        &["EVAL", r#"return cjson.encode(nil)"#, "0"],
+        &["EVAL", r#"return cjson.encode(cjson.null)"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array(1, 2, 3)}"#, "0"],
+        &["EVAL", r#"return {cjson.encode_sparse_array({})}"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth('7')"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth(2.9)"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth({})"#, "0"],
+        &["EVAL", r#"return cjson.encode_max_depth(1000)"#, "0"],
+        &["EVAL", r#"return cjson.encode_number_precision(0)"#, "0"],
+        &["EVAL", r#"return cjson.decode_max_depth(nil)"#, "0"],
+        &["EVAL", r#"return cjson.encode_keep_buffer(1)"#, "0"],
+        &["EVAL", r#"return cjson.encode_keep_buffer(1, 2)"#, "0"],
+        &["EVAL", r#"return cjson.decode_invalid_numbers('null')"#, "0"],
+        &["EVAL", r#"return cjson.encode_invalid_numbers(1, 2)"#, "0"],
+        &["EVAL", r#"return cjson.encode({0.1, 100, 1e100, 123456.789, -1.5})"#, "0"],
+        &["EVAL", r#"return cjson.encode({[0]=1})"#, "0"],
+        &["EVAL", r#"return cjson.encode({[-1]=1})"#, "0"],
+        &["EVAL", r#"return cjson.encode({nil, 2})"#, "0"],
+        &["EVAL", r#"return cjson.encode(setmetatable({}, {}))"#, "0"],
+        &["EVAL", r#"return cjson.encode(coroutine.create(print))"#, "0"],
+        &["EVAL", r#"return cjson.decode(' \t\r\n[ 1 , "x" ] \n')"#, "0"],
+        &["EVAL", r#"return cjson.decode('truex')"#, "0"],
+        &["EVAL", r#"return cjson.decode('nul')"#, "0"],
+        &["EVAL", r#"return cjson.decode('-')"#, "0"],
+        &["EVAL", r#"return cjson.decode('1.5e')"#, "0"],
+        &["EVAL", r#"return cjson.decode('.5')"#, "0"],
+        &["EVAL", r#"return cjson.decode('-.5')"#, "0"],
+        &["EVAL", r#"return cjson.decode('[-0]')"#, "0"],
+        &["EVAL", r#"return cjson.decode('1E+2')"#, "0"],
+        &["EVAL", r#"return 1e20"#, "0"],
+        &["EVAL", r#"return -1e20"#, "0"],
+        &["EVAL", r#"return 0/0"#, "0"],
+        &["EVAL", r#"return 1/0"#, "0"],
+        &["EVAL", r#"return {1e20, 2.7}"#, "0"],
+    ]);
+    // SCRIPT FLUSH starts a new Lua state: the defaults are back.
+    d.script(&[
+        &["SCRIPT", "FLUSH"],
+        &["EVAL", "return {cjson.encode_max_depth(), cjson.encode_number_precision(), cjson.encode_sparse_array()}", "0"],
+    ]);
+}

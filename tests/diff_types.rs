@@ -1461,3 +1461,186 @@ fn numbers_are_read_as_redis_reads_them() {
         ]);
     });
 }
+
+/// OBJECT ENCODING (and OBJECT REFCOUNT) of strings as Redis tracks them: the content decides
+/// after SET, GETSET, MSET, SETNX, SETEX, INCR/DECR, APPEND to a new key; a value modified in
+/// place stays raw whatever it holds (APPEND to an existing key, SETRANGE, SETBIT, BITFIELD
+/// writes, the HyperLogLog commands), as does a BITOP destination; INCRBYFLOAT's result is
+/// never an integer; RENAME, COPY and MOVE keep the encoding; a rewrite by SET, GETSET, MSET,
+/// SETEX or INCR goes back to the content's.
+#[test]
+fn string_encodings_follow_how_the_value_was_written() {
+    let Some(mut d) = Diff::with_args(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    d.script(&[
+        &["FLUSHALL"],
+        &["SET", "k", "1"],
+        &["APPEND", "k", "2"],
+        &["OBJECT", "ENCODING", "k"],
+        &["OBJECT", "REFCOUNT", "k"],
+        &["GET", "k"],
+        &["APPEND", "new", "12"],
+        &["OBJECT", "ENCODING", "new"],
+        &["APPEND", "new", ""],
+        &["OBJECT", "ENCODING", "new"],
+        &["SET", "e", "12"],
+        &["APPEND", "e", ""],
+        &["OBJECT", "ENCODING", "e"],
+        &["SET", "k", "12"],
+        &["SETRANGE", "k", "0", "3"],
+        &["OBJECT", "ENCODING", "k"],
+        &["SET", "k", "12"],
+        &["SETRANGE", "k", "0", ""],
+        &["OBJECT", "ENCODING", "k"],
+        &["SETRANGE", "r", "0", "5"],
+        &["OBJECT", "ENCODING", "r"],
+        &["SETRANGE", "r2", "3", "ab"],
+        &["OBJECT", "ENCODING", "r2"],
+        &["SETRANGE", "none", "0", ""],
+        &["EXISTS", "none"],
+        &["SET", "b", "1"],
+        &["SETBIT", "b", "1", "0"],
+        &["OBJECT", "ENCODING", "b"],
+        &["SETBIT", "nb", "7", "1"],
+        &["OBJECT", "ENCODING", "nb"],
+        &["SET", "bf", "100"],
+        &["BITFIELD", "bf", "GET", "u8", "0"],
+        &["OBJECT", "ENCODING", "bf"],
+        &["BITFIELD", "bf", "SET", "u8", "0", "49"],
+        &["OBJECT", "ENCODING", "bf"],
+        &["BITFIELD", "nbf", "INCRBY", "u2", "0", "1"],
+        &["OBJECT", "ENCODING", "nbf"],
+        &["BITFIELD", "nbf2", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "10"],
+        &["EXISTS", "nbf2"],
+        &["OBJECT", "ENCODING", "nbf2"],
+        &["SET", "x", "1"],
+        &["SET", "y", "2"],
+        &["BITOP", "OR", "d", "x", "y"],
+        &["OBJECT", "ENCODING", "d"],
+        &["BITOP", "AND", "d2", "nosuch"],
+        &["EXISTS", "d2"],
+        &["SET", "f", "1.5"],
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["OBJECT", "ENCODING", "f"],
+        &["INCRBYFLOAT", "nf", "3"],
+        &["OBJECT", "ENCODING", "nf"],
+        &["INCRBYFLOAT", "nf", "1e40"],
+        &["OBJECT", "ENCODING", "nf"],
+        &["SET", "i", "5"],
+        &["APPEND", "i", "0"],
+        &["OBJECT", "ENCODING", "i"],
+        &["INCR", "i"],
+        &["OBJECT", "ENCODING", "i"],
+        &["OBJECT", "REFCOUNT", "i"],
+        &["APPEND", "i", "1"],
+        &["INCRBY", "i", "1"],
+        &["OBJECT", "ENCODING", "i"],
+        &["DECR", "i"],
+        &["OBJECT", "ENCODING", "i"],
+        &["SET", "s", "123"],
+        &["APPEND", "s", "4"],
+        &["SET", "s", "123"],
+        &["OBJECT", "ENCODING", "s"],
+        &["APPEND", "s", "4"],
+        &["GETSET", "s", "9"],
+        &["OBJECT", "ENCODING", "s"],
+        &["APPEND", "s", "4"],
+        &["MSET", "s", "7", "t", "8"],
+        &["OBJECT", "ENCODING", "s"],
+        &["APPEND", "s", "4"],
+        &["SETNX", "s", "1"],
+        &["OBJECT", "ENCODING", "s"],
+        &["SETEX", "s", "100", "5"],
+        &["OBJECT", "ENCODING", "s"],
+        &["APPEND", "s", "4"],
+        &["RENAME", "s", "s2"],
+        &["OBJECT", "ENCODING", "s2"],
+        &["COPY", "s2", "s3"],
+        &["OBJECT", "ENCODING", "s3"],
+        &["MOVE", "s3", "1"],
+        &["SELECT", "1"],
+        &["OBJECT", "ENCODING", "s3"],
+        &["SELECT", "0"],
+        &["DUMP", "s2"],
+        &["PFADD", "h", "a", "b", "c"],
+        &["OBJECT", "ENCODING", "h"],
+        &["PFADD", "h"],
+        &["OBJECT", "ENCODING", "h"],
+        &["SET", "h2", "foo"],
+        &["PFCOUNT", "h", "h2"],
+        &["PFMERGE", "m", "h"],
+        &["OBJECT", "ENCODING", "m"],
+        &["GET", "h"],
+        &["SET", "hcopy", "placeholder"],
+        &["EXPIRE", "s2", "1000"],
+        &["APPEND", "s2", "x"],
+        &["OBJECT", "ENCODING", "s2"],
+        &["TTL", "s2"],
+        &["GETEX", "s2", "PERSIST"],
+        &["OBJECT", "ENCODING", "s2"],
+        &["GETDEL", "s2"],
+        &["SET", "big", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+        &["OBJECT", "ENCODING", "big"],
+        &["SET", "short", "abc"],
+        &["OBJECT", "ENCODING", "short"],
+        &["SET", "k", "1"],
+        &["APPEND", "k", "2"],
+        &["SET", "k", "3", "KEEPTTL"],
+        &["OBJECT", "ENCODING", "k"],
+        &["SET", "k", "1"],
+        &["APPEND", "k", "2"],
+        &["SET", "k", "3", "GET"],
+        &["OBJECT", "ENCODING", "k"],
+        &["SET", "k", "1"],
+        &["APPEND", "k", "2"],
+        &["SET", "k", "4", "XX"],
+        &["OBJECT", "ENCODING", "k"],
+        &["SET", "k", "1"],
+        &["APPEND", "k", "2"],
+        &["SET", "k", "4", "NX"],
+        &["OBJECT", "ENCODING", "k"],
+        &["RPUSH", "l", "3", "1", "2"],
+        &["SORT", "l", "STORE", "dst"],
+        &["OBJECT", "ENCODING", "dst"],
+        &["EVAL", "redis.call('set','lk','1'); redis.call('append','lk','2'); return redis.call('object','encoding','lk')", "0"],
+        &["MULTI"],
+        &["SET", "mk", "1"],
+        &["SETRANGE", "mk", "0", "2"],
+        &["OBJECT", "ENCODING", "mk"],
+        &["EXEC"],
+        &["SET", "k", "1"],
+        &["APPEND", "k", "2"],
+    ]);
+    // DEBUG OBJECT names the encoding too (its address and idle time differ).
+    let enc = |r: &[u8]| {
+        let s = String::from_utf8_lossy(r).into_owned();
+        s.split(' ')
+            .find(|w| w.starts_with("encoding:"))
+            .map(str::to_string)
+    };
+    let (r, f) = (
+        d.redis.cmd(&["DEBUG", "OBJECT", "k"]),
+        d.ferry.cmd(&["DEBUG", "OBJECT", "k"]),
+    );
+    assert_eq!(enc(&r), enc(&f));
+    assert_eq!(enc(&f).as_deref(), Some("encoding:raw"));
+    // A HyperLogLog written by SET is a short string (embstr) until a HyperLogLog command
+    // reads it: PFCOUNT of that one key, or PFDEBUG, unshare it (raw).
+    let hll = d.redis.cmd(&["GET", "h"]);
+    let body = &hll[hll.iter().position(|&c| c == b'\n').unwrap() + 1..hll.len() - 2];
+    for key in ["h3", "h4", "h5"] {
+        d.cmd(&[b"SET".as_slice(), key.as_bytes(), body]);
+        d.cmd(&["OBJECT", "ENCODING", key]);
+    }
+    d.script(&[
+        &["PFCOUNT", "h3", "h4"],
+        &["OBJECT", "ENCODING", "h3"],
+        &["PFCOUNT", "h3"],
+        &["OBJECT", "ENCODING", "h3"],
+        &["PFDEBUG", "ENCODING", "h4"],
+        &["OBJECT", "ENCODING", "h4"],
+        &["PFADD", "h5"],
+        &["OBJECT", "ENCODING", "h5"],
+    ]);
+}

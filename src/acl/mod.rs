@@ -1049,13 +1049,8 @@ pub fn check(
     argv: &[Bytes],
 ) -> Option<String> {
     let denied = deny(shared, client, entry, argv, None)?;
-    let msg = noperm_message(denied, entry);
-    // Redis words any refused EXEC as EXECABORT; inside MULTI dispatch's reject does it (and
-    // discards the transaction), outside it is done here.
-    if entry.full_name == "exec" && client.multi.is_none() {
-        return Some(format!("EXECABORT Transaction discarded because of: {msg}"));
-    }
-    Some(msg)
+    // A refused EXEC is worded EXECABORT by dispatch's reject.
+    Some(noperm_message(denied, entry))
 }
 
 /// EXEC's re-check of each queued command (Redis 7's `execCommand`): the user's rules may have

@@ -615,7 +615,11 @@ pub fn shutdown(shared: &Shared) {
         return;
     }
     info!("Calling fsync() on the AOF file.");
-    shared.store.lock().aof = None;
+    // SHUTDOWN NOSAVE during a BUSY script: the script holds the store lock for good, and its
+    // effects reach the sink only when it ends, so what is queued is all there is to write.
+    if !shared.script_status.busy.load(Ordering::SeqCst) {
+        shared.store.lock().aof = None;
+    }
     stop_writer(shared);
 }
 

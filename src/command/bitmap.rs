@@ -19,7 +19,7 @@ use crate::config::notify::{GENERIC, STRING};
 use crate::error;
 use crate::num::string2ll;
 use crate::protocol::Reply;
-use crate::store::Value;
+use crate::store::{Value, string_form};
 
 const G: &str = "bitmap";
 
@@ -35,7 +35,7 @@ fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
 /// Run `f` on the bytes of the string at `key`, first created or zero-padded to at least
 /// `min_len` bytes (Redis's `lookupStringForBitCommand`); `f` also learns whether the key was
 /// created or grew, which counts as a change by itself. The bytes are changed in place when
-/// the value is not shared.
+/// the value is not shared. As in Redis the string is raw afterwards, whatever it holds.
 fn with_string_mut<R>(
     ctx: &mut Ctx,
     key: &Bytes,
@@ -54,6 +54,7 @@ fn with_string_mut<R>(
             }
             let r = f(&mut m, grew);
             *b = m.freeze();
+            db.set_string_form(key, string_form::RAW);
             Ok(r)
         }
         Some(_) => Err(Reply::error(error::WRONGTYPE)),
@@ -61,6 +62,7 @@ fn with_string_mut<R>(
             let mut v = vec![0u8; min_len];
             let r = f(&mut v, true);
             db.set_keep_ttl(key, Value::Str(Bytes::from(v)));
+            db.set_string_form(key, string_form::RAW);
             Ok(r)
         }
     }
@@ -338,7 +340,10 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             Op::Xor => srcs[1..].iter().fold(first, |acc, s| acc ^ byte(s, i)),
         };
     }
-    ctx.db().set(dest, Value::Str(Bytes::from(res)));
+    let db = ctx.db();
+    db.set(dest, Value::Str(Bytes::from(res)));
+    // Redis builds the result as a raw string object, whatever it holds.
+    db.set_string_form(dest, string_form::RAW);
     ctx.wrote(Write::key(dest).event(STRING, "set").wakes());
     Reply::Int(maxlen as i64)
 }

@@ -178,7 +178,7 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     let watched = std::mem::take(&mut ctx.client.watched);
     if !watched.is_empty() {
         let id = ctx.client.id;
-        ctx.store().watches.unwatch(id, &watched);
+        ctx.store_op(move |s| s.watches.unwatch(id, &watched));
     }
     ctx.shared.pubsub.remove_client(ctx.client);
     ctx.client.resp = 2;
@@ -190,7 +190,7 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     }
     if ctx.client.tracking.take().is_some() {
         let id = ctx.client.id;
-        ctx.store().tracking.disable(id);
+        ctx.store_op(move |s| s.tracking.disable(id));
     }
     ctx.client.authenticated = !ctx.shared.acl.default_needs_auth();
     ctx.client.user = None;
@@ -1001,7 +1001,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "auth",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
         auth,
     )
     .group(CONN)
@@ -1009,7 +1009,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "hello",
         -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
         hello,
     )
     .group(CONN)
@@ -1031,7 +1031,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | MULTI_CONTROL,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | MULTI_CONTROL,
         reset,
     )
     .group(CONN)

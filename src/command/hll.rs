@@ -22,7 +22,7 @@ use crate::config::notify::STRING;
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::hll::{self, Corrupt};
-use crate::store::{Db, Value};
+use crate::store::{Db, Value, string_form};
 
 const G: &str = "hyperloglog";
 
@@ -55,12 +55,14 @@ fn take_hll(db: &mut Db, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
     }
 }
 
-/// Store `hll` at `key`: in place when the key exists (its TTL stays), else as a new key.
+/// Store `hll` at `key`: in place when the key exists (its TTL stays), else as a new key. Like
+/// every string the HyperLogLog commands update, it is raw afterwards (Redis unshares it).
 fn put_hll(db: &mut Db, key: &Bytes, hll: Vec<u8>) {
     match db.get_mut(key) {
         Some(Value::Str(b)) => *b = Bytes::from(hll),
         _ => db.set(key, Value::Str(Bytes::from(hll))),
     }
+    db.set_string_form(key, string_form::RAW);
 }
 
 // PFADD key [element [element ...]]
@@ -120,6 +122,8 @@ fn pfcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let Some(cur) = tri!(get_hll(db, key)) else {
         return Reply::Int(0);
     };
+    // Redis unshares the string before reading its cache: raw from now on.
+    db.set_string_form(key, string_form::RAW);
     if let Some(card) = hll::cached(&cur) {
         return Reply::Int(card as i64);
     }

@@ -204,10 +204,12 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> Reply {
         return Reply::Int(0);
     }
     let ttl = db.expire_at(src);
+    let form = db.string_form(src);
     let v = db.remove(src).expect("checked above");
     // As Redis: the destination is deleted and added again (a `new` event even if it existed).
     db.remove(dst);
     db.set(dst, v);
+    db.set_string_form(dst, form);
     if let Some(at) = ttl {
         db.set_expire(dst, at);
     }
@@ -255,8 +257,10 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     let ttl = store.dbs[src].expire_at(key);
+    let form = store.dbs[src].string_form(key);
     let v = store.dbs[src].remove(key).expect("checked");
     store.dbs[dst].set(key, v);
+    store.dbs[dst].set_string_form(key, form);
     if let Some(at) = ttl {
         store.dbs[dst].set_expire(key, at);
     }
@@ -300,6 +304,8 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     };
     let ttl = store.dbs[src_db].expire_at(src);
+    // The copy keeps the source's encoding, as Redis's dupStringObject does.
+    let form = store.dbs[src_db].string_form(src);
     if store.dbs[dst_db].contains(dst) {
         if !replace {
             return Reply::Int(0);
@@ -307,6 +313,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         store.dbs[dst_db].remove(dst);
     }
     store.dbs[dst_db].set(dst, v);
+    store.dbs[dst_db].set_string_form(dst, form);
     if let Some(at) = ttl {
         store.dbs[dst_db].set_expire(dst, at);
     }
@@ -530,7 +537,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // OBJECT ENCODING key (OBJECT's lookups do not count as an access)
 fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match ctx.db().peek(&args[2]) {
-        Some(e) => Reply::bulk_str(e.value.encoding()),
+        Some(e) => Reply::bulk_str(e.encoding()),
         None => Reply::Null,
     }
 }
@@ -547,7 +554,7 @@ fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         );
     }
-    Reply::Int(policy.decayed(e.lru) as i64)
+    Reply::Int(policy.decayed(e.access_word()) as i64)
 }
 
 // OBJECT IDLETIME key
@@ -562,13 +569,13 @@ fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         );
     }
-    Reply::Int((crate::store::access::idle_ms(e.lru) / 1000) as i64)
+    Reply::Int((crate::store::access::idle_ms(e.access_word()) / 1000) as i64)
 }
 
 // OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     match ctx.db().peek(&args[2]) {
-        Some(e) => Reply::Int(e.value.refcount()),
+        Some(e) => Reply::Int(e.refcount()),
         None => Reply::Null,
     }
 }

@@ -37,8 +37,10 @@ macro_rules! tri {
 pub mod acl;
 pub mod bitmap;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod docs;
 pub mod dump;
 pub mod geo;
 pub mod hash;
@@ -276,6 +278,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         hll::COMMANDS,
         geo::COMMANDS,
         lolwut::COMMANDS,
+        cluster::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -433,6 +436,26 @@ impl<'a> Ctx<'a> {
             StoreAccess::Borrowed(s) => s,
             StoreAccess::Unlocked(_) => unreachable!("locked above"),
         }
+    }
+
+    /// This command already has the store (locked or borrowed from a caller).
+    pub fn holds_store(&self) -> bool {
+        !matches!(self.store, StoreAccess::Unlocked(_))
+    }
+
+    /// Run `op` on the store, or, while a script is BUSY (it holds the store lock), leave it for
+    /// the script to run between two of its instructions: for the commands allowed while BUSY
+    /// that keep state in the store (WATCH, UNWATCH, DISCARD, RESET).
+    pub fn store_op(&mut self, op: impl FnOnce(&mut StoreInner) + Send + 'static) {
+        let op: crate::scripting::DeferredOp = Box::new(op);
+        let op = match self.store {
+            StoreAccess::Unlocked(_) => match self.shared.script_status.defer(op) {
+                Some(op) => op,
+                None => return,
+            },
+            _ => op,
+        };
+        op(self.store());
     }
 
     /// Drop the store lock if this command took it (a command that waits for something else).
@@ -705,8 +728,8 @@ impl Ctx<'_> {
                 .load(Ordering::SeqCst)
                 != 0
         {
-            let st = &self.shared.script_status;
-            st.busy.store(false, Ordering::SeqCst);
+            let st = self.shared.script_status.clone();
+            st.end_busy(self.store());
             st.running_since.store(0, Ordering::SeqCst);
             st.signal_changed();
         }
@@ -876,10 +899,17 @@ fn reject(
         e.rejected.fetch_add(1, Ordering::Relaxed);
     }
     shared.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-    if client.multi.is_some() && entry.is_some_and(|e| e.spec.name == "exec") {
-        // EXEC itself refused: the transaction is discarded, naming the reason.
+    if entry.is_some_and(|e| e.spec.name == "exec") {
+        // EXEC itself refused, in MULTI or not: the transaction is discarded, naming the
+        // reason, and the watches go with it (Redis's execCommandAbort).
         client.multi = None;
         client.handle.info.lock().multi = None;
+        let watched = std::mem::take(&mut client.watched);
+        let id = client.id;
+        let op: crate::scripting::DeferredOp = Box::new(move |s| s.watches.unwatch(id, &watched));
+        if let Some(op) = shared.script_status.defer(op) {
+            op(&mut shared.store.lock());
+        }
         let reason = msg.strip_prefix("ERR ").unwrap_or(&msg).to_string();
         let msg = format!("EXECABORT Transaction discarded because of: {reason}");
         shared.count_error(&msg);
@@ -909,14 +939,6 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
             error::wrong_args(&entry.full_name),
         );
     }
-    if shared.script_status.busy.load(Ordering::Relaxed) && !entry.has_flag(flags::ALLOW_BUSY) {
-        return reject(
-            shared,
-            client,
-            Some(entry),
-            shared.script_status.busy_error().into(),
-        );
-    }
     if !client.authenticated && !entry.has_flag(flags::NO_AUTH) {
         return reject(shared, client, Some(entry), error::NOAUTH.into());
     }
@@ -937,11 +959,24 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     {
         return reject(shared, client, Some(entry), msg);
     }
-    if entry.has_flag(flags::DENYOOM) && shared.over_maxmemory() {
+    // Redis does not check memory while a script is BUSY (the check could evict in the middle
+    // of the script's changes).
+    let busy = shared.script_status.busy.load(Ordering::Relaxed);
+    if entry.has_flag(flags::DENYOOM) && !busy && shared.over_maxmemory() {
         return reject(shared, client, Some(entry), error::OOM.into());
     }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());
+    }
+    // After the checks above, as in Redis: an unauthenticated or subscribed client gets those
+    // errors first. Only the commands flagged ALLOW_BUSY run while a script is BUSY.
+    if busy && !entry.has_flag(flags::ALLOW_BUSY) {
+        return reject(
+            shared,
+            client,
+            Some(entry),
+            shared.script_status.busy_error().into(),
+        );
     }
     if let Some(m) = client.multi.as_mut()
         && !entry.has_flag(flags::MULTI_CONTROL)

@@ -289,18 +289,26 @@ fn command_info_reply(e: &CommandEntry) -> Reply {
                 .map(Reply::bulk_str)
                 .collect(),
         ),
-        Reply::Array(crate::acl::key_specs_reply(&e.full_name)),
-        Reply::Array(subs.into_iter().map(command_info_reply).collect()),
+        // A set, as Redis 7.0 writes it (RESP3 `~`; an array in RESP2).
+        Reply::Set(crate::acl::key_specs_reply(&e.full_name)),
+        // An empty set for a command without subcommands, an array of them for a container.
+        if subs.is_empty() {
+            Reply::Set(vec![])
+        } else {
+            Reply::Array(subs.into_iter().map(command_info_reply).collect())
+        },
     ])
 }
 
 fn command_docs_reply(e: &CommandEntry) -> Reply {
     let s = e.spec;
-    let mut fields = vec![
-        (Reply::bulk_str("summary"), Reply::bulk_str(s.summary)),
-        (Reply::bulk_str("since"), Reply::bulk_str(s.since)),
-        (Reply::bulk_str("group"), Reply::bulk_str(s.group)),
-    ];
+    let mut fields = super::docs::fields(&e.full_name).unwrap_or_else(|| {
+        vec![
+            (Reply::bulk_str("summary"), Reply::bulk_str(s.summary)),
+            (Reply::bulk_str("since"), Reply::bulk_str(s.since)),
+            (Reply::bulk_str("group"), Reply::bulk_str(s.group)),
+        ]
+    });
     if !e.subs.is_empty() {
         let mut subs: Vec<&CommandEntry> = e.subs.values().collect();
         subs.sort_by(|a, b| a.full_name.cmp(&b.full_name));
@@ -607,13 +615,13 @@ fn debug_object(ctx: &mut Ctx, key: &Bytes) -> Reply {
     let Some(e) = db.peek(key) else {
         return Reply::error(error::NO_SUCH_KEY);
     };
-    let (v, lru) = (&e.value, e.lru);
+    let (v, lru) = (&e.value, e.access_word());
     let idle = crate::store::access::idle_ms(lru) / 1000;
     let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
         v as *const _,
-        v.refcount(),
-        v.encoding(),
+        e.refcount(),
+        e.encoding(),
         debug_object::serialized_length(v, fill),
     );
     if let Value::List(l) = v {
@@ -831,8 +839,21 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             return Reply::error(error::SYNTAX);
         }
     }
-    if args[1..].iter().any(|a| is(a, "abort")) {
+    let has = |w: &str| args[1..].iter().any(|a| is(a, w));
+    let abort = has("abort");
+    if (abort && args.len() > 2 && args[1..].iter().any(|a| !is(a, "abort")))
+        || (has("nosave") && has("save"))
+    {
+        return Reply::error(error::SYNTAX);
+    }
+    if abort {
         return Reply::error("ERR No shutdown in progress.");
+    }
+    // While a script is BUSY only SHUTDOWN NOSAVE may stop the server (Redis would have to
+    // save a dataset the script is half-way through changing).
+    let status = &ctx.shared.script_status;
+    if !has("nosave") && status.busy.load(std::sync::atomic::Ordering::SeqCst) {
+        return Reply::error(status.busy_error());
     }
     ctx.shared.request_shutdown();
     // Redis closes the connection without a reply when the shutdown succeeds.
@@ -861,6 +882,17 @@ const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("len", 2, ADMIN | LOADING | STALE, slowlog_len).group(G),
     CommandSpec::new("reset", 2, ADMIN | LOADING | STALE, slowlog_reset).group(G),
     CommandSpec::new("help", 2, LOADING | STALE, slowlog_help).group(G),
+];
+
+/// One handler answers every LATENCY subcommand (it reads `args[1]`).
+const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, latency).group(G),
+    CommandSpec::new("graph", 3, ADMIN | NOSCRIPT | LOADING | STALE, latency).group(G),
+    CommandSpec::new("histogram", -2, ADMIN | NOSCRIPT | LOADING | STALE, latency).group(G),
+    CommandSpec::new("history", 3, ADMIN | NOSCRIPT | LOADING | STALE, latency).group(G),
+    CommandSpec::new("latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, latency).group(G),
+    CommandSpec::new("reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, latency).group(G),
+    CommandSpec::new("help", 2, LOADING | STALE, latency).group(G),
 ];
 
 const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
@@ -930,9 +962,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group(G)
         .doc("A container for slow log commands", "2.2.12")
         .subs(SLOWLOG_SUBCOMMANDS),
-    CommandSpec::new("latency", -2, ADMIN | NOSCRIPT | LOADING | STALE, latency)
+    CommandSpec::new("latency", -2, 0, latency)
         .group(G)
-        .doc("A container for latency diagnostics commands", "2.8.13"),
+        .doc("A container for latency diagnostics commands", "2.8.13")
+        .subs(LATENCY_SUBCOMMANDS),
     CommandSpec::new("memory", -2, 0, memory_help)
         .group(G)
         .doc("A container for memory diagnostics commands", "4.0.0")
@@ -940,7 +973,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "shutdown",
         -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
         shutdown,
     )
     .group(G)

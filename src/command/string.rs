@@ -11,7 +11,7 @@ use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, STRING};
 use crate::error;
 use crate::protocol::Reply;
-use crate::store::{Value, own, unix_ms};
+use crate::store::{Value, own, string_form, unix_ms};
 
 const G: &str = "string";
 
@@ -215,13 +215,19 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(c) => c,
         Err(e) => return e,
     };
+    let existed = cur.is_some();
     let mut v = cur.map(|b| b.to_vec()).unwrap_or_default();
     if v.len() + args[2].len() > 512 * 1024 * 1024 {
         return Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     v.extend_from_slice(&args[2]);
     let n = v.len();
-    ctx.db().set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
+    let db = ctx.db();
+    db.set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
+    // A new key is encoded by its content; an existing one is appended to in place (raw).
+    if existed {
+        db.set_string_form(&args[1], string_form::RAW);
+    }
     ctx.wrote(Write::key(&args[1]).event(STRING, "append"));
     Reply::Int(n as i64)
 }
@@ -441,7 +447,10 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::error("ERR increment would produce NaN or Infinity");
     };
     let v = Bytes::from(long_double::format(new));
-    ctx.db().set_keep_ttl(&args[1], Value::Str(v.clone()));
+    let db = ctx.db();
+    db.set_keep_ttl(&args[1], Value::Str(v.clone()));
+    // Redis makes the result a plain string object: never integer-encoded.
+    db.set_string_form(&args[1], string_form::NO_INT);
     // The result, not the increment, replays identically.
     ctx.wrote(
         Write::key(&args[1])
@@ -514,7 +523,9 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     v[offset..offset + value.len()].copy_from_slice(value);
     let n = v.len() as i64;
-    ctx.db().set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
+    let db = ctx.db();
+    db.set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
+    db.set_string_form(&args[1], string_form::RAW);
     ctx.wrote(Write::key(&args[1]).event(STRING, "setrange"));
     Reply::Int(n)
 }

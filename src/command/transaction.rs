@@ -7,10 +7,13 @@
 //! non-blocking, and the effects reach the AOF wrapped in MULTI/EXEC.
 
 use bytes::Bytes;
+use std::sync::atomic::Ordering;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx};
 use crate::connection::MultiState;
+use crate::engine::StoreInner;
+use crate::engine::watch::WATCHED_PENDING;
 use crate::error;
 use crate::protocol::Reply;
 
@@ -31,9 +34,11 @@ fn end_multi(ctx: &mut Ctx) {
     ctx.client.handle.info.lock().multi = None;
     let watched = std::mem::take(&mut ctx.client.watched);
     let id = ctx.client.id;
-    if !watched.is_empty() || ctx.store().watches.is_doomed(id) {
-        ctx.store().watches.unwatch(id, &watched);
-    }
+    ctx.store_op(move |s| {
+        if !watched.is_empty() || s.watches.is_doomed(id) {
+            s.watches.unwatch(id, &watched);
+        }
+    });
 }
 
 // DISCARD
@@ -61,7 +66,7 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
         let mut doomed = store.watches.is_doomed(id);
         // A watched key that expired since WATCH counts as modified.
         for (db, k, had) in &watched {
-            if *had == 1 && store.dbs[*db].get(k).is_none() {
+            if store.watches.existed(id, *db, k, *had) && store.dbs[*db].get(k).is_none() {
                 doomed = true;
             }
         }
@@ -96,13 +101,27 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         }
         // Looked at without expiring anything (Redis's WATCH does not delete an expired key; it
         // remembers that it was expired).
-        let store = ctx.store();
-        let d = &store.dbs[db];
-        let exists = d.exists_unexpired(k, d.now());
-        let expired = !exists && d.map.contains_key(&k[..]);
-        store.watches.watch(id, db, k, expired);
-        let exists = exists as u64;
-        ctx.client.watched.push((db, crate::store::own(k), exists));
+        let look = move |store: &mut StoreInner, k: &Bytes| {
+            let d = &store.dbs[db];
+            let exists = d.exists_unexpired(k, d.now());
+            let expired = !exists && d.map.contains_key(&k[..]);
+            store.watches.watch(id, db, k, expired);
+            exists
+        };
+        let key = crate::store::own(k);
+        if ctx.holds_store() || !ctx.shared.script_status.busy.load(Ordering::SeqCst) {
+            let exists = look(ctx.store(), &key) as u64;
+            ctx.client.watched.push((db, key, exists));
+        } else {
+            // A script is BUSY and holds the store: the watch takes effect at its next
+            // instruction-hook call, which records whether the key existed then.
+            let k2 = key.clone();
+            ctx.store_op(move |s| {
+                let exists = look(s, &k2);
+                s.watches.set_pending_exists(id, db, k2, exists);
+            });
+            ctx.client.watched.push((db, key, WATCHED_PENDING));
+        }
     }
     Reply::Ok
 }
@@ -111,7 +130,7 @@ fn watch(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn unwatch(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     let watched = std::mem::take(&mut ctx.client.watched);
     let id = ctx.client.id;
-    ctx.store().watches.unwatch(id, &watched);
+    ctx.store_op(move |s| s.watches.unwatch(id, &watched));
     Reply::Ok
 }
 
@@ -138,7 +157,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "discard",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | MULTI_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | MULTI_CONTROL,
         discard,
     )
     .group(G)
@@ -146,7 +165,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "watch",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | MULTI_CONTROL,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | MULTI_CONTROL,
         watch,
     )
     .keys(1, -1, 1)
@@ -155,9 +174,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Watch the given keys to determine execution of the MULTI/EXEC block",
         "2.2.0",
     ),
-    CommandSpec::new("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, unwatch)
-        .group(G)
-        .doc("Forget about all watched keys", "2.2.0"),
+    CommandSpec::new(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        unwatch,
+    )
+    .group(G)
+    .doc("Forget about all watched keys", "2.2.0"),
 ];
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! gone dooms the transaction. EXEC of a doomed client replies with a null array.
 
 use bytes::Bytes;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::store::Dict;
 
@@ -16,7 +16,14 @@ pub struct Watches {
     /// there) when it was watched.
     by_key: Dict<(usize, Bytes), Vec<(u64, bool)>>,
     doomed: HashSet<u64>,
+    /// Keys watched while a script was BUSY (the client records them as
+    /// [`WATCHED_PENDING`]): whether each existed when the watch took effect.
+    pending_exists: HashMap<(u64, usize, Bytes), bool>,
 }
+
+/// A client's record of a key watched while a script was BUSY: whether it existed is known
+/// only once the script has run the watch (see [`Watches::existed`]).
+pub const WATCHED_PENDING: u64 = 2;
 
 impl Watches {
     /// `expired`: the key is there but its TTL has passed (Redis's `watchedKey.expired`): its
@@ -28,9 +35,30 @@ impl Watches {
         }
     }
 
+    /// Record whether a key watched while a script was BUSY existed when its watch took effect.
+    pub fn set_pending_exists(&mut self, client: u64, db: usize, key: Bytes, exists: bool) {
+        self.pending_exists.insert((client, db, key), exists);
+    }
+
+    /// Whether a key the client watched existed at WATCH: its own record, or for a watch made
+    /// while a script was BUSY, what the watch found when it took effect.
+    pub fn existed(&self, client: u64, db: usize, key: &Bytes, record: u64) -> bool {
+        if record == WATCHED_PENDING {
+            return self
+                .pending_exists
+                .get(&(client, db, key.clone()))
+                .copied()
+                .unwrap_or(false);
+        }
+        record == 1
+    }
+
     /// Forget every watch of `client` (UNWATCH, EXEC, DISCARD, disconnect).
     pub fn unwatch(&mut self, client: u64, keys: &[(usize, Bytes, u64)]) {
-        for (db, k, _) in keys {
+        for (db, k, record) in keys {
+            if *record == WATCHED_PENDING {
+                self.pending_exists.remove(&(client, *db, k.clone()));
+            }
             let slot = (*db, k.clone());
             if let Some(v) = self.by_key.get_mut(&slot) {
                 v.retain(|&(c, _)| c != client);

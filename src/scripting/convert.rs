@@ -1,5 +1,4 @@
-//! Conversions between command replies and Lua values, by Redis's rules, and the `cjson`
-//! library.
+//! Conversions between command replies and Lua values, by Redis's rules.
 //!
 //! Reply -> Lua (what `redis.call` returns): integer -> number, bulk -> string, null -> false
 //! (RESP2) or nil (RESP3), array -> table, status -> `{ok=...}`, error -> `{err=...}`; with
@@ -11,8 +10,6 @@
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value as LuaValue};
-
-use super::lstruct::{arg_error, type_name};
 
 use crate::protocol::Reply;
 use crate::protocol::reply::format_g;
@@ -81,7 +78,8 @@ fn to_reply(v: &LuaValue, resp: u8, depth: usize, b: &mut Budget) -> Reply {
             }
         }
         LuaValue::Integer(i) => Reply::Int(*i),
-        LuaValue::Number(n) => Reply::Int(*n as i64),
+        // As Redis's C cast: NaN and out-of-range numbers give i64::MIN.
+        LuaValue::Number(n) => Reply::Int(super::cjson::c_double_to_i64(*n)),
         LuaValue::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         LuaValue::Table(t) => {
             if depth >= MAX_REPLY_DEPTH {
@@ -244,222 +242,4 @@ fn list_table(lua: &Lua, items: &[Reply], resp: u8) -> mlua::Result<LuaValue> {
         t.raw_set(i + 1, reply_to_lua(lua, it, resp)?)?;
     }
     Ok(LuaValue::Table(t))
-}
-
-// ---------------------------------------------------------------------------------------------
-// cjson
-
-/// Array length if `t` is a proper array (keys 1..n), as lua-cjson decides.
-fn array_len(t: &Table) -> Option<usize> {
-    let mut max = 0usize;
-    let mut count = 0usize;
-    for (k, _) in t.pairs::<LuaValue, LuaValue>().flatten() {
-        match k {
-            LuaValue::Integer(i) if i >= 1 => {
-                max = max.max(i as usize);
-                count += 1;
-            }
-            LuaValue::Number(n) if n >= 1.0 && n.fract() == 0.0 => {
-                max = max.max(n as usize);
-                count += 1;
-            }
-            _ => return None,
-        }
-    }
-    if max > count * 2 && max > 10 {
-        return None;
-    }
-    Some(max)
-}
-
-fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'/' => out.extend_from_slice(b"\\/"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            8 => out.extend_from_slice(b"\\b"),
-            12 => out.extend_from_slice(b"\\f"),
-            c if c < 0x20 || c == 0x7f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
-            c => out.push(c),
-        }
-    }
-    out.push(b'"');
-}
-
-fn json_encode(v: &LuaValue, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
-    // The output lives outside the Lua state's memory limit: bound it the same way.
-    // DEVIATION(redis): lua-cjson has no output limit.
-    if out.len() > super::MEMORY_LIMIT {
-        return Err(mlua::Error::RuntimeError(
-            "Cannot serialise, output too large".into(),
-        ));
-    }
-    if depth > 1000 {
-        return Err(mlua::Error::RuntimeError(
-            "Cannot serialise, excessive nesting (1001)".into(),
-        ));
-    }
-    match v {
-        LuaValue::Nil => out.extend_from_slice(b"null"),
-        LuaValue::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-        LuaValue::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        LuaValue::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        LuaValue::Number(n) => {
-            if !n.is_finite() {
-                return Err(mlua::Error::RuntimeError(
-                    "Cannot serialise number: must not be NaN or Inf".into(),
-                ));
-            }
-            out.extend_from_slice(format_g(*n, 14).as_bytes())
-        }
-        LuaValue::String(s) => json_escape(out, &s.as_bytes()),
-        LuaValue::Table(t) => match array_len(t) {
-            Some(n)
-                if n > 0
-                    || t.raw_len() == 0 && t.pairs::<LuaValue, LuaValue>().next().is_none() =>
-            {
-                if n == 0 {
-                    out.extend_from_slice(b"{}");
-                    return Ok(());
-                }
-                out.push(b'[');
-                for i in 1..=n {
-                    if i > 1 {
-                        out.push(b',');
-                    }
-                    json_encode(&t.raw_get::<LuaValue>(i)?, out, depth + 1)?;
-                }
-                out.push(b']');
-            }
-            _ => {
-                out.push(b'{');
-                let mut first = true;
-                for (k, v) in t.pairs::<LuaValue, LuaValue>().flatten() {
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    match &k {
-                        LuaValue::String(s) => json_escape(out, &s.as_bytes()),
-                        LuaValue::Integer(i) => json_escape(out, i.to_string().as_bytes()),
-                        LuaValue::Number(n) => json_escape(out, format_g(*n, 14).as_bytes()),
-                        _ => {
-                            return Err(mlua::Error::RuntimeError(
-                                "Cannot serialise table: table key must be a number or string"
-                                    .into(),
-                            ));
-                        }
-                    }
-                    out.push(b':');
-                    json_encode(&v, out, depth + 1)?;
-                }
-                out.push(b'}');
-            }
-        },
-        other => {
-            return Err(mlua::Error::RuntimeError(format!(
-                "Cannot serialise {}: type not supported",
-                other.type_name()
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<LuaValue> {
-    Ok(match v {
-        serde_json::Value::Null => {
-            LuaValue::LightUserData(mlua::LightUserData(std::ptr::null_mut()))
-        }
-        serde_json::Value::Bool(b) => LuaValue::Boolean(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => LuaValue::Integer(i),
-            None => LuaValue::Number(n.as_f64().unwrap_or(0.0)),
-        },
-        serde_json::Value::String(s) => LuaValue::String(lua.create_string(s)?),
-        serde_json::Value::Array(a) => {
-            let t = lua.create_table_with_capacity(a.len(), 0)?;
-            for (i, x) in a.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, x)?)?;
-            }
-            LuaValue::Table(t)
-        }
-        serde_json::Value::Object(o) => {
-            let t = lua.create_table()?;
-            for (k, x) in o {
-                t.raw_set(k.as_str(), json_to_lua(lua, x)?)?;
-            }
-            LuaValue::Table(t)
-        }
-    })
-}
-
-pub fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.raw_set(
-        "encode",
-        lua.create_function(|lua, v: LuaValue| {
-            let mut out = Vec::new();
-            json_encode(&v, &mut out, 0)?;
-            lua.create_string(&out)
-        })?,
-    )?;
-    t.raw_set(
-        "decode",
-        lua.create_function(|lua, s: mlua::LuaString| {
-            let v: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
-                mlua::Error::RuntimeError(format!("Expected value but found invalid token: {e}"))
-            })?;
-            json_to_lua(lua, &v)
-        })?,
-    )?;
-    t.raw_set(
-        "null",
-        LuaValue::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
-    )?;
-    // Whether lua-cjson keeps its encode buffer between calls: a memory trade-off with no
-    // visible effect, so only the setting itself is kept (on by default, as in Redis).
-    let keep_buffer = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    t.raw_set(
-        "encode_keep_buffer",
-        lua.create_function(move |lua, args: mlua::MultiValue| {
-            use std::sync::atomic::Ordering::Relaxed;
-            let name = "encode_keep_buffer";
-            if args.len() > 1 {
-                return Err(arg_error(name, 2, "found too many arguments"));
-            }
-            match args.front() {
-                None | Some(LuaValue::Nil) => {}
-                Some(LuaValue::Boolean(b)) => keep_buffer.store(*b, Relaxed),
-                Some(v) => {
-                    let s = match v {
-                        LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) => {
-                            lua.coerce_string(v.clone())?
-                        }
-                        _ => None,
-                    };
-                    let Some(s) = s else {
-                        let msg = format!("string expected, got {}", type_name(Some(v)));
-                        return Err(arg_error(name, 1, &msg));
-                    };
-                    match &s.as_bytes()[..] {
-                        b"off" => keep_buffer.store(false, Relaxed),
-                        b"on" => keep_buffer.store(true, Relaxed),
-                        other => {
-                            let msg =
-                                format!("invalid option '{}'", String::from_utf8_lossy(other));
-                            return Err(arg_error(name, 1, &msg));
-                        }
-                    }
-                }
-            }
-            Ok(keep_buffer.load(Relaxed))
-        })?,
-    )?;
-    Ok(t)
 }

@@ -171,7 +171,7 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     )?;
     g.raw_set("redis", redis)?;
     g.raw_set("bit", bit_lib(lua)?)?;
-    g.raw_set("cjson", super::convert::cjson_lib(lua)?)?;
+    g.raw_set("cjson", super::cjson::module(lua)?)?;
     g.raw_set("cmsgpack", super::msgpack::cmsgpack_lib(lua)?)?;
     g.raw_set("struct", super::lstruct::struct_lib(lua)?)?;
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;

@@ -48,7 +48,7 @@ fn check_number(func: &str, args: &MultiValue, i: usize) -> mlua::Result<f64> {
     n.ok_or_else(|| arg_error(func, i, &format!("number expected, got {}", type_name(v))))
 }
 
-fn parse_lua_number(s: &str) -> Option<f64> {
+pub(super) fn parse_lua_number(s: &str) -> Option<f64> {
     let t = s.trim();
     if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         return u64::from_str_radix(h, 16).ok().map(|v| v as f64);

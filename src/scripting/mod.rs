@@ -18,6 +18,7 @@
 //! written. Each run may allocate at most [`MEMORY_LIMIT`] bytes more than the state held
 //! before it, so a runaway script gets an error instead of taking the server's memory.
 
+mod cjson;
 pub mod convert;
 pub mod functions;
 mod libs;
@@ -65,7 +66,17 @@ pub struct ScriptStatus {
     /// Signalled when the running script ends or turns BUSY: connections that wait for it
     /// (see [`ScriptStatus::wait_turn`]) go on at once.
     pub changed: tokio::sync::Notify,
+    /// Store work left by commands allowed while BUSY (WATCH, UNWATCH, DISCARD, RESET): the
+    /// running script holds the store lock, so they leave it here and the script's instruction
+    /// hook runs it between two instructions (as Redis runs such commands from inside a busy
+    /// script); what is left when the script ends runs then. Guarded by this mutex together
+    /// with the end of BUSY, so no work is left behind (see [`ScriptStatus::defer`]).
+    deferred: Mutex<Vec<DeferredOp>>,
+    has_deferred: AtomicBool,
 }
+
+/// Store work of a command allowed while a script is BUSY, see `ScriptStatus::deferred`.
+pub type DeferredOp = Box<dyn FnOnce(&mut crate::engine::StoreInner) + Send>;
 
 impl ScriptStatus {
     /// A script runs and has not turned BUSY yet: a new command should wait for it.
@@ -120,6 +131,47 @@ impl ScriptStatus {
 
     pub fn is_running(&self) -> bool {
         self.running_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Leave `op` for the running script to run if it is BUSY (the script holds the store
+    /// lock); otherwise hand it back to be run now under the lock.
+    pub fn defer(&self, op: DeferredOp) -> Option<DeferredOp> {
+        let mut q = self.deferred.lock();
+        if !self.busy.load(Ordering::SeqCst) {
+            return Some(op);
+        }
+        q.push(op);
+        self.has_deferred.store(true, Ordering::SeqCst);
+        None
+    }
+
+    /// Run the deferred store work (from the script's thread, which holds the store).
+    pub fn run_deferred(&self, store: &mut crate::engine::StoreInner) {
+        if !self.has_deferred.load(Ordering::SeqCst) {
+            return;
+        }
+        let ops = {
+            let mut q = self.deferred.lock();
+            self.has_deferred.store(false, Ordering::SeqCst);
+            std::mem::take(&mut *q)
+        };
+        for op in ops {
+            op(store);
+        }
+    }
+
+    /// The script ends (its thread holds the store): BUSY is over, and the store work left
+    /// while it was BUSY runs now.
+    pub fn end_busy(&self, store: &mut crate::engine::StoreInner) {
+        let ops = {
+            let mut q = self.deferred.lock();
+            self.busy.store(false, Ordering::SeqCst);
+            self.has_deferred.store(false, Ordering::SeqCst);
+            std::mem::take(&mut *q)
+        };
+        for op in ops {
+            op(store);
+        }
     }
 
     /// The BUSY error for other clients: it names the command that can stop the script.
@@ -406,6 +458,11 @@ fn instruction_hook(lua: &Lua, debug: &mlua::debug::Debug) -> mlua::Result<VmSta
         {
             hand_off_worker(|| st.signal_changed());
         }
+        if st.has_deferred.load(Ordering::Relaxed)
+            && let Ok(mut ctx) = run.ctx.try_borrow_mut()
+        {
+            st.run_deferred(ctx.store());
+        }
         if st.kill.load(Ordering::SeqCst) {
             if !run.killed.replace(true) {
                 install_hook(lua, 1);
@@ -582,7 +639,7 @@ impl Engine {
             let _ = g.raw_set("KEYS", LuaValue::Nil);
             let _ = g.raw_set("ARGV", LuaValue::Nil);
         }
-        status.busy.store(false, Ordering::SeqCst);
+        status.end_busy(ctx.store());
         if recorded {
             *status.running.lock() = None;
         }

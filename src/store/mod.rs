@@ -105,15 +105,72 @@ impl KeyEvent {
     }
 }
 
+/// The access word after an access, the string-form bits kept.
+#[inline]
+fn touched(p: access::Policy, word: u32) -> u32 {
+    word & !string_form::ACCESS_BITS | p.touched(word & string_form::ACCESS_BITS)
+}
+
 /// [`Db::track`] bits: which [`KeyEvent`]s to queue.
 const TRACK_EXPIRED: u8 = 1;
 const TRACK_NEW: u8 = 2;
 
 /// A key's value and its access word (see [`access`]).
+///
+/// `lru` holds the access clock in its low 24 bits ([`string_form::ACCESS_BITS`], as Redis's
+/// `lru` field) and, in its spare high bits, how a string value was last written
+/// ([`string_form`]): a flag costs no memory per key, and every write that replaces the value
+/// builds a new entry, which clears it.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
     pub lru: u32,
+}
+
+/// How a string value was last written, for OBJECT ENCODING: Redis gives a value set by SET,
+/// MSET, INCR, RESTORE, ... the encoding its content allows (`int`, `embstr`, `raw`: see
+/// [`Value::encoding`]), but keeps a value it modified in place (APPEND to an existing key,
+/// SETRANGE, SETBIT, BITFIELD writes, the HyperLogLog commands) or built whole (BITOP) RAW,
+/// and a value INCRBYFLOAT made is never an integer.
+pub mod string_form {
+    /// The access clock's bits of [`super::Entry::lru`].
+    pub const ACCESS_BITS: u32 = (1 << 24) - 1;
+    /// The string is `raw` whatever it holds.
+    pub const RAW: u32 = 1 << 31;
+    /// The string is `embstr` up to 44 bytes, `raw` above, never `int`.
+    pub const NO_INT: u32 = 1 << 30;
+}
+
+impl Entry {
+    /// The access word (LRU clock or LFU counter), without the string-form bits.
+    #[inline]
+    pub fn access_word(&self) -> u32 {
+        self.lru & string_form::ACCESS_BITS
+    }
+
+    /// What OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match &self.value {
+            Value::Str(_) if self.lru & string_form::RAW != 0 => "raw",
+            Value::Str(b) if self.lru & string_form::NO_INT != 0 => {
+                if b.len() <= value::EMBSTR_MAX {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+            v => v.encoding(),
+        }
+    }
+
+    /// OBJECT REFCOUNT: only an integer-encoded value can be a shared integer.
+    pub fn refcount(&self) -> i64 {
+        if self.encoding() == "int" {
+            self.value.refcount()
+        } else {
+            1
+        }
+    }
 }
 
 #[derive(Default)]
@@ -171,7 +228,7 @@ impl Db {
         }
         let p = self.access;
         self.map.get_mut(key).map(|e| {
-            e.lru = p.touched(e.lru);
+            e.lru = touched(p, e.lru);
             &mut e.value
         })
     }
@@ -193,7 +250,21 @@ impl Db {
     /// Set the access word of a live key (RESTORE's IDLETIME/FREQ).
     pub fn set_lru(&mut self, key: &[u8], word: u32) {
         if let Some(e) = self.map.get_mut(key) {
-            e.lru = word;
+            e.lru = e.lru & !string_form::ACCESS_BITS | word & string_form::ACCESS_BITS;
+        }
+    }
+
+    /// How the string at `key` was written ([`string_form`] bits; 0 when its content decides).
+    pub fn string_form(&self, key: &[u8]) -> u32 {
+        self.map
+            .get(key)
+            .map_or(0, |e| e.lru & !string_form::ACCESS_BITS)
+    }
+
+    /// Record how the string at `key` was written (after the write; no access is recorded).
+    pub fn set_string_form(&mut self, key: &[u8], form: u32) {
+        if let Some(e) = self.map.get_mut(key) {
+            e.lru = e.lru & string_form::ACCESS_BITS | form & !string_form::ACCESS_BITS;
         }
     }
 
@@ -268,7 +339,7 @@ impl Db {
         }
         let p = self.access;
         let e = self.map.get_mut(&key[..]).expect("present");
-        e.lru = p.touched(e.lru);
+        e.lru = touched(p, e.lru);
         &mut e.value
     }
 
@@ -540,5 +611,40 @@ mod event_tests {
         assert_eq!(ks.expire_due(0, now, 10), 1);
         assert_eq!(ks.take_expired(0), vec![Bytes::from("b")]);
         assert_eq!(ks.dbs[0].len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod string_form_tests {
+    use super::*;
+
+    #[test]
+    fn accesses_keep_the_string_form_and_writes_clear_it() {
+        let mut db = Db {
+            access: access::Policy {
+                lfu: true,
+                log_factor: 10,
+                decay_time: 1,
+            },
+            ..Db::default()
+        };
+        let k = Bytes::from_static(b"k");
+        db.set(&k, Value::Str(Bytes::from_static(b"12")));
+        assert_eq!(db.peek(&k).unwrap().encoding(), "int");
+        db.set_string_form(&k, string_form::RAW);
+        let before = db.peek(&k).unwrap().access_word();
+        db.get(&k);
+        let e = db.peek(&k).unwrap();
+        assert_eq!(e.encoding(), "raw");
+        assert_eq!(e.refcount(), 1);
+        // The access counted (the counter grew) and stayed within the access bits.
+        assert!(e.access_word() > before && e.access_word() <= string_form::ACCESS_BITS);
+        db.set_lru(&k, 7);
+        assert_eq!(db.peek(&k).unwrap().access_word(), 7);
+        assert_eq!(db.string_form(&k), string_form::RAW);
+        db.set(&k, Value::Str(Bytes::from_static(b"12")));
+        assert_eq!(db.peek(&k).unwrap().encoding(), "int");
+        db.set_string_form(&k, string_form::NO_INT);
+        assert_eq!(db.peek(&k).unwrap().encoding(), "embstr");
     }
 }

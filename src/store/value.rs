@@ -36,7 +36,7 @@ impl std::fmt::Debug for Value {
 const REWRITE_BATCH: usize = 64;
 
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
-const EMBSTR_MAX: usize = 44;
+pub const EMBSTR_MAX: usize = 44;
 
 impl Value {
     /// The name TYPE reports.

@@ -321,8 +321,35 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
     }
     match redis_protocol::resp3::decode::complete::decode(buf) {
         Ok(Some((_, n))) => Some(n),
+        // The decoder refuses some valid frames (a set of arrays, as COMMAND DOCS sends):
+        // measure by the framing alone.
+        Err(_) => resp3_len(buf),
         _ => None,
     }
+}
+
+/// Length of the first complete RESP3 value in `buf` by its framing only (no decoding).
+fn resp3_len(buf: &[u8]) -> Option<usize> {
+    let eol = buf.windows(2).position(|w| w == b"\r\n")?;
+    let head = std::str::from_utf8(&buf[1..eol]).ok()?;
+    let mut at = eol + 2;
+    let children = match buf[0] {
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(at);
+            }
+            let end = at + n as usize + 2;
+            return (buf.len() >= end).then_some(end);
+        }
+        b'*' | b'~' | b'>' => head.parse::<i64>().ok()?,
+        b'%' | b'|' => 2 * head.parse::<i64>().ok()?,
+        _ => return Some(at),
+    };
+    for _ in 0..children.max(0) {
+        at += resp3_len(&buf[at..])?;
+    }
+    Some(at)
 }
 
 pub struct RawConn {

@@ -213,14 +213,16 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             // the AOF for all of them with one `write`, as Redis writes once per event loop.
             tokio::task::yield_now().await;
         }
-        write_direct(shared, state, sink, &mut out);
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
         }
+        // What is left of the query buffer is known before the replies go out: a client that
+        // has read them sees it in CLIENT LIST.
         handle
             .qbuf
             .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
         handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
+        write_direct(shared, state, sink, &mut out);
     }
 }
 

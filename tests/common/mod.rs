@@ -370,6 +370,23 @@ impl RawConn {
         }
     }
 
+    /// Connect, or the error (a server that is going away).
+    pub fn try_connect(port: u16) -> std::io::Result<RawConn> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_nodelay(true).ok();
+        Ok(RawConn {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Send a command and read its reply; None when the connection fails first (the server
+    /// was killed): the command may or may not have run.
+    pub fn try_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Option<Vec<u8>> {
+        self.stream.write_all(&encode_cmd(args)).ok()?;
+        self.try_read_reply(Duration::from_secs(5))
+    }
+
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) {
         self.stream.write_all(&encode_cmd(args)).expect("write");
     }

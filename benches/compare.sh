@@ -261,6 +261,18 @@ messaging_scenarios() {
         BRPOP compare:probe 0.01 -- queue --producers 4 --consumers 4 --messages "$QUEUE_MSGS"
     loadgen_run "$mode" "stream: XADD, 4 XREADGROUP+XACK" "entries/s" "$server" "$port" \
         XACK compare:probe g 0-1 -- stream --producers 2 --consumers 4 --messages "$STREAM_MSGS"
+    # Redelivery of unacknowledged entries: by the server (a visibility timeout, ferrymq only)
+    # or by the client as a Redis application does it (XAUTOCLAIM before each read).
+    loadgen_run "$mode" "stream: same, visibility timeout (FMQ.GROUPSET)" "entries/s" "$server" "$port" \
+        FMQ.GROUPGET compare:probe g -- stream --producers 2 --consumers 4 --messages "$STREAM_MSGS" --visibility 30000
+    loadgen_run "$mode" "stream: same, XAUTOCLAIM before each read" "entries/s" "$server" "$port" \
+        XACK compare:probe g 0-1 -- stream --producers 2 --consumers 4 --messages "$STREAM_MSGS" --autoclaim
+    # Delayed jobs (p99 = lateness past the due time): scheduled by the server (ferrymq only)
+    # or a sorted set plus a Lua mover polled every 5 ms, as Redis applications do it.
+    loadgen_run "$mode" "queue: delayed 100 ms (FMQ.SCHEDULE)" "msgs/s" "$server" "$port" \
+        FMQ.SCHEDULED -- queue --producers 4 --consumers 4 --messages "$QUEUE_MSGS" --delay 100
+    loadgen_run "$mode" "queue: delayed 100 ms (ZSET + Lua mover)" "msgs/s" "$server" "$port" \
+        BRPOP compare:probe 0.01 -- queue --producers 4 --consumers 4 --messages "$QUEUE_MSGS" --delay 100 --mover
 }
 
 memory_scenarios() {

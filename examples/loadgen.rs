@@ -85,6 +85,15 @@ enum Cmd {
         depth: usize,
         #[arg(long, default_value_t = 100)]
         size: usize,
+        /// Deliver each message this many ms after it is sent (delayed jobs); the latency
+        /// reported is then the lateness past that time. Done by the server (FMQ.SCHEDULE)
+        /// unless --mover is given.
+        #[arg(long, default_value_t = 0)]
+        delay: u64,
+        /// Delay as a Redis application does it: ZADD to a sorted set scored by due time, and a
+        /// mover that runs a Lua script every 5 ms moving what is due to the list.
+        #[arg(long)]
+        mover: bool,
     },
     /// Producers XADD, a consumer group reads with XREADGROUP COUNT and acknowledges with XACK.
     Stream {
@@ -100,6 +109,14 @@ enum Cmd {
         count: usize,
         #[arg(long, default_value_t = 100)]
         size: usize,
+        /// Give the group a visibility timeout of this many ms (ferrymq's FMQ.GROUPSET), so
+        /// the server redelivers what is not acknowledged; 0 = a plain group.
+        #[arg(long, default_value_t = 0)]
+        visibility: u64,
+        /// Before each read, XAUTOCLAIM entries idle for 30 s: the client-side redelivery loop
+        /// a Redis application runs instead of a visibility timeout.
+        #[arg(long)]
+        autoclaim: bool,
     },
     /// RSS growth of the server process (`--pid`) per element / entry / idle connection.
     Memory {
@@ -674,6 +691,21 @@ impl Seen {
 // ---------------------------------------------------------------------------------------------
 // queue
 
+/// Moves due members of sorted set KEYS[1] (score = due unix ms) to list KEYS[2]: the mover
+/// of a Redis delayed-job queue.
+const MOVER: &[u8] =
+    b"local t = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500) \
+for _, m in ipairs(t) do redis.call('LPUSH', KEYS[2], m) redis.call('ZREM', KEYS[1], m) end \
+return #t";
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn queue(
     addr: &str,
     deadline: tokio::time::Instant,
@@ -682,10 +714,15 @@ async fn queue(
     messages: u64,
     depth: usize,
     size: usize,
+    delay: u64,
+    mover: bool,
 ) -> io::Result<bool> {
     let key: &[u8] = b"loadgen:queue";
+    let zkey: &[u8] = b"loadgen:queue:delayed";
     let mut admin = Conn::connect(addr).await?;
     admin.call(&[b"DEL", key]).await?;
+    admin.call(&[b"DEL", zkey]).await?;
+    let delay_ns = delay * 1_000_000;
     let per = messages / producers as u64;
     let total = per * producers as u64;
     let seen = Arc::new(Seen::new(producers, per));
@@ -722,7 +759,7 @@ async fn queue(
                         continue;
                     };
                     if let Some((prod, seq, sent)) = parse_payload(p) {
-                        record_latency(&mut h, sent);
+                        record_latency(&mut h, sent + delay_ns);
                         last = now_ns();
                         if seen.mark(prod, seq) >= total {
                             let _ = done_tx.send(true);
@@ -735,15 +772,63 @@ async fn queue(
         }));
     }
     let start = now_ns();
+    let mover_task = if delay > 0 && mover {
+        let mut c = Conn::connect(addr).await?;
+        let mut done = done_rx.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let now = unix_ms().to_string();
+                let moved = match c
+                    .call(&[b"EVAL", MOVER, b"2", zkey, key, now.as_bytes()])
+                    .await
+                {
+                    Ok(f) => match parse(&f, 0) {
+                        Ok(Some((V::Int(n), _))) => n,
+                        _ => 0,
+                    },
+                    Err(_) => return,
+                };
+                if *done.borrow() || tokio::time::Instant::now() >= deadline {
+                    return;
+                }
+                if moved < 500 {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                        _ = done.wait_for(|d| *d) => return,
+                    }
+                }
+            }
+        }))
+    } else {
+        None
+    };
+    let delay_s = delay.to_string();
     let mut prods = Vec::new();
     for p in 0..producers {
         let addr = addr.to_string();
+        let delay_s = delay_s.clone();
         prods.push(tokio::spawn(produce(
             addr,
             deadline,
             per,
             depth,
-            move |c, s| c.cmd(&[b"LPUSH", key, &payload(p, s, size)]),
+            move |c, s| {
+                if delay == 0 {
+                    c.cmd(&[b"LPUSH", key, &payload(p, s, size)]);
+                } else if mover {
+                    let due = (unix_ms() + delay).to_string();
+                    c.cmd(&[b"ZADD", zkey, due.as_bytes(), &payload(p, s, size)]);
+                } else {
+                    c.cmd(&[
+                        b"FMQ.SCHEDULE",
+                        b"DELAY",
+                        delay_s.as_bytes(),
+                        b"LPUSH",
+                        key,
+                        &payload(p, s, size),
+                    ]);
+                }
+            },
         )));
     }
     let mut sent = 0;
@@ -757,10 +842,15 @@ async fn queue(
         hist.add(&h).expect("same bounds");
         last = last.max(l);
     }
+    if let Some(m) = mover_task {
+        let _ = done_tx.send(true);
+        let _ = m.await;
+    }
     let unique = seen.unique.load(Ordering::Relaxed);
     let dup = seen.dup.load(Ordering::Relaxed);
     let lost = total - unique;
     admin.call(&[b"DEL", key]).await?;
+    admin.call(&[b"DEL", zkey]).await?;
     Report::default()
         .put("rate", rate(unique, last - start))
         .latency(&hist)
@@ -785,6 +875,8 @@ async fn stream(
     depth: usize,
     count: usize,
     size: usize,
+    visibility: u64,
+    autoclaim: bool,
 ) -> io::Result<bool> {
     let key: &[u8] = b"loadgen:stream";
     let mut admin = Conn::connect(addr).await?;
@@ -792,6 +884,12 @@ async fn stream(
     admin
         .call(&[b"XGROUP", b"CREATE", key, b"g", b"$", b"MKSTREAM"])
         .await?;
+    if visibility > 0 {
+        let v = visibility.to_string();
+        admin
+            .call(&[b"FMQ.GROUPSET", key, b"g", b"VISIBILITY", v.as_bytes()])
+            .await?;
+    }
     let per = messages / producers as u64;
     let total = per * producers as u64;
     let seen = Arc::new(Seen::new(producers, per));
@@ -816,6 +914,19 @@ async fn stream(
                     let mut args: Vec<&[u8]> = vec![b"XACK", key, b"g"];
                     args.extend(acks.iter().map(|a| a.as_slice()));
                     c.cmd(&args);
+                }
+                if !stop && autoclaim {
+                    c.cmd(&[
+                        b"XAUTOCLAIM",
+                        key,
+                        b"g",
+                        name.as_bytes(),
+                        b"30000",
+                        b"0-0",
+                        b"COUNT",
+                        count_s.as_bytes(),
+                        b"JUSTID",
+                    ]);
                 }
                 if !stop {
                     c.cmd(&[
@@ -852,6 +963,16 @@ async fn stream(
                 }
                 if stop {
                     break;
+                }
+                if autoclaim {
+                    match timeout_at(deadline, c.ok()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            failure = Some(e.to_string());
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
                 let f = match timeout_at(deadline, c.ok()).await {
                     Ok(Ok(f)) => f,
@@ -1096,6 +1217,8 @@ fn main() {
                     messages,
                     depth,
                     size,
+                    delay,
+                    mover,
                 } => {
                     queue(
                         &addr,
@@ -1105,6 +1228,8 @@ fn main() {
                         messages,
                         depth.max(1),
                         size,
+                        delay,
+                        mover,
                     )
                     .await
                 }
@@ -1115,6 +1240,8 @@ fn main() {
                     depth,
                     count,
                     size,
+                    visibility,
+                    autoclaim,
                 } => {
                     stream(
                         &addr,
@@ -1125,6 +1252,8 @@ fn main() {
                         depth.max(1),
                         count.max(1),
                         size,
+                        visibility,
+                        autoclaim,
                     )
                     .await
                 }

@@ -971,6 +971,26 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 let take = if count == 0 { usize::MAX } else { count };
                 let mut out = Vec::new();
                 let policy = g.policy().cloned().unwrap_or_default();
+                if let Some(field) = policy.order_by.as_ref().filter(|_| !r.noack) {
+                    ordered_read(
+                        s,
+                        (k, &group, &consumer),
+                        &policy,
+                        field,
+                        now,
+                        take,
+                        &mut out,
+                        &mut effects,
+                        &mut dead,
+                    );
+                    if policy.visibility_ms > 0 {
+                        visibility.push((k.clone(), policy.visibility_ms));
+                    }
+                    if !out.is_empty() {
+                        served.push((k.clone(), Reply::Array(out)));
+                    }
+                    continue;
+                }
                 if !r.noack && (g.handback_len() > 0 || policy.visibility_ms > 0) {
                     redeliver(
                         s,
@@ -1110,14 +1130,87 @@ struct DeadLetter {
     deliveries: u64,
 }
 
+/// What [`deliver_pending`] did with one pending entry.
+#[derive(PartialEq, Eq)]
+enum Redelivery {
+    Delivered,
+    DeadLettered,
+    /// Deleted from the stream: removed from the pending list.
+    Gone,
+    NotPending,
+}
+
+/// Deliver pending entry `id` again, to `consumer`: a new owner, one more delivery (an XCLAIM
+/// effect). An entry already delivered `max_deliveries` times is acknowledged and queued for
+/// the dead-letter stream instead; an entry deleted from the stream leaves the pending list.
+#[allow(clippy::too_many_arguments)]
+fn deliver_pending(
+    s: &mut Stream,
+    (key, group, consumer): (&Bytes, &Bytes, &Bytes),
+    p: &crate::store::stream::GroupPolicy,
+    id: StreamId,
+    now: u64,
+    out: &mut Vec<Reply>,
+    effects: &mut Vec<Vec<Bytes>>,
+    dead: &mut Vec<DeadLetter>,
+) -> Redelivery {
+    let Some(pe) = s.group(group).unwrap().pending(id) else {
+        return Redelivery::NotPending;
+    };
+    let entry = s.get(id).map(|e| (entry_reply(&e), e.to_entry()));
+    let ack = || vec![b("XACK"), key.clone(), group.clone(), id.to_bytes()];
+    let Some((reply, entry)) = entry else {
+        s.group_mut(group).unwrap().ack(id);
+        effects.push(ack());
+        return Redelivery::Gone;
+    };
+    if p.max_deliveries > 0
+        && pe.delivery_count >= p.max_deliveries
+        && let Some(dlq) = &p.dead_letter
+    {
+        s.group_mut(group).unwrap().ack(id);
+        effects.push(ack());
+        dead.push(DeadLetter {
+            dlq: dlq.clone(),
+            key: key.clone(),
+            group: group.clone(),
+            id,
+            fields: entry.fields,
+            consumer: pe.consumer,
+            deliveries: pe.delivery_count,
+        });
+        return Redelivery::DeadLettered;
+    }
+    let g = s.group_mut(group).unwrap();
+    let n = g.redeliver_to(id, consumer, now).unwrap_or(1);
+    let last = g.last_id;
+    effects.push(vec![
+        b("XCLAIM"),
+        key.clone(),
+        group.clone(),
+        consumer.clone(),
+        b("0"),
+        id.to_bytes(),
+        b("TIME"),
+        uint_bytes(now),
+        b("RETRYCOUNT"),
+        uint_bytes(n),
+        b("FORCE"),
+        b("JUSTID"),
+        b("LASTID"),
+        last.to_bytes(),
+    ]);
+    out.push(reply);
+    Redelivery::Delivered
+}
+
 /// Deliver again (to `consumer`, up to `take`) the entries handed back by a consumer that left,
 /// then, under a visibility timeout, the pending entries whose timeout passed, oldest delivery
-/// first; entries already delivered `max_deliveries` times are acknowledged and queued for the
-/// dead-letter stream instead; entries deleted from the stream leave the pending list.
+/// first (see [`deliver_pending`]).
 #[allow(clippy::too_many_arguments)]
 fn redeliver(
     s: &mut Stream,
-    (key, group, consumer): (&Bytes, &Bytes, &Bytes),
+    who: (&Bytes, &Bytes, &Bytes),
     p: &crate::store::stream::GroupPolicy,
     now: u64,
     take: usize,
@@ -1126,7 +1219,7 @@ fn redeliver(
     dead: &mut Vec<DeadLetter>,
 ) {
     // Entries dead-lettered or gone do not count against COUNT: look a little further.
-    let g = s.group(group).unwrap();
+    let g = s.group(who.1).unwrap();
     let look = take.saturating_mul(2).max(16);
     let mut due = g.handed_back(look);
     let timed_out: Vec<StreamId> = g
@@ -1139,54 +1232,146 @@ fn redeliver(
         if out.len() >= take {
             break;
         }
-        let Some(pe) = s.group(group).unwrap().pending(id) else {
-            continue;
-        };
-        let entry = s.get(id).map(|e| (entry_reply(&e), e.to_entry()));
-        let ack = || vec![b("XACK"), key.clone(), group.clone(), id.to_bytes()];
-        let Some((reply, entry)) = entry else {
-            s.group_mut(group).unwrap().ack(id);
-            effects.push(ack());
-            continue;
-        };
-        if p.max_deliveries > 0
-            && pe.delivery_count >= p.max_deliveries
-            && let Some(dlq) = &p.dead_letter
-        {
-            s.group_mut(group).unwrap().ack(id);
-            effects.push(ack());
-            dead.push(DeadLetter {
-                dlq: dlq.clone(),
-                key: key.clone(),
-                group: group.clone(),
-                id,
-                fields: entry.fields,
-                consumer: pe.consumer,
-                deliveries: pe.delivery_count,
-            });
-            continue;
+        deliver_pending(s, who, p, id, now, out, effects, dead);
+    }
+}
+
+/// The value of `field` in entry `id` (its message group under ORDERBY), if any.
+fn group_value(s: &Stream, id: StreamId, field: &[u8]) -> Option<Bytes> {
+    let e = s.get(id)?;
+    e.fields()
+        .find(|(f, _)| *f == field)
+        .map(|(_, v)| Bytes::copy_from_slice(v))
+}
+
+/// A `>` read of a group with ordered message groups (ORDERBY field): entries with the same
+/// value of `field` are delivered one at a time, in ID order; an entry whose message group has
+/// one in flight is parked (pending, owned by nobody, never delivered) until that one is
+/// acknowledged or dead-lettered. Timed-out in-flight entries are delivered again first; then
+/// parked entries whose group is free; then new ones. Entries without the field are not
+/// ordered. Returns (delivered new IDs, parked new IDs) among the new entries it consumed.
+#[allow(clippy::too_many_arguments)]
+fn ordered_read(
+    s: &mut Stream,
+    who: (&Bytes, &Bytes, &Bytes),
+    p: &crate::store::stream::GroupPolicy,
+    field: &[u8],
+    now: u64,
+    take: usize,
+    out: &mut Vec<Reply>,
+    effects: &mut Vec<Vec<Bytes>>,
+    dead: &mut Vec<DeadLetter>,
+) {
+    let (key, group, consumer) = who;
+    let look = take.saturating_mul(2).max(16);
+    // 1. In-flight entries whose visibility timeout passed: still the head of their group.
+    for id in s.group(group).unwrap().due_for_redelivery(now, look) {
+        if out.len() >= take {
+            break;
         }
-        let g = s.group_mut(group).unwrap();
-        let n = g.redeliver_to(id, consumer, now).unwrap_or(1);
-        let last = g.last_id;
+        deliver_pending(s, who, p, id, now, out, effects, dead);
+    }
+    // The message groups with an entry in flight.
+    let owned: Vec<StreamId> = s
+        .group(group)
+        .unwrap()
+        .pending_entries()
+        .filter(|(_, pe)| !pe.consumer.is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    let mut blocked: std::collections::HashSet<Bytes> = owned
+        .into_iter()
+        .filter_map(|id| group_value(s, id, field))
+        .collect();
+    // 2. Parked (and handed-back) entries, in ID order, one per free message group.
+    let parked = s.group(group).unwrap().handed_back(usize::MAX);
+    for id in parked {
+        if out.len() >= take {
+            break;
+        }
+        match group_value(s, id, field) {
+            Some(v) if blocked.contains(&v) => continue,
+            Some(v) => {
+                blocked.insert(v);
+            }
+            None => {}
+        }
+        deliver_pending(s, who, p, id, now, out, effects, dead);
+    }
+    // 3. New entries: each one is consumed, delivered when its group is free, parked if not.
+    if out.len() >= take {
+        return;
+    }
+    let last = s.group(group).unwrap().last_id;
+    if s.is_empty() || s.last_valid_id() <= last {
+        return;
+    }
+    let Some(start) = last.incr() else { return };
+    let mut deliver = Vec::new();
+    let mut park = Vec::new();
+    let mut replies = Vec::new();
+    let room = take - out.len();
+    for e in s.range(start, StreamId::MAX) {
+        if deliver.len() >= room || deliver.len() + park.len() >= look.max(room) * 4 {
+            break;
+        }
+        let v = e
+            .fields()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| Bytes::copy_from_slice(v));
+        match v {
+            Some(v) if blocked.contains(&v) => {
+                park.push(e.id);
+                continue;
+            }
+            Some(v) => {
+                blocked.insert(v);
+            }
+            None => {}
+        }
+        deliver.push(e.id);
+        replies.push(entry_reply(&e));
+    }
+    let mut all: Vec<StreamId> = deliver.iter().chain(&park).copied().collect();
+    all.sort_unstable();
+    if all.is_empty() {
+        return;
+    }
+    s.deliver_new(group, consumer, &all, now, false);
+    let g = s.group_mut(group).unwrap();
+    for id in &park {
+        g.park(*id);
+    }
+    let ts = uint_bytes(now);
+    let holder = Bytes::from_static(crate::store::stream::HANDBACK_CONSUMER);
+    for id in &all {
+        let parked = park.contains(id);
+        let idb = id.to_bytes();
         effects.push(vec![
             b("XCLAIM"),
             key.clone(),
             group.clone(),
-            consumer.clone(),
+            if parked {
+                holder.clone()
+            } else {
+                consumer.clone()
+            },
             b("0"),
-            id.to_bytes(),
+            idb.clone(),
             b("TIME"),
-            uint_bytes(now),
+            ts.clone(),
             b("RETRYCOUNT"),
-            uint_bytes(n),
+            if parked { b("0") } else { b("1") },
             b("FORCE"),
             b("JUSTID"),
             b("LASTID"),
-            last.to_bytes(),
+            idb,
         ]);
-        out.push(reply);
     }
+    if !park.is_empty() {
+        effects.push(vec![b("FMQ.LEAVE"), key.clone(), group.clone(), holder]);
+    }
+    out.extend(replies);
 }
 
 /// Metadata fields that lead a dead-lettered entry, before its own fields.
@@ -1263,10 +1448,11 @@ fn dead_letter(ctx: &mut Ctx, d: DeadLetter, effects: &mut Vec<Vec<Bytes>>) {
 // Broker policies (FMQ.*): opt-in per consumer group, stored with the stream.
 
 // FMQ.GROUPSET key group [RESET] [VISIBILITY ms] [MAXDELIVERIES n] [DEADLETTER key]
+//   [ORDERBY field | NOORDER]
 fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let (key, group) = (&args[1], &args[2]);
     let mut reset = false;
-    let (mut vis, mut max, mut dlq) = (None, None, None);
+    let (mut vis, mut max, mut dlq, mut order) = (None, None, None, None);
     let mut i = 3;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -1288,6 +1474,12 @@ fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             max = Some(tri!(num("MAXDELIVERIES")));
         } else if is(&args[i], "deadletter") && more {
             dlq = Some(args[i + 1].clone());
+        } else if is(&args[i], "orderby") && more {
+            order = Some(Some(args[i + 1].clone()));
+        } else if is(&args[i], "noorder") {
+            order = Some(None);
+            i += 1;
+            continue;
         } else {
             return Reply::error(error::SYNTAX);
         }
@@ -1322,6 +1514,9 @@ fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if let Some(d) = dlq {
         p.dead_letter = Some(crate::store::own(&d));
+    }
+    if let Some(o) = order {
+        p.order_by = o.map(|f| crate::store::own(&f));
     }
     if p.max_deliveries > 0 && p.dead_letter.is_none() {
         return Reply::error("ERR MAXDELIVERIES needs a DEADLETTER stream");
@@ -1508,6 +1703,10 @@ fn fmq_groupget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (
             Reply::bulk_str("deadletter"),
             p.dead_letter.map_or(Reply::Null, Reply::Bulk),
+        ),
+        (
+            Reply::bulk_str("orderby"),
+            p.order_by.map_or(Reply::Null, Reply::Bulk),
         ),
         (
             Reply::bulk_str("next-redelivery"),
@@ -1797,8 +1996,11 @@ fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ids.push(tri!(strict_id(a)));
     }
     let n = ids.into_iter().filter(|id| g.ack(*id)).count();
+    // Under ordered message groups an acknowledgement frees the next entry of its group:
+    // readers blocked on the key look again.
+    let frees = g.policy().is_some_and(|p| p.order_by.is_some());
     if n > 0 {
-        ctx.wrote(Write::key(&args[1]).changes(n));
+        ctx.wrote(Write::key(&args[1]).changes(n).wakes_if(frees));
     }
     Reply::Int(n as i64)
 }

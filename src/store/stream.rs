@@ -594,6 +594,10 @@ pub fn policy_command(key: &Bytes, group: &Bytes, p: &GroupPolicy) -> Vec<Bytes>
         v.push(Bytes::from_static(b"DEADLETTER"));
         v.push(d.clone());
     }
+    if let Some(f) = &p.order_by {
+        v.push(Bytes::from_static(b"ORDERBY"));
+        v.push(f.clone());
+    }
     v
 }
 
@@ -607,6 +611,9 @@ pub struct GroupPolicy {
     pub max_deliveries: u64,
     /// Where entries over `max_deliveries` go.
     pub dead_letter: Option<Bytes>,
+    /// Ordered message groups: entries with the same value of this field are delivered one
+    /// at a time, in order.
+    pub order_by: Option<Bytes>,
 }
 
 /// XPENDING summary form.
@@ -657,6 +664,23 @@ impl Group {
             }
         }
         Some(c.pel.len())
+    }
+
+    /// Park pending entry `id` (ordered message groups): owned by nobody, never delivered,
+    /// delivered by a later `>` read once its message group is free.
+    pub fn park(&mut self, id: StreamId) {
+        let Some(n) = self.pel.get_mut(&id) else {
+            return;
+        };
+        let old = n.consumer;
+        n.consumer = HANDBACK_OWNER;
+        n.delivery_count = 0;
+        if old != HANDBACK_OWNER
+            && let Some(c) = self.consumer_by_id(old)
+        {
+            c.pel.remove(&id);
+        }
+        self.handback.insert(id);
     }
 
     /// Up to `max` handed-back entries, in ID order.

@@ -24,6 +24,7 @@
 //! refused: ferrymq's values cannot hold them.
 
 mod crc64;
+pub mod file;
 pub mod listpack;
 mod lzf;
 mod stream;
@@ -59,6 +60,7 @@ pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
 pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
 pub const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 /// Quicklist node containers (`QUICKLIST_NODE_CONTAINER_*`).
 const NODE_PLAIN: u64 = 1;
@@ -672,8 +674,9 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
             }
             zset_from(ps, enc)
         }
+        TYPE_STREAM_LISTPACKS_3 => Ok(Value::Stream(Box::new(stream::read(r, true, true)?))),
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Ok(Value::Stream(Box::new(
-            stream::read(r, ty == TYPE_STREAM_LISTPACKS_2)?,
+            stream::read(r, ty == TYPE_STREAM_LISTPACKS_2, false)?,
         ))),
         _ => Err(bad("unsupported value type")),
     }

@@ -210,8 +210,10 @@ fn read_ms_time(r: &mut Reader) -> Result<u64> {
     Ok(u64::from_le_bytes(r.take(8)?.try_into().expect("8")))
 }
 
-/// The body of a stream value; `v2` for `RDB_TYPE_STREAM_LISTPACKS_2`.
-pub fn read(r: &mut Reader, v2: bool) -> Result<Stream> {
+/// The body of a stream value; `v2` for `RDB_TYPE_STREAM_LISTPACKS_2` and later, `v3` for
+/// Redis 7.2's `RDB_TYPE_STREAM_LISTPACKS_3` (each consumer also has an active time, which
+/// ferrymq's consumers do not keep: it is read and dropped).
+pub fn read(r: &mut Reader, v2: bool, v3: bool) -> Result<Stream> {
     let mut s = Stream::new();
     let nodes = r.count()?;
     for _ in 0..nodes {
@@ -254,6 +256,9 @@ pub fn read(r: &mut Reader, v2: bool) -> Result<Stream> {
         for _ in 0..r.count()? {
             let cname = r.string()?;
             let seen = read_ms_time(r)?;
+            if v3 {
+                read_ms_time(r)?;
+            }
             if !g.load_consumer(&cname, seen) {
                 return Err(bad("duplicate consumer"));
             }

@@ -143,6 +143,8 @@ pub struct Shared {
     pub durable: watch::Sender<u64>,
     /// Append-only file state (writer, rewrite, status for INFO).
     pub aof: crate::aof::Aof,
+    /// RDB snapshot state (SAVE, BGSAVE, save points, INFO persistence).
+    pub rdb: crate::snapshot::Rdb,
 }
 
 impl Shared {
@@ -204,6 +206,7 @@ impl Shared {
             paused_clients: AtomicU64::new(0),
             durable: watch::Sender::new(0),
             aof: crate::aof::Aof::default(),
+            rdb: crate::snapshot::Rdb::default(),
         });
         shared.apply_config();
         Ok(shared)
@@ -758,6 +761,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let shared = Shared::new(config).map_err(std::io::Error::other)?;
 
     crate::aof::startup(&shared)?;
+    // As in Redis, the AOF wins when it is on; otherwise the snapshot is the dataset.
+    if !shared.config.read().get_bool("appendonly") {
+        crate::snapshot::load_at_startup(&shared)?;
+    }
 
     let mut listeners = Vec::new();
     if port > 0 {
@@ -814,6 +821,11 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     for t in tasks {
         t.abort();
     }
+    {
+        let mut store = shared.store.lock();
+        crate::snapshot::abort_bgsave(&shared, &mut store);
+    }
+    crate::snapshot::join(&shared);
     crate::aof::shutdown(&shared);
     for c in shared.clients.all() {
         c.outbox.close();
@@ -927,6 +939,7 @@ async fn cron(shared: Arc<Shared>) {
         if shared.maxmemory() == 0 {
             shared.sample_memory();
         }
+        crate::snapshot::cron(&shared);
     }
 }
 
@@ -952,9 +965,26 @@ async fn signals(shared: Arc<Shared>) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+    loop {
+        tokio::select! {
+            _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+        }
+        // The final save when save points are configured, as Redis's prepareForShutdown; if it
+        // fails the server keeps running.
+        let sh = shared.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            let mut store = sh.store.lock();
+            crate::snapshot::shutdown_save(&sh, &mut store, false, false)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        if saved.is_ok() {
+            break;
+        }
+        warn!(
+            "SIGTERM received but errors trying to shut down the server, check the logs for more information"
+        );
     }
     shared.request_shutdown();
 }

@@ -39,7 +39,7 @@ pub mod check;
 pub mod loader;
 pub mod manifest;
 pub mod reader;
-mod rewrite;
+pub(crate) mod rewrite;
 mod writer;
 
 use bytes::Bytes;

@@ -85,6 +85,16 @@ pub(crate) struct Capture {
     rescans: u32,
     /// When every partition had been listed (the queue of re-dumps may still grow).
     listed_all: Option<Instant>,
+    /// Set for an RDB snapshot (BGSAVE): covered keys are kept as RDB records instead of
+    /// commands in `out`, and an effect on a covered key makes it uncovered and queued again.
+    pub(crate) rdb: Option<RdbRecords>,
+}
+
+/// The keys an RDB snapshot has serialized so far (see [`Capture::rdb`]).
+pub(crate) struct RdbRecords {
+    pub(crate) enc: crate::store::rdb::Encodings,
+    /// Per key: whether it has an expiry, and its record (expiry, type, key, value).
+    pub(crate) records: std::collections::HashMap<Key, (bool, Vec<u8>), RandomState>,
 }
 
 /// The partition of a key: the address of its name's bytes, which is stored in the map entry
@@ -134,10 +144,24 @@ impl Capture {
             rescan: false,
             rescans: 0,
             listed_all: None,
+            rdb: None,
         }
     }
 
+    /// A capture that builds an RDB snapshot of `dbs` (BGSAVE).
+    pub(crate) fn rdb(dbs: &[Db], enc: crate::store::rdb::Encodings) -> Capture {
+        let mut c = Capture::new(dbs);
+        c.rdb = Some(RdbRecords {
+            enc,
+            records: Default::default(),
+        });
+        c
+    }
+
     fn emit(&mut self, db: Option<usize>, argv: &[Bytes]) {
+        if self.rdb.is_some() {
+            return;
+        }
         if let Some(db) = db
             && self.out_db != Some(db)
         {
@@ -165,6 +189,10 @@ impl Capture {
         }
         let name = &argv[0];
         if is(name, "function") {
+            if self.rdb.is_some() {
+                // The snapshot takes the libraries as they are when it ends.
+                return;
+            }
             // Libraries are not keys (and FLUSHALL keeps them): every change reaches the base
             // as it happened, even while a restart of the key dump is pending.
             self.emit(None, argv);
@@ -179,11 +207,17 @@ impl Capture {
         if is(name, "flushall") {
             self.emit(None, argv);
             self.covered.clear();
+            if let Some(r) = self.rdb.as_mut() {
+                r.records.clear();
+            }
             return;
         }
         if is(name, "flushdb") {
             self.emit(Some(db), argv);
             self.covered.retain(|(d, _)| *d != db);
+            if let Some(r) = self.rdb.as_mut() {
+                r.records.retain(|(d, _), _| *d != db);
+            }
             return;
         }
         if is(name, "swapdb") {
@@ -208,6 +242,13 @@ impl Capture {
                 }
             };
             self.covered = self.covered.drain().map(|(d, k)| (swap(d), k)).collect();
+            if let Some(r) = self.rdb.as_mut() {
+                r.records = r
+                    .records
+                    .drain()
+                    .map(|((d, k), v)| ((swap(d), k), v))
+                    .collect();
+            }
             for (d, _) in self.todo.iter_mut().chain(self.extra.iter_mut()) {
                 *d = swap(*d);
             }
@@ -219,23 +260,29 @@ impl Capture {
             return;
         };
         let n = keys.iter().filter(|k| self.covered.contains(*k)).count();
-        if n == keys.len() {
+        if n == keys.len() && self.rdb.is_none() {
             self.emit(Some(db), argv);
             return;
         }
         for k in keys {
             if self.covered.remove(&k) {
                 self.emit(Some(k.0), &[Bytes::from_static(b"DEL"), k.1.clone()]);
+                if let Some(r) = self.rdb.as_mut() {
+                    r.records.remove(&k);
+                }
             }
             self.queue(k);
         }
     }
 
     /// Dump the next keys. Returns true when every key is covered.
-    pub(super) fn dump_batch(&mut self, dbs: &[Db]) -> bool {
+    pub(crate) fn dump_batch(&mut self, dbs: &[Db]) -> bool {
         if self.rescan {
             self.emit(None, &[Bytes::from_static(b"FLUSHALL")]);
             self.covered.clear();
+            if let Some(r) = self.rdb.as_mut() {
+                r.records.clear();
+            }
             self.todo = Vec::new();
             self.cursor = 0;
             self.parts = partitions(dbs, self.part_keys);
@@ -254,10 +301,11 @@ impl Capture {
                 .is_some_and(|t| t.elapsed() > MAX_REQUEUE_TIME);
         let now = unix_ms();
         let mut n = 0;
+        let mut bytes = 0;
         let mut listed = false;
         let mut cmds: Vec<Vec<Bytes>> = Vec::new();
         loop {
-            if !unlimited && (n >= BATCH_KEYS || self.out.len() >= BATCH_BYTES) {
+            if !unlimited && (n >= BATCH_KEYS || self.out.len() + bytes >= BATCH_BYTES) {
                 return false;
             }
             if self.cursor >= self.todo.len() && self.next_part < self.parts {
@@ -299,6 +347,14 @@ impl Capture {
                 // Logically gone: its deletion reaches the stream when expiry runs.
                 continue;
             }
+            if let Some(r) = self.rdb.as_mut() {
+                let mut rec = Vec::new();
+                crate::store::rdb::write_record(&mut rec, &key.1, &v.value, ttl, &r.enc);
+                bytes += rec.len();
+                r.records.insert(key.clone(), (ttl.is_some(), rec));
+                self.covered.insert(key);
+                continue;
+            }
             cmds.clear();
             v.value.rewrite(&key.1, &mut cmds);
             for c in &cmds {
@@ -315,6 +371,15 @@ impl Capture {
                 );
             }
             self.covered.insert(key);
+        }
+    }
+}
+
+/// A BGSAVE snapshot consumes the effects log beside the AOF and the replicas.
+impl crate::engine::effects::EffectsConsumer for Capture {
+    fn consume(&mut self, effects: crate::engine::effects::Batch<'_>) {
+        for (db, command) in effects.iter() {
+            self.on_effect(db, &super::reader::decode_one(command).unwrap_or_default());
         }
     }
 }

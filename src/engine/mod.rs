@@ -54,6 +54,9 @@ pub struct StoreInner {
     pub aof: Option<AofSink>,
     /// Replicas attached with SYNC/PSYNC: more consumers of the same effects.
     pub replicas: Vec<replicas::ReplicaLink>,
+    /// The RDB snapshot a BGSAVE is building (`crate::snapshot`): one more consumer, which
+    /// re-queues the keys each effect touches.
+    pub(crate) snapshot: Option<Box<crate::aof::rewrite::Capture>>,
     /// Changes since the last save (Redis's `dirty`), for INFO: what the commands counted
     /// ([`Write::changes`](crate::command::Write::changes), per element where Redis counts
     /// so), added when each command ends.
@@ -150,6 +153,7 @@ impl StoreInner {
             blocking: Blocking::default(),
             aof: None,
             replicas: Vec::new(),
+            snapshot: None,
             dirty: 0,
             effects: EffectsLog::default(),
             tx_effects: 0,
@@ -162,6 +166,22 @@ impl StoreInner {
             access_policy: Arc::default(),
             access_word: 0,
         }
+    }
+
+    /// Swap in a keyspace read from an RDB file (startup, DEBUG RELOAD) and return the old
+    /// one: the new one takes the access policy and event tracking in force, and blocked
+    /// clients re-check their keys.
+    pub fn replace_keyspace(&mut self, mut ks: Keyspace) -> Keyspace {
+        let w = self.access_policy.load(Relaxed);
+        self.access_word = w;
+        ks.set_access(access::Policy::unpack(w));
+        std::mem::swap(&mut self.keyspace, &mut ks);
+        let f = self.notify_flags;
+        self.apply_notify_flags(f);
+        for db in 0..self.keyspace.dbs.len() {
+            self.blocking.signal_db(db);
+        }
+        ks
     }
 
     /// Start a command: fix the time used for expiry decisions.
@@ -279,7 +299,7 @@ impl StoreInner {
         if self.effects.is_empty() {
             return;
         }
-        if !self.replicas.is_empty() {
+        if !self.replicas.is_empty() || self.snapshot.is_some() {
             return self.drain_to_replicas();
         }
         match self.aof.as_mut() {
@@ -291,7 +311,7 @@ impl StoreInner {
     /// Whether effects are wanted at all (encoded and kept until the unit's drain).
     #[inline]
     fn has_consumers(&self) -> bool {
-        self.aof.is_some() || !self.replicas.is_empty()
+        self.aof.is_some() || !self.replicas.is_empty() || self.snapshot.is_some()
     }
 
     #[cold]
@@ -302,6 +322,9 @@ impl StoreInner {
             Vec::with_capacity(1 + self.replicas.len());
         if let Some(aof) = self.aof.as_mut() {
             consumers.push(aof);
+        }
+        if let Some(s) = self.snapshot.as_mut() {
+            consumers.push(s.as_mut());
         }
         for r in self.replicas.iter_mut() {
             consumers.push(r);

@@ -22,7 +22,10 @@
 
 use bytes::Bytes;
 
-use super::{Encodings, Reader, crc64, read_value};
+use super::{
+    Encodings, OP_AUX, OP_EOF, OP_EXPIRETIME_MS, OP_FUNCTION2, OP_RESIZEDB, OP_SELECTDB, Reader,
+    crc64, read_value,
+};
 use crate::store::access;
 use crate::store::{Keyspace, Value};
 
@@ -30,17 +33,11 @@ use crate::store::{Keyspace, Value};
 pub const MAX_VERSION: u16 = 12;
 
 const OP_SLOT_INFO: u8 = 0xF4;
-const OP_FUNCTION2: u8 = 0xF5;
 const OP_FUNCTION_PRE_GA: u8 = 0xF6;
 const OP_MODULE_AUX: u8 = 0xF7;
 const OP_IDLE: u8 = 0xF8;
 const OP_FREQ: u8 = 0xF9;
-const OP_AUX: u8 = 0xFA;
-const OP_RESIZEDB: u8 = 0xFB;
-const OP_EXPIRETIME_MS: u8 = 0xFC;
 const OP_EXPIRETIME: u8 = 0xFD;
-const OP_SELECTDB: u8 = 0xFE;
-const OP_EOF: u8 = 0xFF;
 
 /// How a file is loaded.
 #[derive(Clone, Copy, Debug)]

@@ -20,6 +20,8 @@
 //!   function libraries) only when the whole file was read.
 //! - [`info_fields`]: the `rdb_*` lines of INFO persistence.
 
+pub mod check;
+
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;

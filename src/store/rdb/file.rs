@@ -73,6 +73,10 @@ pub struct Loaded {
     pub empty_skipped: u64,
     /// Whether the file carried a checksum (false: saved with `rdbchecksum no`).
     pub checksummed: bool,
+    /// Where each aux field, database selection and library starts, described (check-rdb).
+    pub trace: Vec<(usize, String)>,
+    /// Offset of the checksum (or of the end, without one).
+    pub end: usize,
 }
 
 /// Why a file was refused, and where.
@@ -129,6 +133,8 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
         expires: 0,
         empty_skipped: 0,
         checksummed: false,
+        trace: Vec::new(),
+        end: 0,
     };
     out.keyspace.set_access(opts.policy);
     let at = |r: &Reader, reason: String| LoadError {
@@ -146,6 +152,7 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let mut db = 0usize;
     let (mut expire_at, mut idle, mut freq) = (None::<i64>, None::<u64>, None::<u32>);
     loop {
+        let op_at = r.pos;
         let ty = r.byte().map_err(|e| fail(&r, e, "reading the type"))?;
         match ty {
             OP_EXPIRETIME => {
@@ -191,6 +198,7 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
                     out.keyspace = ks;
                 }
                 db = id as usize;
+                out.trace.push((op_at, format!("Selecting DB ID {db}")));
             }
             OP_RESIZEDB => {
                 r.length().map_err(|e| fail(&r, e, "reading RESIZEDB"))?;
@@ -206,12 +214,21 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
                 let v = r
                     .string()
                     .map_err(|e| fail(&r, e, "reading an AUX value"))?;
+                out.trace.push((
+                    op_at,
+                    format!(
+                        "AUX FIELD {} = '{}'",
+                        String::from_utf8_lossy(&k),
+                        String::from_utf8_lossy(&v)
+                    ),
+                ));
                 out.aux.push((k, v));
             }
             OP_FUNCTION2 => {
                 let code = r
                     .string()
                     .map_err(|e| fail(&r, e, "reading a function library"))?;
+                out.trace.push((op_at, "Function library".to_string()));
                 out.functions.push(code);
             }
             OP_FUNCTION_PRE_GA => {
@@ -295,6 +312,7 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
             }
         }
     }
+    out.end = r.pos;
     if version >= 5 {
         let end = r.pos;
         let b = r.take(8).map_err(|e| fail(&r, e, "reading the checksum"))?;

@@ -141,9 +141,11 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
         offset: r.pos,
         reason,
     };
+    // A length that runs past the end of the file is the file ending early.
+    let eof = |e: super::Error| e.0 == "truncated" || e.0 == "count larger than the payload";
     let fail = |r: &Reader, e: super::Error, doing: &str| LoadError {
         offset: r.pos,
-        reason: if e.0 == "truncated" {
+        reason: if eof(e) {
             format!("Unexpected EOF reading RDB file ({doing})")
         } else {
             format!("{} ({doing})", e.0)
@@ -271,17 +273,19 @@ pub fn read_file(data: &[u8], opts: &LoadOptions) -> Result<Loaded, LoadError> {
                         });
                     }
                     Err(e) => {
-                        return Err(LoadError {
-                            offset: if e.0 == "truncated" { r.pos } else { value_at },
-                            reason: format!(
-                                "{} (reading the value of key '{}', type {ty}, at offset {value_at})",
-                                if e.0 == "truncated" {
-                                    "Unexpected EOF reading RDB file"
-                                } else {
-                                    e.0
-                                },
-                                String::from_utf8_lossy(&key[..key.len().min(128)])
-                            ),
+                        let key = String::from_utf8_lossy(&key[..key.len().min(128)]);
+                        return Err(if eof(e) {
+                            LoadError {
+                                offset: r.pos,
+                                reason: format!(
+                                    "Unexpected EOF reading RDB file (the value of key '{key}', type {ty}, starting at offset {value_at})"
+                                ),
+                            }
+                        } else {
+                            LoadError {
+                                offset: value_at,
+                                reason: format!("{} (the value of key '{key}', type {ty})", e.0),
+                            }
                         });
                     }
                 };

@@ -401,6 +401,26 @@ fn snapshot_and_write(shared: &Arc<Shared>) -> Result<(), String> {
     Ok(())
 }
 
+/// `stop-writes-on-bgsave-error yes` with save points and a failed last BGSAVE: writes are
+/// refused (one atomic load while the last BGSAVE succeeded).
+pub fn refuse_writes(shared: &Shared) -> Option<String> {
+    if shared
+        .rdb
+        .last_ok
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return None;
+    }
+    if !shared.config.read().get_bool("stop-writes-on-bgsave-error")
+        || save_points(shared).is_empty()
+    {
+        return None;
+    }
+    Some(MISCONF.to_string())
+}
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// From the server cron: a scheduled BGSAVE, else the first save point that is due.
 pub fn cron(shared: &Arc<Shared>) {
     let st = &shared.rdb;

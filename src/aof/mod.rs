@@ -372,6 +372,10 @@ pub fn write_now(shared: &Shared) {
 /// While the AOF cannot be written, write commands are refused with this error (Redis's
 /// `MISCONF` protection against silent loss).
 pub fn refuse_writes(shared: &Shared) -> Option<String> {
+    // A failed BGSAVE comes first, as in Redis's writeCommandsDeniedByDiskError.
+    if let Some(e) = crate::snapshot::refuse_writes(shared) {
+        return Some(e);
+    }
     let core = &shared.aof.core;
     if !core.failed.load(Ordering::Relaxed) || !core.enabled.load(Ordering::Relaxed) {
         return None;

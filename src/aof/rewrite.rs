@@ -151,10 +151,12 @@ impl Capture {
     /// A capture that builds an RDB snapshot of `dbs` (BGSAVE).
     pub(crate) fn rdb(dbs: &[Db], enc: crate::store::rdb::Encodings) -> Capture {
         let mut c = Capture::new(dbs);
-        c.rdb = Some(RdbRecords {
-            enc,
-            records: Default::default(),
-        });
+        // Sized up front: growing a table of a million keys rehashes it inside one batch.
+        let n: usize = dbs.iter().map(|d| d.len()).sum();
+        c.covered.reserve(n);
+        let mut records = std::collections::HashMap::default();
+        records.reserve(n);
+        c.rdb = Some(RdbRecords { enc, records });
         c
     }
 

@@ -757,6 +757,7 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "dbfilename",
     "rdbcompression",
     "rdbchecksum",
+    "stop-writes-on-bgsave-error",
     "appendonly",
     "appendfilename",
     "appenddirname",

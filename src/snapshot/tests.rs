@@ -380,3 +380,22 @@ fn bgsave_lock_hold_of_a_million_keys() {
         s.rdb.last_max_hold_us.load(SeqCst)
     );
 }
+
+#[test]
+fn a_failed_bgsave_refuses_writes_while_save_points_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), &["--save", "3600 1"]);
+    // A non-empty directory where the file should go: the rename fails.
+    std::fs::create_dir_all(dir.path().join("dump.rdb/x")).unwrap();
+    let mut c = Client::new(&s, 1);
+    c.cmd(&["SET", "a", "1"]);
+    assert_eq!(c.cmd(&["BGSAVE"]), "+Background saving started\r\n");
+    wait_idle(&s);
+    let info = c.cmd(&["INFO", "persistence"]);
+    assert!(info.contains("rdb_last_bgsave_status:err\r\n"), "{info}");
+    assert_eq!(c.cmd(&["SET", "b", "1"]), format!("-{MISCONF}\r\n"));
+    assert_eq!(c.cmd(&["GET", "a"]), "$1\r\n1\r\n");
+    assert_eq!(c.cmd(&["SAVE"]), "-ERR\r\n");
+    c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+    assert_eq!(c.cmd(&["SET", "b", "1"]), "+OK\r\n");
+}

@@ -443,3 +443,60 @@ fn bgsave_under_concurrent_writes_is_consistent_and_loads_in_redis() {
     let n: usize = redis::cmd("DBSIZE").query(&mut rc).unwrap();
     assert_eq!(n, COUNTERS);
 }
+
+fn wait_rewrite(c: &mut redis::Connection) {
+    assert!(wait_for(Duration::from_secs(30), || {
+        let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0")
+    }));
+}
+
+/// Redis 7's default AOF: a multi-part directory whose base is an RDB file
+/// (`aof-use-rdb-preamble yes`), then commands in the incr file. ferrymq loads it, and
+/// check-aof accepts it.
+#[test]
+fn ferrymq_loads_a_redis_aof_directory_with_an_rdb_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(r) = DirServer::redis(dir.path(), &["--appendonly", "yes"]) else {
+        return;
+    };
+    let mut rc = conn(&r);
+    populate(&mut rc);
+    q(&mut rc, &["BGREWRITEAOF"]);
+    wait_rewrite(&mut rc);
+    q(&mut rc, &["SET", "after", "rewrite"]);
+    q(&mut rc, &["RPUSH", "smalllist", "tail"]);
+    q(&mut rc, &["DEL", "str"]);
+    drop(rc);
+    r.shutdown();
+    let base = dir.path().join("appendonlydir/appendonly.aof.2.base.rdb");
+    assert!(std::fs::read(&base).unwrap().starts_with(b"REDIS"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrymq"))
+        .args([
+            "check-aof",
+            &dir.path().join("appendonlydir").display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(copy.path().join("appendonlydir")).unwrap();
+    for e in std::fs::read_dir(dir.path().join("appendonlydir")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(
+            e.path(),
+            copy.path().join("appendonlydir").join(e.file_name()),
+        )
+        .unwrap();
+    }
+    let f = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    let r2 = DirServer::redis(copy.path(), &["--appendonly", "yes"]).unwrap();
+    let (mut fc, mut rc2) = (conn(&f), conn(&r2));
+    let v = view(&mut fc);
+    assert!(v.iter().any(|l| l.contains(" after ")), "incr replayed");
+    assert_same(&v, &view(&mut rc2));
+}

@@ -350,39 +350,9 @@ fn snapshot_and_write(shared: &Arc<Shared>) -> Result<(), String> {
     };
     st.last_max_hold_us
         .store(max_hold.as_micros() as u64, SeqCst);
-    // Group by database; within one the order does not matter.
-    let mut by_db: BTreeMap<usize, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
-    for ((db, _), (has_ttl, rec)) in records {
-        let e = by_db.entry(db).or_default();
-        e.0 += has_ttl as usize;
-        e.1.push(rec);
-    }
-    let mut head = Vec::new();
-    rdb::write_header(&mut head, &aux_fields(), &functions, &enc);
-    let mut crc = rdb::crc64(0, &head);
-    let mut chunks: Vec<Vec<u8>> = vec![head];
-    for (db, (expires, recs)) in &by_db {
-        let mut start = Vec::new();
-        rdb::write_db_start(&mut start, *db, recs.len(), *expires);
-        crc = rdb::crc64(crc, &start);
-        chunks.push(start);
-        for r in recs {
-            crc = rdb::crc64(crc, r);
-        }
-    }
-    let mut tail = Vec::new();
-    rdb::write_end(&mut tail, crc);
+    let chunks = file_chunks(records, &functions, &enc);
     let target = path(shared);
-    let mut all: Vec<&[u8]> = Vec::new();
-    let mut ci = chunks.iter();
-    all.push(ci.next().expect("header"));
-    for (_, recs) in by_db.values() {
-        all.push(ci.next().expect("db start"));
-        for r in recs {
-            all.push(r);
-        }
-    }
-    all.push(&tail);
+    let all: Vec<&[u8]> = chunks.iter().map(|c| &c[..]).collect();
     let temp = write_temp(
         &target,
         &format!("temp-bg-{}.rdb", std::process::id()),
@@ -420,6 +390,40 @@ pub fn refuse_writes(shared: &Shared) -> Option<String> {
 }
 
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// The RDB file of a finished capture's records (BGSAVE, an AOF base with the RDB preamble),
+/// as chunks to write in order: header, aux fields and libraries, then per database its
+/// `SELECTDB`/`RESIZEDB` and records (in any order within it), `EOF` and the CRC-64.
+pub(crate) fn file_chunks(
+    records: impl IntoIterator<Item = ((usize, Bytes), (bool, Vec<u8>))>,
+    functions: &[Bytes],
+    enc: &rdb::Encodings,
+) -> Vec<Vec<u8>> {
+    let mut by_db: BTreeMap<usize, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
+    for ((db, _), (has_ttl, rec)) in records {
+        let e = by_db.entry(db).or_default();
+        e.0 += has_ttl as usize;
+        e.1.push(rec);
+    }
+    let mut head = Vec::new();
+    rdb::write_header(&mut head, &aux_fields(), functions, enc);
+    let mut crc = rdb::crc64(0, &head);
+    let mut chunks = vec![head];
+    for (db, (expires, recs)) in by_db {
+        let mut start = Vec::new();
+        rdb::write_db_start(&mut start, db, recs.len(), expires);
+        crc = rdb::crc64(crc, &start);
+        chunks.push(start);
+        for r in recs {
+            crc = rdb::crc64(crc, &r);
+            chunks.push(r);
+        }
+    }
+    let mut tail = Vec::new();
+    rdb::write_end(&mut tail, crc);
+    chunks.push(tail);
+    chunks
+}
 
 /// From the server cron: a scheduled BGSAVE, else the first save point that is due.
 pub fn cron(shared: &Arc<Shared>) {

@@ -500,3 +500,38 @@ fn ferrymq_loads_a_redis_aof_directory_with_an_rdb_base() {
     assert!(v.iter().any(|l| l.contains(" after ")), "incr replayed");
     assert_same(&v, &view(&mut rc2));
 }
+
+/// ferrymq's own rewrite writes an RDB base by default (as Redis 7 does): ferrymq restarts
+/// from it, and redis-server loads ferrymq's directory with every key answering the same.
+#[test]
+fn ferrymq_rdb_base_restarts_and_loads_in_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    let mut c = conn(&s);
+    populate(&mut c);
+    q(&mut c, &["BGREWRITEAOF"]);
+    wait_rewrite(&mut c);
+    q(&mut c, &["SET", "after", "rewrite"]);
+    q(&mut c, &["DEL", "str"]);
+    let before = view(&mut c);
+    drop(c);
+    s.shutdown();
+    let base = dir.path().join("appendonlydir/appendonly.aof.2.base.rdb");
+    assert!(std::fs::read(&base).unwrap().starts_with(b"REDIS0010"));
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::create_dir(copy.path().join("appendonlydir")).unwrap();
+    for e in std::fs::read_dir(dir.path().join("appendonlydir")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(
+            e.path(),
+            copy.path().join("appendonlydir").join(e.file_name()),
+        )
+        .unwrap();
+    }
+    let s = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    assert_same(&view(&mut conn(&s)), &before);
+    let Some(r) = DirServer::redis(copy.path(), &["--appendonly", "yes"]) else {
+        return;
+    };
+    assert_same(&view(&mut conn(&r)), &before);
+}

@@ -22,8 +22,12 @@
 //!   is taken, a marker at the sink's current offset tells the writer to start the next
 //!   incremental file there, and the capture is removed. The base stream, replayed, equals the
 //!   dataset at that instant; the new incremental file holds everything after it.
+//! - With `aof-use-rdb-preamble yes` (the default, as in Redis 7) the capture runs in its RDB
+//!   mode (`Capture::rdb`, shared with BGSAVE): keys become RDB records instead of commands,
+//!   an effect on a covered key re-queues it, and when nothing is left the records and the
+//!   libraries of that instant are written as an RDB file, the base `<...>.<seq>.base.rdb`.
 //! - The base is written to `temp-rewriteaof-bg-<pid>.aof`, fsynced, renamed to the next
-//!   `<appendfilename>.<seq>.base.aof`, and the manifest is replaced atomically by
+//!   `<appendfilename>.<seq>.base.aof` (or `.base.rdb`), and the manifest is replaced atomically by
 //!   `{new base, new incr}`; then the old files are deleted. A crash at any step leaves the old
 //!   manifest (old base + old incrs + possibly the new incr, which the writer registers before
 //!   writing to it) or the new one: always loadable.
@@ -468,12 +472,19 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
         if store.aof.is_none() {
             store.aof = Some(AofSink::new(core.clone(), true));
         }
-        let mut cap = Capture::new(&store.dbs);
-        // The base starts with the function libraries, as Redis's does (lock order: the store,
-        // then the script engine).
-        for cmd in shared.scripting.lock().functions.load_commands() {
-            cap.emit(None, &cmd);
-        }
+        let cap = if shared.config.read().get_bool("aof-use-rdb-preamble") {
+            // An RDB base, as Redis 7 writes by default: the libraries are taken when the
+            // snapshot ends.
+            Capture::rdb(&store.dbs, crate::command::dump::encodings_of(shared))
+        } else {
+            let mut cap = Capture::new(&store.dbs);
+            // The base starts with the function libraries, as Redis's does (lock order: the
+            // store, then the script engine).
+            for cmd in shared.scripting.lock().functions.load_commands() {
+                cap.emit(None, &cmd);
+            }
+            cap
+        };
         store.aof.as_mut().expect("sink").capture = Some(Box::new(cap));
     }
     let sh = shared.clone();
@@ -593,10 +604,12 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
     let temp = layout
         .dir
         .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let mut rdb_base = false;
     let result = (|| -> Result<(FileEntry, Option<FileEntry>), String> {
         let mut f = File::create(&temp).map_err(|e| err("create temp file", e))?;
         let mut unsynced = 0u64;
         let mut switch = None;
+        let mut rdb = None;
         loop {
             if core.rewrite.abort.load(Ordering::SeqCst) {
                 return Err("aborted".into());
@@ -613,6 +626,18 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
                 let done = cap.dump_batch(&store.keyspace.dbs);
                 let chunk = std::mem::take(&mut cap.out);
                 if done {
+                    if let Some(r) = cap.rdb.take() {
+                        // The libraries as they are at the instant the base describes.
+                        let functions: Vec<Bytes> = shared
+                            .scripting
+                            .lock()
+                            .functions
+                            .load_commands()
+                            .into_iter()
+                            .filter_map(|mut c| c.pop())
+                            .collect();
+                        rdb = Some((r, functions));
+                    }
                     if !sink.discard {
                         switch = Some(mark_switch(store));
                     }
@@ -629,6 +654,13 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
             }
             if done {
                 break;
+            }
+        }
+        if let Some((r, functions)) = rdb {
+            // The records become the base's RDB, written with no lock held.
+            rdb_base = true;
+            for c in crate::snapshot::file_chunks(r.records, &functions, &r.enc) {
+                f.write_all(&c).map_err(|e| err("write temp file", e))?;
             }
         }
         f.sync_all().map_err(|e| err("fsync temp file", e))?;
@@ -649,7 +681,11 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
             },
         };
         let base = FileEntry {
-            name: layout.base_name(base_seq),
+            name: if rdb_base {
+                layout.rdb_base_name(base_seq)
+            } else {
+                layout.base_name(base_seq)
+            },
             seq: base_seq,
         };
         std::fs::rename(&temp, layout.path(&base.name)).map_err(|e| err("rename", e))?;

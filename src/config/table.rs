@@ -763,6 +763,7 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "appenddirname",
     "appendfsync",
     "aof-load-truncated",
+    "aof-use-rdb-preamble",
     "auto-aof-rewrite-percentage",
     "auto-aof-rewrite-min-size",
     "no-appendfsync-on-rewrite",

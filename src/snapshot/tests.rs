@@ -399,3 +399,25 @@ fn a_failed_bgsave_refuses_writes_while_save_points_are_set() {
     c.cmd(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
     assert_eq!(c.cmd(&["SET", "b", "1"]), "+OK\r\n");
 }
+
+#[test]
+fn flushall_saves_the_empty_dataset_when_save_points_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), &["--save", "3600 1"]);
+    let mut c = Client::new(&s, 1);
+    c.cmd(&["SET", "a", "1"]);
+    assert_eq!(c.cmd(&["FLUSHALL"]), "+OK\r\n");
+    let info = c.cmd(&["INFO", "persistence"]);
+    assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+    assert!(info.contains("rdb_saves:0\r\n"), "{info}");
+    assert_eq!(read_dump(dir.path()).keys_loaded, 0);
+    // Without save points nothing is written and the changes count.
+    let dir2 = tempfile::tempdir().unwrap();
+    let s2 = server(dir2.path(), &[]);
+    let mut c2 = Client::new(&s2, 1);
+    c2.cmd(&["SET", "b", "1"]);
+    c2.cmd(&["FLUSHALL"]);
+    let info = c2.cmd(&["INFO", "persistence"]);
+    assert!(info.contains("rdb_changes_since_last_save:2\r\n"), "{info}");
+    assert!(!dir2.path().join("dump.rdb").exists());
+}

@@ -507,6 +507,9 @@ fn ferrymq_loads_a_redis_aof_directory_with_an_rdb_base() {
 fn ferrymq_rdb_base_restarts_and_loads_in_redis() {
     let dir = tempfile::tempdir().unwrap();
     let s = DirServer::ferrymq(dir.path(), &["--appendonly", "yes"]);
+    // As Redis, the first start creates an empty base, already an RDB.
+    let first = std::fs::read(dir.path().join("appendonlydir/appendonly.aof.1.base.rdb")).unwrap();
+    assert!(first.starts_with(b"REDIS0010"));
     let mut c = conn(&s);
     populate(&mut c);
     q(&mut c, &["BGREWRITEAOF"]);

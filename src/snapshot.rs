@@ -15,6 +15,9 @@
 //!   file is then written by the `rdb-bgsave` thread with no lock held; only the final rename
 //!   takes the store lock, so a SAVE (or shutdown) that aborted this BGSAVE is never
 //!   overwritten by it.
+//!
+//!   DEVIATION(redis): without a fork the snapshot is the dataset at the instant its last
+//!   batch is serialized (writes made after BGSAVE was called are in it), not at the call.
 //! - [`cron`] (the server cron): a scheduled BGSAVE, then the save points.
 //! - [`load_at_startup`] / [`load`]: read a file into a fresh keyspace and swap it in (with its
 //!   function libraries) only when the whole file was read.

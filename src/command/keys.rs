@@ -380,9 +380,11 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         removed += store.flush_db(i);
     }
     // As Redis's flushAllDataAndResetRDB: a running BGSAVE is dropped and, with save points,
-    // the empty dataset is saved at once (which leaves no change unsaved).
+    // the empty dataset is saved at once (which leaves no change unsaved). Not while the AOF
+    // is replayed at startup: the AOF is the dataset then.
     crate::snapshot::abort_bgsave(&shared, store);
-    let saved = !crate::snapshot::save_points(&shared).is_empty()
+    let saved = !shared.is_loading()
+        && !crate::snapshot::save_points(&shared).is_empty()
         && crate::snapshot::save(&shared, store).is_ok();
     ctx.wrote(
         Write::flushed()

@@ -533,8 +533,8 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Ok;
     }
     if is(&args[1], "reload") {
-        // DEBUG RELOAD [NOSAVE]: save, empty, load the file back (Redis's MERGE and NOFLUSH
-        // modes are not offered).
+        // DEBUG RELOAD [NOSAVE]: save, empty, load the file back.
+        // DEVIATION(redis): Redis's MERGE and NOFLUSH modes are not offered.
         let mut nosave = false;
         for a in &args[2..] {
             if is(a, "nosave") {

@@ -538,3 +538,34 @@ fn ferrymq_rdb_base_restarts_and_loads_in_redis() {
     };
     assert_same(&view(&mut conn(&r)), &before);
 }
+
+/// Save points set at runtime are checked by the server cron: a BGSAVE starts on its own,
+/// LASTSAVE moves and the changes are reset.
+#[test]
+fn the_cron_saves_when_a_save_point_is_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DirServer::ferrymq(dir.path(), &[]);
+    let mut c = conn(&s);
+    let before: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+    assert_eq!(q(&mut c, &["CONFIG", "SET", "save", "1 2"]), Value::Okay);
+    q(&mut c, &["SET", "a", "1"]);
+    q(&mut c, &["SET", "b", "2"]);
+    let info = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("persistence").query(c).unwrap()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || info(&mut c)
+            .contains("rdb_saves:1\r\n")),
+        "{}",
+        info(&mut c)
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        info(&mut c).contains("rdb_bgsave_in_progress:0")
+    }));
+    let text = info(&mut c);
+    assert!(text.contains("rdb_changes_since_last_save:0\r\n"), "{text}");
+    assert!(text.contains("rdb_last_bgsave_status:ok\r\n"), "{text}");
+    let after: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+    assert!(after > before, "{before} -> {after}");
+    assert!(dir.path().join("dump.rdb").exists());
+}

@@ -569,3 +569,53 @@ fn the_cron_saves_when_a_save_point_is_reached() {
     assert!(after > before, "{before} -> {after}");
     assert!(dir.path().join("dump.rdb").exists());
 }
+
+/// Under an LRU (LFU) policy each key's idle time (counter) travels in the file, both ways.
+#[test]
+fn idle_time_and_frequency_travel_under_lru_and_lfu_policies() {
+    for (policy, opt, value, read) in [
+        ("allkeys-lru", "IDLETIME", 1000i64, "IDLETIME"),
+        ("allkeys-lfu", "FREQ", 42, "FREQ"),
+    ] {
+        let args = ["--maxmemory-policy", policy];
+        let fdir = tempfile::tempdir().unwrap();
+        let rdir = tempfile::tempdir().unwrap();
+        let f = DirServer::ferrymq(fdir.path(), &args);
+        let Some(r) = DirServer::redis(rdir.path(), &args) else {
+            return;
+        };
+        let (mut fc, mut rc) = (conn(&f), conn(&r));
+        for c in [&mut fc, &mut rc] {
+            q(c, &["SET", "src", "v"]);
+            let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(c).unwrap();
+            redis::cmd("RESTORE")
+                .arg("k")
+                .arg(0)
+                .arg(payload)
+                .arg(opt)
+                .arg(value)
+                .query::<()>(c)
+                .unwrap();
+            assert_eq!(q(c, &["SAVE"]), Value::Okay);
+        }
+        drop((fc, rc, f, r));
+        // Each server starts from the other's file.
+        let fdir2 = tempfile::tempdir().unwrap();
+        let rdir2 = tempfile::tempdir().unwrap();
+        copy_dump(rdir.path(), fdir2.path());
+        copy_dump(fdir.path(), rdir2.path());
+        let f = DirServer::ferrymq(fdir2.path(), &args);
+        let r = DirServer::redis(rdir2.path(), &args).unwrap();
+        for s in [&f, &r] {
+            let got: i64 = redis::cmd("OBJECT")
+                .arg(read)
+                .arg("k")
+                .query(&mut conn(s))
+                .unwrap();
+            assert!(
+                (value..=value + 3).contains(&got),
+                "{policy}: OBJECT {read} {got}"
+            );
+        }
+    }
+}

@@ -355,7 +355,7 @@ impl Capture {
             }
             if let Some(r) = self.rdb.as_mut() {
                 let mut rec = Vec::new();
-                crate::store::rdb::write_record(&mut rec, &key.1, &v.value, ttl, &r.enc);
+                crate::store::rdb::write_record(&mut rec, &key.1, &v.value, v.lru, ttl, &r.enc);
                 bytes += rec.len();
                 r.records.insert(key.clone(), (ttl.is_some(), rec));
                 self.covered.insert(key);

@@ -34,6 +34,21 @@ pub(crate) fn encodings_of(shared: &crate::server::Shared) -> Encodings {
             value: shared.encoding_knob("zset-max-listpack-value"),
         },
         compress: shared.config_str("rdbcompression") == "yes",
+        access: {
+            let c = shared.config.read();
+            let policy = c.get("maxmemory-policy").unwrap_or_default();
+            if policy.ends_with("-lru") {
+                rdb::AccessSave::Lru
+            } else if policy.ends_with("-lfu") {
+                rdb::AccessSave::Lfu(store::access::Policy {
+                    lfu: true,
+                    log_factor: c.get_i64("lfu-log-factor").clamp(0, i32::MAX as i64) as u32,
+                    decay_time: c.get_i64("lfu-decay-time").clamp(0, i32::MAX as i64) as u32,
+                })
+            } else {
+                rdb::AccessSave::None
+            }
+        },
     }
 }
 

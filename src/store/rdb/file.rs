@@ -23,8 +23,8 @@
 use bytes::Bytes;
 
 use super::{
-    Encodings, OP_AUX, OP_EOF, OP_EXPIRETIME_MS, OP_FUNCTION2, OP_RESIZEDB, OP_SELECTDB, Reader,
-    crc64, read_value,
+    Encodings, OP_AUX, OP_EOF, OP_EXPIRETIME_MS, OP_FREQ, OP_FUNCTION2, OP_IDLE, OP_RESIZEDB,
+    OP_SELECTDB, Reader, crc64, read_value,
 };
 use crate::store::access;
 use crate::store::{Keyspace, Value};
@@ -35,8 +35,6 @@ pub const MAX_VERSION: u16 = 12;
 const OP_SLOT_INFO: u8 = 0xF4;
 const OP_FUNCTION_PRE_GA: u8 = 0xF6;
 const OP_MODULE_AUX: u8 = 0xF7;
-const OP_IDLE: u8 = 0xF8;
-const OP_FREQ: u8 = 0xF9;
 const OP_EXPIRETIME: u8 = 0xFD;
 
 /// How a file is loaded.

@@ -79,6 +79,19 @@ pub struct Encodings {
     pub zset: zset::Limits,
     /// `rdbcompression`: LZF for strings over 20 bytes.
     pub compress: bool,
+    /// The access opcode written before each key of a file.
+    pub access: AccessSave,
+}
+
+/// What precedes each key of a file, as Redis's rdbSaveKeyValuePair decides from
+/// `maxmemory-policy`: the idle seconds (`IDLE`) under an LRU policy, the decayed counter
+/// (`FREQ`) under an LFU one, nothing otherwise. DUMP payloads never carry either.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AccessSave {
+    #[default]
+    None,
+    Lru,
+    Lfu(crate::store::access::Policy),
 }
 
 impl Default for Encodings {
@@ -89,6 +102,7 @@ impl Default for Encodings {
             hash: hash::Limits::default(),
             zset: zset::Limits::default(),
             compress: true,
+            access: AccessSave::None,
         }
     }
 }
@@ -313,6 +327,8 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
 // Whole files
 
 pub const OP_FUNCTION2: u8 = 0xF5;
+pub const OP_IDLE: u8 = 0xF8;
+pub const OP_FREQ: u8 = 0xF9;
 pub const OP_AUX: u8 = 0xFA;
 pub const OP_RESIZEDB: u8 = 0xFB;
 pub const OP_EXPIRETIME_MS: u8 = 0xFC;
@@ -347,7 +363,7 @@ pub fn write_file_with_aux(
             if at.is_some_and(|at| at <= now) {
                 continue;
             }
-            write_record(&mut out, k, &v.value, at, enc);
+            write_record(&mut out, k, &v.value, v.lru, at, enc);
         }
     }
     write_end(&mut out, 0);
@@ -382,17 +398,30 @@ pub fn write_db_start(out: &mut Vec<u8>, db: usize, keys: usize, expires: usize)
     write_len(out, expires as u64);
 }
 
-/// One key: its expiry when it has one, the type byte, the key, the value's body.
+/// One key: its expiry when it has one, its access word as [`AccessSave`] says (`lru` is the
+/// entry's word), the type byte, the key, the value's body.
 pub fn write_record(
     out: &mut Vec<u8>,
     key: &[u8],
     v: &Value,
+    lru: u32,
     expire_at: Option<i64>,
     enc: &Encodings,
 ) {
     if let Some(at) = expire_at {
         out.push(OP_EXPIRETIME_MS);
         out.extend_from_slice(&at.to_le_bytes());
+    }
+    match enc.access {
+        AccessSave::None => {}
+        AccessSave::Lru => {
+            out.push(OP_IDLE);
+            write_len(out, crate::store::access::idle_ms(lru) / 1000);
+        }
+        AccessSave::Lfu(p) => {
+            out.push(OP_FREQ);
+            out.push(p.decayed(lru) as u8);
+        }
     }
     let start = out.len();
     write_value(out, v, enc);

@@ -270,3 +270,43 @@ proptest! {
         let _ = read_file(&data, &LoadOptions { checksum: false, grow: true, ..opts() });
     }
 }
+
+#[test]
+fn lru_and_lfu_words_survive_a_file_under_those_policies() {
+    let mut ks = Keyspace::new(16);
+    ks.dbs[0].set(&b("k"), Value::Str(b("v")));
+    let idle_word = access::Policy::default().restored(None, Some(500));
+    ks.dbs[0].set_lru(b"k", idle_word);
+    let lru = Encodings {
+        access: super::super::AccessSave::Lru,
+        ..Encodings::default()
+    };
+    let data = super::super::write_file(&ks.dbs, &[], &lru, 0);
+    let l = read_file(&data, &opts()).unwrap();
+    let idle = access::idle_ms(l.keyspace.dbs[0].map[&b("k")].lru) / 1000;
+    assert!((500..=502).contains(&idle), "idle {idle}");
+    let p = access::Policy {
+        lfu: true,
+        log_factor: 10,
+        decay_time: 1,
+    };
+    ks.dbs[0].set_lru(b"k", p.restored(Some(42), None));
+    let lfu = Encodings {
+        access: super::super::AccessSave::Lfu(p),
+        ..Encodings::default()
+    };
+    let data = super::super::write_file(&ks.dbs, &[], &lfu, 0);
+    assert!(data.windows(2).any(|w| w == [0xF9, 42]), "FREQ 42 written");
+    let l = read_file(
+        &data,
+        &LoadOptions {
+            policy: p,
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(p.decayed(l.keyspace.dbs[0].map[&b("k")].lru), 42);
+    // No policy: neither opcode.
+    let plain = super::super::write_file(&ks.dbs, &[], &Encodings::default(), 0);
+    assert!(plain.len() < data.len());
+}

@@ -966,20 +966,29 @@ async fn signals(shared: Arc<Shared>) {
         return;
     };
     loop {
-        tokio::select! {
-            _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
-        }
-        // The final save when save points are configured, as Redis's prepareForShutdown; if it
-        // fails the server keeps running.
+        let directive = tokio::select! {
+            _ = term.recv() => {
+                info!("Received SIGTERM scheduling shutdown...");
+                "shutdown-on-sigterm"
+            }
+            _ = int.recv() => {
+                info!("Received SIGINT scheduling shutdown...");
+                "shutdown-on-sigint"
+            }
+        };
+        // The final save when save points are configured (or `shutdown-on-sig* save`), as
+        // Redis's prepareForShutdown; if it fails the server keeps running unless `force`.
+        let flags = shared.config_str(directive);
+        let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let (nosave, save, force) = (has("nosave"), has("save"), has("force"));
         let sh = shared.clone();
         let saved = tokio::task::spawn_blocking(move || {
             let mut store = sh.store.lock();
-            crate::snapshot::shutdown_save(&sh, &mut store, false, false)
+            crate::snapshot::shutdown_save(&sh, &mut store, nosave, save)
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
-        if saved.is_ok() {
+        if saved.is_ok() || force {
             break;
         }
         warn!(

@@ -619,3 +619,24 @@ fn idle_time_and_frequency_travel_under_lru_and_lfu_policies() {
         }
     }
 }
+
+/// `shutdown-on-sigterm save|nosave` override the save points for SIGTERM, as in Redis 7.0.
+#[test]
+fn shutdown_on_sigterm_decides_the_final_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DirServer::ferrymq(dir.path(), &["--shutdown-on-sigterm", "save"]);
+    q(&mut conn(&s), &["SET", "a", "1"]);
+    s.sigterm();
+    assert!(
+        dir.path().join("dump.rdb").exists(),
+        "saved without save points"
+    );
+    std::fs::remove_file(dir.path().join("dump.rdb")).unwrap();
+    let s = DirServer::ferrymq(
+        dir.path(),
+        &["--save", "3600 1", "--shutdown-on-sigterm", "nosave"],
+    );
+    q(&mut conn(&s), &["SET", "a", "1"]);
+    s.sigterm();
+    assert!(!dir.path().join("dump.rdb").exists(), "nosave wins");
+}

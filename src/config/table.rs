@@ -758,6 +758,8 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "rdbcompression",
     "rdbchecksum",
     "stop-writes-on-bgsave-error",
+    "shutdown-on-sigint",
+    "shutdown-on-sigterm",
     "appendonly",
     "appendfilename",
     "appenddirname",

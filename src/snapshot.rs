@@ -44,8 +44,9 @@ use crate::store::unix_ms;
 /// Redis's `CONFIG_BGSAVE_RETRY_DELAY`: after a failed BGSAVE the save points wait this long.
 const RETRY_DELAY_SECS: i64 = 5;
 
-pub const ALREADY: &str = "ERR Background save already in progress";
-pub const CHILD_ACTIVE: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+pub use crate::error::{
+    BGSAVE_CHILD_ACTIVE as CHILD_ACTIVE, BGSAVE_IN_PROGRESS as ALREADY, MISCONF_RDB as MISCONF,
+};
 
 /// Snapshot state and counters (INFO persistence, LASTSAVE).
 pub struct Rdb {
@@ -353,6 +354,19 @@ fn snapshot_and_write(shared: &Arc<Shared>) -> Result<(), String> {
     };
     st.last_max_hold_us
         .store(max_hold.as_micros() as u64, SeqCst);
+    // `rdb-key-save-delay` (microseconds per key, a testing knob of Redis's): a slow BGSAVE,
+    // spent while writing and never under the store lock; an abort cuts it short.
+    let delay = shared.config_i64("rdb-key-save-delay");
+    if delay > 0 {
+        let end = Instant::now()
+            + std::time::Duration::from_micros((delay as u64).saturating_mul(records.len() as u64));
+        while Instant::now() < end {
+            if st.abort.load(SeqCst) {
+                return Err("aborted".into());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     let chunks = file_chunks(records, &functions, &enc);
     let target = path(shared);
     let all: Vec<&[u8]> = chunks.iter().map(|c| &c[..]).collect();
@@ -391,8 +405,6 @@ pub fn refuse_writes(shared: &Shared) -> Option<String> {
     }
     Some(MISCONF.to_string())
 }
-
-pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// The RDB file of a finished capture's records (BGSAVE, an AOF base with the RDB preamble),
 /// as chunks to write in order: header, aux fields and libraries, then per database its

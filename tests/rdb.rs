@@ -640,3 +640,21 @@ fn shutdown_on_sigterm_decides_the_final_save() {
     s.sigterm();
     assert!(!dir.path().join("dump.rdb").exists(), "nosave wins");
 }
+
+/// The replies around a BGSAVE in progress, compared with redis-server's (both slowed down by
+/// `rdb-key-save-delay` so the save is still running).
+#[test]
+fn bgsave_in_progress_replies_match_redis() {
+    let Some(mut d) = common::Diff::with_args(&["--rdb-key-save-delay", "100000"]) else {
+        return;
+    };
+    for i in 0..10 {
+        d.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    d.cmd(&["BGSAVE"]);
+    d.cmd(&["BGSAVE"]);
+    d.cmd(&["BGSAVE", "SCHEDULE"]);
+    d.cmd(&["SAVE"]);
+    d.cmd(&["BGREWRITEAOF"]);
+    d.cmd(&["BGSAVE", "NOW"]);
+}

@@ -866,7 +866,7 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if crate::snapshot::shutdown_save(&shared, ctx.store(), flag("nosave"), flag("save")).is_err()
         && !flag("force")
     {
-        return Reply::error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return Reply::error(error::SHUTDOWN_FAILED);
     }
     ctx.shared.request_shutdown();
     // Redis closes the connection without a reply when the shutdown succeeds.

@@ -758,6 +758,7 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "rdbcompression",
     "rdbchecksum",
     "stop-writes-on-bgsave-error",
+    "rdb-key-save-delay",
     "shutdown-on-sigint",
     "shutdown-on-sigterm",
     "appendonly",

@@ -62,6 +62,7 @@ pub mod pubsub;
 #[allow(unsafe_code)]
 pub mod scripting;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod tls;
 

@@ -58,6 +58,9 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some("check-aof") {
         std::process::exit(ferrymq::aof::check::main(&argv[2..]));
     }
+    if argv.get(1).map(String::as_str) == Some("check-rdb") {
+        std::process::exit(ferrymq::snapshot::check::main(&argv[2..]));
+    }
     let cli = Cli::parse();
     let config = match Config::from_args(&cli.args) {
         Ok(c) => c,

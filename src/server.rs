@@ -143,6 +143,8 @@ pub struct Shared {
     pub durable: watch::Sender<u64>,
     /// Append-only file state (writer, rewrite, status for INFO).
     pub aof: crate::aof::Aof,
+    /// RDB snapshot state (SAVE, BGSAVE, save points, INFO persistence).
+    pub rdb: crate::snapshot::Rdb,
 }
 
 impl Shared {
@@ -204,6 +206,7 @@ impl Shared {
             paused_clients: AtomicU64::new(0),
             durable: watch::Sender::new(0),
             aof: crate::aof::Aof::default(),
+            rdb: crate::snapshot::Rdb::default(),
         });
         shared.apply_config();
         Ok(shared)
@@ -758,6 +761,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let shared = Shared::new(config).map_err(std::io::Error::other)?;
 
     crate::aof::startup(&shared)?;
+    // As in Redis, the AOF wins when it is on; otherwise the snapshot is the dataset.
+    if !shared.config.read().get_bool("appendonly") {
+        crate::snapshot::load_at_startup(&shared)?;
+    }
 
     let mut listeners = Vec::new();
     if port > 0 {
@@ -815,6 +822,11 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     for t in tasks {
         t.abort();
     }
+    {
+        let mut store = shared.store.lock();
+        crate::snapshot::abort_bgsave(&shared, &mut store);
+    }
+    crate::snapshot::join(&shared);
     crate::aof::shutdown(&shared);
     for c in shared.clients.all() {
         c.outbox.close();
@@ -928,6 +940,7 @@ async fn cron(shared: Arc<Shared>) {
         if shared.maxmemory() == 0 {
             shared.sample_memory();
         }
+        crate::snapshot::cron(&shared);
     }
 }
 
@@ -1012,9 +1025,35 @@ async fn signals(shared: Arc<Shared>) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+    loop {
+        let directive = tokio::select! {
+            _ = term.recv() => {
+                info!("Received SIGTERM scheduling shutdown...");
+                "shutdown-on-sigterm"
+            }
+            _ = int.recv() => {
+                info!("Received SIGINT scheduling shutdown...");
+                "shutdown-on-sigint"
+            }
+        };
+        // The final save when save points are configured (or `shutdown-on-sig* save`), as
+        // Redis's prepareForShutdown; if it fails the server keeps running unless `force`.
+        let flags = shared.config_str(directive);
+        let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let (nosave, save, force) = (has("nosave"), has("save"), has("force"));
+        let sh = shared.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            let mut store = sh.store.lock();
+            crate::snapshot::shutdown_save(&sh, &mut store, nosave, save)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        if saved.is_ok() || force {
+            break;
+        }
+        warn!(
+            "SIGTERM received but errors trying to shut down the server, check the logs for more information"
+        );
     }
     shared.request_shutdown();
 }

@@ -148,7 +148,8 @@ fn restart_round_trip_with_rewrite_in_between() {
     assert_eq!(
         aof_files(dir.path()),
         [
-            "appendonly.aof.2.base.aof",
+            // An RDB base, as with Redis 7's default aof-use-rdb-preamble yes.
+            "appendonly.aof.2.base.rdb",
             "appendonly.aof.2.incr.aof",
             "appendonly.aof.manifest"
         ]

@@ -771,3 +771,65 @@ fn ordered_message_groups_deliver_one_at_a_time_per_group() {
     assert!(got.contains("orderby\r\n$7\r\naccount"), "{got:?}");
     srv.shutdown();
 }
+
+/// Handed-back entries go through an RDB (SAVE + DEBUG RELOAD, and DUMP/RESTORE): the format
+/// has no owner-less pending entry, so they travel as owned by a reserved consumer and come
+/// back handed back.
+#[test]
+fn handed_back_entries_survive_an_rdb_round_trip() {
+    let srv = Server::ferrymq(&["--enable-debug-command", "yes"]);
+    let mut c = srv.raw();
+    for i in 0..3 {
+        c.cmd(&["XADD", "q", "*", "n", &i.to_string()]);
+    }
+    c.cmd(&["XGROUP", "CREATE", "q", "g", "0"]);
+    c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "a",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "q",
+        ">",
+    ]);
+    assert_eq!(int(&c.cmd(&["FMQ.LEAVE", "q", "g", "a"])), 2);
+    let dump = c.cmd(&["DUMP", "q"]);
+    let payload = dump[dump.iter().position(|&b| b == b'\n').unwrap() + 1..dump.len() - 2].to_vec();
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), b"+OK\r\n");
+    let consumers = s(&c.cmd(&["XINFO", "CONSUMERS", "q", "g"]));
+    assert!(!consumers.contains("fmq-handback"), "{consumers:?}");
+    let r = c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "b",
+        "COUNT",
+        "10",
+        "STREAMS",
+        "q",
+        ">",
+    ]);
+    assert_eq!(ids(&r).len(), 3);
+    assert_eq!(
+        pending(&mut c, "q", "g")
+            .iter()
+            .map(|p| p.1)
+            .collect::<Vec<_>>(),
+        [2, 2, 1]
+    );
+    c.cmd(&[b"RESTORE".as_slice(), b"q2", b"0", &payload]);
+    let r = c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "b",
+        "COUNT",
+        "10",
+        "STREAMS",
+        "q2",
+        ">",
+    ]);
+    assert_eq!(ids(&r).len(), 3);
+}

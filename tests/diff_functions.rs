@@ -428,7 +428,15 @@ fn wait_rewrite_done(c: &mut RawConn) {
 #[test]
 fn functions_survive_restart_and_rewrite() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    // A RESP base, whose first commands are checked below.
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--aof-use-rdb-preamble",
+        "no",
+    ];
     let s = Proc::ferrymq(dir.path(), &args);
     let mut c = s.raw();
     assert_eq!(

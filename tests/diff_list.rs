@@ -613,6 +613,8 @@ enum Op {
     Mpop(u8, u8, bool, u8),
     Len(u8),
     SetStr(u8),
+    /// DEBUG RELOAD: the lists make a round trip through an RDB file.
+    Reload,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -639,6 +641,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(a, b, l, c)| Op::Mpop(a, b, l, c)),
         1 => k.clone().prop_map(Op::Len),
         1 => k.prop_map(Op::SetStr),
+        1 => Just(Op::Reload),
     ]
 }
 
@@ -654,7 +657,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
     #[test]
     fn random_list_sequences(ops in proptest::collection::vec(op(), 1..80)) {
-        let Some(mut d) = Diff::new() else { return Ok(()) };
+        let Some(mut d) = Diff::with_args(&["--enable-debug-command", "yes"]) else { return Ok(()) };
         for o in ops {
             match o {
                 Op::Push(l, k, vs) => {
@@ -704,6 +707,7 @@ proptest! {
                 }
                 Op::Len(k) => { d.cmd(&["LLEN", &key(k)]); }
                 Op::SetStr(k) => { d.cmd(&["SET", &key(k), "s"]); }
+                Op::Reload => { d.cmd(&["DEBUG", "RELOAD"]); }
             }
         }
         for k in 0..3 {

@@ -10,7 +10,9 @@ use std::time::Duration;
 fn attach(c: &mut RawConn) {
     c.send(&["SYNC"]);
     let header = c.read_line();
+    // redis-server sends newlines to keep the link alive while it prepares the RDB.
     let len: usize = header
+        .trim_start_matches('\n')
         .strip_prefix('$')
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("not an RDB header: {header:?}"));

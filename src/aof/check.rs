@@ -28,13 +28,39 @@ pub fn check_file(path: &Path) -> std::io::Result<FileReport> {
     let mut magic = [0u8; 5];
     let got = File::open(path)?.read(&mut magic)?;
     if got == 5 && &magic == b"REDIS" {
-        return Ok(FileReport {
-            size,
-            ok_up_to: 0,
-            problem: Some("RDB preamble: ferrymq checks only RESP files".into()),
-        });
+        // An RDB preamble: the snapshot must read completely, then commands may follow.
+        let data = std::fs::read(path)?;
+        let opts = crate::store::rdb::file::LoadOptions {
+            enc: Default::default(),
+            databases: 16,
+            grow: true,
+            now: 0,
+            skip_expired: false,
+            policy: Default::default(),
+            checksum: true,
+        };
+        return match crate::store::rdb::file::read_file(&data, &opts) {
+            Err(e) => Ok(FileReport {
+                size,
+                ok_up_to: 0,
+                problem: Some(format!("RDB preamble: {e}")),
+            }),
+            Ok(l) => {
+                let start = l.end + if l.version >= 5 { 8 } else { 0 };
+                let mut rest = check_commands(CommandReader::new(&data[start..]), size)?;
+                rest.ok_up_to = (rest.ok_up_to + start as u64).min(size);
+                rest.problem = rest
+                    .problem
+                    .map(|p| format!("after the RDB preamble ({start} bytes), {p}"));
+                Ok(rest)
+            }
+        };
     }
-    let mut r = CommandReader::new(File::open(path)?);
+    check_commands(CommandReader::new(File::open(path)?), size)
+}
+
+/// The RESP part of a file (`size` bytes in all): complete commands, balanced MULTI/EXEC.
+fn check_commands<R: Read>(mut r: CommandReader<R>, size: u64) -> std::io::Result<FileReport> {
     let mut in_multi: Option<u64> = None;
     let mut ok = 0u64;
     loop {

@@ -148,6 +148,42 @@ pub fn replay_bytes(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<Opt
     Replayer::new(shared).replay(CommandReader::new(data), name)
 }
 
+/// Load the RDB at the start of `data` into the (empty) store, with its function libraries;
+/// returns how many bytes it took. Expired keys are kept, as Redis keeps them in a preamble:
+/// the incremental files that follow delete them.
+fn load_preamble(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<usize, String> {
+    let mut store = shared.store.lock();
+    let opts = crate::store::rdb::file::LoadOptions {
+        enc: crate::command::dump::encodings_of(shared),
+        databases: store.keyspace.dbs.len(),
+        grow: false,
+        now: crate::store::unix_ms(),
+        skip_expired: false,
+        policy: crate::store::access::Policy::unpack(
+            store
+                .access_policy
+                .load(std::sync::atomic::Ordering::SeqCst),
+        ),
+        checksum: shared.config_str("rdbchecksum") == "yes",
+    };
+    let loaded = crate::store::rdb::file::read_file(data, &opts)
+        .map_err(|e| format!("Bad RDB preamble in the append-only file {name}: {e}"))?;
+    let codes: Vec<&[u8]> = loaded.functions.iter().map(|c| &c[..]).collect();
+    shared
+        .scripting
+        .lock()
+        .functions
+        .restore_codes(
+            &codes,
+            crate::scripting::functions::Policy::Flush,
+            &shared.script_status,
+        )
+        .map_err(|e| format!("Bad RDB preamble in the append-only file {name}: {e}"))?;
+    let consumed = loaded.end + if loaded.version >= 5 { 8 } else { 0 };
+    drop(store.replace_keyspace(loaded.keyspace));
+    Ok(consumed)
+}
+
 /// Load every data file of `m`; Err is the message to stop startup with.
 pub fn load(
     shared: &Arc<Shared>,
@@ -177,15 +213,19 @@ pub fn load(
         };
         let mut magic = [0u8; 5];
         let got = f.read(&mut magic).unwrap_or(0);
-        if got == 5 && &magic == b"REDIS" {
-            return Err(format!(
-                "The AOF file {} starts with an RDB preamble: ferrymq loads only RESP AOF files (aof-use-rdb-preamble no)",
-                entry.name
-            ));
-        }
-        let f = File::open(&path)
-            .map_err(|e| format!("Can't open {}: {}", entry.name, super::strerror(&e)))?;
-        let truncate_at = r.replay(CommandReader::new(f), &entry.name)?;
+        let truncate_at = if got == 5 && &magic == b"REDIS" {
+            // An RDB preamble (`aof-use-rdb-preamble yes`, Redis 7's default): the snapshot,
+            // then any commands after it (a Redis 4-6 single-file AOF has some).
+            let data = std::fs::read(&path)
+                .map_err(|e| format!("Can't read {}: {}", entry.name, super::strerror(&e)))?;
+            let consumed = load_preamble(shared, &data, &entry.name)?;
+            r.replay(CommandReader::new(&data[consumed..]), &entry.name)?
+                .map(|at| at + consumed as u64)
+        } else {
+            let f = File::open(&path)
+                .map_err(|e| format!("Can't open {}: {}", entry.name, super::strerror(&e)))?;
+            r.replay(CommandReader::new(f), &entry.name)?
+        };
         if let Some(at) = truncate_at {
             r.multi = None;
             if !last {

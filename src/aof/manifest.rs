@@ -251,6 +251,11 @@ impl Layout {
         format!("{}.{seq}.base.aof", self.filename)
     }
 
+    /// A base written as RDB (`aof-use-rdb-preamble yes`), named as Redis 7 names it.
+    pub fn rdb_base_name(&self, seq: u64) -> String {
+        format!("{}.{seq}.base.rdb", self.filename)
+    }
+
     pub fn incr_name(&self, seq: u64) -> String {
         format!("{}.{seq}.incr.aof", self.filename)
     }

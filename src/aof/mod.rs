@@ -39,7 +39,7 @@ pub mod check;
 pub mod loader;
 pub mod manifest;
 pub mod reader;
-mod rewrite;
+pub(crate) mod rewrite;
 mod writer;
 
 use bytes::Bytes;
@@ -372,6 +372,10 @@ pub fn write_now(shared: &Shared) {
 /// While the AOF cannot be written, write commands are refused with this error (Redis's
 /// `MISCONF` protection against silent loss).
 pub fn refuse_writes(shared: &Shared) -> Option<String> {
+    // A failed BGSAVE comes first, as in Redis's writeCommandsDeniedByDiskError.
+    if let Some(e) = crate::snapshot::refuse_writes(shared) {
+        return Some(e);
+    }
     let core = &shared.aof.core;
     if !core.failed.load(Ordering::Relaxed) || !core.enabled.load(Ordering::Relaxed) {
         return None;
@@ -509,12 +513,25 @@ pub fn startup(shared: &Arc<Shared>) -> std::io::Result<()> {
     };
     let mut changed = false;
     if m.base.is_none() && m.incrs.is_empty() {
-        // Like Redis: an empty dataset starts with an (empty) base file.
+        // Like Redis: an empty dataset starts with an empty base file (an RDB of nothing with
+        // `aof-use-rdb-preamble yes`).
         let seq = m.next_base_seq();
-        let name = layout.base_name(seq);
-        layout.create(&name).map_err(|e| mk(e, "base"))?;
-        info!(file = %name, "Creating AOF base file on server start");
-        m.base = Some(FileEntry { name, seq });
+        if shared.config.read().get_bool("aof-use-rdb-preamble") {
+            let name = layout.rdb_base_name(seq);
+            let mut f = layout.create(&name).map_err(|e| mk(e, "base"))?;
+            let enc = crate::command::dump::encodings_of(shared);
+            for c in crate::snapshot::file_chunks(Vec::new(), &[], &enc) {
+                std::io::Write::write_all(&mut f, &c).map_err(|e| mk(e, "base"))?;
+            }
+            f.sync_all().map_err(|e| mk(e, "base"))?;
+            info!(file = %name, "Creating AOF base file on server start");
+            m.base = Some(FileEntry { name, seq });
+        } else {
+            let name = layout.base_name(seq);
+            layout.create(&name).map_err(|e| mk(e, "base"))?;
+            info!(file = %name, "Creating AOF base file on server start");
+            m.base = Some(FileEntry { name, seq });
+        }
         changed = true;
     }
     if m.incrs.is_empty() {

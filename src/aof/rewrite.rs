@@ -22,8 +22,12 @@
 //!   is taken, a marker at the sink's current offset tells the writer to start the next
 //!   incremental file there, and the capture is removed. The base stream, replayed, equals the
 //!   dataset at that instant; the new incremental file holds everything after it.
+//! - With `aof-use-rdb-preamble yes` (the default, as in Redis 7) the capture runs in its RDB
+//!   mode (`Capture::rdb`, shared with BGSAVE): keys become RDB records instead of commands,
+//!   an effect on a covered key re-queues it, and when nothing is left the records and the
+//!   libraries of that instant are written as an RDB file, the base `<...>.<seq>.base.rdb`.
 //! - The base is written to `temp-rewriteaof-bg-<pid>.aof`, fsynced, renamed to the next
-//!   `<appendfilename>.<seq>.base.aof`, and the manifest is replaced atomically by
+//!   `<appendfilename>.<seq>.base.aof` (or `.base.rdb`), and the manifest is replaced atomically by
 //!   `{new base, new incr}`; then the old files are deleted. A crash at any step leaves the old
 //!   manifest (old base + old incrs + possibly the new incr, which the writer registers before
 //!   writing to it) or the new one: always loadable.
@@ -85,6 +89,18 @@ pub(crate) struct Capture {
     rescans: u32,
     /// When every partition had been listed (the queue of re-dumps may still grow).
     listed_all: Option<Instant>,
+    /// Set for an RDB snapshot (BGSAVE): covered keys are kept as RDB records instead of
+    /// commands in `out`, and an effect on a covered key makes it uncovered and queued again.
+    pub(crate) rdb: Option<RdbRecords>,
+    /// An FMQ.* effect reached an RDB capture: an AOF base made from it would lose it.
+    pub(crate) broker_state: bool,
+}
+
+/// The keys an RDB snapshot has serialized so far (see [`Capture::rdb`]).
+pub(crate) struct RdbRecords {
+    pub(crate) enc: crate::store::rdb::Encodings,
+    /// Per key: whether it has an expiry, and its record (expiry, type, key, value).
+    pub(crate) records: std::collections::HashMap<Key, (bool, Vec<u8>), RandomState>,
 }
 
 /// The partition of a key: the address of its name's bytes, which is stored in the map entry
@@ -134,10 +150,27 @@ impl Capture {
             rescan: false,
             rescans: 0,
             listed_all: None,
+            rdb: None,
+            broker_state: false,
         }
     }
 
+    /// A capture that builds an RDB snapshot of `dbs` (BGSAVE).
+    pub(crate) fn rdb(dbs: &[Db], enc: crate::store::rdb::Encodings) -> Capture {
+        let mut c = Capture::new(dbs);
+        // Sized up front: growing a table of a million keys rehashes it inside one batch.
+        let n: usize = dbs.iter().map(|d| d.len()).sum();
+        c.covered.reserve(n);
+        let mut records = std::collections::HashMap::default();
+        records.reserve(n);
+        c.rdb = Some(RdbRecords { enc, records });
+        c
+    }
+
     fn emit(&mut self, db: Option<usize>, argv: &[Bytes]) {
+        if self.rdb.is_some() {
+            return;
+        }
         if let Some(db) = db
             && self.out_db != Some(db)
         {
@@ -165,9 +198,19 @@ impl Capture {
         }
         let name = &argv[0];
         if is(name, "function") {
+            if self.rdb.is_some() {
+                // The snapshot takes the libraries as they are when it ends.
+                return;
+            }
             // Libraries are not keys (and FLUSHALL keeps them): every change reaches the base
             // as it happened, even while a restart of the key dump is pending.
             self.emit(None, argv);
+            return;
+        }
+        if name.len() > 4 && name[..4].eq_ignore_ascii_case(b"fmq.") && self.rdb.is_some() {
+            // Broker state appeared during an RDB base, which cannot hold it: this rewrite
+            // gives up (the AOF stays as it was) and the next one writes commands.
+            self.broker_state = true;
             return;
         }
         if is(name, "fmq.schedule") || is(name, "fmq.cancel") {
@@ -185,11 +228,17 @@ impl Capture {
         if is(name, "flushall") {
             self.emit(None, argv);
             self.covered.clear();
+            if let Some(r) = self.rdb.as_mut() {
+                r.records.clear();
+            }
             return;
         }
         if is(name, "flushdb") {
             self.emit(Some(db), argv);
             self.covered.retain(|(d, _)| *d != db);
+            if let Some(r) = self.rdb.as_mut() {
+                r.records.retain(|(d, _), _| *d != db);
+            }
             return;
         }
         if is(name, "swapdb") {
@@ -214,6 +263,13 @@ impl Capture {
                 }
             };
             self.covered = self.covered.drain().map(|(d, k)| (swap(d), k)).collect();
+            if let Some(r) = self.rdb.as_mut() {
+                r.records = r
+                    .records
+                    .drain()
+                    .map(|((d, k), v)| ((swap(d), k), v))
+                    .collect();
+            }
             for (d, _) in self.todo.iter_mut().chain(self.extra.iter_mut()) {
                 *d = swap(*d);
             }
@@ -225,23 +281,29 @@ impl Capture {
             return;
         };
         let n = keys.iter().filter(|k| self.covered.contains(*k)).count();
-        if n == keys.len() {
+        if n == keys.len() && self.rdb.is_none() {
             self.emit(Some(db), argv);
             return;
         }
         for k in keys {
             if self.covered.remove(&k) {
                 self.emit(Some(k.0), &[Bytes::from_static(b"DEL"), k.1.clone()]);
+                if let Some(r) = self.rdb.as_mut() {
+                    r.records.remove(&k);
+                }
             }
             self.queue(k);
         }
     }
 
     /// Dump the next keys. Returns true when every key is covered.
-    pub(super) fn dump_batch(&mut self, dbs: &[Db]) -> bool {
+    pub(crate) fn dump_batch(&mut self, dbs: &[Db]) -> bool {
         if self.rescan {
             self.emit(None, &[Bytes::from_static(b"FLUSHALL")]);
             self.covered.clear();
+            if let Some(r) = self.rdb.as_mut() {
+                r.records.clear();
+            }
             self.todo = Vec::new();
             self.cursor = 0;
             self.parts = partitions(dbs, self.part_keys);
@@ -260,10 +322,11 @@ impl Capture {
                 .is_some_and(|t| t.elapsed() > MAX_REQUEUE_TIME);
         let now = unix_ms();
         let mut n = 0;
+        let mut bytes = 0;
         let mut listed = false;
         let mut cmds: Vec<Vec<Bytes>> = Vec::new();
         loop {
-            if !unlimited && (n >= BATCH_KEYS || self.out.len() >= BATCH_BYTES) {
+            if !unlimited && (n >= BATCH_KEYS || self.out.len() + bytes >= BATCH_BYTES) {
                 return false;
             }
             if self.cursor >= self.todo.len() && self.next_part < self.parts {
@@ -305,6 +368,14 @@ impl Capture {
                 // Logically gone: its deletion reaches the stream when expiry runs.
                 continue;
             }
+            if let Some(r) = self.rdb.as_mut() {
+                let mut rec = Vec::new();
+                crate::store::rdb::write_record(&mut rec, &key.1, &v.value, v.lru, ttl, &r.enc);
+                bytes += rec.len();
+                r.records.insert(key.clone(), (ttl.is_some(), rec));
+                self.covered.insert(key);
+                continue;
+            }
             cmds.clear();
             v.value.rewrite(&key.1, &mut cmds);
             for c in &cmds {
@@ -321,6 +392,15 @@ impl Capture {
                 );
             }
             self.covered.insert(key);
+        }
+    }
+}
+
+/// A BGSAVE snapshot consumes the effects log beside the AOF and the replicas.
+impl crate::engine::effects::EffectsConsumer for Capture {
+    fn consume(&mut self, effects: crate::engine::effects::Batch<'_>) {
+        for (db, command) in effects.iter() {
+            self.on_effect(db, &super::reader::decode_one(command).unwrap_or_default());
         }
     }
 }
@@ -407,18 +487,28 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
         if store.aof.is_none() {
             store.aof = Some(AofSink::new(core.clone(), true));
         }
-        let mut cap = Capture::new(&store.dbs);
-        // The base starts with the function libraries, as Redis's does (lock order: the store,
-        // then the script engine).
-        for cmd in shared.scripting.lock().functions.load_commands() {
-            cap.emit(None, &cmd);
-        }
-        for (h, s) in store.schedule.iter() {
-            cap.emit(
-                Some(s.db),
-                &crate::engine::schedule::schedule_command(*h, s),
-            );
-        }
+        // Broker state (FMQ.* policies, schedules, parked entries) has no place in an RDB: once
+        // the dataset has some, the base is written as commands.
+        let rdb_base = shared.config.read().get_bool("aof-use-rdb-preamble") && !store.broker_state;
+        let cap = if rdb_base {
+            // An RDB base, as Redis 7 writes by default: the libraries are taken when the
+            // snapshot ends.
+            Capture::rdb(&store.dbs, crate::command::dump::encodings_of(shared))
+        } else {
+            let mut cap = Capture::new(&store.dbs);
+            // The base starts with the function libraries, as Redis's does (lock order: the
+            // store, then the script engine).
+            for cmd in shared.scripting.lock().functions.load_commands() {
+                cap.emit(None, &cmd);
+            }
+            for (h, s) in store.schedule.iter() {
+                cap.emit(
+                    Some(s.db),
+                    &crate::engine::schedule::schedule_command(*h, s),
+                );
+            }
+            cap
+        };
         store.aof.as_mut().expect("sink").capture = Some(Box::new(cap));
     }
     let sh = shared.clone();
@@ -538,10 +628,12 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
     let temp = layout
         .dir
         .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let mut rdb_base = false;
     let result = (|| -> Result<(FileEntry, Option<FileEntry>), String> {
         let mut f = File::create(&temp).map_err(|e| err("create temp file", e))?;
         let mut unsynced = 0u64;
         let mut switch = None;
+        let mut rdb = None;
         loop {
             if core.rewrite.abort.load(Ordering::SeqCst) {
                 return Err("aborted".into());
@@ -555,9 +647,24 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
                 let Some(mut cap) = sink.capture.take() else {
                     return Err("aborted".into());
                 };
+                if cap.broker_state {
+                    return Err("aborted: broker state cannot go in an RDB base".into());
+                }
                 let done = cap.dump_batch(&store.keyspace.dbs);
                 let chunk = std::mem::take(&mut cap.out);
                 if done {
+                    if let Some(r) = cap.rdb.take() {
+                        // The libraries as they are at the instant the base describes.
+                        let functions: Vec<Bytes> = shared
+                            .scripting
+                            .lock()
+                            .functions
+                            .load_commands()
+                            .into_iter()
+                            .filter_map(|mut c| c.pop())
+                            .collect();
+                        rdb = Some((r, functions));
+                    }
                     if !sink.discard {
                         switch = Some(mark_switch(store));
                     }
@@ -574,6 +681,13 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
             }
             if done {
                 break;
+            }
+        }
+        if let Some((r, functions)) = rdb {
+            // The records become the base's RDB, written with no lock held.
+            rdb_base = true;
+            for c in crate::snapshot::file_chunks(r.records, &functions, &r.enc) {
+                f.write_all(&c).map_err(|e| err("write temp file", e))?;
             }
         }
         f.sync_all().map_err(|e| err("fsync temp file", e))?;
@@ -594,7 +708,11 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
             },
         };
         let base = FileEntry {
-            name: layout.base_name(base_seq),
+            name: if rdb_base {
+                layout.rdb_base_name(base_seq)
+            } else {
+                layout.base_name(base_seq)
+            },
             seq: base_seq,
         };
         std::fs::rename(&temp, layout.path(&base.name)).map_err(|e| err("rename", e))?;

@@ -296,10 +296,22 @@ fn failed_writes_refuse_writes_until_they_succeed() {
 
 /// Writers keep changing single keys, multi-key and cross-database, while rewrites run one
 /// after another; the final AOF must replay to exactly the final data.
+/// With the RDB base (the default) and with a RESP base.
 #[test]
 fn rewrites_under_concurrent_writes_lose_nothing() {
+    rewrites_race(&[]);
+}
+
+#[test]
+fn resp_base_rewrites_under_concurrent_writes_lose_nothing() {
+    rewrites_race(&["--aof-use-rdb-preamble", "no"]);
+}
+
+fn rewrites_race(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let s = server(dir.path(), &["--appendfsync", "no"]);
+    let mut args = vec!["--appendfsync", "no"];
+    args.extend_from_slice(extra);
+    let s = server(dir.path(), &args);
     {
         let mut c = Client::new(&s, 100);
         for chunk in 0..40 {
@@ -427,8 +439,10 @@ fn appendonly_turned_on_at_runtime_writes_a_base_first() {
     let m = std::fs::read_to_string(aof_dir(dir.path()).join("appendonly.aof.manifest")).unwrap();
     assert_eq!(
         m,
-        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
+    let base = std::fs::read(aof_dir(dir.path()).join("appendonly.aof.1.base.rdb")).unwrap();
+    assert!(base.starts_with(b"REDIS0010"), "an RDB base by default");
     let before = snapshot(&s);
     assert_eq!(before.len(), 3);
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
@@ -443,7 +457,12 @@ fn appendonly_turned_on_at_runtime_writes_a_base_first() {
 #[test]
 fn bgrewriteaof_with_aof_off_writes_a_base_only() {
     let dir = tempfile::tempdir().unwrap();
-    let args = vec!["--dir".to_string(), dir.path().display().to_string()];
+    let args = vec![
+        "--dir".to_string(),
+        dir.path().display().to_string(),
+        "--aof-use-rdb-preamble".into(),
+        "no".into(),
+    ];
     let s = Shared::new(Config::from_args(&args).unwrap()).unwrap();
     startup(&s).unwrap();
     let mut c = Client::new(&s, 1);

@@ -17,15 +17,38 @@ pub const BAD_DATA: &str = "ERR Bad data format";
 /// The encoding limits in force, for writing values as this server would and loading values
 /// into the encodings this server would pick.
 pub(crate) fn encodings(ctx: &Ctx) -> Encodings {
+    encodings_of(ctx.shared)
+}
+
+/// [`encodings`] of a server (RDB files are written and loaded outside any command too).
+pub(crate) fn encodings_of(shared: &crate::server::Shared) -> Encodings {
     Encodings {
-        list_fill: ctx.shared.config_i64("list-max-listpack-size"),
-        max_intset: ctx.shared.encoding_knob("set-max-intset-entries"),
-        hash: super::hash::limits(ctx),
-        zset: store::zset::Limits {
-            entries: ctx.shared.encoding_knob("zset-max-listpack-entries"),
-            value: ctx.shared.encoding_knob("zset-max-listpack-value"),
+        list_fill: shared.config_i64("list-max-listpack-size"),
+        max_intset: shared.encoding_knob("set-max-intset-entries"),
+        hash: store::hash::Limits {
+            entries: shared.encoding_knob("hash-max-listpack-entries"),
+            value: shared.encoding_knob("hash-max-listpack-value"),
         },
-        compress: ctx.shared.config_str("rdbcompression") == "yes",
+        zset: store::zset::Limits {
+            entries: shared.encoding_knob("zset-max-listpack-entries"),
+            value: shared.encoding_knob("zset-max-listpack-value"),
+        },
+        compress: shared.config_str("rdbcompression") == "yes",
+        access: {
+            let c = shared.config.read();
+            let policy = c.get("maxmemory-policy").unwrap_or_default();
+            if policy.ends_with("-lru") {
+                rdb::AccessSave::Lru
+            } else if policy.ends_with("-lfu") {
+                rdb::AccessSave::Lfu(store::access::Policy {
+                    lfu: true,
+                    log_factor: c.get_i64("lfu-log-factor").clamp(0, i32::MAX as i64) as u32,
+                    decay_time: c.get_i64("lfu-decay-time").clamp(0, i32::MAX as i64) as u32,
+                })
+            } else {
+                rdb::AccessSave::None
+            }
+        },
     }
 }
 

@@ -380,14 +380,22 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if let Err(e) = flush_mode(args) {
         return e;
     }
+    let shared = ctx.shared.clone();
     let store = ctx.store();
     let mut removed = 0;
     for i in 0..store.dbs.len() {
         removed += store.flush_db(i);
     }
+    // As Redis's flushAllDataAndResetRDB: a running BGSAVE is dropped and, with save points,
+    // the empty dataset is saved at once (which leaves no change unsaved). Not while the AOF
+    // is replayed at startup: the AOF is the dataset then.
+    crate::snapshot::abort_bgsave(&shared, store);
+    let saved = !shared.is_loading()
+        && !crate::snapshot::save_points(&shared).is_empty()
+        && crate::snapshot::save(&shared, store).is_ok();
     ctx.wrote(
         Write::flushed()
-            .changes(removed)
+            .changes(if saved { 0 } else { removed })
             .effect(vec![Bytes::from_static(b"FLUSHALL")]),
     );
     Reply::Ok

@@ -458,6 +458,12 @@ impl<'a> Ctx<'a> {
         op(self.store());
     }
 
+    /// Whether this command runs inside another unit's critical section (EXEC's queue, a
+    /// script, the AOF replay): the store lock cannot be released or taken again.
+    pub fn in_exec(&self) -> bool {
+        matches!(self.store, StoreAccess::Borrowed(_))
+    }
+
     /// Drop the store lock if this command took it (a command that waits for something else).
     pub fn release_store(&mut self) {
         if let StoreAccess::Locked(_) = self.store {

@@ -1,8 +1,5 @@
 //! Persistence commands: BGREWRITEAOF, SAVE, BGSAVE, and what `CONFIG SET` of the AOF
-//! directives must start or stop.
-//!
-//! DEVIATION(redis): ferrymq has no RDB snapshots. SAVE and BGSAVE are accepted and answered as
-//! Redis answers them, but write no `dump.rdb`; durability comes from the AOF only.
+//! directives must start or stop. The snapshots themselves live in `crate::snapshot`.
 
 use bytes::Bytes;
 
@@ -14,6 +11,28 @@ const G: &str = "server";
 
 // BGREWRITEAOF
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    if ctx
+        .shared
+        .rdb
+        .in_progress
+        .load(std::sync::atomic::Ordering::SeqCst)
+        && !ctx
+            .shared
+            .aof
+            .core
+            .rewrite
+            .in_progress
+            .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        // As Redis with a BGSAVE child: the rewrite starts when the save ends.
+        ctx.shared
+            .aof
+            .core
+            .rewrite
+            .scheduled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        return Reply::status("Background append only file rewriting scheduled");
+    }
     match crate::aof::bgrewrite(ctx.shared) {
         Ok(()) => Reply::status("Background append only file rewriting started"),
         Err(e) => Reply::Error(e.into()),
@@ -21,16 +40,51 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 }
 
 // SAVE
-fn save(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    Reply::Ok
+fn save(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    if ctx
+        .shared
+        .rdb
+        .in_progress
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return Reply::error(crate::snapshot::ALREADY);
+    }
+    let shared = ctx.shared.clone();
+    match crate::snapshot::save(&shared, ctx.store()) {
+        Ok(()) => Reply::Ok,
+        // Redis answers a failed SAVE with a bare `-ERR` (the reason is in the log).
+        Err(_) => Reply::error("ERR"),
+    }
 }
 
 // BGSAVE [SCHEDULE]
-fn bgsave(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len() > 2 || (args.len() == 2 && !is(&args[1], "schedule")) {
         return Reply::error(crate::error::SYNTAX);
     }
-    Reply::status("Background saving started")
+    // Inside MULTI the snapshot cannot start under the transaction's lock: Redis schedules it.
+    if ctx.in_exec() {
+        if ctx
+            .shared
+            .rdb
+            .in_progress
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Reply::error(crate::snapshot::ALREADY);
+        }
+        ctx.shared
+            .rdb
+            .scheduled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        return Reply::status("Background saving scheduled");
+    }
+    let shared = ctx.shared.clone();
+    // The snapshot takes the store lock itself.
+    ctx.release_store();
+    match crate::snapshot::bgsave(&shared, args.len() == 2) {
+        Ok(status) => Reply::status(status),
+        Err(e) => Reply::Error(e.into()),
+    }
 }
 
 /// After `CONFIG SET` changed `names`: apply the AOF directives. Err is the whole error line.

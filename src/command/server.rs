@@ -126,9 +126,9 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
         ctx.release_store();
         let _ = write!(
             out,
-            "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\n{}\r\n",
+            "# Persistence\r\nloading:{}\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n{}{}\r\n",
             shared.is_loading() as u8,
-            shared.start_unix,
+            crate::snapshot::info_fields(&shared, dirty),
             shared.aof_info(),
         );
     }
@@ -513,7 +513,7 @@ fn time(_ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 
 // LASTSAVE
 fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    Reply::Int(ctx.shared.start_unix as i64)
+    Reply::Int(ctx.shared.rdb.last_save.load(Ordering::SeqCst))
 }
 
 // DEBUG SLEEP seconds | DEBUG JMAP | ...
@@ -540,6 +540,28 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.store().active_expire_enabled = args[2][..] != *b"0";
         return Reply::Ok;
     }
+    if is(&args[1], "reload") {
+        // DEBUG RELOAD [NOSAVE]: save, empty, load the file back.
+        // DEVIATION(redis): Redis's MERGE and NOFLUSH modes are not offered.
+        let mut nosave = false;
+        for a in &args[2..] {
+            if is(a, "nosave") {
+                nosave = true;
+            } else {
+                return Reply::error("ERR DEBUG RELOAD only supports the NOSAVE option.");
+            }
+        }
+        let shared = ctx.shared.clone();
+        let store = ctx.store();
+        crate::snapshot::abort_bgsave(&shared, store);
+        if !nosave && crate::snapshot::save(&shared, store).is_err() {
+            return Reply::error("ERR");
+        }
+        return match crate::snapshot::load(&shared, store) {
+            Ok(Some(_)) => Reply::Ok,
+            Ok(None) | Err(_) => Reply::error("ERR Error trying to load the RDB dump"),
+        };
+    }
     if is(&args[1], "panic") && args.len() == 2 {
         // DEVIATION(redis): Redis crashes; here the panic is caught by dispatch, which aborts
         // only this command and replies an error (the way any handler bug is contained).
@@ -553,6 +575,8 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 "    Show low level info about the `key` and associated value.",
                 "PANIC",
                 "    Fail this command as a bug would (the server keeps running).",
+                "RELOAD [NOSAVE]",
+                "    Save the RDB on disk and reload it back to memory (NOSAVE: load the file as it is).",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -852,8 +876,18 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     // While a script is BUSY only SHUTDOWN NOSAVE may stop the server (Redis would have to
     // save a dataset the script is half-way through changing).
     let status = &ctx.shared.script_status;
-    if !has("nosave") && status.busy.load(std::sync::atomic::Ordering::SeqCst) {
+    let busy = status.busy.load(std::sync::atomic::Ordering::SeqCst);
+    if !has("nosave") && busy {
         return Reply::error(status.busy_error());
+    }
+    // A BUSY script holds the store: with NOSAVE there is nothing to save, so exit at once.
+    if !busy {
+        let shared = ctx.shared.clone();
+        if crate::snapshot::shutdown_save(&shared, ctx.store(), has("nosave"), has("save")).is_err()
+            && !has("force")
+        {
+            return Reply::error(error::SHUTDOWN_FAILED);
+        }
     }
     ctx.shared.request_shutdown();
     // Redis closes the connection without a reply when the shutdown succeeds.

@@ -362,15 +362,15 @@ fn file_syntax_quoting_units_and_multi_arg() {
     assert_eq!(c.get("shutdown-on-sigint").unwrap(), "nosave now");
     let ignored = c.ignored();
     for n in [
-        "save",
         "replica-read-only",
         "hash-max-listpack-entries",
         "list-max-ziplist-entries",
-        "shutdown-on-sigint",
     ] {
         assert!(ignored.iter().any(|i| i == n), "{n} in {ignored:?}");
     }
     for n in [
+        "save",
+        "shutdown-on-sigint",
         "port",
         "bind",
         "maxmemory",

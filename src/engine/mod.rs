@@ -56,6 +56,9 @@ pub struct StoreInner {
     pub aof: Option<AofSink>,
     /// Replicas attached with SYNC/PSYNC: more consumers of the same effects.
     pub replicas: Vec<replicas::ReplicaLink>,
+    /// The RDB snapshot a BGSAVE is building (`crate::snapshot`): one more consumer, which
+    /// re-queues the keys each effect touches.
+    pub(crate) snapshot: Option<Box<crate::aof::rewrite::Capture>>,
     /// Changes since the last save (Redis's `dirty`), for INFO: what the commands counted
     /// ([`Write::changes`](crate::command::Write::changes), per element where Redis counts
     /// so), added when each command ends.
@@ -86,6 +89,9 @@ pub struct StoreInner {
     pub schedule: schedule::Schedule,
     /// Streams whose retention age limit has something to trim at a given time.
     pub retention: timers::Timers,
+    /// Some FMQ.* command has recorded an effect (broker state exists, which an RDB cannot
+    /// hold: AOF rewrites then write their base as commands).
+    pub broker_state: bool,
 }
 
 /// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
@@ -159,6 +165,7 @@ impl StoreInner {
             blocking: Blocking::default(),
             aof: None,
             replicas: Vec::new(),
+            snapshot: None,
             dirty: 0,
             effects: EffectsLog::default(),
             tx_effects: 0,
@@ -173,7 +180,24 @@ impl StoreInner {
             retention: timers::Timers::sharing(&timers),
             timers,
             schedule: schedule::Schedule::default(),
+            broker_state: false,
         }
+    }
+
+    /// Swap in a keyspace read from an RDB file (startup, DEBUG RELOAD) and return the old
+    /// one: the new one takes the access policy and event tracking in force, and blocked
+    /// clients re-check their keys.
+    pub fn replace_keyspace(&mut self, mut ks: Keyspace) -> Keyspace {
+        let w = self.access_policy.load(Relaxed);
+        self.access_word = w;
+        ks.set_access(access::Policy::unpack(w));
+        std::mem::swap(&mut self.keyspace, &mut ks);
+        let f = self.notify_flags;
+        self.apply_notify_flags(f);
+        for db in 0..self.keyspace.dbs.len() {
+            self.blocking.signal_db(db);
+        }
+        ks
     }
 
     /// Start a command: fix the time used for expiry decisions.
@@ -229,6 +253,12 @@ impl StoreInner {
     /// when somebody consumes effects.
     #[inline]
     pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
+        if argv
+            .first()
+            .is_some_and(|n| n.len() > 4 && n[..4].eq_ignore_ascii_case(b"fmq."))
+        {
+            self.broker_state = true;
+        }
         self.note_effect(db, tx);
         if self.has_consumers() {
             self.push_effect(db, argv, tx);
@@ -291,7 +321,7 @@ impl StoreInner {
         if self.effects.is_empty() {
             return;
         }
-        if !self.replicas.is_empty() {
+        if !self.replicas.is_empty() || self.snapshot.is_some() {
             return self.drain_to_replicas();
         }
         match self.aof.as_mut() {
@@ -303,7 +333,7 @@ impl StoreInner {
     /// Whether effects are wanted at all (encoded and kept until the unit's drain).
     #[inline]
     fn has_consumers(&self) -> bool {
-        self.aof.is_some() || !self.replicas.is_empty()
+        self.aof.is_some() || !self.replicas.is_empty() || self.snapshot.is_some()
     }
 
     #[cold]
@@ -314,6 +344,9 @@ impl StoreInner {
             Vec::with_capacity(1 + self.replicas.len());
         if let Some(aof) = self.aof.as_mut() {
             consumers.push(aof);
+        }
+        if let Some(s) = self.snapshot.as_mut() {
+            consumers.push(s.as_mut());
         }
         for r in self.replicas.iter_mut() {
             consumers.push(r);

@@ -496,8 +496,19 @@ impl Functions {
             codes.push(&rest[4..4 + n]);
             rest = &rest[4 + n..];
         }
+        self.restore_codes(&codes, policy, status)
+    }
+
+    /// Install the libraries `codes` (FUNCTION RESTORE, an RDB file's `FUNCTION2` records):
+    /// all or nothing.
+    pub fn restore_codes(
+        &mut self,
+        codes: &[&[u8]],
+        policy: Policy,
+        status: &ScriptStatus,
+    ) -> Result<(), String> {
         let mut new_libs: Vec<Library> = Vec::new();
-        for code in codes {
+        for &code in codes {
             let (name, start) = parse_metadata(code)?;
             if new_libs.iter().any(|l| l.name == name) {
                 return Err(format!("ERR Library '{name}' already exists"));

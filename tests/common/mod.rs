@@ -102,7 +102,8 @@ impl Drop for DirServer {
 }
 
 impl DirServer {
-    /// Start `bin` in `dir` with extra arguments; `redis` adds `--save "" --daemonize no`.
+    /// Start `bin` in `dir` with extra arguments, after `--save ""` (a test's own `--save`
+    /// points add to it); `redis` adds `--daemonize no`.
     pub fn spawn(bin: &std::path::Path, dir: &std::path::Path, args: &[&str], redis: bool) -> Self {
         for _ in 0..5 {
             let port = free_port();
@@ -110,8 +111,11 @@ impl DirServer {
             let dir_s = dir.display().to_string();
             let mut all: Vec<&str> =
                 vec!["--port", &port_s, "--bind", "127.0.0.1", "--dir", &dir_s];
+            // No save points unless the test gives its own (they add to these): nothing is
+            // saved on shutdown behind a test's back.
+            all.extend(["--save", ""]);
             if redis {
-                all.extend(["--save", "", "--daemonize", "no"]);
+                all.extend(["--daemonize", "no"]);
             }
             all.extend(args);
             let mut child = die_with_test(&mut Command::new(bin))
@@ -194,9 +198,9 @@ impl Server {
             let port_s = port.to_string();
             let mut all: Vec<&str> = vec!["--port", &port_s, "--bind", "127.0.0.1"];
             let dir_s = dir.path().to_string_lossy().into_owned();
-            all.extend(["--dir", &dir_s]);
+            all.extend(["--dir", &dir_s, "--save", ""]);
             if redis {
-                all.extend(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
+                all.extend(["--appendonly", "no", "--daemonize", "no"]);
             }
             all.extend(args);
             cmd.args(&all)

@@ -24,6 +24,7 @@
 //! refused: ferrymq's values cannot hold them.
 
 mod crc64;
+pub mod file;
 pub mod listpack;
 mod lzf;
 mod stream;
@@ -59,6 +60,7 @@ pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
 pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
 pub const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 /// Quicklist node containers (`QUICKLIST_NODE_CONTAINER_*`).
 const NODE_PLAIN: u64 = 1;
@@ -77,6 +79,19 @@ pub struct Encodings {
     pub zset: zset::Limits,
     /// `rdbcompression`: LZF for strings over 20 bytes.
     pub compress: bool,
+    /// The access opcode written before each key of a file.
+    pub access: AccessSave,
+}
+
+/// What precedes each key of a file, as Redis's rdbSaveKeyValuePair decides from
+/// `maxmemory-policy`: the idle seconds (`IDLE`) under an LRU policy, the decayed counter
+/// (`FREQ`) under an LFU one, nothing otherwise. DUMP payloads never carry either.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AccessSave {
+    #[default]
+    None,
+    Lru,
+    Lfu(crate::store::access::Policy),
 }
 
 impl Default for Encodings {
@@ -87,6 +102,7 @@ impl Default for Encodings {
             hash: hash::Limits::default(),
             zset: zset::Limits::default(),
             compress: true,
+            access: AccessSave::None,
         }
     }
 }
@@ -310,51 +326,117 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
 // ---------------------------------------------------------------------------------------------
 // Whole files
 
+pub const OP_FUNCTION2: u8 = 0xF5;
+pub const OP_IDLE: u8 = 0xF8;
+pub const OP_FREQ: u8 = 0xF9;
+pub const OP_AUX: u8 = 0xFA;
+pub const OP_RESIZEDB: u8 = 0xFB;
+pub const OP_EXPIRETIME_MS: u8 = 0xFC;
+pub const OP_SELECTDB: u8 = 0xFE;
+pub const OP_EOF: u8 = 0xFF;
+
 /// An RDB file (version 10) of `dbs` and the function libraries `functions` (their code), as
-/// Redis 7.0 lays one out: the libraries (`FUNCTION2`), then per non-empty database
-/// `SELECTDB` and `RESIZEDB`, each key (its expiry first when it has one; keys already
-/// expired at `now` are left out), `EOF` and the CRC-64 of everything before it.
+/// Redis 7.0 lays one out: the aux fields, the libraries (`FUNCTION2`), then per non-empty
+/// database `SELECTDB` and `RESIZEDB`, each key (its expiry first when it has one; keys
+/// already expired at `now` are left out), `EOF` and the CRC-64 of everything before it.
 pub fn write_file(dbs: &[super::Db], functions: &[Bytes], enc: &Encodings, now: i64) -> Vec<u8> {
-    const OP_FUNCTION2: u8 = 0xF5;
-    const OP_RESIZEDB: u8 = 0xFB;
-    const OP_EXPIRETIME_MS: u8 = 0xFC;
-    const OP_SELECTDB: u8 = 0xFE;
-    const OP_EOF: u8 = 0xFF;
-    let mut out = format!("REDIS{RDB_VERSION:04}").into_bytes();
-    for code in functions {
-        out.push(OP_FUNCTION2);
-        write_string(&mut out, code, enc);
-    }
-    let mut value = Vec::new();
+    write_file_with_aux(dbs, functions, &[], enc, now)
+}
+
+/// [`write_file`] with aux fields (`redis-ver`, `ctime`, ...) after the header.
+pub fn write_file_with_aux(
+    dbs: &[super::Db],
+    functions: &[Bytes],
+    aux: &[(&str, String)],
+    enc: &Encodings,
+    now: i64,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_header(&mut out, aux, functions, enc);
     for (i, db) in dbs.iter().enumerate() {
         if db.map.is_empty() {
             continue;
         }
-        out.push(OP_SELECTDB);
-        write_len(&mut out, i as u64);
-        out.push(OP_RESIZEDB);
-        write_len(&mut out, db.map.len() as u64);
-        write_len(&mut out, db.expires_len() as u64);
+        write_db_start(&mut out, i, db.map.len(), db.expires_len());
         for (k, v) in db.map.iter() {
-            if let Some(at) = db.expire_at(k) {
-                if at <= now {
-                    continue;
-                }
-                out.push(OP_EXPIRETIME_MS);
-                out.extend_from_slice(&at.to_le_bytes());
+            let at = db.expire_at(k);
+            if at.is_some_and(|at| at <= now) {
+                continue;
             }
-            // The type byte, then the key, then the value's body.
-            value.clear();
-            write_value(&mut value, &v.value, enc);
-            out.push(value[0]);
-            write_string(&mut out, k, enc);
-            out.extend_from_slice(&value[1..]);
+            write_record(&mut out, k, &v.value, v.lru, at, enc);
         }
     }
-    out.push(OP_EOF);
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    write_end(&mut out, 0);
     out
+}
+
+/// The magic and version, the aux fields, the function libraries.
+pub fn write_header(
+    out: &mut Vec<u8>,
+    aux: &[(&str, String)],
+    functions: &[Bytes],
+    enc: &Encodings,
+) {
+    out.extend_from_slice(format!("REDIS{RDB_VERSION:04}").as_bytes());
+    for (k, v) in aux {
+        out.push(OP_AUX);
+        write_string(out, k.as_bytes(), enc);
+        write_string(out, v.as_bytes(), enc);
+    }
+    for code in functions {
+        out.push(OP_FUNCTION2);
+        write_string(out, code, enc);
+    }
+}
+
+/// `SELECTDB` and `RESIZEDB` before the keys of database `db`.
+pub fn write_db_start(out: &mut Vec<u8>, db: usize, keys: usize, expires: usize) {
+    out.push(OP_SELECTDB);
+    write_len(out, db as u64);
+    out.push(OP_RESIZEDB);
+    write_len(out, keys as u64);
+    write_len(out, expires as u64);
+}
+
+/// One key: its expiry when it has one, its access word as [`AccessSave`] says (`lru` is the
+/// entry's word), the type byte, the key, the value's body.
+pub fn write_record(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: &Value,
+    lru: u32,
+    expire_at: Option<i64>,
+    enc: &Encodings,
+) {
+    if let Some(at) = expire_at {
+        out.push(OP_EXPIRETIME_MS);
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    match enc.access {
+        AccessSave::None => {}
+        AccessSave::Lru => {
+            out.push(OP_IDLE);
+            write_len(out, crate::store::access::idle_ms(lru) / 1000);
+        }
+        AccessSave::Lfu(p) => {
+            out.push(OP_FREQ);
+            out.push(p.decayed(lru) as u8);
+        }
+    }
+    let start = out.len();
+    write_value(out, v, enc);
+    // The type byte, then the key, then the value's body.
+    let mut tail = out.split_off(start + 1);
+    write_string(out, key, enc);
+    out.append(&mut tail);
+}
+
+/// `EOF` and the checksum: `crc` is the CRC-64 of what came before `out` (0 when `out` is the
+/// whole file).
+pub fn write_end(out: &mut Vec<u8>, crc: u64) {
+    out.push(OP_EOF);
+    let crc = crc64(crc, out);
+    out.extend_from_slice(&crc.to_le_bytes());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,8 +754,9 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
             }
             zset_from(ps, enc)
         }
+        TYPE_STREAM_LISTPACKS_3 => Ok(Value::Stream(Box::new(stream::read(r, true, true)?))),
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Ok(Value::Stream(Box::new(
-            stream::read(r, ty == TYPE_STREAM_LISTPACKS_2)?,
+            stream::read(r, ty == TYPE_STREAM_LISTPACKS_2, false)?,
         ))),
         _ => Err(bad("unsupported value type")),
     }

@@ -93,13 +93,28 @@ pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
             out.extend_from_slice(&p.delivery_time.to_le_bytes());
             write_len(out, p.delivery_count);
         }
-        write_len(out, g.consumers().len() as u64);
+        // Entries handed back or parked (FMQ.LEAVE, ordered groups) are owned by nobody, which
+        // the format cannot say: they are written as owned by a reserved consumer, which the
+        // loader hands back again.
+        let handback = g.handed_back(usize::MAX);
+        write_len(
+            out,
+            g.consumers().len() as u64 + u64::from(!handback.is_empty()),
+        );
         for (cname, c) in g.consumers() {
             write_string(out, cname, enc);
             out.extend_from_slice(&c.seen_time.to_le_bytes());
             write_len(out, c.pel.len() as u64);
             for id in &c.pel {
                 out.extend_from_slice(&raw_id(*id));
+            }
+        }
+        if !handback.is_empty() {
+            write_string(out, crate::store::stream::HANDBACK_CONSUMER, enc);
+            out.extend_from_slice(&0u64.to_le_bytes());
+            write_len(out, handback.len() as u64);
+            for id in handback {
+                out.extend_from_slice(&raw_id(id));
             }
         }
     }
@@ -210,8 +225,10 @@ fn read_ms_time(r: &mut Reader) -> Result<u64> {
     Ok(u64::from_le_bytes(r.take(8)?.try_into().expect("8")))
 }
 
-/// The body of a stream value; `v2` for `RDB_TYPE_STREAM_LISTPACKS_2`.
-pub fn read(r: &mut Reader, v2: bool) -> Result<Stream> {
+/// The body of a stream value; `v2` for `RDB_TYPE_STREAM_LISTPACKS_2` and later, `v3` for
+/// Redis 7.2's `RDB_TYPE_STREAM_LISTPACKS_3` (each consumer also has an active time, which
+/// ferrymq's consumers do not keep: it is read and dropped).
+pub fn read(r: &mut Reader, v2: bool, v3: bool) -> Result<Stream> {
     let mut s = Stream::new();
     let nodes = r.count()?;
     for _ in 0..nodes {
@@ -254,6 +271,9 @@ pub fn read(r: &mut Reader, v2: bool) -> Result<Stream> {
         for _ in 0..r.count()? {
             let cname = r.string()?;
             let seen = read_ms_time(r)?;
+            if v3 {
+                read_ms_time(r)?;
+            }
             if !g.load_consumer(&cname, seen) {
                 return Err(bad("duplicate consumer"));
             }
@@ -270,6 +290,7 @@ pub fn read(r: &mut Reader, v2: bool) -> Result<Stream> {
         if !pel.is_empty() {
             return Err(bad("pending entry without a consumer"));
         }
+        g.leave(crate::store::stream::HANDBACK_CONSUMER);
     }
     Ok(s)
 }

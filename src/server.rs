@@ -822,8 +822,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     for t in tasks {
         t.abort();
     }
-    {
-        let mut store = shared.store.lock();
+    // A BUSY script may hold the store (SHUTDOWN NOSAVE stops the server anyway): do not wait
+    // for it.
+    if let Some(mut store) = shared.store.try_lock_for(Duration::from_millis(200)) {
         crate::snapshot::abort_bgsave(&shared, &mut store);
     }
     crate::snapshot::join(&shared);

@@ -173,6 +173,18 @@ fn view(c: &mut redis::Connection) -> Vec<String> {
                 other => panic!("type {other}"),
             };
             let enc = q(c, &["OBJECT", "ENCODING", &k]);
+            // A string written in place (APPEND, SETRANGE, PFADD...) is `raw` until it is
+            // loaded again, when Redis re-encodes it as any new string: between a live server
+            // and one started from its file only `raw` against `embstr` may differ.
+            let enc = match &enc {
+                Value::BulkString(b) if ty == "string" && b.as_slice() == b"raw" => {
+                    Value::BulkString(b"embstr-or-raw".to_vec())
+                }
+                Value::BulkString(b) if ty == "string" && b.as_slice() == b"embstr" => {
+                    Value::BulkString(b"embstr-or-raw".to_vec())
+                }
+                _ => enc,
+            };
             // Absolute: both servers hold the expiry the file holds.
             let at: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(c).unwrap();
             out.push(format!("db{db} {k} {ty} {enc:?} expires={at} {body:?}"));

@@ -72,6 +72,44 @@ impl Table<'_> {
     }
 }
 
+/// The match length liblzf's loops find after a 3-byte match (the first 16 bytes unrolled
+/// without the `maxlen` check, then byte by byte up to `maxlen`), found eight bytes at a time.
+#[inline]
+fn match_len(a: &[u8], b: &[u8], maxlen: usize) -> usize {
+    if maxlen > 16 {
+        let len = first_mismatch(a, b, 3, 19);
+        if len == 19 && len < maxlen {
+            first_mismatch(a, b, 19, maxlen)
+        } else {
+            len
+        }
+    } else if 3 < maxlen {
+        first_mismatch(a, b, 3, maxlen)
+    } else {
+        3
+    }
+}
+
+/// The first index in `from..limit` where `a` and `b` differ, or `limit`.
+#[inline]
+fn first_mismatch(a: &[u8], b: &[u8], mut i: usize, limit: usize) -> usize {
+    while i + 8 <= limit {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().expect("8 bytes"))
+            ^ u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < limit {
+        if a[i] != b[i] {
+            return i;
+        }
+        i += 1;
+    }
+    limit
+}
+
 fn compress_with(input: &[u8], out_len: usize, htab: &mut Table) -> Option<Vec<u8>> {
     let in_len = input.len();
     let mut out = vec![0u8; out_len + 3];
@@ -101,24 +139,7 @@ fn compress_with(input: &[u8], out_len: usize, htab: &mut Table) -> Option<Vec<u
             }
             out[op - lit - 1] = (lit as u8).wrapping_sub(1);
             op -= usize::from(lit == 0);
-            let mut done = false;
-            if maxlen > 16 {
-                for _ in 0..16 {
-                    len += 1;
-                    if input[r + len] != input[ip + len] {
-                        done = true;
-                        break;
-                    }
-                }
-            }
-            if !done {
-                loop {
-                    len += 1;
-                    if !(len < maxlen && input[r + len] == input[ip + len]) {
-                        break;
-                    }
-                }
-            }
+            len = match_len(&input[r..], &input[ip..], maxlen);
             len -= 2;
             ip += 1;
             if len < 7 {
@@ -220,7 +241,45 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// liblzf's match-extension loops, byte by byte.
+    fn match_len_reference(a: &[u8], b: &[u8], maxlen: usize) -> usize {
+        let mut len = 2usize;
+        let mut done = false;
+        if maxlen > 16 {
+            for _ in 0..16 {
+                len += 1;
+                if a[len] != b[len] {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        if !done {
+            loop {
+                len += 1;
+                if !(len < maxlen && a[len] == b[len]) {
+                    break;
+                }
+            }
+        }
+        len
+    }
+
     proptest! {
+        #[test]
+        fn match_len_is_liblzfs(
+            common in 0usize..300,
+            tail in proptest::collection::vec(any::<u8>(), 20..40),
+            maxlen in 0usize..264,
+        ) {
+            // `a` and `b` agree on their first `common` bytes, then differ; both are long
+            // enough for every index the loops may read.
+            let n = maxlen.max(19) + 1;
+            let a: Vec<u8> = (0..n).map(|i| if i < common { 7 } else { tail[i % tail.len()] }).collect();
+            let b: Vec<u8> = (0..n).map(|i| if i < common { 7 } else { tail[i % tail.len()].wrapping_add(1) }).collect();
+            prop_assert_eq!(super::match_len(&a, &b, maxlen), match_len_reference(&a, &b, maxlen));
+        }
+
         #[test]
         fn round_trips(data in proptest::collection::vec(0u8..4, 0..2000)) {
             if let Some(c) = compress(&data, data.len().saturating_sub(4)) {

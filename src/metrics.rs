@@ -555,15 +555,28 @@ fn server_metrics(shared: &Shared, m: &mut Scrape) {
     }
 }
 
-/// The keys of every database matching one of `patterns`, collected [`VISIT_PER_LOCK`] keys
-/// per hold of the store lock. The walk resumes by position in the table, so keys deleted
-/// behind the position during the walk can make it skip as many others, and a table that
-/// grows in between reorders it (the walk then starts that database over, once): a key can
-/// be missing from one scrape, never reported twice or invented.
+/// Whether `p` matches only itself (no `*`, `?`, `[` or `\\` escapes).
+fn is_literal(p: &[u8]) -> bool {
+    !p.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
+}
+
+/// The keys of every database matching one of `patterns`, sorted by database and name.
+///
+/// Literal patterns are looked up directly (a missing key is skipped when measured). Globs
+/// need a walk of the keyspace, [`VISIT_PER_LOCK`] keys per hold of the store lock. The walk
+/// resumes by position in the table, so keys deleted behind the position during the walk can
+/// make it skip as many others, and a table that grows in between reorders it (the walk then
+/// starts that database over, once): a key can be missing from one scrape, never reported
+/// twice or invented.
 fn matching_keys(shared: &Shared, patterns: &[&[u8]]) -> Vec<(usize, Bytes)> {
+    let (literals, globs): (Vec<&[u8]>, Vec<&[u8]>) = patterns.iter().partition(|p| is_literal(p));
     let ndbs = shared.store.lock().dbs.len();
     let mut out = Vec::new();
     for db in 0..ndbs {
+        out.extend(literals.iter().map(|k| (db, Bytes::copy_from_slice(k))));
+        if globs.is_empty() {
+            continue;
+        }
         let mut pos = 0;
         let mut capacity = None;
         let mut restarted = false;
@@ -581,7 +594,7 @@ fn matching_keys(shared: &Shared, patterns: &[&[u8]]) -> Vec<(usize, Bytes)> {
             let mut visited = 0;
             for k in d.map.keys().skip(pos).take(VISIT_PER_LOCK) {
                 visited += 1;
-                if patterns.iter().any(|p| glob_match(p, k, false)) {
+                if globs.iter().any(|p| glob_match(p, k, false)) {
                     out.push((db, k.clone()));
                 }
             }
@@ -591,17 +604,9 @@ fn matching_keys(shared: &Shared, patterns: &[&[u8]]) -> Vec<(usize, Bytes)> {
                 break;
             }
         }
-        out[start..].sort();
-        let mut seen = std::collections::HashSet::new();
-        let mut i = start;
-        while i < out.len() {
-            if seen.insert(out[i].1.clone()) {
-                i += 1;
-            } else {
-                out.remove(i);
-            }
-        }
     }
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -886,6 +891,29 @@ mod tests {
                     .any(|(_, l)| l.iter().any(|(_, v)| v == "unwatched"))
             );
         }
+    }
+
+    #[test]
+    fn literal_patterns_need_no_walk() {
+        assert!(is_literal(b"q:jobs"));
+        assert!(!is_literal(b"q:*"));
+        assert!(!is_literal(b"q?"));
+        assert!(!is_literal(b"q[ab]"));
+        assert!(!is_literal(b"q\\*"));
+        let shared = shared_with_data("q:jobs s:events q:jobs");
+        let keys = matching_keys(&shared, &[b"q:jobs", b"s:*", b"q:jobs"]);
+        let db0: Vec<&[u8]> = keys
+            .iter()
+            .filter(|(db, _)| *db == 0)
+            .map(|(_, k)| &k[..])
+            .collect();
+        assert_eq!(db0, [&b"q:jobs"[..], b"s:events"]);
+        let m = parse(&render(&shared, false).unwrap(), false);
+        let lists: Vec<_> = m
+            .keys()
+            .filter(|(name, _)| name == "ferrymq_list_length")
+            .collect();
+        assert_eq!(lists.len(), 1, "{lists:?}");
     }
 
     #[test]

@@ -30,7 +30,8 @@ use hyper::body::Incoming;
 use hyper::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus_client::encoding::{prometheus_text, text};
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet, prometheus_text, text};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -57,6 +58,13 @@ const MAX_CONNECTIONS: usize = 64;
 const MAX_SCRAPES: usize = 2;
 /// A client that has not sent its request headers by then is dropped.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Upper bounds of the command latency histogram, in seconds: 1 µs to 1 s (the range the
+/// per-command HDR histograms of INFO LATENCYSTATS cover).
+const LATENCY_BOUNDS: [f64; 19] = [
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
+    5e-2, 0.1, 0.25, 0.5, 1.0,
+];
 
 const OPENMETRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -230,6 +238,29 @@ fn wants_openmetrics(accept: &str) -> bool {
 }
 
 type Labels = Vec<(String, String)>;
+
+/// One histogram series whose buckets are already counted: labels, sum, count, and
+/// (upper bound, calls in that bucket alone).
+type HistogramRow = (Labels, f64, u64, Vec<(f64, u64)>);
+
+/// Histograms regrouped from the per-command HDR histograms, encoded as one family.
+#[derive(Debug)]
+struct Histograms(Vec<HistogramRow>);
+
+impl EncodeMetric for Histograms {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, sum, count, buckets) in &self.0 {
+            encoder
+                .encode_family(labels)?
+                .encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
 
 /// One scrape's registry: metrics are created with their value and registered at once.
 /// Counts are integers (`Gauge<i64>`, `Counter<u64>`); times and ratios are `f64`.
@@ -441,6 +472,39 @@ fn server_metrics(shared: &Shared, m: &mut Scrape) {
         Some(Unit::Seconds),
         usec,
     );
+    let bounds_ns: Vec<u64> = LATENCY_BOUNDS.iter().map(|s| (s * 1e9) as u64).collect();
+    let mut latency = vec![];
+    for e in table
+        .by_name
+        .values()
+        .flat_map(|e| std::iter::once(e).chain(e.subs.values()))
+    {
+        let Some(r) = e.latency.regrouped(&bounds_ns) else {
+            continue;
+        };
+        // r.counts has one more entry than the bounds: the calls above the last one, in the
+        // +Inf bucket (explicit: the OpenMetrics encoder writes only the buckets it is given).
+        let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(r.counts)
+            .collect();
+        latency.push((
+            vec![label("cmd", e.full_name.clone())],
+            r.sum_ns as f64 / 1e9,
+            r.total,
+            buckets,
+        ));
+    }
+    if !latency.is_empty() {
+        m.add(
+            "command_latency",
+            "Latency of each command (from the INFO LATENCYSTATS histograms; latency-tracking)",
+            Some(Unit::Seconds),
+            Histograms(latency),
+        );
+    }
     let errors: Vec<(Labels, u64)> = st
         .errors
         .lock()
@@ -832,34 +896,46 @@ mod tests {
             assert!(!line.starts_with('#'), "unexpected comment {line}");
             let (name, labels, v) = parse_sample(line);
             assert!(name.starts_with("ferrymq_"), "{name}");
-            let family = match types.get(&name) {
-                Some(_) => name.clone(),
-                None => name.strip_suffix("_total").expect(&name).to_string(),
-            };
-            let ty = types
-                .get(&family)
-                .unwrap_or_else(|| panic!("no TYPE for {name}"));
-            if ty == "counter" {
-                assert!(name.ends_with("_total"), "{name}");
+            let family = ["", "_total", "_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|suffix| name.strip_suffix(suffix))
+                .find(|f| types.contains_key(*f))
+                .unwrap_or_else(|| panic!("no TYPE for {name}"))
+                .to_string();
+            match types[&family].as_str() {
+                "counter" => assert!(name.ends_with("_total"), "{name}"),
+                "histogram" => {
+                    assert_ne!(name, family, "{name}");
+                    if name.ends_with("_bucket") {
+                        let le = labels.iter().find(|(k, _)| k == "le").expect("le");
+                        assert!(le.1 == "+Inf" || le.1.parse::<f64>().is_ok(), "{line}");
+                    }
+                }
+                _ => assert_eq!(name, family),
             }
+            // The encoders differ in label order (OpenMetrics puts `le` first).
+            let mut labels = labels;
+            labels.sort();
             assert!(out.insert((name, labels), v).is_none(), "{line} twice");
         }
         out
     }
 
     fn key(name: &str, labels: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-        (
-            name.to_string(),
-            labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        let mut labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        labels.sort();
+        (name.to_string(), labels)
     }
 
     #[test]
     fn exposition_round_trip() {
         let shared = shared_with_data("q:* s:*");
+        // At least one call in the latency histograms (the table is process-wide).
+        let rpush = &crate::command::table().by_name[&b"rpush"[..]];
+        rpush.latency.record(1500);
         for openmetrics in [false, true] {
             let text = render(&shared, openmetrics).unwrap();
             let m = parse(&text, openmetrics);
@@ -886,6 +962,12 @@ mod tests {
             // The command table is process-wide: other tests in this binary count too.
             assert!(m[&key("ferrymq_command_calls_total", &[("cmd", "rpush")])] >= 3.0);
             assert_eq!(m[&key("ferrymq_loading", &[])], 0.0);
+            let inf = key(
+                "ferrymq_command_latency_seconds_bucket",
+                &[("cmd", "rpush"), ("le", "+Inf")],
+            );
+            assert!(m[&inf] >= 1.0);
+            assert!(m[&key("ferrymq_command_latency_seconds_sum", &[("cmd", "rpush")])] > 0.0);
             assert!(
                 !m.keys()
                     .any(|(_, l)| l.iter().any(|(_, v)| v == "unwatched"))

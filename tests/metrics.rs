@@ -267,6 +267,23 @@ fn series_follow_commands() {
         2.0,
     );
     assert!(sample(b, r#"ferrymq_command_duration_seconds_total{cmd="xadd"}"#).unwrap() > 0.0);
+    // The latency histogram counts every call (latency-tracking is on by default).
+    assert_sample(
+        b,
+        r#"ferrymq_command_latency_seconds_count{cmd="xadd"}"#,
+        4.0,
+    );
+    assert_sample(
+        b,
+        r#"ferrymq_command_latency_seconds_bucket{cmd="xadd",le="+Inf"}"#,
+        4.0,
+    );
+    assert_sample(
+        b,
+        r#"ferrymq_command_latency_seconds_bucket{cmd="xadd",le="1"}"#,
+        4.0,
+    );
+    assert!(sample(b, r#"ferrymq_command_latency_seconds_sum{cmd="xadd"}"#).unwrap() > 0.0);
     assert_sample(b, r#"ferrymq_errors_total{error="ERR"}"#, 1.0);
     assert_sample(b, r#"ferrymq_errors_total{error="WRONGTYPE"}"#, 1.0);
     assert_sample(b, "ferrymq_aof_enabled", 0.0);

@@ -298,9 +298,13 @@ impl Scrape {
     }
 
     fn counter(&mut self, name: &str, help: &str, v: u64) {
+        self.counter_unit(name, help, None, v);
+    }
+
+    fn counter_unit(&mut self, name: &str, help: &str, unit: Option<Unit>, v: u64) {
         let c = Counter::<u64>::default();
         c.inc_by(v);
-        self.add(name, help, None, c);
+        self.add(name, help, unit, c);
     }
 
     /// A labelled gauge; not registered at all when it has no series.
@@ -412,11 +416,42 @@ fn server_metrics(shared: &Shared, m: &mut Scrape) {
         "Client connections refused because of maxclients",
         load(&st.rejected_connections),
     );
-    let (blocked, dbs) = {
+    m.counter(
+        "output_limit_disconnections",
+        "Clients (subscribers included) closed for exceeding client-output-buffer-limit",
+        load(&st.output_limit_disconnections),
+    );
+    m.counter_unit(
+        "net_input",
+        "Bytes read from clients",
+        Some(Unit::Bytes),
+        load(&st.net_in),
+    );
+    m.counter_unit(
+        "net_output",
+        "Bytes written to clients",
+        Some(Unit::Bytes),
+        load(&st.net_out),
+    );
+    let (blocked, dbs, expired, hits, misses) = {
         let s = shared.store.lock();
         let dbs: Vec<(usize, usize)> = s.dbs.iter().map(|d| (d.len(), d.expires_len())).collect();
-        (s.blocking.blocked_clients(), dbs)
+        let (e, h, mi) = s.dbs.iter().fold((0, 0, 0), |a, d| {
+            (a.0 + d.expired_total, a.1 + d.hits, a.2 + d.misses)
+        });
+        (s.blocking.blocked_clients(), dbs, e, h, mi)
     };
+    m.counter(
+        "expired_keys",
+        "Keys removed because their expiry passed",
+        expired,
+    );
+    m.counter("keyspace_hits", "Key lookups that found the key", hits);
+    m.counter(
+        "keyspace_misses",
+        "Key lookups that did not find the key",
+        misses,
+    );
     // Clients held by CLIENT PAUSE count as blocked, as in INFO.
     let paused = shared.paused_clients.load(Ordering::Relaxed) as usize;
     m.gauge(

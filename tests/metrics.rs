@@ -256,6 +256,12 @@ fn series_follow_commands() {
     assert_sample(b, "ferrymq_pubsub_channels", 1.0);
     assert_sample(b, "ferrymq_pubsub_patterns", 1.0);
     assert_sample(b, "ferrymq_rejected_connections_total", 0.0);
+    assert_sample(b, "ferrymq_output_limit_disconnections_total", 0.0);
+    assert_sample(b, "ferrymq_expired_keys_total", 0.0);
+    assert!(sample(b, "ferrymq_net_input_bytes_total").unwrap() > 100.0);
+    assert!(sample(b, "ferrymq_net_output_bytes_total").unwrap() > 10.0);
+    assert!(sample(b, "ferrymq_keyspace_hits_total").is_some());
+    assert!(sample(b, "ferrymq_keyspace_misses_total").is_some());
     assert!(sample(b, "ferrymq_connections_received_total").unwrap() >= 3.0);
     assert!(sample(b, "ferrymq_commands_processed_total").unwrap() >= 15.0);
     assert_sample(b, r#"ferrymq_command_calls_total{cmd="lpush"}"#, 4.0);
@@ -449,11 +455,15 @@ fn readyz_is_503_while_the_aof_loads() {
         seen = try_request(mp, "GET", "/readyz", None).ok();
         seen.is_some()
     }));
+    // The endpoint is up before the load starts: not ready from the first answer.
     let r = seen.unwrap();
     assert_eq!((r.status, r.body.as_str()), (503, "loading\n"));
     assert_eq!(get(mp, "/healthz").status, 200);
-    let b = get(mp, "/metrics").body;
-    assert_sample(&b, "ferrymq_loading", 1.0);
+    assert!(wait_for(Duration::from_secs(10), || {
+        sample(&get(mp, "/metrics").body, "ferrymq_loading") == Some(1.0)
+    }));
+    let r = get(mp, "/readyz");
+    assert_eq!((r.status, r.body.as_str()), (503, "loading\n"));
     assert!(wait_for(Duration::from_secs(30), || get(mp, "/readyz")
         .status
         == 200));

@@ -54,6 +54,7 @@ pub mod config;
 pub mod connection;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod notify;
 pub mod num;
 pub mod protocol;

@@ -2,9 +2,10 @@
 //!
 //! API: `run(config)` binds the listeners (TCP addresses from `bind`/`port`, optionally
 //! `unixsocket`), spawns one task per connection (`connection::task::serve`), the active-expiry
-//! cycle (every 1000/hz ms, bounded work per pass) and the signal handler, and returns when a
-//! shutdown (SIGTERM, SIGINT, SHUTDOWN) has stopped the accept loops and flushed what must be
-//! flushed.
+//! cycle (every 1000/hz ms, bounded work per pass), the metrics endpoint when `metrics-port` is
+//! set (bound before the AOF loads, see [`crate::metrics`]) and the signal handler, and returns
+//! when a shutdown (SIGTERM, SIGINT, SHUTDOWN) has stopped the accept loops and flushed what
+//! must be flushed.
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -758,7 +759,22 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let unixsocket = config.get("unixsocket").unwrap_or_default();
     crate::command::set_renamed_commands(&config.renamed_commands());
+    let metrics_port = config.get_i64("metrics-port") as u16;
+    let metrics_bind = config.get("metrics-bind").unwrap_or_default();
     let shared = Shared::new(config).map_err(std::io::Error::other)?;
+
+    // The metrics endpoint comes up before the AOF is loaded, so probes see "loading".
+    let probe = Arc::new(crate::metrics::Probe::default());
+    let mut metrics_tasks = Vec::new();
+    if metrics_port > 0 {
+        for l in crate::metrics::bind(&metrics_bind, metrics_port).await? {
+            metrics_tasks.push(tokio::spawn(crate::metrics::serve(
+                shared.clone(),
+                probe.clone(),
+                l,
+            )));
+        }
+    }
 
     crate::aof::startup(&shared)?;
     // As in Redis, the AOF wins when it is on; otherwise the snapshot is the dataset.
@@ -806,6 +822,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             unixsocket.clone(),
         )));
     }
+    tasks.extend(metrics_tasks);
+    probe.set_ready();
     tokio::spawn(cron(shared.clone()));
     tokio::spawn(timers(shared.clone()));
     tokio::spawn(memory_sampler(shared.clone()));

@@ -360,7 +360,8 @@ fn fatal_errors_match_redis_for_every_directive() {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    names.retain(|n| !SKIP.contains(&n.as_str()));
+    // ferrymq's own directives (the metrics endpoint) are unknown to redis-server.
+    names.retain(|n| !SKIP.contains(&n.as_str()) && !n.starts_with("metrics-"));
     for extra in [
         "use-exit-on-panic",
         "watchdog-period",

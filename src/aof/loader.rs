@@ -26,6 +26,9 @@ struct Replayer<'a> {
     shared: &'a Arc<Shared>,
     client: ClientState,
     multi: Option<Vec<Vec<Bytes>>>,
+    /// Redis's hidden `key-load-delay` (tests of the loading state): microseconds to sleep
+    /// per command replayed; negative N sleeps 1 µs once every |N| commands on average.
+    load_delay: i64,
 }
 
 impl<'a> Replayer<'a> {
@@ -43,6 +46,7 @@ impl<'a> Replayer<'a> {
             shared,
             client,
             multi: None,
+            load_delay: shared.config_i64("key-load-delay"),
         }
     }
 
@@ -90,6 +94,18 @@ impl<'a> Replayer<'a> {
         Ok(())
     }
 
+    /// Redis's debugDelay.
+    fn delay(&self) {
+        let us = match self.load_delay {
+            0 => return,
+            d if d < 0 => u64::from(rand::random_range(0..d.unsigned_abs()) == 0),
+            d => d as u64,
+        };
+        if us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(us));
+        }
+    }
+
     /// Replay every command `reader` yields (file `name`, for messages). Ok(Some(offset)) when
     /// the data ends inside a command or an unfinished MULTI: the length to truncate to.
     fn replay<R: Read>(
@@ -105,6 +121,7 @@ impl<'a> Replayer<'a> {
                     if self.multi.is_none() {
                         multi_start = off;
                     }
+                    self.delay();
                     self.run(argv).map_err(|e| {
                         format!("{e} reading the append only file {} at offset {off}", name)
                     })?;

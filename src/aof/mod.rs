@@ -386,6 +386,29 @@ pub fn refuse_writes(shared: &Shared) -> Option<String> {
     ))
 }
 
+/// The AOF figures the metrics endpoint exports (the same sources as [`info_fields`]).
+pub struct Figures {
+    pub enabled: bool,
+    pub last_write_ok: bool,
+    pub rewrite_in_progress: bool,
+    pub last_rewrite_ok: bool,
+    pub rewrites: u64,
+    pub current_size: u64,
+}
+
+pub fn metrics(shared: &Shared) -> Figures {
+    let c = &shared.aof.core;
+    let rw = &c.rewrite;
+    Figures {
+        enabled: c.enabled.load(Ordering::SeqCst),
+        last_write_ok: !c.failed.load(Ordering::SeqCst),
+        rewrite_in_progress: rw.in_progress.load(Ordering::SeqCst),
+        last_rewrite_ok: rw.last_ok.load(Ordering::SeqCst),
+        rewrites: rw.count.load(Ordering::SeqCst),
+        current_size: c.current_size.load(Ordering::SeqCst),
+    }
+}
+
 /// The `aof_*` lines of INFO persistence, as Redis 7.0 prints them.
 pub fn info_fields(shared: &Shared) -> String {
     let c = &shared.aof.core;

@@ -94,11 +94,63 @@ impl LatencyHistogram {
             low + width - 1
         })
     }
+
+    /// The calls regrouped into coarser buckets (the metrics endpoint's histogram): `counts[i]`
+    /// calls took at most `bounds_ns[i]` and more than the bound before it, the extra last
+    /// entry more than every bound. A call counts in the first bound at or above the low end of
+    /// its HDR range (ranges are 1% wide). Also the total and an approximate sum (each range's
+    /// midpoint), consistent with each other. None when no call is counted.
+    pub fn regrouped(&self, bounds_ns: &[u64]) -> Option<Regrouped> {
+        let counts = self.counts.get()?;
+        let mut out = Regrouped {
+            counts: vec![0; bounds_ns.len() + 1],
+            total: 0,
+            sum_ns: 0,
+        };
+        for (i, c) in counts.iter().enumerate() {
+            let n = c.load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let (low, width) = range_at(i);
+            out.counts[bounds_ns.partition_point(|&b| b < low)] += n;
+            out.total += n;
+            out.sum_ns = out.sum_ns.saturating_add(n.saturating_mul(low + width / 2));
+        }
+        (out.total > 0).then_some(out)
+    }
+}
+
+/// See [`LatencyHistogram::regrouped`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Regrouped {
+    pub counts: Vec<u64>,
+    pub total: u64,
+    pub sum_ns: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regrouped_into_coarse_buckets() {
+        let h = LatencyHistogram::default();
+        assert_eq!(h.regrouped(&[1000]), None);
+        for ns in [500, 1000, 1500, 2_000_000, 5_000_000_000] {
+            h.record(ns);
+        }
+        let r = h.regrouped(&[1000, 1_000_000, 1_000_000_000]).unwrap();
+        // 500 and 1000 at most 1 µs; 1500 at most 1 ms; 2 ms at most 1 s; 5 s is clamped to 1 s.
+        assert_eq!(r.counts, [2, 1, 2, 0]);
+        assert_eq!(r.total, 5);
+        let exact = 500 + 1000 + 1500 + 2_000_000 + 1_000_000_000u64;
+        assert!(
+            r.sum_ns.abs_diff(exact) * 100 < exact,
+            "{} vs {exact}",
+            r.sum_ns
+        );
+    }
 
     #[test]
     fn buckets_have_two_significant_digits() {

@@ -632,7 +632,12 @@ impl Config {
         let mut out: Vec<String> = SPECS
             .iter()
             .enumerate()
-            .filter(|(i, s)| self.explicit[*i] && !table::IMPLEMENTED.contains(&s.name))
+            .filter(|(i, s)| {
+                self.explicit[*i]
+                    && s.flags & table::OWN == 0
+                    && !table::IMPLEMENTED.contains(&s.name)
+                    && !table::IMPLEMENTED_HIDDEN.contains(&s.name)
+            })
             .map(|(_, s)| s.name.to_string())
             .collect();
         out.extend(self.other_ignored.iter().cloned());

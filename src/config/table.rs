@@ -14,6 +14,9 @@ pub(crate) const HIDDEN: u8 = 4;
 /// Takes several arguments in a file (`save 3600 1 300 100`); CONFIG SET splits its value on
 /// single spaces.
 pub(crate) const MULTI_ARG: u8 = 8;
+/// ferrymq's own directive (Redis has no such name). CONFIG GET/SET/REWRITE treat it like the
+/// others; the comparisons with redis-server leave it out.
+pub(crate) const OWN: u8 = 16;
 
 /// How a numeric directive is written and parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -737,6 +740,12 @@ pub(crate) static SPECS: &[Spec] = &[
     b("tls-session-caching", None, 0, true),
     i("tls-session-cache-size", None, 0, 0, INT_MAX, 20480),
     i("tls-session-cache-timeout", None, 0, 0, INT_MAX, 300),
+    // ferrymq's own: the HTTP endpoint for Prometheus and health probes (0 = off). The
+    // listener is bound once at startup, so port and address are immutable; the key patterns
+    // are read by every scrape.
+    i("metrics-port", None, IMM | OWN, 0, 65535, 0),
+    s("metrics-bind", None, IMM | OWN, "127.0.0.1"),
+    s("metrics-key-patterns", None, OWN, ""),
 ];
 
 /// The directives ferrymq acts on; every other one is accepted, kept and reported as ignored.
@@ -784,6 +793,9 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "latency-monitor-threshold",
     "active-expire-effort",
 ];
+
+/// Hidden directives ferrymq acts on (test knobs, left out of redis.conf.example).
+pub(crate) const IMPLEMENTED_HIDDEN: &[&str] = &["key-load-delay"];
 
 /// Directives Redis 7.0 still accepts in a file but no longer has (never reported by CONFIG GET).
 pub(crate) const DEPRECATED: &[&str] = &[

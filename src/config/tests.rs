@@ -55,7 +55,16 @@ fn defaults_match_redis_config_get_star() {
         assert_eq!(got.get(name), Some(&expected), "{name}");
         n += 1;
     }
-    assert_eq!(got.len(), n, "CONFIG GET * reports exactly Redis's names");
+    let own = super::table::SPECS
+        .iter()
+        .filter(|s| s.flags & super::table::OWN != 0)
+        .count();
+    assert_eq!(own, 3);
+    assert_eq!(
+        got.len(),
+        n + own,
+        "CONFIG GET * reports exactly Redis's names and ferrymq's own"
+    );
     for line in include_str!("redis_7_0_hidden.tsv").lines() {
         let (name, value) = line.split_once('\t').unwrap();
         assert!(!got.contains_key(name), "{name} is hidden from patterns");
@@ -923,4 +932,64 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn metrics_directives() {
+    let c = Config::default();
+    assert_eq!(c.get("metrics-port").as_deref(), Some("0"));
+    assert_eq!(c.get("metrics-bind").as_deref(), Some("127.0.0.1"));
+    assert_eq!(c.get("metrics-key-patterns").as_deref(), Some(""));
+    let names: Vec<String> = c
+        .get_matching(&[b"metrics-*"])
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        names,
+        ["metrics-port", "metrics-bind", "metrics-key-patterns"]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = conf_file(
+        &dir,
+        "m.conf",
+        "metrics-port 9121\nmetrics-key-patterns \"queue:* jobs\"\n",
+    );
+    let mut c = Config::from_args(&args(&[
+        path.to_str().unwrap(),
+        "--metrics-bind",
+        "0.0.0.0",
+    ]))
+    .unwrap();
+    assert_eq!(c.get_i64("metrics-port"), 9121);
+    assert_eq!(c.get("metrics-bind").as_deref(), Some("0.0.0.0"));
+    assert_eq!(
+        c.get("metrics-key-patterns").as_deref(),
+        Some("queue:* jobs")
+    );
+    // They act, so they are not listed as ignored.
+    assert!(c.ignored().is_empty(), "{:?}", c.ignored());
+
+    // The listener is bound at startup: port and address need a restart.
+    let e = set(&mut c, &[("metrics-port", "9122")]).unwrap_err();
+    assert!(e.contains("can't set immutable config"), "{e}");
+    let e = set(&mut c, &[("metrics-bind", "::1")]).unwrap_err();
+    assert!(e.contains("can't set immutable config"), "{e}");
+    let e = load("metrics-port 70000\n").unwrap_err();
+    assert!(e.contains("argument must be between 0 and 65535"), "{e}");
+    set(&mut c, &[("metrics-key-patterns", "orders:*")]).unwrap();
+
+    c.rewrite().unwrap();
+    let got = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        got.contains("\nmetrics-key-patterns \"orders:*\"\n"),
+        "{got}"
+    );
+    let again = Config::from_args(&args(&[path.to_str().unwrap()])).unwrap();
+    assert_eq!(
+        again.get("metrics-key-patterns").as_deref(),
+        Some("orders:*")
+    );
+    assert_eq!(again.get_i64("metrics-port"), 9121);
 }

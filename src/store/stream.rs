@@ -777,6 +777,16 @@ impl Group {
         self.pel.len()
     }
 
+    /// Unix time in ms of the least recent delivery still pending (the largest XPENDING
+    /// idle), None when nothing is pending. O(1) while a visibility timeout keeps the PEL
+    /// indexed by time, else a walk of the PEL.
+    pub fn oldest_delivery(&self) -> Option<u64> {
+        match &self.by_time {
+            Some(idx) => idx.first().map(|(t, _)| *t),
+            None => self.pel.values().map(|n| n.delivery_time).min(),
+        }
+    }
+
     fn view(&self, n: &Nack) -> PendingEntry {
         PendingEntry {
             consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),

@@ -497,6 +497,13 @@ fn command_categories_match_redis() {
 #[test]
 fn wait_client_kill_user_and_intercard_limits_match_redis() {
     let Some(mut d) = Diff::new() else { return };
+    // The connection that probed the server at start-up may still be listed for a moment; a
+    // CLIENT KILL USER would count it.
+    for conn in [&mut d.redis, &mut d.ferry] {
+        assert!(common::wait_for(std::time::Duration::from_secs(5), || {
+            conn.cmd_s(&["CLIENT", "LIST"]).matches("id=").count() == 1
+        }));
+    }
     d.script(&[
         &["WAIT", "0", "0"],
         &["WAIT", "-1", "0"],
@@ -558,6 +565,42 @@ fn errors_served_to_woken_clients_are_counted() {
         String::from_utf8_lossy(&r.read_reply())
     );
     d.cmd(&["INFO", "errorstats"]);
+    // A command that blocked counts as one call, whether it is served (BLPOP fed by LPUSH),
+    // times out (BLPOP 0.05) or gets an error on waking (the XREADGROUP above).
+    for w in &mut waiters {
+        w.send(&["BLPOP", "l", "0"]);
+    }
+    for c in [&mut d.ferry, &mut d.redis] {
+        assert!(common::wait_for(std::time::Duration::from_secs(10), || {
+            common::info_field(c, "blocked_clients").as_deref() == Some("1")
+        }));
+    }
+    d.cmd(&["LPUSH", "l", "x"]);
+    for w in &mut waiters {
+        w.read_reply();
+        assert_eq!(w.cmd(&["BLPOP", "l", "0.05"]), b"*-1\r\n");
+    }
+    // Times vary: calls and failures are compared.
+    let calls = |r: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(r)
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_blpop") || l.starts_with("cmdstat_xreadgroup"))
+            .map(|l| {
+                l.split(',')
+                    .filter(|f| !f.contains("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<std::collections::BTreeSet<String>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let (f, r) = (
+        calls(&d.ferry.cmd(&["INFO", "commandstats"])),
+        calls(&d.redis.cmd(&["INFO", "commandstats"])),
+    );
+    assert_eq!(f, r);
+    assert_eq!(f.len(), 2, "{f:?}");
 }
 
 /// COMMAND INFO of the commands whose keys are found by parsing their arguments carries the

@@ -1087,9 +1087,13 @@ fn record_call(
     let end = Instant::now();
     client.clock = Some(end);
     let us = end.saturating_duration_since(start).as_micros() as u64;
-    entry.calls.fetch_add(1, Ordering::Relaxed);
-    entry.usec.fetch_add(us, Ordering::Relaxed);
-    if shared.latency_tracking() {
+    // A command that blocked is counted once, when it is served or its wait ends (as Redis
+    // counts it: not while CLIENT_BLOCKED).
+    if !matches!(reply, Reply::Blocked) {
+        entry.calls.fetch_add(1, Ordering::Relaxed);
+        entry.usec.fetch_add(us, Ordering::Relaxed);
+    }
+    if shared.latency_tracking() && !matches!(reply, Reply::Blocked) {
         // Microseconds, as Redis measures them, recorded in nanoseconds as Redis records.
         entry.latency.record(us * 1000);
     }
@@ -1215,7 +1219,13 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
 pub fn unblock(shared: &Shared, client_id: u64, reply: Option<Reply>) -> Option<Reply> {
     let mut store = shared.store.lock();
     let w = store.blocking.remove(client_id)?;
-    Some(reply.unwrap_or(w.timeout_reply))
+    // Its one call, counted now (see `record_call`).
+    w.cmd.calls.fetch_add(1, Ordering::Relaxed);
+    let reply = reply.unwrap_or(w.timeout_reply);
+    if let Reply::Error(e) = &reply {
+        count_failure(shared, w.cmd, e);
+    }
+    Some(reply)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -980,8 +980,12 @@ async fn timers(shared: Arc<Shared>) {
     runner.reply_mode = crate::connection::ReplyMode::Off;
     let rundue = crate::command::lookup_command(b"fmq.rundue").expect("registered");
     let rundue_argv = [bytes::Bytes::from_static(b"FMQ.RUNDUE")];
+    // Never block a runtime worker on the store lock a running script holds: wait for the
+    // script first (as connections do).
+    shared.script_status.wait_idle().await;
     crate::command::stream::arm_retention(&mut shared.store.lock());
     loop {
+        shared.script_status.wait_idle().await;
         let (next, sched) = {
             let s = shared.store.lock();
             let sched = match (s.schedule.next_due(), s.retention.next()) {
@@ -991,6 +995,7 @@ async fn timers(shared: Arc<Shared>) {
             (s.timers.next(), sched)
         };
         if sched.is_some_and(|d| d <= crate::store::unix_ms()) && !shared.is_loading() {
+            shared.script_status.wait_idle().await;
             crate::command::execute(&shared, &mut runner, rundue, &rundue_argv);
             continue;
         }
@@ -1011,6 +1016,7 @@ async fn timers(shared: Arc<Shared>) {
                 _ = notify.notified() => continue,
             }
         }
+        shared.script_status.wait_idle().await;
         let mut store = shared.store.lock();
         let due = store.timers.take_due(crate::store::unix_ms());
         for (db, key) in &due {

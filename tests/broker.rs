@@ -833,3 +833,34 @@ fn handed_back_entries_survive_an_rdb_round_trip() {
     ]);
     assert_eq!(ids(&r).len(), 3);
 }
+
+/// A timer that fires while a script is BUSY does not take a runtime thread waiting for the
+/// store the script holds: other clients still get -BUSY at once, and PONG after SCRIPT KILL.
+#[test]
+fn timers_firing_during_a_busy_script_do_not_stall_the_server() {
+    let srv = Server::ferrymq(&["--busy-reply-threshold", "10"]);
+    let mut c = srv.raw();
+    setup(&mut c, "50");
+    c.cmd(&["XREADGROUP", "GROUP", "g", "a", "STREAMS", "q", ">"]);
+    c.cmd(&["FMQ.SCHEDULE", "DELAY", "80", "LPUSH", "l", "x"]);
+    let mut script = srv.raw();
+    script.send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    // Past both timers, while the script still runs.
+    let mut others: Vec<RawConn> = (0..3).map(|_| srv.raw()).collect();
+    assert!(wait_for(Duration::from_secs(10), || {
+        s(&others[0].cmd(&["PING"])).starts_with("-BUSY")
+    }));
+    std::thread::sleep(Duration::from_millis(200));
+    for o in &mut others {
+        let r = o.try_cmd(&["PING"]).expect("an answer while BUSY");
+        assert!(s(&r).starts_with("-BUSY"), "{}", s(&r));
+    }
+    assert_eq!(others[1].cmd(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    assert!(wait_for(Duration::from_secs(5), || others[2]
+        .cmd(&["PING"])
+        == b"+PONG\r\n"));
+    // The timers ran once the script was gone.
+    assert!(wait_for(Duration::from_secs(5), || int(
+        &c.cmd(&["LLEN", "l"])
+    ) == 1));
+}

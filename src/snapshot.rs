@@ -446,6 +446,11 @@ pub fn cron(shared: &Arc<Shared>) {
     if st.in_progress.load(SeqCst) || shared.aof.core.rewrite.in_progress.load(SeqCst) {
         return;
     }
+    // Starting a snapshot takes the store lock: never park the cron's runtime worker behind a
+    // running script; the next pass starts it.
+    if shared.script_status.is_running() {
+        return;
+    }
     if st.scheduled.load(SeqCst) {
         let _ = start(shared);
         return;

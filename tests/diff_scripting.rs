@@ -807,3 +807,18 @@ fn cjson_settings_and_errors_match_redis() {
         &["EVAL", "return {cjson.encode_max_depth(), cjson.encode_number_precision(), cjson.encode_sparse_array()}", "0"],
     ]);
 }
+
+/// cmsgpack packs and unpacks a map of 100k keys (redis's "cmsgpack pack/unpack smoke test"
+/// builds one): the encoder must not hold every pair on the Lua stack at once.
+#[test]
+fn cmsgpack_big_maps_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&[
+        "EVAL",
+        "local m = {} for i = 1, 100000 do m[tostring(i)] = i end \
+         local e = cmsgpack.pack(m) local back = cmsgpack.unpack(e) \
+         local n = 0 for k, v in pairs(back) do n = n + 1 end \
+         return {#e, n, redis.sha1hex(e)}",
+        "0",
+    ]);
+}

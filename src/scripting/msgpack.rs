@@ -159,14 +159,18 @@ fn encode_table(t: &Table, out: &mut Vec<u8>, level: usize) -> mlua::Result<()> 
             encode(&v, out, level + 1)?;
         }
     } else {
-        let mut pairs = Vec::new();
+        // Count, then encode while walking again (as lua-cmsgpack does): holding every pair
+        // at once would take a Lua stack slot each and overflow on big maps.
+        let mut n = 0u64;
         for pair in t.pairs::<LuaValue, LuaValue>() {
-            pairs.push(pair?);
+            pair?;
+            n += 1;
         }
-        encode_header(pairs.len() as u64, 0x80, 0xde, 0xdf, out);
-        for (k, v) in &pairs {
-            encode(k, out, level + 1)?;
-            encode(v, out, level + 1)?;
+        encode_header(n, 0x80, 0xde, 0xdf, out);
+        for pair in t.pairs::<LuaValue, LuaValue>() {
+            let (k, v) = pair?;
+            encode(&k, out, level + 1)?;
+            encode(&v, out, level + 1)?;
         }
     }
     Ok(())

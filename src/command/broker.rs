@@ -20,7 +20,8 @@ const ALLOWED: [&str; 3] = ["xadd", "lpush", "rpush"];
 /// more are due), so a burst never holds the store for long.
 const RUN_BATCH: usize = 1000;
 
-fn non_negative(arg: &[u8], name: &str) -> Result<i64, Reply> {
+/// A non-negative integer argument, or `ERR <name> must be a non-negative integer`.
+pub(crate) fn non_negative(arg: &[u8], name: &str) -> Result<i64, Reply> {
     crate::protocol::request::parse_i64(arg)
         .filter(|&v| v >= 0)
         .ok_or_else(|| Reply::Error(format!("ERR {name} must be a non-negative integer").into()))

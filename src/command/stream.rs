@@ -1456,14 +1456,7 @@ fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut i = 3;
     while i < args.len() {
         let more = i + 1 < args.len();
-        let num = |name: &str| -> Result<u64, Reply> {
-            crate::protocol::request::parse_i64(&args[i + 1])
-                .filter(|&n| n >= 0)
-                .map(|n| n as u64)
-                .ok_or_else(|| {
-                    Reply::Error(format!("ERR {name} must be a non-negative integer").into())
-                })
-        };
+        let num = |name: &str| super::broker::non_negative(&args[i + 1], name).map(|n| n as u64);
         if is(&args[i], "reset") {
             reset = true;
             i += 1;
@@ -1554,14 +1547,7 @@ fn fmq_retention(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut i = 2;
     while i < args.len() {
         let more = i + 1 < args.len();
-        let num = |name: &str| -> Result<u64, Reply> {
-            crate::protocol::request::parse_i64(&args[i + 1])
-                .filter(|&n| n >= 0)
-                .map(|n| n as u64)
-                .ok_or_else(|| {
-                    Reply::Error(format!("ERR {name} must be a non-negative integer").into())
-                })
-        };
+        let num = |name: &str| super::broker::non_negative(&args[i + 1], name).map(|n| n as u64);
         if is(&args[i], "reset") {
             reset = true;
         } else if let Some(r) = ref_policy(&args[i]) {

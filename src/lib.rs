@@ -59,6 +59,7 @@ pub mod notify;
 pub mod num;
 pub mod protocol;
 pub mod pubsub;
+pub mod replica;
 // The Lua C API (mlua's `ffi`) is the one place that needs `unsafe`.
 #[allow(unsafe_code)]
 pub mod scripting;

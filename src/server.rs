@@ -48,6 +48,10 @@ pub struct Stats {
     /// Net bytes allocated by commands since `used_memory` was sampled (see
     /// [`Shared::note_command_memory`]).
     pub memory_delta: AtomicI64,
+    /// Full resynchronisations served, partial ones accepted and refused (INFO stats).
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
     /// Error replies by error code (INFO errorstats), in code order.
     pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
 }
@@ -146,6 +150,8 @@ pub struct Shared {
     pub aof: crate::aof::Aof,
     /// RDB snapshot state (SAVE, BGSAVE, save points, INFO persistence).
     pub rdb: crate::snapshot::Rdb,
+    /// Master or replica, and the link to the master (`crate::replica`).
+    pub replica: crate::replica::ReplicaState,
 }
 
 impl Shared {
@@ -208,6 +214,7 @@ impl Shared {
             durable: watch::Sender::new(0),
             aof: crate::aof::Aof::default(),
             rdb: crate::snapshot::Rdb::default(),
+            replica: crate::replica::ReplicaState::default(),
         });
         shared.apply_config();
         Ok(shared)
@@ -216,6 +223,7 @@ impl Shared {
     /// Re-read the config values cached for hot paths (after startup and CONFIG SET).
     pub fn apply_config(&self) {
         let c = self.config.read();
+        self.replica.apply_config(&c);
         self.store.notifier().set_flags(c.notify_keyspace_events());
         let policy = c.get("maxmemory-policy").unwrap_or_default();
         self.store.set_access_policy(crate::store::access::Policy {
@@ -404,6 +412,9 @@ impl Shared {
             &s.writes,
             &s.output_limit_disconnections,
             &s.connections,
+            &s.sync_full,
+            &s.sync_partial_ok,
+            &s.sync_partial_err,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -826,6 +837,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     probe.set_ready();
     tokio::spawn(cron(shared.clone()));
     tokio::spawn(timers(shared.clone()));
+    crate::replica::start_from_config(&shared);
     tokio::spawn(memory_sampler(shared.clone()));
     tokio::spawn(signals(shared.clone()));
     info!(
@@ -943,6 +955,7 @@ async fn accept_unix(shared: Arc<Shared>, l: tokio::net::UnixListener, path: Str
 
 /// Background cycle (Redis's serverCron): active expiry, idle-client timeouts, memory peak.
 async fn cron(shared: Arc<Shared>) {
+    let mut last_ping = Instant::now();
     loop {
         let hz = shared.config_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
@@ -950,16 +963,50 @@ async fn cron(shared: Arc<Shared>) {
         // Never wait for the lock here (a long script may hold it): skip this pass instead, so
         // the cron does not park a runtime worker.
         if let Some(mut store) = shared.store.try_lock_for(Duration::from_millis(1)) {
-            // Bounded work per pass so the lock is never held for long.
-            let removed = store.active_expire(200);
-            if removed > 0 && store.blocking.has_ready() {
-                crate::command::serve_ready_keys(&shared, &mut store);
+            // A replica expires nothing itself: its master sends the DELs.
+            if !shared.replica.is_replica() {
+                // Bounded work per pass so the lock is never held for long.
+                let removed = store.active_expire(200);
+                if removed > 0 && store.blocking.has_ready() {
+                    crate::command::serve_ready_keys(&shared, &mut store);
+                }
             }
+            replication_cron(&shared, &mut store, &mut last_ping);
         }
         if shared.maxmemory() == 0 {
             shared.sample_memory();
         }
         crate::snapshot::cron(&shared);
+    }
+}
+
+/// Redis's replicationCron, master side: a PING into the stream every
+/// `repl-ping-replica-period` seconds while replicas are attached (they measure the link by
+/// it), and the backlog freed after `repl-backlog-ttl` seconds without replicas.
+fn replication_cron(
+    shared: &Shared,
+    store: &mut crate::engine::StoreInner,
+    last_ping: &mut Instant,
+) {
+    if shared.replica.is_replica() || !store.repl.active() {
+        return;
+    }
+    store.repl.prune();
+    shared.replica.refresh_good(shared, &store.repl);
+    let period = shared.config_i64("repl-ping-replica-period").max(1) as u64;
+    if !store.repl.links.is_empty() && last_ping.elapsed() >= Duration::from_secs(period) {
+        store
+            .repl
+            .feed_command(&[bytes::Bytes::from_static(b"PING")]);
+        *last_ping = Instant::now();
+    }
+    let ttl = shared.config_i64("repl-backlog-ttl");
+    if store.repl.links.is_empty()
+        && ttl > 0
+        && store.repl.no_replicas_since.elapsed() >= Duration::from_secs(ttl as u64)
+    {
+        store.repl.free_backlog();
+        shared.replica.update_feeding(&store.repl);
     }
 }
 
@@ -989,6 +1036,8 @@ async fn timers(shared: Arc<Shared>) {
         let (next, sched) = {
             let s = shared.store.lock();
             let sched = match (s.schedule.next_due(), s.retention.next()) {
+                // A replica runs no schedule: its master sends what they produce.
+                _ if shared.replica.is_replica() => None,
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };

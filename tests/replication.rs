@@ -210,3 +210,247 @@ fn replconf_and_psync_errors_as_redis() {
         &["SYNC", "extra"],
     ]);
 }
+
+fn info(c: &mut RawConn, field: &str) -> String {
+    common::info_field(c, field).unwrap_or_default()
+}
+
+fn info_i64(c: &mut RawConn, field: &str) -> i64 {
+    info(c, field).parse().unwrap_or(-1)
+}
+
+/// Wait until `replica` reports its link up and the offset of `master`.
+fn caught_up(master: &mut RawConn, replica: &mut RawConn) -> bool {
+    wait_for(Duration::from_secs(30), || {
+        info(replica, "master_link_status") == "up"
+            && info_i64(replica, "slave_repl_offset") == info_i64(master, "master_repl_offset")
+    })
+}
+
+/// WAIT counts a redis-server replica once it acknowledged the writes; the offsets of both
+/// sides agree; a killed link comes back as a partial resynchronisation.
+#[test]
+fn wait_offsets_and_partial_resync_with_a_redis_replica() {
+    let Some(probe) = Server::redis(&[]) else {
+        return;
+    };
+    drop(probe);
+    let fm = Server::ferrymq(&[]);
+    let mut m = fm.raw();
+    assert_eq!(m.cmd(&["WAIT", "0", "0"]), b":0\r\n");
+    assert_eq!(info(&mut m, "repl_backlog_active"), "0");
+    let port = fm.port.to_string();
+    let replica = Server::redis(&["--replicaof", "127.0.0.1", &port]).expect("redis-server");
+    let mut r = replica.raw();
+    assert!(
+        wait_for(Duration::from_secs(20), || info(
+            &mut r,
+            "master_link_status"
+        ) == "up"),
+        "the replica never synchronised"
+    );
+    for i in 0..100 {
+        m.cmd(&["RPUSH", "q", &i.to_string()]);
+    }
+    assert_eq!(m.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+    assert_eq!(r.cmd(&["LLEN", "q"]), b":100\r\n");
+    assert_eq!(info(&mut m, "connected_slaves"), "1");
+    let line = info(&mut m, "slave0");
+    assert!(
+        line.starts_with("ip=127.0.0.1,port=") && line.contains(",state=online,offset="),
+        "{line}"
+    );
+    assert!(caught_up(&mut m, &mut r), "offsets never matched");
+    assert_eq!(info(&mut r, "master_replid"), info(&mut m, "master_replid"));
+    // ROLE on the master lists the replica with its acknowledged offset.
+    let role = m.cmd_s(&["ROLE"]);
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{role}");
+    // Asking for more replicas than there are waits for the timeout, then says how many.
+    assert_eq!(m.cmd(&["WAIT", "2", "100"]), b":1\r\n");
+
+    let full = info_i64(&mut m, "sync_full");
+    let partial = info_i64(&mut m, "sync_partial_ok");
+    r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+    m.cmd(&["SET", "while-down", "1"]);
+    assert!(
+        wait_for(Duration::from_secs(20), || info_i64(
+            &mut m,
+            "sync_partial_ok"
+        ) == partial + 1),
+        "no partial resynchronisation"
+    );
+    assert_eq!(info_i64(&mut m, "sync_full"), full);
+    assert_eq!(m.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+    assert_eq!(r.cmd(&["GET", "while-down"]), b"$1\r\n1\r\n");
+    assert!(caught_up(&mut m, &mut r));
+}
+
+/// Compare every key of database 0 of two servers by DUMP-independent reads.
+fn same_contents(a: &mut RawConn, b: &mut RawConn) {
+    let mut keys_a = a.cmd_s(&["KEYS", "*"]);
+    let mut keys_b = b.cmd_s(&["KEYS", "*"]);
+    let sort = |s: &mut String| {
+        let mut lines: Vec<&str> = s.split("\r\n").skip(1).collect();
+        lines.sort();
+        *s = lines.join("\n");
+    };
+    sort(&mut keys_a);
+    sort(&mut keys_b);
+    assert_eq!(keys_a, keys_b, "different key sets");
+    for key in keys_a
+        .lines()
+        .filter(|l| !l.starts_with('$') && !l.is_empty())
+    {
+        let ty = a.cmd_s(&["TYPE", key]);
+        assert_eq!(ty, b.cmd_s(&["TYPE", key]), "type of {key}");
+        let read: &[&str] = match ty.as_str() {
+            "+string\r\n" => &["GET"],
+            "+list\r\n" => &["LRANGE", "", "0", "-1"],
+            "+hash\r\n" => &["HGETALL"],
+            "+set\r\n" => &["SMEMBERS"],
+            "+zset\r\n" => &["ZRANGE", "", "0", "-1", "WITHSCORES"],
+            "+stream\r\n" => &["XRANGE", "", "-", "+"],
+            other => panic!("unexpected type {other}"),
+        };
+        let mut argv: Vec<&str> = read.to_vec();
+        if argv.len() == 1 {
+            argv.push(key);
+        } else {
+            argv[1] = key;
+        }
+        let (x, y) = (a.cmd(&argv), b.cmd(&argv));
+        if ty == "+hash\r\n" || ty == "+set\r\n" {
+            assert_eq!(x.len(), y.len(), "{key}");
+        } else {
+            assert_eq!(x, y, "{key}");
+        }
+    }
+}
+
+/// ferrymq follows a redis-server master, with the diskless and the disk-based transfer:
+/// same contents, writes stream in, WAIT on the master counts ferrymq, writes to ferrymq are
+/// refused as on a read-only replica, and REPLICAOF NO ONE makes it a writable master.
+#[test]
+fn ferrymq_follows_a_redis_master() {
+    for diskless in ["yes", "no"] {
+        let Some(rs) = Server::redis(&[
+            "--repl-diskless-sync",
+            diskless,
+            "--repl-diskless-sync-delay",
+            "0",
+        ]) else {
+            return;
+        };
+        let mut m = rs.raw();
+        for i in 0..200 {
+            let i = i.to_string();
+            m.cmd(&["SET", &format!("s{i}"), &i]);
+            m.cmd(&["RPUSH", "list", &i]);
+            m.cmd(&["HSET", "h", &i, &i]);
+            m.cmd(&["SADD", "set", &i]);
+            m.cmd(&["ZADD", "z", &i, &i]);
+            m.cmd(&["XADD", "st", "*", "n", &i]);
+        }
+        m.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+        let fm = Server::ferrymq(&["--replicaof", "127.0.0.1", &rs.port.to_string()]);
+        let mut r = fm.raw();
+        assert!(
+            wait_for(Duration::from_secs(30), || info(
+                &mut r,
+                "master_link_status"
+            ) == "up"),
+            "ferrymq never synchronised (diskless {diskless})"
+        );
+        assert_eq!(info(&mut r, "role"), "slave");
+        m.cmd(&["LPUSH", "list", "after"]);
+        m.cmd(&["MULTI"]);
+        m.cmd(&["INCR", "n"]);
+        m.cmd(&["INCR", "n"]);
+        m.cmd(&["EXEC"]);
+        m.cmd(&["DEL", "s5"]);
+        assert_eq!(m.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+        assert!(caught_up(&mut m, &mut r), "offsets never matched");
+        same_contents(&mut m, &mut r);
+        let ttl: i64 = r
+            .cmd_s(&["TTL", "ttl"])
+            .trim_start_matches(':')
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(ttl > 900, "{ttl}");
+        assert_eq!(
+            r.cmd_s(&["SET", "x", "1"]),
+            "-READONLY You can't write against a read only replica.\r\n"
+        );
+        let role = r.cmd_s(&["ROLE"]);
+        assert!(
+            role.starts_with("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n"),
+            "{role}"
+        );
+        assert!(role.contains("$9\r\nconnected\r\n"), "{role}");
+        assert_eq!(r.cmd_s(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+        assert_eq!(info(&mut r, "role"), "master");
+        assert_eq!(r.cmd_s(&["SET", "x", "1"]), "+OK\r\n");
+    }
+}
+
+/// A ferrymq replica of a ferrymq master: contents, pub/sub through the link, and a failover
+/// by hand: the promoted replica continues its sibling with a partial resynchronisation.
+#[test]
+fn ferrymq_chain_pubsub_and_promotion() {
+    let master = Server::ferrymq(&[]);
+    let mut m = master.raw();
+    m.cmd(&["SET", "k", "v"]);
+    m.cmd(&["XADD", "s", "1-1", "f", "v"]);
+    m.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    m.cmd(&["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"]);
+    let mport = master.port.to_string();
+    let a = Server::ferrymq(&["--replicaof", "127.0.0.1", &mport]);
+    let b = Server::ferrymq(&["--replicaof", "127.0.0.1", &mport]);
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    assert!(caught_up(&mut m, &mut ra) && caught_up(&mut m, &mut rb));
+    assert_eq!(m.cmd(&["WAIT", "2", "5000"]), b":2\r\n");
+    assert_eq!(
+        ra.cmd(&["XPENDING", "s", "g"]),
+        m.cmd(&["XPENDING", "s", "g"])
+    );
+
+    // What is published on the master reaches subscribers of the replica.
+    let mut sub = a.raw();
+    sub.cmd(&["SUBSCRIBE", "news"]);
+    m.cmd(&["PUBLISH", "news", "hello"]);
+    let msg = sub.read_reply();
+    assert_eq!(
+        msg,
+        b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n".to_vec()
+    );
+
+    // Promote A, point B at it: B continues from A's backlog (no full resync).
+    m.cmd(&["SET", "last", "1"]);
+    assert!(caught_up(&mut m, &mut ra) && caught_up(&mut m, &mut rb));
+    drop(m);
+    drop(master);
+    assert_eq!(ra.cmd_s(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    let old_id = info(&mut rb, "master_replid");
+    assert_eq!(info(&mut ra, "master_replid2"), old_id);
+    assert_eq!(
+        rb.cmd_s(&["REPLICAOF", "127.0.0.1", &a.port.to_string()]),
+        "+OK\r\n"
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || info_i64(
+            &mut ra,
+            "sync_partial_ok"
+        ) == 1),
+        "the sibling did not continue with a partial resync"
+    );
+    assert_eq!(info_i64(&mut ra, "sync_full"), 0);
+    ra.cmd(&["SET", "after-failover", "1"]);
+    assert_eq!(ra.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+    assert_eq!(rb.cmd(&["GET", "after-failover"]), b"$1\r\n1\r\n");
+    assert_eq!(rb.cmd(&["GET", "last"]), b"$1\r\n1\r\n");
+    assert_eq!(
+        info(&mut rb, "master_replid"),
+        info(&mut ra, "master_replid")
+    );
+}

@@ -22,7 +22,7 @@ use crate::server::Shared;
 /// Id of the loading client (never a real connection: those start at 1).
 const LOADER_CLIENT_ID: u64 = 0;
 
-struct Replayer<'a> {
+pub(crate) struct Replayer<'a> {
     shared: &'a Arc<Shared>,
     client: ClientState,
     multi: Option<Vec<Vec<Bytes>>>,
@@ -40,6 +40,11 @@ impl<'a> Replayer<'a> {
             String::new(),
             false,
         ));
+        Self::as_client(shared, handle)
+    }
+
+    /// Replays as `handle` (a replica's link to its master), replies discarded.
+    pub(crate) fn as_client(shared: &'a Arc<Shared>, handle: Arc<ClientHandle>) -> Self {
         let mut client = ClientState::new(handle, true);
         client.reply_mode = ReplyMode::Off;
         Replayer {
@@ -50,7 +55,8 @@ impl<'a> Replayer<'a> {
         }
     }
 
-    fn run(&mut self, argv: Vec<Bytes>) -> Result<(), String> {
+    /// Run one command (a `MULTI` block is queued until its `EXEC`).
+    pub(crate) fn run(&mut self, argv: Vec<Bytes>) -> Result<(), String> {
         let entry = resolve(&argv).map_err(|_| {
             format!(
                 "Unknown command '{}'",
@@ -89,7 +95,7 @@ impl<'a> Replayer<'a> {
         }
         let (_, blocked) = execute(self.shared, &mut self.client, entry, &argv);
         if blocked.is_some() {
-            unblock(self.shared, LOADER_CLIENT_ID, None);
+            unblock(self.shared, self.client.id, None);
         }
         Ok(())
     }
@@ -169,13 +175,25 @@ pub fn replay_bytes(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<Opt
 /// returns how many bytes it took. Expired keys are kept, as Redis keeps them in a preamble:
 /// the incremental files that follow delete them.
 fn load_preamble(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<usize, String> {
+    load_rdb(shared, data, false)
+        .map_err(|e| format!("Bad RDB preamble in the append-only file {name}: {e}"))
+}
+
+/// Replace the dataset and the function libraries with the RDB at the start of `data`;
+/// returns how many bytes it took. `skip_expired`: drop keys already expired (a master
+/// loading a file); a replica and an AOF preamble keep them for the DELs that follow.
+pub(crate) fn load_rdb(
+    shared: &Arc<Shared>,
+    data: &[u8],
+    skip_expired: bool,
+) -> Result<usize, String> {
     let mut store = shared.store.lock();
     let opts = crate::store::rdb::file::LoadOptions {
         enc: crate::command::dump::encodings_of(shared),
         databases: store.keyspace.dbs.len(),
         grow: false,
         now: crate::store::unix_ms(),
-        skip_expired: false,
+        skip_expired,
         policy: crate::store::access::Policy::unpack(
             store
                 .access_policy
@@ -183,8 +201,7 @@ fn load_preamble(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<usize,
         ),
         checksum: shared.config_str("rdbchecksum") == "yes",
     };
-    let loaded = crate::store::rdb::file::read_file(data, &opts)
-        .map_err(|e| format!("Bad RDB preamble in the append-only file {name}: {e}"))?;
+    let loaded = crate::store::rdb::file::read_file(data, &opts).map_err(|e| e.to_string())?;
     let codes: Vec<&[u8]> = loaded.functions.iter().map(|c| &c[..]).collect();
     shared
         .scripting
@@ -195,7 +212,7 @@ fn load_preamble(shared: &Arc<Shared>, data: &[u8], name: &str) -> Result<usize,
             crate::scripting::functions::Policy::Flush,
             &shared.script_status,
         )
-        .map_err(|e| format!("Bad RDB preamble in the append-only file {name}: {e}"))?;
+        .map_err(|e| e.to_string())?;
     let consumed = loaded.end + if loaded.version >= 5 { 8 } else { 0 };
     drop(store.replace_keyspace(loaded.keyspace));
     Ok(consumed)

@@ -241,6 +241,12 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool, argv_mem: usize) -> Str
     let now = crate::store::unix_ms() as u64;
     let idle = now.saturating_sub(h.last_interaction.load(Ordering::Relaxed)) / 1000;
     let mut flags = String::new();
+    if info.replica {
+        flags.push('S');
+    }
+    if info.master {
+        flags.push('M');
+    }
     if info.monitor {
         flags.push('O');
     }
@@ -332,12 +338,15 @@ pub fn client_line_with(h: &ClientHandle, blocked: bool, argv_mem: usize) -> Str
 fn client_type_matches(h: &ClientHandle, ty: &[u8]) -> Option<bool> {
     let info = h.info.lock();
     let pubsub = info.sub + info.psub + info.ssub > 0;
+    let special = info.replica || info.master;
     if is(ty, "normal") {
-        Some(!pubsub)
+        Some(!pubsub && !special)
     } else if is(ty, "pubsub") {
-        Some(pubsub)
-    } else if is(ty, "master") || is(ty, "replica") || is(ty, "slave") {
-        Some(false)
+        Some(pubsub && !special)
+    } else if is(ty, "master") {
+        Some(info.master)
+    } else if is(ty, "replica") || is(ty, "slave") {
+        Some(info.replica)
     } else {
         None
     }

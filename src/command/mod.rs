@@ -965,6 +965,11 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     {
         return reject(shared, client, Some(entry), msg);
     }
+    if entry.has_flag(flags::WRITE)
+        && let Some(msg) = crate::replica::refuse_writes(shared)
+    {
+        return reject(shared, client, Some(entry), msg.into());
+    }
     // Redis does not check memory while a script is BUSY (the check could evict in the middle
     // of the script's changes).
     let busy = shared.script_status.busy.load(Ordering::Relaxed);

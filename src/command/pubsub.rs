@@ -157,12 +157,23 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 // PUBLISH channel message
 fn publish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let n = ctx.shared.pubsub.publish(Kind::Channel, &args[1], &args[2]);
+    propagate(ctx, args);
     Reply::Int(n as i64)
+}
+
+/// A master's replicas receive what is published on it (Redis propagates PUBLISH and SPUBLISH
+/// to replicas only, never to the AOF), so their subscribers see it too.
+fn propagate(ctx: &mut Ctx, args: &[Bytes]) {
+    if ctx.shared.replica.feeding() {
+        let db = ctx.db_index();
+        ctx.store().repl.feed_in_db(db, args);
+    }
 }
 
 // SPUBLISH shardchannel message
 fn spublish(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let n = ctx.shared.pubsub.publish(Kind::Shard, &args[1], &args[2]);
+    propagate(ctx, args);
     Reply::Int(n as i64)
 }
 

@@ -1,12 +1,13 @@
-//! The master side of replication, first step: SYNC, PSYNC (always a full resynchronisation)
-//! and REPLCONF. A replica that attaches gets an RDB of the dataset (`store::rdb::write_file`,
-//! made under the store lock), then every effect as the AOF gets it (`engine::replicas`), so
-//! a redis-server started with `replicaof` this server's address ends up with the same data
-//! and follows its writes.
+//! Replication commands. Master side: SYNC and PSYNC (a partial resynchronisation from the
+//! backlog when the replica's history allows it, else a full one: an RDB of the dataset made
+//! under the store lock, then the stream from that offset), REPLCONF (what a replica announces,
+//! and its ACKs), WAIT. Both sides: ROLE, REPLICAOF / SLAVEOF (`crate::replica`).
+//! The stream itself is `engine::replicas`.
 //!
-//! DEVIATION(redis): the RDB is built in memory in the critical section (no fork, no disk or
-//! diskless transfer choice); no backlog (every PSYNC is a full resync), no REPLCONF ACK
-//! offsets, no WAIT, no replica output-buffer limit yet.
+//! DEVIATION(redis): the RDB of a full resync is built in memory in the critical section (no
+//! fork, no disk or diskless transfer choice: it is always sent as `$<len>`); WAIT waits for
+//! the offset at the time it is called (everything written so far, not only the client's own
+//! writes); no replica output-buffer limit yet.
 
 use bytes::Bytes;
 
@@ -16,17 +17,20 @@ use crate::engine::replicas::ReplicaLink;
 use crate::error;
 use crate::protocol::Reply;
 
-/// Attach the client as a replica: everything it must receive before the live stream goes
-/// into its outbox now, under the store lock that also registers the link.
-fn attach(ctx: &mut Ctx, preamble: Option<String>) -> Reply {
+/// Attach the client as a replica that needs everything: an RDB, then the live stream. Both
+/// go into its outbox now, under the store lock that also registers the link, so nothing
+/// falls between the snapshot and the stream.
+fn full_sync(ctx: &mut Ctx, psync: bool) -> Reply {
     let enc = super::dump::encodings(ctx);
     let shared = ctx.shared.clone();
     let handle = ctx.client.handle.clone();
+    let conf = ctx.client.replconf.clone();
     let store = ctx.store();
-    if store.replicas.iter().any(|r| r.id() == handle.id) {
-        // Already a replica: Redis ignores a second SYNC.
-        return Reply::NoReply;
-    }
+    store
+        .repl
+        .set_backlog_size(shared.config_i64("repl-backlog-size").max(0) as usize);
+    store.repl.ensure_backlog();
+    shared.replica.update_feeding(&store.repl);
     let functions: Vec<Bytes> = shared
         .scripting
         .lock()
@@ -37,14 +41,26 @@ fn attach(ctx: &mut Ctx, preamble: Option<String>) -> Reply {
         .collect();
     let rdb = crate::store::rdb::write_file(&store.dbs, &functions, &enc, crate::store::unix_ms());
     let mut out = Vec::with_capacity(64 + rdb.len());
-    if let Some(p) = preamble {
-        out.extend_from_slice(p.as_bytes());
+    if psync {
+        out.extend_from_slice(
+            format!(
+                "+FULLRESYNC {} {}\r\n",
+                store.repl.replid, store.repl.offset
+            )
+            .as_bytes(),
+        );
     }
     out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
     out.extend_from_slice(&rdb);
     handle.outbox.push_bytes(&out);
     handle.outbox.wake();
-    store.replicas.push(ReplicaLink::new(handle));
+    // The stream after an RDB starts with a SELECT.
+    store.repl.reselect();
+    attach(store, handle, conf);
+    shared
+        .stats
+        .sync_full
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(
         client = ctx.client.id,
         "replica attached (full synchronization)"
@@ -52,37 +68,122 @@ fn attach(ctx: &mut Ctx, preamble: Option<String>) -> Reply {
     Reply::NoReply
 }
 
+fn attach(
+    store: &mut crate::engine::StoreInner,
+    handle: std::sync::Arc<crate::connection::ClientHandle>,
+    conf: crate::connection::ReplConf,
+) {
+    handle.info.lock().replica = true;
+    store.repl.links.push(ReplicaLink {
+        handle,
+        port: conf.port,
+        ip: conf.ip,
+        ack: 0,
+        ack_time: std::time::Instant::now(),
+    });
+}
+
+/// Checks SYNC and PSYNC share: Err is the reply.
+fn sync_allowed(ctx: &mut Ctx) -> Result<(), Reply> {
+    if ctx.client.handle.info.lock().replica {
+        // Already a replica: Redis ignores a second SYNC.
+        return Err(Reply::NoReply);
+    }
+    let r = &ctx.shared.replica;
+    if r.is_replica() && !r.link_up() {
+        return Err(Reply::error(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        ));
+    }
+    Ok(())
+}
+
 // SYNC
 fn sync(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    attach(ctx, None)
+    if let Err(r) = sync_allowed(ctx) {
+        return r;
+    }
+    full_sync(ctx, false)
 }
 
 // PSYNC replicationid offset
 fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    if let Err(e) = parse_i64(&args[2]) {
-        return e;
+    if let Err(r) = sync_allowed(ctx) {
+        return r;
     }
-    let replid = ctx.shared.run_id.clone();
-    attach(ctx, Some(format!("+FULLRESYNC {replid} 0\r\n")))
+    let offset = match parse_i64(&args[2]) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let replid = String::from_utf8_lossy(&args[1]).into_owned();
+    let shared = ctx.shared.clone();
+    let handle = ctx.client.handle.clone();
+    let conf = ctx.client.replconf.clone();
+    let store = ctx.store();
+    if offset >= 0
+        && store.repl.can_continue(&replid, offset as u64)
+        && let Some(missing) = store.repl.backlog_from(offset as u64)
+    {
+        let head = if conf.psync2 {
+            format!("+CONTINUE {}\r\n", store.repl.replid)
+        } else {
+            "+CONTINUE\r\n".to_string()
+        };
+        handle.outbox.push_bytes(head.as_bytes());
+        handle.outbox.push_bytes(&missing);
+        handle.outbox.wake();
+        attach(store, handle, conf);
+        shared
+            .stats
+            .sync_partial_ok
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            client = ctx.client.id,
+            bytes = missing.len(),
+            "replica attached (partial resynchronization)"
+        );
+        return Reply::NoReply;
+    }
+    if replid != "?" {
+        shared
+            .stats
+            .sync_partial_err
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    full_sync(ctx, true)
 }
 
 // REPLCONF option value [option value ...]
-fn replconf(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if args.len().is_multiple_of(2) {
         return Reply::error(error::SYNTAX);
     }
     for pair in args[1..].chunks(2) {
         let (opt, val) = (&pair[0], &pair[1]);
-        if is(opt, "listening-port") || is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
-            if !is(opt, "rdb-filter-only")
-                && let Err(e) = parse_i64(val)
-            {
+        if is(opt, "listening-port") {
+            match parse_i64(val) {
+                Ok(p) => ctx.client.replconf.port = p.clamp(0, 65535) as u16,
+                Err(e) => return e,
+            }
+        } else if is(opt, "rdb-only") {
+            if let Err(e) = parse_i64(val) {
                 return e;
             }
-        } else if is(opt, "ip-address") || is(opt, "capa") {
-        } else if is(opt, "ack") || is(opt, "getack") {
-            // Offsets are not tracked yet; neither gets a reply (a replica's stream must stay
-            // clean).
+        } else if is(opt, "rdb-filter-only") {
+        } else if is(opt, "ip-address") {
+            ctx.client.replconf.ip = Some(String::from_utf8_lossy(val).into_owned());
+        } else if is(opt, "capa") {
+            if is(val, "psync2") {
+                ctx.client.replconf.psync2 = true;
+            }
+        } else if is(opt, "ack") {
+            // Only from an attached replica; never answered (its stream must stay clean).
+            if let Some(off) = crate::num::string2ll(val) {
+                ack(ctx, off.max(0) as u64);
+            }
+            return Reply::NoReply;
+        } else if is(opt, "getack") {
+            // A master asks its replicas; the link task answers it (`crate::replica`).
             return Reply::NoReply;
         } else {
             return Reply::error(format!(
@@ -91,6 +192,143 @@ fn replconf(_ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ));
         }
     }
+    Reply::Ok
+}
+
+/// REPLCONF ACK from a replica: record its offset and answer the WAITs it satisfies.
+fn ack(ctx: &mut Ctx, offset: u64) {
+    let id = ctx.client.id;
+    let store = ctx.store();
+    let Some(link) = store.repl.links.iter_mut().find(|l| l.id() == id) else {
+        return;
+    };
+    link.ack = link.ack.max(offset);
+    link.ack_time = std::time::Instant::now();
+    let shared = ctx.shared.clone();
+    let store = ctx.store();
+    shared.replica.refresh_good(&shared, &store.repl);
+    serve_waits(store);
+}
+
+/// Answer the WAITs whose replica count is reached; the others' timeout reply is the count
+/// so far.
+pub fn serve_waits(store: &mut crate::engine::StoreInner) {
+    let mut waits = std::mem::take(&mut store.repl.waits);
+    waits.retain(|w| {
+        if !store.blocking.is_blocked(w.client) {
+            return false;
+        }
+        let n = store.repl.acked(w.offset);
+        if n < w.replicas {
+            if let Some(waiter) = store.blocking.get_mut(w.client) {
+                waiter.timeout_reply = Reply::Int(n);
+            }
+            return true;
+        }
+        if let Some(waiter) = store.blocking.remove(w.client) {
+            waiter
+                .cmd
+                .calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            waiter.client.outbox.push_reply(&Reply::Int(n), waiter.resp);
+            waiter.client.outbox.wake();
+            waiter.client.wake.notify_one();
+        }
+        false
+    });
+    store.repl.waits = waits;
+}
+
+// WAIT numreplicas timeout
+fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if ctx.shared.replica.is_replica() {
+        return Reply::error(
+            "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        );
+    }
+    let numreplicas = match parse_i64(&args[1]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let timeout_ms = match crate::num::string2ll(&args[2]) {
+        Some(t) if t < 0 => return Reply::error("ERR timeout is negative"),
+        Some(t) => t,
+        None => return Reply::error("ERR timeout is not an integer or out of range"),
+    };
+    let may_block = ctx.may_block();
+    let client = ctx.client.id;
+    let store = ctx.store();
+    let target = store.repl.offset;
+    let acked = store.repl.acked(target);
+    if acked >= numreplicas || !may_block {
+        return Reply::Int(acked);
+    }
+    store.repl.waits.push(crate::engine::replicas::WaitReq {
+        client,
+        offset: target,
+        replicas: numreplicas,
+    });
+    // Ask the replicas where they are now rather than waiting for their next periodic ACK.
+    store.repl.feed_command(&[
+        Bytes::from_static(b"REPLCONF"),
+        Bytes::from_static(b"GETACK"),
+        Bytes::from_static(b"*"),
+    ]);
+    let timeout = (timeout_ms > 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
+    ctx.block(args, Vec::new(), timeout, Reply::Int(acked))
+}
+
+// ROLE
+fn role(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
+    let shared = ctx.shared.clone();
+    let store = ctx.store();
+    if let Some(r) = crate::replica::role_reply(&shared, store.repl.offset) {
+        return r;
+    }
+    store.repl.prune();
+    let replicas = store
+        .repl
+        .links
+        .iter()
+        .map(|l| {
+            Reply::Array(vec![
+                Reply::bulk_str(&l.host()),
+                Reply::bulk_str(&l.port.to_string()),
+                Reply::bulk_str(&l.ack.to_string()),
+            ])
+        })
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk_str("master"),
+        Reply::Int(store.repl.offset as i64),
+        Reply::Array(replicas),
+    ])
+}
+
+// REPLICAOF host port | NO ONE
+fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let shared = ctx.shared.clone();
+    if is(&args[1], "no") && is(&args[2], "one") {
+        let store = ctx.store();
+        if shared.replica.is_replica() {
+            crate::replica::unset_master(&shared, store);
+            tracing::info!("MASTER MODE enabled (user request)");
+        }
+        return Reply::Ok;
+    }
+    if ctx.client.handle.info.lock().replica {
+        return Reply::error("ERR Command is not valid when client is a replica.");
+    }
+    let port = match crate::num::string2ll(&args[2]) {
+        Some(p) if (0..=65535).contains(&p) => p as u16,
+        _ => return Reply::error("ERR Invalid master port"),
+    };
+    let host = String::from_utf8_lossy(&args[1]).into_owned();
+    let store = ctx.store();
+    if !crate::replica::set_master(&shared, store, host.clone(), port) {
+        return Reply::status("OK Already connected to specified master");
+    }
+    tracing::info!(master = %format!("{host}:{port}"), "REPLICAOF enabled (user request)");
     Reply::Ok
 }
 
@@ -124,4 +362,29 @@ pub const COMMANDS: &[CommandSpec] = &[
         "An internal command for configuring the replication stream",
         "3.0.0",
     ),
+    CommandSpec::new("wait", 3, NOSCRIPT, wait)
+        .group(G)
+        .doc(
+            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            "3.0.0",
+        ),
+    CommandSpec::new("role", 1, NOSCRIPT | LOADING | STALE | FAST, role)
+        .group(G)
+        .doc("Return the role of the instance in the context of replication", "2.8.12"),
+    CommandSpec::new(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        replicaof,
+    )
+    .group(G)
+    .doc("Make the server a replica of another instance, or promote it as master.", "5.0.0"),
+    CommandSpec::new(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
+        replicaof,
+    )
+    .group(G)
+    .doc("Make the server a replica of another instance, or promote it as master.", "1.0.0"),
 ];

@@ -140,9 +140,14 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
             })
         };
         let (ch, pat, shard) = shared.pubsub.counts();
+        let (sf, spo, spe) = (
+            st.sync_full.load(Ordering::Relaxed),
+            st.sync_partial_ok.load(Ordering::Relaxed),
+            st.sync_partial_err.load(Ordering::Relaxed),
+        );
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{expired}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{ch}\r\npubsub_patterns:{pat}\r\npubsubshard_channels:{shard}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:{sf}\r\nsync_partial_ok:{spo}\r\nsync_partial_err:{spe}\r\nexpired_keys:{expired}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{hits}\r\nkeyspace_misses:{misses}\r\npubsub_channels:{ch}\r\npubsub_patterns:{pat}\r\npubsubshard_channels:{shard}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
             st.connections.load(Ordering::Relaxed),
             st.commands.load(Ordering::Relaxed),
             st.net_in.load(Ordering::Relaxed),
@@ -158,7 +163,8 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
         );
     }
     if want("replication", true) {
-        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:0000000000000000000000000000000000000000\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n");
+        let store = ctx.store();
+        out.push_str(&crate::replica::info_section(&shared, store));
     }
     if want("cpu", true) {
         let (user, sys) = crate::server::cpu_times();
@@ -940,26 +946,6 @@ const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec::new("help", 2, LOADING | STALE, memory_help).group(G),
 ];
 
-// WAIT numreplicas timeout
-//
-// ferrymq has no replicas yet, so no write is ever acknowledged by one: the answer is 0, at
-// once when no replica is asked for (or blocking is not allowed: MULTI, scripts), else when
-// the timeout (milliseconds, 0 = forever) expires, as on a Redis master without replicas.
-fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
-    let numreplicas = tri!(parse_i64(&args[1]));
-    let timeout_ms = match crate::num::string2ll(&args[2]) {
-        Some(t) if t < 0 => return Reply::error("ERR timeout is negative"),
-        Some(t) => t,
-        None => return Reply::error("ERR timeout is not an integer or out of range"),
-    };
-    let acked = 0;
-    if acked >= numreplicas || !ctx.may_block() {
-        return Reply::Int(acked);
-    }
-    let timeout = (timeout_ms > 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
-    ctx.block(args, Vec::new(), timeout, Reply::Int(acked))
-}
-
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("info", -1, LOADING | STALE, info)
         .group(G)
@@ -971,12 +957,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("time", 1, LOADING | STALE | FAST, time)
         .group(G)
         .doc("Return the current server time", "2.6.0"),
-    CommandSpec::new("wait", 3, NOSCRIPT, wait)
-        .group(G)
-        .doc(
-            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
-            "3.0.0",
-        ),
     CommandSpec::new("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .group(G)
         .doc(

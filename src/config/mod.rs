@@ -487,6 +487,23 @@ impl Config {
         }
     }
 
+    /// REPLICAOF: the master this server follows (None: it is a master), as CONFIG GET and
+    /// CONFIG REWRITE show `replicaof`.
+    pub fn set_replicaof(&mut self, master: Option<(String, i64)>) {
+        if let Some((idx, _)) = lookup("replicaof") {
+            self.values[idx] = Value::ReplicaOf(master);
+        }
+    }
+
+    /// The `replicaof` directive: the master's host and port.
+    pub fn replicaof(&self) -> Option<(String, u16)> {
+        let (idx, _) = lookup("replicaof")?;
+        match &self.values[idx] {
+            Value::ReplicaOf(Some((h, p))) => Some((h.clone(), *p as u16)),
+            _ => None,
+        }
+    }
+
     pub fn get_bool(&self, name: &str) -> bool {
         match lookup(name) {
             Some((idx, _)) => matches!(self.values[idx], Value::Bool(true)),

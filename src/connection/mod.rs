@@ -40,6 +40,10 @@ pub struct ClientInfo {
     pub tracking_bcast: bool,
     pub redir: i64,
     pub user: String,
+    /// A replica attached to this server (CLIENT LIST flag `S`, type `replica`).
+    pub replica: bool,
+    /// The link to this server's master (flag `M`, type `master`).
+    pub master: bool,
 }
 
 pub struct ClientHandle {
@@ -168,6 +172,17 @@ pub struct ClientState {
     /// End of the previous command when nothing happened in between (same pipelined batch):
     /// the next command starts there instead of reading the clock again.
     pub clock: Option<Instant>,
+    /// What REPLCONF announced before SYNC/PSYNC: listening port, address, capabilities.
+    pub replconf: ReplConf,
+}
+
+/// What a replica announces with REPLCONF.
+#[derive(Debug, Default, Clone)]
+pub struct ReplConf {
+    pub port: u16,
+    pub ip: Option<String>,
+    /// `capa psync2`: it understands `+CONTINUE <replid>`.
+    pub psync2: bool,
 }
 
 impl ClientState {
@@ -191,6 +206,7 @@ impl ClientState {
             tracking_pending: Vec::new(),
             cmd_start: Instant::now(),
             clock: None,
+            replconf: ReplConf::default(),
         }
     }
 

@@ -77,6 +77,11 @@ impl Blocking {
         self.waiters.get(&client_id)
     }
 
+    /// The waiter of `client_id`, to change what its timeout answers (WAIT's count so far).
+    pub fn get_mut(&mut self, client_id: u64) -> Option<&mut Waiter> {
+        self.waiters.get_mut(&client_id)
+    }
+
     pub fn is_blocked(&self, client_id: u64) -> bool {
         self.waiters.contains_key(&client_id)
     }

@@ -54,8 +54,9 @@ pub struct StoreInner {
     pub blocking: Blocking,
     /// The AOF sink, when persistence is on; it consumes the effects log.
     pub aof: Option<AofSink>,
-    /// Replicas attached with SYNC/PSYNC: more consumers of the same effects.
-    pub replicas: Vec<replicas::ReplicaLink>,
+    /// Replication: the stream, its backlog and the attached replicas (one more consumer of
+    /// the same effects).
+    pub repl: replicas::Replication,
     /// The RDB snapshot a BGSAVE is building (`crate::snapshot`): one more consumer, which
     /// re-queues the keys each effect touches.
     pub(crate) snapshot: Option<Box<crate::aof::rewrite::Capture>>,
@@ -164,7 +165,7 @@ impl StoreInner {
             keyspace: Keyspace::new(databases),
             blocking: Blocking::default(),
             aof: None,
-            replicas: Vec::new(),
+            repl: replicas::Replication::default(),
             snapshot: None,
             dirty: 0,
             effects: EffectsLog::default(),
@@ -321,7 +322,7 @@ impl StoreInner {
         if self.effects.is_empty() {
             return;
         }
-        if !self.replicas.is_empty() || self.snapshot.is_some() {
+        if self.repl.active() || self.snapshot.is_some() {
             return self.drain_to_replicas();
         }
         match self.aof.as_mut() {
@@ -333,24 +334,21 @@ impl StoreInner {
     /// Whether effects are wanted at all (encoded and kept until the unit's drain).
     #[inline]
     fn has_consumers(&self) -> bool {
-        self.aof.is_some() || !self.replicas.is_empty() || self.snapshot.is_some()
+        self.aof.is_some() || self.repl.active() || self.snapshot.is_some()
     }
 
     #[cold]
     #[inline(never)]
     fn drain_to_replicas(&mut self) {
-        self.replicas.retain(|r| r.is_connected());
-        let mut consumers: Vec<&mut dyn EffectsConsumer> =
-            Vec::with_capacity(1 + self.replicas.len());
+        self.repl.prune();
+        let mut consumers: Vec<&mut dyn EffectsConsumer> = Vec::with_capacity(3);
         if let Some(aof) = self.aof.as_mut() {
             consumers.push(aof);
         }
         if let Some(s) = self.snapshot.as_mut() {
             consumers.push(s.as_mut());
         }
-        for r in self.replicas.iter_mut() {
-            consumers.push(r);
-        }
+        consumers.push(&mut self.repl);
         self.effects.drain(&mut consumers);
     }
 

@@ -191,9 +191,19 @@ impl DirServer {
 
 impl Server {
     fn spawn(name: &'static str, bin: &std::path::Path, args: &[&str], redis: bool) -> Server {
+        Self::spawn_on(name, bin, args, redis, None)
+    }
+
+    fn spawn_on(
+        name: &'static str,
+        bin: &std::path::Path,
+        args: &[&str],
+        redis: bool,
+        fixed_port: Option<u16>,
+    ) -> Server {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("tempdir");
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let mut cmd = Command::new(bin);
             let port_s = port.to_string();
             let mut all: Vec<&str> = vec!["--port", &port_s, "--bind", "127.0.0.1"];
@@ -232,6 +242,17 @@ impl Server {
             std::path::Path::new(env!("CARGO_BIN_EXE_ferrymq")),
             args,
             false,
+        )
+    }
+
+    /// Start ferrymq on a given port (a server restarted where it was).
+    pub fn ferrymq_on(port: u16, args: &[&str]) -> Server {
+        Server::spawn_on(
+            "ferrymq",
+            std::path::Path::new(env!("CARGO_BIN_EXE_ferrymq")),
+            args,
+            false,
+            Some(port),
         )
     }
 

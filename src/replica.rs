@@ -426,12 +426,12 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
             ("?".to_string(), "-1".to_string())
         }
     };
-    let reply = loop {
-        let l = conn.command(&["PSYNC", &replid, &offset]).await?;
-        if !l.is_empty() {
-            break l;
-        }
-    };
+    // A master preparing a diskless transfer sends newlines until it answers.
+    let mut reply = conn.command(&["PSYNC", &replid, &offset]).await?;
+    while reply.is_empty() {
+        reply = conn.line().await?;
+        shared.replica.touch();
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
         let (Some(id), Some(off)) = (parts.next(), parts.next().and_then(|o| o.parse().ok()))

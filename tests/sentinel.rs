@@ -24,6 +24,11 @@ impl Drop for Sentinel {
 
 impl Sentinel {
     fn start(bin: &std::path::Path, master_port: u16) -> Sentinel {
+        Self::start_with(bin, master_port, "")
+    }
+
+    /// `extra`: more `sentinel ...` lines (auth-pass).
+    fn start_with(bin: &std::path::Path, master_port: u16, extra: &str) -> Sentinel {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let conf = dir.path().join("sentinel.conf");
@@ -34,7 +39,7 @@ impl Sentinel {
                  sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 10000\n\
-                 sentinel parallel-syncs mymaster 1\n",
+                 sentinel parallel-syncs mymaster 1\n{extra}",
                 dir.path().display()
             ),
         )
@@ -88,16 +93,38 @@ impl Sentinel {
     }
 }
 
+thread_local! {
+    /// The servers of this test need `AUTH pw`.
+    static PASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn info(c: &mut RawConn, field: &str) -> String {
     info_field(c, field).unwrap_or_default()
 }
 
+/// Whether `replica` follows `master_port` with its link up. Sentinel's failover transaction
+/// ends with `CLIENT KILL TYPE normal`, which may close this connection mid-request: that
+/// counts as "not yet".
 fn follows(replica: &Server, master_port: u16) -> bool {
     let Ok(mut c) = RawConn::try_connect(replica.port) else {
         return false;
     };
-    info(&mut c, "master_port") == master_port.to_string()
-        && info(&mut c, "master_link_status") == "up"
+    if PASS.with(|p| p.get()) && c.try_cmd(&["AUTH", "pw"]).is_none() {
+        return false;
+    }
+    let Some(r) = c.try_cmd(&["INFO", "replication"]) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&r);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name}:"))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    field("master_port") == master_port.to_string() && field("master_link_status") == "up"
 }
 
 #[test]
@@ -198,4 +225,130 @@ fn sentinel_fails_over_ferrymq_without_losing_acknowledged_writes() {
             && old.raw().cmd(&["LLEN", "jobs"]) == want),
         "the old master did not come back as a replica"
     );
+}
+
+/// A mixed group (redis-server master, a ferrymq and a redis-server replica, all behind a
+/// password the replicas give with `masterauth`) through ten failovers in a row by
+/// `SENTINEL FAILOVER`: each time every write both replicas acknowledged is on the new master
+/// and both other nodes follow it, whichever server kind holds which role.
+#[test]
+fn mixed_group_survives_failovers_in_a_row() {
+    let Some(bin) = redis_server_path() else {
+        assert!(
+            std::env::var("FERRYMQ_REQUIRE_ORACLE").as_deref() != Ok("1"),
+            "redis-server is not on PATH but FERRYMQ_REQUIRE_ORACLE=1"
+        );
+        return;
+    };
+    PASS.with(|p| p.set(true));
+    let auth = ["--requirepass", "pw", "--masterauth", "pw"];
+    let master = Server::redis(&auth).expect("redis-server");
+    let mport = master.port.to_string();
+    let mut replica_args = auth.to_vec();
+    replica_args.extend(["--replicaof", "127.0.0.1", &mport]);
+    let nodes = [
+        master,
+        Server::ferrymq(&replica_args),
+        Server::redis(&replica_args).expect("redis-server"),
+    ];
+    for r in &nodes[1..] {
+        assert!(
+            wait_for(Duration::from_secs(30), || follows(r, nodes[0].port)),
+            "replica never synchronised"
+        );
+    }
+    let sentinels: Vec<Sentinel> = (0..3)
+        .map(|_| Sentinel::start_with(&bin, nodes[0].port, "sentinel auth-pass mymaster pw\n"))
+        .collect();
+    for s in &sentinels {
+        assert!(
+            wait_for(Duration::from_secs(30), || {
+                s.master_field("num-slaves").as_deref() == Some("2")
+                    && s.master_field("num-other-sentinels").as_deref() == Some("2")
+            }),
+            "sentinel did not discover the group"
+        );
+    }
+    let mut current = nodes[0].port;
+    let mut acked: Vec<String> = Vec::new();
+    let mut kinds = Vec::new();
+    for round in 0..10 {
+        // Sentinel's transactions end with CLIENT KILL TYPE normal: a write whose connection
+        // is closed is simply not acknowledged, and the next one reconnects.
+        let connect = || {
+            let mut m = RawConn::connect(current);
+            m.try_cmd(&["AUTH", "pw"]);
+            m
+        };
+        let mut m = connect();
+        for i in 0..20 {
+            let job = format!("job-{round}-{i}");
+            if m.try_cmd(&["RPUSH", "jobs", &job]).is_none() {
+                m = connect();
+                continue;
+            }
+            match m.try_cmd(&["WAIT", "2", "1000"]) {
+                Some(r) if r == b":2\r\n" => acked.push(job),
+                Some(_) => {}
+                None => m = connect(),
+            }
+        }
+        // Sentinel only picks replicas it has seen recently and in sync: wait for that.
+        assert!(
+            wait_for(Duration::from_secs(30), || {
+                sentinels[0]
+                    .conn()
+                    .cmd(&["SENTINEL", "FAILOVER", "mymaster"])
+                    == b"+OK\r\n"
+            }),
+            "round {round}: Sentinel refused to fail over"
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let next = loop {
+            assert!(Instant::now() < deadline, "round {round}: no new master");
+            if let Some(p) = sentinels[0].master_port()
+                && p != current
+            {
+                break p;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let others: Vec<&Server> = nodes.iter().filter(|n| n.port != next).collect();
+        for o in &others {
+            if !wait_for(Duration::from_secs(40), || follows(o, next)) {
+                let mut c = RawConn::connect(o.port);
+                c.cmd(&["AUTH", "pw"]);
+                let mut nm = RawConn::connect(next);
+                nm.cmd(&["AUTH", "pw"]);
+                panic!(
+                    "round {round}: {} on {} does not follow the new master {next}:\n{}\nnew master:\n{}",
+                    o.name,
+                    o.port,
+                    c.cmd_s(&["INFO", "replication"]),
+                    nm.cmd_s(&["INFO", "replication"]),
+                );
+            }
+        }
+        let new_master = nodes.iter().find(|n| n.port == next).unwrap();
+        kinds.push(new_master.name);
+        let mut nm = RawConn::connect(next);
+        nm.try_cmd(&["AUTH", "pw"]);
+        let jobs = nm
+            .try_cmd(&["LRANGE", "jobs", "0", "-1"])
+            .map(|r| String::from_utf8_lossy(&r).into_owned())
+            .expect("the new master answers");
+        for job in &acked {
+            assert!(
+                jobs.contains(&format!("\r\n{job}\r\n")),
+                "round {round}: {job} was lost"
+            );
+        }
+        current = next;
+    }
+    assert!(
+        acked.len() >= 100,
+        "too few acknowledged writes: {}",
+        acked.len()
+    );
+    eprintln!("masters in turn: {kinds:?}");
 }

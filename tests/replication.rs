@@ -454,3 +454,128 @@ fn ferrymq_chain_pubsub_and_promotion() {
         info(&mut ra, "master_replid")
     );
 }
+
+/// A redis-server replica attaches to a ferrymq master holding 100k keys of every type while
+/// writes of every kind continue (transactions, scripts, SPOP, served blocking pops, consumer
+/// groups, expiries): after `WAIT 1` both hold the same data, key by key, and the offsets agree.
+#[test]
+fn full_sync_under_writes_leaves_equal_datasets() {
+    let Some(probe) = Server::redis(&[]) else {
+        return;
+    };
+    drop(probe);
+    let fm = Server::ferrymq(&[]);
+    let mut m = fm.raw();
+    // 100k keys, pipelined in batches.
+    let mut batch = Vec::new();
+    for i in 0..100_000u32 {
+        let k = format!("k{i}");
+        let cmd: Vec<String> = match i % 6 {
+            0 => vec!["SET".into(), k, i.to_string()],
+            1 => vec!["RPUSH".into(), k, "a".into(), i.to_string()],
+            2 => vec!["HSET".into(), k, "f".into(), i.to_string()],
+            3 => vec!["SADD".into(), k, "x".into(), i.to_string()],
+            4 => vec!["ZADD".into(), k, i.to_string(), "m".into()],
+            _ => vec!["SET".into(), k, "v".into(), "EX".into(), "10000".into()],
+        };
+        batch.extend(common::encode_cmd(&cmd));
+        if i % 5000 == 4999 {
+            m.send_raw(&batch);
+            batch.clear();
+            for _ in 0..5000 {
+                m.read_reply();
+            }
+        }
+    }
+    m.cmd(&["XADD", "jobs", "*", "n", "0"]);
+    m.cmd(&["XGROUP", "CREATE", "jobs", "g", "0"]);
+    let port = fm.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut w = RawConn::connect(port);
+            let mut popper = RawConn::connect(port);
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = i.to_string();
+                w.cmd(&["MULTI"]);
+                w.cmd(&["INCR", "counter"]);
+                w.cmd(&["RPUSH", "mq", &n]);
+                w.cmd(&["EXEC"]);
+                w.cmd(&[
+                    "EVAL",
+                    "redis.call('hset', KEYS[1], ARGV[1], ARGV[1])",
+                    "1",
+                    "scripted",
+                    &n,
+                ]);
+                w.cmd(&["SADD", "pool", &n, "x", "y"]);
+                w.cmd(&["SPOP", "pool"]);
+                popper.send(&["BLPOP", "blocked", "5"]);
+                w.cmd(&["LPUSH", "blocked", &n]);
+                popper.read_reply();
+                w.cmd(&["XADD", "jobs", "*", "n", &n]);
+                w.cmd(&[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "c1",
+                    "COUNT",
+                    "1",
+                    "STREAMS",
+                    "jobs",
+                    ">",
+                ]);
+                w.cmd(&["XCLAIM", "jobs", "g", "c2", "0", "0-1"]);
+                w.cmd(&["SET", &format!("short{n}"), "v", "PX", "5"]);
+                w.cmd(&["DEL", &format!("k{}", i * 7 % 100_000)]);
+                i += 1;
+            }
+            i
+        })
+    };
+    let replica = Server::redis(&["--replicaof", "127.0.0.1", &port.to_string()]).expect("redis");
+    let mut r = replica.raw();
+    assert!(
+        wait_for(Duration::from_secs(60), || info(
+            &mut r,
+            "master_link_status"
+        ) == "up"),
+        "the replica never synchronised"
+    );
+    // Keep writing for a while after the link is up.
+    let up_at = info_i64(&mut m, "master_repl_offset");
+    assert!(wait_for(Duration::from_secs(30), || info_i64(
+        &mut m,
+        "master_repl_offset"
+    ) > up_at + 20_000));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = writer.join().unwrap();
+    assert!(rounds > 0);
+    // Let the short TTLs expire on the master so both sides agree on them.
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(wait_for(Duration::from_secs(20), || {
+        m.cmd(&["SCAN", "0", "MATCH", "short*", "COUNT", "1000000"])
+            .ends_with(b"*0\r\n")
+    }));
+    m.cmd(&["SET", "end", "1"]);
+    assert_eq!(m.cmd(&["WAIT", "1", "10000"]), b":1\r\n");
+    assert!(caught_up(&mut m, &mut r), "offsets never matched");
+    assert_eq!(m.cmd(&["DBSIZE"]), r.cmd(&["DBSIZE"]));
+    same_contents(&mut m, &mut r);
+    // The consumer group's PEL (ids, owners, counts) is the same on both sides.
+    assert_eq!(
+        m.cmd(&["XPENDING", "jobs", "g"]),
+        r.cmd(&["XPENDING", "jobs", "g"])
+    );
+    let owners = |c: &mut RawConn| {
+        let s = c.cmd_s(&["XPENDING", "jobs", "g", "-", "+", "1000000"]);
+        // Drop the idle times (they differ by when each side last touched the entry).
+        s.split("\r\n")
+            .filter(|l| !l.starts_with(':') || l.len() < 3)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(owners(&mut m).len(), owners(&mut r).len());
+}

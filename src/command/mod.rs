@@ -1032,6 +1032,7 @@ pub fn execute(
     client.cmd_start = start;
     let mem_before = memory_mark(shared);
     let mut client_hold = None;
+    let mut woff = None;
     let mut ctx = Ctx::new(
         shared,
         client,
@@ -1052,6 +1053,9 @@ pub fn execute(
         let store = ctx.store_if_locked().expect("locked");
         if dirty > 0 {
             shared.after_write(store);
+            if store.repl.active() {
+                woff = Some(store.repl.offset);
+            }
         }
         // With `appendfsync always` a reply may leave only once its effects are on disk.
         if let Some(offset) = crate::aof::reply_barrier(store) {
@@ -1063,6 +1067,9 @@ pub fn execute(
     drop(ctx);
     if let Some(offset) = client_hold {
         client.handle.outbox.hold(offset);
+    }
+    if let Some(w) = woff {
+        client.woff = w;
     }
     shared.note_command_memory(mem_before);
     record_call(shared, client, entry, argv, start, &reply, dirty);

@@ -5,9 +5,8 @@
 //! The stream itself is `engine::replicas`.
 //!
 //! DEVIATION(redis): the RDB of a full resync is built in memory in the critical section (no
-//! fork, no disk or diskless transfer choice: it is always sent as `$<len>`); WAIT waits for
-//! the offset at the time it is called (everything written so far, not only the client's own
-//! writes); no replica output-buffer limit yet.
+//! fork, no disk or diskless transfer choice: it is always sent as `$<len>`); no replica
+//! output-buffer limit yet.
 
 use bytes::Bytes;
 
@@ -257,8 +256,8 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let may_block = ctx.may_block();
     let client = ctx.client.id;
+    let target = ctx.client.woff;
     let store = ctx.store();
-    let target = store.repl.offset;
     let acked = store.repl.acked(target);
     if acked >= numreplicas || !may_block {
         return Reply::Int(acked);

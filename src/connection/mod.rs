@@ -174,6 +174,8 @@ pub struct ClientState {
     pub clock: Option<Instant>,
     /// What REPLCONF announced before SYNC/PSYNC: listening port, address, capabilities.
     pub replconf: ReplConf,
+    /// Replication offset right after this client's last write (what WAIT waits for).
+    pub woff: u64,
 }
 
 /// What a replica announces with REPLCONF.
@@ -207,6 +209,7 @@ impl ClientState {
             cmd_start: Instant::now(),
             clock: None,
             replconf: ReplConf::default(),
+            woff: 0,
         }
     }
 

@@ -792,6 +792,20 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "slowlog-max-len",
     "latency-monitor-threshold",
     "active-expire-effort",
+    "replicaof",
+    "masterauth",
+    "masteruser",
+    "replica-read-only",
+    "repl-ping-replica-period",
+    "repl-timeout",
+    "repl-backlog-size",
+    "repl-backlog-ttl",
+    "replica-priority",
+    "replica-announced",
+    "replica-announce-ip",
+    "replica-announce-port",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
 ];
 
 /// Hidden directives ferrymq acts on (test knobs, left out of redis.conf.example).

@@ -113,7 +113,7 @@ fn aux_fields() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn function_codes(shared: &Shared) -> Vec<Bytes> {
+pub(crate) fn function_codes(shared: &Shared) -> Vec<Bytes> {
     shared
         .scripting
         .lock()

@@ -4,73 +4,133 @@
 //! and its ACKs), WAIT. Both sides: ROLE, REPLICAOF / SLAVEOF (`crate::replica`).
 //! The stream itself is `engine::replicas`.
 //!
-//! DEVIATION(redis): the RDB of a full resync is built in memory in the critical section (no
-//! fork, no disk or diskless transfer choice: it is always sent as `$<len>`); no replica
-//! output-buffer limit yet.
+//! DEVIATION(redis): without a fork, a full resync's snapshot is the dataset at the moment its
+//! capture ends (not when the replica asked), and it is always sent from memory as `$<len>`
+//! (no disk or diskless transfer choice); no replica output-buffer limit yet.
 
 use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, is, parse_i64};
-use crate::engine::replicas::ReplicaLink;
+use crate::engine::replicas::{FullSync, ReplicaLink};
 use crate::error;
 use crate::protocol::Reply;
+use std::ops::DerefMut;
 
-/// Attach the client as a replica that needs everything: an RDB, then the live stream. Both
-/// go into its outbox now, under the store lock that also registers the link, so nothing
-/// falls between the snapshot and the stream.
+/// Attach the client as a replica that needs everything: an RDB, then the live stream. The
+/// snapshot is captured by the `repl-sync` thread in short batches (see
+/// [`crate::engine::replicas::FullSync`]); replicas that ask while one is being captured wait
+/// for the same one.
 fn full_sync(ctx: &mut Ctx, psync: bool) -> Reply {
     let enc = super::dump::encodings(ctx);
     let shared = ctx.shared.clone();
     let handle = ctx.client.handle.clone();
     let conf = ctx.client.replconf.clone();
+    handle.info.lock().replica = true;
+    tracing::info!(
+        client = handle.id,
+        "replica asks for a full synchronization"
+    );
     let store = ctx.store();
     store
         .repl
         .set_backlog_size(shared.config_i64("repl-backlog-size").max(0) as usize);
     store.repl.ensure_backlog();
     shared.replica.update_feeding(&store.repl);
-    let functions: Vec<Bytes> = shared
-        .scripting
-        .lock()
-        .functions
-        .load_commands()
-        .into_iter()
-        .filter_map(|mut c| c.pop())
-        .collect();
-    let rdb = crate::store::rdb::write_file(&store.dbs, &functions, &enc, crate::store::unix_ms());
-    let mut out = Vec::with_capacity(64 + rdb.len());
-    if psync {
-        out.extend_from_slice(
-            format!(
-                "+FULLRESYNC {} {}\r\n",
-                store.repl.replid, store.repl.offset
-            )
-            .as_bytes(),
-        );
-    }
-    out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
-    out.extend_from_slice(&rdb);
-    handle.outbox.push_bytes(&out);
-    handle.outbox.wake();
-    // The stream after an RDB starts with a SELECT.
-    store.repl.reselect();
-    attach(store, handle, conf);
     shared
         .stats
         .sync_full
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(
-        client = ctx.client.id,
-        "replica attached (full synchronization)"
-    );
+    if let Some(fs) = store.repl.full_sync.as_mut() {
+        fs.waiting.push((handle, conf, psync));
+        return Reply::NoReply;
+    }
+    let capture = Box::new(crate::aof::rewrite::Capture::rdb(&store.keyspace.dbs, enc));
+    store.repl.full_sync = Some(FullSync {
+        capture,
+        waiting: vec![(handle, conf, psync)],
+    });
+    let sh = shared.clone();
+    if let Err(e) = std::thread::Builder::new()
+        .name("repl-sync".into())
+        .spawn(move || build_full_sync(&sh))
+    {
+        store.repl.full_sync = None;
+        return Reply::error(format!("ERR Can't start the replica synchronization: {e}"));
+    }
     Reply::NoReply
+}
+
+/// The `repl-sync` thread: capture the snapshot batch by batch; in the critical section that
+/// finishes it, answer `+FULLRESYNC <replid> <offset>` and attach the replicas with their
+/// stream held back; write the RDB with no lock held; then, under the lock again, send it and
+/// release the held stream behind it.
+fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
+    let (records, waiting) = loop {
+        let mut store = shared.store.lock();
+        let Some(mut fs) = store.repl.full_sync.take() else {
+            return;
+        };
+        fs.waiting
+            .retain(|(h, ..)| !h.is_killed() && !h.outbox.is_closing());
+        if fs.waiting.is_empty() {
+            return;
+        }
+        if !fs.capture.dump_batch(&store.keyspace.dbs) {
+            store.repl.full_sync = Some(fs);
+            drop(store);
+            std::thread::yield_now();
+            continue;
+        }
+        // The records are the dataset as of now: the stream continues from this offset.
+        store.repl.reselect();
+        let head = format!(
+            "+FULLRESYNC {} {}\r\n",
+            store.repl.replid, store.repl.offset
+        );
+        let mut ids = Vec::new();
+        for (h, conf, psync) in fs.waiting {
+            if psync {
+                h.outbox.push_bytes(head.as_bytes());
+                h.outbox.wake();
+            }
+            ids.push(h.id);
+            attach(store.deref_mut(), h, conf, Some(Vec::new()));
+        }
+        break (fs.capture.rdb.take().expect("an RDB capture"), ids);
+    };
+    let functions = crate::snapshot::function_codes(shared);
+    let chunks = crate::snapshot::file_chunks(records.records, &functions, &records.enc);
+    let len: usize = chunks.iter().map(|c| c.len()).sum();
+    let mut store = shared.store.lock();
+    for link in store
+        .repl
+        .links
+        .iter_mut()
+        .filter(|l| waiting.contains(&l.id()))
+    {
+        let out = &link.handle.outbox;
+        out.push_bytes(format!("${len}\r\n").as_bytes());
+        for c in &chunks {
+            out.push_bytes(c);
+        }
+        if let Some(held) = link.held.take() {
+            out.push_bytes(&held);
+        }
+        out.wake();
+    }
+    tracing::info!(
+        bytes = len,
+        replicas = waiting.len(),
+        "full synchronization sent"
+    );
 }
 
 fn attach(
     store: &mut crate::engine::StoreInner,
     handle: std::sync::Arc<crate::connection::ClientHandle>,
     conf: crate::connection::ReplConf,
+    held: Option<Vec<u8>>,
 ) {
     handle.info.lock().replica = true;
     store.repl.links.push(ReplicaLink {
@@ -79,6 +139,7 @@ fn attach(
         ip: conf.ip,
         ack: 0,
         ack_time: std::time::Instant::now(),
+        held,
     });
 }
 
@@ -131,7 +192,7 @@ fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         handle.outbox.push_bytes(head.as_bytes());
         handle.outbox.push_bytes(&missing);
         handle.outbox.wake();
-        attach(store, handle, conf);
+        attach(store, handle, conf, None);
         shared
             .stats
             .sync_partial_ok

@@ -35,6 +35,8 @@ pub struct ReplicaLink {
     /// Last offset the replica acknowledged (`REPLCONF ACK`), and when.
     pub ack: u64,
     pub ack_time: Instant,
+    /// Stream held back while the replica's RDB is being sent (see [`FullSync`]).
+    pub held: Option<Vec<u8>>,
 }
 
 impl ReplicaLink {
@@ -57,6 +59,17 @@ impl ReplicaLink {
             None => self.handle.addr.clone(),
         }
     }
+}
+
+/// A full resynchronisation in progress: the snapshot being captured, and the replicas
+/// waiting for it. The capture is built in short batches under the store lock by a thread of
+/// its own (`command::replication`), consuming the effects meanwhile so it ends equal to the
+/// dataset at the moment its last batch is taken: that moment's offset is the one the
+/// replicas continue from.
+pub(crate) struct FullSync {
+    pub(crate) capture: Box<crate::aof::rewrite::Capture>,
+    /// (replica, its REPLCONF settings, whether it asked with PSYNC).
+    pub(crate) waiting: Vec<(Arc<ClientHandle>, crate::connection::ReplConf, bool)>,
 }
 
 /// A client blocked in WAIT.
@@ -91,6 +104,8 @@ pub struct Replication {
     pub proxy: bool,
     /// Since when no replica is attached (the backlog's time to live counts from there).
     pub no_replicas_since: Instant,
+    /// The snapshot a full resynchronisation is capturing, if any.
+    pub(crate) full_sync: Option<FullSync>,
 }
 
 impl Default for Replication {
@@ -107,6 +122,7 @@ impl Default for Replication {
             waits: Vec::new(),
             proxy: false,
             no_replicas_since: Instant::now(),
+            full_sync: None,
         }
     }
 }
@@ -233,9 +249,14 @@ impl Replication {
             b.buf.drain(..excess);
             b.buf.extend(bytes);
         }
-        for l in &self.links {
-            l.handle.outbox.push_bytes(bytes);
-            l.handle.outbox.wake();
+        for l in &mut self.links {
+            match l.held.as_mut() {
+                Some(h) => h.extend_from_slice(bytes),
+                None => {
+                    l.handle.outbox.push_bytes(bytes);
+                    l.handle.outbox.wake();
+                }
+            }
         }
     }
 
@@ -282,6 +303,11 @@ impl Replication {
         for l in self.links.drain(..) {
             l.handle.kill();
         }
+        if let Some(fs) = self.full_sync.take() {
+            for (h, ..) in fs.waiting {
+                h.kill();
+            }
+        }
         self.no_replicas_since = Instant::now();
     }
 
@@ -293,6 +319,9 @@ impl Replication {
 
 impl EffectsConsumer for Replication {
     fn consume(&mut self, effects: Batch<'_>) {
+        if let Some(fs) = self.full_sync.as_mut() {
+            fs.capture.consume(effects);
+        }
         if self.proxy || !self.active() {
             return;
         }

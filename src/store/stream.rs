@@ -37,7 +37,7 @@
 //! `MAXLEN ~` / `MINID ~` (which only drop whole nodes) leave the same number of
 //! entries as Redis, and `radix-tree-keys` in XINFO match.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 use bytes::Bytes;
@@ -528,15 +528,14 @@ pub struct PendingEntry {
     pub delivery_count: u64,
 }
 
-/// A pending entry as stored: 16 bytes, so a PEL entry costs about what it costs in Redis
-/// (~84 bytes with both indexes) rather than twice that with the consumer name inline.
+/// A pending entry as stored: 24 bytes, so a PEL entry costs about what it costs in Redis
+/// (~84 bytes with both indexes) rather than twice that with the consumer name inline. The
+/// delivery count has Redis's 64 bits: XNACK FATAL sets it to `i64::MAX`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Nack {
     delivery_time: u64,
-    // DEVIATION(redis): delivery counts saturate at 2^32-1 (Redis keeps 64 bits); only an
-    // explicit `XCLAIM ... RETRYCOUNT` above that could tell.
-    delivery_count: u32,
-    /// `Consumer::id` of the owner.
+    delivery_count: u64,
+    /// `Consumer::id` of the owner ([`NACK_OWNER`] once released by XNACK).
     consumer: u32,
 }
 
@@ -571,10 +570,39 @@ pub struct Group {
     /// Pending entries whose consumer left with FMQ.LEAVE: owned by nobody
     /// ([`HANDBACK_OWNER`]) and delivered again by the next `>` read.
     handback: BTreeSet<StreamId>,
+    /// The XNACK zone (Redis 8.8): entries released by XNACK, owned by nobody
+    /// ([`NACK_OWNER`]), claimed before any other pending entry, in release order.
+    nacked: BTreeMap<u64, StreamId>,
+    /// Position of each released entry in `nacked`.
+    nack_pos: HashMap<StreamId, u64>,
+    next_nack: u64,
 }
 
 /// The owner of handed-back entries (never a consumer's id).
 const HANDBACK_OWNER: u32 = u32::MAX;
+
+/// The consumer RDB files show entries released by XNACK under (in release order).
+pub const NACKED_CONSUMER: &[u8] = b"\x00fmq-nacked";
+
+/// The owner of entries released by XNACK (never a consumer's id); reported as `""`.
+const NACK_OWNER: u32 = u32::MAX - 1;
+
+/// One more delivery, kept within what a RESP integer can show (XNACK FATAL sets
+/// `i64::MAX`).
+fn bump(count: u64) -> u64 {
+    count.saturating_add(1).min(i64::MAX as u64)
+}
+
+/// How XNACK adjusts the delivery count of what it releases.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NackMode {
+    /// One delivery less: the delivery did not count.
+    Silent,
+    /// Unchanged.
+    Fail,
+    /// `i64::MAX`: never to be processed.
+    Fatal,
+}
 
 /// The consumer the AOF rewrite hands entries back through (claim to it, then FMQ.LEAVE).
 pub const HANDBACK_CONSUMER: &[u8] = b"\x00fmq-handback";
@@ -631,9 +659,12 @@ pub struct PendingSummary {
 pub struct PendingRow {
     pub id: StreamId,
     pub consumer: Bytes,
-    /// `now - delivery_time` (may be negative if the clock went back).
+    /// `now - delivery_time` (may be negative if the clock went back); -1 for an entry
+    /// released by XNACK.
     pub idle: i64,
     pub delivery_count: u64,
+    /// Released by XNACK (owned by nobody, `consumer` is empty).
+    pub released: bool,
 }
 
 impl Group {
@@ -648,6 +679,9 @@ impl Group {
             policy: None,
             by_time: None,
             handback: BTreeSet::new(),
+            nacked: BTreeMap::new(),
+            nack_pos: HashMap::new(),
+            next_nack: 0,
         }
     }
 
@@ -675,7 +709,9 @@ impl Group {
         let old = n.consumer;
         n.consumer = HANDBACK_OWNER;
         n.delivery_count = 0;
-        if old != HANDBACK_OWNER
+        if old == NACK_OWNER {
+            self.unzone(id);
+        } else if old != HANDBACK_OWNER
             && let Some(c) = self.consumer_by_id(old)
         {
             c.pel.remove(&id);
@@ -734,19 +770,19 @@ impl Group {
     /// Deliver the pending entry `id` again, to `consumer` (created if missing): the new owner,
     /// time `now`, one more delivery. Returns the new delivery count (None if not pending).
     pub fn redeliver_to(&mut self, id: StreamId, consumer: &[u8], now: u64) -> Option<u64> {
-        let count = self.pel.get(&id)?.delivery_count.saturating_add(1);
+        let count = bump(self.pel.get(&id)?.delivery_count);
         let cid = self.consumer_id(consumer, now);
         self.put_pending(id, cid, now, count);
         if let Some(c) = self.consumers.get_mut(consumer) {
             c.active_time = now as i64;
         }
-        Some(u64::from(count))
+        Some(count)
     }
 
     /// Make `id` pending again for `consumer` (created if missing) with `count` deliveries.
     pub fn restore_pending(&mut self, id: StreamId, consumer: &[u8], now: u64, count: u64) {
         let cid = self.consumer_id(consumer, now);
-        self.put_pending(id, cid, now, count.min(u64::from(u32::MAX)) as u32);
+        self.put_pending(id, cid, now, count);
     }
 
     /// When the next pending entry becomes visible again (unix ms), if any.
@@ -791,7 +827,7 @@ impl Group {
         PendingEntry {
             consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
             delivery_time: n.delivery_time,
-            delivery_count: u64::from(n.delivery_count),
+            delivery_count: n.delivery_count,
         }
     }
 
@@ -815,7 +851,7 @@ impl Group {
         let key = Bytes::copy_from_slice(name);
         // Ids are not reused while the group lives; skip any still taken after a wrap.
         let mut id = self.next_consumer_id;
-        while self.names.contains_key(&id) || id == HANDBACK_OWNER {
+        while self.names.contains_key(&id) || id >= NACK_OWNER {
             id = id.wrapping_add(1);
         }
         self.next_consumer_id = id.wrapping_add(1);
@@ -859,6 +895,8 @@ impl Group {
                 self.index_move(id, Some(n.delivery_time), None);
                 if n.consumer == HANDBACK_OWNER {
                     self.handback.remove(&id);
+                } else if n.consumer == NACK_OWNER {
+                    self.unzone(id);
                 } else if let Some(c) = self.consumer_by_id(n.consumer) {
                     c.pel.remove(&id);
                 }
@@ -898,7 +936,7 @@ impl Group {
         if let Some(n) = self.pel.get_mut(&id) {
             let old = n.delivery_time;
             n.delivery_time = now;
-            n.delivery_count = n.delivery_count.saturating_add(1);
+            n.delivery_count = bump(n.delivery_count);
             self.index_move(id, Some(old), Some(now));
         }
     }
@@ -938,14 +976,17 @@ impl Group {
             return out;
         }
         let row = |id: StreamId, n: &Nack| {
+            let released = n.consumer == NACK_OWNER;
             let idle = (now as i64).wrapping_sub(n.delivery_time as i64);
             match min_idle {
-                Some(min) if idle < min => None,
+                // A released entry counts as idle for ever.
+                Some(min) if idle < min && !released => None,
                 _ => Some(PendingRow {
                     id,
                     consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
-                    idle,
-                    delivery_count: u64::from(n.delivery_count),
+                    idle: if released { -1 } else { idle },
+                    delivery_count: n.delivery_count,
+                    released,
                 }),
             }
         };
@@ -971,6 +1012,129 @@ impl Group {
         out
     }
 
+    fn unzone(&mut self, id: StreamId) {
+        if let Some(pos) = self.nack_pos.remove(&id) {
+            self.nacked.remove(&pos);
+        }
+    }
+
+    /// Put `id` at the tail of the XNACK zone (moving it there if it already is in it).
+    fn zone(&mut self, id: StreamId) {
+        self.unzone(id);
+        let pos = self.next_nack;
+        self.next_nack += 1;
+        self.nacked.insert(pos, id);
+        self.nack_pos.insert(id, pos);
+    }
+
+    /// Number of entries in the XNACK zone (XINFO STREAM FULL `nacked-count`).
+    pub fn nacked_len(&self) -> usize {
+        self.nacked.len()
+    }
+
+    /// The XNACK zone in claim order (release order), with the delivery counts.
+    pub fn nacked(&self) -> impl Iterator<Item = (StreamId, u64)> + '_ {
+        self.nacked
+            .values()
+            .map(|id| (*id, self.pel.get(id).map_or(0, |n| n.delivery_count)))
+    }
+
+    /// XNACK one ID: release it to the group (owned by nobody, delivery time 0, at the tail of
+    /// the XNACK zone) with its delivery count adjusted by `mode`, or set to `retry`. An ID
+    /// not pending is released only when `force` (FORCE, and the entry is in the stream),
+    /// with a count of `retry`, or 0 (`i64::MAX` for FATAL). True if released.
+    pub fn nack(&mut self, id: StreamId, mode: NackMode, retry: Option<u64>, force: bool) -> bool {
+        let fatal = i64::MAX as u64;
+        match self.pel.get_mut(&id) {
+            Some(n) => {
+                let (old_owner, old_time) = (n.consumer, n.delivery_time);
+                n.delivery_count = retry.unwrap_or(match mode {
+                    NackMode::Silent => n.delivery_count.saturating_sub(1),
+                    NackMode::Fail => n.delivery_count,
+                    NackMode::Fatal => fatal,
+                });
+                n.delivery_time = 0;
+                n.consumer = NACK_OWNER;
+                self.index_move(id, Some(old_time), Some(0));
+                if old_owner == HANDBACK_OWNER {
+                    self.handback.remove(&id);
+                } else if old_owner != NACK_OWNER
+                    && let Some(c) = self.consumer_by_id(old_owner)
+                {
+                    c.pel.remove(&id);
+                }
+                self.zone(id);
+                true
+            }
+            None if force => {
+                let count = retry.unwrap_or(if mode == NackMode::Fatal { fatal } else { 0 });
+                self.pel.insert(
+                    id,
+                    Nack {
+                        delivery_time: 0,
+                        delivery_count: count,
+                        consumer: NACK_OWNER,
+                    },
+                );
+                self.index_move(id, None, Some(0));
+                self.zone(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The pending entries an `XREADGROUP ... CLAIM min-idle-time` read takes, in the order it
+    /// takes them: the XNACK zone first, then entries owned by a consumer and idle at least
+    /// `min_idle` ms at `now`, least recently delivered first (then by ID).
+    pub fn claimable(&self, min_idle: u64, now: u64) -> Vec<StreamId> {
+        let mut out: Vec<StreamId> = self.nacked.values().copied().collect();
+        let mut idle: Vec<(u64, StreamId)> = self
+            .pel
+            .iter()
+            .filter(|(_, n)| n.consumer < NACK_OWNER)
+            .filter(|(_, n)| (now as i64).wrapping_sub(n.delivery_time as i64) >= min_idle as i64)
+            .map(|(id, n)| (n.delivery_time, *id))
+            .collect();
+        idle.sort_unstable();
+        out.extend(idle.into_iter().map(|(_, id)| id));
+        out
+    }
+
+    /// When the next pending entry becomes claimable by a `CLAIM min_idle` read (unix ms):
+    /// now if the XNACK zone has entries. None when nothing else is pending.
+    pub fn next_claimable(&self, min_idle: u64) -> Option<u64> {
+        if !self.nacked.is_empty() {
+            return Some(0);
+        }
+        self.pel
+            .values()
+            .filter(|n| n.consumer < NACK_OWNER)
+            .map(|n| n.delivery_time.saturating_add(min_idle))
+            .min()
+    }
+
+    /// An `XREADGROUP ... CLAIM` read takes pending entry `id` for `consumer` (created if
+    /// missing), as XCLAIM does: new owner, delivery time `now`, one more delivery. Returns
+    /// the idle time it had (-1 if it was released by XNACK) and its delivery count before
+    /// this one, or None if `id` is not pending.
+    pub fn claim_for_read(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        now: u64,
+    ) -> Option<(i64, u64)> {
+        let n = self.pel.get(&id)?;
+        let idle = if n.consumer == NACK_OWNER {
+            -1
+        } else {
+            (now as i64).wrapping_sub(n.delivery_time as i64).max(0)
+        };
+        let prev = n.delivery_count;
+        self.redeliver_to(id, consumer, now)?;
+        Some((idle, prev))
+    }
+
     /// Give the pending entry `id` (which must exist) to consumer `cid`.
     fn assign(&mut self, id: StreamId, cid: u32) {
         let Some(n) = self.pel.get_mut(&id) else {
@@ -980,6 +1144,8 @@ impl Group {
         n.consumer = cid;
         if old == HANDBACK_OWNER {
             self.handback.remove(&id);
+        } else if old == NACK_OWNER {
+            self.unzone(id);
         } else if old != cid
             && let Some(c) = self.consumer_by_id(old)
         {
@@ -1006,7 +1172,7 @@ impl Group {
     }
 
     /// Insert or overwrite the pending entry `id` for consumer `cid`.
-    fn put_pending(&mut self, id: StreamId, cid: u32, time: u64, count: u32) {
+    fn put_pending(&mut self, id: StreamId, cid: u32, time: u64, count: u64) {
         match self.pel.get_mut(&id) {
             Some(n) => {
                 let old = n.delivery_time;
@@ -1143,6 +1309,174 @@ pub struct Stream {
     groups: BTreeMap<Bytes, Group>,
     /// Retention policy (FMQ.RETENTION); None for a plain Redis stream.
     retention: Option<Box<Retention>>,
+    /// Idempotent production state (XADD IDMP / IDMPAUTO, XCFGSET; Redis 8.6); None until
+    /// the stream uses it, so a stream that never does reports Redis 7.0's XINFO.
+    idmp: Option<Box<Idmp>>,
+    /// An XNACK (Redis 8.8) ran on this stream: XINFO STREAM FULL shows `nacked-count`.
+    nack_used: bool,
+}
+
+// ---------------------------------------------------------------------------
+// Idempotent production (Redis 8.6)
+// ---------------------------------------------------------------------------
+
+/// Default IDMP-DURATION (seconds) and IDMP-MAXSIZE, and their upper bounds.
+pub const IDMP_DEFAULT_DURATION: u64 = 100;
+pub const IDMP_DEFAULT_MAXSIZE: u64 = 100;
+pub const IDMP_MAX_DURATION: u64 = 86_400;
+pub const IDMP_MAX_MAXSIZE: u64 = 10_000;
+
+/// What XADD IDMP remembers: per producer, the most recent idempotent IDs (iids) with the
+/// entry each added, for `duration` seconds and at most `maxsize` per producer; and two
+/// lifetime counters.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Idmp {
+    /// IDMP-DURATION, seconds.
+    pub duration: u64,
+    /// IDMP-MAXSIZE, iids per producer.
+    pub maxsize: u64,
+    /// iids recorded over the stream's life (`iids-added`).
+    pub added: u64,
+    /// XADDs answered with an earlier entry (`iids-duplicates`).
+    pub duplicates: u64,
+    /// By producer ID; ordered so the AOF rewrite is deterministic.
+    producers: BTreeMap<Bytes, Producer>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+struct Producer {
+    /// (unix ms recorded, iid), oldest first.
+    order: VecDeque<(u64, Bytes)>,
+    ids: HashMap<Bytes, StreamId>,
+}
+
+impl Default for Idmp {
+    fn default() -> Self {
+        Idmp {
+            duration: IDMP_DEFAULT_DURATION,
+            maxsize: IDMP_DEFAULT_MAXSIZE,
+            added: 0,
+            duplicates: 0,
+            producers: BTreeMap::new(),
+        }
+    }
+}
+
+impl Producer {
+    /// Drop the iids recorded `duration_ms` or more before `now`.
+    fn expire(&mut self, now: u64, duration_ms: u64) {
+        while let Some((t, _)) = self.order.front() {
+            if now.saturating_sub(*t) < duration_ms {
+                break;
+            }
+            let (_, iid) = self.order.pop_front().expect("front");
+            self.ids.remove(&iid);
+        }
+    }
+
+    fn forget(&mut self, iid: &[u8]) {
+        if self.ids.remove(iid).is_some()
+            && let Some(p) = self.order.iter().position(|(_, i)| i[..] == *iid)
+        {
+            self.order.remove(p);
+        }
+    }
+
+    fn record(&mut self, iid: Bytes, id: StreamId, time: u64, maxsize: u64) {
+        self.forget(&iid);
+        self.order.push_back((time, iid.clone()));
+        self.ids.insert(iid, id);
+        while self.order.len() as u64 > maxsize {
+            let (_, old) = self.order.pop_front().expect("over maxsize");
+            self.ids.remove(&old);
+        }
+    }
+
+    /// iids not yet expired at `now`.
+    fn live(&self, now: u64, duration_ms: u64) -> u64 {
+        self.order
+            .iter()
+            .filter(|(t, _)| now.saturating_sub(*t) < duration_ms)
+            .count() as u64
+    }
+}
+
+impl Idmp {
+    fn duration_ms(&self) -> u64 {
+        self.duration.saturating_mul(1000)
+    }
+
+    /// (`pids-tracked`, `iids-tracked`) at `now`: what has not expired.
+    pub fn tracked(&self, now: u64) -> (u64, u64) {
+        let ms = self.duration_ms();
+        let mut pids = 0;
+        let mut iids = 0;
+        for p in self.producers.values() {
+            let n = p.live(now, ms);
+            if n > 0 {
+                pids += 1;
+                iids += n;
+            }
+        }
+        (pids, iids)
+    }
+
+    /// XCFGSET: set what is given; a value that differs from the current one forgets every
+    /// producer's iids (the counters stay). True if something changed.
+    pub fn configure(&mut self, duration: Option<u64>, maxsize: Option<u64>) -> bool {
+        let changed = duration.is_some_and(|d| d != self.duration)
+            || maxsize.is_some_and(|m| m != self.maxsize);
+        if changed {
+            self.duration = duration.unwrap_or(self.duration);
+            self.maxsize = maxsize.unwrap_or(self.maxsize);
+            self.producers.clear();
+        }
+        changed
+    }
+
+    /// Every producer with its iids, oldest first: (pid, [(unix ms, entry ID, iid)]).
+    pub fn producers(&self) -> impl Iterator<Item = (&Bytes, Vec<(u64, StreamId, &Bytes)>)> {
+        self.producers.iter().map(|(pid, p)| {
+            let v = p
+                .order
+                .iter()
+                .map(|(t, iid)| (*t, p.ids[iid], iid))
+                .collect();
+            (pid, v)
+        })
+    }
+}
+
+/// The `FMQ.IDMP` commands that rebuild `m` on `key` (AOF rewrite): the settings and
+/// counters, then each producer's iids, oldest first.
+pub fn idmp_commands(key: &Bytes, m: &Idmp) -> Vec<Vec<Bytes>> {
+    fn uint(v: u64) -> Bytes {
+        Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+    }
+    let mut out = vec![vec![
+        Bytes::from_static(b"FMQ.IDMP"),
+        key.clone(),
+        Bytes::from_static(b"CONFIG"),
+        uint(m.duration),
+        uint(m.maxsize),
+        uint(m.added),
+        uint(m.duplicates),
+    ]];
+    for (pid, iids) in m.producers() {
+        let mut cmd = vec![
+            Bytes::from_static(b"FMQ.IDMP"),
+            key.clone(),
+            Bytes::from_static(b"LOAD"),
+            pid.clone(),
+        ];
+        for (t, id, iid) in iids {
+            cmd.push(uint(t));
+            cmd.push(id.to_bytes());
+            cmd.push(iid.clone());
+        }
+        out.push(cmd);
+    }
+    out
 }
 
 /// A stream's retention policy: the server trims by count and age on its own.
@@ -1964,8 +2298,8 @@ impl Stream {
         // A forced claim creates the entry with one delivery, counted again below.
         let prev = g.pel.get(&id).map_or(1, |n| n.delivery_count);
         let count = match opts.retry_count {
-            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
-            None if !opts.justid => prev.saturating_add(1),
+            Some(n) => n,
+            None if !opts.justid => bump(prev),
             None => prev,
         };
         g.put_pending(id, cid, opts.time, count);
@@ -2026,7 +2360,7 @@ impl Stream {
             let count = if justid {
                 n.delivery_count
             } else {
-                n.delivery_count.saturating_add(1)
+                bump(n.delivery_count)
             };
             g.put_pending(id, c, now, count);
             res.claimed.push((id, g.pending(id).expect("just claimed")));
@@ -2158,7 +2492,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(u64::from(p.delivery_count)),
+                        uint(p.delivery_count),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -2178,7 +2512,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(u64::from(p.delivery_count)),
+                        uint(p.delivery_count),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -2190,12 +2524,99 @@ impl Stream {
                     holder,
                 ]);
             }
+            // The XNACK zone, in release order: runs of equal delivery counts, at most 64 IDs
+            // per XNACK.
+            let zone: Vec<(StreamId, u64)> = g.nacked().collect();
+            let mut i = 0;
+            while i < zone.len() {
+                let count = zone[i].1;
+                let mut j = i;
+                while j < zone.len() && j - i < 64 && zone[j].1 == count {
+                    j += 1;
+                }
+                let mut cmd = vec![
+                    Bytes::from_static(b"XNACK"),
+                    key.clone(),
+                    gname.clone(),
+                    Bytes::from_static(b"FAIL"),
+                    Bytes::from_static(b"IDS"),
+                    uint((j - i) as u64),
+                ];
+                cmd.extend(zone[i..j].iter().map(|(id, _)| id.to_bytes()));
+                cmd.push(Bytes::from_static(b"RETRYCOUNT"));
+                cmd.push(uint(count));
+                cmd.push(Bytes::from_static(b"FORCE"));
+                out.push(cmd);
+                i = j;
+            }
             if let Some(p) = g.policy() {
                 out.push(policy_command(key, gname, p));
             }
         }
         if let Some(r) = self.retention() {
             out.push(retention_command(key, r));
+        }
+        if let Some(m) = self.idmp() {
+            out.extend(idmp_commands(key, m));
+        }
+    }
+
+    /// Record that XNACK ran on this stream.
+    pub fn mark_nack_used(&mut self) {
+        self.nack_used = true;
+    }
+
+    /// Whether XNACK ever ran on this stream (or its zone was rebuilt from the AOF).
+    pub fn nack_used(&self) -> bool {
+        self.nack_used
+    }
+
+    /// The idempotent production state, once the stream has used it.
+    pub fn idmp(&self) -> Option<&Idmp> {
+        self.idmp.as_deref()
+    }
+
+    /// The idempotent production state, created with the defaults if the stream has none.
+    pub fn idmp_mut(&mut self) -> &mut Idmp {
+        self.idmp.get_or_insert_with(Box::default)
+    }
+
+    /// XADD IDMP: the entry an earlier XADD with producer `pid` and iid `iid` added, if that
+    /// iid is still remembered at `now` and the entry is still in the stream. An iid whose
+    /// entry was deleted is forgotten, so the XADD adds a new entry (redis/redis#14908).
+    pub fn idmp_find(&mut self, pid: &[u8], iid: &[u8], now: u64) -> Option<StreamId> {
+        let m = self.idmp.as_deref_mut()?;
+        let ms = m.duration_ms();
+        let p = m.producers.get_mut(pid)?;
+        p.expire(now, ms);
+        let found = p.ids.get(iid).copied();
+        if found.is_some_and(|id| !self.contains(id)) {
+            let m = self.idmp.as_deref_mut().expect("checked");
+            let p = m.producers.get_mut(pid).expect("checked");
+            p.forget(iid);
+            if p.order.is_empty() {
+                m.producers.remove(pid);
+            }
+            return None;
+        }
+        let m = self.idmp.as_deref_mut().expect("checked");
+        if m.producers.get(pid).is_some_and(|p| p.order.is_empty()) {
+            m.producers.remove(pid);
+        }
+        found
+    }
+
+    /// Remember that `pid`/`iid` added entry `id` at `time` (unix ms): the producer's expired
+    /// iids go first, then the oldest beyond IDMP-MAXSIZE. `count` adds one to `iids-added`
+    /// (an XADD does; the AOF rewrite's reload does not).
+    pub fn idmp_record(&mut self, pid: &[u8], iid: Bytes, id: StreamId, time: u64, count: bool) {
+        let m = self.idmp_mut();
+        let (ms, maxsize) = (m.duration_ms(), m.maxsize);
+        let p = m.producers.entry(Bytes::copy_from_slice(pid)).or_default();
+        p.expire(time, ms);
+        p.record(iid, id, time, maxsize);
+        if count {
+            m.added += 1;
         }
     }
 
@@ -2266,6 +2687,17 @@ impl Stream {
                 match g.pel.get(id) {
                     Some(p) if p.consumer == HANDBACK_OWNER => n += 1,
                     _ => return Err(format!("group {gname:?}: handback mismatch at {id}")),
+                }
+            }
+            if g.nacked.len() != g.nack_pos.len() {
+                return Err(format!("group {gname:?}: XNACK zone index mismatch"));
+            }
+            for (pos, id) in &g.nacked {
+                match g.pel.get(id) {
+                    Some(p) if p.consumer == NACK_OWNER && g.nack_pos.get(id) == Some(pos) => {
+                        n += 1
+                    }
+                    _ => return Err(format!("group {gname:?}: XNACK zone mismatch at {id}")),
                 }
             }
             if n != g.pel.len() {
@@ -2452,7 +2884,7 @@ impl Group {
             id,
             Nack {
                 delivery_time,
-                delivery_count: delivery_count.min(u64::from(u32::MAX)) as u32,
+                delivery_count,
                 consumer: c.id,
             },
         );

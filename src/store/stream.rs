@@ -528,15 +528,42 @@ pub struct PendingEntry {
     pub delivery_count: u64,
 }
 
-/// A pending entry as stored: 24 bytes, so a PEL entry costs about what it costs in Redis
-/// (~84 bytes with both indexes) rather than twice that with the consumer name inline. The
-/// delivery count has Redis's 64 bits: XNACK FATAL sets it to `i64::MAX`.
+/// A pending entry as stored: 16 bytes, so a PEL entry costs about what it costs in Redis
+/// (~84 bytes with both indexes) rather than twice that with the consumer name inline.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Nack {
     delivery_time: u64,
-    delivery_count: u64,
+    // DEVIATION(redis): delivery counts of 2^32-1 and more are one value, reported as
+    // `i64::MAX` (what XNACK FATAL sets; Redis keeps 64 bits). Only an explicit RETRYCOUNT
+    // that large, or four billion deliveries, could tell. A 64-bit count would cost 8 bytes
+    // more per pending entry (measured: tests/stream.rs `bytes_per_pending_entry`).
+    count: u32,
     /// `Consumer::id` of the owner ([`NACK_OWNER`] once released by XNACK).
     consumer: u32,
+}
+
+impl Nack {
+    fn new(delivery_time: u64, count: u64, consumer: u32) -> Nack {
+        let mut n = Nack {
+            delivery_time,
+            count: 0,
+            consumer,
+        };
+        n.set_count(count);
+        n
+    }
+
+    fn count(&self) -> u64 {
+        if self.count == u32::MAX {
+            i64::MAX as u64
+        } else {
+            u64::from(self.count)
+        }
+    }
+
+    fn set_count(&mut self, count: u64) {
+        self.count = u32::try_from(count).unwrap_or(u32::MAX);
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -708,7 +735,7 @@ impl Group {
         };
         let old = n.consumer;
         n.consumer = HANDBACK_OWNER;
-        n.delivery_count = 0;
+        n.set_count(0);
         if old == NACK_OWNER {
             self.unzone(id);
         } else if old != HANDBACK_OWNER
@@ -770,7 +797,7 @@ impl Group {
     /// Deliver the pending entry `id` again, to `consumer` (created if missing): the new owner,
     /// time `now`, one more delivery. Returns the new delivery count (None if not pending).
     pub fn redeliver_to(&mut self, id: StreamId, consumer: &[u8], now: u64) -> Option<u64> {
-        let count = bump(self.pel.get(&id)?.delivery_count);
+        let count = bump(self.pel.get(&id)?.count());
         let cid = self.consumer_id(consumer, now);
         self.put_pending(id, cid, now, count);
         if let Some(c) = self.consumers.get_mut(consumer) {
@@ -827,7 +854,7 @@ impl Group {
         PendingEntry {
             consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
             delivery_time: n.delivery_time,
-            delivery_count: n.delivery_count,
+            delivery_count: n.count(),
         }
     }
 
@@ -936,7 +963,7 @@ impl Group {
         if let Some(n) = self.pel.get_mut(&id) {
             let old = n.delivery_time;
             n.delivery_time = now;
-            n.delivery_count = bump(n.delivery_count);
+            n.set_count(bump(n.count()));
             self.index_move(id, Some(old), Some(now));
         }
     }
@@ -985,7 +1012,7 @@ impl Group {
                     id,
                     consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
                     idle: if released { -1 } else { idle },
-                    delivery_count: n.delivery_count,
+                    delivery_count: n.count(),
                     released,
                 }),
             }
@@ -1036,7 +1063,7 @@ impl Group {
     pub fn nacked(&self) -> impl Iterator<Item = (StreamId, u64)> + '_ {
         self.nacked
             .values()
-            .map(|id| (*id, self.pel.get(id).map_or(0, |n| n.delivery_count)))
+            .map(|id| (*id, self.pel.get(id).map_or(0, |n| n.count())))
     }
 
     /// XNACK one ID: release it to the group (owned by nobody, delivery time 0, at the tail of
@@ -1048,11 +1075,11 @@ impl Group {
         match self.pel.get_mut(&id) {
             Some(n) => {
                 let (old_owner, old_time) = (n.consumer, n.delivery_time);
-                n.delivery_count = retry.unwrap_or(match mode {
-                    NackMode::Silent => n.delivery_count.saturating_sub(1),
-                    NackMode::Fail => n.delivery_count,
+                n.set_count(retry.unwrap_or(match mode {
+                    NackMode::Silent => n.count().saturating_sub(1),
+                    NackMode::Fail => n.count(),
                     NackMode::Fatal => fatal,
-                });
+                }));
                 n.delivery_time = 0;
                 n.consumer = NACK_OWNER;
                 self.index_move(id, Some(old_time), Some(0));
@@ -1068,14 +1095,7 @@ impl Group {
             }
             None if force => {
                 let count = retry.unwrap_or(if mode == NackMode::Fatal { fatal } else { 0 });
-                self.pel.insert(
-                    id,
-                    Nack {
-                        delivery_time: 0,
-                        delivery_count: count,
-                        consumer: NACK_OWNER,
-                    },
-                );
+                self.pel.insert(id, Nack::new(0, count, NACK_OWNER));
                 self.index_move(id, None, Some(0));
                 self.zone(id);
                 true
@@ -1130,7 +1150,7 @@ impl Group {
         } else {
             (now as i64).wrapping_sub(n.delivery_time as i64).max(0)
         };
-        let prev = n.delivery_count;
+        let prev = n.count();
         self.redeliver_to(id, consumer, now)?;
         Some((idle, prev))
     }
@@ -1177,19 +1197,12 @@ impl Group {
             Some(n) => {
                 let old = n.delivery_time;
                 n.delivery_time = time;
-                n.delivery_count = count;
+                n.set_count(count);
                 self.index_move(id, Some(old), Some(time));
             }
             None => {
                 self.index_move(id, None, Some(time));
-                self.pel.insert(
-                    id,
-                    Nack {
-                        delivery_time: time,
-                        delivery_count: count,
-                        consumer: cid,
-                    },
-                );
+                self.pel.insert(id, Nack::new(time, count, cid));
             }
         }
         self.assign(id, cid);
@@ -2296,7 +2309,7 @@ impl Stream {
         }
         let cid = g.consumer_id(consumer, now);
         // A forced claim creates the entry with one delivery, counted again below.
-        let prev = g.pel.get(&id).map_or(1, |n| n.delivery_count);
+        let prev = g.pel.get(&id).map_or(1, |n| n.count());
         let count = match opts.retry_count {
             Some(n) => n,
             None if !opts.justid => bump(prev),
@@ -2357,11 +2370,7 @@ impl Stream {
             let g = self.groups.get_mut(group).unwrap();
             let c = *cid.get_or_insert_with(|| g.consumer_id(consumer, now));
             let n = g.pel[&id];
-            let count = if justid {
-                n.delivery_count
-            } else {
-                bump(n.delivery_count)
-            };
+            let count = if justid { n.count() } else { bump(n.count()) };
             g.put_pending(id, c, now, count);
             res.claimed.push((id, g.pending(id).expect("just claimed")));
             left -= 1;
@@ -2492,7 +2501,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(p.delivery_count),
+                        uint(p.count()),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -2512,7 +2521,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(p.delivery_count),
+                        uint(p.count()),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -2880,14 +2889,8 @@ impl Group {
         if let Some(idx) = &mut self.by_time {
             idx.insert((delivery_time, id));
         }
-        self.pel.insert(
-            id,
-            Nack {
-                delivery_time,
-                delivery_count,
-                consumer: c.id,
-            },
-        );
+        self.pel
+            .insert(id, Nack::new(delivery_time, delivery_count, c.id));
         true
     }
 }
@@ -3405,7 +3408,7 @@ mod tests {
             vec![id(4, 0)]
         );
         g.redeliver(id(4, 0), 6000);
-        assert_eq!(g.pel[&id(4, 0)].delivery_count, 2);
+        assert_eq!(g.pel[&id(4, 0)].count(), 2);
         // Extended XPENDING.
         let rows = g.pending_range(StreamId::MIN, StreamId::MAX, 10, None, Some(3000), 6000);
         assert_eq!(

@@ -460,6 +460,7 @@ fn rewrite_trim(args: &[Bytes], t: &TrimArgs, s: &Stream, id: Option<StreamId>) 
 
 /// The idempotent ID XADD IDMPAUTO derives from an entry's content: a SHA-1 of its field-value
 /// pairs in sorted order, so the same pairs in any order give the same iid.
+// DEVIATION(redis): not Redis's hash; the iid is never shown, only compared and persisted.
 fn auto_iid(pairs: &[(&[u8], &[u8])]) -> Bytes {
     let mut sorted = pairs.to_vec();
     sorted.sort_unstable();
@@ -2777,6 +2778,8 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (st("recorded-first-entry-id"), id_reply(s.first_id())),
     ];
     // Redis 8.6's idempotent production fields, once the stream uses it.
+    // DEVIATION(redis): Redis 8.6+ shows them on every stream; here a stream that never used
+    // IDMP keeps Redis 7.0's exact reply.
     if let Some(idmp) = s.idmp() {
         let (pids, iids) = idmp.tracked(now_ms());
         m.push((st("idmp-duration"), Reply::Int(idmp.duration as i64)));
@@ -2862,6 +2865,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             (st("consumers"), Reply::Array(consumers)),
         ];
         // Redis 8.8's XNACK zone size, once the stream has seen an XNACK.
+        // DEVIATION(redis): Redis 8.8 shows it for every group of every stream.
         if s.nack_used() {
             fields.push((st("nacked-count"), Reply::Int(g.nacked_len() as i64)));
         }

@@ -1324,6 +1324,8 @@ pub struct Stream {
     retention: Option<Box<Retention>>,
     /// Idempotent production state (XADD IDMP / IDMPAUTO, XCFGSET; Redis 8.6); None until
     /// the stream uses it, so a stream that never does reports Redis 7.0's XINFO.
+    // DEVIATION(redis): kept by the AOF (FMQ.IDMP) but not by RDB files, whose Redis 7 format
+    // has no place for it.
     idmp: Option<Box<Idmp>>,
     /// An XNACK (Redis 8.8) ran on this stream: XINFO STREAM FULL shows `nacked-count`.
     nack_used: bool,

@@ -661,7 +661,8 @@ fn fmq_idmp(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (m.duration, m.maxsize, m.added, m.duplicates) = (v[0], v[1], v[2], v[3]);
     } else if is(sub, "dup") && argc == 3 {
         s.idmp_mut().duplicates += 1;
-    } else if (is(sub, "add") && argc == 7) || (is(sub, "load") && argc >= 4 && (argc - 4) % 3 == 0)
+    } else if (is(sub, "add") && argc == 7)
+        || (is(sub, "load") && argc >= 4 && (argc - 4).is_multiple_of(3))
     {
         let count = is(sub, "add");
         let mut recs = Vec::with_capacity((argc - 4) / 3);

@@ -4776,3 +4776,135 @@ fn command_table_entries() {
     let names: Vec<String> = cat.arr().iter().map(V::s).collect();
     assert!(names.contains(&"xnack".to_string()) && names.contains(&"xcfgset".to_string()));
 }
+
+/// The keyspace events of the new commands, in order. XADD IDMP raises `xadd` only when it
+/// adds an entry; a CLAIM read raises only `xgroup-createconsumer` for a consumer it creates
+/// (claims raise none, as XCLAIM's do); XCFGSET raises `xcfgset` and XNACK `xnack` when it
+/// releases something (the names follow Redis's one-event-per-command style).
+#[test]
+fn keyspace_events() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    ok(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut lis = srv.raw();
+    lis.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    let mut n = 0;
+    let mut events = |c: &mut RawConn, args: &[&str]| -> Vec<String> {
+        q(c, args);
+        n += 1;
+        let marker = format!("sync-{n}");
+        q(c, &["PUBLISH", "__keyevent@0__:sync", &marker]);
+        let mut out = Vec::new();
+        loop {
+            let m = parse(&lis.read_reply());
+            let channel = m.arr()[2].s();
+            if channel.ends_with(":sync") {
+                assert_eq!(m.arr()[3].s(), marker);
+                return out;
+            }
+            out.push(channel.trim_start_matches("__keyevent@0__:").to_string());
+        }
+    };
+    assert_eq!(
+        events(&mut c, &["XADD", "s", "IDMP", "p", "i", "*", "f", "v"]),
+        ["xadd"]
+    );
+    assert!(events(&mut c, &["XADD", "s", "IDMP", "p", "i", "*", "f", "v"]).is_empty());
+    assert_eq!(
+        events(&mut c, &["XCFGSET", "s", "IDMP-DURATION", "5"]),
+        ["xcfgset"]
+    );
+    assert_eq!(
+        events(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]),
+        ["xgroup-create"]
+    );
+    assert_eq!(
+        events(
+            &mut c,
+            &["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"]
+        ),
+        ["xgroup-createconsumer"]
+    );
+    assert_eq!(
+        events(
+            &mut c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c2",
+                "CLAIM",
+                "0",
+                "STREAMS",
+                "s",
+                ">"
+            ]
+        ),
+        ["xgroup-createconsumer"]
+    );
+    assert!(
+        events(
+            &mut c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c2",
+                "CLAIM",
+                "0",
+                "STREAMS",
+                "s",
+                ">"
+            ]
+        )
+        .is_empty()
+    );
+    assert!(events(&mut c, &["XNACK", "s", "g", "FAIL", "IDS", "1", "9-9"]).is_empty());
+    let id = q(&mut c, &["XRANGE", "s", "-", "+"]).arr()[0].arr()[0].s();
+    assert_eq!(
+        events(&mut c, &["XNACK", "s", "g", "FAIL", "IDS", "1", &id]),
+        ["xnack"]
+    );
+}
+
+/// A blocked CLAIM read with the largest min-idle-time (its wake-up time is past what the
+/// timers count in) still ends at its timeout with a null reply.
+#[test]
+fn claim_block_with_largest_min_idle_times_out() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    q(&mut c, &["XADD", "mystream", "1-0", "f", "v1"]);
+    ok(&mut c, &["XGROUP", "CREATE", "mystream", "group1", "0"]);
+    q(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "group1",
+            "consumer1",
+            "STREAMS",
+            "mystream",
+            ">",
+        ],
+    );
+    let start = std::time::Instant::now();
+    let r = q(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "group1",
+            "consumer2",
+            "BLOCK",
+            "300",
+            "CLAIM",
+            "9223372036854775807",
+            "STREAMS",
+            "mystream",
+            ">",
+        ],
+    );
+    assert_eq!(r, V::Nil);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert!(pel(&mut c, "mystream", "group1", None)[0].1 == "consumer1");
+}

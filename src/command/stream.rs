@@ -1390,7 +1390,9 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                     _ => None,
                 };
                 if let Some(due) = due {
-                    let at = due.max(now + 1);
+                    // Never in the past (that would re-run the read at once, again and again),
+                    // and within what the timers count in (CLAIM 9223372036854775807 is legal).
+                    let at = due.max(now + 1).min(i64::MAX as u64);
                     ctx.store().timers.add(at as i64, db, k);
                 }
             }

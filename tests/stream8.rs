@@ -4908,3 +4908,51 @@ fn claim_block_with_largest_min_idle_times_out() {
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(pel(&mut c, "mystream", "group1", None)[0].1 == "consumer1");
 }
+
+/// Beyond "XREADGROUP CLAIM when pending messages get trimmed": a pending entry deleted from
+/// the stream leaves the pending list when a CLAIM read meets it, and does not count against
+/// COUNT (the read takes the next claimable entry instead).
+#[test]
+fn claim_skips_deleted_entries_without_counting_them() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    three_entries(&mut c);
+    q(&mut c, &["XADD", "mystream", "4-0", "f", "v4"]);
+    q(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "group1",
+            "consumer1",
+            "STREAMS",
+            "mystream",
+            ">",
+        ],
+    );
+    for (id, ms) in [("1-0", 4000), ("2-0", 3000), ("3-0", 2000), ("4-0", 1000)] {
+        age(&mut c, "mystream", "group1", "consumer1", &[id], ms);
+    }
+    q(&mut c, &["XDEL", "mystream", "1-0", "2-0"]);
+    let r = q(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "group1",
+            "consumer2",
+            "COUNT",
+            "2",
+            "CLAIM",
+            "500",
+            "STREAMS",
+            "mystream",
+            ">",
+        ],
+    );
+    assert_eq!(ids(&first_stream(&r).1), ["3-0", "4-0"]);
+    assert_eq!(
+        ids_of(&pel(&mut c, "mystream", "group1", None)),
+        ["3-0", "4-0"]
+    );
+}

@@ -1102,25 +1102,44 @@ fn claim_pending(
     out: &mut Vec<Reply>,
     effects: &mut Vec<Vec<Bytes>>,
 ) {
-    let ids = s.group(group).expect("checked").claimable(min_idle, now);
-    for id in ids {
-        if out.len() >= take {
-            break;
+    // Entries deleted from the stream leave the pending list and do not count: ask again for
+    // what they left short (never for an entry this read already took, which min-idle-time 0
+    // would offer again).
+    let mut taken = std::collections::HashSet::new();
+    loop {
+        let want = take - out.len();
+        let ids = s.group(group).expect("checked").claimable(
+            min_idle,
+            now,
+            want.saturating_add(taken.len()),
+        );
+        let mut gone = false;
+        for id in ids {
+            if out.len() >= take {
+                return;
+            }
+            if !taken.insert(id) {
+                continue;
+            }
+            let Some(e) = s.get(id).map(|e| entry_reply(&e)) else {
+                s.group_mut(group).expect("checked").ack(id);
+                effects.push(vec![b("XACK"), key.clone(), group.clone(), id.to_bytes()]);
+                gone = true;
+                continue;
+            };
+            let g = s.group_mut(group).expect("checked");
+            let Some((idle, prev)) = g.claim_for_read(id, consumer, now) else {
+                continue;
+            };
+            let count = g.pending(id).map_or(1, |p| p.delivery_count);
+            effects.push(claim_effect(
+                key, group, consumer, id, now, count, g.last_id,
+            ));
+            out.push(with_claim_meta(e, idle, prev));
         }
-        let Some(e) = s.get(id).map(|e| entry_reply(&e)) else {
-            s.group_mut(group).expect("checked").ack(id);
-            effects.push(vec![b("XACK"), key.clone(), group.clone(), id.to_bytes()]);
-            continue;
-        };
-        let g = s.group_mut(group).expect("checked");
-        let Some((idle, prev)) = g.claim_for_read(id, consumer, now) else {
-            continue;
-        };
-        let count = g.pending(id).map_or(1, |p| p.delivery_count);
-        effects.push(claim_effect(
-            key, group, consumer, id, now, count, g.last_id,
-        ));
-        out.push(with_claim_meta(e, idle, prev));
+        if !gone || out.len() >= take {
+            return;
+        }
     }
 }
 

@@ -1104,11 +1104,16 @@ impl Group {
         }
     }
 
-    /// The pending entries an `XREADGROUP ... CLAIM min-idle-time` read takes, in the order it
-    /// takes them: the XNACK zone first, then entries owned by a consumer and idle at least
-    /// `min_idle` ms at `now`, least recently delivered first (then by ID).
-    pub fn claimable(&self, min_idle: u64, now: u64) -> Vec<StreamId> {
-        let mut out: Vec<StreamId> = self.nacked.values().copied().collect();
+    /// The first `max` pending entries an `XREADGROUP ... CLAIM min-idle-time` read takes, in
+    /// the order it takes them: the XNACK zone first, then entries owned by a consumer and idle
+    /// at least `min_idle` ms at `now`, least recently delivered first (then by ID). One walk
+    /// of the PEL, and a sort of only what is returned.
+    pub fn claimable(&self, min_idle: u64, now: u64, max: usize) -> Vec<StreamId> {
+        let mut out: Vec<StreamId> = self.nacked.values().take(max).copied().collect();
+        let max = max - out.len();
+        if max == 0 {
+            return out;
+        }
         let mut idle: Vec<(u64, StreamId)> = self
             .pel
             .iter()
@@ -1116,6 +1121,10 @@ impl Group {
             .filter(|(_, n)| (now as i64).wrapping_sub(n.delivery_time as i64) >= min_idle as i64)
             .map(|(id, n)| (n.delivery_time, *id))
             .collect();
+        if idle.len() > max {
+            idle.select_nth_unstable(max);
+            idle.truncate(max);
+        }
         idle.sort_unstable();
         out.extend(idle.into_iter().map(|(_, id)| id));
         out

@@ -3339,6 +3339,117 @@ mod tests {
     }
 
     #[test]
+    fn nack_zone_and_claim_order() {
+        let mut s = one_field(6, "v");
+        s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+        let all: Vec<StreamId> = (1..=6).map(|i| id(i, 0)).collect();
+        s.deliver_new(b"g", b"c1", &all, 1000, false);
+        let g = s.group_mut(b"g").unwrap();
+        // Delivery times 6-0 oldest ... 1-0 newest (then 5-0 and 6-0 released).
+        for (i, t) in (1..=6).zip([600, 500, 400, 300, 200, 100]) {
+            g.put_pending(id(i, 0), g.consumers[&b"c1"[..]].id, t, 1);
+        }
+        assert!(g.nack(id(6, 0), NackMode::Fatal, None, false));
+        assert!(g.nack(id(5, 0), NackMode::Silent, None, false));
+        assert!(!g.nack(id(9, 0), NackMode::Fail, None, false));
+        assert!(
+            g.nack(id(9, 0), NackMode::Fail, None, true),
+            "FORCE creates it"
+        );
+        // Re-releasing moves to the tail.
+        assert!(g.nack(id(6, 0), NackMode::Fail, Some(7), false));
+        assert_eq!(
+            g.nacked().collect::<Vec<_>>(),
+            [(id(5, 0), 0), (id(9, 0), 0), (id(6, 0), 7)]
+        );
+        assert_eq!(g.consumers[&b"c1"[..]].pel.len(), 4);
+        assert_eq!(
+            g.claimable(250, 1000, usize::MAX),
+            [
+                id(5, 0),
+                id(9, 0),
+                id(6, 0),
+                id(4, 0),
+                id(3, 0),
+                id(2, 0),
+                id(1, 0)
+            ]
+        );
+        assert_eq!(
+            g.claimable(650, 1000, usize::MAX),
+            [id(5, 0), id(9, 0), id(6, 0), id(4, 0)]
+        );
+        assert_eq!(
+            g.claimable(0, 1000, 4),
+            [id(5, 0), id(9, 0), id(6, 0), id(4, 0)]
+        );
+        assert_eq!(g.next_claimable(100), Some(0));
+        // Taking a released entry: idle -1, its count, then owned again.
+        assert_eq!(g.claim_for_read(id(6, 0), b"c2", 2000), Some((-1, 7)));
+        assert_eq!(g.pending(id(6, 0)).unwrap().delivery_count, 8);
+        assert!(g.ack(id(5, 0)));
+        assert_eq!(g.nacked_len(), 1);
+        assert!(g.nack(id(4, 0), NackMode::Fatal, None, false));
+        assert_eq!(g.pending(id(4, 0)).unwrap().delivery_count, i64::MAX as u64);
+        s.check_invariants().unwrap();
+        // The rewrite releases the zone again in order, with the counts.
+        let mut out = Vec::new();
+        s.rewrite(&Bytes::from("k"), &mut out);
+        let nacks: Vec<String> = out
+            .iter()
+            .filter(|c| c[0] == "XNACK")
+            .map(|c| {
+                c.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            nacks,
+            [
+                "XNACK k g FAIL IDS 1 9-0 RETRYCOUNT 0 FORCE",
+                "XNACK k g FAIL IDS 1 4-0 RETRYCOUNT 9223372036854775807 FORCE"
+            ]
+        );
+    }
+
+    #[test]
+    fn idmp_tracks_expires_and_evicts() {
+        let mut s = one_field(3, "v");
+        assert!(s.idmp().is_none());
+        assert_eq!(s.idmp_find(b"p", b"a", 0), None);
+        s.idmp_record(b"p", Bytes::from("a"), id(1, 0), 1000, true);
+        s.idmp_record(b"p", Bytes::from("b"), id(2, 0), 2000, true);
+        s.idmp_record(b"q", Bytes::from("a"), id(3, 0), 3000, true);
+        assert_eq!(s.idmp_find(b"p", b"a", 5000), Some(id(1, 0)));
+        assert_eq!(s.idmp_find(b"q", b"a", 5000), Some(id(3, 0)));
+        assert_eq!(s.idmp().unwrap().tracked(5000), (2, 3));
+        // IDMP-DURATION 100 s: each iid goes 100 s after it was recorded.
+        assert_eq!(s.idmp().unwrap().tracked(101_000), (2, 2));
+        assert_eq!(s.idmp().unwrap().tracked(102_500), (1, 1));
+        assert_eq!(s.idmp_find(b"p", b"a", 102_500), None);
+        // A deleted entry's iid is forgotten (redis/redis#14908).
+        s.delete(id(3, 0));
+        assert_eq!(s.idmp_find(b"q", b"a", 5000), None);
+        assert_eq!(s.idmp().unwrap().tracked(5000), (0, 0));
+        // IDMP-MAXSIZE: the oldest go first; a changed setting forgets everything.
+        assert!(s.idmp_mut().configure(None, Some(2)));
+        assert!(!s.idmp_mut().configure(Some(100), Some(2)));
+        for (iid, i) in [("x", 1), ("y", 1), ("z", 2)] {
+            s.idmp_record(b"p", Bytes::from(iid), id(i, 0), 10, true);
+        }
+        assert_eq!(s.idmp_find(b"p", b"x", 10), None);
+        assert_eq!(s.idmp_find(b"p", b"z", 10), Some(id(2, 0)));
+        let m = s.idmp().unwrap();
+        assert_eq!((m.added, m.tracked(10)), (6, (1, 2)));
+        let cmds = idmp_commands(&Bytes::from("k"), m);
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0][2], "CONFIG");
+        assert_eq!(cmds[1].len(), 4 + 2 * 3);
+    }
+
+    #[test]
     fn groups_pel_ack_claim() {
         let mut s = one_field(10, "v");
         assert!(s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ));

@@ -77,7 +77,9 @@ const UNBALANCED: &str =
     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 
 // Error texts of the Redis 8.4-8.8 additions (XREADGROUP CLAIM, XADD IDMP, XCFGSET, XNACK), as
-// Redis's own tests of those versions match them.
+// Redis's own tests of those versions match them. Where a test matches only a prefix (the
+// rest of CFGSET_NOTHING and of the Unrecognized XNACK option line), the rest is written in
+// Redis's style.
 const CLAIM_ONLY_XREADGROUP: &str =
     "ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead.";
 const CLAIM_NOT_INT: &str = "ERR min-idle-time is not an integer";

@@ -4956,3 +4956,69 @@ fn claim_skips_deleted_entries_without_counting_them() {
         ["3-0", "4-0"]
     );
 }
+
+/// "CONFIG SET stream-idmp-duration and stream-idmp-maxsize validation" and "XINFO STREAM
+/// returns idmp-duration and idmp-maxsize fields" (the defaults a stream starts with come from
+/// the server's configuration); and the AOF replays the settings a stream started with, not
+/// the replaying server's defaults.
+#[test]
+fn idmp_server_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    for (name, bad) in [
+        ("stream-idmp-duration", "86401"),
+        ("stream-idmp-duration", "100000"),
+        ("stream-idmp-duration", "0"),
+        ("stream-idmp-duration", "-1"),
+        ("stream-idmp-maxsize", "10001"),
+        ("stream-idmp-maxsize", "0"),
+        ("stream-idmp-maxsize", "-100"),
+    ] {
+        let e = err(&mut c, &["CONFIG", "SET", name, bad]);
+        assert!(e.contains("must be between"), "{name} {bad}: {e}");
+    }
+    for (name, v) in [
+        ("stream-idmp-duration", "86400"),
+        ("stream-idmp-maxsize", "10000"),
+        ("stream-idmp-duration", "1"),
+        ("stream-idmp-maxsize", "1"),
+        ("stream-idmp-duration", "100"),
+        ("stream-idmp-maxsize", "100"),
+    ] {
+        ok(&mut c, &["CONFIG", "SET", name, v]);
+        assert_eq!(q(&mut c, &["CONFIG", "GET", name]).arr()[1].s(), v);
+    }
+    ok(&mut c, &["CONFIG", "SET", "stream-idmp-duration", "50"]);
+    ok(&mut c, &["CONFIG", "SET", "stream-idmp-maxsize", "7"]);
+    q(
+        &mut c,
+        &[
+            "XADD", "mystream", "IDMP", "p1", "req-1", "*", "field", "value1",
+        ],
+    );
+    q(&mut c, &["XADD", "other", "*", "f", "v"]);
+    ok(&mut c, &["XCFGSET", "other", "IDMP-MAXSIZE", "9"]);
+    let check = |c: &mut RawConn| {
+        let inf = info(c, "mystream");
+        assert_eq!(
+            (inf.field("idmp-duration"), inf.field("idmp-maxsize")),
+            (V::Int(50), V::Int(7))
+        );
+        let inf = info(c, "other");
+        assert_eq!(
+            (inf.field("idmp-duration"), inf.field("idmp-maxsize")),
+            (V::Int(50), V::Int(9))
+        );
+    };
+    check(&mut c);
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(
+        q(&mut c, &["CONFIG", "GET", "stream-idmp-duration"]).arr()[1].s(),
+        "100"
+    );
+    check(&mut c);
+}

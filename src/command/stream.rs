@@ -490,6 +490,7 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if t.idmp.is_some() && t.id != IdSpec::Auto {
         return Reply::error(IDMP_AUTO_ONLY);
     }
+    let defaults = t.idmp.is_some().then(|| idmp_defaults(ctx));
     if t.id == IdSpec::Exact(StreamId::MIN) {
         return Reply::error(ID_ZERO);
     }
@@ -541,8 +542,16 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             });
         }
     };
+    // A stream's first IDMP starts its settings from the server's defaults; the replay gets
+    // them as they were, whatever the replaying server's defaults.
+    let idmp_started = match defaults {
+        Some((d, m)) if s.idmp_init(d, m) => Some(idmp_config_effect(key, d, m)),
+        _ => None,
+    };
     let mut trimmed = t.trim.map_or(0, |trim| s.trim_with(trim, t.refs));
+    // The XADD first: FMQ.IDMP needs the stream to exist.
     let mut effects = vec![rewrite_trim(args, &t, s, Some(id))];
+    effects.extend(idmp_started);
     if let Some((pid, iid)) = idmp {
         s.idmp_record(&pid, iid.clone(), id, now, true);
         effects.push(vec![
@@ -623,12 +632,41 @@ fn xcfgset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         i += 2;
     }
     let key = &args[1];
+    let (d, m) = idmp_defaults(ctx);
     let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
         return Reply::error(error::NO_SUCH_KEY);
     };
+    let mut w = Write::key(key).event(STREAM, "xcfgset");
+    if s.idmp_init(d, m) {
+        // Replayed from the settings the stream started with, then this XCFGSET.
+        w = w.effects(vec![idmp_config_effect(key, d, m), args.to_vec()]);
+    }
     s.idmp_mut().configure(duration, maxsize);
-    ctx.wrote(Write::key(key).event(STREAM, "xcfgset"));
+    ctx.wrote(w);
     Reply::status("OK")
+}
+
+/// The settings a stream's idempotent production starts with (`stream-idmp-duration`,
+/// `stream-idmp-maxsize`).
+fn idmp_defaults(ctx: &Ctx) -> (u64, u64) {
+    let c = ctx.shared.config.read();
+    (
+        c.get_i64("stream-idmp-duration").max(1) as u64,
+        c.get_i64("stream-idmp-maxsize").max(1) as u64,
+    )
+}
+
+/// `FMQ.IDMP key CONFIG duration maxsize 0 0`: the state a stream's first IDMP starts.
+fn idmp_config_effect(key: &Bytes, duration: u64, maxsize: u64) -> Vec<Bytes> {
+    vec![
+        b("FMQ.IDMP"),
+        key.clone(),
+        b("CONFIG"),
+        uint_bytes(duration),
+        uint_bytes(maxsize),
+        b("0"),
+        b("0"),
+    ]
 }
 
 /// A non-negative integer argument of FMQ.IDMP.

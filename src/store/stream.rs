@@ -2601,6 +2601,20 @@ impl Stream {
         self.idmp.get_or_insert_with(Box::default)
     }
 
+    /// Start idempotent production state with these settings (`stream-idmp-duration`,
+    /// `stream-idmp-maxsize`) unless the stream has some. True if it was created.
+    pub fn idmp_init(&mut self, duration: u64, maxsize: u64) -> bool {
+        if self.idmp.is_some() {
+            return false;
+        }
+        self.idmp = Some(Box::new(Idmp {
+            duration,
+            maxsize,
+            ..Idmp::default()
+        }));
+        true
+    }
+
     /// XADD IDMP: the entry an earlier XADD with producer `pid` and iid `iid` added, if that
     /// iid is still remembered at `now` and the entry is still in the stream. An iid whose
     /// entry was deleted is forgotten, so the XADD adds a new entry (redis/redis#14908).

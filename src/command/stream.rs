@@ -1,5 +1,6 @@
 //! Stream commands: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID, XREAD, XGROUP,
-//! XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO.
+//! XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO; Redis 8.2's XDELEX and XACKDEL,
+//! 8.6's XCFGSET (and XADD IDMP/IDMPAUTO), 8.8's XNACK (and XREADGROUP CLAIM, 8.4).
 //!
 //! Handlers parse in Redis's order (so the same bad input gets the same error), then call the
 //! pure structure in `store::stream`. Effects, not requests, are propagated where the request
@@ -11,10 +12,18 @@
 //!   id` per delivered entry; with NOACK `XGROUP CREATECONSUMER` (new consumer) and `XGROUP SETID
 //!   ... ENTRIESREAD n` instead. History reads propagate nothing.
 //! - XCLAIM / XAUTOCLAIM: one forced `XCLAIM ... JUSTID LASTID` per claimed or dropped entry.
+//! - XREADGROUP CLAIM: the same forced XCLAIM (TIME, RETRYCOUNT) per pending entry it took, an
+//!   XACK per pending entry it found deleted from the stream.
+//! - XADD IDMP/IDMPAUTO: the XADD as above (without the IDMP arguments), then `FMQ.IDMP key
+//!   ADD producer ms id iid` (after an `FMQ.IDMP key CONFIG ...` when the stream starts its
+//!   IDMP state); a duplicate replays as `FMQ.IDMP key DUP`. XCFGSET and XNACK replay as
+//!   written (their result depends only on the state they find).
 //!
 //! Blocking: XREAD/XREADGROUP with BLOCK register through `Ctx::block` with the argv to re-run;
 //! XREAD's `$` is replaced by the ID it meant at call time so the re-run sees new entries only.
 //! XADD signals the key; XGROUP DESTROY signals it too, so XREADGROUP waiters get NOGROUP.
+//! A blocked CLAIM read also sets a timer for when the first pending entry becomes idle
+//! enough; XNACK signals the key, as what it releases is claimable at once.
 
 use bytes::Bytes;
 use std::time::Duration;

@@ -20,6 +20,11 @@
 //!   `Group::pending_summary` / `Group::pending_range` (XPENDING),
 //!   `Group::pending` / `pending_entries` / `consumers` (XINFO), `lag` and
 //!   `estimate_distance` (the Redis 7.0 entries-read / lag rules).
+//! * Redis 8.4-8.8: `Group::claimable` / `next_claimable` / `claim_for_read` (XREADGROUP
+//!   CLAIM: the XNACK zone first, then the least recently delivered idle entries),
+//!   `Group::nack` and `nacked` (XNACK: released entries, owned by nobody, in release order);
+//!   `idmp_find` / `idmp_record` / `idmp_init` / `Idmp::configure` (XADD IDMP / IDMPAUTO and
+//!   XCFGSET: per producer, the recent idempotent IDs and the entries they added).
 //! * `mem_usage` (MEMORY USAGE) and `rewrite` (AOF rewrite commands).
 //!
 //! Layout. Entries live in packed nodes keyed by the ID of their first

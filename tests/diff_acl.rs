@@ -10,11 +10,12 @@ mod common;
 use common::Diff;
 
 /// Rule strings in any RESP line: keep everything up to `+@all`/`-@all`, sort what follows.
-/// Commands ferrymq has beyond Redis 7.0 (Redis 8.2's XDELEX/XACKDEL, the FMQ.* commands):
-/// a rule or a category listing names them where redis-server 7.0 cannot.
+/// Commands ferrymq has beyond Redis 7.0 (Redis 8.2's XDELEX/XACKDEL, 8.6's XCFGSET, 8.8's
+/// XNACK, the FMQ.* commands): a rule or a category listing names them where redis-server 7.0
+/// cannot.
 fn newer(name: &str) -> bool {
     let n = name.trim_start_matches(['+', '-']);
-    n.starts_with("fmq.") || n == "xdelex" || n == "xackdel"
+    n.starts_with("fmq.") || ["xdelex", "xackdel", "xcfgset", "xnack"].contains(&n)
 }
 
 fn norm_rules(reply: &[u8]) -> Vec<u8> {

@@ -581,8 +581,16 @@ fn cluster_commands_match_a_server_without_cluster_support() {
         "script|debug",
         "slaveof",
     ];
-    // Newer than 7.0 (7.2's CLIENT subcommands, 8.2's XDELEX/XACKDEL) or ferrymq's own FMQ.*.
-    let newer = ["client|no-touch", "client|setinfo", "xdelex", "xackdel"];
+    // Newer than 7.0 (7.2's CLIENT subcommands, 8.2's XDELEX/XACKDEL, 8.6's XCFGSET, 8.8's
+    // XNACK) or ferrymq's own FMQ.*.
+    let newer = [
+        "client|no-touch",
+        "client|setinfo",
+        "xdelex",
+        "xackdel",
+        "xcfgset",
+        "xnack",
+    ];
     let known = |v: Vec<String>| -> Vec<String> {
         v.into_iter()
             .filter(|n| {
@@ -618,7 +626,7 @@ fn cluster_commands_match_a_server_without_cluster_support() {
     let top_missing = missing.iter().filter(|n| !n.contains('|')).count() as i64;
     let top_extra = sorted_names(&d.ferry.cmd(&["COMMAND", "LIST"]))
         .iter()
-        .filter(|n| n.starts_with("fmq.") || *n == "xdelex" || *n == "xackdel")
+        .filter(|n| n.starts_with("fmq.") || newer.contains(&n.as_str()) && !n.contains('|'))
         .count() as i64;
     assert_eq!(
         count(d.ferry.cmd(&["COMMAND", "COUNT"])) + top_missing - top_extra,

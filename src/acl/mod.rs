@@ -1183,9 +1183,9 @@ mod tests {
     #[test]
     fn universe_matches_redis() {
         let u = universe();
-        // Redis 7.0's 366 commands and subcommands, plus Redis 8.2's XDELEX and XACKDEL and
-        // the nine FMQ.* broker commands.
-        assert_eq!(u.len(), 366 + 2 + 9);
+        // Redis 7.0's 366 commands and subcommands, plus Redis 8.2's XDELEX and XACKDEL,
+        // Redis 8.6's XCFGSET, Redis 8.8's XNACK and the ten FMQ.* broker commands.
+        assert_eq!(u.len(), 366 + 2 + 2 + 10);
         let get = u.lookup(b"GET").unwrap();
         assert_eq!(u.cmds[get].categories, 1 << 1 | 1 << 7 | 1 << 14);
         let cfg = u.lookup(b"config").unwrap();

@@ -207,7 +207,9 @@ impl Capture {
             self.emit(None, argv);
             return;
         }
-        if name.len() > 4 && name[..4].eq_ignore_ascii_case(b"fmq.") && self.rdb.is_some() {
+        if (name.len() > 4 && name[..4].eq_ignore_ascii_case(b"fmq.") || is(name, "xcfgset"))
+            && self.rdb.is_some()
+        {
             // Broker state appeared during an RDB base, which cannot hold it: this rewrite
             // gives up (the AOF stays as it was) and the next one writes commands.
             self.broker_state = true;

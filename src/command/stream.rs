@@ -1,5 +1,6 @@
 //! Stream commands: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID, XREAD, XGROUP,
-//! XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO.
+//! XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO; Redis 8.2's XDELEX and XACKDEL,
+//! 8.6's XCFGSET (and XADD IDMP/IDMPAUTO), 8.8's XNACK (and XREADGROUP CLAIM, 8.4).
 //!
 //! Handlers parse in Redis's order (so the same bad input gets the same error), then call the
 //! pure structure in `store::stream`. Effects, not requests, are propagated where the request
@@ -11,10 +12,18 @@
 //!   id` per delivered entry; with NOACK `XGROUP CREATECONSUMER` (new consumer) and `XGROUP SETID
 //!   ... ENTRIESREAD n` instead. History reads propagate nothing.
 //! - XCLAIM / XAUTOCLAIM: one forced `XCLAIM ... JUSTID LASTID` per claimed or dropped entry.
+//! - XREADGROUP CLAIM: the same forced XCLAIM (TIME, RETRYCOUNT) per pending entry it took, an
+//!   XACK per pending entry it found deleted from the stream.
+//! - XADD IDMP/IDMPAUTO: the XADD as above (without the IDMP arguments), then `FMQ.IDMP key
+//!   ADD producer ms id iid` (after an `FMQ.IDMP key CONFIG ...` when the stream starts its
+//!   IDMP state); a duplicate replays as `FMQ.IDMP key DUP`. XCFGSET and XNACK replay as
+//!   written (their result depends only on the state they find).
 //!
 //! Blocking: XREAD/XREADGROUP with BLOCK register through `Ctx::block` with the argv to re-run;
 //! XREAD's `$` is replaced by the ID it meant at call time so the re-run sees new entries only.
 //! XADD signals the key; XGROUP DESTROY signals it too, so XREADGROUP waiters get NOGROUP.
+//! A blocked CLAIM read also sets a timer for when the first pending entry becomes idle
+//! enough; XNACK signals the key, as what it releases is claimable at once.
 
 use bytes::Bytes;
 use std::time::Duration;
@@ -25,8 +34,9 @@ use crate::config::notify::STREAM;
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::stream::{
-    AppendError, ClaimOptions, ClaimOutcome, EntryRef, INVALID_ENTRIES_READ, IdSpec, NodeLimits,
-    RefPolicy, Stream, StreamId, Trim, TrimKind,
+    AppendError, ClaimOptions, ClaimOutcome, EntryRef, IDMP_MAX_DURATION, IDMP_MAX_MAXSIZE,
+    INVALID_ENTRIES_READ, IdSpec, NackMode, NodeLimits, RefPolicy, Stream, StreamId, Trim,
+    TrimKind,
 };
 use crate::store::{Db, Value, unix_ms};
 
@@ -74,6 +84,29 @@ const KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
 const COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
 const UNBALANCED: &str =
     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+
+// Error texts of the Redis 8.4-8.8 additions (XREADGROUP CLAIM, XADD IDMP, XCFGSET, XNACK), as
+// Redis's own tests of those versions match them. Where a test matches only a prefix (the
+// rest of CFGSET_NOTHING and of the Unrecognized XNACK option line), the rest is written in
+// Redis's style.
+const CLAIM_ONLY_XREADGROUP: &str =
+    "ERR The CLAIM option is only supported by XREADGROUP. You called XREAD instead.";
+const CLAIM_NOT_INT: &str = "ERR min-idle-time is not an integer";
+const CLAIM_NEG: &str = "ERR min-idle-time must be a positive integer";
+const IDMP_AUTO_ONLY: &str = "ERR IDMP/IDMPAUTO can be used only with auto-generated IDs";
+const IDMP_TWICE: &str = "ERR IDMP/IDMPAUTO specified multiple times";
+const IDMP_EMPTY_PID: &str = "ERR IDMP requires a non-empty producer ID";
+const IDMP_EMPTY_IID: &str = "ERR IDMP requires a non-empty idempotent ID";
+const IDMPAUTO_EMPTY_PID: &str = "ERR IDMPAUTO requires a non-empty producer ID";
+const CFGSET_NOTHING: &str =
+    "ERR At least one parameter must be specified: IDMP-DURATION or IDMP-MAXSIZE";
+const CFGSET_DURATION: &str = "ERR IDMP-DURATION must be between 1 and 86400 seconds";
+const CFGSET_MAXSIZE: &str = "ERR IDMP-MAXSIZE must be between 1 and 10000 entries";
+const NACK_MODE: &str = "ERR mode must be SILENT, FAIL, or FATAL";
+const NACK_NO_IDS: &str = "ERR syntax error, expected IDS keyword";
+const NACK_NUMIDS: &str = "ERR numids must be a positive integer";
+const NACK_NUMIDS_MISMATCH: &str = "ERR number of IDs doesn't match numids";
+const NACK_RETRY_NEG: &str = "ERR Invalid RETRYCOUNT value, must be >= 0";
 
 /// Entries served to a woken XREAD/XREADGROUP without COUNT (Redis's
 /// `XREAD_BLOCKED_DEFAULT_COUNT`).
@@ -215,6 +248,10 @@ struct TrimArgs {
     /// XADD: index of the ID argument.
     id_idx: usize,
     id: IdSpec,
+    /// XADD IDMP producer-id iid (`Some(iid)`) or IDMPAUTO producer-id (`None`) (Redis 8.6).
+    idmp: Option<(Bytes, Option<Bytes>)>,
+    /// Where the IDMP / IDMPAUTO arguments are (first index, count): not replayed.
+    idmp_span: Option<(usize, usize)>,
 }
 
 fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<TrimArgs, Reply> {
@@ -227,6 +264,8 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<T
         refs: RefPolicy::KeepRef,
         id_idx: 0,
         id: IdSpec::Auto,
+        idmp: None,
+        idmp_span: None,
     };
     let mut kind: Option<TrimKind> = None;
     let mut approx = false;
@@ -276,6 +315,29 @@ fn parse_add_or_trim(args: &[Bytes], xadd: bool, limits: NodeLimits) -> Result<T
             i += 1;
         } else if xadd && is(opt, "nomkstream") {
             out.nomkstream = true;
+        } else if xadd && is(opt, "idmp") && more >= 2 {
+            if out.idmp.is_some() {
+                return Err(Reply::error(IDMP_TWICE));
+            }
+            if args[i + 1].is_empty() {
+                return Err(Reply::error(IDMP_EMPTY_PID));
+            }
+            if args[i + 2].is_empty() {
+                return Err(Reply::error(IDMP_EMPTY_IID));
+            }
+            out.idmp = Some((args[i + 1].clone(), Some(args[i + 2].clone())));
+            out.idmp_span = Some((i, 3));
+            i += 2;
+        } else if xadd && is(opt, "idmpauto") && more >= 1 {
+            if out.idmp.is_some() {
+                return Err(Reply::error(IDMP_TWICE));
+            }
+            if args[i + 1].is_empty() {
+                return Err(Reply::error(IDMPAUTO_EMPTY_PID));
+            }
+            out.idmp = Some((args[i + 1].clone(), None));
+            out.idmp_span = Some((i, 2));
+            i += 1;
         } else if let Some(r) = ref_policy(opt) {
             out.refs = r;
         } else if xadd {
@@ -379,6 +441,10 @@ fn rewrite_trim(args: &[Bytes], t: &TrimArgs, s: &Stream, id: Option<StreamId>) 
             i += 2;
             continue;
         }
+        if let Some((at, n)) = t.idmp_span.filter(|(at, _)| *at == i) {
+            i = at + n;
+            continue;
+        }
         if Some(i) == t.approx_idx {
             out.push(b("="));
         } else if i == t.threshold_idx && t.trim.is_some_and(|t| t.approx) {
@@ -403,7 +469,24 @@ fn rewrite_trim(args: &[Bytes], t: &TrimArgs, s: &Stream, id: Option<StreamId>) 
     out
 }
 
-// XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value
+/// The idempotent ID XADD IDMPAUTO derives from an entry's content: a SHA-1 of its field-value
+/// pairs in sorted order, so the same pairs in any order give the same iid.
+// DEVIATION(redis): not Redis's hash; the iid is never shown, only compared and persisted.
+fn auto_iid(pairs: &[(&[u8], &[u8])]) -> Bytes {
+    let mut sorted = pairs.to_vec();
+    sorted.sort_unstable();
+    let mut h = sha1_smol::Sha1::new();
+    for (f, v) in sorted {
+        h.update(&(f.len() as u64).to_le_bytes());
+        h.update(f);
+        h.update(&(v.len() as u64).to_le_bytes());
+        h.update(v);
+    }
+    Bytes::copy_from_slice(&h.digest().bytes())
+}
+
+// XADD key [NOMKSTREAM] [KEEPREF | DELREF | ACKED] [IDMPAUTO producer-id | IDMP producer-id
+//   idempotent-id] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value
 //   [field value ...]
 fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let limits = node_limits(ctx);
@@ -413,6 +496,10 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if field_pos > args.len() || args.len() - field_pos < 2 || (args.len() - field_pos) % 2 == 1 {
         return Reply::error(error::wrong_args("xadd"));
     }
+    if t.idmp.is_some() && t.id != IdSpec::Auto {
+        return Reply::error(IDMP_AUTO_ONLY);
+    }
+    let defaults = t.idmp.is_some().then(|| idmp_defaults(ctx));
     if t.id == IdSpec::Exact(StreamId::MIN) {
         return Reply::error(ID_ZERO);
     }
@@ -437,7 +524,20 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .chunks_exact(2)
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
-    let id = match s.append(t.id, &pairs, now_ms(), limits) {
+    let now = now_ms();
+    let idmp = t.idmp.as_ref().map(|(pid, iid)| {
+        let iid = iid.clone().unwrap_or_else(|| auto_iid(&pairs));
+        (pid.clone(), iid)
+    });
+    if let Some((pid, iid)) = &idmp
+        && let Some(orig) = s.idmp_find(pid, iid, now)
+    {
+        // Already added: the earlier entry's ID, nothing added (a duplicate is counted).
+        s.idmp_mut().duplicates += 1;
+        ctx.wrote(Write::key(key).effect(vec![b("FMQ.IDMP"), key.clone(), b("DUP")]));
+        return id_reply(orig);
+    }
+    let id = match s.append(t.id, &pairs, now, limits) {
         Ok(id) => id,
         Err(e) => {
             // A stream created just for this XADD must not stay behind empty.
@@ -451,8 +551,28 @@ fn xadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             });
         }
     };
+    // A stream's first IDMP starts its settings from the server's defaults; the replay gets
+    // them as they were, whatever the replaying server's defaults.
+    let idmp_started = match defaults {
+        Some((d, m)) if s.idmp_init(d, m) => Some(idmp_config_effect(key, d, m)),
+        _ => None,
+    };
     let mut trimmed = t.trim.map_or(0, |trim| s.trim_with(trim, t.refs));
+    // The XADD first: FMQ.IDMP needs the stream to exist.
     let mut effects = vec![rewrite_trim(args, &t, s, Some(id))];
+    effects.extend(idmp_started);
+    if let Some((pid, iid)) = idmp {
+        s.idmp_record(&pid, iid.clone(), id, now, true);
+        effects.push(vec![
+            b("FMQ.IDMP"),
+            key.clone(),
+            b("ADD"),
+            pid,
+            uint_bytes(now),
+            id.to_bytes(),
+            iid,
+        ]);
+    }
     // A retention policy trims as the stream grows (not while the AOF replays: the trims are
     // in it, as the XTRIMs recorded here).
     let mut expiry = None;
@@ -491,6 +611,121 @@ pub(crate) fn check_deferred_xadd(args: &[Bytes]) -> Result<(), Reply> {
         ));
     }
     Ok(())
+}
+
+// XCFGSET key [IDMP-DURATION idmp-duration] [IDMP-MAXSIZE idmp-maxsize]
+fn xcfgset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if args.len() == 2 {
+        return Reply::error(CFGSET_NOTHING);
+    }
+    let (mut duration, mut maxsize) = (None, None);
+    let mut i = 2;
+    while i < args.len() {
+        let o = &args[i][..];
+        let is_duration = is(o, "idmp-duration");
+        if !(is_duration || is(o, "idmp-maxsize")) || i + 1 >= args.len() {
+            return Reply::error(error::SYNTAX);
+        }
+        let v = tri!(int_arg(&args[i + 1]));
+        if is_duration {
+            if !(1..=IDMP_MAX_DURATION as i64).contains(&v) {
+                return Reply::error(CFGSET_DURATION);
+            }
+            duration = Some(v as u64);
+        } else {
+            if !(1..=IDMP_MAX_MAXSIZE as i64).contains(&v) {
+                return Reply::error(CFGSET_MAXSIZE);
+            }
+            maxsize = Some(v as u64);
+        }
+        i += 2;
+    }
+    let key = &args[1];
+    let (d, m) = idmp_defaults(ctx);
+    let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
+        return Reply::error(error::NO_SUCH_KEY);
+    };
+    let mut w = Write::key(key).event(STREAM, "xcfgset");
+    if s.idmp_init(d, m) {
+        // Replayed from the settings the stream started with, then this XCFGSET.
+        w = w.effects(vec![idmp_config_effect(key, d, m), args.to_vec()]);
+    }
+    s.idmp_mut().configure(duration, maxsize);
+    ctx.wrote(w);
+    Reply::status("OK")
+}
+
+/// The settings a stream's idempotent production starts with (`stream-idmp-duration`,
+/// `stream-idmp-maxsize`).
+fn idmp_defaults(ctx: &Ctx) -> (u64, u64) {
+    let c = ctx.shared.config.read();
+    (
+        c.get_i64("stream-idmp-duration").max(1) as u64,
+        c.get_i64("stream-idmp-maxsize").max(1) as u64,
+    )
+}
+
+/// `FMQ.IDMP key CONFIG duration maxsize 0 0`: the state a stream's first IDMP starts.
+fn idmp_config_effect(key: &Bytes, duration: u64, maxsize: u64) -> Vec<Bytes> {
+    vec![
+        b("FMQ.IDMP"),
+        key.clone(),
+        b("CONFIG"),
+        uint_bytes(duration),
+        uint_bytes(maxsize),
+        b("0"),
+        b("0"),
+    ]
+}
+
+/// A non-negative integer argument of FMQ.IDMP.
+fn uint_arg(arg: &[u8]) -> Result<u64, Reply> {
+    match crate::protocol::request::parse_i64(arg) {
+        Some(v) if v >= 0 => Ok(v as u64),
+        _ => Err(Reply::error(error::NOT_INTEGER)),
+    }
+}
+
+// FMQ.IDMP key CONFIG duration maxsize iids-added iids-duplicates | ADD producer-id ms id iid |
+//   LOAD producer-id [ms id iid ...] | DUP
+// What XADD IDMP and the AOF rewrite replay to rebuild a stream's idempotent production state:
+// CONFIG sets the settings and counters (forgetting nothing), ADD records an iid as an XADD
+// does, LOAD records iids without counting them, DUP counts a duplicate.
+fn fmq_idmp(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let sub = &args[2][..];
+    let argc = args.len();
+    let Some(s) = tri!(stream_mut(ctx.db(), key)) else {
+        return Reply::error(error::NO_SUCH_KEY);
+    };
+    if is(sub, "config") && argc == 7 {
+        let mut v = [0u64; 4];
+        for (slot, a) in v.iter_mut().zip(&args[3..7]) {
+            *slot = tri!(uint_arg(a));
+        }
+        if !(1..=IDMP_MAX_DURATION).contains(&v[0]) || !(1..=IDMP_MAX_MAXSIZE).contains(&v[1]) {
+            return Reply::error(error::SYNTAX);
+        }
+        let m = s.idmp_mut();
+        (m.duration, m.maxsize, m.added, m.duplicates) = (v[0], v[1], v[2], v[3]);
+    } else if is(sub, "dup") && argc == 3 {
+        s.idmp_mut().duplicates += 1;
+    } else if (is(sub, "add") && argc == 7)
+        || (is(sub, "load") && argc >= 4 && (argc - 4).is_multiple_of(3))
+    {
+        let count = is(sub, "add");
+        let mut recs = Vec::with_capacity((argc - 4) / 3);
+        for c in args[4..].chunks_exact(3) {
+            recs.push((tri!(uint_arg(&c[0])), tri!(strict_id(&c[1])), c[2].clone()));
+        }
+        for (ms, id, iid) in recs {
+            s.idmp_record(&args[3], iid, id, ms, count);
+        }
+    } else {
+        return Reply::error(error::SYNTAX);
+    }
+    ctx.wrote(Write::key(key));
+    Reply::status("OK")
 }
 
 // XTRIM key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]
@@ -703,6 +938,8 @@ struct ReadArgs {
     block_idx: Option<usize>,
     group: Option<(Bytes, Bytes)>,
     noack: bool,
+    /// CLAIM min-idle-time (Redis 8.4).
+    claim: Option<u64>,
     streams_idx: usize,
     nstreams: usize,
 }
@@ -716,6 +953,7 @@ fn parse_read(args: &[Bytes], group_cmd: bool, from_script: bool) -> Result<Read
         block_idx: None,
         group: None,
         noack: false,
+        claim: None,
         streams_idx: 0,
         nstreams: 0,
     };
@@ -763,6 +1001,16 @@ fn parse_read(args: &[Bytes], group_cmd: bool, from_script: bool) -> Result<Read
                 return Err(Reply::error(NOACK_ONLY_XREADGROUP));
             }
             r.noack = true;
+        } else if is(o, "claim") && more > 0 {
+            if !group_cmd {
+                return Err(Reply::error(CLAIM_ONLY_XREADGROUP));
+            }
+            i += 1;
+            let ms = int_arg_msg(&args[i], CLAIM_NOT_INT)?;
+            if ms < 0 {
+                return Err(Reply::error(CLAIM_NEG));
+            }
+            r.claim = Some(ms as u64);
         } else {
             return Err(Reply::error(error::SYNTAX));
         }
@@ -864,8 +1112,88 @@ fn xread(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::NullArray
 }
 
-// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key
-//   [key ...] id [id ...]
+/// A `[id, fields]` entry reply of an `XREADGROUP ... CLAIM` read, extended with the idle
+/// time and the delivery count it had (0 and 0 for a new entry), as Redis 8.4 replies.
+fn with_claim_meta(e: Reply, idle: i64, count: u64) -> Reply {
+    match e {
+        Reply::Array(mut v) if v.len() == 2 => {
+            v.push(Reply::Int(idle));
+            v.push(Reply::Int(count.min(i64::MAX as u64) as i64));
+            Reply::Array(v)
+        }
+        e => e,
+    }
+}
+
+/// The entries of one stream served by a `>` read: with CLAIM every entry carries the two
+/// extra fields (entries not claimed from the pending list get 0 and 0).
+fn new_read(out: Vec<Reply>, claim: bool) -> Reply {
+    if claim {
+        Reply::Array(out.into_iter().map(|e| with_claim_meta(e, 0, 0)).collect())
+    } else {
+        Reply::Array(out)
+    }
+}
+
+/// `XREADGROUP ... CLAIM min-idle-time ... >`: before any new entry, take the claimable pending
+/// entries (the XNACK zone, then the least recently delivered of those idle at least
+/// `min_idle` ms), up to `take` in `out`. Each is claimed as XCLAIM claims (new owner, one more
+/// delivery, replayed as an XCLAIM) and replied with its idle time and its earlier delivery
+/// count. A pending entry deleted from the stream leaves the pending list (replayed as an
+/// XACK) and does not count.
+#[allow(clippy::too_many_arguments)]
+fn claim_pending(
+    s: &mut Stream,
+    (key, group, consumer): (&Bytes, &Bytes, &Bytes),
+    min_idle: u64,
+    now: u64,
+    take: usize,
+    out: &mut Vec<Reply>,
+    effects: &mut Vec<Vec<Bytes>>,
+) {
+    // Entries deleted from the stream leave the pending list and do not count: ask again for
+    // what they left short (never for an entry this read already took, which min-idle-time 0
+    // would offer again).
+    let mut taken = std::collections::HashSet::new();
+    loop {
+        let want = take - out.len();
+        let ids = s.group(group).expect("checked").claimable(
+            min_idle,
+            now,
+            want.saturating_add(taken.len()),
+        );
+        let mut gone = false;
+        for id in ids {
+            if out.len() >= take {
+                return;
+            }
+            if !taken.insert(id) {
+                continue;
+            }
+            let Some(e) = s.get(id).map(|e| entry_reply(&e)) else {
+                s.group_mut(group).expect("checked").ack(id);
+                effects.push(vec![b("XACK"), key.clone(), group.clone(), id.to_bytes()]);
+                gone = true;
+                continue;
+            };
+            let g = s.group_mut(group).expect("checked");
+            let Some((idle, prev)) = g.claim_for_read(id, consumer, now) else {
+                continue;
+            };
+            let count = g.pending(id).map_or(1, |p| p.delivery_count);
+            effects.push(claim_effect(
+                key, group, consumer, id, now, count, g.last_id,
+            ));
+            out.push(with_claim_meta(e, idle, prev));
+        }
+        if !gone || out.len() >= take {
+            return;
+        }
+    }
+}
+
+// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [CLAIM min-idle-time]
+//   [NOACK] STREAMS key [key ...] id [id ...]
 fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let r = tri!(parse_read(args, true, ctx.from_script()));
     let (group, consumer) = r.group.clone().expect("checked");
@@ -936,6 +1264,8 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 (!s.is_empty() && s.last_valid_id() > g.last_id)
                     || (!r.noack
                         && (g.handback_len() > 0 || g.next_redelivery().is_some_and(|t| t <= now)))
+                    || r.claim
+                        .is_some_and(|min| g.next_claimable(min).is_some_and(|t| t <= now))
             }
         };
         if !servable {
@@ -970,6 +1300,23 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             ReadFrom::New => {
                 let take = if count == 0 { usize::MAX } else { count };
                 let mut out = Vec::new();
+                let claim = r.claim.is_some();
+                if let Some(min_idle) = r.claim {
+                    claim_pending(
+                        s,
+                        (k, &group, &consumer),
+                        min_idle,
+                        now,
+                        take,
+                        &mut out,
+                        &mut effects,
+                    );
+                    if out.len() >= take {
+                        served.push((k.clone(), new_read(out, claim)));
+                        continue;
+                    }
+                }
+                let g = s.group(&group).expect("checked above");
                 let policy = g.policy().cloned().unwrap_or_default();
                 if let Some(field) = policy.order_by.as_ref().filter(|_| !r.noack) {
                     ordered_read(
@@ -987,7 +1334,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                         visibility.push((k.clone(), policy.visibility_ms));
                     }
                     if !out.is_empty() {
-                        served.push((k.clone(), Reply::Array(out)));
+                        served.push((k.clone(), new_read(out, claim)));
                     }
                     continue;
                 }
@@ -1013,7 +1360,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 let take = take - out.len();
                 if take == 0 || s.is_empty() || s.last_valid_id() <= last {
                     if !out.is_empty() {
-                        served.push((k.clone(), Reply::Array(out)));
+                        served.push((k.clone(), new_read(out, claim)));
                     }
                     continue;
                 }
@@ -1066,7 +1413,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                         ]);
                     }
                 }
-                served.push((k.clone(), Reply::Array(out)));
+                served.push((k.clone(), new_read(out, claim)));
             }
         }
     }
@@ -1099,6 +1446,25 @@ fn xreadgroup(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return read_reply(ctx, served);
     }
     if let Some(timeout) = r.block {
+        // With CLAIM, wake up when the first pending entry becomes idle enough (XNACK, which
+        // makes entries claimable at once, wakes the key itself).
+        if let Some(min_idle) = r.claim {
+            for (k, f) in keys.iter().zip(&from) {
+                if !matches!(f, ReadFrom::New) {
+                    continue;
+                }
+                let due = match stream_mut(ctx.db(), k) {
+                    Ok(Some(s)) => s.group(&group).and_then(|g| g.next_claimable(min_idle)),
+                    _ => None,
+                };
+                if let Some(due) = due {
+                    // Never in the past (that would re-run the read at once, again and again),
+                    // and within what the timers count in (CLAIM 9223372036854775807 is legal).
+                    let at = due.max(now + 1).min(i64::MAX as u64);
+                    ctx.store().timers.add(at as i64, db, k);
+                }
+            }
+        }
         // Wake up when the first pending entry becomes visible again.
         if !r.noack {
             for (k, f) in keys.iter().zip(&from) {
@@ -1991,6 +2357,79 @@ fn xack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::Int(n as i64)
 }
 
+// XNACK key group <SILENT | FAIL | FATAL> IDS numids id [id ...] [RETRYCOUNT count] [FORCE]
+// (RETRYCOUNT and FORCE may also come before IDS.)
+fn xnack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    let (key, group) = (&args[1], &args[2]);
+    let mode = match &args[3][..] {
+        m if is(m, "silent") => NackMode::Silent,
+        m if is(m, "fail") => NackMode::Fail,
+        m if is(m, "fatal") => NackMode::Fatal,
+        _ => return Reply::error(NACK_MODE),
+    };
+    let mut ids: Option<Vec<StreamId>> = None;
+    let mut retry = None;
+    let mut force = false;
+    let mut j = 4;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let o = &args[j][..];
+        if is(o, "ids") && ids.is_none() && more >= 1 {
+            let n = match crate::protocol::request::parse_i64(&args[j + 1]) {
+                Some(n) if n > 0 => n as u64,
+                _ => return Reply::error(NACK_NUMIDS),
+            };
+            if n > (more - 1) as u64 {
+                return Reply::error(NACK_NUMIDS_MISMATCH);
+            }
+            let n = n as usize;
+            let mut v = Vec::with_capacity(n);
+            for a in &args[j + 2..j + 2 + n] {
+                v.push(tri!(strict_id(a)));
+            }
+            ids = Some(v);
+            j += 2 + n;
+        } else if is(o, "retrycount") && more >= 1 {
+            let v = tri!(int_arg(&args[j + 1]));
+            if v < 0 {
+                return Reply::error(NACK_RETRY_NEG);
+            }
+            retry = Some(v as u64);
+            j += 2;
+        } else if is(o, "force") {
+            force = true;
+            j += 1;
+        } else {
+            return Reply::Error(
+                error::sanitize(format!("ERR Unrecognized XNACK option '{}'", text(o))).into(),
+            );
+        }
+    }
+    let Some(ids) = ids else {
+        return Reply::error(NACK_NO_IDS);
+    };
+    let s = match tri!(stream_mut(ctx.db(), key)) {
+        Some(s) if s.group(group).is_some() => s,
+        _ => return nogroup_key_group(key, group),
+    };
+    s.mark_nack_used();
+    let mut n = 0;
+    for id in ids {
+        let forced = force && s.contains(id);
+        if s.group_mut(group)
+            .expect("checked")
+            .nack(id, mode, retry, forced)
+        {
+            n += 1;
+        }
+    }
+    // Released entries are claimable at once: readers blocked with CLAIM look again.
+    if n > 0 {
+        ctx.wrote(Write::key(key).changes(n).wakes().event(STREAM, "xnack"));
+    }
+    Reply::Int(n as i64)
+}
+
 // XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
 fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let argc = args.len();
@@ -2058,7 +2497,8 @@ fn xpending(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                         Reply::Array(vec![
                             id_reply(r.id),
                             Reply::Bulk(r.consumer),
-                            Reply::Int(r.idle.max(0)),
+                            // Released by XNACK: delivery time 0, shown as -1 (Redis 8.8).
+                            Reply::Int(if r.released { -1 } else { r.idle.max(0) }),
                             Reply::Int(r.delivery_count as i64),
                         ])
                     })
@@ -2408,6 +2848,18 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         (st("entries-added"), Reply::Int(s.entries_added() as i64)),
         (st("recorded-first-entry-id"), id_reply(s.first_id())),
     ];
+    // Redis 8.6's idempotent production fields, once the stream uses it.
+    // DEVIATION(redis): Redis 8.6+ shows them on every stream; here a stream that never used
+    // IDMP keeps Redis 7.0's exact reply.
+    if let Some(idmp) = s.idmp() {
+        let (pids, iids) = idmp.tracked(now_ms());
+        m.push((st("idmp-duration"), Reply::Int(idmp.duration as i64)));
+        m.push((st("idmp-maxsize"), Reply::Int(idmp.maxsize as i64)));
+        m.push((st("pids-tracked"), Reply::Int(pids as i64)));
+        m.push((st("iids-tracked"), Reply::Int(iids as i64)));
+        m.push((st("iids-added"), Reply::Int(idmp.added as i64)));
+        m.push((st("iids-duplicates"), Reply::Int(idmp.duplicates as i64)));
+    }
     if !full {
         m.push((st("groups"), Reply::Int(s.groups().len() as i64)));
         m.push((
@@ -2474,7 +2926,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 ])
             })
             .collect();
-        groups.push(Reply::Map(vec![
+        let mut fields = vec![
             (st("name"), Reply::Bulk(name.clone())),
             (st("last-delivered-id"), id_reply(g.last_id)),
             (st("entries-read"), entries_read_reply(g.entries_read)),
@@ -2482,7 +2934,13 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             (st("pel-count"), Reply::Int(g.pending_len() as i64)),
             (st("pending"), Reply::Array(pel)),
             (st("consumers"), Reply::Array(consumers)),
-        ]));
+        ];
+        // Redis 8.8's XNACK zone size, once the stream has seen an XNACK.
+        // DEVIATION(redis): Redis 8.8 shows it for every group of every stream.
+        if s.nack_used() {
+            fields.push((st("nacked-count"), Reply::Int(g.nacked_len() as i64)));
+        }
+        groups.push(Reply::Map(fields));
     }
     m.push((st("groups"), Reply::Array(groups)));
     Reply::Map(m)
@@ -2660,6 +3118,24 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group("stream")
         .doc(
             "Move dead-lettered entries back to the streams they came from.",
+            "ferrymq",
+        ),
+    CommandSpec::new("xcfgset", -2, WRITE | FAST, xcfgset)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc("Sets the IDMP configuration parameters for a stream.", "8.6.0"),
+    CommandSpec::new("xnack", -7, WRITE | FAST, xnack)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Releases pending messages back to the group's PEL without acknowledging them, making them available for re-delivery.",
+            "8.8.0",
+        ),
+    CommandSpec::new("fmq.idmp", -3, WRITE, fmq_idmp)
+        .keys(1, 1, 1)
+        .group("stream")
+        .doc(
+            "Rebuild a stream's idempotent production state (replayed from the AOF).",
             "ferrymq",
         ),
     CommandSpec::new("xtrim", -4, WRITE, xtrim)

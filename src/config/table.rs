@@ -14,8 +14,8 @@ pub(crate) const HIDDEN: u8 = 4;
 /// Takes several arguments in a file (`save 3600 1 300 100`); CONFIG SET splits its value on
 /// single spaces.
 pub(crate) const MULTI_ARG: u8 = 8;
-/// ferrymq's own directive (Redis has no such name). CONFIG GET/SET/REWRITE treat it like the
-/// others; the comparisons with redis-server leave it out.
+/// A directive Redis 7.0 has no such name for: ferrymq's own, or a later Redis's. CONFIG
+/// GET/SET/REWRITE treat it like the others; the comparisons with redis-server leave it out.
 pub(crate) const OWN: u8 = 16;
 
 /// How a numeric directive is written and parsed.
@@ -746,6 +746,10 @@ pub(crate) static SPECS: &[Spec] = &[
     i("metrics-port", None, IMM | OWN, 0, 65535, 0),
     s("metrics-bind", None, IMM | OWN, "127.0.0.1"),
     s("metrics-key-patterns", None, OWN, ""),
+    // Redis 8.6: the IDMP-DURATION (seconds) and IDMP-MAXSIZE a stream starts with when it
+    // first uses XADD IDMP/IDMPAUTO or XCFGSET.
+    i("stream-idmp-duration", None, OWN, 1, 86400, 100),
+    i("stream-idmp-maxsize", None, OWN, 1, 10000, 100),
 ];
 
 /// The directives ferrymq acts on; every other one is accepted, kept and reported as ignored.

@@ -59,7 +59,7 @@ fn defaults_match_redis_config_get_star() {
         .iter()
         .filter(|s| s.flags & super::table::OWN != 0)
         .count();
-    assert_eq!(own, 3);
+    assert_eq!(own, 5);
     assert_eq!(
         got.len(),
         n + own,

@@ -254,10 +254,12 @@ impl StoreInner {
     /// when somebody consumes effects.
     #[inline]
     pub fn propagate(&mut self, db: usize, argv: &[Bytes], tx: bool) {
-        if argv
-            .first()
-            .is_some_and(|n| n.len() > 4 && n[..4].eq_ignore_ascii_case(b"fmq."))
-        {
+        // FMQ.* state, and Redis 8.6's idempotent production settings (XCFGSET), have no place
+        // in a Redis 7 RDB: AOF bases are written as commands from then on.
+        if argv.first().is_some_and(|n| {
+            n.len() > 4 && n[..4].eq_ignore_ascii_case(b"fmq.")
+                || n.eq_ignore_ascii_case(b"xcfgset")
+        }) {
             self.broker_state = true;
         }
         self.note_effect(db, tx);

@@ -20,6 +20,11 @@
 //!   `Group::pending_summary` / `Group::pending_range` (XPENDING),
 //!   `Group::pending` / `pending_entries` / `consumers` (XINFO), `lag` and
 //!   `estimate_distance` (the Redis 7.0 entries-read / lag rules).
+//! * Redis 8.4-8.8: `Group::claimable` / `next_claimable` / `claim_for_read` (XREADGROUP
+//!   CLAIM: the XNACK zone first, then the least recently delivered idle entries),
+//!   `Group::nack` and `nacked` (XNACK: released entries, owned by nobody, in release order);
+//!   `idmp_find` / `idmp_record` / `idmp_init` / `Idmp::configure` (XADD IDMP / IDMPAUTO and
+//!   XCFGSET: per producer, the recent idempotent IDs and the entries they added).
 //! * `mem_usage` (MEMORY USAGE) and `rewrite` (AOF rewrite commands).
 //!
 //! Layout. Entries live in packed nodes keyed by the ID of their first
@@ -37,7 +42,7 @@
 //! `MAXLEN ~` / `MINID ~` (which only drop whole nodes) leave the same number of
 //! entries as Redis, and `radix-tree-keys` in XINFO match.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 use bytes::Bytes;
@@ -533,11 +538,37 @@ pub struct PendingEntry {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Nack {
     delivery_time: u64,
-    // DEVIATION(redis): delivery counts saturate at 2^32-1 (Redis keeps 64 bits); only an
-    // explicit `XCLAIM ... RETRYCOUNT` above that could tell.
-    delivery_count: u32,
-    /// `Consumer::id` of the owner.
+    // DEVIATION(redis): delivery counts of 2^32-1 and more are one value, reported as
+    // `i64::MAX` (what XNACK FATAL sets; Redis keeps 64 bits). Only an explicit RETRYCOUNT
+    // that large, or four billion deliveries, could tell. A 64-bit count would cost 8 bytes
+    // more per pending entry (measured: tests/stream.rs `bytes_per_pending_entry`).
+    count: u32,
+    /// `Consumer::id` of the owner ([`NACK_OWNER`] once released by XNACK).
     consumer: u32,
+}
+
+impl Nack {
+    fn new(delivery_time: u64, count: u64, consumer: u32) -> Nack {
+        let mut n = Nack {
+            delivery_time,
+            count: 0,
+            consumer,
+        };
+        n.set_count(count);
+        n
+    }
+
+    fn count(&self) -> u64 {
+        if self.count == u32::MAX {
+            i64::MAX as u64
+        } else {
+            u64::from(self.count)
+        }
+    }
+
+    fn set_count(&mut self, count: u64) {
+        self.count = u32::try_from(count).unwrap_or(u32::MAX);
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -571,10 +602,39 @@ pub struct Group {
     /// Pending entries whose consumer left with FMQ.LEAVE: owned by nobody
     /// ([`HANDBACK_OWNER`]) and delivered again by the next `>` read.
     handback: BTreeSet<StreamId>,
+    /// The XNACK zone (Redis 8.8): entries released by XNACK, owned by nobody
+    /// ([`NACK_OWNER`]), claimed before any other pending entry, in release order.
+    nacked: BTreeMap<u64, StreamId>,
+    /// Position of each released entry in `nacked`.
+    nack_pos: HashMap<StreamId, u64>,
+    next_nack: u64,
 }
 
 /// The owner of handed-back entries (never a consumer's id).
 const HANDBACK_OWNER: u32 = u32::MAX;
+
+/// The consumer RDB files show entries released by XNACK under (in release order).
+pub const NACKED_CONSUMER: &[u8] = b"\x00fmq-nacked";
+
+/// The owner of entries released by XNACK (never a consumer's id); reported as `""`.
+const NACK_OWNER: u32 = u32::MAX - 1;
+
+/// One more delivery, kept within what a RESP integer can show (XNACK FATAL sets
+/// `i64::MAX`).
+fn bump(count: u64) -> u64 {
+    count.saturating_add(1).min(i64::MAX as u64)
+}
+
+/// How XNACK adjusts the delivery count of what it releases.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NackMode {
+    /// One delivery less: the delivery did not count.
+    Silent,
+    /// Unchanged.
+    Fail,
+    /// `i64::MAX`: never to be processed.
+    Fatal,
+}
 
 /// The consumer the AOF rewrite hands entries back through (claim to it, then FMQ.LEAVE).
 pub const HANDBACK_CONSUMER: &[u8] = b"\x00fmq-handback";
@@ -631,9 +691,12 @@ pub struct PendingSummary {
 pub struct PendingRow {
     pub id: StreamId,
     pub consumer: Bytes,
-    /// `now - delivery_time` (may be negative if the clock went back).
+    /// `now - delivery_time` (may be negative if the clock went back); -1 for an entry
+    /// released by XNACK.
     pub idle: i64,
     pub delivery_count: u64,
+    /// Released by XNACK (owned by nobody, `consumer` is empty).
+    pub released: bool,
 }
 
 impl Group {
@@ -648,6 +711,9 @@ impl Group {
             policy: None,
             by_time: None,
             handback: BTreeSet::new(),
+            nacked: BTreeMap::new(),
+            nack_pos: HashMap::new(),
+            next_nack: 0,
         }
     }
 
@@ -674,8 +740,10 @@ impl Group {
         };
         let old = n.consumer;
         n.consumer = HANDBACK_OWNER;
-        n.delivery_count = 0;
-        if old != HANDBACK_OWNER
+        n.set_count(0);
+        if old == NACK_OWNER {
+            self.unzone(id);
+        } else if old != HANDBACK_OWNER
             && let Some(c) = self.consumer_by_id(old)
         {
             c.pel.remove(&id);
@@ -734,19 +802,19 @@ impl Group {
     /// Deliver the pending entry `id` again, to `consumer` (created if missing): the new owner,
     /// time `now`, one more delivery. Returns the new delivery count (None if not pending).
     pub fn redeliver_to(&mut self, id: StreamId, consumer: &[u8], now: u64) -> Option<u64> {
-        let count = self.pel.get(&id)?.delivery_count.saturating_add(1);
+        let count = bump(self.pel.get(&id)?.count());
         let cid = self.consumer_id(consumer, now);
         self.put_pending(id, cid, now, count);
         if let Some(c) = self.consumers.get_mut(consumer) {
             c.active_time = now as i64;
         }
-        Some(u64::from(count))
+        Some(count)
     }
 
     /// Make `id` pending again for `consumer` (created if missing) with `count` deliveries.
     pub fn restore_pending(&mut self, id: StreamId, consumer: &[u8], now: u64, count: u64) {
         let cid = self.consumer_id(consumer, now);
-        self.put_pending(id, cid, now, count.min(u64::from(u32::MAX)) as u32);
+        self.put_pending(id, cid, now, count);
     }
 
     /// When the next pending entry becomes visible again (unix ms), if any.
@@ -791,7 +859,7 @@ impl Group {
         PendingEntry {
             consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
             delivery_time: n.delivery_time,
-            delivery_count: u64::from(n.delivery_count),
+            delivery_count: n.count(),
         }
     }
 
@@ -815,7 +883,7 @@ impl Group {
         let key = Bytes::copy_from_slice(name);
         // Ids are not reused while the group lives; skip any still taken after a wrap.
         let mut id = self.next_consumer_id;
-        while self.names.contains_key(&id) || id == HANDBACK_OWNER {
+        while self.names.contains_key(&id) || id >= NACK_OWNER {
             id = id.wrapping_add(1);
         }
         self.next_consumer_id = id.wrapping_add(1);
@@ -859,6 +927,8 @@ impl Group {
                 self.index_move(id, Some(n.delivery_time), None);
                 if n.consumer == HANDBACK_OWNER {
                     self.handback.remove(&id);
+                } else if n.consumer == NACK_OWNER {
+                    self.unzone(id);
                 } else if let Some(c) = self.consumer_by_id(n.consumer) {
                     c.pel.remove(&id);
                 }
@@ -898,7 +968,7 @@ impl Group {
         if let Some(n) = self.pel.get_mut(&id) {
             let old = n.delivery_time;
             n.delivery_time = now;
-            n.delivery_count = n.delivery_count.saturating_add(1);
+            n.set_count(bump(n.count()));
             self.index_move(id, Some(old), Some(now));
         }
     }
@@ -938,14 +1008,17 @@ impl Group {
             return out;
         }
         let row = |id: StreamId, n: &Nack| {
+            let released = n.consumer == NACK_OWNER;
             let idle = (now as i64).wrapping_sub(n.delivery_time as i64);
             match min_idle {
-                Some(min) if idle < min => None,
+                // A released entry counts as idle for ever.
+                Some(min) if idle < min && !released => None,
                 _ => Some(PendingRow {
                     id,
                     consumer: self.names.get(&n.consumer).cloned().unwrap_or_default(),
-                    idle,
-                    delivery_count: u64::from(n.delivery_count),
+                    idle: if released { -1 } else { idle },
+                    delivery_count: n.count(),
+                    released,
                 }),
             }
         };
@@ -971,6 +1044,131 @@ impl Group {
         out
     }
 
+    fn unzone(&mut self, id: StreamId) {
+        if let Some(pos) = self.nack_pos.remove(&id) {
+            self.nacked.remove(&pos);
+        }
+    }
+
+    /// Put `id` at the tail of the XNACK zone (moving it there if it already is in it).
+    fn zone(&mut self, id: StreamId) {
+        self.unzone(id);
+        let pos = self.next_nack;
+        self.next_nack += 1;
+        self.nacked.insert(pos, id);
+        self.nack_pos.insert(id, pos);
+    }
+
+    /// Number of entries in the XNACK zone (XINFO STREAM FULL `nacked-count`).
+    pub fn nacked_len(&self) -> usize {
+        self.nacked.len()
+    }
+
+    /// The XNACK zone in claim order (release order), with the delivery counts.
+    pub fn nacked(&self) -> impl Iterator<Item = (StreamId, u64)> + '_ {
+        self.nacked
+            .values()
+            .map(|id| (*id, self.pel.get(id).map_or(0, |n| n.count())))
+    }
+
+    /// XNACK one ID: release it to the group (owned by nobody, delivery time 0, at the tail of
+    /// the XNACK zone) with its delivery count adjusted by `mode`, or set to `retry`. An ID
+    /// not pending is released only when `force` (FORCE, and the entry is in the stream),
+    /// with a count of `retry`, or 0 (`i64::MAX` for FATAL). True if released.
+    pub fn nack(&mut self, id: StreamId, mode: NackMode, retry: Option<u64>, force: bool) -> bool {
+        let fatal = i64::MAX as u64;
+        match self.pel.get_mut(&id) {
+            Some(n) => {
+                let (old_owner, old_time) = (n.consumer, n.delivery_time);
+                n.set_count(retry.unwrap_or(match mode {
+                    NackMode::Silent => n.count().saturating_sub(1),
+                    NackMode::Fail => n.count(),
+                    NackMode::Fatal => fatal,
+                }));
+                n.delivery_time = 0;
+                n.consumer = NACK_OWNER;
+                self.index_move(id, Some(old_time), Some(0));
+                if old_owner == HANDBACK_OWNER {
+                    self.handback.remove(&id);
+                } else if old_owner != NACK_OWNER
+                    && let Some(c) = self.consumer_by_id(old_owner)
+                {
+                    c.pel.remove(&id);
+                }
+                self.zone(id);
+                true
+            }
+            None if force => {
+                let count = retry.unwrap_or(if mode == NackMode::Fatal { fatal } else { 0 });
+                self.pel.insert(id, Nack::new(0, count, NACK_OWNER));
+                self.index_move(id, None, Some(0));
+                self.zone(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first `max` pending entries an `XREADGROUP ... CLAIM min-idle-time` read takes, in
+    /// the order it takes them: the XNACK zone first, then entries owned by a consumer and idle
+    /// at least `min_idle` ms at `now`, least recently delivered first (then by ID). One walk
+    /// of the PEL, and a sort of only what is returned.
+    pub fn claimable(&self, min_idle: u64, now: u64, max: usize) -> Vec<StreamId> {
+        let mut out: Vec<StreamId> = self.nacked.values().take(max).copied().collect();
+        let max = max - out.len();
+        if max == 0 {
+            return out;
+        }
+        let mut idle: Vec<(u64, StreamId)> = self
+            .pel
+            .iter()
+            .filter(|(_, n)| n.consumer < NACK_OWNER)
+            .filter(|(_, n)| (now as i64).wrapping_sub(n.delivery_time as i64) >= min_idle as i64)
+            .map(|(id, n)| (n.delivery_time, *id))
+            .collect();
+        if idle.len() > max {
+            idle.select_nth_unstable(max);
+            idle.truncate(max);
+        }
+        idle.sort_unstable();
+        out.extend(idle.into_iter().map(|(_, id)| id));
+        out
+    }
+
+    /// When the next pending entry becomes claimable by a `CLAIM min_idle` read (unix ms):
+    /// now if the XNACK zone has entries. None when nothing else is pending.
+    pub fn next_claimable(&self, min_idle: u64) -> Option<u64> {
+        if !self.nacked.is_empty() {
+            return Some(0);
+        }
+        self.pel
+            .values()
+            .filter(|n| n.consumer < NACK_OWNER)
+            .map(|n| n.delivery_time.saturating_add(min_idle))
+            .min()
+    }
+
+    /// An `XREADGROUP ... CLAIM` read takes pending entry `id` for `consumer` (created if
+    /// missing), as XCLAIM does: new owner, delivery time `now`, one more delivery. Returns
+    /// the idle time it had (-1 if it was released by XNACK) and its delivery count before
+    /// this one, or None if `id` is not pending.
+    pub fn claim_for_read(
+        &mut self,
+        id: StreamId,
+        consumer: &[u8],
+        now: u64,
+    ) -> Option<(i64, u64)> {
+        let n = self.pel.get(&id)?;
+        let idle = if n.consumer == NACK_OWNER {
+            -1
+        } else {
+            (now as i64).wrapping_sub(n.delivery_time as i64).max(0)
+        };
+        let prev = n.count();
+        self.redeliver_to(id, consumer, now)?;
+        Some((idle, prev))
+    }
+
     /// Give the pending entry `id` (which must exist) to consumer `cid`.
     fn assign(&mut self, id: StreamId, cid: u32) {
         let Some(n) = self.pel.get_mut(&id) else {
@@ -980,6 +1178,8 @@ impl Group {
         n.consumer = cid;
         if old == HANDBACK_OWNER {
             self.handback.remove(&id);
+        } else if old == NACK_OWNER {
+            self.unzone(id);
         } else if old != cid
             && let Some(c) = self.consumer_by_id(old)
         {
@@ -1006,24 +1206,17 @@ impl Group {
     }
 
     /// Insert or overwrite the pending entry `id` for consumer `cid`.
-    fn put_pending(&mut self, id: StreamId, cid: u32, time: u64, count: u32) {
+    fn put_pending(&mut self, id: StreamId, cid: u32, time: u64, count: u64) {
         match self.pel.get_mut(&id) {
             Some(n) => {
                 let old = n.delivery_time;
                 n.delivery_time = time;
-                n.delivery_count = count;
+                n.set_count(count);
                 self.index_move(id, Some(old), Some(time));
             }
             None => {
                 self.index_move(id, None, Some(time));
-                self.pel.insert(
-                    id,
-                    Nack {
-                        delivery_time: time,
-                        delivery_count: count,
-                        consumer: cid,
-                    },
-                );
+                self.pel.insert(id, Nack::new(time, count, cid));
             }
         }
         self.assign(id, cid);
@@ -1143,6 +1336,176 @@ pub struct Stream {
     groups: BTreeMap<Bytes, Group>,
     /// Retention policy (FMQ.RETENTION); None for a plain Redis stream.
     retention: Option<Box<Retention>>,
+    /// Idempotent production state (XADD IDMP / IDMPAUTO, XCFGSET; Redis 8.6); None until
+    /// the stream uses it, so a stream that never does reports Redis 7.0's XINFO.
+    // DEVIATION(redis): kept by the AOF (FMQ.IDMP) but not by RDB files, whose Redis 7 format
+    // has no place for it.
+    idmp: Option<Box<Idmp>>,
+    /// An XNACK (Redis 8.8) ran on this stream: XINFO STREAM FULL shows `nacked-count`.
+    nack_used: bool,
+}
+
+// ---------------------------------------------------------------------------
+// Idempotent production (Redis 8.6)
+// ---------------------------------------------------------------------------
+
+/// Default IDMP-DURATION (seconds) and IDMP-MAXSIZE, and their upper bounds.
+pub const IDMP_DEFAULT_DURATION: u64 = 100;
+pub const IDMP_DEFAULT_MAXSIZE: u64 = 100;
+pub const IDMP_MAX_DURATION: u64 = 86_400;
+pub const IDMP_MAX_MAXSIZE: u64 = 10_000;
+
+/// What XADD IDMP remembers: per producer, the most recent idempotent IDs (iids) with the
+/// entry each added, for `duration` seconds and at most `maxsize` per producer; and two
+/// lifetime counters.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Idmp {
+    /// IDMP-DURATION, seconds.
+    pub duration: u64,
+    /// IDMP-MAXSIZE, iids per producer.
+    pub maxsize: u64,
+    /// iids recorded over the stream's life (`iids-added`).
+    pub added: u64,
+    /// XADDs answered with an earlier entry (`iids-duplicates`).
+    pub duplicates: u64,
+    /// By producer ID; ordered so the AOF rewrite is deterministic.
+    producers: BTreeMap<Bytes, Producer>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+struct Producer {
+    /// (unix ms recorded, iid), oldest first.
+    order: VecDeque<(u64, Bytes)>,
+    ids: HashMap<Bytes, StreamId>,
+}
+
+impl Default for Idmp {
+    fn default() -> Self {
+        Idmp {
+            duration: IDMP_DEFAULT_DURATION,
+            maxsize: IDMP_DEFAULT_MAXSIZE,
+            added: 0,
+            duplicates: 0,
+            producers: BTreeMap::new(),
+        }
+    }
+}
+
+impl Producer {
+    /// Drop the iids recorded `duration_ms` or more before `now`.
+    fn expire(&mut self, now: u64, duration_ms: u64) {
+        while let Some((t, _)) = self.order.front() {
+            if now.saturating_sub(*t) < duration_ms {
+                break;
+            }
+            let (_, iid) = self.order.pop_front().expect("front");
+            self.ids.remove(&iid);
+        }
+    }
+
+    fn forget(&mut self, iid: &[u8]) {
+        if self.ids.remove(iid).is_some()
+            && let Some(p) = self.order.iter().position(|(_, i)| i[..] == *iid)
+        {
+            self.order.remove(p);
+        }
+    }
+
+    fn record(&mut self, iid: Bytes, id: StreamId, time: u64, maxsize: u64) {
+        self.forget(&iid);
+        self.order.push_back((time, iid.clone()));
+        self.ids.insert(iid, id);
+        while self.order.len() as u64 > maxsize {
+            let (_, old) = self.order.pop_front().expect("over maxsize");
+            self.ids.remove(&old);
+        }
+    }
+
+    /// iids not yet expired at `now`.
+    fn live(&self, now: u64, duration_ms: u64) -> u64 {
+        self.order
+            .iter()
+            .filter(|(t, _)| now.saturating_sub(*t) < duration_ms)
+            .count() as u64
+    }
+}
+
+impl Idmp {
+    fn duration_ms(&self) -> u64 {
+        self.duration.saturating_mul(1000)
+    }
+
+    /// (`pids-tracked`, `iids-tracked`) at `now`: what has not expired.
+    pub fn tracked(&self, now: u64) -> (u64, u64) {
+        let ms = self.duration_ms();
+        let mut pids = 0;
+        let mut iids = 0;
+        for p in self.producers.values() {
+            let n = p.live(now, ms);
+            if n > 0 {
+                pids += 1;
+                iids += n;
+            }
+        }
+        (pids, iids)
+    }
+
+    /// XCFGSET: set what is given; a value that differs from the current one forgets every
+    /// producer's iids (the counters stay). True if something changed.
+    pub fn configure(&mut self, duration: Option<u64>, maxsize: Option<u64>) -> bool {
+        let changed = duration.is_some_and(|d| d != self.duration)
+            || maxsize.is_some_and(|m| m != self.maxsize);
+        if changed {
+            self.duration = duration.unwrap_or(self.duration);
+            self.maxsize = maxsize.unwrap_or(self.maxsize);
+            self.producers.clear();
+        }
+        changed
+    }
+
+    /// Every producer with its iids, oldest first: (pid, [(unix ms, entry ID, iid)]).
+    pub fn producers(&self) -> impl Iterator<Item = (&Bytes, Vec<(u64, StreamId, &Bytes)>)> {
+        self.producers.iter().map(|(pid, p)| {
+            let v = p
+                .order
+                .iter()
+                .map(|(t, iid)| (*t, p.ids[iid], iid))
+                .collect();
+            (pid, v)
+        })
+    }
+}
+
+/// The `FMQ.IDMP` commands that rebuild `m` on `key` (AOF rewrite): the settings and
+/// counters, then each producer's iids, oldest first.
+pub fn idmp_commands(key: &Bytes, m: &Idmp) -> Vec<Vec<Bytes>> {
+    fn uint(v: u64) -> Bytes {
+        Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+    }
+    let mut out = vec![vec![
+        Bytes::from_static(b"FMQ.IDMP"),
+        key.clone(),
+        Bytes::from_static(b"CONFIG"),
+        uint(m.duration),
+        uint(m.maxsize),
+        uint(m.added),
+        uint(m.duplicates),
+    ]];
+    for (pid, iids) in m.producers() {
+        let mut cmd = vec![
+            Bytes::from_static(b"FMQ.IDMP"),
+            key.clone(),
+            Bytes::from_static(b"LOAD"),
+            pid.clone(),
+        ];
+        for (t, id, iid) in iids {
+            cmd.push(uint(t));
+            cmd.push(id.to_bytes());
+            cmd.push(iid.clone());
+        }
+        out.push(cmd);
+    }
+    out
 }
 
 /// A stream's retention policy: the server trims by count and age on its own.
@@ -1962,10 +2325,10 @@ impl Stream {
         }
         let cid = g.consumer_id(consumer, now);
         // A forced claim creates the entry with one delivery, counted again below.
-        let prev = g.pel.get(&id).map_or(1, |n| n.delivery_count);
+        let prev = g.pel.get(&id).map_or(1, |n| n.count());
         let count = match opts.retry_count {
-            Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
-            None if !opts.justid => prev.saturating_add(1),
+            Some(n) => n,
+            None if !opts.justid => bump(prev),
             None => prev,
         };
         g.put_pending(id, cid, opts.time, count);
@@ -2023,11 +2386,7 @@ impl Stream {
             let g = self.groups.get_mut(group).unwrap();
             let c = *cid.get_or_insert_with(|| g.consumer_id(consumer, now));
             let n = g.pel[&id];
-            let count = if justid {
-                n.delivery_count
-            } else {
-                n.delivery_count.saturating_add(1)
-            };
+            let count = if justid { n.count() } else { bump(n.count()) };
             g.put_pending(id, c, now, count);
             res.claimed.push((id, g.pending(id).expect("just claimed")));
             left -= 1;
@@ -2158,7 +2517,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(u64::from(p.delivery_count)),
+                        uint(p.count()),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -2178,7 +2537,7 @@ impl Stream {
                         Bytes::from_static(b"TIME"),
                         uint(p.delivery_time),
                         Bytes::from_static(b"RETRYCOUNT"),
-                        uint(u64::from(p.delivery_count)),
+                        uint(p.count()),
                         Bytes::from_static(b"JUSTID"),
                         Bytes::from_static(b"FORCE"),
                     ]);
@@ -2190,12 +2549,113 @@ impl Stream {
                     holder,
                 ]);
             }
+            // The XNACK zone, in release order: runs of equal delivery counts, at most 64 IDs
+            // per XNACK.
+            let zone: Vec<(StreamId, u64)> = g.nacked().collect();
+            let mut i = 0;
+            while i < zone.len() {
+                let count = zone[i].1;
+                let mut j = i;
+                while j < zone.len() && j - i < 64 && zone[j].1 == count {
+                    j += 1;
+                }
+                let mut cmd = vec![
+                    Bytes::from_static(b"XNACK"),
+                    key.clone(),
+                    gname.clone(),
+                    Bytes::from_static(b"FAIL"),
+                    Bytes::from_static(b"IDS"),
+                    uint((j - i) as u64),
+                ];
+                cmd.extend(zone[i..j].iter().map(|(id, _)| id.to_bytes()));
+                cmd.push(Bytes::from_static(b"RETRYCOUNT"));
+                cmd.push(uint(count));
+                cmd.push(Bytes::from_static(b"FORCE"));
+                out.push(cmd);
+                i = j;
+            }
             if let Some(p) = g.policy() {
                 out.push(policy_command(key, gname, p));
             }
         }
         if let Some(r) = self.retention() {
             out.push(retention_command(key, r));
+        }
+        if let Some(m) = self.idmp() {
+            out.extend(idmp_commands(key, m));
+        }
+    }
+
+    /// Record that XNACK ran on this stream.
+    pub fn mark_nack_used(&mut self) {
+        self.nack_used = true;
+    }
+
+    /// Whether XNACK ever ran on this stream (or its zone was rebuilt from the AOF).
+    pub fn nack_used(&self) -> bool {
+        self.nack_used
+    }
+
+    /// The idempotent production state, once the stream has used it.
+    pub fn idmp(&self) -> Option<&Idmp> {
+        self.idmp.as_deref()
+    }
+
+    /// The idempotent production state, created with the defaults if the stream has none.
+    pub fn idmp_mut(&mut self) -> &mut Idmp {
+        self.idmp.get_or_insert_with(Box::default)
+    }
+
+    /// Start idempotent production state with these settings (`stream-idmp-duration`,
+    /// `stream-idmp-maxsize`) unless the stream has some. True if it was created.
+    pub fn idmp_init(&mut self, duration: u64, maxsize: u64) -> bool {
+        if self.idmp.is_some() {
+            return false;
+        }
+        self.idmp = Some(Box::new(Idmp {
+            duration,
+            maxsize,
+            ..Idmp::default()
+        }));
+        true
+    }
+
+    /// XADD IDMP: the entry an earlier XADD with producer `pid` and iid `iid` added, if that
+    /// iid is still remembered at `now` and the entry is still in the stream. An iid whose
+    /// entry was deleted is forgotten, so the XADD adds a new entry (redis/redis#14908).
+    pub fn idmp_find(&mut self, pid: &[u8], iid: &[u8], now: u64) -> Option<StreamId> {
+        let m = self.idmp.as_deref_mut()?;
+        let ms = m.duration_ms();
+        let p = m.producers.get_mut(pid)?;
+        p.expire(now, ms);
+        let found = p.ids.get(iid).copied();
+        if found.is_some_and(|id| !self.contains(id)) {
+            let m = self.idmp.as_deref_mut().expect("checked");
+            let p = m.producers.get_mut(pid).expect("checked");
+            p.forget(iid);
+            if p.order.is_empty() {
+                m.producers.remove(pid);
+            }
+            return None;
+        }
+        let m = self.idmp.as_deref_mut().expect("checked");
+        if m.producers.get(pid).is_some_and(|p| p.order.is_empty()) {
+            m.producers.remove(pid);
+        }
+        found
+    }
+
+    /// Remember that `pid`/`iid` added entry `id` at `time` (unix ms): the producer's expired
+    /// iids go first, then the oldest beyond IDMP-MAXSIZE. `count` adds one to `iids-added`
+    /// (an XADD does; the AOF rewrite's reload does not).
+    pub fn idmp_record(&mut self, pid: &[u8], iid: Bytes, id: StreamId, time: u64, count: bool) {
+        let m = self.idmp_mut();
+        let (ms, maxsize) = (m.duration_ms(), m.maxsize);
+        let p = m.producers.entry(Bytes::copy_from_slice(pid)).or_default();
+        p.expire(time, ms);
+        p.record(iid, id, time, maxsize);
+        if count {
+            m.added += 1;
         }
     }
 
@@ -2266,6 +2726,17 @@ impl Stream {
                 match g.pel.get(id) {
                     Some(p) if p.consumer == HANDBACK_OWNER => n += 1,
                     _ => return Err(format!("group {gname:?}: handback mismatch at {id}")),
+                }
+            }
+            if g.nacked.len() != g.nack_pos.len() {
+                return Err(format!("group {gname:?}: XNACK zone index mismatch"));
+            }
+            for (pos, id) in &g.nacked {
+                match g.pel.get(id) {
+                    Some(p) if p.consumer == NACK_OWNER && g.nack_pos.get(id) == Some(pos) => {
+                        n += 1
+                    }
+                    _ => return Err(format!("group {gname:?}: XNACK zone mismatch at {id}")),
                 }
             }
             if n != g.pel.len() {
@@ -2448,14 +2919,8 @@ impl Group {
         if let Some(idx) = &mut self.by_time {
             idx.insert((delivery_time, id));
         }
-        self.pel.insert(
-            id,
-            Nack {
-                delivery_time,
-                delivery_count: delivery_count.min(u64::from(u32::MAX)) as u32,
-                consumer: c.id,
-            },
-        );
+        self.pel
+            .insert(id, Nack::new(delivery_time, delivery_count, c.id));
         true
     }
 }
@@ -2893,6 +3358,117 @@ mod tests {
     }
 
     #[test]
+    fn nack_zone_and_claim_order() {
+        let mut s = one_field(6, "v");
+        s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ);
+        let all: Vec<StreamId> = (1..=6).map(|i| id(i, 0)).collect();
+        s.deliver_new(b"g", b"c1", &all, 1000, false);
+        let g = s.group_mut(b"g").unwrap();
+        // Delivery times 6-0 oldest ... 1-0 newest (then 5-0 and 6-0 released).
+        for (i, t) in (1..=6).zip([600, 500, 400, 300, 200, 100]) {
+            g.put_pending(id(i, 0), g.consumers[&b"c1"[..]].id, t, 1);
+        }
+        assert!(g.nack(id(6, 0), NackMode::Fatal, None, false));
+        assert!(g.nack(id(5, 0), NackMode::Silent, None, false));
+        assert!(!g.nack(id(9, 0), NackMode::Fail, None, false));
+        assert!(
+            g.nack(id(9, 0), NackMode::Fail, None, true),
+            "FORCE creates it"
+        );
+        // Re-releasing moves to the tail.
+        assert!(g.nack(id(6, 0), NackMode::Fail, Some(7), false));
+        assert_eq!(
+            g.nacked().collect::<Vec<_>>(),
+            [(id(5, 0), 0), (id(9, 0), 0), (id(6, 0), 7)]
+        );
+        assert_eq!(g.consumers[&b"c1"[..]].pel.len(), 4);
+        assert_eq!(
+            g.claimable(250, 1000, usize::MAX),
+            [
+                id(5, 0),
+                id(9, 0),
+                id(6, 0),
+                id(4, 0),
+                id(3, 0),
+                id(2, 0),
+                id(1, 0)
+            ]
+        );
+        assert_eq!(
+            g.claimable(650, 1000, usize::MAX),
+            [id(5, 0), id(9, 0), id(6, 0), id(4, 0)]
+        );
+        assert_eq!(
+            g.claimable(0, 1000, 4),
+            [id(5, 0), id(9, 0), id(6, 0), id(4, 0)]
+        );
+        assert_eq!(g.next_claimable(100), Some(0));
+        // Taking a released entry: idle -1, its count, then owned again.
+        assert_eq!(g.claim_for_read(id(6, 0), b"c2", 2000), Some((-1, 7)));
+        assert_eq!(g.pending(id(6, 0)).unwrap().delivery_count, 8);
+        assert!(g.ack(id(5, 0)));
+        assert_eq!(g.nacked_len(), 1);
+        assert!(g.nack(id(4, 0), NackMode::Fatal, None, false));
+        assert_eq!(g.pending(id(4, 0)).unwrap().delivery_count, i64::MAX as u64);
+        s.check_invariants().unwrap();
+        // The rewrite releases the zone again in order, with the counts.
+        let mut out = Vec::new();
+        s.rewrite(&Bytes::from("k"), &mut out);
+        let nacks: Vec<String> = out
+            .iter()
+            .filter(|c| c[0] == "XNACK")
+            .map(|c| {
+                c.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            nacks,
+            [
+                "XNACK k g FAIL IDS 1 9-0 RETRYCOUNT 0 FORCE",
+                "XNACK k g FAIL IDS 1 4-0 RETRYCOUNT 9223372036854775807 FORCE"
+            ]
+        );
+    }
+
+    #[test]
+    fn idmp_tracks_expires_and_evicts() {
+        let mut s = one_field(3, "v");
+        assert!(s.idmp().is_none());
+        assert_eq!(s.idmp_find(b"p", b"a", 0), None);
+        s.idmp_record(b"p", Bytes::from("a"), id(1, 0), 1000, true);
+        s.idmp_record(b"p", Bytes::from("b"), id(2, 0), 2000, true);
+        s.idmp_record(b"q", Bytes::from("a"), id(3, 0), 3000, true);
+        assert_eq!(s.idmp_find(b"p", b"a", 5000), Some(id(1, 0)));
+        assert_eq!(s.idmp_find(b"q", b"a", 5000), Some(id(3, 0)));
+        assert_eq!(s.idmp().unwrap().tracked(5000), (2, 3));
+        // IDMP-DURATION 100 s: each iid goes 100 s after it was recorded.
+        assert_eq!(s.idmp().unwrap().tracked(101_000), (2, 2));
+        assert_eq!(s.idmp().unwrap().tracked(102_500), (1, 1));
+        assert_eq!(s.idmp_find(b"p", b"a", 102_500), None);
+        // A deleted entry's iid is forgotten (redis/redis#14908).
+        s.delete(id(3, 0));
+        assert_eq!(s.idmp_find(b"q", b"a", 5000), None);
+        assert_eq!(s.idmp().unwrap().tracked(5000), (0, 0));
+        // IDMP-MAXSIZE: the oldest go first; a changed setting forgets everything.
+        assert!(s.idmp_mut().configure(None, Some(2)));
+        assert!(!s.idmp_mut().configure(Some(100), Some(2)));
+        for (iid, i) in [("x", 1), ("y", 1), ("z", 2)] {
+            s.idmp_record(b"p", Bytes::from(iid), id(i, 0), 10, true);
+        }
+        assert_eq!(s.idmp_find(b"p", b"x", 10), None);
+        assert_eq!(s.idmp_find(b"p", b"z", 10), Some(id(2, 0)));
+        let m = s.idmp().unwrap();
+        assert_eq!((m.added, m.tracked(10)), (6, (1, 2)));
+        let cmds = idmp_commands(&Bytes::from("k"), m);
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0][2], "CONFIG");
+        assert_eq!(cmds[1].len(), 4 + 2 * 3);
+    }
+
+    #[test]
     fn groups_pel_ack_claim() {
         let mut s = one_field(10, "v");
         assert!(s.create_group(b"g", StreamId::MIN, INVALID_ENTRIES_READ));
@@ -2973,7 +3549,7 @@ mod tests {
             vec![id(4, 0)]
         );
         g.redeliver(id(4, 0), 6000);
-        assert_eq!(g.pel[&id(4, 0)].delivery_count, 2);
+        assert_eq!(g.pel[&id(4, 0)].count(), 2);
         // Extended XPENDING.
         let rows = g.pending_range(StreamId::MIN, StreamId::MAX, 10, None, Some(3000), 6000);
         assert_eq!(

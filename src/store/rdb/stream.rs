@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::listpack::{Item, ListpackWriter, listpack_items};
 use super::{Encodings, Error, Reader, Result, bad, write_len, write_string};
-use crate::store::stream::{LoadEntry, Stream, StreamId};
+use crate::store::stream::{LoadEntry, NackMode, Stream, StreamId};
 
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
@@ -97,9 +97,14 @@ pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
         // the format cannot say: they are written as owned by a reserved consumer, which the
         // loader hands back again.
         let handback = g.handed_back(usize::MAX);
+        // So are entries released by XNACK: written in release order as owned by another
+        // reserved consumer, which the loader releases again in that order.
+        let nacked: Vec<StreamId> = g.nacked().map(|(id, _)| id).collect();
         write_len(
             out,
-            g.consumers().len() as u64 + u64::from(!handback.is_empty()),
+            g.consumers().len() as u64
+                + u64::from(!handback.is_empty())
+                + u64::from(!nacked.is_empty()),
         );
         for (cname, c) in g.consumers() {
             write_string(out, cname, enc);
@@ -114,6 +119,14 @@ pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
             out.extend_from_slice(&0u64.to_le_bytes());
             write_len(out, handback.len() as u64);
             for id in handback {
+                out.extend_from_slice(&raw_id(id));
+            }
+        }
+        if !nacked.is_empty() {
+            write_string(out, crate::store::stream::NACKED_CONSUMER, enc);
+            out.extend_from_slice(&0u64.to_le_bytes());
+            write_len(out, nacked.len() as u64);
+            for id in nacked {
                 out.extend_from_slice(&raw_id(id));
             }
         }
@@ -230,6 +243,7 @@ fn read_ms_time(r: &mut Reader) -> Result<u64> {
 /// ferrymq's consumers do not keep: it is read and dropped).
 pub fn read(r: &mut Reader, v2: bool, v3: bool) -> Result<Stream> {
     let mut s = Stream::new();
+    let mut nack_used = false;
     let nodes = r.count()?;
     for _ in 0..nodes {
         let master = id_of_raw(&r.string()?)?;
@@ -274,6 +288,17 @@ pub fn read(r: &mut Reader, v2: bool, v3: bool) -> Result<Stream> {
             if v3 {
                 read_ms_time(r)?;
             }
+            if cname[..] == *crate::store::stream::NACKED_CONSUMER {
+                for _ in 0..r.count()? {
+                    let id = id_of_raw(r.take(16)?)?;
+                    let (_, count) = pel
+                        .remove(&id)
+                        .ok_or(bad("consumer entry not in the group's pending list"))?;
+                    g.nack(id, NackMode::Fail, Some(count), true);
+                }
+                nack_used = true;
+                continue;
+            }
             if !g.load_consumer(&cname, seen) {
                 return Err(bad("duplicate consumer"));
             }
@@ -291,6 +316,9 @@ pub fn read(r: &mut Reader, v2: bool, v3: bool) -> Result<Stream> {
             return Err(bad("pending entry without a consumer"));
         }
         g.leave(crate::store::stream::HANDBACK_CONSUMER);
+    }
+    if nack_used {
+        s.mark_nack_used();
     }
     Ok(s)
 }

@@ -23,7 +23,8 @@
 //! `ctx.wrote(Write::key(..)...)` ([`command::write`]), carried out in the [`engine`] (the
 //! effect to replay, or the request itself; WATCH; keyspace events to [`notify`]; ready keys;
 //! plus lazy-expiry `DEL`s) → at the unit's end, still under the lock: the effects log drained to
-//! its consumers ([`engine::effects`]: the [`aof`] sink, replicas next), waiters of ready keys
+//! its consumers ([`engine::effects`]: the [`aof`] sink, the replication stream
+//! [`engine::replicas`]), waiters of ready keys
 //! served ([`command::serve_ready_keys`], each a unit of its own), the reply barrier (with
 //! `appendfsync always` a reply waits for its effects' fsync) → the reply in the client's
 //! outbox → the writer task → socket.
@@ -43,6 +44,11 @@
 //!   persists it per `appendfsync`.
 //! - *EXEC*: checks the watches and runs the queue in one critical section; the queued
 //!   commands record into one transaction block, drained once as MULTI ... EXEC.
+//! - *A write reaches a replica*: the same drain encodes the unit's effects once into the
+//!   replication stream ([`engine::replicas`]): its backlog and each replica's outbox, counted
+//!   in `master_repl_offset`. On the replica, the link task ([`replica`]) runs each command
+//!   as the master client and appends its bytes, unchanged, to its own stream, so offsets and
+//!   backlogs agree along a chain and after a promotion.
 
 #![deny(clippy::await_holding_lock)]
 #![deny(unsafe_code)]

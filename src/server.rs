@@ -46,8 +46,17 @@ pub struct Stats {
     /// set, else by the cron); the maxmemory check adds `memory_delta` to it.
     pub used_memory: AtomicU64,
     /// Net bytes allocated by commands since `used_memory` was sampled (see
-    /// [`Shared::note_command_memory`]).
+    /// [`Shared::note_command_memory`]), less what eviction freed since.
     pub memory_delta: AtomicI64,
+    /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
+    pub evicted_keys: AtomicU64,
+    /// Microseconds since `started`, plus one, at which used memory was first found over
+    /// `maxmemory` without eviction bringing it back (0: it is not); INFO's
+    /// `current_eviction_exceeded_time`.
+    pub eviction_exceeded_since: AtomicU64,
+    /// Microseconds spent over `maxmemory` in periods that ended (INFO's
+    /// `total_eviction_exceeded_time`).
+    pub eviction_exceeded_total: AtomicU64,
     /// Error replies by error code (INFO errorstats), in code order.
     pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
 }
@@ -55,6 +64,29 @@ pub struct Stats {
 /// Distinct error codes INFO errorstats tracks; later new codes are not counted (Redis's
 /// ERROR_STATS_NUMBER), so user-chosen codes (`redis.error_reply`) cannot grow it unbounded.
 const ERROR_CODES_TRACKED: usize = 128;
+
+/// What an eviction pass achieved (Redis's EVICT_OK / EVICT_RUNNING / EVICT_FAIL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eviction {
+    /// Memory is within `maxmemory`.
+    Ok,
+    /// Still over, but the pass ran out of time: more is evicted soon; commands are not
+    /// refused meanwhile.
+    Running,
+    /// Over, and nothing (more) can be evicted: deny-OOM commands are refused.
+    Fail,
+}
+
+/// How long one eviction pass may run (Redis's evictionTimeLimitUs): up to tenacity 10,
+/// 50 us per step (500 us by default); above, 15% more per step (about two minutes at 99);
+/// 100 is no limit.
+pub fn eviction_time_limit(tenacity: u64) -> Duration {
+    match tenacity {
+        0..=10 => Duration::from_micros(50 * tenacity),
+        11..=99 => Duration::from_micros((500.0 * 1.15f64.powi(tenacity as i32 - 10)) as u64),
+        _ => Duration::MAX,
+    }
+}
 
 pub struct SlowEntry {
     pub id: u64,
@@ -89,6 +121,12 @@ struct Cached {
     slowlog_max: AtomicU64,
     latency_tracking: AtomicBool,
     maxmemory: AtomicU64,
+    /// `maxmemory-policy` ([`crate::store::evict::Policy`] as its index), `maxmemory-samples`,
+    /// `maxmemory-eviction-tenacity` and `lazyfree-lazy-eviction`, read by every eviction.
+    evict_policy: std::sync::atomic::AtomicU8,
+    evict_samples: AtomicU64,
+    evict_tenacity: AtomicU64,
+    lazy_eviction: AtomicBool,
     /// Shared with the pub/sub hub.
     pubsub_limit: Arc<RwLock<OutputLimit>>,
     normal_limit: RwLock<OutputLimit>,
@@ -193,6 +231,10 @@ impl Shared {
                 slowlog_max: AtomicU64::new(0),
                 latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicU64::new(0),
+                evict_policy: Default::default(),
+                evict_samples: AtomicU64::new(5),
+                evict_tenacity: AtomicU64::new(10),
+                lazy_eviction: AtomicBool::new(false),
                 pubsub_limit,
                 normal_limit: RwLock::new(OutputLimit::default()),
                 encoding: Default::default(),
@@ -256,6 +298,21 @@ impl Shared {
         self.cached
             .maxmemory
             .store(c.get_i64("maxmemory").max(0) as u64, Ordering::Relaxed);
+        self.cached.evict_policy.store(
+            crate::store::evict::Policy::parse(&policy) as u8,
+            Ordering::Relaxed,
+        );
+        self.cached.evict_samples.store(
+            c.get_i64("maxmemory-samples").max(1) as u64,
+            Ordering::Relaxed,
+        );
+        self.cached.evict_tenacity.store(
+            c.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u64,
+            Ordering::Relaxed,
+        );
+        self.cached
+            .lazy_eviction
+            .store(c.get_bool("lazyfree-lazy-eviction"), Ordering::Relaxed);
         if c.get_i64("maxmemory") > 0 {
             self.sample_memory();
         }
@@ -300,27 +357,169 @@ impl Shared {
         self.cached.maxmemory.load(Ordering::Relaxed)
     }
 
-    /// With `maxmemory` set and the policy `noeviction` (the only one ferrymq applies), commands
-    /// that may grow memory are refused while memory is over the limit; reads, pops and deletes
-    /// keep working so queues can drain.
+    /// Used memory as the maxmemory check sees it: the last sample plus what commands
+    /// allocated and eviction freed since.
     ///
     /// Used memory is what the allocator has handed out (jemalloc's `stats.allocated`, as Redis's
-    /// `used_memory` counts its allocations), sampled every few milliseconds because reading it
-    /// costs tens of microseconds, plus what each command allocated since the sample (read from
-    /// the running thread's counters at almost no cost). So data growth is seen by the next
-    /// command; client buffers filled outside commands within one sampling period are not.
+    /// `used_memory` counts its allocations), sampled every [`memory::SAMPLE_EVERY`] because
+    /// reading it costs tens of microseconds (jemalloc merges every arena's statistics), plus
+    /// what each command allocated since the sample, read from the running thread's own
+    /// counters around the command (two pointer reads), and minus what eviction freed (measured
+    /// the same way around each deletion). So data growth and eviction are seen by the next
+    /// command; client buffers filled outside commands within one sampling period are not. A
+    /// sample taken while a command runs may count part of it twice (or, for an eviction,
+    /// its freeing twice) until the next sample, 10 ms later.
     ///
-    /// DEVIATION(redis): eviction policies other than noeviction are accepted but act as
-    /// noeviction. Without jemalloc as the global allocator (the library's own unit tests) the
-    /// resident set size stands in for allocated memory.
+    /// DEVIATION(redis): without jemalloc as the global allocator (the library's own unit
+    /// tests) the resident set size stands in for allocated memory.
+    pub fn used_memory_estimate(&self) -> i64 {
+        self.stats.used_memory.load(Ordering::Relaxed) as i64
+            + self.stats.memory_delta.load(Ordering::Relaxed)
+    }
+
+    /// Memory is over `maxmemory` (one atomic load when no limit is set).
     pub fn over_maxmemory(&self) -> bool {
         let max = self.maxmemory();
+        max != 0 && self.used_memory_estimate() > max as i64
+    }
+
+    /// `maxmemory-policy`.
+    pub fn eviction_policy(&self) -> crate::store::evict::Policy {
+        use crate::store::evict::Policy;
+        const ALL: [Policy; 8] = [
+            Policy::VolatileLru,
+            Policy::VolatileLfu,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+            Policy::AllkeysLru,
+            Policy::AllkeysLfu,
+            Policy::AllkeysRandom,
+            Policy::NoEviction,
+        ];
+        ALL[self.cached.evict_policy.load(Ordering::Relaxed) as usize % 8]
+    }
+
+    /// Bring used memory back under `maxmemory` by evicting keys as `maxmemory-policy` says
+    /// (Redis's performEvictions). Dispatch calls it before every command while a limit is
+    /// set (a deny-OOM command is refused on [`Eviction::Fail`]); the memory sampler calls it
+    /// too, so memory over the limit after CONFIG SET maxmemory, or a pass cut short by its
+    /// time limit, is dealt with without waiting for traffic.
+    ///
+    /// Takes the store lock only when memory is over the limit and the policy may evict.
+    /// Never call it with the lock held, nor while a script runs (dispatch skips it then, as
+    /// Redis does: evicting in the middle of a script would mix its effects with `DEL`s).
+    ///
+    /// A pass evicts until the memory it freed covers the excess, or nothing is left to
+    /// evict (`Fail`), or it ran longer than `maxmemory-eviction-tenacity` allows
+    /// (`Running`: the next command or sampler tick goes on). The evictions are one unit:
+    /// their `DEL`s are drained to the AOF before the command that caused them runs.
+    pub fn perform_evictions(self: &Arc<Self>) -> Eviction {
+        use crate::store::evict::Policy;
+        let max = self.maxmemory() as i64;
         if max == 0 {
-            return false;
+            return Eviction::Ok;
         }
-        let used = self.stats.used_memory.load(Ordering::Relaxed) as i64
-            + self.stats.memory_delta.load(Ordering::Relaxed).max(0);
-        used > max as i64
+        // Redis's isSafeToPerformEvictions: not while loading, nor while clients are paused
+        // (the dataset stays static); memory then counts as within the limit.
+        if self.is_loading()
+            || (self.store.pause().is_set() && self.store.pause().active(unix_ms()).is_some())
+        {
+            return Eviction::Ok;
+        }
+        if self.used_memory_estimate() <= max {
+            return self.eviction_outcome(Eviction::Ok);
+        }
+        let policy = self.eviction_policy();
+        if policy == Policy::NoEviction {
+            return self.eviction_outcome(Eviction::Fail);
+        }
+        let samples = self.cached.evict_samples.load(Ordering::Relaxed) as usize;
+        let unlink = self.cached.lazy_eviction.load(Ordering::Relaxed);
+        let limit = eviction_time_limit(self.cached.evict_tenacity.load(Ordering::Relaxed));
+        let mut store = self.store.lock();
+        // Another connection may have evicted while this one waited for the lock.
+        let to_free = self.used_memory_estimate() - max;
+        if to_free <= 0 {
+            return self.eviction_outcome(Eviction::Ok);
+        }
+        store.begin_command(0, unix_ms());
+        let start = Instant::now();
+        let mut freed: i64 = 0;
+        let mut keys = 0u64;
+        let mut result = Eviction::Ok;
+        while freed < to_free {
+            let Some((db, key)) = store.pick_victim(policy, samples) else {
+                result = Eviction::Fail;
+                break;
+            };
+            // What the deletion frees, as Redis measures around its dbDelete: the value (the
+            // name is shared with the copy kept for the effects, and is not counted).
+            let before = memory::thread_net();
+            drop(store.dbs[db].delete(&key));
+            freed += match (before, memory::thread_net()) {
+                (Some(b), Some(a)) => b - a,
+                // Without jemalloc's counters, a lower bound: the key itself.
+                _ => key.len() as i64,
+            };
+            store.evicted(db, key, unlink);
+            keys += 1;
+            if keys % 16 == 0 && start.elapsed() > limit {
+                result = Eviction::Running;
+                break;
+            }
+        }
+        self.stats.memory_delta.fetch_sub(freed, Ordering::Relaxed);
+        self.stats.evicted_keys.fetch_add(keys, Ordering::Relaxed);
+        store.drain_effects();
+        if store.blocking.has_ready() {
+            crate::command::serve_ready_keys(self, &mut store);
+        }
+        drop(store);
+        self.eviction_outcome(result)
+    }
+
+    /// Keep the time spent over the limit (INFO's `*_eviction_exceeded_time`).
+    fn eviction_outcome(&self, r: Eviction) -> Eviction {
+        let s = &self.stats;
+        let since = s.eviction_exceeded_since.load(Ordering::Relaxed);
+        let now = self.started.elapsed().as_micros() as u64 + 1;
+        match r {
+            Eviction::Ok if since != 0 => {
+                if s
+                    .eviction_exceeded_since
+                    .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    s.eviction_exceeded_total
+                        .fetch_add(now - since, Ordering::Relaxed);
+                }
+            }
+            Eviction::Running | Eviction::Fail if since == 0 => {
+                let _ = s.eviction_exceeded_since.compare_exchange(
+                    0,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            _ => {}
+        }
+        r
+    }
+
+    /// INFO's (total, current) eviction exceeded time, in milliseconds.
+    pub fn eviction_exceeded_ms(&self) -> (u64, u64) {
+        let s = &self.stats;
+        let since = s.eviction_exceeded_since.load(Ordering::Relaxed);
+        let current = if since == 0 {
+            0
+        } else {
+            (self.started.elapsed().as_micros() as u64 + 1).saturating_sub(since)
+        };
+        (
+            (s.eviction_exceeded_total.load(Ordering::Relaxed) + current) / 1000,
+            current / 1000,
+        )
     }
 
     /// Count what a command allocated (net, on the thread that ran it) towards the maxmemory
@@ -404,6 +603,8 @@ impl Shared {
             &s.writes,
             &s.output_limit_disconnections,
             &s.connections,
+            &s.evicted_keys,
+            &s.eviction_exceeded_total,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -1030,7 +1231,9 @@ async fn timers(shared: Arc<Shared>) {
 
 /// While `maxmemory` is set, sample used memory every [`memory::SAMPLE_EVERY`] so the limit
 /// check sees client buffers and freed memory promptly (commands' own allocations are added
-/// as they happen, see [`Shared::over_maxmemory`]).
+/// as they happen, see [`Shared::used_memory_estimate`]), and evict when memory is over the
+/// limit without a command to do it (after CONFIG SET maxmemory, or a pass cut short by its
+/// time limit: Redis's eviction timer).
 async fn memory_sampler(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(memory::SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1038,6 +1241,14 @@ async fn memory_sampler(shared: Arc<Shared>) {
         tick.tick().await;
         if shared.maxmemory() > 0 {
             shared.sample_memory();
+            if shared.over_maxmemory()
+                && shared.eviction_policy() != crate::store::evict::Policy::NoEviction
+                && !shared.script_status.is_running()
+            {
+                // Blocks on the store lock only for a command's critical section (a running
+                // script, which may hold it for long, is skipped: the next tick retries).
+                shared.perform_evictions();
+            }
         }
     }
 }

@@ -168,6 +168,11 @@ pub struct ClientState {
     /// End of the previous command when nothing happened in between (same pipelined batch):
     /// the next command starts there instead of reading the clock again.
     pub clock: Option<Instant>,
+    /// Memory was over `maxmemory` (and eviction could not bring it under) when the running
+    /// command was admitted: a script without a shebang then gets OOM from its first deny-OOM
+    /// command (Redis's `pre_command_oom_state`, kept per client here because commands of
+    /// different clients run in parallel up to the store lock).
+    pub pre_command_oom: bool,
 }
 
 impl ClientState {
@@ -191,6 +196,7 @@ impl ClientState {
             tracking_pending: Vec::new(),
             cmd_start: Instant::now(),
             clock: None,
+            pre_command_oom: false,
         }
     }
 

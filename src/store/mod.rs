@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod debug_object;
+pub mod evict;
 pub mod geohash;
 pub mod hash;
 pub mod hll;

@@ -465,6 +465,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// Drop the store lock if this command took it (a command that waits for something else).
+    /// Whether this command runs inside another unit's critical section (EXEC's queue, a
+    /// script's call, a served waiter): the store lock is held by the caller and cannot be
+    /// released or taken again.
+    pub fn in_outer_unit(&self) -> bool {
+        matches!(self.store, StoreAccess::Borrowed(_))
+    }
+
     pub fn release_store(&mut self) {
         if let StoreAccess::Locked(_) = self.store {
             self.store = StoreAccess::Unlocked(&self.shared.store);

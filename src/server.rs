@@ -316,6 +316,7 @@ impl Shared {
         if c.get_i64("maxmemory") > 0 {
             self.sample_memory();
         }
+        memory::set_background_thread(c.get_bool("jemalloc-bg-thread"));
         let lim = |class| {
             let (hard, soft, soft_secs) = c.output_buffer_limit(class);
             OutputLimit {
@@ -913,6 +914,55 @@ pub mod memory {
         held(mibs()?).map(|v| v as u64)
     }
 
+    /// jemalloc's own view, for INFO memory's `allocator_*` lines: (allocated, active,
+    /// resident) bytes, read at a fresh epoch.
+    pub fn allocator_stats() -> Option<(u64, u64, u64)> {
+        let m = mibs()?;
+        m.epoch.advance().ok()?;
+        Some((
+            m.allocated.read().ok()? as u64,
+            stats::active::read().ok()? as u64,
+            stats::resident::read().ok()? as u64,
+        ))
+    }
+
+    /// MEMORY PURGE: hand every arena's unused dirty pages back to the OS now
+    /// (`arena.<all>.purge`, as Redis's jemalloc_purge). False without jemalloc.
+    #[allow(unsafe_code)]
+    pub fn purge() -> bool {
+        if mibs().is_none() {
+            return false;
+        }
+        // SAFETY: `arena.<i>.purge` is a void control: jemalloc requires null old and new
+        // value pointers and a zero length, which is all this passes.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                c"arena.4096.purge".as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        rc == 0
+    }
+
+    /// `jemalloc-bg-thread`: jemalloc's background threads purge dirty pages as they age
+    /// (dirty_decay_ms), so memory freed by a burst goes back to the OS without waiting for
+    /// later allocations to trigger the decay. Applied only when it changes.
+    pub fn set_background_thread(on: bool) {
+        use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+        // 0: never set; 1: off; 2: on.
+        static LAST: AtomicU8 = AtomicU8::new(0);
+        let want = if on { 2 } else { 1 };
+        if LAST.swap(want, Relaxed) == want || mibs().is_none() {
+            return;
+        }
+        if let Err(e) = tikv_jemalloc_ctl::background_thread::write(on) {
+            tracing::warn!(error = %e, "could not set jemalloc background threads");
+        }
+    }
+
     type Counters = Option<(thread::ThreadLocal<u64>, thread::ThreadLocal<u64>)>;
 
     thread_local! {
@@ -1164,7 +1214,11 @@ async fn accept_unix(shared: Arc<Shared>, l: tokio::net::UnixListener, path: Str
 }
 
 /// Background cycle (Redis's serverCron): active expiry, idle-client timeouts, memory peak.
+/// A connection idle this long gives its buffers back (Redis: more than 2 seconds).
+const IDLE_BUFFERS_MS: u64 = 2000;
+
 async fn cron(shared: Arc<Shared>) {
+    let mut last_shrink = Instant::now();
     loop {
         let hz = shared.config_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
@@ -1180,6 +1234,14 @@ async fn cron(shared: Arc<Shared>) {
         }
         if shared.maxmemory() == 0 {
             shared.sample_memory();
+        }
+        // Once a second is enough to catch clients idle for two (Redis's clientsCron visits
+        // every client about once a second too).
+        if last_shrink.elapsed() >= Duration::from_secs(1) {
+            last_shrink = Instant::now();
+            shared
+                .clients
+                .shrink_idle(unix_ms() as u64, IDLE_BUFFERS_MS);
         }
         crate::snapshot::cron(&shared);
     }

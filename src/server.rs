@@ -464,7 +464,7 @@ impl Shared {
             };
             store.evicted(db, key, unlink);
             keys += 1;
-            if keys % 16 == 0 && start.elapsed() > limit {
+            if keys.is_multiple_of(16) && start.elapsed() > limit {
                 result = Eviction::Running;
                 break;
             }
@@ -483,22 +483,22 @@ impl Shared {
     fn eviction_outcome(&self, r: Eviction) -> Eviction {
         let s = &self.stats;
         let since = s.eviction_exceeded_since.load(Ordering::Relaxed);
-        let now = self.started.elapsed().as_micros() as u64 + 1;
+        // The clock is read only when a period starts or ends (not per command).
+        let now = || self.started.elapsed().as_micros() as u64 + 1;
         match r {
-            Eviction::Ok if since != 0 => {
-                if s
-                    .eviction_exceeded_since
-                    .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    s.eviction_exceeded_total
-                        .fetch_add(now - since, Ordering::Relaxed);
-                }
+            Eviction::Ok
+                if since != 0
+                    && s.eviction_exceeded_since
+                        .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok() =>
+            {
+                s.eviction_exceeded_total
+                    .fetch_add(now() - since, Ordering::Relaxed);
             }
             Eviction::Running | Eviction::Fail if since == 0 => {
                 let _ = s.eviction_exceeded_since.compare_exchange(
                     0,
-                    now,
+                    now(),
                     Ordering::Relaxed,
                     Ordering::Relaxed,
                 );

@@ -84,10 +84,22 @@ fn oom_replies_match_redis() {
         &["DISCARD"],
         &["EVAL", "return redis.call('set','x','y')", "0"],
         &["EVAL", "return redis.call('get','x')", "0"],
-        &["EVAL", "redis.call('del','b'); return redis.call('set','x','y')", "0"],
+        &[
+            "EVAL",
+            "redis.call('del','b'); return redis.call('set','x','y')",
+            "0",
+        ],
         &["EVAL", "#!lua\nreturn redis.call('set','x','y')", "0"],
-        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "0"],
-        &["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','x','y')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','x')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set','x','y')",
+            "0",
+        ],
         // volatile-* with no key carrying a TTL cannot help.
         &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"],
         &["SET", "d", "4"],
@@ -140,7 +152,12 @@ fn eviction_down_to_nothing_matches_redis() {
 /// persistent key is still there.
 #[test]
 fn volatile_policies_never_evict_persistent_keys() {
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let (_s, mut c) = limited(policy, 1 << 20);
         let mut persistent = 0;
         let mut volatile = 0;
@@ -189,7 +206,9 @@ fn volatile_ttl_evicts_the_shortest_ttls_first() {
         assert_eq!(r, "+OK\r\n");
     }
     assert!(evicted_keys(&mut c) > 100);
-    let alive: Vec<usize> = (0..n).filter(|j| exists(&mut c, &format!("k{j}"))).collect();
+    let alive: Vec<usize> = (0..n)
+        .filter(|j| exists(&mut c, &format!("k{j}")))
+        .collect();
     assert!(!alive.is_empty());
     // Perfect ordering keeps exactly the top; sampling may keep a few others. A policy
     // blind to TTL would keep survivors around the middle (mean ~n/2).
@@ -248,16 +267,28 @@ fn fill_hot_and_cold(c: &mut RawConn, cold: &[&str]) {
         i += 1;
     }
     assert!(evicted_keys(c) >= 60, "no eviction after {i} keys");
-    let hot = (0..200).step_by(2).filter(|j| exists(c, &format!("k{j}"))).count();
-    let cold_left = (1..200).step_by(2).filter(|j| exists(c, &format!("k{j}"))).count();
-    assert!(hot >= 95, "{hot} of 100 hot keys survived ({cold_left} cold)");
+    let hot = (0..200)
+        .step_by(2)
+        .filter(|j| exists(c, &format!("k{j}")))
+        .count();
+    let cold_left = (1..200)
+        .step_by(2)
+        .filter(|j| exists(c, &format!("k{j}")))
+        .count();
+    assert!(
+        hot >= 95,
+        "{hot} of 100 hot keys survived ({cold_left} cold)"
+    );
     assert!(cold_left < 50, "{cold_left} of 100 cold keys survived");
 }
 
 /// The data of a RESP bulk reply.
 fn bulk_payload(reply: &[u8]) -> Vec<u8> {
     let nl = reply.iter().position(|&b| b == b'\n').unwrap();
-    let len: usize = std::str::from_utf8(&reply[1..nl - 1]).unwrap().parse().unwrap();
+    let len: usize = std::str::from_utf8(&reply[1..nl - 1])
+        .unwrap()
+        .parse()
+        .unwrap();
     reply[nl + 1..nl + 1 + len].to_vec()
 }
 
@@ -337,7 +368,9 @@ fn eviction_is_seen_as_a_deletion() {
         aof()
     );
     let text = aof().to_lowercase();
-    let set = text.find("$3\r\nset\r\n$1\r\nw\r\n$1\r\n1").expect("first SET");
+    let set = text
+        .find("$3\r\nset\r\n$1\r\nw\r\n$1\r\n1")
+        .expect("first SET");
     assert!(text.find("$3\r\ndel\r\n$1\r\nw\r\n").unwrap() > set);
 }
 

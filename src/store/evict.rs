@@ -295,7 +295,7 @@ mod tests {
             assert_eq!(gone.len(), 10, "{p:?}");
             assert!(gone.iter().all(|k| {
                 let i: usize = std::str::from_utf8(&k[1..]).unwrap().parse().unwrap();
-                i % 4 == 0
+                i.is_multiple_of(4)
             }));
         }
     }

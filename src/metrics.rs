@@ -446,6 +446,11 @@ fn server_metrics(shared: &Shared, m: &mut Scrape) {
         "Keys removed because their expiry passed",
         expired,
     );
+    m.counter(
+        "evicted_keys",
+        "Keys evicted to keep memory under maxmemory",
+        load(&st.evicted_keys),
+    );
     m.counter("keyspace_hits", "Key lookups that found the key", hits);
     m.counter(
         "keyspace_misses",

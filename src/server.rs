@@ -46,12 +46,21 @@ pub struct Stats {
     /// set, else by the cron); the maxmemory check adds `memory_delta` to it.
     pub used_memory: AtomicU64,
     /// Net bytes allocated by commands since `used_memory` was sampled (see
-    /// [`Shared::note_command_memory`]).
+    /// [`Shared::note_command_memory`]), less what eviction freed since.
     pub memory_delta: AtomicI64,
     /// Full resynchronisations served, partial ones accepted and refused (INFO stats).
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
+    pub evicted_keys: AtomicU64,
+    /// Microseconds since `started`, plus one, at which used memory was first found over
+    /// `maxmemory` without eviction bringing it back (0: it is not); INFO's
+    /// `current_eviction_exceeded_time`.
+    pub eviction_exceeded_since: AtomicU64,
+    /// Microseconds spent over `maxmemory` in periods that ended (INFO's
+    /// `total_eviction_exceeded_time`).
+    pub eviction_exceeded_total: AtomicU64,
     /// Error replies by error code (INFO errorstats), in code order.
     pub errors: Mutex<std::collections::BTreeMap<String, u64>>,
 }
@@ -59,6 +68,29 @@ pub struct Stats {
 /// Distinct error codes INFO errorstats tracks; later new codes are not counted (Redis's
 /// ERROR_STATS_NUMBER), so user-chosen codes (`redis.error_reply`) cannot grow it unbounded.
 const ERROR_CODES_TRACKED: usize = 128;
+
+/// What an eviction pass achieved (Redis's EVICT_OK / EVICT_RUNNING / EVICT_FAIL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eviction {
+    /// Memory is within `maxmemory`.
+    Ok,
+    /// Still over, but the pass ran out of time: more is evicted soon; commands are not
+    /// refused meanwhile.
+    Running,
+    /// Over, and nothing (more) can be evicted: deny-OOM commands are refused.
+    Fail,
+}
+
+/// How long one eviction pass may run (Redis's evictionTimeLimitUs): up to tenacity 10,
+/// 50 us per step (500 us by default); above, 15% more per step (about two minutes at 99);
+/// 100 is no limit.
+pub fn eviction_time_limit(tenacity: u64) -> Duration {
+    match tenacity {
+        0..=10 => Duration::from_micros(50 * tenacity),
+        11..=99 => Duration::from_micros((500.0 * 1.15f64.powi(tenacity as i32 - 10)) as u64),
+        _ => Duration::MAX,
+    }
+}
 
 pub struct SlowEntry {
     pub id: u64,
@@ -93,6 +125,12 @@ struct Cached {
     slowlog_max: AtomicU64,
     latency_tracking: AtomicBool,
     maxmemory: AtomicU64,
+    /// `maxmemory-policy` ([`crate::store::evict::Policy`] as its index), `maxmemory-samples`,
+    /// `maxmemory-eviction-tenacity` and `lazyfree-lazy-eviction`, read by every eviction.
+    evict_policy: std::sync::atomic::AtomicU8,
+    evict_samples: AtomicU64,
+    evict_tenacity: AtomicU64,
+    lazy_eviction: AtomicBool,
     /// Shared with the pub/sub hub.
     pubsub_limit: Arc<RwLock<OutputLimit>>,
     normal_limit: RwLock<OutputLimit>,
@@ -199,6 +237,10 @@ impl Shared {
                 slowlog_max: AtomicU64::new(0),
                 latency_tracking: AtomicBool::new(true),
                 maxmemory: AtomicU64::new(0),
+                evict_policy: Default::default(),
+                evict_samples: AtomicU64::new(5),
+                evict_tenacity: AtomicU64::new(10),
+                lazy_eviction: AtomicBool::new(false),
                 pubsub_limit,
                 normal_limit: RwLock::new(OutputLimit::default()),
                 encoding: Default::default(),
@@ -264,9 +306,25 @@ impl Shared {
         self.cached
             .maxmemory
             .store(c.get_i64("maxmemory").max(0) as u64, Ordering::Relaxed);
+        self.cached.evict_policy.store(
+            crate::store::evict::Policy::parse(&policy) as u8,
+            Ordering::Relaxed,
+        );
+        self.cached.evict_samples.store(
+            c.get_i64("maxmemory-samples").max(1) as u64,
+            Ordering::Relaxed,
+        );
+        self.cached.evict_tenacity.store(
+            c.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u64,
+            Ordering::Relaxed,
+        );
+        self.cached
+            .lazy_eviction
+            .store(c.get_bool("lazyfree-lazy-eviction"), Ordering::Relaxed);
         if c.get_i64("maxmemory") > 0 {
             self.sample_memory();
         }
+        memory::set_background_thread(c.get_bool("jemalloc-bg-thread"));
         let lim = |class| {
             let (hard, soft, soft_secs) = c.output_buffer_limit(class);
             OutputLimit {
@@ -308,27 +366,171 @@ impl Shared {
         self.cached.maxmemory.load(Ordering::Relaxed)
     }
 
-    /// With `maxmemory` set and the policy `noeviction` (the only one ferrymq applies), commands
-    /// that may grow memory are refused while memory is over the limit; reads, pops and deletes
-    /// keep working so queues can drain.
+    /// Used memory as the maxmemory check sees it: the last sample plus what commands
+    /// allocated and eviction freed since.
     ///
     /// Used memory is what the allocator has handed out (jemalloc's `stats.allocated`, as Redis's
-    /// `used_memory` counts its allocations), sampled every few milliseconds because reading it
-    /// costs tens of microseconds, plus what each command allocated since the sample (read from
-    /// the running thread's counters at almost no cost). So data growth is seen by the next
-    /// command; client buffers filled outside commands within one sampling period are not.
+    /// `used_memory` counts its allocations), sampled every [`memory::SAMPLE_EVERY`] because
+    /// reading it costs tens of microseconds (jemalloc merges every arena's statistics), plus
+    /// what each command allocated since the sample, read from the running thread's own
+    /// counters around the command (two pointer reads), and minus what eviction freed (measured
+    /// the same way around each deletion). So data growth and eviction are seen by the next
+    /// command; client buffers filled outside commands within one sampling period are not. A
+    /// sample taken while a command runs may count part of it twice (or, for an eviction,
+    /// its freeing twice) until the next sample, 10 ms later.
     ///
-    /// DEVIATION(redis): eviction policies other than noeviction are accepted but act as
-    /// noeviction. Without jemalloc as the global allocator (the library's own unit tests) the
-    /// resident set size stands in for allocated memory.
+    /// DEVIATION(redis): without jemalloc as the global allocator (the library's own unit
+    /// tests) the resident set size stands in for allocated memory.
+    pub fn used_memory_estimate(&self) -> i64 {
+        self.stats.used_memory.load(Ordering::Relaxed) as i64
+            + self.stats.memory_delta.load(Ordering::Relaxed)
+    }
+
+    /// Memory is over `maxmemory` (one atomic load when no limit is set).
     pub fn over_maxmemory(&self) -> bool {
         let max = self.maxmemory();
+        max != 0 && self.used_memory_estimate() > max as i64
+    }
+
+    /// `maxmemory-policy`.
+    pub fn eviction_policy(&self) -> crate::store::evict::Policy {
+        use crate::store::evict::Policy;
+        const ALL: [Policy; 8] = [
+            Policy::VolatileLru,
+            Policy::VolatileLfu,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+            Policy::AllkeysLru,
+            Policy::AllkeysLfu,
+            Policy::AllkeysRandom,
+            Policy::NoEviction,
+        ];
+        ALL[self.cached.evict_policy.load(Ordering::Relaxed) as usize % 8]
+    }
+
+    /// Bring used memory back under `maxmemory` by evicting keys as `maxmemory-policy` says
+    /// (Redis's performEvictions). Dispatch calls it before every command while a limit is
+    /// set (a deny-OOM command is refused on [`Eviction::Fail`]); the memory sampler calls it
+    /// too, so memory over the limit after CONFIG SET maxmemory, or a pass cut short by its
+    /// time limit, is dealt with without waiting for traffic.
+    ///
+    /// Takes the store lock only when memory is over the limit and the policy may evict.
+    /// Never call it with the lock held, nor while a script runs (dispatch skips it then, as
+    /// Redis does: evicting in the middle of a script would mix its effects with `DEL`s).
+    ///
+    /// A pass evicts until the memory it freed covers the excess, or nothing is left to
+    /// evict (`Fail`), or it ran longer than `maxmemory-eviction-tenacity` allows
+    /// (`Running`: the next command or sampler tick goes on). The evictions are one unit:
+    /// their `DEL`s are drained to the AOF before the command that caused them runs.
+    pub fn perform_evictions(self: &Arc<Self>) -> Eviction {
+        use crate::store::evict::Policy;
+        let max = self.maxmemory() as i64;
         if max == 0 {
-            return false;
+            return Eviction::Ok;
         }
-        let used = self.stats.used_memory.load(Ordering::Relaxed) as i64
-            + self.stats.memory_delta.load(Ordering::Relaxed).max(0);
-        used > max as i64
+        // Redis's isSafeToPerformEvictions: not while loading, not on a replica (its master
+        // evicts and sends the DELs: `replica-ignore-maxmemory yes`), nor while clients are
+        // paused (the dataset stays static); memory then counts as within the limit.
+        if self.is_loading()
+            || self.replica.is_replica()
+            || (self.store.pause().is_set() && self.store.pause().active(unix_ms()).is_some())
+        {
+            return Eviction::Ok;
+        }
+        if self.used_memory_estimate() <= max {
+            return self.eviction_outcome(Eviction::Ok);
+        }
+        let policy = self.eviction_policy();
+        if policy == Policy::NoEviction {
+            return self.eviction_outcome(Eviction::Fail);
+        }
+        let samples = self.cached.evict_samples.load(Ordering::Relaxed) as usize;
+        let unlink = self.cached.lazy_eviction.load(Ordering::Relaxed);
+        let limit = eviction_time_limit(self.cached.evict_tenacity.load(Ordering::Relaxed));
+        let mut store = self.store.lock();
+        // Another connection may have evicted while this one waited for the lock.
+        let to_free = self.used_memory_estimate() - max;
+        if to_free <= 0 {
+            return self.eviction_outcome(Eviction::Ok);
+        }
+        store.begin_command(0, unix_ms());
+        let start = Instant::now();
+        let mut freed: i64 = 0;
+        let mut keys = 0u64;
+        let mut result = Eviction::Ok;
+        while freed < to_free {
+            let Some((db, key)) = store.pick_victim(policy, samples) else {
+                result = Eviction::Fail;
+                break;
+            };
+            // What the deletion frees, as Redis measures around its dbDelete: the value (the
+            // name is shared with the copy kept for the effects, and is not counted).
+            let before = memory::thread_net();
+            drop(store.dbs[db].delete(&key));
+            freed += match (before, memory::thread_net()) {
+                (Some(b), Some(a)) => b - a,
+                // Without jemalloc's counters, a lower bound: the key itself.
+                _ => key.len() as i64,
+            };
+            store.evicted(db, key, unlink);
+            keys += 1;
+            if keys.is_multiple_of(16) && start.elapsed() > limit {
+                result = Eviction::Running;
+                break;
+            }
+        }
+        self.stats.memory_delta.fetch_sub(freed, Ordering::Relaxed);
+        self.stats.evicted_keys.fetch_add(keys, Ordering::Relaxed);
+        store.drain_effects();
+        if store.blocking.has_ready() {
+            crate::command::serve_ready_keys(self, &mut store);
+        }
+        drop(store);
+        self.eviction_outcome(result)
+    }
+
+    /// Keep the time spent over the limit (INFO's `*_eviction_exceeded_time`).
+    fn eviction_outcome(&self, r: Eviction) -> Eviction {
+        let s = &self.stats;
+        let since = s.eviction_exceeded_since.load(Ordering::Relaxed);
+        // The clock is read only when a period starts or ends (not per command).
+        let now = || self.started.elapsed().as_micros() as u64 + 1;
+        match r {
+            Eviction::Ok
+                if since != 0
+                    && s.eviction_exceeded_since
+                        .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok() =>
+            {
+                s.eviction_exceeded_total
+                    .fetch_add(now() - since, Ordering::Relaxed);
+            }
+            Eviction::Running | Eviction::Fail if since == 0 => {
+                let _ = s.eviction_exceeded_since.compare_exchange(
+                    0,
+                    now(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            _ => {}
+        }
+        r
+    }
+
+    /// INFO's (total, current) eviction exceeded time, in milliseconds.
+    pub fn eviction_exceeded_ms(&self) -> (u64, u64) {
+        let s = &self.stats;
+        let since = s.eviction_exceeded_since.load(Ordering::Relaxed);
+        let current = if since == 0 {
+            0
+        } else {
+            (self.started.elapsed().as_micros() as u64 + 1).saturating_sub(since)
+        };
+        (
+            (s.eviction_exceeded_total.load(Ordering::Relaxed) + current) / 1000,
+            current / 1000,
+        )
     }
 
     /// Count what a command allocated (net, on the thread that ran it) towards the maxmemory
@@ -415,6 +617,8 @@ impl Shared {
             &s.sync_full,
             &s.sync_partial_ok,
             &s.sync_partial_err,
+            &s.evicted_keys,
+            &s.eviction_exceeded_total,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -652,7 +856,8 @@ pub fn used_memory() -> u64 {
 
 /// jemalloc introspection (the binary's global allocator, `main.rs`).
 ///
-/// - [`allocated`]: process-wide allocated bytes; advances jemalloc's statistics epoch, which
+/// - [`allocated`]: process-wide allocated bytes (less what the thread caches hold, see
+///   `held`); advances jemalloc's statistics epoch, which
 ///   merges every arena's counters (tens of microseconds), so it is read by the sampler, INFO
 ///   and MEMORY, never per command.
 /// - [`thread_net`]: bytes allocated minus bytes freed by the calling thread since it started,
@@ -673,19 +878,40 @@ pub mod memory {
     struct Mibs {
         epoch: tikv_jemalloc_ctl::epoch_mib,
         allocated: stats::allocated_mib,
+        /// `stats.arenas.<all>.tcache_bytes`: freed objects the threads' caches hold.
+        tcache_bytes: [usize; 4],
+    }
+
+    /// Bytes held in the threads' caches (tcache), merged over all arenas at the last epoch.
+    #[allow(unsafe_code)]
+    fn tcache_bytes(m: &Mibs) -> usize {
+        // SAFETY: `stats.arenas.<i>.tcache_bytes` is a size_t, read into a usize of the same
+        // size; the MIB was resolved from that name.
+        unsafe { tikv_jemalloc_ctl::raw::read_mib::<usize>(&m.tcache_bytes) }.unwrap_or(0)
+    }
+
+    /// What the application holds: jemalloc's `stats.allocated` counts the objects freed into
+    /// a thread cache (tcache) as still allocated, up to megabytes per thread for values of
+    /// a few KiB; Redis's `used_memory` (its own counter) does not, and neither does this.
+    fn held(m: &Mibs) -> Option<usize> {
+        m.epoch.advance().ok()?;
+        let a = m.allocated.read().ok()?;
+        Some(a.saturating_sub(tcache_bytes(m)))
     }
 
     fn mibs() -> Option<&'static Mibs> {
         static M: OnceLock<Option<Mibs>> = OnceLock::new();
         M.get_or_init(|| {
+            let mut tcache = [0usize; 4];
+            // MALLCTL_ARENAS_ALL (4096): the statistics merged over every arena.
+            tikv_jemalloc_ctl::raw::name_to_mib(b"stats.arenas.4096.tcache_bytes\0", &mut tcache)
+                .ok()?;
             let m = Mibs {
                 epoch: epoch::mib().ok()?,
                 allocated: stats::allocated::mib().ok()?,
+                tcache_bytes: tcache,
             };
-            let read = |m: &Mibs| {
-                m.epoch.advance().ok()?;
-                m.allocated.read().ok()
-            };
+            let read = |m: &Mibs| held(m);
             let before = read(&m)?;
             let probe: Vec<u8> = Vec::with_capacity(4 << 20);
             let during = read(&m)?;
@@ -695,11 +921,59 @@ pub mod memory {
         .as_ref()
     }
 
-    /// Allocated bytes, process-wide (see the module documentation for the cost).
+    /// Allocated bytes the application holds, process-wide (see the module documentation for
+    /// the cost).
     pub fn allocated() -> Option<u64> {
+        held(mibs()?).map(|v| v as u64)
+    }
+
+    /// jemalloc's own view, for INFO memory's `allocator_*` lines: (allocated, active,
+    /// resident) bytes, read at a fresh epoch.
+    pub fn allocator_stats() -> Option<(u64, u64, u64)> {
         let m = mibs()?;
         m.epoch.advance().ok()?;
-        m.allocated.read().ok().map(|v| v as u64)
+        Some((
+            m.allocated.read().ok()? as u64,
+            stats::active::read().ok()? as u64,
+            stats::resident::read().ok()? as u64,
+        ))
+    }
+
+    /// MEMORY PURGE: hand every arena's unused dirty pages back to the OS now
+    /// (`arena.<all>.purge`, as Redis's jemalloc_purge). False without jemalloc.
+    #[allow(unsafe_code)]
+    pub fn purge() -> bool {
+        if mibs().is_none() {
+            return false;
+        }
+        // SAFETY: `arena.<i>.purge` is a void control: jemalloc requires null old and new
+        // value pointers and a zero length, which is all this passes.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                c"arena.4096.purge".as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        rc == 0
+    }
+
+    /// `jemalloc-bg-thread`: jemalloc's background threads purge dirty pages as they age
+    /// (dirty_decay_ms), so memory freed by a burst goes back to the OS without waiting for
+    /// later allocations to trigger the decay. Applied only when it changes.
+    pub fn set_background_thread(on: bool) {
+        use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+        // 0: never set; 1: off; 2: on.
+        static LAST: AtomicU8 = AtomicU8::new(0);
+        let want = if on { 2 } else { 1 };
+        if LAST.swap(want, Relaxed) == want || mibs().is_none() {
+            return;
+        }
+        if let Err(e) = tikv_jemalloc_ctl::background_thread::write(on) {
+            tracing::warn!(error = %e, "could not set jemalloc background threads");
+        }
     }
 
     type Counters = Option<(thread::ThreadLocal<u64>, thread::ThreadLocal<u64>)>;
@@ -954,8 +1228,12 @@ async fn accept_unix(shared: Arc<Shared>, l: tokio::net::UnixListener, path: Str
 }
 
 /// Background cycle (Redis's serverCron): active expiry, idle-client timeouts, memory peak.
+/// A connection idle this long gives its buffers back (Redis: more than 2 seconds).
+const IDLE_BUFFERS_MS: u64 = 2000;
+
 async fn cron(shared: Arc<Shared>) {
     let mut last_ping = Instant::now();
+    let mut last_shrink = Instant::now();
     loop {
         let hz = shared.config_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
@@ -975,6 +1253,14 @@ async fn cron(shared: Arc<Shared>) {
         }
         if shared.maxmemory() == 0 {
             shared.sample_memory();
+        }
+        // Once a second is enough to catch clients idle for two (Redis's clientsCron visits
+        // every client about once a second too).
+        if last_shrink.elapsed() >= Duration::from_secs(1) {
+            last_shrink = Instant::now();
+            shared
+                .clients
+                .shrink_idle(unix_ms() as u64, IDLE_BUFFERS_MS);
         }
         crate::snapshot::cron(&shared);
     }
@@ -1079,7 +1365,9 @@ async fn timers(shared: Arc<Shared>) {
 
 /// While `maxmemory` is set, sample used memory every [`memory::SAMPLE_EVERY`] so the limit
 /// check sees client buffers and freed memory promptly (commands' own allocations are added
-/// as they happen, see [`Shared::over_maxmemory`]).
+/// as they happen, see [`Shared::used_memory_estimate`]), and evict when memory is over the
+/// limit without a command to do it (after CONFIG SET maxmemory, or a pass cut short by its
+/// time limit: Redis's eviction timer).
 async fn memory_sampler(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(memory::SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1087,6 +1375,14 @@ async fn memory_sampler(shared: Arc<Shared>) {
         tick.tick().await;
         if shared.maxmemory() > 0 {
             shared.sample_memory();
+            if shared.over_maxmemory()
+                && shared.eviction_policy() != crate::store::evict::Policy::NoEviction
+                && !shared.script_status.is_running()
+            {
+                // Blocks on the store lock only for a command's critical section (a running
+                // script, which may hold it for long, is skipped: the next tick retries).
+                shared.perform_evictions();
+            }
         }
     }
 }

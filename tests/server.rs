@@ -324,7 +324,7 @@ fn maxmemory_refuses_growth_but_allows_draining() {
     c.cmd(&["SET", "a", "1"]);
     c.cmd(&["SET", "b", "2"]);
     // A limit far below what the process already uses: every growing write is refused.
-    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1mb"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
     assert_eq!(
         c.cmd_s(&["SET", "c", "3"]),
         "-OOM command not allowed when used memory > 'maxmemory'.\r\n"

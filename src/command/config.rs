@@ -52,10 +52,34 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
                 if let Err(e) = super::persistence::config_changed(ctx, &changed) {
                     return Reply::Error(e.into());
                 }
+                if changed.iter().any(|n| n == "maxmemory") {
+                    maxmemory_changed(ctx);
+                }
             }
             Reply::Ok
         }
         Err(e) => Reply::Error(e.into()),
+    }
+}
+
+/// A new `maxmemory`: warn when memory is already over it and evict at once, as Redis's
+/// CONFIG SET does (inside EXEC the store is held by the transaction: the memory sampler
+/// evicts within its next tick instead).
+fn maxmemory_changed(ctx: &mut Ctx) {
+    let max = ctx.shared.maxmemory();
+    if max == 0 {
+        return;
+    }
+    let used = ctx.shared.sample_memory();
+    if used > max {
+        tracing::warn!(
+            "WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy."
+        );
+    }
+    // A running script holds the store lock (CONFIG SET while BUSY): the sampler evicts later.
+    if !ctx.in_outer_unit() && !ctx.shared.script_status.is_running() {
+        ctx.release_store();
+        ctx.shared.perform_evictions();
     }
 }
 

@@ -178,12 +178,15 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     let db = ctx.db();
     for _ in 0..100 {
-        let n = db.map.len();
-        if n == 0 {
+        if db.map.is_empty() {
             return Reply::Null;
         }
-        let i = rand::random_range(0..n);
-        let k = db.map.keys().nth(i).cloned().expect("index in range");
+        let (k, _) = db
+            .map
+            .sample(1, rand::random::<u64>() as usize)
+            .next()
+            .expect("table not empty");
+        let k = k.clone();
         if db.get(&k).is_some() {
             return Reply::Bulk(k);
         }

@@ -465,6 +465,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// Drop the store lock if this command took it (a command that waits for something else).
+    /// Whether this command runs inside another unit's critical section (EXEC's queue, a
+    /// script's call, a served waiter): the store lock is held by the caller and cannot be
+    /// released or taken again.
+    pub fn in_outer_unit(&self) -> bool {
+        matches!(self.store, StoreAccess::Borrowed(_))
+    }
+
     pub fn release_store(&mut self) {
         if let StoreAccess::Locked(_) = self.store {
             self.store = StoreAccess::Unlocked(&self.shared.store);
@@ -948,10 +955,24 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     if !client.authenticated && !entry.has_flag(flags::NO_AUTH) {
         return reject(shared, client, Some(entry), error::NOAUTH.into());
     }
+    if client.multi.is_some() && entry.has_flag(flags::NO_MULTI) {
+        let msg = "ERR Command not allowed inside a transaction".to_string();
+        return reject(shared, client, Some(entry), msg);
+    }
     if shared.acl.restricted()
         && let Some(msg) = crate::acl::check(shared, client, entry, &argv)
     {
         return reject(shared, client, Some(entry), msg);
+    }
+    // Redis does not check memory while a script is BUSY (the check could evict in the middle
+    // of the script's changes).
+    let busy = shared.script_status.busy.load(Ordering::Relaxed);
+    if shared.maxmemory() > 0 && !busy {
+        let oom = shared.perform_evictions() == crate::server::Eviction::Fail;
+        client.pre_command_oom = oom;
+        if oom && refused_when_oom(client, entry) {
+            return reject(shared, client, Some(entry), error::OOM.into());
+        }
     }
     if client.in_pubsub_context() && !entry.has_flag(flags::SUBSCRIBED_OK) {
         let msg = format!(
@@ -970,12 +991,6 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     {
         return reject(shared, client, Some(entry), msg.into());
     }
-    // Redis does not check memory while a script is BUSY (the check could evict in the middle
-    // of the script's changes).
-    let busy = shared.script_status.busy.load(Ordering::Relaxed);
-    if entry.has_flag(flags::DENYOOM) && !busy && shared.over_maxmemory() {
-        return reject(shared, client, Some(entry), error::OOM.into());
-    }
     if shared.is_loading() && !entry.has_flag(flags::LOADING) {
         return reject(shared, client, Some(entry), error::LOADING.into());
     }
@@ -992,10 +1007,6 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     if let Some(m) = client.multi.as_mut()
         && !entry.has_flag(flags::MULTI_CONTROL)
     {
-        if entry.has_flag(flags::NO_MULTI) {
-            let msg = "ERR Command not allowed inside a transaction".to_string();
-            return reject(shared, client, Some(entry), msg);
-        }
         m.queue.push(argv);
         send(client, &Reply::status("QUEUED"));
         return Outcome::Continue;
@@ -1015,6 +1026,26 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         Outcome::Close
     } else {
         Outcome::Continue
+    }
+}
+
+/// Whether `entry` is refused while memory is over `maxmemory` and eviction cannot help
+/// (Redis's processCommand): deny-OOM commands, EXEC of a transaction that queued one, and,
+/// inside MULTI, every command but EXEC, DISCARD, QUIT and RESET (queueing takes memory too).
+fn refused_when_oom(client: &ClientState, entry: &CommandEntry) -> bool {
+    if entry.has_flag(flags::DENYOOM) {
+        return true;
+    }
+    let Some(m) = client.multi.as_ref() else {
+        return false;
+    };
+    match entry.spec.name {
+        "exec" => m
+            .queue
+            .iter()
+            .any(|argv| resolve(argv).is_ok_and(|e| e.has_flag(flags::DENYOOM))),
+        "discard" | "quit" | "reset" => false,
+        _ => true,
     }
 }
 

@@ -67,6 +67,9 @@ pub struct ClientHandle {
     pub qbuf: AtomicUsize,
     /// The query buffer's capacity when `qbuf` was stored (for `qbuf-free`).
     pub qbuf_cap: AtomicUsize,
+    /// The cron asks a connection idle for a while to give its buffers back (see
+    /// [`Registry::shrink_idle`]).
+    pub shrink: Notify,
 }
 
 impl ClientHandle {
@@ -89,6 +92,7 @@ impl ClientHandle {
             wake: Notify::new(),
             qbuf: AtomicUsize::new(0),
             qbuf_cap: AtomicUsize::new(0),
+            shrink: Notify::new(),
         }
     }
 
@@ -176,6 +180,11 @@ pub struct ClientState {
     pub replconf: ReplConf,
     /// Replication offset right after this client's last write (what WAIT waits for).
     pub woff: u64,
+    /// Memory was over `maxmemory` (and eviction could not bring it under) when the running
+    /// command was admitted: a script without a shebang then gets OOM from its first deny-OOM
+    /// command (Redis's `pre_command_oom_state`, kept per client here because commands of
+    /// different clients run in parallel up to the store lock).
+    pub pre_command_oom: bool,
 }
 
 /// What a replica announces with REPLCONF.
@@ -210,6 +219,7 @@ impl ClientState {
             clock: None,
             replconf: ReplConf::default(),
             woff: 0,
+            pre_command_oom: false,
         }
     }
 
@@ -250,6 +260,22 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
     }
+    /// Ask every connection idle for more than `idle_ms` that still holds an empty query
+    /// buffer to free it (and its reply buffer), as Redis's clientsCronResizeQueryBuffer
+    /// trims the buffer of a client idle for over two seconds. Costs two atomic loads per
+    /// client; a connection it wakes frees its buffers and waits for its next request with
+    /// none (see `task::read_loop`).
+    pub fn shrink_idle(&self, now_ms: u64, idle_ms: u64) {
+        for e in self.clients.iter() {
+            let h = e.value();
+            if h.qbuf_cap.load(Ordering::Relaxed) > 0
+                && now_ms.saturating_sub(h.last_interaction.load(Ordering::Relaxed)) > idle_ms
+            {
+                h.shrink.notify_one();
+            }
+        }
+    }
+
     /// Every client, ordered by id.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         let mut v: Vec<_> = self.clients.iter().map(|e| e.value().clone()).collect();

@@ -97,22 +97,42 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     // One wait for CLIENT KILL for the connection's whole life, not one per read.
     let killed = handle.killed();
     tokio::pin!(killed);
+    // The cron's request to give the buffers back when idle: one registration for as long as
+    // it does not fire, not one per read.
+    let shrink = handle.shrink.notified();
+    tokio::pin!(shrink);
+    // The buffers were given back: the next read waits with none (a few bytes on the task's
+    // own stack), and the query buffer is allocated again when a request arrives.
+    let mut parked = false;
     let mut parser = RequestParser::new();
     let mut soft_since = None;
     loop {
-        let want = parser
-            .pending_bulk(buf.len())
-            .clamp(READ_CHUNK, 1024 * 1024);
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(want);
+        if !parked {
+            let want = parser
+                .pending_bulk(buf.len())
+                .clamp(READ_CHUNK, 1024 * 1024);
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(want);
+            }
         }
         let idle = shared
             .idle_timeout()
             .filter(|_| state.subscription_count() == 0);
         let read = async {
+            let r = async {
+                if parked {
+                    let mut first = [0u8; 64];
+                    let n = rd.read(&mut first).await?;
+                    buf.reserve(READ_CHUNK);
+                    buf.extend_from_slice(&first[..n]);
+                    Ok(n)
+                } else {
+                    rd.read_buf(&mut buf).await
+                }
+            };
             match idle {
-                Some(t) => tokio::time::timeout(t, rd.read_buf(&mut buf)).await.ok(),
-                None => Some(rd.read_buf(&mut buf).await),
+                Some(t) => tokio::time::timeout(t, r).await.ok(),
+                None => Some(r.await),
             }
         };
         let n = tokio::select! {
@@ -125,7 +145,20 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 Some(Ok(n)) => n,
             },
             _ = &mut killed => return,
+            _ = &mut shrink, if !parked => 0,
         };
+        if n == 0 {
+            // Asked to shrink: only an empty buffer goes (a partial request keeps its bytes).
+            shrink.set(handle.shrink.notified());
+            if buf.is_empty() && parser.partial_len() == 0 {
+                buf = BytesMut::new();
+                out = BytesMut::new();
+                parked = true;
+                handle.qbuf_cap.store(0, Ordering::Relaxed);
+            }
+            continue;
+        }
+        parked = false;
         state.clock = None;
         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         shared.stats.reads.fetch_add(1, Ordering::Relaxed);
@@ -453,7 +486,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 shared.stats.writes.fetch_add(1, Ordering::Relaxed);
                 spare.clear();
                 handle.outbox.written();
-                if spare.capacity() > 1024 * 1024 {
+                // The writer task only handles what the socket could not take at once: keep
+                // no large buffer between such writes.
+                if spare.capacity() > 64 * 1024 {
                     spare = BytesMut::new();
                 }
             }

@@ -90,6 +90,9 @@ pub struct StoreInner {
     pub schedule: schedule::Schedule,
     /// Streams whose retention age limit has something to trim at a given time.
     pub retention: timers::Timers,
+    /// The eviction pool and the next database of the random policies (see
+    /// [`crate::store::evict`]).
+    pub evictor: crate::store::evict::Evictor,
     /// Some FMQ.* command has recorded an effect (broker state exists, which an RDB cannot
     /// hold: AOF rewrites then write their base as commands).
     pub broker_state: bool,
@@ -182,6 +185,7 @@ impl StoreInner {
             timers,
             schedule: schedule::Schedule::default(),
             broker_state: false,
+            evictor: crate::store::evict::Evictor::default(),
         }
     }
 
@@ -390,6 +394,45 @@ impl StoreInner {
         self.keyspace.dbs.swap(a, b);
         self.blocking.signal_db(a);
         self.blocking.signal_db(b);
+    }
+
+    /// The next key `policy` evicts (sampling `samples` keys per database), left in place:
+    /// the caller removes it (measuring what that frees) and records it with
+    /// [`StoreInner::evicted`].
+    pub fn pick_victim(
+        &mut self,
+        policy: crate::store::evict::Policy,
+        samples: usize,
+    ) -> Option<(usize, Bytes)> {
+        let mut ev = std::mem::take(&mut self.evictor);
+        let r = self.keyspace.pick_victim(&mut ev, policy, samples);
+        self.evictor = ev;
+        r
+    }
+
+    /// Carry out the eviction of `key` from `db`, as a deletion (Redis's performEvictions):
+    /// the keyspace event `evicted`, watchers and tracking clients told, waiters re-check
+    /// the key, and a `DEL` effect (`UNLINK` with `lazyfree-lazy-eviction`), in its own
+    /// unit, before the command that caused it. Not a change for `dirty`, as in Redis.
+    pub fn evicted(&mut self, db: usize, key: Bytes, unlink: bool) {
+        self.refresh_notify();
+        // Effects of lazy expiry and pending events first, in execution order.
+        self.flush_expired(db);
+        self.watches.touch(db, &key);
+        if !self.tracking.is_off() {
+            self.tracking.invalidate(&key, None);
+        }
+        self.blocking.signal_deleted(db, &key);
+        let flags = self.notify_flags;
+        if crate::notify::wanted(flags, notify::EVICTED)
+            && let Some(hub) = self.notify.hub()
+        {
+            crate::notify::publish(hub, flags, db, "evicted", &key);
+        }
+        if self.has_consumers() {
+            let name: &'static [u8] = if unlink { b"UNLINK" } else { b"DEL" };
+            self.effects.record(db, &[Bytes::from_static(name), key]);
+        }
     }
 
     /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most

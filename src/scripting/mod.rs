@@ -259,7 +259,7 @@ pub fn prepare<'a>(
     ro_cmd: bool,
     function: bool,
 ) -> Result<RunOpts<'a>, Reply> {
-    let oom = ctx.shared.over_maxmemory();
+    let oom = ctx.shared.maxmemory() > 0 && ctx.client.pre_command_oom;
     let Some(f) = flags else {
         return Ok(RunOpts {
             name,

@@ -14,9 +14,11 @@
 
 pub mod access;
 pub mod debug_object;
+pub mod evict;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
+pub mod keytable;
 pub mod list;
 pub mod rdb;
 pub mod set;
@@ -29,6 +31,7 @@ use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use keytable::KeyTable;
 pub use value::Value;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;
@@ -175,9 +178,9 @@ impl Entry {
 
 #[derive(Default)]
 pub struct Db {
-    pub map: Dict<Bytes, Entry>,
+    pub map: KeyTable<Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
-    expires: Dict<Bytes, i64>,
+    expires: KeyTable<i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
     by_time: BTreeSet<(i64, Bytes)>,
     /// Keys removed by lazy expiry since the last flush of effects; they become `DEL` records.
@@ -403,8 +406,8 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        self.map = Dict::default();
-        self.expires = Dict::default();
+        self.map = KeyTable::default();
+        self.expires = KeyTable::default();
         self.by_time = BTreeSet::new();
     }
 

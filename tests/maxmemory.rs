@@ -1,0 +1,390 @@
+//! maxmemory: the OOM replies (byte for byte against redis-server) and what each
+//! `maxmemory-policy` evicts.
+//!
+//! The policy tests use values of 10 KiB, so each eviction frees a clearly measurable amount,
+//! and a limit a few hundred KiB above what the idle server uses. Their assertions are about
+//! kinds of keys (persistent keys survive volatile-*, the shortest TTLs go first, touched keys
+//! stay), with margins that sampling cannot miss, never about exact counts.
+
+mod common;
+
+use common::{Diff, RawConn, Server, info_field, wait_for};
+use std::time::Duration;
+
+const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+const VALUE_LEN: usize = 10 * 1024;
+
+fn value(i: usize) -> String {
+    let mut v = format!("{i}:");
+    v.extend(std::iter::repeat_n('x', VALUE_LEN - v.len()));
+    v
+}
+
+fn used_memory(c: &mut RawConn) -> u64 {
+    info_field(c, "used_memory").unwrap().parse().unwrap()
+}
+
+fn evicted_keys(c: &mut RawConn) -> u64 {
+    info_field(c, "evicted_keys").unwrap().parse().unwrap()
+}
+
+fn exists(c: &mut RawConn, k: &str) -> bool {
+    c.cmd_s(&["EXISTS", k]) == ":1\r\n"
+}
+
+/// A ferrymq with `policy` and a limit `headroom` bytes above its memory use now.
+fn limited(policy: &str, headroom: u64) -> (Server, RawConn) {
+    let s = Server::ferrymq(&["--maxmemory-policy", policy, "--maxmemory-samples", "10"]);
+    let mut c = s.raw();
+    let limit = used_memory(&mut c) + headroom;
+    assert_eq!(
+        c.cmd_s(&["CONFIG", "SET", "maxmemory", &limit.to_string()]),
+        "+OK\r\n"
+    );
+    (s, c)
+}
+
+/// The OOM error and where Redis gives it: deny-OOM commands (not reads, DEL, EXPIRE, PING),
+/// every command queued inside MULTI but EXEC and DISCARD, EXEC of a transaction holding a
+/// deny-OOM command, the RESP2 subscribed context, scripts (their first deny-OOM call).
+#[test]
+fn oom_replies_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["SET", "a", "1"],
+        &["SET", "b", "2"],
+        &["EXPIRE", "b", "100"],
+        &["MULTI"],
+        &["SET", "q", "1"],
+        &["GET", "a"],
+    ]);
+    // A second client sets the limit while the transaction is open.
+    let mut fm = d.fm.raw();
+    let mut rs = d.rs.raw();
+    for c in [&mut fm, &mut rs] {
+        assert_eq!(c.cmd_s(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    }
+    d.script(&[
+        &["EXEC"],
+        &["SET", "c", "3"],
+        &["GET", "a"],
+        &["INCR", "a"],
+        &["APPEND", "a", "x"],
+        &["LPUSH", "l", "x"],
+        &["SETEX", "z", "10", "v"],
+        &["EXPIRE", "a", "100"],
+        &["DEL", "a"],
+        &["PING"],
+        &["MULTI"],
+        &["GET", "b"],
+        &["DEL", "b"],
+        &["EXEC"],
+        &["MULTI"],
+        &["PING"],
+        &["DISCARD"],
+        &["EVAL", "return redis.call('set','x','y')", "0"],
+        &["EVAL", "return redis.call('get','x')", "0"],
+        &[
+            "EVAL",
+            "redis.call('del','b'); return redis.call('set','x','y')",
+            "0",
+        ],
+        &["EVAL", "#!lua\nreturn redis.call('set','x','y')", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','x')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set','x','y')",
+            "0",
+        ],
+        // volatile-* with no key carrying a TTL cannot help.
+        &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"],
+        &["SET", "d", "4"],
+        &["DBSIZE"],
+        &["SUBSCRIBE", "ch"],
+        &["SET", "e", "5"],
+        &["GET", "e"],
+    ]);
+}
+
+/// With an allkeys policy, CONFIG SET maxmemory below the current use evicts at once, every
+/// key if need be; with nothing left to evict, deny-OOM commands are refused.
+#[test]
+fn eviction_down_to_nothing_matches_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    for i in 0..20 {
+        d.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    d.cmd(&["HSET", "h", "f", "v"]);
+    d.script_with_info(
+        &[
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["DBSIZE"],
+            &["SET", "k", "v"],
+            &["GET", "k0"],
+            &["CONFIG", "SET", "maxmemory", "0"],
+            &["SET", "k", "v"],
+        ],
+        "evicted_keys",
+    );
+    // volatile-ttl takes the keys with a TTL, and only them.
+    d.script_with_info(
+        &[
+            &["SET", "p", "1"],
+            &["SET", "t1", "1", "EX", "100"],
+            &["SET", "t2", "1", "EX", "200"],
+            &["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"],
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["DBSIZE"],
+            &["EXISTS", "p", "k"],
+            &["SET", "x", "y"],
+            &["CONFIG", "RESETSTAT"],
+        ],
+        "evicted_keys",
+    );
+}
+
+/// volatile-* evict only keys with a TTL: once those are gone, writes are refused and every
+/// persistent key is still there.
+#[test]
+fn volatile_policies_never_evict_persistent_keys() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let (_s, mut c) = limited(policy, 1 << 20);
+        let mut persistent = 0;
+        let mut volatile = 0;
+        let mut refused = None;
+        for i in 0..2000 {
+            let k = format!("k{i}");
+            let r = if i % 2 == 0 {
+                c.cmd_s(&["SET", &k, &value(i)])
+            } else {
+                c.cmd_s(&["SET", &k, &value(i), "EX", "1000"])
+            };
+            if r != "+OK\r\n" {
+                refused = Some(r);
+                break;
+            }
+            if i % 2 == 0 {
+                persistent += 1;
+            } else {
+                volatile += 1;
+            }
+        }
+        assert_eq!(refused.as_deref(), Some(OOM), "{policy}");
+        assert!(evicted_keys(&mut c) > 0, "{policy}");
+        for i in (0..2 * persistent).step_by(2) {
+            assert!(exists(&mut c, &format!("k{i}")), "{policy}: k{i}");
+        }
+        let left = (1..2 * volatile)
+            .step_by(2)
+            .filter(|i| exists(&mut c, &format!("k{i}")))
+            .count();
+        assert!(left < volatile, "{policy}: no volatile key evicted");
+    }
+}
+
+/// volatile-ttl evicts the nearest expiries first: the keys that survive are the ones with
+/// the longest TTLs.
+#[test]
+fn volatile_ttl_evicts_the_shortest_ttls_first() {
+    let (_s, mut c) = limited("volatile-ttl", 2 << 20);
+    let n = 600;
+    for i in 0..n {
+        // TTLs grow with i, in an order unrelated to insertion time.
+        let j = (i * 7919) % n;
+        let k = format!("k{j}");
+        let r = c.cmd_s(&["SET", &k, &value(j), "EX", &(10_000 + j).to_string()]);
+        assert_eq!(r, "+OK\r\n");
+    }
+    assert!(evicted_keys(&mut c) > 100);
+    let alive: Vec<usize> = (0..n)
+        .filter(|j| exists(&mut c, &format!("k{j}")))
+        .collect();
+    assert!(!alive.is_empty());
+    // Perfect ordering keeps exactly the top; sampling may keep a few others. A policy
+    // blind to TTL would keep survivors around the middle (mean ~n/2).
+    let mean = alive.iter().sum::<usize>() / alive.len();
+    assert!(mean > n * 3 / 4, "mean TTL rank of survivors {mean} of {n}");
+    let short_alive = alive.iter().filter(|&&j| j < n / 4).count();
+    assert!(
+        short_alive * 10 < alive.len(),
+        "{short_alive} of the shortest-TTL quarter survived"
+    );
+}
+
+/// allkeys-lru keeps recently used keys: "cold" keys (restored with an idle time of an hour)
+/// go before "hot" ones touched just now.
+#[test]
+fn allkeys_lru_keeps_recently_touched_keys() {
+    let (_s, mut c) = limited("allkeys-lru", 3 << 20);
+    fill_hot_and_cold(&mut c, &["IDLETIME", "3600"]);
+}
+
+/// allkeys-lfu keeps frequently used keys: cold keys restored with FREQ 0 go before hot
+/// ones with FREQ 200.
+#[test]
+fn allkeys_lfu_keeps_frequently_used_keys() {
+    let (_s, mut c) = limited("allkeys-lfu", 3 << 20);
+    fill_hot_and_cold(&mut c, &["FREQ", "0"]);
+}
+
+/// 100 hot and 100 cold keys (the cold ones restored with `cold`), then new keys until well
+/// past the limit: nearly every hot key must survive while cold keys are evicted.
+fn fill_hot_and_cold(c: &mut RawConn, cold: &[&str]) {
+    let lfu = cold[0] == "FREQ";
+    for i in 0..200 {
+        let k = format!("k{i}");
+        assert_eq!(c.cmd_s(&["SET", &k, &value(i)]), "+OK\r\n");
+        if i % 2 == 1 {
+            // Cold: rewritten with an old access time (or a zero counter).
+            let dump = c.cmd(&["DUMP", &k]);
+            let payload = bulk_payload(&dump);
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", k.as_bytes(), b"0", &payload, b"REPLACE"];
+            args.extend(cold.iter().map(|a| a.as_bytes()));
+            assert_eq!(c.cmd_s(&args), "+OK\r\n");
+        } else if lfu {
+            let mut args: Vec<&[u8]> = vec![b"RESTORE", k.as_bytes(), b"0"];
+            let dump = c.cmd(&["DUMP", &k]);
+            let payload = bulk_payload(&dump);
+            args.extend([&payload[..], b"REPLACE", b"FREQ", b"200"]);
+            assert_eq!(c.cmd_s(&args), "+OK\r\n");
+        }
+    }
+    // New keys until a good share of the first 200 had to go.
+    let mut i = 200;
+    while evicted_keys(c) < 60 && i < 2000 {
+        let k = format!("k{i}");
+        assert_eq!(c.cmd_s(&["SET", &k, &value(i)]), "+OK\r\n");
+        i += 1;
+    }
+    assert!(evicted_keys(c) >= 60, "no eviction after {i} keys");
+    let hot = (0..200)
+        .step_by(2)
+        .filter(|j| exists(c, &format!("k{j}")))
+        .count();
+    let cold_left = (1..200)
+        .step_by(2)
+        .filter(|j| exists(c, &format!("k{j}")))
+        .count();
+    assert!(
+        hot >= 95,
+        "{hot} of 100 hot keys survived ({cold_left} cold)"
+    );
+    assert!(cold_left < 50, "{cold_left} of 100 cold keys survived");
+}
+
+/// The data of a RESP bulk reply.
+fn bulk_payload(reply: &[u8]) -> Vec<u8> {
+    let nl = reply.iter().position(|&b| b == b'\n').unwrap();
+    let len: usize = std::str::from_utf8(&reply[1..nl - 1])
+        .unwrap()
+        .parse()
+        .unwrap();
+    reply[nl + 1..nl + 1 + len].to_vec()
+}
+
+/// allkeys-random evicts whatever it finds, keys with or without a TTL.
+#[test]
+fn allkeys_random_evicts_both_kinds() {
+    let (_s, mut c) = limited("allkeys-random", 2 << 20);
+    for i in 0..600 {
+        let k = format!("k{i}");
+        let r = if i % 2 == 0 {
+            c.cmd_s(&["SET", &k, &value(i)])
+        } else {
+            c.cmd_s(&["SET", &k, &value(i), "EX", "1000"])
+        };
+        assert_eq!(r, "+OK\r\n");
+    }
+    let gone = |c: &mut RawConn, start: usize| {
+        (start..300)
+            .step_by(2)
+            .filter(|j| !exists(c, &format!("k{j}")))
+            .count()
+    };
+    assert!(gone(&mut c, 0) > 10 && gone(&mut c, 1) > 10);
+}
+
+/// An evicted key is a deleted key for everybody: the `evicted` keyspace event, a DEL in
+/// the AOF, a WATCH that fails, INFO's counter.
+#[test]
+fn eviction_is_seen_as_a_deletion() {
+    let s = Server::ferrymq(&[
+        "--appendonly",
+        "yes",
+        "--notify-keyspace-events",
+        "Ee",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd_s(&["SET", "w", "1"]), "+OK\r\n");
+    let mut watcher = s.raw();
+    assert_eq!(watcher.cmd_s(&["WATCH", "w"]), "+OK\r\n");
+    let mut sub = s.raw();
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    assert_eq!(c.cmd_s(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    assert_eq!(c.cmd_s(&["DBSIZE"]), ":0\r\n");
+    assert_eq!(evicted_keys(&mut c), 1);
+    let msg = String::from_utf8(sub.read_reply()).unwrap();
+    assert_eq!(
+        msg,
+        "*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:evicted\r\n$1\r\nw\r\n"
+    );
+    assert_eq!(watcher.cmd_s(&["MULTI"]), "+OK\r\n");
+    assert_eq!(watcher.cmd_s(&["PING"]), OOM);
+    assert_eq!(
+        watcher.cmd_s(&["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(c.cmd_s(&["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+    assert_eq!(watcher.cmd_s(&["WATCH", "w"]), "+OK\r\n");
+    assert_eq!(c.cmd_s(&["SET", "w", "2"]), "+OK\r\n");
+    // The AOF replays the eviction as a DEL after the SET it follows.
+    let dir = s.dir.path().join("appendonlydir");
+    let aof = || {
+        std::fs::read_dir(&dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .collect::<String>()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || aof()
+            .contains("$3\r\nDEL\r\n$1\r\nw\r\n")),
+        "{:?}",
+        aof()
+    );
+    let text = aof().to_lowercase();
+    let set = text
+        .find("$3\r\nset\r\n$1\r\nw\r\n$1\r\n1")
+        .expect("first SET");
+    assert!(text.find("$3\r\ndel\r\n$1\r\nw\r\n").unwrap() > set);
+}
+
+/// A WATCHed key evicted before EXEC makes the transaction fail, as a deletion would.
+#[test]
+fn eviction_touches_watched_keys() {
+    let s = Server::ferrymq(&["--maxmemory-policy", "allkeys-random"]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd_s(&["SET", "w", "1"]), "+OK\r\n");
+    let mut watcher = s.raw();
+    assert_eq!(watcher.cmd_s(&["WATCH", "w"]), "+OK\r\n");
+    assert_eq!(c.cmd_s(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    assert_eq!(c.cmd_s(&["CONFIG", "SET", "maxmemory", "0"]), "+OK\r\n");
+    assert_eq!(watcher.cmd_s(&["MULTI"]), "+OK\r\n");
+    assert_eq!(watcher.cmd_s(&["PING"]), "+QUEUED\r\n");
+    assert_eq!(watcher.cmd_s(&["EXEC"]), "*-1\r\n");
+}

@@ -19,6 +19,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod rdb;
+pub mod scan_map;
 pub mod set;
 pub mod stream;
 pub mod value;
@@ -29,6 +30,7 @@ use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use scan_map::ScanMap;
 pub use value::Value;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;
@@ -175,7 +177,7 @@ impl Entry {
 
 #[derive(Default)]
 pub struct Db {
-    pub map: Dict<Bytes, Entry>,
+    pub map: ScanMap<Bytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
     expires: Dict<Bytes, i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
@@ -403,7 +405,7 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        self.map = Dict::default();
+        self.map = ScanMap::default();
         self.expires = Dict::default();
         self.by_time = BTreeSet::new();
     }

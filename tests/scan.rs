@@ -65,7 +65,12 @@ fn keys_present_throughout_survive_growth_and_shrink() {
         .map(|i| format!("stable:{i}"))
         .filter(|k| !seen.contains(k))
         .collect();
-    assert!(missed.is_empty(), "missed {} keys: {:?}", missed.len(), &missed[..missed.len().min(5)]);
+    assert!(
+        missed.is_empty(),
+        "missed {} keys: {:?}",
+        missed.len(),
+        &missed[..missed.len().min(5)]
+    );
 }
 
 #[test]
@@ -93,7 +98,11 @@ fn one_call_returns_about_count_keys() {
     assert!(largest < 30, "a call returned {largest} keys for COUNT 10");
     assert!(calls > 50_000 / 30, "{calls} calls");
     // MATCH and TYPE filter after the walk, as in Redis.
-    let _: () = redis::cmd("LPUSH").arg("k:list").arg("x").query(&mut con).unwrap();
+    let _: () = redis::cmd("LPUSH")
+        .arg("k:list")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
     let mut lists = Vec::new();
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")

@@ -198,10 +198,7 @@ mod tests {
     /// Bytes from a small alphabet heavy in metacharacters, so that escapes, classes, ranges
     /// and unterminated classes all occur.
     fn word(max: usize) -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(
-            prop::sample::select(b"ab.*?[]^-\\".to_vec()),
-            0..max,
-        )
+        prop::collection::vec(prop::sample::select(b"ab.*?[]^-\\".to_vec()), 0..max)
     }
 
     proptest! {

@@ -97,11 +97,7 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
             if s == 0 {
                 return None;
             }
-            if s == h
-                && self.slots[i]
-                    .as_ref()
-                    .is_some_and(|(k, _)| k.borrow() == q)
-            {
+            if s == h && self.slots[i].as_ref().is_some_and(|(k, _)| k.borrow() == q) {
                 return Some(i);
             }
             i = (i + 1) & mask;
@@ -226,7 +222,9 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
 
     /// Every element, in table order (stable while the table is not resized).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.slots.iter().filter_map(|s| s.as_ref().map(|(k, v)| (k, v)))
+        self.slots
+            .iter()
+            .filter_map(|s| s.as_ref().map(|(k, v)| (k, v)))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &K> {

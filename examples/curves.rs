@@ -396,6 +396,9 @@ fn frame_len(parts: &[&[u8]]) -> u64 {
 // ---------------------------------------------------------------------------------------------
 // Results
 
+/// One measured series: server -> [(x, y)].
+type Series = BTreeMap<Kind, Vec<(u64, f64)>>;
+
 struct Workload {
     name: &'static str,
     title: &'static str,
@@ -406,7 +409,7 @@ struct Workload {
     /// Only the series whose name contains this are charted (all when None).
     chart_only: Option<&'static str>,
     /// series name -> server -> [(x, y)]
-    series: BTreeMap<&'static str, BTreeMap<Kind, Vec<(u64, f64)>>>,
+    series: BTreeMap<&'static str, Series>,
 }
 
 impl Workload {

@@ -1042,32 +1042,6 @@ fn write_csv(ws: &[Workload]) -> String {
     csv
 }
 
-/// Register a TrueType font for the chart labels (plotters draws text with ab_glyph, which
-/// needs one); false when none of the usual system fonts is installed.
-fn register_font() -> bool {
-    const CANDIDATES: &[&str] = &[
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    ];
-    for p in CANDIDATES {
-        if let Ok(bytes) = std::fs::read(p) {
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            if plotters::style::register_font(
-                "sans-serif",
-                plotters::style::FontStyle::Normal,
-                bytes,
-            )
-            .is_ok()
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
-
 fn draw(w: &Workload, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
     let charted = |name: &str| w.chart_only.is_none_or(|f| name.contains(f));
@@ -1192,14 +1166,10 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("output dir");
     std::fs::write(o.out.join("CURVES.md"), write_markdown(&o, &ws, started)).expect("CURVES.md");
     std::fs::write(dir.join("curves.csv"), write_csv(&ws)).expect("csv");
-    if register_font() {
-        for w in &ws {
-            if let Err(e) = draw(w, &dir.join(format!("{}.png", w.name))) {
-                eprintln!("chart {}: {e}", w.name);
-            }
+    for w in &ws {
+        if let Err(e) = draw(w, &dir.join(format!("{}.png", w.name))) {
+            eprintln!("chart {}: {e}", w.name);
         }
-    } else {
-        eprintln!("no TrueType font found: charts not drawn");
     }
     eprintln!(
         "done in {:.0} s: {}",

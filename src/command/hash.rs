@@ -365,39 +365,25 @@ pub(crate) fn flatten_pairs(resp: u8, pairs: bool, items: Vec<Reply>) -> Reply {
     Reply::Array(out)
 }
 
-/// SCAN-family positions: a fixed-seed hash of each element (see keys.rs SCAN).
-pub(crate) fn scan_hash(b: &[u8]) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = ahash::RandomState::with_seeds(5, 6, 7, 8).build_hasher();
-    h.write(b);
-    h.finish()
-}
-
-/// Pick the elements one SCAN call returns from `items` (element, payload): everything when
-/// `compact` (Redis returns small encodings whole, cursor 0), otherwise the next `count` in
-/// hash order from `cursor`. Returns (next cursor, chosen).
-pub(crate) fn scan_select<T>(
-    items: Vec<(Bytes, T)>,
-    cursor: u64,
+/// The loop of Redis's scanGenericCommand: take steps (each visits one bucket and returns the
+/// next cursor and how many reply entries are gathered so far) until `count` entries are
+/// gathered, the walk ends (cursor 0), or `count * 10` buckets were visited, so that one call
+/// costs O(count) however large or sparse the table. Returns the cursor to hand back. As in
+/// Redis, a hash field and its value (a sorted-set member and its score) count as two entries.
+pub(crate) fn scan_loop(
+    mut cursor: u64,
     count: usize,
-    compact: bool,
-) -> (u64, Vec<(Bytes, T)>) {
-    if compact {
-        return (0, items);
+    mut step: impl FnMut(u64) -> (u64, usize),
+) -> u64 {
+    let mut budget = count.saturating_mul(10);
+    loop {
+        let (next, gathered) = step(cursor);
+        cursor = next;
+        budget -= 1;
+        if cursor == 0 || budget == 0 || gathered >= count {
+            return cursor;
+        }
     }
-    let mut batch: Vec<(u64, Bytes, T)> = items
-        .into_iter()
-        .map(|(k, t)| (scan_hash(&k), k, t))
-        .filter(|(h, _, _)| *h >= cursor)
-        .collect();
-    batch.sort_unstable_by_key(|(h, _, _)| *h);
-    let mut end = batch.len().min(count);
-    while end > 0 && end < batch.len() && batch[end].0 == batch[end - 1].0 {
-        end += 1;
-    }
-    let next = if end < batch.len() { batch[end].0 } else { 0 };
-    batch.truncate(end);
-    (next, batch.into_iter().map(|(_, k, t)| (k, t)).collect())
 }
 
 pub(crate) fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
@@ -421,8 +407,11 @@ fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let Some(h) = tri!(get_hash(ctx.db(), &args[1])) else {
         return scan_reply(0, vec![]);
     };
-    let items: Vec<(Bytes, Bytes)> = h.iter().map(|(f, v)| (f.clone(), v.clone())).collect();
-    let (next, chosen) = scan_select(items, cursor, opts.count, h.is_listpack());
+    let mut chosen: Vec<(Bytes, Bytes)> = Vec::new();
+    let next = scan_loop(cursor, opts.count, |c| {
+        let next = h.scan(c, |f, v| chosen.push((f.clone(), v.clone())));
+        (next, chosen.len() * 2)
+    });
     let mut out = Vec::new();
     for (f, v) in chosen {
         if scan_match(&opts.pattern, &f) {

@@ -2,7 +2,6 @@
 //! COPY, SWAPDB, DBSIZE, FLUSHDB, FLUSHALL, the EXPIRE family, TTL family, PERSIST, TOUCH, OBJECT.
 
 use bytes::Bytes;
-use std::hash::{BuildHasher, Hasher};
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, Write, is, parse_i64};
@@ -69,14 +68,6 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     Reply::bulks(out)
 }
 
-/// Fixed-seed hash giving SCAN a key order that does not depend on the table's layout, so a
-/// cursor stays valid while the table grows or shrinks.
-fn scan_hash(key: &[u8]) -> u64 {
-    let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
-    h.write(key);
-    h.finish()
-}
-
 /// Parse `[MATCH pattern] [COUNT count] [TYPE type]` (TYPE only when `allow_type`) as Redis's
 /// `scanGenericCommand` does.
 pub struct ScanOpts {
@@ -125,10 +116,9 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
 
 // SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 //
-// DEVIATION(redis): the cursor is a position in a fixed hash order of the keys rather than a
-// reverse-binary bucket index; the guarantees are the same (every key present for the whole
-// iteration is returned, cursor 0 ends it), but each call reads the whole database to find the
-// next `COUNT` keys, so very large databases scan in O(keys) per call.
+// As Redis's scanGenericCommand: walk the table's buckets with the reverse-binary cursor
+// (`ScanMap::scan`, `scan_loop`), then drop the keys that expired, do not match, or are not of
+// TYPE. Each call costs O(COUNT), whatever the size of the database.
 fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let cursor = match parse_cursor(&args[1]) {
         Ok(c) => c,
@@ -139,21 +129,12 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let db = ctx.db();
-    let mut batch: Vec<(u64, &Bytes)> = db
-        .map
-        .keys()
-        .map(|k| (scan_hash(k), k))
-        .filter(|(h, _)| *h >= cursor)
-        .collect();
-    batch.sort_unstable_by_key(|(h, _)| *h);
-    let mut end = batch.len().min(opts.count);
-    // Keys sharing a hash must land in the same batch, or the cursor would skip some.
-    while end > 0 && end < batch.len() && batch[end].0 == batch[end - 1].0 {
-        end += 1;
-    }
-    let next = if end < batch.len() { batch[end].0 } else { 0 };
+    let mut chosen: Vec<Bytes> = Vec::new();
+    let next = super::hash::scan_loop(cursor, opts.count, |c| {
+        let next = db.map.scan(c, |k, _| chosen.push(k.clone()));
+        (next, chosen.len())
+    });
     let now = db.now();
-    let chosen: Vec<Bytes> = batch[..end].iter().map(|(_, k)| (*k).clone()).collect();
     let mut out = Vec::new();
     for k in chosen {
         if db.expire_at(&k).is_some_and(|at| at <= now) {

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use super::flags::*;
-use super::hash::{distinct_indexes, parse_random_count, scan_match, scan_reply, scan_select};
+use super::hash::{distinct_indexes, parse_random_count, scan_loop, scan_match, scan_reply};
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, SET};
@@ -459,12 +459,15 @@ fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let Some(s) = tri!(get_set(ctx.db(), &args[1])) else {
         return scan_reply(0, vec![]);
     };
-    let items: Vec<(Bytes, ())> = s.iter().map(|m| (m, ())).collect();
-    let (next, chosen) = scan_select(items, cursor, opts.count, s.is_intset());
+    let mut chosen: Vec<Bytes> = Vec::new();
+    let next = scan_loop(cursor, opts.count, |c| {
+        let next = s.scan(c, |m| chosen.push(m));
+        (next, chosen.len())
+    });
     let out = chosen
         .into_iter()
-        .filter(|(m, _)| scan_match(&opts.pattern, m))
-        .map(|(m, _)| Reply::Bulk(m))
+        .filter(|m| scan_match(&opts.pattern, m))
+        .map(Reply::Bulk)
         .collect();
     scan_reply(next, out)
 }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::hash::{
-    distinct_indexes, flatten_pairs, parse_random_count, scan_match, scan_reply, scan_select,
+    distinct_indexes, flatten_pairs, parse_random_count, scan_loop, scan_match, scan_reply,
 };
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CommandSpec, Ctx, Write, is, parse_timeout_secs};
@@ -825,9 +825,11 @@ fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let Some(z) = tri!(get_zset(ctx.db(), &args[1])) else {
         return scan_reply(0, vec![]);
     };
-    let items: Vec<(Bytes, f64)> = z.iter().map(|e| (e.member.clone(), e.score)).collect();
-    let compact = z.encoding() == "listpack";
-    let (next, chosen) = scan_select(items, cursor, opts.count, compact);
+    let mut chosen: Vec<(Bytes, f64)> = Vec::new();
+    let next = scan_loop(cursor, opts.count, |c| {
+        let next = z.scan(c, |m, s| chosen.push((m.clone(), s)));
+        (next, chosen.len() * 2)
+    });
     let mut out = Vec::new();
     for (m, s) in chosen {
         if scan_match(&opts.pattern, &m) {

@@ -31,11 +31,12 @@
 //! the map; a subscriber that finds a dead channel unlinks it too and retries with a fresh one,
 //! so nobody registers into a channel publishers can no longer find.
 //!
-//! Patterns are a list, as in Redis: every publish matches the channel against every pattern.
-//! Publishers take an immutable snapshot (`Arc<[Arc<PatternEntry>]>`) and then lock only the
-//! matching entries; the snapshot is rebuilt lazily by the first publish after the set of
-//! patterns changed, so subscribing to many patterns costs no quadratic rebuilds. Pattern
-//! entries die and are unlinked the same way as channels.
+//! Patterns are indexed by their literal prefix ([`PatternIndex`]), where Redis keeps a list
+//! and matches every publish against every pattern: a publish probes only the patterns whose
+//! prefix is a prefix of the channel (plus those starting with a metacharacter), so its cost
+//! follows the patterns that could match, not all of them. The publisher holds the index's read
+//! lock only to collect the matching entries, then delivers to each under the entry's own lock,
+//! as for a channel. Pattern entries die and are unlinked the same way as channels.
 //!
 //! # Fan-out
 //! A message is encoded once per protocol version (RESP2 array, RESP3 push) and the same bytes
@@ -57,6 +58,7 @@ use tracing::warn;
 
 use crate::connection::{ClientHandle, ClientState, OutputLimit};
 use crate::pubsub::glob::glob_match;
+use crate::pubsub::pattern_index::PatternIndex;
 
 /// The three subscription namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,9 +197,7 @@ struct PatternEntry {
 
 #[derive(Default)]
 struct Patterns {
-    by_name: AHashMap<Bytes, Arc<PatternEntry>>,
-    /// What publishers iterate; `None` after a change until the next publish rebuilds it.
-    snapshot: Option<Arc<[Arc<PatternEntry>]>>,
+    by_name: PatternIndex<Arc<PatternEntry>>,
 }
 
 type ChannelMap = DashMap<Bytes, Arc<Channel>, RandomState>;
@@ -405,7 +405,6 @@ impl Hub {
                             subs: RwLock::new(Subscribers::default()),
                         });
                         p.by_name.insert(name.clone(), e.clone());
-                        p.snapshot = None;
                         self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
                         e
                     }
@@ -429,7 +428,6 @@ impl Hub {
             .is_some_and(|e| Arc::ptr_eq(e, entry))
         {
             p.by_name.remove(&entry.pattern);
-            p.snapshot = None;
             self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
         }
     }
@@ -541,26 +539,19 @@ impl Hub {
             receivers += d.fan_out(&ch.subs.read(), &mut frames);
         }
         if kind == Kind::Channel && self.pattern_count.load(Ordering::Relaxed) > 0 {
-            for entry in self.pattern_snapshot().iter() {
-                if !glob_match(&entry.pattern, channel, false) {
-                    continue;
-                }
+            // Collected under the index's read lock, delivered after it is released (no list
+            // lock is held while waiting for an entry's lock).
+            let mut matching: Vec<Arc<PatternEntry>> = Vec::new();
+            self.patterns
+                .read()
+                .by_name
+                .for_each_match(channel, |_, e| matching.push(e.clone()));
+            for entry in matching {
                 let mut frames = Frames::new(&[b"pmessage", &entry.pattern, channel, msg]);
                 receivers += d.fan_out(&entry.subs.read(), &mut frames);
             }
         }
         receivers
-    }
-
-    fn pattern_snapshot(&self) -> Arc<[Arc<PatternEntry>]> {
-        if let Some(s) = &self.patterns.read().snapshot {
-            return s.clone();
-        }
-        let mut p = self.patterns.write();
-        let p = &mut *p;
-        p.snapshot
-            .get_or_insert_with(|| p.by_name.values().cloned().collect())
-            .clone()
     }
 
     /// PUBSUB CHANNELS / SHARDCHANNELS: active channels matching `pattern` (all when None).
@@ -611,7 +602,13 @@ impl Hub {
                 }
             }
         }
-        let pats: Vec<Arc<PatternEntry>> = self.patterns.read().by_name.values().cloned().collect();
+        let pats: Vec<Arc<PatternEntry>> = self
+            .patterns
+            .read()
+            .by_name
+            .values()
+            .map(|(_, e)| e.clone())
+            .collect();
         for p in pats {
             for s in &p.subs.read().list {
                 if ids.contains(&s.handle.id) {

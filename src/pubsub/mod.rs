@@ -3,5 +3,6 @@
 
 pub mod glob;
 pub mod hub;
+pub mod pattern_index;
 
 pub use hub::Hub;

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use super::Dict;
+use super::ScanMap;
 
 /// The two conversion thresholds (`hash-max-listpack-entries`, `hash-max-listpack-value`).
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +32,7 @@ impl Default for Limits {
 #[derive(Clone, Debug)]
 pub enum Hash {
     Listpack(Vec<(Bytes, Bytes)>),
-    Table(Dict<Bytes, Bytes>),
+    Table(ScanMap<Bytes, Bytes>),
 }
 
 impl Default for Hash {
@@ -78,7 +78,7 @@ impl Hash {
 
     fn convert_to_table(&mut self) {
         if let Hash::Listpack(v) = self {
-            let t: Dict<Bytes, Bytes> = std::mem::take(v).into_iter().collect();
+            let t: ScanMap<Bytes, Bytes> = std::mem::take(v).into_iter().collect();
             *self = Hash::Table(t);
         }
     }
@@ -133,6 +133,18 @@ impl Hash {
         match self {
             Hash::Listpack(v) => v.get(i).map(|(f, v)| (f, v)),
             Hash::Table(t) => t.iter().nth(i),
+        }
+    }
+
+    /// One step of HSCAN: the pairs of the bucket `cursor` names ([`ScanMap::scan`]), or every
+    /// pair of a listpack at once (as Redis); returns the next cursor.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Bytes, &Bytes)) -> u64 {
+        match self {
+            Hash::Listpack(v) => {
+                v.iter().for_each(|(k, v)| f(k, v));
+                0
+            }
+            Hash::Table(t) => t.scan(cursor, f),
         }
     }
 

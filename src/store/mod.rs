@@ -21,6 +21,7 @@ pub mod hll;
 pub mod keytable;
 pub mod list;
 pub mod rdb;
+pub mod scan_map;
 pub mod set;
 pub mod stream;
 pub mod value;
@@ -32,6 +33,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use keytable::KeyTable;
+pub use scan_map::ScanMap;
 pub use value::Value;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;
@@ -178,7 +180,7 @@ impl Entry {
 
 #[derive(Default)]
 pub struct Db {
-    pub map: KeyTable<Entry>,
+    pub map: ScanMap<Bytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
     expires: KeyTable<i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
@@ -406,7 +408,7 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
-        self.map = KeyTable::default();
+        self.map = ScanMap::default();
         self.expires = KeyTable::default();
         self.by_time = BTreeSet::new();
     }

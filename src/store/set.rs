@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 
-use super::Dict;
+use super::ScanMap;
 
 /// A member as an intset stores it: only the canonical form of an `i64` qualifies.
 pub fn as_int(m: &[u8]) -> Option<i64> {
@@ -33,7 +33,7 @@ pub enum Set {
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     items: Vec<Bytes>,
-    slots: Dict<Bytes, usize>,
+    slots: ScanMap<Bytes, usize>,
 }
 
 impl Table {
@@ -184,6 +184,18 @@ impl Set {
         match self {
             Set::Intset(_) => "intset",
             Set::Table(_) => "hashtable",
+        }
+    }
+
+    /// One step of SSCAN: the members of the bucket `cursor` names ([`ScanMap::scan`]), or
+    /// every member of an intset at once (as Redis); returns the next cursor.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(Bytes)) -> u64 {
+        match self {
+            Set::Intset(v) => {
+                v.iter().for_each(|&i| f(int_bytes(i)));
+                0
+            }
+            Set::Table(t) => t.slots.scan(cursor, |m, _| f(m.clone())),
         }
     }
 

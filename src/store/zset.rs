@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
-use super::Dict;
+use super::ScanMap;
 
 /// `zset-max-listpack-entries`, `zset-max-listpack-value`.
 #[derive(Clone, Copy, Debug)]
@@ -148,7 +148,7 @@ impl LexRange {
 
 #[derive(Clone, Debug, Default)]
 pub struct ZSet {
-    dict: Dict<Bytes, f64>,
+    dict: ScanMap<Bytes, f64>,
     tree: BTreeSet<Entry>,
     skiplist: bool,
 }
@@ -160,6 +160,16 @@ impl ZSet {
             skiplist: limits.entries == 0 || first_member_len > limits.value,
             ..ZSet::default()
         }
+    }
+
+    /// One step of ZSCAN: the members of the bucket `cursor` names ([`ScanMap::scan`]), or
+    /// every member of a listpack at once, in rank order (as Redis); returns the next cursor.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Bytes, f64)) -> u64 {
+        if !self.skiplist {
+            self.tree.iter().for_each(|e| f(&e.member, e.score));
+            return 0;
+        }
+        self.dict.scan(cursor, |m, &s| f(m, s))
     }
 
     pub fn len(&self) -> usize {

@@ -575,11 +575,8 @@ fn cluster_commands_match_a_server_without_cluster_support() {
         "module|load",
         "module|loadex",
         "module|unload",
-        "replicaof",
         "restore-asking",
-        "role",
         "script|debug",
-        "slaveof",
     ];
     // Newer than 7.0 (7.2's CLIENT subcommands, 8.2's XDELEX/XACKDEL, 8.6's XCFGSET, 8.8's
     // XNACK) or ferrymq's own FMQ.*.

@@ -93,6 +93,14 @@ impl Sentinel {
     }
 }
 
+/// The Sentinel tests run one at a time: Sentinel's timing (INFO every 10 s, reconnections
+/// every second) is what they wait on, and three groups at once on two CPUs stretch it.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 thread_local! {
     /// The servers of this test need `AUTH pw`.
     static PASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -129,6 +137,7 @@ fn follows(replica: &Server, master_port: u16) -> bool {
 
 #[test]
 fn sentinel_fails_over_ferrymq_without_losing_acknowledged_writes() {
+    let _serial = serial();
     let Some(bin) = redis_server_path() else {
         assert!(
             std::env::var("FERRYMQ_REQUIRE_ORACLE").as_deref() != Ok("1"),
@@ -220,11 +229,19 @@ fn sentinel_fails_over_ferrymq_without_losing_acknowledged_writes() {
     // replica of the new one; it converges.
     let old = Server::ferrymq_on(mport, &[]);
     let want = nm.cmd(&["LLEN", "jobs"]);
-    assert!(
-        wait_for(Duration::from_secs(60), || follows(&old, new_port)
-            && old.raw().cmd(&["LLEN", "jobs"]) == want),
-        "the old master did not come back as a replica"
-    );
+    if !wait_for(Duration::from_secs(120), || {
+        follows(&old, new_port)
+            && RawConn::try_connect(old.port)
+                .ok()
+                .and_then(|mut c| c.try_cmd(&["LLEN", "jobs"]))
+                .is_some_and(|n| n == want)
+    }) {
+        let info = RawConn::try_connect(old.port)
+            .ok()
+            .and_then(|mut c| c.try_cmd(&["INFO", "replication"]))
+            .map(|r| String::from_utf8_lossy(&r).into_owned());
+        panic!("the old master did not come back as a replica: {info:?}");
+    }
 }
 
 /// A mixed group (redis-server master, a ferrymq and a redis-server replica, all behind a
@@ -233,6 +250,7 @@ fn sentinel_fails_over_ferrymq_without_losing_acknowledged_writes() {
 /// and both other nodes follow it, whichever server kind holds which role.
 #[test]
 fn mixed_group_survives_failovers_in_a_row() {
+    let _serial = serial();
     let Some(bin) = redis_server_path() else {
         assert!(
             std::env::var("FERRYMQ_REQUIRE_ORACLE").as_deref() != Ok("1"),
@@ -351,4 +369,56 @@ fn mixed_group_survives_failovers_in_a_row() {
         acked.len()
     );
     eprintln!("masters in turn: {kinds:?}");
+}
+
+/// redis-py's `Sentinel` client keeps a job queue (LPUSH/BRPOP and XADD/XREADGROUP/XACK)
+/// running while the ferrymq master is killed: no job that WAIT acknowledged is lost
+/// (tests/sentinel_client.py). Skipped when redis-py is not installed.
+#[test]
+fn redis_py_sentinel_client_keeps_a_queue_across_a_failover() {
+    let _serial = serial();
+    let Some(bin) = redis_server_path() else {
+        return;
+    };
+    // The first Python that has redis-py (Debian's python3-redis is in /usr/bin's).
+    let python = ["python3", "/usr/bin/python3"].into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import redis.sentinel"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let Some(python) = python else {
+        eprintln!("SKIPPED: redis-py not installed (.ci/run installs python3-redis)");
+        return;
+    };
+    let master = Server::ferrymq(&[]);
+    let mport = master.port;
+    let mport_s = mport.to_string();
+    let replicas = [
+        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport_s]),
+        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport_s]),
+    ];
+    for r in &replicas {
+        assert!(wait_for(Duration::from_secs(20), || follows(r, mport)));
+    }
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(&bin, mport)).collect();
+    for s in &sentinels {
+        assert!(wait_for(Duration::from_secs(30), || {
+            s.master_field("num-slaves").as_deref() == Some("2")
+                && s.master_field("num-other-sentinels").as_deref() == Some("2")
+        }));
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sentinel_client.py");
+    let mut args = vec![script.to_string(), master.pid().to_string()];
+    args.extend(sentinels.iter().map(|s| s.port.to_string()));
+    let out = Command::new(python)
+        .args(&args)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    drop(master);
 }

@@ -579,3 +579,34 @@ fn full_sync_under_writes_leaves_equal_datasets() {
     };
     assert_eq!(owners(&mut m).len(), owners(&mut r).len());
 }
+
+/// A replica that does not read its stream is disconnected at `client-output-buffer-limit
+/// replica`, as on Redis, instead of growing the master's memory without bound.
+#[test]
+fn a_replica_that_does_not_read_hits_its_output_limit() {
+    let fm = Server::ferrymq(&["--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let mut m = fm.raw();
+    let mut lazy = fm.raw();
+    lazy.send(&["SYNC"]);
+    assert!(wait_for(Duration::from_secs(10), || info(
+        &mut m,
+        "connected_slaves"
+    ) == "1"));
+    let value = "x".repeat(100_000);
+    let mut i = 0;
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            for _ in 0..20 {
+                m.cmd(&["SET", &format!("big{i}"), &value]);
+                i += 1;
+            }
+            info(&mut m, "connected_slaves") == "0"
+        }),
+        "the replica was never disconnected"
+    );
+    assert!(info_i64(&mut m, "client_output_buffer_limit_disconnections") >= 1);
+    assert!(
+        lazy.closed(Duration::from_secs(10)),
+        "its connection stays open"
+    );
+}

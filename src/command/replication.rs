@@ -6,7 +6,7 @@
 //!
 //! DEVIATION(redis): without a fork, a full resync's snapshot is the dataset at the moment its
 //! capture ends (not when the replica asked), and it is always sent from memory as `$<len>`
-//! (no disk or diskless transfer choice); no replica output-buffer limit yet.
+//! (no disk or diskless transfer choice).
 
 use bytes::Bytes;
 
@@ -66,6 +66,7 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> Reply {
 /// stream held back; write the RDB with no lock held; then, under the lock again, send it and
 /// release the held stream behind it.
 fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
+    let limit = replica_limit(shared);
     let (records, waiting) = loop {
         let mut store = shared.store.lock();
         let Some(mut fs) = store.repl.full_sync.take() else {
@@ -95,7 +96,7 @@ fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
                 h.outbox.wake();
             }
             ids.push(h.id);
-            attach(store.deref_mut(), h, conf, Some(Vec::new()));
+            attach(store.deref_mut(), h, conf, Some(Vec::new()), limit);
         }
         break (fs.capture.rdb.take().expect("an RDB capture"), ids);
     };
@@ -131,6 +132,7 @@ fn attach(
     handle: std::sync::Arc<crate::connection::ClientHandle>,
     conf: crate::connection::ReplConf,
     held: Option<Vec<u8>>,
+    limit: (u64, u64, u64),
 ) {
     handle.info.lock().replica = true;
     store.repl.links.push(ReplicaLink {
@@ -140,7 +142,18 @@ fn attach(
         ack: 0,
         ack_time: std::time::Instant::now(),
         held,
+        limit: crate::connection::outbox::OutputLimit {
+            hard: limit.0,
+            soft: limit.1,
+            soft_secs: limit.2,
+        },
+        soft_since: None,
     });
+}
+
+/// `client-output-buffer-limit replica` as configured now.
+fn replica_limit(shared: &crate::server::Shared) -> (u64, u64, u64) {
+    shared.config.read().output_buffer_limit("replica")
 }
 
 /// Checks SYNC and PSYNC share: Err is the reply.
@@ -179,6 +192,7 @@ fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let shared = ctx.shared.clone();
     let handle = ctx.client.handle.clone();
     let conf = ctx.client.replconf.clone();
+    let limit = replica_limit(&shared);
     let store = ctx.store();
     if offset >= 0
         && store.repl.can_continue(&replid, offset as u64)
@@ -192,7 +206,7 @@ fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         handle.outbox.push_bytes(head.as_bytes());
         handle.outbox.push_bytes(&missing);
         handle.outbox.wake();
-        attach(store, handle, conf, None);
+        attach(store, handle, conf, None, limit);
         shared
             .stats
             .sync_partial_ok

@@ -151,6 +151,7 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
             })
         };
         let (ch, pat, shard) = shared.pubsub.counts();
+        let repl_drops = ctx.store().repl.limit_disconnections;
         let (sf, spo, spe) = (
             st.sync_full.load(Ordering::Relaxed),
             st.sync_partial_ok.load(Ordering::Relaxed),
@@ -174,7 +175,7 @@ pub fn info_text(ctx: &mut Ctx, sections: &[Bytes]) -> String {
             st.failed_calls.load(Ordering::Relaxed) + st.rejected_calls.load(Ordering::Relaxed),
             st.reads.load(Ordering::Relaxed),
             st.writes.load(Ordering::Relaxed),
-            st.output_limit_disconnections.load(Ordering::Relaxed),
+            st.output_limit_disconnections.load(Ordering::Relaxed) + repl_drops,
         );
     }
     if want("replication", true) {

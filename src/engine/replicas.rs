@@ -37,6 +37,32 @@ pub struct ReplicaLink {
     pub ack_time: Instant,
     /// Stream held back while the replica's RDB is being sent (see [`FullSync`]).
     pub held: Option<Vec<u8>>,
+    /// `client-output-buffer-limit replica`, as configured when it attached, and since when
+    /// its output has been over the soft limit.
+    pub limit: crate::connection::outbox::OutputLimit,
+    pub soft_since: Option<Instant>,
+}
+
+impl ReplicaLink {
+    /// Whether the replica's unsent stream is over its output-buffer limit (hard, or soft for
+    /// longer than allowed): it is then disconnected, as Redis does, and resynchronises.
+    fn over_limit(&mut self) -> bool {
+        let l = self.limit;
+        if l.hard == 0 && l.soft == 0 {
+            return false;
+        }
+        let pending =
+            (self.handle.outbox.pending() + self.held.as_ref().map_or(0, Vec::len)) as u64;
+        if l.hard > 0 && pending >= l.hard {
+            return true;
+        }
+        if l.soft > 0 && pending >= l.soft {
+            let since = *self.soft_since.get_or_insert_with(Instant::now);
+            return since.elapsed().as_secs() >= l.soft_secs;
+        }
+        self.soft_since = None;
+        false
+    }
 }
 
 impl ReplicaLink {
@@ -106,6 +132,9 @@ pub struct Replication {
     pub no_replicas_since: Instant,
     /// The snapshot a full resynchronisation is capturing, if any.
     pub(crate) full_sync: Option<FullSync>,
+    /// Replicas disconnected for their output-buffer limit (added to INFO's
+    /// `client_output_buffer_limit_disconnections`).
+    pub limit_disconnections: u64,
 }
 
 impl Default for Replication {
@@ -123,6 +152,7 @@ impl Default for Replication {
             proxy: false,
             no_replicas_since: Instant::now(),
             full_sync: None,
+            limit_disconnections: 0,
         }
     }
 }
@@ -249,6 +279,7 @@ impl Replication {
             b.buf.drain(..excess);
             b.buf.extend(bytes);
         }
+        let mut dropped = false;
         for l in &mut self.links {
             match l.held.as_mut() {
                 Some(h) => h.extend_from_slice(bytes),
@@ -257,6 +288,19 @@ impl Replication {
                     l.handle.outbox.wake();
                 }
             }
+            if l.over_limit() {
+                tracing::warn!(
+                    client = l.handle.id,
+                    omem = l.handle.outbox.pending(),
+                    "replica scheduled to be closed ASAP for overcoming of output buffer limits"
+                );
+                l.handle.kill();
+                self.limit_disconnections += 1;
+                dropped = true;
+            }
+        }
+        if dropped {
+            self.prune();
         }
     }
 

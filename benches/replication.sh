@@ -32,17 +32,25 @@ done
 cargo build --release --quiet
 FERRYMQ=$(pwd)/target/release/ferrymq
 WORK=$(mktemp -d)
-PIDS=()
+# `start` runs in a command substitution (a subshell): the pids go to a file, not a variable.
+PIDFILE=$WORK/pids
+: >"$PIDFILE"
+stop_all() {
+    while read -r p; do kill "$p" 2>/dev/null || true; done <"$PIDFILE"
+    while read -r p; do
+        while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+    done <"$PIDFILE"
+    : >"$PIDFILE"
+}
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    stop_all
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start KIND CPU EXTRA... -> prints the port; the pid goes to PIDS
+# start KIND CPU EXTRA... -> prints the port; the pid goes to $PIDFILE
 start() {
     local kind=$1 cpu=$2; shift 2
     local port dir
@@ -55,18 +63,12 @@ start() {
         taskset -c "$cpu" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" \
             --appendonly no --daemonize no "$@" >"$dir/log" 2>&1 &
     fi
-    PIDS+=($!)
+    echo $! >>"$PIDFILE"
     for _ in $(seq 200); do
         redis-cli -p "$port" PING 2>/dev/null | grep -q PONG && break
         sleep 0.05
     done
     echo "$port"
-}
-
-stop_all() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    PIDS=()
 }
 
 field() { redis-cli -p "$1" INFO replication | tr -d '\r' | sed -n "s/^$2://p"; }

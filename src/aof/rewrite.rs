@@ -80,8 +80,9 @@ pub(crate) struct Capture {
     covered: HashSet<Key, RandomState>,
     todo: Vec<Key>,
     cursor: usize,
-    parts: usize,
-    next_part: usize,
+    /// Where the listing walk is: database, and SCAN cursor in it ([`list_next`]).
+    walk_db: usize,
+    walk_cursor: u64,
     part_keys: usize,
     extra: VecDeque<Key>,
     extra_set: HashSet<Key, RandomState>,
@@ -103,47 +104,42 @@ pub(crate) struct RdbRecords {
     pub(crate) records: std::collections::HashMap<Key, (bool, Vec<u8>), RandomState>,
 }
 
-/// The partition of a key: the address of its name's bytes, which is stored in the map entry
-/// itself (no pointer chase, so a listing pass costs one scan of the table) and stays the
-/// same for as long as the key exists untouched; a key that is re-created or renamed gets a new
-/// address, but then an effect has queued it already.
-fn part_of(key: &Bytes, parts: usize) -> usize {
-    let x = (key.as_ptr() as usize as u64) >> 4;
-    ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) % parts as u64) as usize
-}
-
-fn list_part(dbs: &[Db], part: usize, parts: usize) -> Vec<Key> {
+/// The next keys of the walk over every database, from (`db`, `cursor`): whole SCAN steps
+/// (`ScanMap::scan`) until at least `want` keys or the end of the last database. A key present
+/// for the whole walk is listed at least once however the tables grow or shrink meanwhile
+/// (SCAN's guarantee); a key written meanwhile is queued by its effect anyway, and a key
+/// listed twice is skipped once covered. The walk visits each bucket once: a capture lists
+/// the keyspace in one pass, not one pass per listing.
+fn list_next(dbs: &[Db], db: &mut usize, cursor: &mut u64, want: usize) -> Vec<Key> {
     let mut v = Vec::new();
-    for (i, d) in dbs.iter().enumerate() {
-        v.extend(
-            d.map
-                .keys()
-                .filter(|k| parts == 1 || part_of(k, parts) == part)
-                .map(|k| (i, k.clone())),
-        );
+    while *db < dbs.len() && v.len() < want {
+        let i = *db;
+        let next = dbs[i].map.scan(*cursor, |k, _| v.push((i, k.clone())));
+        if next == 0 {
+            *db += 1;
+            *cursor = 0;
+        } else {
+            *cursor = next;
+        }
     }
     v
 }
 
-fn partitions(dbs: &[Db], part_keys: usize) -> usize {
-    (dbs.iter().map(|d| d.len()).sum::<usize>() / part_keys).max(1)
-}
-
 impl Capture {
-    pub(crate) fn new(dbs: &[Db]) -> Capture {
-        Capture::with_partition_size(dbs, PART_KEYS)
+    pub(crate) fn new() -> Capture {
+        Capture::with_partition_size(PART_KEYS)
     }
 
-    /// `part_keys`: keys per partition listing (tests use small partitions).
-    pub(crate) fn with_partition_size(dbs: &[Db], part_keys: usize) -> Capture {
+    /// `part_keys`: keys per listing (tests use small listings).
+    pub(crate) fn with_partition_size(part_keys: usize) -> Capture {
         Capture {
             out: Vec::new(),
             out_db: None,
             covered: HashSet::default(),
             todo: Vec::new(),
             cursor: 0,
-            parts: partitions(dbs, part_keys.max(1)),
-            next_part: 0,
+            walk_db: 0,
+            walk_cursor: 0,
             part_keys: part_keys.max(1),
             extra: VecDeque::new(),
             extra_set: HashSet::default(),
@@ -157,7 +153,7 @@ impl Capture {
 
     /// A capture that builds an RDB snapshot of `dbs` (BGSAVE).
     pub(crate) fn rdb(dbs: &[Db], enc: crate::store::rdb::Encodings) -> Capture {
-        let mut c = Capture::new(dbs);
+        let mut c = Capture::new();
         // Sized up front: growing a table of a million keys rehashes it inside one batch.
         let n: usize = dbs.iter().map(|d| d.len()).sum();
         c.covered.reserve(n);
@@ -276,6 +272,16 @@ impl Capture {
                 *d = swap(*d);
             }
             self.extra_set = self.extra.iter().cloned().collect();
+            // The walk lists databases one after the other: a database already walked may
+            // now hold keys it never listed. Walk again from the start (covered keys are
+            // skipped when listed twice).
+            // Each restart counts as a rescan, so a stream of SWAPDBs cannot keep the capture
+            // from ending (past MAX_RESCANS the rest is listed in one critical section).
+            if self.walk_db > 0 || self.walk_cursor != 0 {
+                self.walk_db = 0;
+                self.walk_cursor = 0;
+                self.rescans += 1;
+            }
             return;
         }
         let Some(keys) = effect_keys(db, argv) else {
@@ -308,8 +314,8 @@ impl Capture {
             }
             self.todo = Vec::new();
             self.cursor = 0;
-            self.parts = partitions(dbs, self.part_keys);
-            self.next_part = 0;
+            self.walk_db = 0;
+            self.walk_cursor = 0;
             self.listed_all = None;
             self.extra.clear();
             self.extra_set.clear();
@@ -331,15 +337,19 @@ impl Capture {
             if !unlimited && (n >= BATCH_KEYS || self.out.len() + bytes >= BATCH_BYTES) {
                 return false;
             }
-            if self.cursor >= self.todo.len() && self.next_part < self.parts {
-                // One partition listing per critical section.
+            if self.cursor >= self.todo.len() && self.walk_db < dbs.len() {
+                // One listing per critical section.
                 if listed && !unlimited {
                     return false;
                 }
-                self.todo = list_part(dbs, self.next_part, self.parts);
+                self.todo = list_next(
+                    dbs,
+                    &mut self.walk_db,
+                    &mut self.walk_cursor,
+                    self.part_keys,
+                );
                 self.cursor = 0;
-                self.next_part += 1;
-                if self.next_part == self.parts {
+                if self.walk_db >= dbs.len() {
                     self.listed_all = Some(Instant::now());
                 }
                 listed = true;
@@ -497,7 +507,7 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
             // snapshot ends.
             Capture::rdb(&store.dbs, crate::command::dump::encodings_of(shared))
         } else {
-            let mut cap = Capture::new(&store.dbs);
+            let mut cap = Capture::new();
             // The base starts with the function libraries, as Redis's does (lock order: the
             // store, then the script engine).
             for cmd in shared.scripting.lock().functions.load_commands() {

@@ -501,7 +501,7 @@ fn capture_interleaved_with_random_writes_replays_exactly() {
         }
         {
             let mut st = s.store.lock();
-            let cap = Capture::with_partition_size(&st.dbs, 16 + seed as usize * 8);
+            let cap = Capture::with_partition_size(16 + seed as usize * 8);
             let mut sink = AofSink::new(s.aof.core.clone(), true);
             sink.capture = Some(Box::new(cap));
             st.aof = Some(sink);

@@ -66,6 +66,7 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> Reply {
 /// stream held back; write the RDB with no lock held; then, under the lock again, send it and
 /// release the held stream behind it.
 fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
+    let t0 = std::time::Instant::now();
     let limit = replica_limit(shared);
     let (records, waiting) = loop {
         let mut store = shared.store.lock();
@@ -100,6 +101,7 @@ fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
         }
         break (fs.capture.rdb.take().expect("an RDB capture"), ids);
     };
+    let captured = t0.elapsed();
     let functions = crate::snapshot::function_codes(shared);
     let chunks = crate::snapshot::file_chunks(records.records, &functions, &records.enc);
     let len: usize = chunks.iter().map(|c| c.len()).sum();
@@ -123,6 +125,8 @@ fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
     tracing::info!(
         bytes = len,
         replicas = waiting.len(),
+        capture_ms = captured.as_millis() as u64,
+        total_ms = t0.elapsed().as_millis() as u64,
         "full synchronization sent"
     );
 }

@@ -23,10 +23,6 @@ impl Drop for Sentinel {
 }
 
 impl Sentinel {
-    fn start(bin: &std::path::Path, master_port: u16) -> Sentinel {
-        Self::start_with(bin, master_port, "")
-    }
-
     /// `extra`: more `sentinel ...` lines (auth-pass).
     fn start_with(bin: &std::path::Path, master_port: u16, extra: &str) -> Sentinel {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -135,6 +131,45 @@ fn follows(replica: &Server, master_port: u16) -> bool {
     field("master_port") == master_port.to_string() && field("master_link_status") == "up"
 }
 
+/// A ferrymq master and two ferrymq replicas that follow it.
+fn ferrymq_group() -> (Server, [Server; 2]) {
+    let master = Server::ferrymq(&[]);
+    let mport = master.port.to_string();
+    let replicas = [
+        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport]),
+        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport]),
+    ];
+    wait_following(&replicas, master.port);
+    (master, replicas)
+}
+
+fn wait_following(replicas: &[Server], master_port: u16) {
+    for r in replicas {
+        assert!(
+            wait_for(Duration::from_secs(30), || follows(r, master_port)),
+            "replica never synchronised"
+        );
+    }
+}
+
+/// Three sentinels watching `master_port` (quorum 2), once each has found both replicas and
+/// the two other sentinels.
+fn sentinels_for(bin: &std::path::Path, master_port: u16, extra: &str) -> Vec<Sentinel> {
+    let sentinels: Vec<Sentinel> = (0..3)
+        .map(|_| Sentinel::start_with(bin, master_port, extra))
+        .collect();
+    for s in &sentinels {
+        assert!(
+            wait_for(Duration::from_secs(30), || {
+                s.master_field("num-slaves").as_deref() == Some("2")
+                    && s.master_field("num-other-sentinels").as_deref() == Some("2")
+            }),
+            "sentinel did not discover the group"
+        );
+    }
+    sentinels
+}
+
 #[test]
 fn sentinel_fails_over_ferrymq_without_losing_acknowledged_writes() {
     let _serial = serial();
@@ -145,30 +180,9 @@ fn sentinel_fails_over_ferrymq_without_losing_acknowledged_writes() {
         );
         return;
     };
-    let mut master = Server::ferrymq(&[]);
+    let (mut master, replicas) = ferrymq_group();
     let mport = master.port;
-    let mport_s = mport.to_string();
-    let replicas = [
-        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport_s]),
-        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport_s]),
-    ];
-    for r in &replicas {
-        assert!(
-            wait_for(Duration::from_secs(20), || follows(r, mport)),
-            "replica never synchronised"
-        );
-    }
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(&bin, mport)).collect();
-    // Every sentinel has found both replicas and the two other sentinels.
-    for s in &sentinels {
-        assert!(
-            wait_for(Duration::from_secs(30), || {
-                s.master_field("num-slaves").as_deref() == Some("2")
-                    && s.master_field("num-other-sentinels").as_deref() == Some("2")
-            }),
-            "sentinel did not discover the group"
-        );
-    }
+    let sentinels = sentinels_for(&bin, mport, "");
 
     let mut m = master.raw();
     let mut acked = Vec::new();
@@ -269,24 +283,8 @@ fn mixed_group_survives_failovers_in_a_row() {
         Server::ferrymq(&replica_args),
         Server::redis(&replica_args).expect("redis-server"),
     ];
-    for r in &nodes[1..] {
-        assert!(
-            wait_for(Duration::from_secs(30), || follows(r, nodes[0].port)),
-            "replica never synchronised"
-        );
-    }
-    let sentinels: Vec<Sentinel> = (0..3)
-        .map(|_| Sentinel::start_with(&bin, nodes[0].port, "sentinel auth-pass mymaster pw\n"))
-        .collect();
-    for s in &sentinels {
-        assert!(
-            wait_for(Duration::from_secs(30), || {
-                s.master_field("num-slaves").as_deref() == Some("2")
-                    && s.master_field("num-other-sentinels").as_deref() == Some("2")
-            }),
-            "sentinel did not discover the group"
-        );
-    }
+    wait_following(&nodes[1..], nodes[0].port);
+    let sentinels = sentinels_for(&bin, nodes[0].port, "sentinel auth-pass mymaster pw\n");
     let mut current = nodes[0].port;
     let mut acked: Vec<String> = Vec::new();
     let mut kinds = Vec::new();
@@ -392,23 +390,8 @@ fn redis_py_sentinel_client_keeps_a_queue_across_a_failover() {
         eprintln!("SKIPPED: redis-py not installed (.ci/run installs python3-redis)");
         return;
     };
-    let master = Server::ferrymq(&[]);
-    let mport = master.port;
-    let mport_s = mport.to_string();
-    let replicas = [
-        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport_s]),
-        Server::ferrymq(&["--replicaof", "127.0.0.1", &mport_s]),
-    ];
-    for r in &replicas {
-        assert!(wait_for(Duration::from_secs(20), || follows(r, mport)));
-    }
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(&bin, mport)).collect();
-    for s in &sentinels {
-        assert!(wait_for(Duration::from_secs(30), || {
-            s.master_field("num-slaves").as_deref() == Some("2")
-                && s.master_field("num-other-sentinels").as_deref() == Some("2")
-        }));
-    }
+    let (master, _replicas) = ferrymq_group();
+    let sentinels = sentinels_for(&bin, master.port, "");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sentinel_client.py");
     let mut args = vec![script.to_string(), master.pid().to_string()];
     args.extend(sentinels.iter().map(|s| s.port.to_string()));

@@ -190,6 +190,8 @@ pub struct Shared {
     pub rdb: crate::snapshot::Rdb,
     /// Master or replica, and the link to the master (`crate::replica`).
     pub replica: crate::replica::ReplicaState,
+    /// The connections MIGRATE keeps to its targets.
+    pub migrate: crate::command::migrate::Sockets,
 }
 
 impl Shared {
@@ -257,6 +259,7 @@ impl Shared {
             aof: crate::aof::Aof::default(),
             rdb: crate::snapshot::Rdb::default(),
             replica: crate::replica::ReplicaState::default(),
+            migrate: Default::default(),
         });
         shared.apply_config();
         Ok(shared)
@@ -1261,6 +1264,7 @@ async fn cron(shared: Arc<Shared>) {
             shared
                 .clients
                 .shrink_idle(unix_ms() as u64, IDLE_BUFFERS_MS);
+            shared.migrate.close_idle();
         }
         crate::snapshot::cron(&shared);
     }

@@ -417,6 +417,9 @@ fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8, &'static str)> {
     if cmd.name == "sort" {
         return sort_keys(argv);
     }
+    if cmd.name == "migrate" {
+        return migrate_keys(argv);
+    }
     let argc = argv.len() as i64;
     let mut out = Vec::new();
     for spec in &cmd.keyspecs {
@@ -496,6 +499,35 @@ fn keys_of(cmd: &Cmd, argv: &[Bytes]) -> Vec<(usize, u8, &'static str)> {
 /// SORT's keys as Redis's `sortGetKeys` finds them (its key specs cannot): the sorted key, read,
 /// and the destination of the last STORE, written. Unknown words are taken for options without
 /// arguments, LIMIT skips two, GET and BY one; a STORE's destination is scanned as a word too.
+/// MIGRATE's keys, found as Redis's `migrateGetKeys` finds them: the key argument, or with
+/// `KEYS` (and an empty key argument) everything after it, skipping AUTH/AUTH2's values.
+fn migrate_keys(argv: &[Bytes]) -> Vec<(usize, u8, &'static str)> {
+    let (mut first, mut num) = (3, 1);
+    let mut i = 6;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a.eq_ignore_ascii_case(b"keys") {
+            if argv[3].is_empty() {
+                first = i + 1;
+                num = argv.len() - first;
+            } else {
+                num = 0;
+            }
+            break;
+        }
+        if a.eq_ignore_ascii_case(b"auth") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"auth2") {
+            i += 2;
+        }
+        i += 1;
+    }
+    (first..first + num)
+        .filter(|&p| p < argv.len())
+        .map(|p| (p, user::READ | user::WRITE, "rw,access,delete"))
+        .collect()
+}
+
 fn sort_keys(argv: &[Bytes]) -> Vec<(usize, u8, &'static str)> {
     let mut keys = vec![(1, user::READ, "ro,access")];
     let mut store = None;

@@ -65,7 +65,7 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 //
 // FREQ applies under an LFU policy and IDLETIME under any other, as in Redis; otherwise they are
 // checked and ignored.
-fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+pub(crate) fn restore(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None::<i64>, None::<i64>);
     let mut j = 4;

@@ -49,6 +49,7 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod lolwut;
+pub mod migrate;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -116,6 +117,9 @@ pub mod flags {
     /// Refused while a replica loads its data in the background (shown by COMMAND INFO; a
     /// replica that loads asynchronously does not exist yet).
     pub const NO_ASYNC_LOADING: u32 = 1 << 20;
+    /// Accepted on a cluster node for a slot being imported (RESTORE-ASKING); shown by
+    /// COMMAND INFO.
+    pub const ASKING: u32 = 1 << 21;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -129,6 +133,7 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
@@ -279,6 +284,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         geo::COMMANDS,
         lolwut::COMMANDS,
         cluster::COMMANDS,
+        migrate::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -5,7 +5,7 @@
 //! replaced by `<id>` before comparing.
 
 mod common;
-use common::{RawConn, Server};
+use common::{RawConn, Server, info_field, wait_for};
 use std::time::Duration;
 
 /// What a connection received after a step, read until it has been quiet for a moment (the
@@ -20,7 +20,7 @@ fn drain(c: &mut RawConn) -> Vec<String> {
 
 /// One side's connections: `a` tracks, `b` writes, `r` is a spare (redirect target).
 struct Side {
-    _srv: Server,
+    srv: Server,
     conns: Vec<RawConn>,
     ids: Vec<String>,
 }
@@ -35,16 +35,20 @@ impl Side {
                 r.trim_start_matches(':').trim_end().to_string()
             })
             .collect();
-        Side {
-            _srv: srv,
-            conns,
-            ids,
-        }
+        Side { srv, conns, ids }
     }
 
     /// Send `args` on connection `c` (`{r}` stands for the spare connection's id), then read
     /// what every connection received, ids masked.
     fn step(&mut self, c: usize, args: &[&str]) -> Vec<Vec<String>> {
+        if args == [BLOCKED] {
+            // Wait (on a connection of its own) until a client is blocked.
+            let mut probe = self.srv.raw();
+            assert!(wait_for(Duration::from_secs(10), || {
+                info_field(&mut probe, "blocked_clients").as_deref() == Some("1")
+            }));
+            return Vec::new();
+        }
         let args: Vec<String> = args
             .iter()
             .map(|a| a.replace("{r}", &self.ids[2]))
@@ -92,6 +96,9 @@ fn scenario(steps: &[(usize, &[&str])]) {
         assert_eq!(gf, gr, "after {log:?}\n  (ferrymq left, redis right)");
     }
 }
+
+/// A step that waits until one client is blocked.
+const BLOCKED: &str = "<wait until blocked>";
 
 const A: usize = 0;
 const B: usize = 1;
@@ -345,5 +352,20 @@ fn scripts_cache_their_declared_keys() {
             &["EVAL", "return redis.call('set', 'k1', '2')", "1", "k1"],
         ),
         (B, &["GET", "k1"]),
+    ]);
+}
+
+/// A served BLMOVE's reply comes before the invalidation of the key it pushed to.
+#[test]
+fn served_blocking_move_replies_before_invalidating() {
+    scenario(&[
+        (B, &["RPUSH", "list2", "a"]),
+        (A, &["HELLO", "3"]),
+        (A, &["CLIENT", "TRACKING", "on"]),
+        (A, &["LRANGE", "list2", "0", "-1"]),
+        (A, &["BLMOVE", "list1", "list2", "LEFT", "LEFT", "0"]),
+        (B, &[BLOCKED]),
+        (B, &["RPUSH", "list1", "foo"]),
+        (A, &["LRANGE", "list2", "0", "-1"]),
     ]);
 }

@@ -1256,6 +1256,12 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
                 handle.outbox.hold(offset);
             }
             handle.outbox.push_reply(&reply, resp);
+            // The invalidation of a key the served command wrote follows its reply, as for a
+            // command that did not block.
+            if !state.tracking_pending.is_empty() {
+                let pending = std::mem::take(&mut state.tracking_pending);
+                store.tracking.send_deferred(state.id, pending);
+            }
             handle.outbox.wake();
             handle.wake.notify_one();
         }

@@ -287,10 +287,10 @@ impl Ctx<'_> {
         self.client.tracking_pending.extend(own);
     }
 
-    /// The running client's own invalidation goes out after its reply; a woken waiter (whose
-    /// reply is already on its way) gets it at once.
+    /// The running client's own invalidation goes out after its reply, and so does a served
+    /// waiter's (`serve_ready_keys` sends it after pushing the reply).
     fn defer_invalidation(&mut self, inv: crate::engine::tracking::Invalidation) {
-        if self.client.tracking.is_some() {
+        if self.client.tracking.is_some() || self.rerun {
             self.client.tracking_pending.push(inv);
         } else {
             let id = self.client.id;

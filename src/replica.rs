@@ -24,7 +24,8 @@
 //!
 //! DEVIATION(redis): the RDB is received into memory (no temporary file), TLS replication
 //! (`tls-replication`) is not implemented, and reads are served while a full resync loads
-//! (`replica-serve-stale-data` is always yes).
+//! (`replica-serve-stale-data no` refuses the commands not flagged `stale` while the link is
+//! down).
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -139,6 +140,15 @@ pub fn refuse_writes(shared: &Shared) -> Option<&'static str> {
         return Some("NOREPLICAS Not enough good replicas to write.");
     }
     None
+}
+
+/// A replica whose link to its master is down refuses the commands not flagged `stale` when
+/// `replica-serve-stale-data` is no.
+pub fn refuse_stale(shared: &Shared) -> Option<&'static str> {
+    if shared.replica.link_up() || shared.config.read().get_bool("replica-serve-stale-data") {
+        return None;
+    }
+    Some("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
 }
 
 impl ReplicaState {

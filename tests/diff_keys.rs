@@ -870,3 +870,51 @@ fn command_getkeysandflags_as_redis() {
     d.resp3();
     d.script(cmds);
 }
+
+/// EXEC is refused when the server's state changed after the commands were queued: a write
+/// when `min-replicas-to-write` is no longer met (NOREPLICAS), and anything not allowed on a
+/// replica whose master link is down with `replica-serve-stale-data no` (MASTERDOWN, PING
+/// included); both abort the transaction, and a transaction queued before REPLICAOF NO ONE runs.
+#[test]
+fn exec_aborts_when_the_replication_state_changed_after_queueing() {
+    let Some(mut d) = Diff::new() else { return };
+    let (mut f2, mut r2) = (d.fm.raw(), d.rs.raw());
+    let mut other = |args: &[&str]| {
+        assert_eq!(r2.cmd_s(args), f2.cmd_s(args), "{args:?}");
+    };
+    d.script(&[&["SET", "xx", "1"], &["MULTI"], &["INCR", "xx"]]);
+    other(&["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    d.script(&[&["EXEC"], &["GET", "xx"], &["MULTI"], &["GET", "xx"]]);
+    d.cmd(&["EXEC"]);
+    other(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+    d.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+    // A master that is not there: the link stays down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    for queued in ["GET", "PING"] {
+        d.cmd(&["MULTI"]);
+        if queued == "GET" {
+            d.cmd(&["GET", "xx"]);
+        } else {
+            d.cmd(&["PING"]);
+        }
+        other(&["REPLICAOF", "127.0.0.1", &closed]);
+        d.cmd(&["EXEC"]);
+        d.script(&[&["GET", "xx"], &["PING"], &["MULTI"]]);
+        d.script(&[
+            &["GET", "xx"],
+            &["EXEC"],
+            &["CONFIG", "GET", "replica-serve-stale-data"],
+        ]);
+        other(&["REPLICAOF", "NO", "ONE"]);
+    }
+    d.cmd(&["MULTI"]);
+    other(&["REPLICAOF", "127.0.0.1", &closed]);
+    d.cmd(&["GET", "xx"]);
+    other(&["REPLICAOF", "NO", "ONE"]);
+    d.script(&[&["EXEC"], &["INFO", "errorstats"]]);
+}

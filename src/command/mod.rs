@@ -987,13 +987,20 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
         );
         return reject(shared, client, Some(entry), msg);
     }
-    if entry.has_flag(flags::WRITE)
-        && let Some(msg) = crate::aof::refuse_writes(shared)
-    {
+    // EXEC counts as a write when it would run one, and as denied on a stale replica when it
+    // would run a command that is (Redis's `is_write_command` / `is_denystale_command`), so a
+    // state change after the commands were queued aborts the transaction.
+    let exec = entry.spec.name == "exec" && client.multi.is_some();
+    let writes = entry.has_flag(flags::WRITE) || (exec && queued_any(client, flags::WRITE, true));
+    if writes && let Some(msg) = crate::aof::refuse_writes(shared) {
         return reject(shared, client, Some(entry), msg);
     }
-    if entry.has_flag(flags::WRITE)
-        && let Some(msg) = crate::replica::refuse_writes(shared)
+    if writes && let Some(msg) = crate::replica::refuse_writes(shared) {
+        return reject(shared, client, Some(entry), msg.into());
+    }
+    if shared.replica.is_replica()
+        && (!entry.has_flag(flags::STALE) || (exec && queued_any(client, flags::STALE, false)))
+        && let Some(msg) = crate::replica::refuse_stale(shared)
     {
         return reject(shared, client, Some(entry), msg.into());
     }
@@ -1033,6 +1040,15 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     } else {
         Outcome::Continue
     }
+}
+
+/// Whether a command queued in the client's transaction has `flag` (`set`), or lacks it.
+fn queued_any(client: &ClientState, flag: u32, set: bool) -> bool {
+    client.multi.as_ref().is_some_and(|m| {
+        m.queue
+            .iter()
+            .any(|argv| resolve(argv).is_ok_and(|e| e.has_flag(flag) == set))
+    })
 }
 
 /// Whether `entry` is refused while memory is over `maxmemory` and eviction cannot help

@@ -822,3 +822,60 @@ fn cmsgpack_big_maps_match_redis() {
         "0",
     ]);
 }
+
+/// `redis.sha1hex` takes exactly one argument; `redis.acl_check_cmd` answers whether the user
+/// running the script may run a command with given arguments (keys and subcommands included)
+/// and refuses a command that does not exist.
+#[test]
+fn sha1hex_and_acl_check_cmd_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["EVAL", "return redis.sha1hex()", "0"],
+        &["EVAL", "return redis.sha1hex('a', 'b')", "0"],
+        &["EVAL", "return redis.sha1hex('abc')", "0"],
+        &["EVAL", "return redis.sha1hex(12)", "0"],
+        &["EVAL", "return redis.sha1hex(1.5)", "0"],
+        &["EVAL", "return redis.sha1hex(nil)", "0"],
+        &["EVAL", "return redis.sha1hex({})", "0"],
+        &["EVAL", "return redis.acl_check_cmd('set','k','v')", "0"],
+        &[
+            "EVAL",
+            "return redis.acl_check_cmd('invalid-cmd','arg')",
+            "0",
+        ],
+        &["EVAL", "return redis.acl_check_cmd()", "0"],
+        &["EVAL", "return redis.acl_check_cmd('config','nosuch')", "0"],
+        &[
+            "ACL",
+            "SETUSER",
+            "bob",
+            "on",
+            ">123",
+            "+@scripting",
+            "+set",
+            "+client|id",
+            "~x*",
+        ],
+        &["AUTH", "bob", "123"],
+        &[
+            "EVAL",
+            "return redis.acl_check_cmd('set','xx',1)",
+            "1",
+            "xx",
+        ],
+        &[
+            "EVAL",
+            "return redis.acl_check_cmd('hset','xx','f',1)",
+            "1",
+            "xx",
+        ],
+        &["EVAL", "return redis.acl_check_cmd('set','yy',1)", "0"],
+        &["EVAL", "return redis.acl_check_cmd('client','id')", "0"],
+        &[
+            "EVAL",
+            "return redis.acl_check_cmd('client','kill','x')",
+            "0",
+        ],
+        &["EVAL", "return redis.acl_check_cmd('get')", "0"],
+    ]);
+}

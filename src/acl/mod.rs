@@ -1104,6 +1104,24 @@ pub fn check_at_exec(
     ))
 }
 
+/// Whether the client's user may run `argv` (Redis's `ACLCheckAllUserCommandPerm`, for
+/// `redis.acl_check_cmd`): nothing is logged.
+pub fn allowed(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> bool {
+    let user = client_user(shared, client);
+    let g = user.read();
+    if g.unrestricted() {
+        return true;
+    }
+    let id = universe().lookup_lower(&entry.full_name);
+    let no_auth = entry.has_flag(crate::command::flags::NO_AUTH);
+    check_user(&g, id, no_auth, argv).is_ok()
+}
+
 /// The check of a command a script runs (Redis's `scriptVerifyACL`), as the user running the
 /// script. None when it may run, else the error `redis.call` raises (the denial is logged with
 /// context `lua`).

@@ -149,10 +149,26 @@ fn guard_builtins(lua: &Lua, protected: &Table) -> mlua::Result<()> {
 pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     let g = lua.globals();
     let redis = lua.create_table()?;
+    // As Redis: exactly one argument, a number hashed as its string form, anything else as
+    // the empty string.
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::LuaString| Ok(super::sha1_hex(&s.as_bytes())))?,
+        lua.create_function(|_, args: mlua::MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::RuntimeError(
+                    "ERR wrong number of arguments".into(),
+                ));
+            }
+            let s = match &args[0] {
+                LuaValue::String(s) => s.as_bytes().to_vec(),
+                LuaValue::Integer(i) => i.to_string().into_bytes(),
+                LuaValue::Number(n) => super::convert::lua_number_string(*n).into_bytes(),
+                _ => Vec::new(),
+            };
+            Ok(super::sha1_hex(&s))
+        })?,
     )?;
+    redis.raw_set("acl_check_cmd", lua.create_function(super::acl_check_cmd)?)?;
     redis.raw_set(
         "log",
         lua.create_function(|_, (level, msg): (i64, mlua::MultiValue)| {

@@ -550,6 +550,28 @@ fn redis_call(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<LuaValue> {
     }
 }
 
+/// `redis.acl_check_cmd(command, arg, ...)`: whether the user running the script may run that
+/// command with those arguments.
+pub(crate) fn acl_check_cmd(_lua: &Lua, args: mlua::MultiValue) -> mlua::Result<bool> {
+    let fail = |m: &str| mlua::Error::RuntimeError(m.to_string());
+    let argv = script_argv(&args).map_err(|m| fail(&m))?;
+    let outside = "ERR redis.acl_check_cmd can only be called inside a script invocation";
+    let verdict = with_run(|run| {
+        let Ok(ctx) = run.ctx.try_borrow() else {
+            return Err(outside);
+        };
+        let Ok(entry) = crate::command::resolve(&argv) else {
+            return Err("ERR Invalid command passed to redis.acl_check_cmd()");
+        };
+        Ok(crate::acl::allowed(ctx.shared, ctx.client, entry, &argv))
+    });
+    match verdict {
+        None => Err(fail(outside)),
+        Some(Err(m)) => Err(fail(m)),
+        Some(Ok(ok)) => Ok(ok),
+    }
+}
+
 /// One Lua state with the libraries and the `redis` API installed.
 pub struct Engine {
     pub(crate) lua: Lua,

@@ -105,3 +105,36 @@ fn deleted_keys_give_their_memory_back() {
         assert!(v > 0.0, "{f}={v}");
     }
 }
+
+/// The query buffer's size as CLIENT LIST shows it (`qbuf + qbuf-free`), on both servers: the
+/// basic 16 KiB read buffer after a small request; after a 400 KB request it is still big
+/// (Redis shrinks it in its cron, from the peak), and a smaller request brings it back down.
+#[test]
+fn query_buffer_size_follows_the_requests() {
+    let mut servers = vec![Server::ferrymq(&[])];
+    servers.extend(Server::redis(&[]));
+    for s in &servers {
+        let mut c = s.raw();
+        assert_eq!(c.cmd_s(&["CLIENT", "SETNAME", "qb"]), "+OK\r\n");
+        let mut admin = s.raw();
+        let mut size = || {
+            let l = String::from_utf8(admin.cmd(&["CLIENT", "LIST"])).unwrap();
+            let n = |f| -> usize { client_field(&l, "qb", f).unwrap().parse().unwrap() };
+            n("qbuf") + n("qbuf-free")
+        };
+        let first = size();
+        assert!((16384..32768).contains(&first), "{}: {first}", s.name);
+        assert_eq!(c.cmd_s(&["SET", "x", &"A".repeat(400_000)]), "+OK\r\n");
+        let big = size();
+        assert!(big > 32768, "{}: {big}", s.name);
+        assert!(
+            wait_for(Duration::from_secs(5), || {
+                assert_eq!(c.cmd_s(&["SET", "x", "small"]), "+OK\r\n");
+                let now = size();
+                now > 0 && now < big
+            }),
+            "{}",
+            s.name
+        );
+    }
+}

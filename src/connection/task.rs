@@ -248,6 +248,11 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         }
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
+        } else if buf.is_empty() && buf.capacity() < READ_CHUNK {
+            // Take back the space the consumed requests used (no allocation once their
+            // arguments are gone), so the next read has the whole chunk and CLIENT LIST shows
+            // the buffer's real size (qbuf + qbuf-free), as Redis does.
+            buf.reserve(READ_CHUNK);
         }
         // What is left of the query buffer is known before the replies go out: a client that
         // has read them sees it in CLIENT LIST.

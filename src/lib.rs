@@ -60,6 +60,7 @@ pub mod config;
 pub mod connection;
 pub mod engine;
 pub mod error;
+pub mod failover;
 pub mod metrics;
 pub mod notify;
 pub mod num;

@@ -91,6 +91,8 @@ pub struct ReplicaState {
     /// This server feeds a replication stream of its own (a master with a backlog): PUBLISH
     /// goes into it. Read without the store lock.
     feeding: AtomicBool,
+    /// The FAILOVER this server runs, if any.
+    pub failover: crate::failover::Failover,
 }
 
 impl ReplicaState {
@@ -437,10 +439,23 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         }
     };
     // A master preparing a diskless transfer sends newlines until it answers.
-    let mut reply = conn.command(&["PSYNC", &replid, &offset]).await?;
+    // A master handing over to this target (FAILOVER) asks it to take over.
+    let mut reply = if shared.replica.failover.in_progress() {
+        conn.command(&["PSYNC", &replid, &offset, "FAILOVER"])
+            .await?
+    } else {
+        conn.command(&["PSYNC", &replid, &offset]).await?
+    };
     while reply.is_empty() {
         reply = conn.line().await?;
         shared.replica.touch();
+    }
+    if shared.replica.failover.in_progress() {
+        shared.script_status.wait_idle().await;
+        crate::failover::psync_answered(
+            shared,
+            reply.starts_with("+FULLRESYNC ") || reply.starts_with("+CONTINUE"),
+        );
     }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
@@ -723,7 +738,8 @@ pub fn info_section(shared: &Shared, store: &mut StoreInner) -> String {
     let (first, histlen) = repl.backlog_range();
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{histlen}\r\n\r\n",
+        shared.replica.failover.state_name(),
         repl.replid,
         repl.replid2,
         repl.offset,

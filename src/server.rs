@@ -782,6 +782,10 @@ impl Shared {
 
     pub fn unpause(&self) {
         self.store.pause().clear();
+        // A FAILOVER keeps writes paused until it ends, whatever CLIENT UNPAUSE says.
+        if self.replica.failover.active() {
+            self.store.pause().set(i64::MAX, false);
+        }
         self.unpaused.notify_waiters();
     }
 
@@ -1253,6 +1257,7 @@ async fn cron(shared: Arc<Shared>) {
                 }
             }
             replication_cron(&shared, &mut store, &mut last_ping);
+            crate::failover::cron(&shared, &mut store);
         }
         if shared.maxmemory() == 0 {
             shared.sample_memory();
@@ -1284,7 +1289,11 @@ fn replication_cron(
     store.repl.prune();
     shared.replica.refresh_good(shared, &store.repl);
     let period = shared.config_i64("repl-ping-replica-period").max(1) as u64;
-    if !store.repl.links.is_empty() && last_ping.elapsed() >= Duration::from_secs(period) {
+    // No PING while clients are paused, as in Redis: a FAILOVER waits for the replicas'
+    // offsets to reach ours.
+    let paused = shared.store.pause().active(unix_ms()).is_some();
+    if !store.repl.links.is_empty() && !paused && last_ping.elapsed() >= Duration::from_secs(period)
+    {
         store
             .repl
             .feed_command(&[bytes::Bytes::from_static(b"PING")]);

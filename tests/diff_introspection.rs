@@ -566,7 +566,7 @@ fn cluster_commands_match_a_server_without_cluster_support() {
     );
     // Every other difference of the command lists is a command ferrymq does not have yet (or
     // one newer than 7.0): COMMAND COUNT differs by exactly those.
-    let missing = ["failover", "script|debug"];
+    let missing = ["script|debug"];
     // Newer than 7.0 (7.2's CLIENT subcommands, 8.2's XDELEX/XACKDEL, 8.6's XCFGSET, 8.8's
     // XNACK) or ferrymq's own FMQ.*.
     let newer = [

@@ -610,3 +610,121 @@ fn a_replica_that_does_not_read_hits_its_output_limit() {
         "its connection stays open"
     );
 }
+
+/// FAILOVER from `master` to the replica `replica` (listening on `rport`): the roles swap with
+/// a partial resynchronisation, no write is lost, and writes paused during the handover go
+/// through on the new master afterwards.
+fn coordinated_failover(master: &Server, replica: &Server) {
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    for i in 0..200 {
+        m.cmd(&["RPUSH", "q", &i.to_string()]);
+    }
+    assert!(caught_up(&mut m, &mut r));
+    // redis-server counts a replica online once its first ACK after loading arrived.
+    assert!(wait_for(Duration::from_secs(10), || {
+        info(&mut m, "slave0").contains("state=online")
+    }));
+    let rport = replica.port.to_string();
+    assert_eq!(
+        m.cmd_s(&["FAILOVER", "TO", "127.0.0.1", &rport, "TIMEOUT", "10000"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        m.cmd_s(&["FAILOVER"]),
+        "-ERR FAILOVER already in progress.\r\n"
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            info(&mut r, "role") == "master"
+                && info(&mut m, "role") == "slave"
+                && info(&mut m, "master_failover_state") == "no-failover"
+                && info(&mut m, "master_link_status") == "up"
+        }),
+        "roles did not swap: old master {} / {}, target {}",
+        info(&mut m, "role"),
+        info(&mut m, "master_failover_state"),
+        info(&mut r, "role")
+    );
+    // The old master continued the target's history without a full resynchronisation.
+    assert_eq!(info_i64(&mut r, "sync_partial_ok"), 1);
+    assert_eq!(r.cmd_s(&["LLEN", "q"]), ":200\r\n");
+    assert!(m.cmd_s(&["RPUSH", "q", "x"]).starts_with("-READONLY"));
+    assert_eq!(r.cmd_s(&["RPUSH", "q", "after"]), ":201\r\n");
+    assert_eq!(r.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+    assert_eq!(m.cmd_s(&["LINDEX", "q", "-1"]), "$5\r\nafter\r\n");
+}
+
+#[test]
+fn failover_command_swaps_roles() {
+    // ferrymq to ferrymq.
+    let master = Server::ferrymq(&[]);
+    let mport = master.port.to_string();
+    let replica = Server::ferrymq(&["--replicaof", "127.0.0.1", &mport]);
+    coordinated_failover(&master, &replica);
+    let Some(rs) = Server::redis(&[]) else { return };
+    // ferrymq handing over to a redis-server replica, and redis-server to a ferrymq one.
+    let master = Server::ferrymq(&[]);
+    let mut c = rs.raw();
+    assert_eq!(
+        c.cmd_s(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]),
+        "+OK\r\n"
+    );
+    coordinated_failover(&master, &rs);
+    let Some(rmaster) = Server::redis(&[]) else {
+        return;
+    };
+    let replica = Server::ferrymq(&["--replicaof", "127.0.0.1", &rmaster.port.to_string()]);
+    coordinated_failover(&rmaster, &replica);
+}
+
+/// FAILOVER's errors, and ABORT / TIMEOUT ending a failover that cannot complete, as Redis.
+#[test]
+fn failover_errors_abort_and_timeout_like_redis() {
+    let Some(rs) = Server::redis(&[]) else { return };
+    let fm = Server::ferrymq(&[]);
+    let mut both = [(rs.raw(), &rs), (fm.raw(), &fm)];
+    let mut replies = Vec::new();
+    for (c, srv) in both.iter_mut() {
+        let mut out = Vec::new();
+        for cmd in [
+            &["FAILOVER", "ABORT"][..],
+            &["FAILOVER"],
+            &["FAILOVER", "FOO"],
+            &["FAILOVER", "TIMEOUT", "0"],
+            &["FAILOVER", "TIMEOUT", "x"],
+            &["FAILOVER", "TO", "127.0.0.1"],
+            &["FAILOVER", "TO", "127.0.0.1", "x"],
+            &["FAILOVER", "FORCE"],
+            &["FAILOVER", "ABORT", "TIMEOUT", "10"],
+        ] {
+            out.push(c.cmd_s(cmd));
+        }
+        // With a replica (one that does not acknowledge: a bare SYNC client).
+        let mut sync = srv.raw();
+        attach(&mut sync);
+        // Past the offset it can have acknowledged (it never does).
+        out.push(c.cmd_s(&["SET", "pre", "1"]));
+        for cmd in [
+            &["FAILOVER", "FORCE"][..],
+            &["FAILOVER", "TO", "127.0.0.1", "1"],
+            &["FAILOVER", "TIMEOUT", "200"],
+            &["FAILOVER", "TIMEOUT", "200"],
+        ] {
+            out.push(c.cmd_s(cmd));
+        }
+        out.push(c.cmd_s(&["REPLICAOF", "127.0.0.1", "1"]));
+        let ended = wait_for(Duration::from_secs(10), || {
+            info(c, "master_failover_state") == "no-failover"
+        });
+        out.push(format!("ended: {ended}"));
+        // Writes went on paused until the timeout; they run again now.
+        out.push(c.cmd_s(&["SET", "k", "v"]));
+        out.push(c.cmd_s(&["FAILOVER"]));
+        out.push(info(c, "master_failover_state"));
+        out.push(c.cmd_s(&["FAILOVER", "ABORT"]));
+        out.push(info(c, "master_failover_state"));
+        out.push(c.cmd_s(&["FAILOVER", "ABORT"]));
+        replies.push(out);
+    }
+    assert_eq!(replies[1], replies[0], "(ferrymq left, redis right)");
+}

@@ -167,6 +167,9 @@ fn sync_allowed(ctx: &mut Ctx) -> Result<(), Reply> {
         return Err(Reply::NoReply);
     }
     let r = &ctx.shared.replica;
+    if r.failover.active() {
+        return Err(Reply::error("NOMASTERLINK Can't SYNC while failing over"));
+    }
     if r.is_replica() && !r.link_up() {
         return Err(Reply::error(
             "NOMASTERLINK Can't SYNC while not connected with my master",
@@ -183,8 +186,18 @@ fn sync(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
     full_sync(ctx, false)
 }
 
-// PSYNC replicationid offset
+// PSYNC replicationid offset [FAILOVER]
 fn psync(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
+    if ctx.client.handle.info.lock().replica {
+        return Reply::NoReply;
+    }
+    // A master handing over to us (its FAILOVER): take over, then continue its history.
+    if args.len() > 3 && is(&args[3], "failover") {
+        let shared = ctx.shared.clone();
+        if let Err(r) = crate::failover::psync_request(&shared, ctx.store(), &args[1]) {
+            return r;
+        }
+    }
     if let Err(r) = sync_allowed(ctx) {
         return r;
     }
@@ -386,6 +399,9 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
 // REPLICAOF host port | NO ONE
 fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let shared = ctx.shared.clone();
+    if shared.replica.failover.active() {
+        return Reply::error("ERR REPLICAOF not allowed while failing over.");
+    }
     if is(&args[1], "no") && is(&args[2], "one") {
         let store = ctx.store();
         if shared.replica.is_replica() {
@@ -413,6 +429,17 @@ fn replicaof(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 const G: &str = "server";
 
 pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        crate::failover::command,
+    )
+    .group(G)
+    .doc(
+        "Start a coordinated failover between this server and one of its replicas.",
+        "6.2.0",
+    ),
     CommandSpec::new(
         "sync",
         1,

@@ -864,3 +864,155 @@ fn timers_firing_during_a_busy_script_do_not_stall_the_server() {
         &c.cmd(&["LLEN", "l"])
     ) == 1));
 }
+
+/// XINFO shows the broker policies, only where one is set: a plain stream and group keep
+/// Redis's exact replies (compared with redis-server), a stream with a retention policy and a
+/// group with a policy list them after Redis's fields, and a reset takes them away again.
+#[test]
+fn xinfo_shows_policies_only_where_set() {
+    let Some(mut d) = common::Diff::new() else {
+        return;
+    };
+    d.script(&[
+        &["XADD", "q", "1-1", "f", "v"],
+        &["XGROUP", "CREATE", "q", "g", "0"],
+        &["XINFO", "GROUPS", "q"],
+        &["XINFO", "STREAM", "q"],
+        &["XINFO", "STREAM", "q", "FULL"],
+    ]);
+    let c = &mut d.ferry;
+    let plain_groups = s(&c.cmd(&["XINFO", "GROUPS", "q"]));
+    let plain_stream = s(&c.cmd(&["XINFO", "STREAM", "q"]));
+    c.cmd(&[
+        "FMQ.GROUPSET",
+        "q",
+        "g",
+        "VISIBILITY",
+        "5000",
+        "MAXDELIVERIES",
+        "3",
+        "DEADLETTER",
+        "dlq",
+    ]);
+    // No age limit: the entry's ID is from 1970.
+    c.cmd(&["FMQ.RETENTION", "q", "MAXLEN", "100"]);
+    let groups = s(&c.cmd(&["XINFO", "GROUPS", "q"]));
+    // Redis's fields first, unchanged.
+    assert!(groups.starts_with("*1\r\n*20\r\n"), "{groups}");
+    assert!(
+        groups.contains(&plain_groups["*1\r\n*12\r\n".len()..]),
+        "{groups}"
+    );
+    for f in [
+        "visibility-ms\r\n:5000",
+        "max-deliveries\r\n:3",
+        "dead-letter\r\n$3\r\ndlq",
+        "order-by",
+    ] {
+        assert!(groups.contains(f), "{f} in {groups}");
+    }
+    let stream = s(&c.cmd(&["XINFO", "STREAM", "q"]));
+    for f in [
+        "retention-maxlen\r\n:100",
+        "retention-maxage-ms\r\n:0",
+        "retention-refs",
+    ] {
+        assert!(stream.contains(f), "{f} in {stream}");
+    }
+    let full = s(&c.cmd(&["XINFO", "STREAM", "q", "FULL"]));
+    assert!(
+        full.contains("visibility-ms") && full.contains("retention-maxlen"),
+        "{full}"
+    );
+    c.cmd(&["FMQ.GROUPSET", "q", "g", "RESET"]);
+    c.cmd(&["FMQ.RETENTION", "q", "RESET"]);
+    assert_eq!(s(&c.cmd(&["XINFO", "GROUPS", "q"])), plain_groups);
+    assert_eq!(s(&c.cmd(&["XINFO", "STREAM", "q"])), plain_stream);
+}
+
+/// A user may only make the server write where the user may write: FMQ.GROUPSET's DEADLETTER
+/// stream, FMQ.SCHEDULE's command and FMQ.REDRIVE's source streams are checked against the
+/// user's ACL, and a refusal changes nothing.
+#[test]
+fn broker_targets_are_checked_against_the_users_acl() {
+    let srv = Server::ferrymq(&[]);
+    let mut admin = srv.raw();
+    admin.cmd(&["XADD", "q", "1-1", "job", "1"]);
+    admin.cmd(&["XGROUP", "CREATE", "q", "g", "0"]);
+    let dead = |source: &str| {
+        vec![
+            "XADD",
+            "q-dlq",
+            "*",
+            "fmq-source",
+            source,
+            "fmq-group",
+            "g",
+            "fmq-id",
+            "1-1",
+            "fmq-consumer",
+            "c",
+            "fmq-deliveries",
+            "3",
+            "fmq-reason",
+            "maxdeliveries",
+            "job",
+            "1",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    admin.cmd(&dead("other"));
+    assert_eq!(
+        admin.cmd_s(&["ACL", "SETUSER", "w", "on", ">p", "+@all", "~q*"]),
+        "+OK\r\n"
+    );
+    let mut c = srv.raw();
+    assert_eq!(c.cmd_s(&["AUTH", "w", "p"]), "+OK\r\n");
+    let noperm =
+        "-NOPERM this user has no permissions to access one of the keys used as arguments\r\n";
+    assert_eq!(
+        c.cmd_s(&[
+            "FMQ.GROUPSET",
+            "q",
+            "g",
+            "MAXDELIVERIES",
+            "3",
+            "DEADLETTER",
+            "other"
+        ]),
+        noperm
+    );
+    let policy = s(&c.cmd(&["FMQ.GROUPGET", "q", "g"]));
+    assert!(policy.contains("maxdeliveries\r\n:0\r\n"), "{policy}");
+    assert_eq!(
+        c.cmd_s(&[
+            "FMQ.GROUPSET",
+            "q",
+            "g",
+            "MAXDELIVERIES",
+            "3",
+            "DEADLETTER",
+            "q-dlq"
+        ]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd_s(&["FMQ.SCHEDULE", "DELAY", "10", "LPUSH", "other", "x"]),
+        noperm
+    );
+    assert!(
+        c.cmd_s(&["FMQ.SCHEDULE", "DELAY", "10", "LPUSH", "qlist", "x"])
+            .starts_with('$')
+    );
+    // The dead-lettered entry came from a stream this user may not write.
+    assert_eq!(c.cmd_s(&["FMQ.REDRIVE", "q-dlq"]), noperm);
+    assert_eq!(c.cmd_s(&["XLEN", "q-dlq"]), ":1\r\n");
+    assert_eq!(admin.cmd_s(&["EXISTS", "other"]), ":0\r\n");
+    admin.cmd(&dead("q"));
+    assert_eq!(admin.cmd_s(&["FMQ.REDRIVE", "q-dlq"]), ":2\r\n");
+    assert!(wait_for(Duration::from_secs(5), || {
+        admin.cmd_s(&["LLEN", "qlist"]) == ":1\r\n"
+    }));
+}

@@ -1112,14 +1112,43 @@ pub fn allowed(
     entry: &CommandEntry,
     argv: &[Bytes],
 ) -> bool {
+    check_quiet(shared, client, entry, argv).is_none()
+}
+
+/// The NOPERM error if the client's user may not run `argv`, without logging: for the
+/// commands a command makes the server run later or elsewhere (FMQ.SCHEDULE's command, the
+/// XADD to a dead-letter stream, FMQ.REDRIVE's XADD back to the source).
+pub fn check_quiet(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> Option<String> {
     let user = client_user(shared, client);
     let g = user.read();
     if g.unrestricted() {
-        return true;
+        return None;
     }
     let id = universe().lookup_lower(&entry.full_name);
     let no_auth = entry.has_flag(crate::command::flags::NO_AUTH);
-    check_user(&g, id, no_auth, argv).is_ok()
+    let denied = check_user(&g, id, no_auth, argv).err()?;
+    Some(noperm_message(denied, entry))
+}
+
+/// [`check_quiet`] of an XADD to `key` (what a dead-letter or redrive target receives).
+pub fn check_xadd(shared: &Shared, client: &ClientState, key: &Bytes) -> Option<String> {
+    if !shared.acl.restricted() {
+        return None;
+    }
+    let argv = [
+        Bytes::from_static(b"XADD"),
+        key.clone(),
+        Bytes::from_static(b"*"),
+        Bytes::from_static(b"f"),
+        Bytes::from_static(b"v"),
+    ];
+    let entry = crate::command::resolve(&argv).ok()?;
+    check_quiet(shared, client, entry, &argv)
 }
 
 /// The check of a command a script runs (Redis's `scriptVerifyACL`), as the user running the

@@ -64,6 +64,13 @@ fn fmq_schedule(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     {
         return e;
     }
+    // The command runs later in this user's name: it must be one the user may run now.
+    if ctx.shared.acl.restricted()
+        && let Ok(entry) = crate::command::resolve(cmd)
+        && let Some(e) = crate::acl::check_quiet(ctx.shared, ctx.client, entry, cmd)
+    {
+        return Reply::error(e);
+    }
     let argv: Vec<Bytes> = cmd.iter().map(crate::store::own).collect();
     let db = ctx.client.db;
     let store = ctx.store();

@@ -1848,6 +1848,10 @@ fn fmq_groupset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         if d == key {
             return Reply::error("ERR DEADLETTER must name another key");
         }
+        // Entries will be added there in this user's name.
+        if let Some(e) = crate::acl::check_xadd(ctx.shared, ctx.client, d) {
+            return Reply::error(e);
+        }
         if let Some(v) = ctx.db().get(d)
             && !matches!(v, Value::Stream(_))
         {
@@ -2100,6 +2104,13 @@ fn fmq_redrive(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             continue;
         }
         let source = e.fields[0].1.clone();
+        if let Some(err) = crate::acl::check_xadd(ctx.shared, ctx.client, &source) {
+            // Nothing moves to a stream this user may not write; what moved so far stays.
+            if moved == 0 {
+                return Reply::error(err);
+            }
+            break;
+        }
         let own: Vec<(&[u8], &[u8])> = e.fields[DLQ_FIELDS.len()..]
             .iter()
             .map(|(f, v)| (&f[..], &v[..]))
@@ -2810,6 +2821,42 @@ fn radix_nodes(s: &Stream) -> i64 {
 }
 
 // XINFO STREAM key [FULL [COUNT count]]
+/// XINFO STREAM's fields for a retention policy (FMQ.RETENTION), only on a stream that has
+/// one: a plain stream keeps Redis's exact reply.
+fn retention_fields(s: &Stream) -> Vec<(Reply, Reply)> {
+    let Some(r) = s.retention() else {
+        return Vec::new();
+    };
+    vec![
+        (st("retention-maxlen"), Reply::Int(r.maxlen as i64)),
+        (st("retention-maxage-ms"), Reply::Int(r.maxage_ms as i64)),
+        (
+            st("retention-refs"),
+            Reply::bulk_str(&String::from_utf8_lossy(r.refs.token()).to_ascii_lowercase()),
+        ),
+    ]
+}
+
+/// XINFO GROUPS' (and XINFO STREAM FULL's) fields for a group's broker policy
+/// (FMQ.GROUPSET), only on a group that has one.
+fn policy_fields(g: &crate::store::stream::Group) -> Vec<(Reply, Reply)> {
+    let Some(p) = g.policy() else {
+        return Vec::new();
+    };
+    vec![
+        (st("visibility-ms"), Reply::Int(p.visibility_ms as i64)),
+        (st("max-deliveries"), Reply::Int(p.max_deliveries as i64)),
+        (
+            st("dead-letter"),
+            p.dead_letter.clone().map_or(Reply::Null, Reply::Bulk),
+        ),
+        (
+            st("order-by"),
+            p.order_by.clone().map_or(Reply::Null, Reply::Bulk),
+        ),
+    ]
+}
+
 fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     // The key is looked up before the options are checked.
     if tri!(stream_mut(ctx.db(), &args[2])).is_none() {
@@ -2860,6 +2907,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         m.push((st("iids-added"), Reply::Int(idmp.added as i64)));
         m.push((st("iids-duplicates"), Reply::Int(idmp.duplicates as i64)));
     }
+    m.extend(retention_fields(s));
     if !full {
         m.push((st("groups"), Reply::Int(s.groups().len() as i64)));
         m.push((
@@ -2940,6 +2988,7 @@ fn xinfo_stream(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         if s.nack_used() {
             fields.push((st("nacked-count"), Reply::Int(g.nacked_len() as i64)));
         }
+        fields.extend(policy_fields(g));
         groups.push(Reply::Map(fields));
     }
     m.push((st("groups"), Reply::Array(groups)));
@@ -2956,14 +3005,16 @@ fn xinfo_groups(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         s.groups()
             .iter()
             .map(|(name, g)| {
-                Reply::Map(vec![
+                let mut fields = vec![
                     (st("name"), Reply::Bulk(name.clone())),
                     (st("consumers"), Reply::Int(g.consumers().len() as i64)),
                     (st("pending"), Reply::Int(g.pending_len() as i64)),
                     (st("last-delivered-id"), id_reply(g.last_id)),
                     (st("entries-read"), entries_read_reply(g.entries_read)),
                     (st("lag"), opt_int(s.lag(g))),
-                ])
+                ];
+                fields.extend(policy_fields(g));
+                Reply::Map(fields)
             })
             .collect(),
     )

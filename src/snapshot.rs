@@ -195,6 +195,17 @@ pub fn save(shared: &Shared, store: &mut StoreInner) -> Result<(), String> {
         &enc,
         unix_ms(),
     );
+    // `rdb-key-save-delay` (microseconds per key, a testing knob of Redis's) slows SAVE too,
+    // which blocks the server as Redis's SAVE does.
+    let delay = shared.config_i64("rdb-key-save-delay");
+    if delay > 0 {
+        let keys: usize = store.keyspace.dbs.iter().map(|d| d.map.len()).sum();
+        std::thread::sleep(std::time::Duration::from_micros(
+            (delay as u64)
+                .saturating_mul(keys as u64)
+                .min(3_600_000_000),
+        ));
+    }
     let r = write_temp(
         &target,
         &format!("temp-{}.rdb", std::process::id()),
@@ -435,7 +446,11 @@ pub(crate) fn file_chunks(
         }
     }
     let mut tail = Vec::new();
-    rdb::write_end(&mut tail, crc);
+    if enc.checksum {
+        rdb::write_end(&mut tail, crc);
+    } else {
+        rdb::write_end_unchecked(&mut tail);
+    }
     chunks.push(tail);
     chunks
 }

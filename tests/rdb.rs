@@ -670,3 +670,61 @@ fn bgsave_in_progress_replies_match_redis() {
     d.cmd(&["BGREWRITEAOF"]);
     d.cmd(&["BGSAVE", "NOW"]);
 }
+
+/// `rdbchecksum no` writes a zero checksum, as redis-server does: the file ends the same way
+/// as redis-server's, and redis-server and ferrymq both load it.
+#[test]
+fn rdbchecksum_no_writes_a_zero_checksum_that_both_servers_load() {
+    let Some(rdir) = tempfile::tempdir().ok() else {
+        return;
+    };
+    let Some(r) = DirServer::redis(rdir.path(), &["--rdbchecksum", "no"]) else {
+        return;
+    };
+    let fdir = tempfile::tempdir().unwrap();
+    let f = DirServer::ferrymq(fdir.path(), &["--rdbchecksum", "no"]);
+    let (mut fc, mut rc) = (conn(&f), conn(&r));
+    for c in [&mut fc, &mut rc] {
+        q(c, &["RPUSH", "l", "a", "b"]);
+        q(c, &["SET", "s", "v"]);
+        assert_eq!(q(c, &["SAVE"]), Value::Okay);
+    }
+    let tail = |d: &Path| {
+        let data = std::fs::read(d.join("dump.rdb")).unwrap();
+        data[data.len() - 9..].to_vec()
+    };
+    assert_eq!(tail(fdir.path()), vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(tail(fdir.path()), tail(rdir.path()));
+    // Loaded by redis-server (with checksums on: a zero checksum means none) and by ferrymq.
+    let other = tempfile::tempdir().unwrap();
+    copy_dump(fdir.path(), other.path());
+    let r2 = DirServer::redis(other.path(), &[]).unwrap();
+    assert_eq!(
+        q(&mut conn(&r2), &["LRANGE", "l", "0", "-1"]),
+        q(&mut fc, &["LRANGE", "l", "0", "-1"])
+    );
+    drop(f);
+    let f2 = DirServer::ferrymq(fdir.path(), &[]);
+    assert_eq!(
+        q(&mut conn(&f2), &["GET", "s"]),
+        Value::BulkString(b"v".to_vec())
+    );
+}
+
+/// `rdb-key-save-delay` slows SAVE as it slows BGSAVE (microseconds per key).
+#[test]
+fn rdb_key_save_delay_slows_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = DirServer::ferrymq(dir.path(), &["--rdb-key-save-delay", "100000"]);
+    let mut c = conn(&f);
+    for i in 0..5 {
+        q(&mut c, &["SET", &format!("k{i}"), "v"]);
+    }
+    let t = std::time::Instant::now();
+    assert_eq!(q(&mut c, &["SAVE"]), Value::Okay);
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+}

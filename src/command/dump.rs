@@ -34,6 +34,7 @@ pub(crate) fn encodings_of(shared: &crate::server::Shared) -> Encodings {
             value: shared.encoding_knob("zset-max-listpack-value"),
         },
         compress: shared.config_str("rdbcompression") == "yes",
+        checksum: shared.config_str("rdbchecksum") == "yes",
         access: {
             let c = shared.config.read();
             let policy = c.get("maxmemory-policy").unwrap_or_default();

@@ -81,6 +81,8 @@ pub struct Encodings {
     pub compress: bool,
     /// The access opcode written before each key of a file.
     pub access: AccessSave,
+    /// `rdbchecksum`: files end with their CRC-64, or with zeros ("saved without one").
+    pub checksum: bool,
 }
 
 /// What precedes each key of a file, as Redis's rdbSaveKeyValuePair decides from
@@ -103,6 +105,7 @@ impl Default for Encodings {
             zset: zset::Limits::default(),
             compress: true,
             access: AccessSave::None,
+            checksum: true,
         }
     }
 }
@@ -366,7 +369,11 @@ pub fn write_file_with_aux(
             write_record(&mut out, k, &v.value, v.lru, at, enc);
         }
     }
-    write_end(&mut out, 0);
+    if enc.checksum {
+        write_end(&mut out, 0);
+    } else {
+        write_end_unchecked(&mut out);
+    }
     out
 }
 
@@ -437,6 +444,13 @@ pub fn write_end(out: &mut Vec<u8>, crc: u64) {
     out.push(OP_EOF);
     let crc = crc64(crc, out);
     out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// `EOF` and a zero checksum, which readers take as "saved without one" (`rdbchecksum no`,
+/// as Redis writes it).
+pub fn write_end_unchecked(out: &mut Vec<u8>) {
+    out.push(OP_EOF);
+    out.extend_from_slice(&[0; 8]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1016,3 +1016,74 @@ fn broker_targets_are_checked_against_the_users_acl() {
         admin.cmd_s(&["LLEN", "qlist"]) == ":1\r\n"
     }));
 }
+
+/// FMQ.RETENTION MAXBYTES: the stream keeps at most that many bytes of entry data, dropping
+/// the oldest entries as new ones come (never the newest), with ACKED keeping what a group
+/// still needs; the trims survive a restart and a rewrite.
+#[test]
+fn retention_trims_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    let payload = "x".repeat(100);
+    c.cmd(&["XADD", "s", "*", "p", &payload]);
+    assert_eq!(
+        c.cmd(&["FMQ.RETENTION", "s", "MAXBYTES", "20000"]),
+        b"+OK\r\n"
+    );
+    let mut last = String::new();
+    for i in 0..2000 {
+        let r = s(&c.cmd(&["XADD", "s", "*", "p", &payload, "i", &i.to_string()]));
+        last = r.split("\r\n").nth(1).unwrap().to_string();
+    }
+    let len = int(&c.cmd(&["XLEN", "s"]));
+    // ~110 bytes per entry: about 180 fit, and never more than the limit allows.
+    assert!(len > 50 && len < 200, "{len}");
+    let newest = ids(&c.cmd(&["XREVRANGE", "s", "+", "-", "COUNT", "1"]));
+    assert_eq!(newest, vec![last]);
+    let read = s(&c.cmd(&["FMQ.RETENTION", "s"]));
+    assert!(read.contains("maxbytes\r\n:20000\r\n"), "{read}");
+    assert!(s(&c.cmd(&["XINFO", "STREAM", "s"])).contains("retention-maxbytes\r\n:20000"));
+    // ACKED: entries a group has not acknowledged stay past the limit.
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+    c.cmd(&["FMQ.RETENTION", "s", "ACKED"]);
+    for _ in 0..500 {
+        c.cmd(&["XADD", "s", "*", "p", &payload]);
+    }
+    assert!(int(&c.cmd(&["XLEN", "s"])) >= 500);
+    c.cmd(&["XREADGROUP", "GROUP", "g", "w", "STREAMS", "s", ">"]);
+    let pending = ids(&c.cmd(&["XRANGE", "s", "-", "+"]));
+    for id in &pending {
+        c.cmd(&["XACK", "s", "g", id]);
+    }
+    c.cmd(&["XADD", "s", "*", "p", &payload]);
+    let after = int(&c.cmd(&["XLEN", "s"]));
+    assert!(after > 50 && after < 200, "{after}");
+    for (a, err) in [
+        (
+            vec!["FMQ.RETENTION", "s", "MAXBYTES", "-1"],
+            "-ERR MAXBYTES must be a non-negative integer",
+        ),
+        (vec!["FMQ.RETENTION", "s", "MAXBYTES"], "-ERR syntax error"),
+    ] {
+        let r = s(&c.cmd(&a));
+        assert!(r.starts_with(err), "{a:?}: {r:?}");
+    }
+    let before = s(&c.cmd(&["XRANGE", "s", "-", "+"]));
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(s(&c.cmd(&["XRANGE", "s", "-", "+"])), before);
+    assert_eq!(c.cmd(&["BGREWRITEAOF"])[0], b'+');
+    assert!(wait_for(Duration::from_secs(10), || {
+        common::info_field(&mut c, "aof_rewrite_in_progress").as_deref() == Some("0")
+    }));
+    srv.shutdown();
+    let srv = DirServer::ferrymq(dir.path(), &args);
+    let mut c = srv.raw();
+    assert_eq!(s(&c.cmd(&["XRANGE", "s", "-", "+"])), before);
+    let read = s(&c.cmd(&["FMQ.RETENTION", "s"]));
+    assert!(read.contains("maxbytes\r\n:20000\r\n"), "{read}");
+    srv.shutdown();
+}

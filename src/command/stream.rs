@@ -1913,7 +1913,7 @@ fn fmq_retention(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let loading = ctx.shared.is_loading();
     let mut reset = false;
-    let (mut maxlen, mut maxage, mut refs) = (None, None, None);
+    let (mut maxlen, mut maxage, mut maxbytes, mut refs) = (None, None, None, None);
     let mut i = 2;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -1928,6 +1928,9 @@ fn fmq_retention(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         } else if is(&args[i], "maxage") && more {
             maxage = Some(tri!(num("MAXAGE")));
             i += 1;
+        } else if is(&args[i], "maxbytes") && more {
+            maxbytes = Some(tri!(num("MAXBYTES")));
+            i += 1;
         } else {
             return Reply::error(error::SYNTAX);
         }
@@ -1941,6 +1944,7 @@ fn fmq_retention(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Map(vec![
             (Reply::bulk_str("maxlen"), Reply::Int(r.maxlen as i64)),
             (Reply::bulk_str("maxage"), Reply::Int(r.maxage_ms as i64)),
+            (Reply::bulk_str("maxbytes"), Reply::Int(r.maxbytes as i64)),
             (
                 Reply::bulk_str("refs"),
                 Reply::Bulk(Bytes::from_static(r.refs.token())),
@@ -1957,6 +1961,9 @@ fn fmq_retention(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     if let Some(v) = maxage {
         r.maxage_ms = v;
+    }
+    if let Some(v) = maxbytes {
+        r.maxbytes = v;
     }
     if let Some(v) = refs {
         r.refs = v;
@@ -2830,6 +2837,7 @@ fn retention_fields(s: &Stream) -> Vec<(Reply, Reply)> {
     vec![
         (st("retention-maxlen"), Reply::Int(r.maxlen as i64)),
         (st("retention-maxage-ms"), Reply::Int(r.maxage_ms as i64)),
+        (st("retention-maxbytes"), Reply::Int(r.maxbytes as i64)),
         (
             st("retention-refs"),
             Reply::bulk_str(&String::from_utf8_lossy(r.refs.token()).to_ascii_lowercase()),

@@ -1324,6 +1324,9 @@ pub struct Trim {
 #[derive(Clone, Default)]
 pub struct Stream {
     nodes: BTreeMap<StreamId, Node>,
+    /// Bytes of entry data the nodes hold (their encoded length, deleted entries included
+    /// until their node goes): what retention's MAXBYTES limits.
+    bytes: u64,
     length: u64,
     last_id: StreamId,
     first_id: StreamId,
@@ -1515,6 +1518,9 @@ pub struct Retention {
     pub maxlen: u64,
     /// Keep entries younger than this (by the time in their ID); 0 = no limit.
     pub maxage_ms: u64,
+    /// Keep at most this many bytes of entry data ([`Stream::data_bytes`]), dropping the
+    /// oldest entries; 0 = no limit.
+    pub maxbytes: u64,
     /// What trimming does to the groups' references (ACKED: only what every group is done
     /// with).
     pub refs: RefPolicy,
@@ -1539,6 +1545,8 @@ pub fn retention_command(key: &Bytes, r: &Retention) -> Vec<Bytes> {
         Bytes::from(r.maxlen.to_string()),
         Bytes::from_static(b"MAXAGE"),
         Bytes::from(r.maxage_ms.to_string()),
+        Bytes::from_static(b"MAXBYTES"),
+        Bytes::from(r.maxbytes.to_string()),
         Bytes::from_static(r.refs.token()),
     ]
 }
@@ -1684,6 +1692,7 @@ impl Stream {
         if use_tail {
             let (master, node) = self.nodes.iter_mut().next_back().unwrap();
             let master = *master;
+            let before = node.buf.len();
             let same = {
                 let mut p = 0;
                 let n = get_varint(&node.buf, &mut p) as usize;
@@ -1693,6 +1702,7 @@ impl Stream {
                         .all(|(f, _)| get_bytes(&node.buf, &mut p) == f.as_ref())
             };
             Self::push_entry(node, master, id, fields, same);
+            self.bytes += (node.buf.len() - before) as u64;
         } else {
             let mut buf = Vec::with_capacity(64 + tot + nfields * 4);
             put_varint(&mut buf, nfields as u64);
@@ -1712,6 +1722,7 @@ impl Stream {
                 last: id,
             };
             Self::push_entry(&mut node, id, id, fields, true);
+            self.bytes += node.buf.len() as u64;
             self.nodes.insert(id, node);
         }
         self.length += 1;
@@ -1771,6 +1782,18 @@ impl Stream {
         node.last = id;
     }
 
+    /// Drop a whole node.
+    fn remove_node(&mut self, master: StreamId) {
+        if let Some(n) = self.nodes.remove(&master) {
+            self.bytes -= n.buf.len() as u64;
+        }
+    }
+
+    /// Bytes of entry data held (see `bytes`).
+    pub fn data_bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// The node that could hold `id`.
     fn node_for(&self, id: StreamId) -> Option<(StreamId, &Node)> {
         self.nodes
@@ -1807,11 +1830,11 @@ impl Stream {
 
     /// Set (or, all off, clear) the retention policy.
     pub fn set_retention(&mut self, r: Retention) {
-        self.retention = (r.maxlen > 0 || r.maxage_ms > 0).then(|| Box::new(r));
+        self.retention = (r.maxlen > 0 || r.maxage_ms > 0 || r.maxbytes > 0).then(|| Box::new(r));
     }
 
     /// Apply the retention policy at `now` (unix ms): trim to `maxlen`, then everything older
-    /// than `maxage`. Returns the trims made, as the XTRIM commands that replay them exactly
+    /// than `maxage`, then the oldest entries until at most `maxbytes` are left. Returns the trims made, as the XTRIM commands that replay them exactly
     /// (each is deterministic given the state it runs on).
     pub fn apply_retention(&mut self, key: &Bytes, now: u64) -> Vec<Vec<Bytes>> {
         let Some(r) = self.retention.as_deref().cloned() else {
@@ -1852,6 +1875,32 @@ impl Stream {
                 if self.trim_with(trim, r.refs) > 0 {
                     out.push(xtrim(b"MINID", cut.to_bytes()));
                 }
+            }
+        }
+        if r.maxbytes > 0 && self.bytes > r.maxbytes {
+            // Oldest node by oldest node; recorded as the exact MAXLEN it came to, which
+            // replays to the same entries.
+            let mut trimmed = false;
+            while self.bytes > r.maxbytes && self.length > 0 {
+                let Some((&master, first)) = self.nodes.iter().next() else {
+                    break;
+                };
+                if first.live == 0 {
+                    self.remove_node(master);
+                    continue;
+                }
+                let trim = Trim {
+                    kind: TrimKind::MaxLen(self.length - u64::from(first.live)),
+                    approx: false,
+                    limit: 0,
+                };
+                if self.trim_with(trim, r.refs) == 0 {
+                    break;
+                }
+                trimmed = true;
+            }
+            if trimmed {
+                out.push(xtrim(b"MAXLEN", Bytes::from(self.length.to_string())));
             }
         }
         out
@@ -1964,7 +2013,7 @@ impl Stream {
                     break;
                 }
                 if ids.is_empty() {
-                    self.nodes.remove(&master);
+                    self.remove_node(master);
                     continue;
                 }
                 for id in ids {
@@ -2017,7 +2066,7 @@ impl Stream {
             return false;
         }
         if node.live == 1 {
-            self.nodes.remove(&master);
+            self.remove_node(master);
         } else {
             node.buf[e.at] |= FLAG_DELETED;
             node.live -= 1;
@@ -2085,7 +2134,7 @@ impl Stream {
                 TrimKind::MinId(min) => node.last < min,
             };
             if remove_node {
-                self.nodes.remove(&master);
+                self.remove_node(master);
                 self.length -= entries;
                 deleted += entries;
                 continue;
@@ -2858,6 +2907,7 @@ impl Stream {
                 node.live -= 1;
             }
         }
+        self.bytes += node.buf.len() as u64;
         self.nodes.insert(master, node);
         Ok(())
     }
@@ -3012,6 +3062,52 @@ impl<'a> Iterator for RevRange<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    /// `Stream::bytes` always equals the nodes' encoded length, through appends, deletes,
+    /// trims of every kind and retention by bytes.
+    #[test]
+    fn data_bytes_follow_every_change() {
+        let recount = |s: &Stream| s.nodes.values().map(|n| n.buf.len() as u64).sum::<u64>();
+        let limits = NodeLimits {
+            max_bytes: 300,
+            max_entries: 7,
+        };
+        let mut s = Stream::default();
+        for i in 0..500u64 {
+            let v = "v".repeat((i % 13) as usize);
+            let f = if i % 3 == 0 { "a" } else { "b" };
+            s.append(IdSpec::Auto, &[(f.as_bytes(), v.as_bytes())], i + 1, limits)
+                .unwrap();
+            assert_eq!(s.data_bytes(), recount(&s));
+        }
+        for i in (1..200u64).step_by(3) {
+            s.delete(StreamId { ms: i, seq: 0 });
+            assert_eq!(s.data_bytes(), recount(&s));
+        }
+        s.trim(Trim {
+            kind: TrimKind::MaxLen(300),
+            approx: true,
+            limit: 0,
+        });
+        assert_eq!(s.data_bytes(), recount(&s));
+        s.trim_with(
+            Trim {
+                kind: TrimKind::MinId(StreamId { ms: 350, seq: 0 }),
+                approx: false,
+                limit: 0,
+            },
+            RefPolicy::KeepRef,
+        );
+        assert_eq!(s.data_bytes(), recount(&s));
+        s.set_retention(Retention {
+            maxbytes: recount(&s) / 2,
+            ..Default::default()
+        });
+        s.apply_retention(&Bytes::from_static(b"k"), 0);
+        assert!(s.data_bytes() <= recount(&s).max(1));
+        assert_eq!(s.data_bytes(), recount(&s));
+        assert!(!s.is_empty());
+    }
     use super::*;
 
     const LIM: NodeLimits = NodeLimits {

@@ -1087,3 +1087,38 @@ fn retention_trims_by_bytes() {
     assert!(read.contains("maxbytes\r\n:20000\r\n"), "{read}");
     srv.shutdown();
 }
+
+/// XACKDEL (Redis 8.2) frees the next entry of an ordered message group as XACK does: a
+/// reader blocked on the group gets it at once.
+#[test]
+fn xackdel_frees_the_next_entry_of_an_ordered_group() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    c.cmd(&["XGROUP", "CREATE", "q", "g", "$", "MKSTREAM"]);
+    c.cmd(&["FMQ.GROUPSET", "q", "g", "ORDERBY", "account"]);
+    let a1 = bulk(&c.cmd(&["XADD", "q", "*", "account", "A", "job", "A1"]));
+    c.cmd(&["XADD", "q", "*", "account", "A", "job", "A2"]);
+    let r = c.cmd(&["XREADGROUP", "GROUP", "g", "w1", "STREAMS", "q", ">"]);
+    assert_eq!(values_of(&r, "job"), ["A1"]);
+    let mut w2 = srv.raw();
+    w2.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "w2",
+        "BLOCK",
+        "10000",
+        "STREAMS",
+        "q",
+        ">",
+    ]);
+    assert!(wait_for(Duration::from_secs(5), || {
+        common::info_field(&mut c, "blocked_clients").as_deref() == Some("1")
+    }));
+    assert_eq!(
+        c.cmd_s(&["XACKDEL", "q", "g", "IDS", "1", &a1]),
+        "*1\r\n:1\r\n"
+    );
+    let got = w2.try_read_reply(Duration::from_secs(5)).expect("woken");
+    assert_eq!(values_of(&got, "job"), ["A2"]);
+}

@@ -876,7 +876,15 @@ fn xackdel(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         codes.push(code);
     }
     if acked > 0 {
-        let mut w = Write::key(&args[1]).changes(acked + deleted);
+        // As XACK: under ordered message groups an acknowledgement frees the next entry of
+        // its message group, so blocked readers look again.
+        let frees = s
+            .groups()
+            .values()
+            .any(|g| g.policy().is_some_and(|p| p.order_by.is_some()));
+        let mut w = Write::key(&args[1])
+            .changes(acked + deleted)
+            .wakes_if(frees);
         if deleted > 0 {
             w = w.event(STREAM, "xdel");
         }
@@ -1678,7 +1686,7 @@ fn ordered_read(
     let mut replies = Vec::new();
     let room = take - out.len();
     for e in s.range(start, StreamId::MAX) {
-        if deliver.len() >= room || deliver.len() + park.len() >= look.max(room) * 4 {
+        if deliver.len() >= room || deliver.len() + park.len() >= look.max(room).saturating_mul(4) {
             break;
         }
         let v = e

@@ -93,6 +93,10 @@ pub struct ReplicaState {
     feeding: AtomicBool,
     /// The FAILOVER this server runs, if any.
     pub failover: crate::failover::Failover,
+    /// The database the master's stream has selected, kept across links: after a partial
+    /// resynchronisation the master continues without a new SELECT (Redis keeps it in its
+    /// cached master client).
+    stream_db: std::sync::atomic::AtomicUsize,
 }
 
 impl ReplicaState {
@@ -464,6 +468,8 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
             return Err(format!("bad FULLRESYNC reply from the master: {reply}"));
         };
         shared.replica.set_state(generation, LinkState::Transfer);
+        // The stream after a full resynchronisation starts with a SELECT.
+        shared.replica.stream_db.store(0, Ordering::Relaxed);
         let rdb = receive_rdb(shared, &mut conn).await?;
         if !shared.replica.current(generation) {
             return Ok(());
@@ -637,6 +643,7 @@ async fn stream_from_master(
     shared.clients.add(handle.clone());
     shared.replica.set_state(generation, LinkState::Connected);
     let mut applier = crate::aof::loader::Replayer::as_client(shared, handle.clone());
+    applier.set_db(shared.replica.stream_db.load(Ordering::Relaxed));
     let mut parser = crate::protocol::request::RequestParser::new();
     let mut offset = shared.store.lock().repl.offset;
     send_ack(&mut conn, offset).await?;
@@ -691,6 +698,10 @@ async fn stream_from_master(
                 if let Err(e) = applier.run(argv) {
                     tracing::warn!(error = %e, "command from the master failed");
                 }
+                shared
+                    .replica
+                    .stream_db
+                    .store(applier.db(), Ordering::Relaxed);
             }
             shared.script_status.wait_idle().await;
             let mut s = shared.store.lock();

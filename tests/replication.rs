@@ -728,3 +728,32 @@ fn failover_errors_abort_and_timeout_like_redis() {
     }
     assert_eq!(replies[1], replies[0], "(ferrymq left, redis right)");
 }
+
+/// After a partial resynchronisation the master goes on in the database its stream had
+/// selected, without a new SELECT: the replica keeps applying there (from a redis-server master
+/// and from a ferrymq one).
+#[test]
+fn a_partial_resync_continues_in_the_selected_database() {
+    let mut masters = vec![Server::ferrymq(&[])];
+    masters.extend(Server::redis(&[]));
+    for master in &masters {
+        let replica = Server::ferrymq(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+        let (mut m, mut r) = (master.raw(), replica.raw());
+        m.cmd(&["SELECT", "3"]);
+        m.cmd(&["SET", "a", "1"]);
+        assert!(caught_up(&mut m, &mut r));
+        let partial = info_i64(&mut r, "sync_partial_ok");
+        let before = info_i64(&mut m, "sync_partial_ok");
+        assert_eq!(r.cmd_s(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+        assert!(wait_for(Duration::from_secs(20), || {
+            info_i64(&mut m, "sync_partial_ok") == before + 1
+        }));
+        assert_eq!(info_i64(&mut r, "sync_partial_ok"), partial);
+        m.cmd(&["SET", "b", "2"]);
+        assert!(caught_up(&mut m, &mut r));
+        r.cmd(&["SELECT", "3"]);
+        assert_eq!(r.cmd_s(&["GET", "b"]), "$1\r\n2\r\n", "{}", master.name);
+        r.cmd(&["SELECT", "0"]);
+        assert_eq!(r.cmd_s(&["DBSIZE"]), ":0\r\n", "{}", master.name);
+    }
+}

@@ -55,6 +55,17 @@ impl<'a> Replayer<'a> {
         }
     }
 
+    /// The database the replayed stream has selected.
+    pub(crate) fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// Continue a stream that had selected `db` (a replica's partial resynchronisation: the
+    /// master sends no new SELECT).
+    pub(crate) fn set_db(&mut self, db: usize) {
+        self.client.db = db;
+    }
+
     /// Run one command (a `MULTI` block is queued until its `EXEC`).
     pub(crate) fn run(&mut self, argv: Vec<Bytes>) -> Result<(), String> {
         let entry = resolve(&argv).map_err(|_| {

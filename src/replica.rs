@@ -158,6 +158,15 @@ pub fn refuse_stale(shared: &Shared) -> Option<&'static str> {
 }
 
 impl ReplicaState {
+    /// The database the master's stream has selected (see `stream_db`).
+    pub fn stream_db(&self) -> usize {
+        self.stream_db.load(Ordering::Relaxed)
+    }
+
+    pub fn set_stream_db(&self, db: usize) {
+        self.stream_db.store(db, Ordering::Relaxed);
+    }
+
     /// One atomic load: whether this server follows a master.
     #[inline]
     pub fn is_replica(&self) -> bool {

@@ -101,7 +101,22 @@ pub fn path(shared: &Shared) -> PathBuf {
 
 /// The aux fields Redis 7.0 writes first (no replication fields: ferrymq is never a replica).
 fn aux_fields() -> Vec<(&'static str, String)> {
-    vec![
+    aux_fields_with(None)
+}
+
+/// Where a file stands in the replication history (Redis's `rdbSaveInfo`): the stream's
+/// selected database, the replication ID and the offset the data corresponds to.
+pub struct ReplInfo {
+    pub db: usize,
+    pub replid: String,
+    pub offset: u64,
+}
+
+/// The aux fields, with the replication ones when the file is saved at a known offset of a
+/// replication history (a SAVE on a master with a backlog or on a replica), as Redis writes
+/// them: a restarted replica continues from there with a partial resynchronisation.
+fn aux_fields_with(repl: Option<&ReplInfo>) -> Vec<(&'static str, String)> {
+    let mut aux = vec![
         ("redis-ver", crate::REDIS_VERSION.to_string()),
         ("redis-bits", (usize::BITS).to_string()),
         ("ctime", now_secs().to_string()),
@@ -109,8 +124,50 @@ fn aux_fields() -> Vec<(&'static str, String)> {
             "used-mem",
             crate::server::memory::allocated().unwrap_or(0).to_string(),
         ),
-        ("aof-base", "0".to_string()),
-    ]
+    ];
+    if let Some(r) = repl {
+        aux.push(("repl-stream-db", r.db.to_string()));
+        aux.push(("repl-id", r.replid.clone()));
+        aux.push(("repl-offset", r.offset.to_string()));
+    }
+    aux.push(("aof-base", "0".to_string()));
+    aux
+}
+
+/// The replication position of the data held now (under the store lock), if there is one.
+fn repl_info(shared: &Shared, store: &StoreInner) -> Option<ReplInfo> {
+    if !store.repl.active() {
+        return None;
+    }
+    let db = if shared.replica.is_replica() {
+        shared.replica.stream_db()
+    } else {
+        store.repl.selected_db().unwrap_or(0)
+    };
+    Some(ReplInfo {
+        db,
+        replid: store.repl.replid.clone(),
+        offset: store.repl.offset,
+    })
+}
+
+/// The replication position a loaded file's aux fields give, when all three are there.
+fn loaded_repl_info(aux: &[(Bytes, Bytes)]) -> Option<ReplInfo> {
+    let get = |k: &str| {
+        aux.iter()
+            .find(|(n, _)| n.as_ref() == k.as_bytes())
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    };
+    let replid = get("repl-id").filter(|id| id.len() == 40)?.to_string();
+    let offset = get("repl-offset")?
+        .parse::<i64>()
+        .ok()
+        .filter(|o| *o >= 0)? as u64;
+    let db = get("repl-stream-db")?
+        .parse::<i64>()
+        .ok()
+        .filter(|d| *d >= 0)? as usize;
+    Some(ReplInfo { db, replid, offset })
 }
 
 pub(crate) fn function_codes(shared: &Shared) -> Vec<Bytes> {
@@ -191,7 +248,7 @@ pub fn save(shared: &Shared, store: &mut StoreInner) -> Result<(), String> {
     let data = rdb::write_file_with_aux(
         &store.keyspace.dbs,
         &function_codes(shared),
-        &aux_fields(),
+        &aux_fields_with(repl_info(shared, store).as_ref()),
         &enc,
         unix_ms(),
     );
@@ -496,6 +553,15 @@ pub fn cron(shared: &Arc<Shared>) {
 /// Read `dir`/`dbfilename` into a fresh keyspace and swap it in with its libraries.
 /// Ok(None): there is no file.
 pub fn load(shared: &Shared, store: &mut StoreInner) -> Result<Option<(u64, u64)>, String> {
+    Ok(load_with_repl(shared, store)?.map(|(l, e, _)| (l, e)))
+}
+
+/// [`load`], also returning the replication position the file was saved at.
+#[allow(clippy::type_complexity)]
+fn load_with_repl(
+    shared: &Shared,
+    store: &mut StoreInner,
+) -> Result<Option<(u64, u64, Option<ReplInfo>)>, String> {
     let p = path(shared);
     let data = match std::fs::read(&p) {
         Ok(d) => d,
@@ -527,7 +593,11 @@ pub fn load(shared: &Shared, store: &mut StoreInner) -> Result<Option<(u64, u64)
     drop(store.replace_keyspace(loaded.keyspace));
     shared.rdb.keys_loaded.store(loaded.keys_loaded, SeqCst);
     shared.rdb.keys_expired.store(loaded.keys_expired, SeqCst);
-    Ok(Some((loaded.keys_loaded, loaded.keys_expired)))
+    Ok(Some((
+        loaded.keys_loaded,
+        loaded.keys_expired,
+        loaded_repl_info(&loaded.aux),
+    )))
 }
 
 /// Startup with `appendonly no`: load the snapshot, if any, before clients are accepted.
@@ -536,14 +606,17 @@ pub fn load_at_startup(shared: &Arc<Shared>) -> std::io::Result<()> {
     let t = Instant::now();
     let r = {
         let mut store = shared.store.lock();
-        let r = load(shared, &mut store);
+        let r = load_with_repl(shared, &mut store);
         store.dirty = 0;
+        if let Ok(Some((_, _, Some(ri)))) = &r {
+            restore_repl_position(shared, &mut store, ri);
+        }
         r
     };
     shared.set_loading(false);
     match r {
         Ok(None) => Ok(()),
-        Ok(Some((loaded, expired))) => {
+        Ok(Some((loaded, expired, _))) => {
             info!(
                 keys_loaded = loaded,
                 keys_expired = expired,
@@ -554,6 +627,25 @@ pub fn load_at_startup(shared: &Arc<Shared>) -> std::io::Result<()> {
         }
         Err(e) => Err(std::io::Error::other(e)),
     }
+}
+
+/// Take up the replication history where the loaded file left it, as Redis's
+/// loadDataFromDisk does: a replica continues its master's history (its first PSYNC asks for
+/// the offset after the file's), a master starts a new history that keeps the file's as its
+/// second ID, so its replicas can continue with a partial resynchronisation.
+fn restore_repl_position(shared: &Shared, store: &mut StoreInner, ri: &ReplInfo) {
+    store.repl.reset_to(ri.replid.clone(), ri.offset);
+    if shared.config.read().replicaof().is_some() {
+        shared.replica.set_stream_db(ri.db);
+    } else {
+        store.repl.shift_replid();
+    }
+    shared.replica.update_feeding(&store.repl);
+    info!(
+        replid = %ri.replid,
+        offset = ri.offset,
+        "replication position restored from the RDB file"
+    );
 }
 
 /// The `rdb_*` fields of INFO persistence (`dirty` read by the caller under its lock).

@@ -757,3 +757,68 @@ fn a_partial_resync_continues_in_the_selected_database() {
         assert_eq!(r.cmd_s(&["DBSIZE"]), ":0\r\n", "{}", master.name);
     }
 }
+
+/// A SAVE records where the data stands in the replication history (the `repl-id`,
+/// `repl-offset` and `repl-stream-db` aux fields, as Redis writes them): a replica restarted
+/// from its dump.rdb continues with a partial resynchronisation, from a ferrymq master and from
+/// a redis-server one, and a restarted master lets its replicas continue too.
+#[test]
+fn restarts_continue_from_the_rdb_with_a_partial_resync() {
+    let mut masters = vec![Server::ferrymq(&[])];
+    masters.extend(Server::redis(&[]));
+    for master in &masters {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let mport = master.port.to_string();
+        let rargs = ["--dir", d.as_str(), "--replicaof", "127.0.0.1", &mport];
+        let mut replica = Server::ferrymq(&rargs);
+        let rport = replica.port;
+        let (mut m, mut r) = (master.raw(), replica.raw());
+        m.cmd(&["SELECT", "2"]);
+        m.cmd(&["RPUSH", "q", "1", "2"]);
+        assert!(caught_up(&mut m, &mut r));
+        let partial = info_i64(&mut m, "sync_partial_ok");
+        r.send(&["SHUTDOWN", "SAVE"]);
+        assert!(replica.wait_exit(Duration::from_secs(10)).is_some());
+        drop(replica);
+        // Written while the replica is down: it gets them from the backlog.
+        m.cmd(&["RPUSH", "q", "3"]);
+        let replica = Server::ferrymq_on(rport, &rargs);
+        let mut r = replica.raw();
+        assert!(caught_up(&mut m, &mut r), "{}", master.name);
+        assert_eq!(
+            info_i64(&mut m, "sync_partial_ok"),
+            partial + 1,
+            "{}: the restarted replica did not continue",
+            master.name
+        );
+        r.cmd(&["SELECT", "2"]);
+        assert_eq!(r.cmd_s(&["LLEN", "q"]), ":3\r\n", "{}", master.name);
+        m.cmd(&["RPUSH", "q", "4"]);
+        assert!(caught_up(&mut m, &mut r));
+        assert_eq!(r.cmd_s(&["LLEN", "q"]), ":4\r\n", "{}", master.name);
+    }
+
+    // A ferrymq master restarted from its dump.rdb: its replica continues.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let mut master = Server::ferrymq(&["--dir", &d]);
+    let mport = master.port;
+    let replica = Server::ferrymq(&["--replicaof", "127.0.0.1", &mport.to_string()]);
+    let (mut m, mut r) = (master.raw(), replica.raw());
+    m.cmd(&["SET", "k", "1"]);
+    assert!(caught_up(&mut m, &mut r));
+    let old = info(&mut m, "master_replid");
+    m.send(&["SHUTDOWN", "SAVE"]);
+    assert!(master.wait_exit(Duration::from_secs(10)).is_some());
+    drop(master);
+    let master = Server::ferrymq_on(mport, &["--dir", &d]);
+    let mut m = master.raw();
+    assert_eq!(info(&mut m, "master_replid2"), old);
+    assert!(caught_up(&mut m, &mut r));
+    assert_eq!(info_i64(&mut m, "sync_partial_ok"), 1);
+    assert_eq!(info_i64(&mut m, "sync_full"), 0);
+    m.cmd(&["SET", "k", "2"]);
+    assert!(caught_up(&mut m, &mut r));
+    assert_eq!(r.cmd_s(&["GET", "k"]), "$1\r\n2\r\n");
+}

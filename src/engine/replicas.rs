@@ -250,6 +250,11 @@ impl Replication {
         self.selected = None;
     }
 
+    /// The database the stream has selected, if any.
+    pub fn selected_db(&self) -> Option<usize> {
+        self.selected
+    }
+
     /// The next effect selects its database again (after a full resynchronisation, or a change
     /// of master).
     pub fn reselect(&mut self) {

@@ -405,3 +405,78 @@ fn redis_py_sentinel_client_keeps_a_queue_across_a_failover() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     drop(master);
 }
+
+/// Sentinel logging in as a user with only the commands Redis documents for it
+/// (`sentinel auth-user` / `auth-pass`), and replicas that authenticate to their master as a
+/// user that may only replicate (`masteruser` / `masterauth`): a failover goes through, the
+/// old master comes back as a replica, and no key is lost.
+#[test]
+fn sentinel_with_a_minimal_acl_user_and_masteruser() {
+    let _serial = serial();
+    let Some(bin) = redis_server_path() else {
+        return;
+    };
+    PASS.with(|p| p.set(true));
+    let sentinel_rules = "on >spw allchannels +multi +slaveof +ping +exec +subscribe \
+                          +config|rewrite +role +publish +info +client|setname +client|kill \
+                          +script|kill";
+    let mut args: Vec<&str> = vec!["--requirepass", "pw", "--user", "repl", "on", ">rpw"];
+    args.extend(["+psync", "+replconf", "+ping"]);
+    args.extend(["--user", "sentinel"]);
+    args.extend(sentinel_rules.split(' '));
+    args.extend(["--masteruser", "repl", "--masterauth", "rpw"]);
+    let master = Server::ferrymq(&args);
+    let mport = master.port.to_string();
+    let mut replica_args = args.clone();
+    replica_args.extend(["--replicaof", "127.0.0.1", &mport]);
+    let nodes = [
+        master,
+        Server::ferrymq(&replica_args),
+        Server::ferrymq(&replica_args),
+    ];
+    wait_following(&nodes[1..], nodes[0].port);
+    let mut m = RawConn::connect(nodes[0].port);
+    m.cmd(&["AUTH", "pw"]);
+    m.cmd(&["SET", "kept", "1"]);
+    assert_eq!(m.cmd_s(&["WAIT", "2", "5000"]), ":2\r\n");
+    let sentinels = sentinels_for(
+        &bin,
+        nodes[0].port,
+        "sentinel auth-user mymaster sentinel\nsentinel auth-pass mymaster spw\n",
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            sentinels[0]
+                .conn()
+                .cmd(&["SENTINEL", "FAILOVER", "mymaster"])
+                == b"+OK\r\n"
+        }),
+        "Sentinel refused to fail over"
+    );
+    let next = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "no new master");
+            if let Some(p) = sentinels[0].master_port()
+                && p != nodes[0].port
+            {
+                break p;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for o in nodes.iter().filter(|n| n.port != next) {
+        assert!(
+            wait_for(Duration::from_secs(40), || follows(o, next)),
+            "{} does not follow the new master",
+            o.port
+        );
+    }
+    let mut nm = RawConn::connect(next);
+    nm.cmd(&["AUTH", "pw"]);
+    assert_eq!(nm.cmd_s(&["GET", "kept"]), "$1\r\n1\r\n");
+    // Sentinel's own user could do nothing else.
+    let mut s = RawConn::connect(next);
+    assert_eq!(s.cmd_s(&["AUTH", "sentinel", "spw"]), "+OK\r\n");
+    assert!(s.cmd_s(&["GET", "kept"]).starts_with("-NOPERM"));
+}

@@ -58,6 +58,7 @@ pub mod aof;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod dashboard;
 pub mod engine;
 pub mod error;
 pub mod metrics;

@@ -129,6 +129,7 @@ fn without(names: &'static [&'static str]) -> impl Fn(&[u8]) -> Vec<u8> {
 const METRICS_PORT: &str = "metrics-port";
 const METRICS_BIND: &str = "metrics-bind";
 const METRICS_KEYS: &str = "metrics-key-patterns";
+const METRICS_PASSWORD: &str = "metrics-password";
 /// Redis 8.6's, which redis-server 7.0 does not have.
 const IDMP_DURATION: &str = "stream-idmp-duration";
 const IDMP_MAXSIZE: &str = "stream-idmp-maxsize";
@@ -172,6 +173,7 @@ fn config_get_of_implemented_directives_matches_redis() {
             METRICS_PORT,
             METRICS_BIND,
             METRICS_KEYS,
+            METRICS_PASSWORD,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),
@@ -195,6 +197,7 @@ fn config_get_of_implemented_directives_matches_redis() {
             METRICS_PORT,
             METRICS_BIND,
             METRICS_KEYS,
+            METRICS_PASSWORD,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),
@@ -387,6 +390,7 @@ const UNSAFE_TO_PROBE: &[&str] = &[
     METRICS_PORT,
     METRICS_BIND,
     METRICS_KEYS,
+    METRICS_PASSWORD,
     // Not in redis-server 7.0, nothing to compare with.
     IDMP_DURATION,
     IDMP_MAXSIZE,
@@ -479,6 +483,7 @@ fn config_set_of_every_directive_matches_redis() {
             METRICS_PORT,
             METRICS_BIND,
             METRICS_KEYS,
+            METRICS_PASSWORD,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),

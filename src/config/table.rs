@@ -746,6 +746,8 @@ pub(crate) static SPECS: &[Spec] = &[
     i("metrics-port", None, IMM | OWN, 0, 65535, 0),
     s("metrics-bind", None, IMM | OWN, "127.0.0.1"),
     s("metrics-key-patterns", None, OWN, ""),
+    // The password of the metrics port's /metrics and dashboard (HTTP Basic; empty = none).
+    s("metrics-password", None, OWN, ""),
     // Redis 8.6: the IDMP-DURATION (seconds) and IDMP-MAXSIZE a stream starts with when it
     // first uses XADD IDMP/IDMPAUTO or XCFGSET.
     i("stream-idmp-duration", None, OWN, 1, 86400, 100),

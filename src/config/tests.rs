@@ -944,7 +944,12 @@ fn metrics_directives() {
         .collect();
     assert_eq!(
         names,
-        ["metrics-port", "metrics-bind", "metrics-key-patterns"]
+        [
+            "metrics-port",
+            "metrics-bind",
+            "metrics-key-patterns",
+            "metrics-password"
+        ]
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -121,6 +121,11 @@ impl Blocking {
             .unwrap_or_default()
     }
 
+    /// How many clients wait on `key` (the dashboard's blocked consumers of a queue).
+    pub fn waiters_on(&self, db: usize, key: &Bytes) -> usize {
+        self.by_key.get(&(db, key.clone())).map_or(0, |q| q.len())
+    }
+
     /// INFO clients `blocked_clients`.
     pub fn blocked_clients(&self) -> usize {
         self.waiters.len()

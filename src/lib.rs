@@ -64,6 +64,7 @@ pub mod error;
 pub mod metrics;
 pub mod notify;
 pub mod num;
+pub mod process;
 pub mod protocol;
 pub mod pubsub;
 pub mod replica;

@@ -130,6 +130,7 @@ const METRICS_PORT: &str = "metrics-port";
 const METRICS_BIND: &str = "metrics-bind";
 const METRICS_KEYS: &str = "metrics-key-patterns";
 const METRICS_PASSWORD: &str = "metrics-password";
+const LOG_FORMAT: &str = "log-format";
 /// Redis 8.6's, which redis-server 7.0 does not have.
 const IDMP_DURATION: &str = "stream-idmp-duration";
 const IDMP_MAXSIZE: &str = "stream-idmp-maxsize";
@@ -174,6 +175,7 @@ fn config_get_of_implemented_directives_matches_redis() {
             METRICS_BIND,
             METRICS_KEYS,
             METRICS_PASSWORD,
+            LOG_FORMAT,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),
@@ -198,6 +200,7 @@ fn config_get_of_implemented_directives_matches_redis() {
             METRICS_BIND,
             METRICS_KEYS,
             METRICS_PASSWORD,
+            LOG_FORMAT,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),
@@ -391,6 +394,7 @@ const UNSAFE_TO_PROBE: &[&str] = &[
     METRICS_BIND,
     METRICS_KEYS,
     METRICS_PASSWORD,
+    LOG_FORMAT,
     // Not in redis-server 7.0, nothing to compare with.
     IDMP_DURATION,
     IDMP_MAXSIZE,
@@ -484,6 +488,7 @@ fn config_set_of_every_directive_matches_redis() {
             METRICS_BIND,
             METRICS_KEYS,
             METRICS_PASSWORD,
+            LOG_FORMAT,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),

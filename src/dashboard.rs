@@ -209,6 +209,25 @@ fn queues(shared: &Shared, patterns: &[&[u8]]) -> Json {
             }));
         }
     }
+    // A drained queue has no key, only consumers blocked on it (BLPOP, BRPOP, BLMOVE...):
+    // listed with depth 0 after the non-empty ones, while the table has room.
+    let empty_waited = {
+        let s = shared.store.lock();
+        let mut waited = s.blocking.waited_keys();
+        waited.retain(|(db, key, _, cmd)| {
+            !cmd.starts_with('x') && s.dbs.get(*db).is_some_and(|d| !d.map.contains_key(key))
+        });
+        waited.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (a.0, &a.1).cmp(&(b.0, &b.1))));
+        let n_waited = waited.len();
+        for (db, key, n, _) in waited
+            .into_iter()
+            .take(LIMIT.saturating_sub(list_rows.len()))
+        {
+            list_rows.push(json!({ "db": db, "key": lossy(&key), "length": 0, "blocked": n }));
+        }
+        n_waited
+    };
+    let nl = nl + empty_waited;
     let mut stream_rows = Vec::new();
     for slice in streams.chunks(KEYS_PER_LOCK) {
         let s = shared.store.lock();

@@ -193,6 +193,26 @@ fn dashboard_shows_stream_lag_changing_in_a_browser() {
         .query(&mut conn)
         .unwrap();
     assert_eq!(lag_in_json(mport), 3);
+    // A drained queue: no key, one consumer blocked on it.
+    let mut waiter = server.raw();
+    waiter.send(&["BLPOP", "jobs:drained", "0"]);
+    let mut probe = server.raw();
+    assert!(wait_for(Duration::from_secs(10), || {
+        common::info_field(&mut probe, "blocked_clients").as_deref() == Some("1")
+    }));
+    let (_, body) = http_get(mport, "/api/overview", None);
+    let o: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let drained = o["queues"]["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "jobs:drained")
+        .unwrap_or_else(|| panic!("{body}"))
+        .clone();
+    assert_eq!(
+        (drained["length"].clone(), drained["blocked"].clone()),
+        (0.into(), 1.into())
+    );
 
     let Some(bin) = chromium_or_skip() else {
         return;
@@ -208,6 +228,7 @@ fn dashboard_shows_stream_lag_changing_in_a_browser() {
     );
     assert!(first.stdout.contains("orders"), "{}", first.stdout);
     assert!(first.stdout.contains("jobs"), "{}", first.stdout);
+    assert!(first.stdout.contains("jobs:drained"), "{}", first.stdout);
     assert!(first.stdout.contains("live"), "{}", first.stdout);
     assert_eq!(
         lag_in_dom(&first.stdout, "billing").as_deref(),

@@ -11,8 +11,8 @@ use ferrymq::config::Config;
 /// Shown by `--help` after the usage: what redis-server's help does not list.
 const AFTER_HELP: &str = "\
 Subcommands:
-  ferrymq check-aof [--fix] <file|manifest>   Check (or truncate to its valid prefix) an AOF
-  ferrymq check-rdb <file>                    Check an RDB snapshot
+  ferrymq check-aof [--fix] <dir|manifest|file>  Check an AOF (--fix: cut a damaged tail)
+  ferrymq check-rdb <file>                       Check an RDB snapshot
 
 Directives (in the config file as `name value`, on the command line as `--name value`):
   --port <n>                     TCP port for clients (6379; 0 = no TCP)
@@ -44,7 +44,7 @@ Every redis.conf directive is accepted; see redis.conf.example for the whole lis
     name = "ferrymq",
     version,
     about = "A message broker that speaks the Redis protocol",
-    override_usage = "ferrymq [/path/to/redis.conf] [--directive value ...]\n       ferrymq check-aof [--fix] <file>\n       ferrymq check-rdb <file>",
+    override_usage = "ferrymq [/path/to/redis.conf] [--directive value ...]\n       ferrymq check-aof [--fix] <dir|manifest|file>\n       ferrymq check-rdb <file>",
     after_help = AFTER_HELP
 )]
 struct Cli {

@@ -23,7 +23,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::Config;
 
-/// Where the pid file goes when `daemonize yes` names none (Redis's `/var/run/redis.pid`).
+/// Where the pid file goes when `daemonize yes` names none. DEVIATION(redis): Redis uses
+/// `/var/run/redis.pid`; ferrymq names its own file so both can run on one host.
 pub const DEFAULT_PIDFILE: &str = "/var/run/ferrymq.pid";
 
 /// Fork into the background (`daemonize yes`). Returns in the child only; the parent exits

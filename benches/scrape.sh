@@ -7,7 +7,9 @@
 #
 # --keys fills N lists matching metrics-key-patterns first (default 1000), so each scrape
 # walks and measures keys under the store lock as it would in production. Prints a markdown
-# table of medians (req/s, p99 ms) and the median scrape duration.
+# table of medians (req/s, p99 ms), the median of the per-round ratios (each round runs both
+# back to back, so a round shares the machine's load of the moment), every round, and the
+# median scrape duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,7 @@ while [ $# -gt 0 ]; do
         --requests) REQUESTS=$2; shift ;;
         --keys) KEYS=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -88,6 +90,8 @@ P99N=$(cut -d' ' -f2 "$DIR/none" | median)
 P99S=$(cut -d' ' -f2 "$DIR/scraped" | median)
 SCRAPE_MS=$(awk '{ print $1 * 1000 }' "$DIR/scrapes" | median)
 RATIO=$(awk -v a="$SCRAPED" -v b="$NONE" 'BEGIN { printf "%.3f", a / b }')
+PAIRED=$(paste -d' ' "$DIR/none" "$DIR/scraped" | awk '{ printf "%.3f\n", $3 / $1 }' | median)
+ROUNDS_LINE=$(paste -d' ' "$DIR/none" "$DIR/scraped" | awk '{ printf "%s%.0f/%.0f", (NR > 1 ? ", " : ""), $1, $3 }')
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); ferrymq $(git rev-parse --short HEAD)"
     echo "- command: \`bash benches/scrape.sh --rounds $ROUNDS --requests $REQUESTS --keys $KEYS\`"
@@ -97,5 +101,8 @@ RATIO=$(awk -v a="$SCRAPED" -v b="$NONE" 'BEGIN { printf "%.3f", a / b }')
     echo "|---|---:|---:|"
     echo "| no scrape | $NONE | $P99N |"
     echo "| /metrics scraped every 1 s | $SCRAPED | $P99S |"
-    echo "| ratio scraped / none | $RATIO | |"
+    echo "| ratio of the medians, scraped / none | $RATIO | |"
+    echo "| median of the per-round ratios | $PAIRED | |"
+    echo
+    echo "Rounds (none/scraped req/s): $ROUNDS_LINE"
 } | tee ${OUT:+"$OUT"}

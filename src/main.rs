@@ -8,49 +8,49 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use ferrymq::config::Config;
 
+/// Shown by `--help` after the usage: what redis-server's help does not list.
+const AFTER_HELP: &str = "\
+Subcommands:
+  ferrymq check-aof [--fix] <dir|manifest|file>  Check an AOF (--fix: cut a damaged tail)
+  ferrymq check-rdb <file>                       Check an RDB snapshot
+
+Directives (in the config file as `name value`, on the command line as `--name value`):
+  --port <n>                     TCP port for clients (6379; 0 = no TCP)
+  --bind <addr...>               Addresses to listen on (127.0.0.1)
+  --unixsocket <path>            Also listen on a unix socket
+  --requirepass <password>       Password of the default user
+  --dir <path>                   Working directory: AOF, RDB and relative paths
+  --appendonly yes|no            Persist every write to the append-only file
+  --appendfsync always|everysec|no  When the AOF is fsynced
+  --maxmemory <bytes>            Memory limit (with --maxmemory-policy)
+  --maxclients <n>               Connection limit (10000)
+  --metrics-port <n>             HTTP port for /metrics, /healthz, /readyz and the dashboard
+  --metrics-bind <addr...>       Addresses of the HTTP port (127.0.0.1)
+  --metrics-key-patterns <globs> Keys with per-key metrics (queue:* jobs ...)
+  --metrics-password <password>  HTTP Basic password for /metrics and the dashboard
+  --loglevel debug|verbose|notice|warning  Log verbosity
+  --logfile <path>               Log to a file (standard output when empty)
+  --log-format plain|json        Log line format
+  --syslog-enabled yes|no        Also log to syslog (--syslog-ident, --syslog-facility)
+  --daemonize yes|no             Fork into the background
+  --pidfile <path>               Write the pid there, removed on shutdown
+  --supervised systemd|auto|no   Tell systemd READY=1 / STOPPING=1 ($NOTIFY_SOCKET)
+  --replicaof <host> <port>      Replicate another server
+
+Every redis.conf directive is accepted; see redis.conf.example for the whole list.";
+
 #[derive(Parser)]
 #[command(
     name = "ferrymq",
     version,
     about = "A message broker that speaks the Redis protocol",
-    override_usage = "ferrymq [/path/to/redis.conf] [--directive value ...]"
+    override_usage = "ferrymq [/path/to/redis.conf] [--directive value ...]\n       ferrymq check-aof [--fix] <dir|manifest|file>\n       ferrymq check-rdb <file>",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     /// Optional config file (redis.conf syntax), then directives as `--name value`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
-}
-
-fn init_logging(config: &Config) {
-    let level = match config.get("loglevel").as_deref() {
-        Some("debug") => "debug",
-        Some("verbose") => "debug",
-        Some("warning") => "warn",
-        Some("nothing") => "off",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let logfile = config.get("logfile").unwrap_or_default();
-    if logfile.is_empty() {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    } else {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&logfile)
-        {
-            Ok(f) => tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .init(),
-            Err(e) => {
-                eprintln!("Can't open the log file: {e}");
-                std::process::exit(1);
-            }
-        }
-    }
 }
 
 fn main() {
@@ -76,7 +76,18 @@ fn main() {
         eprintln!("Can't chdir to '{dir}': {e}");
         std::process::exit(1);
     }
-    init_logging(&config);
+    // Before the runtime: a fork keeps only the calling thread.
+    if config.get_bool("daemonize")
+        && let Err(e) = ferrymq::process::daemonize()
+    {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = ferrymq::process::init_logging(&config) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    let pidfile = ferrymq::process::PidFile::create(&config);
     let ignored = config.ignored();
     if !ignored.is_empty() {
         tracing::warn!(
@@ -90,7 +101,9 @@ fn main() {
         .expect("tokio runtime");
     if let Err(e) = rt.block_on(ferrymq::server::run(config)) {
         tracing::error!(error = %e, "server failed");
+        drop(pidfile);
         std::process::exit(1);
     }
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    drop(pidfile);
 }

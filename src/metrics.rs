@@ -8,6 +8,8 @@
 //! - `GET /healthz`: 200 `ok` while the process serves HTTP (liveness);
 //! - `GET /readyz`: 200 `ready` once loaded, 503 `loading` before and while the AOF loads
 //!   (clients get `-LOADING` then);
+//! - `GET /` and `GET /dashboard`: the dashboard page, `GET /api/overview`: the JSON it polls
+//!   (see [`crate::dashboard`]);
 //! - anything else 404, a method other than GET/HEAD 405.
 //!
 //! Every figure is read at scrape time from what the server already keeps for INFO (the
@@ -20,9 +22,12 @@
 //! The store lock is taken in bounded slices: [`VISIT_PER_LOCK`] keys visited to collect the
 //! matching names, then [`KEYS_PER_LOCK`] keys measured per hold; commands run in between.
 //!
-//! Protection: the listener binds `metrics-bind` (loopback by default), and the endpoint has
-//! no password, so other hosts reach it only when the operator binds it to another address on
-//! purpose, the rule `protected-mode` applies to an explicit `bind`.
+//! Protection: the listener binds `metrics-bind` (loopback by default), so other hosts reach it
+//! only when the operator binds it to another address on purpose, the rule `protected-mode`
+//! applies to an explicit `bind`. With `metrics-password` set, every route but the probes asks
+//! for HTTP Basic authentication with that password (any user name): browsers prompt for it
+//! and Prometheus sends it with `basic_auth`. The probes stay open because the kubelet sends
+//! no credentials and they disclose nothing.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -182,7 +187,46 @@ async fn respond(
             .insert(ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
         return r;
     }
-    match req.uri().path() {
+    let path = req.uri().path();
+    if !matches!(path, "/healthz" | "/readyz") && !authorized(&shared, &req) {
+        let mut r = reply(StatusCode::UNAUTHORIZED, PLAIN, "authentication required\n");
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Basic realm=\"ferrymq\", charset=\"UTF-8\""),
+        );
+        return r;
+    }
+    match path {
+        "/" | "/dashboard" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            crate::dashboard::PAGE,
+        ),
+        "/api/overview" => {
+            // Shares the scrape permits: an overview walks the keyspace as a scrape does.
+            let Ok(_permit) = scrapes.acquire_owned().await else {
+                return reply(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "shutting down\n");
+            };
+            let body = tokio::task::spawn_blocking(move || {
+                crate::dashboard::overview(&shared).to_string()
+            })
+            .await;
+            match body {
+                Ok(json) => {
+                    let mut r = reply(StatusCode::OK, "application/json", json);
+                    r.headers_mut().insert(
+                        hyper::header::CACHE_CONTROL,
+                        hyper::header::HeaderValue::from_static("no-store"),
+                    );
+                    r
+                }
+                Err(_) => reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    PLAIN,
+                    "overview failed\n",
+                ),
+            }
+        }
         "/metrics" => {
             let openmetrics = req
                 .headers()
@@ -221,6 +265,44 @@ async fn respond(
         }
         _ => reply(StatusCode::NOT_FOUND, PLAIN, "not found\n"),
     }
+}
+
+/// Whether the request may see more than the probes: no `metrics-password`, or HTTP Basic
+/// credentials carrying it (the user name is not checked). The comparison takes the same time
+/// wherever the first difference is.
+fn authorized<B>(shared: &Shared, req: &Request<B>) -> bool {
+    let password = shared.config_str("metrics-password");
+    if password.is_empty() {
+        return true;
+    }
+    use base64::Engine;
+    let given = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        })
+        .and_then(|raw| {
+            let colon = raw.iter().position(|&c| c == b':')?;
+            Some(raw[colon + 1..].to_vec())
+        });
+    let Some(given) = given else {
+        return false;
+    };
+    let want = password.as_bytes();
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Whether an `Accept` header value lists OpenMetrics (with a non-zero quality).

@@ -1128,8 +1128,11 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         config_file = %shared.config_file(),
         "Ready to accept connections"
     );
+    let supervised = shared.config_str("supervised");
+    crate::process::notify_ready(&supervised);
     shared.wait_shutdown().await;
     info!("User requested shutdown...");
+    crate::process::notify_stopping(&supervised);
     for t in tasks {
         t.abort();
     }

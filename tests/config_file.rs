@@ -258,7 +258,7 @@ fn ignored_directives_are_reported_once_and_stay_readable() {
         dir.path(),
         "redis.conf",
         &format!(
-            "daemonize no\nsave 60 1\nlist-max-listpack-size -3\nmaxmemory 5mb\ndir {}\n",
+            "always-show-logo no\nsave 60 1\nlist-max-listpack-size -3\nmaxmemory 5mb\ndir {}\n",
             dir.path().display()
         ),
     );
@@ -278,7 +278,7 @@ fn ignored_directives_are_reported_once_and_stay_readable() {
     let log = srv.log.lock().unwrap().clone();
     let ignored: Vec<&str> = log.lines().filter(|l| l.contains("ignored")).collect();
     assert_eq!(ignored.len(), 1, "{log}");
-    for name in ["daemonize", "list-max-listpack-size"] {
+    for name in ["always-show-logo", "list-max-listpack-size"] {
         assert!(ignored[0].contains(name), "{name}: {log}");
     }
     // Save points take effect (RDB snapshots).
@@ -360,10 +360,13 @@ fn fatal_errors_match_redis_for_every_directive() {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    // ferrymq's own directives (the metrics endpoint) and Redis 8.6's stream-idmp-* are
-    // unknown to redis-server 7.0.
+    // ferrymq's own directives (the metrics endpoint, log-format) and Redis 8.6's
+    // stream-idmp-* are unknown to redis-server 7.0.
     names.retain(|n| {
-        !SKIP.contains(&n.as_str()) && !n.starts_with("metrics-") && !n.starts_with("stream-idmp-")
+        !SKIP.contains(&n.as_str())
+            && !n.starts_with("metrics-")
+            && !n.starts_with("stream-idmp-")
+            && n != "log-format"
     });
     for extra in [
         "use-exit-on-panic",

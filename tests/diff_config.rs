@@ -129,6 +129,8 @@ fn without(names: &'static [&'static str]) -> impl Fn(&[u8]) -> Vec<u8> {
 const METRICS_PORT: &str = "metrics-port";
 const METRICS_BIND: &str = "metrics-bind";
 const METRICS_KEYS: &str = "metrics-key-patterns";
+const METRICS_PASSWORD: &str = "metrics-password";
+const LOG_FORMAT: &str = "log-format";
 /// Redis 8.6's, which redis-server 7.0 does not have.
 const IDMP_DURATION: &str = "stream-idmp-duration";
 const IDMP_MAXSIZE: &str = "stream-idmp-maxsize";
@@ -172,6 +174,8 @@ fn config_get_of_implemented_directives_matches_redis() {
             METRICS_PORT,
             METRICS_BIND,
             METRICS_KEYS,
+            METRICS_PASSWORD,
+            LOG_FORMAT,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),
@@ -195,6 +199,8 @@ fn config_get_of_implemented_directives_matches_redis() {
             METRICS_PORT,
             METRICS_BIND,
             METRICS_KEYS,
+            METRICS_PASSWORD,
+            LOG_FORMAT,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),
@@ -387,6 +393,8 @@ const UNSAFE_TO_PROBE: &[&str] = &[
     METRICS_PORT,
     METRICS_BIND,
     METRICS_KEYS,
+    METRICS_PASSWORD,
+    LOG_FORMAT,
     // Not in redis-server 7.0, nothing to compare with.
     IDMP_DURATION,
     IDMP_MAXSIZE,
@@ -479,6 +487,8 @@ fn config_set_of_every_directive_matches_redis() {
             METRICS_PORT,
             METRICS_BIND,
             METRICS_KEYS,
+            METRICS_PASSWORD,
+            LOG_FORMAT,
             IDMP_DURATION,
             IDMP_MAXSIZE,
         ]),

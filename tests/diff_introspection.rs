@@ -2,7 +2,7 @@
 //! DEBUG OBJECT, LOLWUT, INFO latencystats, CLIENT LIST's buffer fields.
 
 mod common;
-use common::{Diff, RawConn, wait_for};
+use common::{Diff, RawConn, info_field, wait_for};
 use std::time::Duration;
 
 /// A MONITOR line without its timestamp and client port (they differ between the servers).
@@ -618,4 +618,34 @@ fn cluster_commands_match_a_server_without_cluster_support() {
         count(d.ferry.cmd(&["COMMAND", "COUNT"])) + top_missing - top_extra,
         count(d.redis.cmd(&["COMMAND", "COUNT"]))
     );
+}
+
+/// keyspace_hits / keyspace_misses count the lookups of read-only commands (Redis's
+/// lookupKeyRead), not those of write commands, with the same totals as redis-server.
+#[test]
+fn keyspace_hits_and_misses_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    for cmd in [
+        &["SET", "s", "v"][..],
+        &["GET", "s"],
+        &["GET", "missing"],
+        &["MGET", "s", "missing", "q"],
+        &["LPUSH", "q", "a"],
+        &["LRANGE", "q", "0", "-1"],
+        &["LPOP", "nothing"],
+        &["EXISTS", "s", "nope"],
+        &["TYPE", "missing"],
+        &["STRLEN", "s"],
+        &["INCR", "counter"],
+        &["DEL", "nothing"],
+    ] {
+        d.cmd(cmd);
+    }
+    for field in ["keyspace_hits", "keyspace_misses"] {
+        assert_eq!(
+            info_field(&mut d.ferry, field),
+            info_field(&mut d.redis, field),
+            "{field}"
+        );
+    }
 }

@@ -435,6 +435,9 @@ impl<'a> Ctx<'a> {
                 self.client.db,
                 crate::store::unix_ms_at(self.client.cmd_start),
             );
+            if self.entry.has_flag(flags::READONLY) {
+                g.keyspace.count_reads(self.client.db);
+            }
             self.store = StoreAccess::Locked(g);
         }
         match &mut self.store {
@@ -1212,6 +1215,9 @@ pub fn execute_transaction(
         let start = client.clock.take().unwrap_or_else(Instant::now);
         client.cmd_start = start;
         guard.begin_command(client.db, crate::store::unix_ms_at(start));
+        if entry.has_flag(flags::READONLY) {
+            guard.keyspace.count_reads(client.db);
+        }
         let mut ctx = Ctx::new(shared, client, entry, argv, StoreAccess::Borrowed(guard));
         ctx.blocking_allowed = false;
         ctx.tx = true;

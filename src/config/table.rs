@@ -746,6 +746,10 @@ pub(crate) static SPECS: &[Spec] = &[
     i("metrics-port", None, IMM | OWN, 0, 65535, 0),
     s("metrics-bind", None, IMM | OWN, "127.0.0.1"),
     s("metrics-key-patterns", None, OWN, ""),
+    // The password of the metrics port's /metrics and dashboard (HTTP Basic; empty = none).
+    s("metrics-password", None, OWN, ""),
+    // The format of log lines: `plain` text or one JSON object per line, for log collectors.
+    e("log-format", IMM | OWN, &[("plain", 0), ("json", 1)], 0),
     // Redis 8.6: the IDMP-DURATION (seconds) and IDMP-MAXSIZE a stream starts with when it
     // first uses XADD IDMP/IDMPAUTO or XCFGSET.
     i("stream-idmp-duration", None, OWN, 1, 86400, 100),
@@ -765,6 +769,12 @@ pub(crate) const IMPLEMENTED: &[&str] = &[
     "tcp-keepalive",
     "loglevel",
     "logfile",
+    "syslog-enabled",
+    "syslog-ident",
+    "syslog-facility",
+    "daemonize",
+    "supervised",
+    "pidfile",
     "dir",
     "save",
     "dbfilename",

@@ -121,6 +121,26 @@ impl Blocking {
             .unwrap_or_default()
     }
 
+    /// How many clients wait on `key` (the dashboard's blocked consumers of a queue).
+    pub fn waiters_on(&self, db: usize, key: &Bytes) -> usize {
+        self.by_key.get(&(db, key.clone())).map_or(0, |q| q.len())
+    }
+
+    /// Every key clients wait on: (db, key, how many wait, the first waiter's command), for
+    /// the dashboard (a drained queue has no key, only waiters).
+    pub fn waited_keys(&self) -> Vec<(usize, Bytes, usize, &'static str)> {
+        self.by_key
+            .iter()
+            .map(|((db, key), q)| {
+                let cmd = q
+                    .front()
+                    .and_then(|id| self.waiters.get(id))
+                    .map_or("", |w| w.cmd.full_name.as_str());
+                (*db, key.clone(), q.len(), cmd)
+            })
+            .collect()
+    }
+
     /// INFO clients `blocked_clients`.
     pub fn blocked_clients(&self) -> usize {
         self.waiters.len()

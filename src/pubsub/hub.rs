@@ -188,11 +188,24 @@ impl Subscribers {
 #[derive(Default)]
 struct Channel {
     subs: RwLock<Subscribers>,
+    /// Messages published to the channel since it was created (the dashboard's rates). One
+    /// relaxed increment per publish, next to the read lock the publish takes anyway.
+    messages: AtomicU64,
 }
 
 struct PatternEntry {
     pattern: Bytes,
     subs: RwLock<Subscribers>,
+    /// Messages that matched the pattern since it was created.
+    messages: AtomicU64,
+}
+
+/// One channel or pattern as the dashboard lists it.
+#[derive(Debug, Clone)]
+pub struct TopicStat {
+    pub name: Bytes,
+    pub subscribers: usize,
+    pub messages: u64,
 }
 
 #[derive(Default)]
@@ -403,6 +416,7 @@ impl Hub {
                         let e = Arc::new(PatternEntry {
                             pattern: name.clone(),
                             subs: RwLock::new(Subscribers::default()),
+                            messages: AtomicU64::new(0),
                         });
                         p.by_name.insert(name.clone(), e.clone());
                         self.pattern_count.store(p.by_name.len(), Ordering::Relaxed);
@@ -535,6 +549,7 @@ impl Hub {
                 b"message"
             };
             let mut frames = Frames::new(&[word, channel, msg]);
+            ch.messages.fetch_add(1, Ordering::Relaxed);
             // Read lock held while pushing: see the module documentation (unsubscribe order).
             receivers += d.fan_out(&ch.subs.read(), &mut frames);
         }
@@ -548,6 +563,7 @@ impl Hub {
                 .for_each_match(channel, |_, e| matching.push(e.clone()));
             for entry in matching {
                 let mut frames = Frames::new(&[b"pmessage", &entry.pattern, channel, msg]);
+                entry.messages.fetch_add(1, Ordering::Relaxed);
                 receivers += d.fan_out(&entry.subs.read(), &mut frames);
             }
         }
@@ -567,6 +583,53 @@ impl Hub {
             .filter(|(_, c)| !c.subs.read().is_empty())
             .map(|(name, _)| name)
             .collect()
+    }
+
+    /// The `limit` channels (plain and shard) and patterns with the most subscribers, and how
+    /// many of each exist, for the dashboard. The maps are copied (names and `Arc`s) before
+    /// any channel lock is taken, as in [`Hub::channels`].
+    pub fn top_topics(&self, limit: usize) -> (Vec<TopicStat>, usize, Vec<TopicStat>, usize) {
+        let mut chans: Vec<(Bytes, Arc<Channel>)> = Vec::new();
+        for kind in [Kind::Channel, Kind::Shard] {
+            chans.extend(
+                self.map(kind)
+                    .iter()
+                    .map(|e| (e.key().clone(), e.value().clone())),
+            );
+        }
+        let mut channels: Vec<TopicStat> = chans
+            .into_iter()
+            .map(|(name, c)| TopicStat {
+                name,
+                subscribers: c.subs.read().len(),
+                messages: c.messages.load(Ordering::Relaxed),
+            })
+            .filter(|t| t.subscribers > 0)
+            .collect();
+        let pats: Vec<Arc<PatternEntry>> = self
+            .patterns
+            .read()
+            .by_name
+            .values()
+            .map(|(_, e)| e.clone())
+            .collect();
+        let mut patterns: Vec<TopicStat> = pats
+            .into_iter()
+            .map(|e| TopicStat {
+                name: e.pattern.clone(),
+                subscribers: e.subs.read().len(),
+                messages: e.messages.load(Ordering::Relaxed),
+            })
+            .filter(|t| t.subscribers > 0)
+            .collect();
+        let (nc, np) = (channels.len(), patterns.len());
+        for v in [&mut channels, &mut patterns] {
+            v.sort_by(|a, b| {
+                (b.subscribers, b.messages, &a.name).cmp(&(a.subscribers, a.messages, &b.name))
+            });
+            v.truncate(limit);
+        }
+        (channels, nc, patterns, np)
     }
 
     /// PUBSUB NUMSUB / SHARDNUMSUB: subscribers of one channel (patterns not counted).
@@ -834,6 +897,7 @@ mod tests {
                 .insert(Bytes::copy_from_slice(name), dying.clone());
             let entry = Arc::new(PatternEntry {
                 pattern: Bytes::copy_from_slice(name),
+                messages: AtomicU64::new(0),
                 subs: RwLock::new(Subscribers {
                     dead: true,
                     ..Default::default()

@@ -190,8 +190,12 @@ pub struct Db {
     /// Time used for expiry decisions during the current command (Redis's command time snapshot).
     now: i64,
     pub expired_total: u64,
+    /// INFO `keyspace_hits` / `keyspace_misses`: lookups by read-only commands (Redis counts
+    /// lookupKeyRead, not the lookups of write commands).
     pub hits: u64,
     pub misses: u64,
+    /// The running command is read-only: its lookups count as hits or misses.
+    reading: bool,
     /// Keyspace events raised here and not yet published, in order.
     events: Vec<(KeyEvent, Bytes)>,
     /// `TRACK_*` bits from the notification flags; 0 when notifications are off.
@@ -229,21 +233,44 @@ impl Db {
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         if !self.expires.is_empty() && self.lookup_expired(key) {
+            self.count_lookup(false);
             return None;
         }
         let p = self.access;
-        self.map.get_mut(key).map(|e| {
+        let found = self.map.get_mut(key).map(|e| {
             e.lru = touched(p, e.lru);
             &mut e.value
-        })
+        });
+        if self.reading {
+            if found.is_some() {
+                self.hits += 1;
+            } else {
+                self.misses += 1;
+            }
+        }
+        found
+    }
+
+    #[inline]
+    fn count_lookup(&mut self, hit: bool) {
+        if self.reading {
+            if hit {
+                self.hits += 1;
+            } else {
+                self.misses += 1;
+            }
+        }
     }
 
     /// Look a key up without recording an access (Redis's LOOKUP_NOTOUCH: TYPE, TTL, EXISTS,
     /// OBJECT, MEMORY USAGE); an expired key is still removed.
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
         if !self.expires.is_empty() && self.lookup_expired(key) {
+            self.count_lookup(false);
             return None;
         }
+        let hit = self.map.contains_key(key);
+        self.count_lookup(hit);
         self.map.get(key)
     }
 
@@ -439,6 +466,15 @@ impl Keyspace {
         if let Some(d) = self.dbs.get_mut(db) {
             d.now = now;
             d.keep_expired = paused;
+            d.reading = false;
+        }
+    }
+
+    /// The command begun in `db` is read-only: its lookups count in `keyspace_hits/misses`.
+    #[inline]
+    pub fn count_reads(&mut self, db: usize) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            d.reading = true;
         }
     }
 

@@ -1,0 +1,185 @@
+//! The process's life as an operator sees it: logging, `daemonize`, `pidfile`, and the
+//! service manager (`supervised systemd`).
+//!
+//! API, in the order `main` calls it, before the tokio runtime exists (a fork must happen while
+//! the process has one thread):
+//! 1. [`daemonize`] when `daemonize yes`: fork, the parent exits, the child leaves the
+//!    terminal (setsid) and points stdin/stdout/stderr at /dev/null;
+//! 2. [`init_logging`]: one `tracing` subscriber writing to `logfile` (stdout when empty) in
+//!    the `log-format` (`plain` or `json`), colour only when the output is a terminal, plus a
+//!    syslog layer when `syslog-enabled yes` (identity `syslog-ident`, facility
+//!    `syslog-facility`), as Redis logs to both;
+//! 3. [`PidFile::create`]: writes the pid (the daemon's, after the fork) and removes the file
+//!    when dropped, after the server has shut down.
+//!
+//! `server::run` calls [`notify_ready`] once the listeners accept and [`notify_stopping`]
+//! when shutdown starts: `READY=1` / `STOPPING=1` on `$NOTIFY_SOCKET` (via `sd-notify`) under
+//! `supervised systemd`, or `auto` when systemd set the socket.
+
+use std::io::IsTerminal;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::Config;
+
+/// Where the pid file goes when `daemonize yes` names none. DEVIATION(redis): Redis uses
+/// `/var/run/redis.pid`; ferrymq names its own file so both can run on one host.
+pub const DEFAULT_PIDFILE: &str = "/var/run/ferrymq.pid";
+
+/// Fork into the background (`daemonize yes`). Returns in the child only; the parent exits
+/// with status 0 once the fork succeeded. Call it before any thread is started.
+pub fn daemonize() -> Result<(), String> {
+    // nochdir: `dir` was entered already; noclose = false: stdio goes to /dev/null, as Redis.
+    nix::unistd::daemon(true, false).map_err(|e| format!("Can't daemonize: {e}"))
+}
+
+type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+/// Install the global subscriber for `config`. Errors are for the caller to print: the log
+/// itself is not there yet.
+pub fn init_logging(config: &Config) -> Result<(), String> {
+    let level = match config.get("loglevel").as_deref() {
+        Some("debug") => "debug",
+        Some("verbose") => "debug",
+        Some("warning") => "warn",
+        Some("nothing") => "off",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let json = config.get("log-format").as_deref() == Some("json");
+    let logfile = config.get("logfile").unwrap_or_default();
+    let mut layers: Vec<BoxedLayer> = Vec::new();
+    if logfile.is_empty() {
+        // Colour codes only for a person at a terminal: a redirected stdout is a log file.
+        let ansi = std::io::stdout().is_terminal();
+        layers.push(if json {
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::stdout)
+                .boxed()
+        } else {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(std::io::stdout)
+                .boxed()
+        });
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+            .map_err(|e| format!("Can't open the log file: {e}"))?;
+        let w = std::sync::Mutex::new(f);
+        layers.push(if json {
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(w)
+                .boxed()
+        } else {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(w)
+                .boxed()
+        });
+    }
+    if config.get_bool("syslog-enabled") {
+        let ident = config.get("syslog-ident").unwrap_or_else(|| "redis".into());
+        let ident = std::ffi::CString::new(ident)
+            .map_err(|_| "syslog-ident must not contain a NUL byte".to_string())?;
+        use syslog_tracing::{Facility, Options, Syslog};
+        let facility = match config.get("syslog-facility").as_deref() {
+            Some("local0") => Facility::Local0,
+            Some("local1") => Facility::Local1,
+            Some("local2") => Facility::Local2,
+            Some("local3") => Facility::Local3,
+            Some("local4") => Facility::Local4,
+            Some("local5") => Facility::Local5,
+            Some("local6") => Facility::Local6,
+            Some("local7") => Facility::Local7,
+            _ => Facility::User,
+        };
+        let syslog = Syslog::new(ident, Options::LOG_PID | Options::LOG_NDELAY, facility)
+            .ok_or("syslog is already open")?;
+        // syslog stamps time and host itself; the level becomes the priority.
+        layers.push(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .without_time()
+                .with_level(false)
+                .with_target(false)
+                .with_writer(syslog)
+                .boxed(),
+        );
+    }
+    tracing_subscriber::registry()
+        .with(layers)
+        .with(filter)
+        .try_init()
+        .map_err(|e| format!("Can't set up logging: {e}"))
+}
+
+/// The `pidfile`, removed when dropped (after a clean shutdown, as Redis removes it).
+pub struct PidFile {
+    path: std::path::PathBuf,
+}
+
+impl PidFile {
+    /// The pid file `config` asks for: `pidfile`, or [`DEFAULT_PIDFILE`] under `daemonize yes`.
+    /// A failure to write it is logged and not fatal, as in Redis.
+    pub fn create(config: &Config) -> Option<PidFile> {
+        let path = config
+            .get("pidfile")
+            .filter(|p| !p.is_empty())
+            .or_else(|| {
+                config
+                    .get_bool("daemonize")
+                    .then(|| DEFAULT_PIDFILE.to_string())
+            })?;
+        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+            Ok(()) => Some(PidFile { path: path.into() }),
+            Err(e) => {
+                tracing::warn!(pidfile = %path, error = %e, "Failed to write PID file");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether the service manager is to be told about start and stop.
+fn systemd(config_supervised: &str) -> bool {
+    match config_supervised {
+        "systemd" => true,
+        "auto" => std::env::var_os("NOTIFY_SOCKET").is_some(),
+        _ => false,
+    }
+}
+
+/// `READY=1`: the data is loaded and the listeners accept.
+pub fn notify_ready(supervised: &str) {
+    if systemd(supervised) {
+        match sd_notify::notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status("Ready to accept connections"),
+        ]) {
+            Ok(()) => tracing::info!("Supervised by systemd. Notified READY=1"),
+            Err(e) => tracing::warn!(error = %e, "systemd notification failed"),
+        }
+    }
+}
+
+/// `STOPPING=1`: shutdown has begun.
+pub fn notify_stopping(supervised: &str) {
+    if systemd(supervised)
+        && let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Stopping])
+    {
+        tracing::warn!(error = %e, "systemd notification failed");
+    }
+}

@@ -556,7 +556,7 @@ impl Config {
         let protected_ok = self.get("enable-protected-configs").as_deref() != Some("no");
         // The checks run in Redis's order: the first unknown name wins over everything; after
         // any failure later names are only looked up.
-        for (name, _) in pairs {
+        for (name, value) in pairs {
             let name = String::from_utf8_lossy(name).into_owned();
             let Some((idx, alias)) = lookup(&name) else {
                 if unknown.is_none() && failed.is_none() {
@@ -569,7 +569,12 @@ impl Config {
             }
             // DEVIATION(redis): `enable-protected-configs local` allows every client here; the
             // caller does not tell whether the client is local.
-            if has_flag(idx, table::IMMUTABLE) {
+            // One of ferrymq's own start-time settings "set" to the value it has is a no-op,
+            // so tools that read `CONFIG GET *` and write each value back work; Redis's own
+            // immutable settings fail as in Redis.
+            let unchanged = has_flag(idx, table::OWN)
+                && self.get(&name).as_deref() == Some(&*String::from_utf8_lossy(value));
+            if has_flag(idx, table::IMMUTABLE) && !unchanged {
                 failed = Some((name, "can't set immutable config"));
                 continue;
             }

@@ -983,6 +983,13 @@ fn metrics_directives() {
     assert!(e.contains("can't set immutable config"), "{e}");
     let e = set(&mut c, &[("metrics-bind", "::1")]).unwrap_err();
     assert!(e.contains("can't set immutable config"), "{e}");
+    // Written back unchanged (a tool round-tripping CONFIG GET *): accepted, nothing changes.
+    let port = c.get("metrics-port").unwrap();
+    set(&mut c, &[("metrics-port", &port)]).unwrap();
+    assert_eq!(c.get("metrics-port"), Some(port));
+    // Redis's own immutable settings refuse even their current value, as in Redis.
+    let sock = c.get("unixsocket").unwrap();
+    assert!(set(&mut c, &[("unixsocket", &sock)]).is_err());
     let e = load("metrics-port 70000\n").unwrap_err();
     assert!(e.contains("argument must be between 0 and 65535"), "{e}");
     set(&mut c, &[("metrics-key-patterns", "orders:*")]).unwrap();

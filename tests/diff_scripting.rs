@@ -879,3 +879,37 @@ fn sha1hex_and_acl_check_cmd_match_redis() {
         &["EVAL", "return redis.acl_check_cmd('get')", "0"],
     ]);
 }
+
+/// Scripts cannot change the globals later scripts see (Redis 7.0's read-only globals), not
+/// even by assigning a global that exists, and precompiled bytecode does not load.
+#[test]
+fn globals_are_read_only_and_bytecode_does_not_load() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["EVAL", "redis = function() return 1 end", "0"],
+        &["EVAL", "_G = {}", "0"],
+        &["EVAL", "redis.call = function() return 1 end", "0"],
+        &["EVAL", "tostring = nil", "0"],
+        &["EVAL", "newglobal = 1", "0"],
+        &["EVAL", "_G.x = 1", "0"],
+        &["EVAL", "return nosuchglobal", "0"],
+        &["EVAL", "return type(redis.call)", "0"],
+        &["EVAL", "return redis.call('ping')", "0"],
+        &["EVAL", "return tostring(12)", "0"],
+        &["EVAL", "return type(_G)", "0"],
+        &["EVAL", "return _G.tostring(5)", "0"],
+        &[
+            "EVAL",
+            "return loadstring(string.dump(function() return 1 end))()",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "local f = loadstring(string.dump(function() return 1 end)) return type(f)",
+            "0",
+        ],
+        &["EVAL", "return loadstring('return 7')()", "0"],
+        &["EVAL", "return KEYS[1]", "1", "k"],
+        &["EVAL", "return ARGV[1]", "0", "a"],
+    ]);
+}

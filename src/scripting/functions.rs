@@ -123,7 +123,7 @@ impl.pending = {}
 impl.env = setmetatable({}, {
   __index = function(t, k)
     local v
-    if impl.loading then v = rawget(load_globals, k) else v = rawget(G, k) end
+    if impl.loading then v = rawget(load_globals, k) else v = rawget(impl.globals, k) end
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
     end

@@ -82,6 +82,28 @@ do
   rawset(G, 'pcall', function(...) return finish(raw_pcall(...)) end)
 end
 local function readonly() error('Attempt to modify a readonly table', 2) end
+-- Redis's Lua parses every chunk as text, so precompiled bytecode (which could break the
+-- sandbox) fails to load like a syntax error: loadstring and load return nil and a message.
+do
+  local raw_loadstring, type, concat = loadstring, type, table.concat
+  local function text_only(s, name)
+    if type(s) == 'string' and s:byte(1) == 27 then
+      return nil, '[string "' .. (name or '?') .. '"]:1: unexpected symbol near \'<\\27>\''
+    end
+    return raw_loadstring(s, name)
+  end
+  rawset(G, 'loadstring', text_only)
+  rawset(G, 'load', function(f, name)
+    if type(f) == 'string' then return text_only(f, name) end
+    local parts = {}
+    while true do
+      local piece = f()
+      if piece == nil or piece == '' then break end
+      parts[#parts + 1] = piece
+    end
+    return text_only(concat(parts), name or '=(load)')
+  end)
+end
 local function freeze(real)
   local p = setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
   protected[p] = true
@@ -97,12 +119,23 @@ for _, name in ipairs({'getfenv', 'setfenv', 'newproxy', 'print'}) do rawset(G, 
 local smt = getmetatable('')
 smt.__index = rawget(G, 'string')
 smt.__metatable = freeze(smt)
-local gmt = {
-  __newindex = readonly,
+-- The globals move to a hidden table and _G stays empty, so that every assignment to a
+-- global, existing or new, reaches __newindex (Redis 7.0's read-only globals); reads go on to
+-- the hidden table, then fail for a name that does not exist.
+local real = {}
+for k, v in next, G do real[k] = v end
+for k in next, real do rawset(G, k, nil) end
+real._G = G
+setmetatable(real, {
   __index = function(t, k)
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
-}
+  __newindex = readonly,
+  __metatable = false,
+})
+protected[real] = true
+impl.globals = real
+local gmt = {__newindex = readonly, __index = real}
 gmt.__metatable = freeze(gmt)
 setmetatable(G, gmt)
 protected[G] = true
@@ -113,8 +146,7 @@ const READONLY_ERROR: &str = "ERR Attempt to modify a readonly table";
 
 /// `rawset` and `setmetatable` that refuse the protected tables (Rust functions, so their
 /// error names the user's line like Redis's C check does).
-fn guard_builtins(lua: &Lua, protected: &Table) -> mlua::Result<()> {
-    let g = lua.globals();
+fn guard_builtins(lua: &Lua, protected: &Table, g: &Table) -> mlua::Result<()> {
     let orig_rawset: mlua::Function = g.raw_get("rawset")?;
     let p = protected.clone();
     g.raw_set(
@@ -246,7 +278,9 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     lua.load(PROTECT)
         .set_name("=protect")
         .call::<()>(hooks.clone())?;
-    guard_builtins(lua, &protected)?;
+    // The globals' real table (`_G` itself is an empty read-only proxy).
+    let real: Table = hooks.raw_get("globals")?;
+    guard_builtins(lua, &protected, &real)?;
     Ok(hooks)
 }
 

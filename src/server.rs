@@ -486,7 +486,7 @@ impl Shared {
         self.stats.evicted_keys.fetch_add(keys, Ordering::Relaxed);
         store.drain_effects();
         if store.blocking.has_ready() {
-            crate::command::serve_ready_keys(self, &mut store);
+            crate::command::serve_ready_keys_now(self, &mut store);
         }
         drop(store);
         self.eviction_outcome(result)
@@ -653,6 +653,12 @@ impl Shared {
     #[inline]
     pub fn latency_tracking(&self) -> bool {
         self.cached.latency_tracking.load(Ordering::Relaxed)
+    }
+
+    /// Whether SLOWLOG would keep a command of `entry` that took `us` microseconds.
+    pub fn slowlog_wants(&self, entry: &CommandEntry, us: u64) -> bool {
+        let threshold = self.cached.slowlog_threshold.load(Ordering::Relaxed);
+        threshold >= 0 && (us as i64) >= threshold && !entry.has_flag(flags::SKIP_SLOWLOG)
     }
 
     pub fn slowlog_record(
@@ -1256,7 +1262,7 @@ async fn cron(shared: Arc<Shared>) {
                 // Bounded work per pass so the lock is never held for long.
                 let removed = store.active_expire(200);
                 if removed > 0 && store.blocking.has_ready() {
-                    crate::command::serve_ready_keys(&shared, &mut store);
+                    crate::command::serve_ready_keys_now(&shared, &mut store);
                 }
             }
             replication_cron(&shared, &mut store, &mut last_ping);
@@ -1374,7 +1380,7 @@ async fn timers(shared: Arc<Shared>) {
             store.blocking.signal_ready(*db, key);
         }
         if store.blocking.has_ready() {
-            crate::command::serve_ready_keys(&shared, &mut store);
+            crate::command::serve_ready_keys_now(&shared, &mut store);
         }
     }
 }

@@ -649,3 +649,51 @@ fn keyspace_hits_and_misses_match_redis() {
         );
     }
 }
+
+/// SLOWLOG shows commands as the client sent them (SPOP, GEOADD, GETSET, INCRBYFLOAT, though
+/// they are replicated as other commands), and a blocked BLPOP served by a transaction is
+/// logged after the EXEC that served it, with its own arguments.
+#[test]
+fn slowlog_logs_commands_as_sent_and_served_waiters_after() {
+    let Some(mut d) = Diff::new() else { return };
+    let (mut bf, mut br) = (d.fm.raw(), d.rs.raw());
+    let (mut pf, mut pr) = (d.fm.raw(), d.rs.raw());
+    d.script(&[
+        &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+        &["SADD", "set", "a", "b", "c"],
+        &["SLOWLOG", "RESET"],
+    ]);
+    // Popped in each server's own order.
+    d.ferry.cmd(&["SPOP", "set", "10"]);
+    d.redis.cmd(&["SPOP", "set", "10"]);
+    d.script(&[
+        &["GEOADD", "cities", "-122.33207", "47.60621", "Seattle"],
+        &["GETSET", "a", "5"],
+        &["INCRBYFLOAT", "f", "1.0"],
+    ]);
+    bf.send(&["BLPOP", "l", "0"]);
+    br.send(&["BLPOP", "l", "0"]);
+    for p in [&mut pf, &mut pr] {
+        assert!(wait_for(Duration::from_secs(5), || {
+            common::info_field(p, "blocked_clients").as_deref() == Some("1")
+        }));
+    }
+    d.script(&[
+        &["MULTI"],
+        &["LPUSH", "l", "foo"],
+        &["SLOWLOG", "RESET"],
+        &["EXEC"],
+    ]);
+    assert_eq!(bf.read_reply(), br.read_reply());
+    let args = |c: &mut common::RawConn| -> Vec<String> {
+        let r = String::from_utf8(c.cmd(&["SLOWLOG", "GET", "10"])).unwrap();
+        // The argument bulks of each entry (numbers, client addresses and names differ).
+        r.split("\r\n")
+            .filter(|l| !l.starts_with(['*', ':', '$']) && !l.contains(':') && !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (f, r) = (args(&mut pf), args(&mut pr));
+    assert_eq!(f, r);
+    assert_eq!(r.first().map(String::as_str), Some("BLPOP"));
+}

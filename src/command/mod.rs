@@ -1089,6 +1089,7 @@ pub fn execute(
     let mem_before = memory_mark(shared);
     let mut client_hold = None;
     let mut woff = None;
+    let mut served = Vec::new();
     let mut ctx = Ctx::new(
         shared,
         client,
@@ -1104,6 +1105,9 @@ pub fn execute(
         store.drain_effects();
         if store.blocking.has_ready() {
             serve_ready_keys(shared, store);
+            if !store.served_slowlog.is_empty() {
+                served = std::mem::take(&mut store.served_slowlog);
+            }
         }
         let dirty = ctx.dirty + ctx.nested_dirty;
         let store = ctx.store_if_locked().expect("locked");
@@ -1129,7 +1133,20 @@ pub fn execute(
     }
     shared.note_command_memory(mem_before);
     record_call(shared, client, entry, argv, start, &reply, dirty);
+    // The waiters it served go into the SLOWLOG after it, as in Redis.
+    for (state, entry, argv, us) in served {
+        shared.slowlog_record(&state, entry, &argv, us);
+    }
     (reply, deadline)
+}
+
+/// [`serve_ready_keys`] outside a command (expiry, timers, disconnects): the SLOWLOG entries
+/// of the served waiters are written at once.
+pub fn serve_ready_keys_now(shared: &Arc<Shared>, store: &mut StoreInner) {
+    serve_ready_keys(shared, store);
+    for (state, entry, argv, us) in std::mem::take(&mut store.served_slowlog) {
+        shared.slowlog_record(&state, entry, &argv, us);
+    }
 }
 
 /// With `maxmemory` set, this thread's allocation counter before a command runs, so what the
@@ -1260,6 +1277,7 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             ctx.rerun = true;
             ctx.ready_key = Some(key.clone());
             ctx.blocking_allowed = false;
+            let started = Instant::now();
             let reply = ctx.run();
             drop(ctx);
             // Each served waiter is a unit of its own: its pop follows the push that fed it.
@@ -1283,6 +1301,10 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             if !state.tracking_pending.is_empty() {
                 let pending = std::mem::take(&mut state.tracking_pending);
                 store.tracking.send_deferred(state.id, pending);
+            }
+            let us = started.elapsed().as_micros() as u64;
+            if shared.slowlog_wants(entry, us) {
+                store.served_slowlog.push((state, entry, argv.to_vec(), us));
             }
             handle.outbox.wake();
             handle.wake.notify_one();

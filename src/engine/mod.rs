@@ -51,6 +51,15 @@ use effects::{EffectsConsumer, EffectsLog};
 /// Everything behind the store lock. Derefs to the [`Keyspace`] (`store.dbs[i]`).
 pub struct StoreInner {
     pub keyspace: Keyspace,
+    /// Served waiters whose command goes into the SLOWLOG after the command that served
+    /// them (as Redis logs an unblocked command when it is processed again): the client,
+    /// its command, its arguments and how long the re-run took (µs).
+    pub served_slowlog: Vec<(
+        crate::connection::ClientState,
+        &'static crate::command::CommandEntry,
+        Vec<bytes::Bytes>,
+        u64,
+    )>,
     pub blocking: Blocking,
     /// The AOF sink, when persistence is on; it consumes the effects log.
     pub aof: Option<AofSink>,
@@ -166,6 +175,7 @@ impl StoreInner {
         let timers = timers::Timers::default();
         StoreInner {
             keyspace: Keyspace::new(databases),
+            served_slowlog: Vec::new(),
             blocking: Blocking::default(),
             aof: None,
             repl: replicas::Replication::default(),

@@ -208,7 +208,7 @@ impl Set {
             Set::Intset(v) => v.capacity() * 8,
             Set::Table(t) => {
                 t.items.capacity() * std::mem::size_of::<Bytes>()
-                    + t.slots.capacity() * (std::mem::size_of::<(Bytes, usize)>() + 1)
+                    + t.slots.heap_size()
                     + t.items.iter().map(|b| b.len()).sum::<usize>()
             }
         }

@@ -365,7 +365,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Reply {
         }
     }
     if out_len > 0 {
-        db.set(dest, Value::List(list));
+        db.set(dest, Value::List(Box::new(list)));
         ctx.wrote(
             Write::key(dest)
                 .event(LIST, "sortstore")
@@ -554,7 +554,7 @@ mod tests {
             Bytes::from_static(b"x"),
             Default::default(),
         );
-        db.set(&Bytes::from_static(b"h_a"), Value::Hash(h));
+        db.set(&Bytes::from_static(b"h_a"), Value::Hash(Box::new(h)));
         assert_eq!(lookup(&mut db, "#", "a").as_deref(), Some("a"));
         assert_eq!(lookup(&mut db, "w_*", "a").as_deref(), Some("3"));
         assert_eq!(lookup(&mut db, "w_*", "b"), None);

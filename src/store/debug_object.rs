@@ -191,7 +191,7 @@ mod tests {
         for it in items {
             l.push_back(it);
         }
-        assert_eq!(serialized_length(&Value::List(l), -2), 19);
+        assert_eq!(serialized_length(&Value::List(Box::new(l)), -2), 19);
     }
 
     #[test]

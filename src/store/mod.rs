@@ -13,6 +13,7 @@
 //!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
 pub mod access;
+pub mod compact;
 pub mod debug_object;
 pub mod evict;
 pub mod geohash;
@@ -32,6 +33,7 @@ use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use compact::CompactBytes;
 pub use keytable::KeyTable;
 pub use scan_map::ScanMap;
 pub use value::Value;
@@ -180,7 +182,7 @@ impl Entry {
 
 #[derive(Default)]
 pub struct Db {
-    pub map: ScanMap<Bytes, Entry>,
+    pub map: ScanMap<CompactBytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
     expires: KeyTable<i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
@@ -321,12 +323,12 @@ impl Db {
 
     /// Add a key that is not in the map (copied), raising `new`.
     fn insert_new(&mut self, key: &Bytes, value: Value) {
-        let k = own(key);
         if self.track & TRACK_NEW != 0 {
-            self.events.push((KeyEvent::New, k.clone()));
+            self.events.push((KeyEvent::New, own(key)));
         }
         let lru = self.access.fresh();
-        self.map.insert(k, Entry { value, lru });
+        self.map
+            .insert(CompactBytes::new(key), Entry { value, lru });
     }
 
     /// The value at `key`, created with `make` when absent (the key is copied).
@@ -374,13 +376,18 @@ impl Db {
     }
 
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
-        if let Some((k, _)) = self.map.get_key_value(key) {
-            let k = k.clone();
-            if let Some(old) = self.expires.insert(k.clone(), at_ms) {
-                self.by_time.remove(&(old, k.clone()));
-            }
-            self.by_time.insert((at_ms, k));
+        if !self.map.contains_key(key) {
+            return;
         }
+        // The expiry table and the time index share one copy of the name.
+        let k = match self.expires.get_key_value(key) {
+            Some((k, _)) => k.clone(),
+            None => Bytes::copy_from_slice(key),
+        };
+        if let Some(old) = self.expires.insert(k.clone(), at_ms) {
+            self.by_time.remove(&(old, k.clone()));
+        }
+        self.by_time.insert((at_ms, k));
     }
 
     /// Remove the TTL of `key`; true if it had one.
@@ -651,5 +658,25 @@ mod string_form_tests {
         assert_eq!(db.peek(&k).unwrap().encoding(), "int");
         db.set_string_form(&k, string_form::NO_INT);
         assert_eq!(db.peek(&k).unwrap().encoding(), "embstr");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// What a key costs in the keyspace table, besides what its value allocates: the name
+    /// (inline up to 22 bytes) and the entry, in one element of the table's dense array.
+    #[test]
+    fn a_key_costs_one_small_element() {
+        use std::mem::size_of;
+        eprintln!(
+            "Value {} Entry {} element {}",
+            size_of::<Value>(),
+            size_of::<Entry>(),
+            size_of::<(CompactBytes, Entry)>()
+        );
+        assert!(size_of::<Value>() <= 40);
+        assert!(size_of::<(CompactBytes, Entry)>() <= 72);
     }
 }

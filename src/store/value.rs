@@ -12,10 +12,10 @@ use super::zset::ZSet;
 #[derive(Clone)]
 pub enum Value {
     Str(Bytes),
-    List(List),
+    List(Box<List>),
     Stream(Box<Stream>),
-    Hash(Hash),
-    Set(Set),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
     ZSet(Box<ZSet>),
 }
 

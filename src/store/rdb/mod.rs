@@ -270,7 +270,10 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
                 write_string(out, &blob, enc);
             }
         }
-        Value::Set(Set::Intset(ints)) => {
+        Value::Set(s) if s.is_intset() => {
+            let Set::Intset(ints) = &**s else {
+                unreachable!()
+            };
             out.push(TYPE_SET_INTSET);
             write_string(out, &listpack::intset_bytes(ints), enc);
         }
@@ -588,7 +591,7 @@ fn list_from<I: IntoIterator<Item = Bytes>>(items: I) -> Result<Value> {
     for i in items {
         l.push_back(&i);
     }
-    nonempty(l.len(), Value::List(l))
+    nonempty(l.len(), Value::List(Box::new(l)))
 }
 
 fn set_from<I: IntoIterator<Item = Bytes>>(items: I, enc: &Encodings) -> Result<Value> {
@@ -598,7 +601,7 @@ fn set_from<I: IntoIterator<Item = Bytes>>(items: I, enc: &Encodings) -> Result<
             return Err(bad("duplicate set member"));
         }
     }
-    nonempty(s.len(), Value::Set(s))
+    nonempty(s.len(), Value::Set(Box::new(s)))
 }
 
 fn hash_from<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I, enc: &Encodings) -> Result<Value> {
@@ -608,7 +611,7 @@ fn hash_from<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I, enc: &Encodings) 
             return Err(bad("duplicate hash field"));
         }
     }
-    nonempty(h.len(), Value::Hash(h))
+    nonempty(h.len(), Value::Hash(Box::new(h)))
 }
 
 fn zset_from<I: IntoIterator<Item = (Bytes, f64)>>(pairs: I, enc: &Encodings) -> Result<Value> {
@@ -677,7 +680,7 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
                     _ => return Err(bad("unknown quicklist container")),
                 }
             }
-            nonempty(l.len(), Value::List(l))
+            nonempty(l.len(), Value::List(Box::new(l)))
         }
         TYPE_SET => {
             let n = r.count()?;

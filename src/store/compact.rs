@@ -1,10 +1,13 @@
-//! [`CompactBytes`]: how the keyspace stores a key's name. A key of up to [`INLINE`] bytes (most of
-//! them: `user:1000`, `queue:jobs`, `session:8f3a...`) lives inside the 24-byte handle itself;
-//! a longer one in one exact-size heap allocation. A `Bytes` handle is 32 bytes plus its own
-//! allocation (16 bytes for a 10-byte key), so a short key costs 24 bytes instead of 48.
+//! [`CompactBytes`]: how the keyspace stores a key's name and a string value. Up to [`INLINE`]
+//! bytes (most names: `user:1000`, `queue:jobs`; counters, flags, short tokens) live inside the
+//! 24-byte handle itself; longer content in one exact-size heap allocation. A `Bytes` handle is
+//! 32 bytes plus its own allocation (16 bytes for 10 bytes of content), so short content costs
+//! 24 bytes instead of 48. As the handle's tag byte leaves spare values, `Value` (whose other
+//! variants are boxes) is 24 bytes too.
 //!
 //! Lookups borrow it as `&[u8]` (it hashes and compares as the slice does); callers that keep
-//! a key beyond the store lock take a `Bytes` copy ([`CompactBytes::to_bytes`]).
+//! the content beyond the store lock (replies, SCAN, AOF) take a `Bytes` copy
+//! ([`CompactBytes::to_bytes`]), as Redis copies a value into a client's reply buffer.
 
 use bytes::Bytes;
 use std::borrow::Borrow;

@@ -226,7 +226,7 @@ mod tests {
     use crate::store::{string_form, unix_ms};
 
     fn s(v: &str) -> Value {
-        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+        Value::Str(crate::store::CompactBytes::new(v.as_bytes()))
     }
 
     fn filled(n: usize) -> Keyspace {

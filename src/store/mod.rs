@@ -536,7 +536,7 @@ mod event_tests {
     use super::*;
 
     fn s(v: &str) -> Value {
-        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+        Value::Str(CompactBytes::new(v.as_bytes()))
     }
 
     fn events(ks: &Keyspace, db: usize) -> Vec<(KeyEvent, &[u8])> {
@@ -641,7 +641,7 @@ mod string_form_tests {
             ..Db::default()
         };
         let k = Bytes::from_static(b"k");
-        db.set(&k, Value::Str(Bytes::from_static(b"12")));
+        db.set(&k, Value::Str(CompactBytes::new(b"12")));
         assert_eq!(db.peek(&k).unwrap().encoding(), "int");
         db.set_string_form(&k, string_form::RAW);
         let before = db.peek(&k).unwrap().access_word();
@@ -654,7 +654,7 @@ mod string_form_tests {
         db.set_lru(&k, 7);
         assert_eq!(db.peek(&k).unwrap().access_word(), 7);
         assert_eq!(db.string_form(&k), string_form::RAW);
-        db.set(&k, Value::Str(Bytes::from_static(b"12")));
+        db.set(&k, Value::Str(CompactBytes::new(b"12")));
         assert_eq!(db.peek(&k).unwrap().encoding(), "int");
         db.set_string_form(&k, string_form::NO_INT);
         assert_eq!(db.peek(&k).unwrap().encoding(), "embstr");
@@ -665,8 +665,9 @@ mod string_form_tests {
 mod size_tests {
     use super::*;
 
-    /// What a key costs in the keyspace table, besides what its value allocates: the name
-    /// (inline up to 22 bytes) and the entry, in one element of the table's dense array.
+    /// What a key costs in the keyspace table, besides what a long name or value allocates:
+    /// the name and a string value (each inline up to 22 bytes), the access word, in one
+    /// element of the table's dense array.
     #[test]
     fn a_key_costs_one_small_element() {
         use std::mem::size_of;
@@ -676,7 +677,7 @@ mod size_tests {
             size_of::<Entry>(),
             size_of::<(CompactBytes, Entry)>()
         );
-        assert!(size_of::<Value>() <= 40);
-        assert!(size_of::<(CompactBytes, Entry)>() <= 72);
+        assert!(size_of::<Value>() <= 24);
+        assert!(size_of::<(CompactBytes, Entry)>() <= 56);
     }
 }

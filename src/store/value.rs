@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::CompactBytes;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
@@ -11,7 +12,7 @@ use super::zset::ZSet;
 
 #[derive(Clone)]
 pub enum Value {
-    Str(Bytes),
+    Str(CompactBytes),
     List(Box<List>),
     Stream(Box<Stream>),
     Hash(Box<Hash>),
@@ -99,7 +100,7 @@ impl Value {
     /// Commands that recreate this value under `key` (AOF rewrite), appended to `out`.
     pub fn rewrite(&self, key: &Bytes, out: &mut Vec<Vec<Bytes>>) {
         match self {
-            Value::Str(b) => out.push(vec![Bytes::from_static(b"SET"), key.clone(), b.clone()]),
+            Value::Str(b) => out.push(vec![Bytes::from_static(b"SET"), key.clone(), b.to_bytes()]),
             Value::List(l) => {
                 let mut cmd = Vec::new();
                 for item in l.iter() {

@@ -647,7 +647,7 @@ fn items_of(blob: &[u8], ziplist: bool) -> Result<Vec<Item<'_>>> {
 /// Reads the body of a value of RDB type `ty`.
 pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
     match ty {
-        TYPE_STRING => Ok(Value::Str(r.string()?)),
+        TYPE_STRING => Ok(Value::Str(r.string()?.into())),
         TYPE_LIST => {
             let n = r.count()?;
             let mut items = Vec::with_capacity(n);

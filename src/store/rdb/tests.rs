@@ -32,7 +32,7 @@ fn strings_round_trip_in_every_encoding() {
         "a".repeat(100),
         "abcdefghijklmnopqrstuvwxyz0123456789".into(),
     ] {
-        let v = Value::Str(b(&s));
+        let v = Value::Str(b(&s).into());
         assert_eq!(contents(&round_trip(&v)), contents(&v), "{s}");
     }
 }
@@ -86,7 +86,7 @@ fn collections_round_trip_and_keep_their_encoding() {
 
 #[test]
 fn checksum_and_version_are_checked() {
-    let mut p = dump(&Value::Str(b("hello")), &Encodings::default());
+    let mut p = dump(&Value::Str(b("hello").into()), &Encodings::default());
     let n = p.len();
     p[n - 1] ^= 1;
     assert!(!verify(&p));
@@ -148,7 +148,7 @@ fn sample_payloads() -> Vec<Vec<u8>> {
     );
     [
         Value::Stream(Box::new(st)),
-        Value::Str(b(&"abc".repeat(30))),
+        Value::Str(b(&"abc".repeat(30)).into()),
         Value::List(Box::new(l)),
         Value::Hash(Box::new(h)),
         Value::ZSet(Box::new(z)),

@@ -43,19 +43,19 @@ fn sample() -> (Keyspace, Vec<Bytes>) {
         z.insert(b(&format!("z{i}")), i as f64 / 7.0, enc.zset);
     }
     let d = &mut ks.dbs[0];
-    d.set(&b("str"), Value::Str(b("hello")));
-    d.set(&b("int"), Value::Str(b("12345")));
-    d.set(&b("long"), Value::Str(b(&"abc".repeat(100))));
+    d.set(&b("str"), Value::Str(b("hello").into()));
+    d.set(&b("int"), Value::Str(b("12345").into()));
+    d.set(&b("long"), Value::Str(b(&"abc".repeat(100)).into()));
     d.set(&b("list"), Value::List(Box::new(l)));
     d.set(&b("set"), Value::Set(Box::new(s)));
     d.set(&b("ints"), Value::Set(Box::new(ints)));
     d.set(&b("hash"), Value::Hash(Box::new(h)));
     d.set(&b("zset"), Value::ZSet(Box::new(z)));
-    d.set(&b("ttl"), Value::Str(b("x")));
+    d.set(&b("ttl"), Value::Str(b("x").into()));
     d.set_expire(b"ttl", 4_000_000_000_000);
-    d.set(&b("gone"), Value::Str(b("x")));
+    d.set(&b("gone"), Value::Str(b("x").into()));
     d.set_expire(b"gone", 1000);
-    ks.dbs[3].set(&b("other"), Value::Str(b("db3")));
+    ks.dbs[3].set(&b("other"), Value::Str(b("db3").into()));
     let lib = b("#!lua name=mylib\nredis.register_function('f', function() return 1 end)");
     (ks, vec![lib])
 }
@@ -274,7 +274,7 @@ proptest! {
 #[test]
 fn lru_and_lfu_words_survive_a_file_under_those_policies() {
     let mut ks = Keyspace::new(16);
-    ks.dbs[0].set(&b("k"), Value::Str(b("v")));
+    ks.dbs[0].set(&b("k"), Value::Str(b("v").into()));
     let idle_word = access::Policy::default().restored(None, Some(500));
     ks.dbs[0].set_lru(b"k", idle_word);
     let lru = Encodings {

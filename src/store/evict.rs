@@ -8,7 +8,7 @@
 //! event, a watch touch and a woken waiter.
 //!
 //! - `*-lru`, `*-lfu`, `volatile-ttl`: every database with candidates gives `maxmemory-samples`
-//!   keys picked around a random point of its table ([`super::KeyTable::sample`]: all keys for
+//!   keys picked around a random point of its table ([`super::ScanMap::sample`]: all keys for
 //!   `allkeys-*`, keys with a TTL for `volatile-*`); each is scored (idle time; 255 minus the
 //!   decayed LFU counter; the nearer the expiry the higher) and kept in a pool of the
 //!   [`POOL_SIZE`] best seen so far, across databases. The best pool entry that still exists
@@ -138,7 +138,7 @@ impl Keyspace {
             let key = if allkeys {
                 d.map.sample(1, start).next()?.0.to_bytes()
             } else {
-                d.expires.sample(1, start).next()?.0.clone()
+                d.expires.sample(1, start).next()?.0.to_bytes()
             };
             (db, key)
         } else {
@@ -162,7 +162,7 @@ impl Keyspace {
                     let live = if allkeys {
                         d.map.contains_key(&c.key[..])
                     } else {
-                        d.expires.contains_key(&c.key)
+                        d.expires.contains_key(&c.key[..])
                     };
                     if live {
                         found = Some((c.db, c.key));

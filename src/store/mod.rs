@@ -184,9 +184,11 @@ impl Entry {
 pub struct Db {
     pub map: ScanMap<CompactBytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
-    expires: KeyTable<i64>,
+    expires: ScanMap<CompactBytes, i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
-    by_time: BTreeSet<(i64, Bytes)>,
+    /// Each holds its own copy of the name: inline up to 22 bytes, where a shared `Bytes` cost a
+    /// 16-byte allocation and a 32-byte share header besides its two 32-byte handles.
+    by_time: BTreeSet<(i64, CompactBytes)>,
     /// Keys removed by lazy expiry since the last flush of effects; they become `DEL` records.
     expired: Vec<Bytes>,
     /// Time used for expiry decisions during the current command (Redis's command time snapshot).
@@ -209,8 +211,9 @@ impl Db {
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         match self.expires.get(key) {
             Some(&at) if at <= self.now => {
-                let (k, _) = self.expires.remove_entry(key).expect("present");
-                self.by_time.remove(&(at, k.clone()));
+                let (name, _) = self.expires.remove_entry(key).expect("present");
+                let k = name.to_bytes();
+                self.by_time.remove(&(at, name));
                 self.map.remove(key);
                 if self.track & TRACK_EXPIRED != 0 {
                     self.events.push((KeyEvent::Expired, k.clone()));
@@ -379,11 +382,7 @@ impl Db {
         if !self.map.contains_key(key) {
             return;
         }
-        // The expiry table and the time index share one copy of the name.
-        let k = match self.expires.get_key_value(key) {
-            Some((k, _)) => k.clone(),
-            None => Bytes::copy_from_slice(key),
-        };
+        let k = CompactBytes::new(key);
         if let Some(old) = self.expires.insert(k.clone(), at_ms) {
             self.by_time.remove(&(old, k.clone()));
         }
@@ -416,7 +415,7 @@ impl Db {
 
     pub fn clear(&mut self) {
         self.map = ScanMap::default();
-        self.expires = KeyTable::default();
+        self.expires = ScanMap::default();
         self.by_time = BTreeSet::new();
     }
 

@@ -19,7 +19,6 @@ pub mod evict;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
-pub mod keytable;
 pub mod list;
 pub mod rdb;
 pub mod scan_map;
@@ -34,7 +33,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use compact::CompactBytes;
-pub use keytable::KeyTable;
 pub use scan_map::ScanMap;
 pub use value::Value;
 

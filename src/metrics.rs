@@ -786,7 +786,7 @@ fn matching_keys(shared: &Shared, patterns: &[&[u8]]) -> Vec<(usize, Bytes)> {
             for k in d.map.keys().skip(pos).take(VISIT_PER_LOCK) {
                 visited += 1;
                 if globs.iter().any(|p| glob_match(p, k, false)) {
-                    out.push((db, k.clone()));
+                    out.push((db, k.to_bytes()));
                 }
             }
             drop(s);
@@ -822,7 +822,7 @@ fn key_metrics(shared: &Shared, patterns: &[&[u8]], m: &mut Scrape) {
             if d.expire_at(key).is_some_and(|at| at <= now) {
                 continue;
             }
-            let Some(entry) = d.map.get(key) else {
+            let Some(entry) = d.map.get(&key[..]) else {
                 continue;
             };
             let kl = || vec![label("db", db.to_string()), label("key", lossy(key))];
@@ -852,7 +852,7 @@ fn key_metrics(shared: &Shared, patterns: &[&[u8]], m: &mut Scrape) {
                                 max_deliveries.push((gl.clone(), p.max_deliveries as i64));
                             }
                             if let Some(dl) = &p.dead_letter {
-                                let n = match d.map.get(dl).map(|e| &e.value) {
+                                let n = match d.map.get(&dl[..]).map(|e| &e.value) {
                                     Some(Value::Stream(x)) => x.len() as i64,
                                     _ => 0,
                                 };

@@ -114,7 +114,7 @@ fn list_next(dbs: &[Db], db: &mut usize, cursor: &mut u64, want: usize) -> Vec<K
     let mut v = Vec::new();
     while *db < dbs.len() && v.len() < want {
         let i = *db;
-        let next = dbs[i].map.scan(*cursor, |k, _| v.push((i, k.clone())));
+        let next = dbs[i].map.scan(*cursor, |k, _| v.push((i, k.to_bytes())));
         if next == 0 {
             *db += 1;
             *cursor = 0;
@@ -372,7 +372,7 @@ impl Capture {
             let Some(d) = dbs.get(key.0) else {
                 continue;
             };
-            let Some(v) = d.map.get(&key.1) else {
+            let Some(v) = d.map.get(&key.1[..]) else {
                 continue;
             };
             let ttl = d.expire_at(&key.1);

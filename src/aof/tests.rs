@@ -72,12 +72,12 @@ fn snapshot(shared: &Shared) -> Vec<String> {
     let store = shared.store.lock();
     let mut out = Vec::new();
     for (i, db) in store.dbs.iter().enumerate() {
-        let mut keys: Vec<&Bytes> = db.map.keys().collect();
+        let mut keys: Vec<Bytes> = db.map.keys().map(|k| k.to_bytes()).collect();
         keys.sort();
         for k in keys {
             let mut cmds = Vec::new();
-            db.map[k].value.rewrite(k, &mut cmds);
-            out.push(format!("{i} {cmds:?} ttl={:?}", db.expire_at(k)));
+            db.map[&k[..]].value.rewrite(&k, &mut cmds);
+            out.push(format!("{i} {cmds:?} ttl={:?}", db.expire_at(&k)));
         }
     }
     out

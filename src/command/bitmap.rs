@@ -11,7 +11,7 @@
 //! DEVIATION(redis): OBJECT ENCODING of a string these commands wrote follows its content
 //! (`int`, `embstr`, `raw`), as for every string here; Redis reports `raw` for them.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx, Write, is, parse_i64};
@@ -19,7 +19,7 @@ use crate::config::notify::{GENERIC, STRING};
 use crate::error;
 use crate::num::string2ll;
 use crate::protocol::Reply;
-use crate::store::{Value, string_form};
+use crate::store::{CompactBytes, Value, string_form};
 
 const G: &str = "bitmap";
 
@@ -27,7 +27,7 @@ const G: &str = "bitmap";
 fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match ctx.db().get(key) {
         None => Ok(None),
-        Some(Value::Str(b)) => Ok(Some(b.clone())),
+        Some(Value::Str(b)) => Ok(Some(b.to_bytes())),
         Some(_) => Err(Reply::error(error::WRONGTYPE)),
     }
 }
@@ -45,15 +45,13 @@ fn with_string_mut<R>(
     let db = ctx.db();
     match db.get_mut(key) {
         Some(Value::Str(b)) => {
-            let mut m = std::mem::take(b)
-                .try_into_mut()
-                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            let mut m = Vec::from(std::mem::take(b));
             let grew = m.len() < min_len;
             if grew {
                 m.resize(min_len, 0);
             }
             let r = f(&mut m, grew);
-            *b = m.freeze();
+            *b = CompactBytes::from(m);
             db.set_string_form(key, string_form::RAW);
             Ok(r)
         }
@@ -61,7 +59,7 @@ fn with_string_mut<R>(
         None => {
             let mut v = vec![0u8; min_len];
             let r = f(&mut v, true);
-            db.set_keep_ttl(key, Value::Str(Bytes::from(v)));
+            db.set_keep_ttl(key, Value::Str(CompactBytes::from(v)));
             db.set_string_form(key, string_form::RAW);
             Ok(r)
         }
@@ -341,7 +339,7 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         };
     }
     let db = ctx.db();
-    db.set(dest, Value::Str(Bytes::from(res)));
+    db.set(dest, Value::Str(CompactBytes::from(res)));
     // Redis builds the result as a raw string object, whatever it holds.
     db.set_string_form(dest, string_form::RAW);
     ctx.wrote(Write::key(dest).event(STRING, "set").wakes());

@@ -49,7 +49,7 @@ fn get_hash_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut Hash>, 
 
 /// The hash at `key`, created empty when missing (the caller must then add a field).
 fn hash_for_write<'a>(db: &'a mut Db, key: &Bytes) -> Result<&'a mut Hash, Reply> {
-    match db.entry_or_insert_with(key, || Value::Hash(Hash::new())) {
+    match db.entry_or_insert_with(key, || Value::Hash(Box::new(Hash::new()))) {
         Value::Hash(h) => Ok(h),
         _ => Err(Reply::error(error::WRONGTYPE)),
     }

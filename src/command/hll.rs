@@ -22,7 +22,7 @@ use crate::config::notify::STRING;
 use crate::error;
 use crate::protocol::Reply;
 use crate::store::hll::{self, Corrupt};
-use crate::store::{Db, Value, string_form};
+use crate::store::{CompactBytes, Db, Value, string_form};
 
 const G: &str = "hyperloglog";
 
@@ -38,7 +38,7 @@ fn sparse_max(ctx: &Ctx) -> usize {
 fn get_hll(db: &mut Db, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match db.get(key) {
         None => Ok(None),
-        Some(Value::Str(b)) if hll::is_hll(b) => Ok(Some(b.clone())),
+        Some(Value::Str(b)) if hll::is_hll(b) => Ok(Some(b.to_bytes())),
         Some(Value::Str(_)) => Err(Reply::error(NOT_HLL)),
         Some(_) => Err(Reply::error(error::WRONGTYPE)),
     }
@@ -59,8 +59,8 @@ fn take_hll(db: &mut Db, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
 /// every string the HyperLogLog commands update, it is raw afterwards (Redis unshares it).
 fn put_hll(db: &mut Db, key: &Bytes, hll: Vec<u8>) {
     match db.get_mut(key) {
-        Some(Value::Str(b)) => *b = Bytes::from(hll),
-        _ => db.set(key, Value::Str(Bytes::from(hll))),
+        Some(Value::Str(b)) => *b = CompactBytes::from(hll),
+        _ => db.set(key, Value::Str(CompactBytes::from(hll))),
     }
     db.set_string_form(key, string_form::RAW);
 }
@@ -73,7 +73,7 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let (mut h, mut updated) = match tri!(take_hll(db, key)) {
         Some(h) => (h, 0),
         None => {
-            db.set(key, Value::Str(Bytes::new()));
+            db.set(key, Value::Str(CompactBytes::default()));
             (hll::new_sparse(), 1)
         }
     };
@@ -160,7 +160,7 @@ fn pfmerge(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let mut h = match tri!(take_hll(db, dest)) {
         Some(h) => h,
         None => {
-            db.set(dest, Value::Str(Bytes::new()));
+            db.set(dest, Value::Str(CompactBytes::default()));
             hll::new_sparse()
         }
     };

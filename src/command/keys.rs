@@ -63,7 +63,7 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .keys()
         .filter(|k| db.expire_at(k).is_none_or(|at| at > now))
         .filter(|k| matches(Some(pat), k))
-        .cloned()
+        .map(|k| k.to_bytes())
         .collect();
     Reply::bulks(out)
 }
@@ -131,7 +131,7 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let db = ctx.db();
     let mut chosen: Vec<Bytes> = Vec::new();
     let next = super::hash::scan_loop(cursor, opts.count, |c| {
-        let next = db.map.scan(c, |k, _| chosen.push(k.clone()));
+        let next = db.map.scan(c, |k, _| chosen.push(k.to_bytes()));
         (next, chosen.len())
     });
     let now = db.now();
@@ -167,7 +167,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
             .sample(1, rand::random::<u64>() as usize)
             .next()
             .expect("table not empty");
-        let k = k.clone();
+        let k = k.to_bytes();
         if db.get(&k).is_some() {
             return Reply::Bulk(k);
         }

@@ -208,7 +208,7 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
         None => {
             let mut l = List::new();
             let len = push_all(&mut l);
-            db.set(key, Value::List(l));
+            db.set(key, Value::List(Box::new(l)));
             len
         }
     };
@@ -582,7 +582,7 @@ fn move_element(
         let Some(v) = pop_from(db, src, from, 1).pop() else {
             return Ok(None);
         };
-        let Value::List(l) = db.entry_or_insert_with(dst, || Value::List(List::new())) else {
+        let Value::List(l) = db.entry_or_insert_with(dst, || Value::List(Box::default())) else {
             return Err(wrongtype());
         };
         match to {

@@ -1416,7 +1416,7 @@ mod tests {
     /// Creates an empty list at its key, records one effect, then fails.
     fn half_done_then_panic(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         ctx.db()
-            .entry_or_insert_with(&args[1], || Value::List(List::new()));
+            .entry_or_insert_with(&args[1], || Value::List(Box::new(List::new())));
         ctx.wrote(Write::unkeyed().effect(vec![Bytes::from_static(b"PING")]));
         panic!("simulated bug");
     }

@@ -47,7 +47,7 @@ fn bulks_set(members: impl Iterator<Item = Bytes>) -> Reply {
 fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     let max = max_intset(ctx);
     let db = ctx.db();
-    let s = match db.entry_or_insert_with(&args[1], || Value::Set(Set::new())) {
+    let s = match db.entry_or_insert_with(&args[1], || Value::Set(Box::new(Set::new()))) {
         Value::Set(s) => s,
         _ => return Reply::error(error::WRONGTYPE),
     };
@@ -269,7 +269,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     ctx.wrote(Write::key(src).event(SET, "srem").del_if_gone());
     let added = match ctx
         .db()
-        .entry_or_insert_with(dst, || Value::Set(Set::new()))
+        .entry_or_insert_with(dst, || Value::Set(Box::new(Set::new())))
     {
         Value::Set(d) => d.insert(own(m), max),
         _ => false,
@@ -290,7 +290,7 @@ fn load_sets<'a>(db: &'a mut Db, keys: &[Bytes]) -> Result<Vec<Option<&'a Set>>,
     Ok(keys
         .iter()
         .map(|k| match db.map.get(&k[..]).map(|e| &e.value) {
-            Some(Value::Set(s)) => Some(s),
+            Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })
         .collect())
@@ -380,7 +380,7 @@ fn store_generic(ctx: &mut Ctx, args: &[Bytes], op: Op) -> Reply {
             ctx.wrote(Write::key(dst).event(GENERIC, "del"));
         }
     } else {
-        db.set(dst, Value::Set(r));
+        db.set(dst, Value::Set(Box::new(r)));
         let event = match op {
             Op::Inter => "sinterstore",
             Op::Union => "sunionstore",

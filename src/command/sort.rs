@@ -143,7 +143,7 @@ fn lookup_pattern(db: &mut Db, pattern: &[u8], elem: &Bytes) -> Option<Bytes> {
     key.extend_from_slice(&pattern[star + 1..key_end]);
     match (db.get(&key), field) {
         (Some(Value::Hash(h)), Some(f)) => h.get(f).cloned(),
-        (Some(Value::Str(s)), None) => Some(s.clone()),
+        (Some(Value::Str(s)), None) => Some(s.to_bytes()),
         _ => None,
     }
 }
@@ -365,7 +365,7 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], read_only: bool) -> Reply {
         }
     }
     if out_len > 0 {
-        db.set(dest, Value::List(list));
+        db.set(dest, Value::List(Box::new(list)));
         ctx.wrote(
             Write::key(dest)
                 .event(LIST, "sortstore")
@@ -546,7 +546,7 @@ mod tests {
         let mut db = Db::default();
         db.set(
             &Bytes::from_static(b"w_a"),
-            Value::Str(Bytes::from_static(b"3")),
+            Value::Str(crate::store::CompactBytes::new(b"3")),
         );
         let mut h = crate::store::hash::Hash::new();
         h.insert(
@@ -554,7 +554,7 @@ mod tests {
             Bytes::from_static(b"x"),
             Default::default(),
         );
-        db.set(&Bytes::from_static(b"h_a"), Value::Hash(h));
+        db.set(&Bytes::from_static(b"h_a"), Value::Hash(Box::new(h)));
         assert_eq!(lookup(&mut db, "#", "a").as_deref(), Some("a"));
         assert_eq!(lookup(&mut db, "w_*", "a").as_deref(), Some("3"));
         assert_eq!(lookup(&mut db, "w_*", "b"), None);
@@ -566,7 +566,7 @@ mod tests {
         // An arrow with nothing after it is part of the key name.
         db.set(
             &Bytes::from_static(b"k_a->"),
-            Value::Str(Bytes::from_static(b"y")),
+            Value::Str(crate::store::CompactBytes::new(b"y")),
         );
         assert_eq!(lookup(&mut db, "k_*->", "a").as_deref(), Some("y"));
     }

@@ -2042,7 +2042,7 @@ pub fn arm_retention(store: &mut crate::engine::StoreInner) {
             if let Value::Stream(s) = &e.value
                 && let Some(at) = s.next_expiry()
             {
-                due.push((at as i64, db, k.clone()));
+                due.push((at as i64, db, k.to_bytes()));
             }
         }
     }

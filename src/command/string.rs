@@ -11,7 +11,7 @@ use super::{CommandSpec, Ctx, Write, is, parse_i64};
 use crate::config::notify::{GENERIC, STRING};
 use crate::error;
 use crate::protocol::Reply;
-use crate::store::{Value, own, string_form, unix_ms};
+use crate::store::{CompactBytes, Value, string_form, unix_ms};
 
 const G: &str = "string";
 
@@ -19,7 +19,7 @@ const G: &str = "string";
 fn get_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Bytes>, Reply> {
     match ctx.db().get(key) {
         None => Ok(None),
-        Some(Value::Str(b)) => Ok(Some(b.clone())),
+        Some(Value::Str(b)) => Ok(Some(b.to_bytes())),
         #[allow(unreachable_patterns)]
         Some(_) => Err(Reply::error(error::WRONGTYPE)),
     }
@@ -109,9 +109,9 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
     let db = ctx.db();
     if keepttl {
-        db.set_keep_ttl(key, Value::Str(own(val)));
+        db.set_keep_ttl(key, Value::Str(CompactBytes::new(val)));
     } else {
-        db.set(key, Value::Str(own(val)));
+        db.set(key, Value::Str(CompactBytes::new(val)));
     }
     if let Some(at) = at {
         db.set_expire(key, at);
@@ -147,7 +147,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         args[1..]
             .iter()
             .map(|k| match db.get(k) {
-                Some(Value::Str(b)) => Reply::Bulk(b.clone()),
+                Some(Value::Str(b)) => Reply::Bulk(b.to_bytes()),
                 #[allow(unreachable_patterns)]
                 _ => Reply::Null,
             })
@@ -161,7 +161,7 @@ fn mset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Error(error::wrong_args("mset").into());
     }
     for kv in args[1..].chunks(2) {
-        ctx.db().set(&kv[0], Value::Str(own(&kv[1])));
+        ctx.db().set(&kv[0], Value::Str(CompactBytes::new(&kv[1])));
         ctx.wrote(Write::key(&kv[0]).wakes().event(STRING, "set"));
     }
     Reply::Ok
@@ -180,7 +180,7 @@ fn incr_generic(ctx: &mut Ctx, key: &Bytes, by: i64) -> Reply {
         return Reply::error("ERR increment or decrement would overflow");
     };
     ctx.db()
-        .set_keep_ttl(key, Value::Str(Bytes::from(new.to_string())));
+        .set_keep_ttl(key, Value::Str(CompactBytes::from(new.to_string())));
     ctx.wrote(Write::key(key).event(STRING, "incrby"));
     Reply::Int(new)
 }
@@ -223,7 +223,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     v.extend_from_slice(&args[2]);
     let n = v.len();
     let db = ctx.db();
-    db.set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
+    db.set_keep_ttl(&args[1], Value::Str(CompactBytes::from(v)));
     // A new key is encoded by its content; an existing one is appended to in place (raw).
     if existed {
         db.set_string_form(&args[1], string_form::RAW);
@@ -258,7 +258,7 @@ fn expire_at(n: i64, in_ms: bool, absolute: bool, cmd: &str) -> Result<i64, Repl
 /// Store `val` at `key` with an absolute expiry; the effect replays with that absolute time.
 fn set_with_expiry(ctx: &mut Ctx, key: &Bytes, val: &Bytes, at: i64) {
     let db = ctx.db();
-    db.set(key, Value::Str(own(val)));
+    db.set(key, Value::Str(CompactBytes::new(val)));
     db.set_expire(key, at);
     ctx.wrote(
         Write::key(key)
@@ -305,7 +305,7 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     if db.contains(&args[1]) {
         return Reply::Int(0);
     }
-    db.set(&args[1], Value::Str(own(&args[2])));
+    db.set(&args[1], Value::Str(CompactBytes::new(&args[2])));
     ctx.wrote(Write::key(&args[1]).event(STRING, "set"));
     Reply::Int(1)
 }
@@ -316,7 +316,8 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         Ok(o) => o,
         Err(e) => return e,
     };
-    ctx.db().set(&args[1], Value::Str(own(&args[2])));
+    ctx.db()
+        .set(&args[1], Value::Str(CompactBytes::new(&args[2])));
     ctx.wrote(Write::key(&args[1]).event(STRING, "set"));
     old.map(Reply::Bulk).unwrap_or(Reply::Null)
 }
@@ -424,7 +425,7 @@ fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     }
     for kv in args[1..].chunks(2) {
-        ctx.db().set(&kv[0], Value::Str(own(&kv[1])));
+        ctx.db().set(&kv[0], Value::Str(CompactBytes::new(&kv[1])));
         ctx.wrote(Write::key(&kv[0]).event(STRING, "set"));
     }
     Reply::Int(1)
@@ -448,7 +449,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let v = Bytes::from(long_double::format(new));
     let db = ctx.db();
-    db.set_keep_ttl(&args[1], Value::Str(v.clone()));
+    db.set_keep_ttl(&args[1], Value::Str(CompactBytes::new(&v)));
     // Redis makes the result a plain string object: never integer-encoded.
     db.set_string_form(&args[1], string_form::NO_INT);
     // The result, not the increment, replays identically.
@@ -524,7 +525,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     v[offset..offset + value.len()].copy_from_slice(value);
     let n = v.len() as i64;
     let db = ctx.db();
-    db.set_keep_ttl(&args[1], Value::Str(Bytes::from(v)));
+    db.set_keep_ttl(&args[1], Value::Str(CompactBytes::from(v)));
     db.set_string_form(&args[1], string_form::RAW);
     ctx.wrote(Write::key(&args[1]).event(STRING, "setrange"));
     Reply::Int(n)

@@ -538,7 +538,7 @@ mod tests {
         st.notify.set_flags(ALL | NEW | KEYEVENT);
         st.begin_command(0, unix_ms());
         let k = Bytes::from_static(b"k");
-        st.dbs[0].set(&k, Value::Str(Bytes::from_static(b"v")));
+        st.dbs[0].set(&k, Value::Str(crate::store::CompactBytes::new(b"v")));
         assert!(st.keyspace.has_events());
         // Without an attached server the queue is dropped, not kept growing.
         st.publish_pending();
@@ -547,7 +547,7 @@ mod tests {
         st.begin_command(0, unix_ms());
         st.dbs[0].set(
             &Bytes::from_static(b"k2"),
-            Value::Str(Bytes::from_static(b"v")),
+            Value::Str(crate::store::CompactBytes::new(b"v")),
         );
         assert!(!st.keyspace.has_events());
     }
@@ -558,7 +558,7 @@ mod tests {
         let now = unix_ms();
         st.begin_command(0, now);
         let k = Bytes::from_static(b"k");
-        st.dbs[0].set(&k, Value::Str(Bytes::from_static(b"v")));
+        st.dbs[0].set(&k, Value::Str(crate::store::CompactBytes::new(b"v")));
         st.dbs[0].set_expire(&k, now - 1);
         st.watches.watch(7, 0, &k, false);
         assert!(st.dbs[0].get(&k).is_none());

@@ -60,12 +60,12 @@ impl Client {
 fn contents(dbs: &[crate::store::Db]) -> Vec<String> {
     let mut out = Vec::new();
     for (i, db) in dbs.iter().enumerate() {
-        let mut keys: Vec<&Bytes> = db.map.keys().collect();
+        let mut keys: Vec<Bytes> = db.map.keys().map(|k| k.to_bytes()).collect();
         keys.sort();
         for k in keys {
             let mut cmds = Vec::new();
-            db.map[k].value.rewrite(k, &mut cmds);
-            out.push(format!("{i} {cmds:?} ttl={:?}", db.expire_at(k)));
+            db.map[&k[..]].value.rewrite(&k, &mut cmds);
+            out.push(format!("{i} {cmds:?} ttl={:?}", db.expire_at(&k)));
         }
     }
     out

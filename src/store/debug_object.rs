@@ -171,17 +171,16 @@ pub fn serialized_length(v: &Value, fill: i64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     /// Sizes redis-server 7.0.15 reports (DEBUG OBJECT) for the same contents.
     #[test]
     fn sizes_match_redis_for_small_values() {
         assert_eq!(
-            serialized_length(&Value::Str(Bytes::from_static(b"hello")), -2),
+            serialized_length(&Value::Str(crate::store::CompactBytes::new(b"hello")), -2),
             6
         );
         assert_eq!(
-            serialized_length(&Value::Str(Bytes::from_static(b"12345")), -2),
+            serialized_length(&Value::Str(crate::store::CompactBytes::new(b"12345")), -2),
             3
         );
         let items: [&[u8]; 3] = [b"a", b"b", b"c"];
@@ -191,7 +190,7 @@ mod tests {
         for it in items {
             l.push_back(it);
         }
-        assert_eq!(serialized_length(&Value::List(l), -2), 19);
+        assert_eq!(serialized_length(&Value::List(Box::new(l)), -2), 19);
     }
 
     #[test]

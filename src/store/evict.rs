@@ -8,7 +8,7 @@
 //! event, a watch touch and a woken waiter.
 //!
 //! - `*-lru`, `*-lfu`, `volatile-ttl`: every database with candidates gives `maxmemory-samples`
-//!   keys picked around a random point of its table ([`super::KeyTable::sample`]: all keys for
+//!   keys picked around a random point of its table ([`super::ScanMap::sample`]: all keys for
 //!   `allkeys-*`, keys with a TTL for `volatile-*`); each is scored (idle time; 255 minus the
 //!   decayed LFU counter; the nearer the expiry the higher) and kept in a pool of the
 //!   [`POOL_SIZE`] best seen so far, across databases. The best pool entry that still exists
@@ -84,8 +84,8 @@ pub struct Evictor {
 
 impl Evictor {
     /// Offer a sampled key: kept when the pool has room or it beats the worst entry.
-    fn offer(&mut self, score: u64, db: usize, key: &Bytes) {
-        if self.pool.iter().any(|c| c.db == db && c.key == *key) {
+    fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
+        if self.pool.iter().any(|c| c.db == db && c.key[..] == *key) {
             return;
         }
         if self.pool.len() == POOL_SIZE {
@@ -100,7 +100,7 @@ impl Evictor {
             Candidate {
                 score,
                 db,
-                key: key.clone(),
+                key: Bytes::copy_from_slice(key),
             },
         );
     }
@@ -136,9 +136,9 @@ impl Keyspace {
             let d = &self.dbs[db];
             let start = rand::random::<u64>() as usize;
             let key = if allkeys {
-                d.map.sample(1, start).next()?.0.clone()
+                d.map.sample(1, start).next()?.0.to_bytes()
             } else {
-                d.expires.sample(1, start).next()?.0.clone()
+                d.expires.sample(1, start).next()?.0.to_bytes()
             };
             (db, key)
         } else {
@@ -160,9 +160,9 @@ impl Keyspace {
                 while let Some(c) = ev.pool.pop() {
                     let d = &self.dbs[c.db];
                     let live = if allkeys {
-                        d.map.contains_key(&c.key)
+                        d.map.contains_key(&c.key[..])
                     } else {
-                        d.expires.contains_key(&c.key)
+                        d.expires.contains_key(&c.key[..])
                     };
                     if live {
                         found = Some((c.db, c.key));
@@ -212,7 +212,7 @@ fn populate(ev: &mut Evictor, i: usize, d: &super::Db, policy: Policy, samples: 
         }
         _ => {
             for (k, _) in d.expires.sample(samples, start) {
-                if let Some(e) = d.map.get(k) {
+                if let Some(e) = d.map.get(&k[..]) {
                     ev.offer(score_of(e.access_word()), i, k);
                 }
             }
@@ -226,7 +226,7 @@ mod tests {
     use crate::store::{string_form, unix_ms};
 
     fn s(v: &str) -> Value {
-        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+        Value::Str(crate::store::CompactBytes::new(v.as_bytes()))
     }
 
     fn filled(n: usize) -> Keyspace {

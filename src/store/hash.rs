@@ -163,9 +163,7 @@ impl Hash {
         let items: usize = self.iter().map(|(f, v)| f.len() + v.len()).sum();
         match self {
             Hash::Listpack(v) => v.capacity() * std::mem::size_of::<(Bytes, Bytes)>() + items,
-            Hash::Table(t) => {
-                t.capacity() * (std::mem::size_of::<(Bytes, Bytes)>() + 1) + items + 8 * t.len()
-            }
+            Hash::Table(t) => t.heap_size() + items + 8 * t.len(),
         }
     }
 }

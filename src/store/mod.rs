@@ -13,12 +13,12 @@
 //!   ([`Keyspace::take_events`]) to be published as keyspace notifications.
 
 pub mod access;
+pub mod compact;
 pub mod debug_object;
 pub mod evict;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
-pub mod keytable;
 pub mod list;
 pub mod rdb;
 pub mod scan_map;
@@ -32,7 +32,7 @@ use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use keytable::KeyTable;
+pub use compact::CompactBytes;
 pub use scan_map::ScanMap;
 pub use value::Value;
 
@@ -180,11 +180,13 @@ impl Entry {
 
 #[derive(Default)]
 pub struct Db {
-    pub map: ScanMap<Bytes, Entry>,
+    pub map: ScanMap<CompactBytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
-    expires: KeyTable<i64>,
+    expires: ScanMap<CompactBytes, i64>,
     /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
-    by_time: BTreeSet<(i64, Bytes)>,
+    /// Each holds its own copy of the name: inline up to 22 bytes, where a shared `Bytes` cost a
+    /// 16-byte allocation and a 32-byte share header besides its two 32-byte handles.
+    by_time: BTreeSet<(i64, CompactBytes)>,
     /// Keys removed by lazy expiry since the last flush of effects; they become `DEL` records.
     expired: Vec<Bytes>,
     /// Time used for expiry decisions during the current command (Redis's command time snapshot).
@@ -211,8 +213,9 @@ impl Db {
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         match self.expires.get(key) {
             Some(&at) if at <= self.now => {
-                let (k, _) = self.expires.remove_entry(key).expect("present");
-                self.by_time.remove(&(at, k.clone()));
+                let (name, _) = self.expires.remove_entry(key).expect("present");
+                let k = name.to_bytes();
+                self.by_time.remove(&(at, name));
                 self.map.remove(key);
                 if self.track & TRACK_EXPIRED != 0 {
                     self.events.push((KeyEvent::Expired, k.clone()));
@@ -348,12 +351,12 @@ impl Db {
 
     /// Add a key that is not in the map (copied), raising `new`.
     fn insert_new(&mut self, key: &Bytes, value: Value) {
-        let k = own(key);
         if self.track & TRACK_NEW != 0 {
-            self.events.push((KeyEvent::New, k.clone()));
+            self.events.push((KeyEvent::New, own(key)));
         }
         let lru = self.access.fresh();
-        self.map.insert(k, Entry { value, lru });
+        self.map
+            .insert(CompactBytes::new(key), Entry { value, lru });
     }
 
     /// The value at `key`, created with `make` when absent (the key is copied).
@@ -401,13 +404,14 @@ impl Db {
     }
 
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
-        if let Some((k, _)) = self.map.get_key_value(key) {
-            let k = k.clone();
-            if let Some(old) = self.expires.insert(k.clone(), at_ms) {
-                self.by_time.remove(&(old, k.clone()));
-            }
-            self.by_time.insert((at_ms, k));
+        if !self.map.contains_key(key) {
+            return;
         }
+        let k = CompactBytes::new(key);
+        if let Some(old) = self.expires.insert(k.clone(), at_ms) {
+            self.by_time.remove(&(old, k.clone()));
+        }
+        self.by_time.insert((at_ms, k));
     }
 
     /// Remove the TTL of `key`; true if it had one.
@@ -436,7 +440,7 @@ impl Db {
 
     pub fn clear(&mut self) {
         self.map = ScanMap::default();
-        self.expires = KeyTable::default();
+        self.expires = ScanMap::default();
         self.by_time = BTreeSet::new();
     }
 
@@ -565,7 +569,7 @@ mod event_tests {
     use super::*;
 
     fn s(v: &str) -> Value {
-        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+        Value::Str(CompactBytes::new(v.as_bytes()))
     }
 
     fn events(ks: &Keyspace, db: usize) -> Vec<(KeyEvent, &[u8])> {
@@ -670,7 +674,7 @@ mod string_form_tests {
             ..Db::default()
         };
         let k = Bytes::from_static(b"k");
-        db.set(&k, Value::Str(Bytes::from_static(b"12")));
+        db.set(&k, Value::Str(CompactBytes::new(b"12")));
         assert_eq!(db.peek(&k).unwrap().encoding(), "int");
         db.set_string_form(&k, string_form::RAW);
         let before = db.peek(&k).unwrap().access_word();
@@ -683,9 +687,30 @@ mod string_form_tests {
         db.set_lru(&k, 7);
         assert_eq!(db.peek(&k).unwrap().access_word(), 7);
         assert_eq!(db.string_form(&k), string_form::RAW);
-        db.set(&k, Value::Str(Bytes::from_static(b"12")));
+        db.set(&k, Value::Str(CompactBytes::new(b"12")));
         assert_eq!(db.peek(&k).unwrap().encoding(), "int");
         db.set_string_form(&k, string_form::NO_INT);
         assert_eq!(db.peek(&k).unwrap().encoding(), "embstr");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// What a key costs in the keyspace table, besides what a long name or value allocates:
+    /// the name and a string value (each inline up to 22 bytes), the access word, in one
+    /// element of the table's dense array.
+    #[test]
+    fn a_key_costs_one_small_element() {
+        use std::mem::size_of;
+        eprintln!(
+            "Value {} Entry {} element {}",
+            size_of::<Value>(),
+            size_of::<Entry>(),
+            size_of::<(CompactBytes, Entry)>()
+        );
+        assert!(size_of::<Value>() <= 24);
+        assert!(size_of::<(CompactBytes, Entry)>() <= 56);
     }
 }

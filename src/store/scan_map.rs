@@ -1,10 +1,12 @@
-//! The keyspace's hash table: open addressing with linear probing over a power-of-two table,
-//! built so that SCAN can walk it with Redis's reverse-binary cursor in O(COUNT) per call.
+//! The keyspace's hash table: a dense array of elements plus an open-addressing index (linear
+//! probing over a power-of-two table), built so that SCAN can walk it with Redis's
+//! reverse-binary cursor in O(COUNT) per call, and so that an element costs little more than
+//! its own size.
 //!
 //! # API
 //! The usual map operations ([`ScanMap::get`], [`ScanMap::insert`], [`ScanMap::remove`], ...,
 //! lookups by a borrowed form of the key as with `HashMap`), plus [`ScanMap::scan`]: visit one
-//! *home bucket* and return the next cursor.
+//! *home bucket* and return the next cursor, and [`ScanMap::sample`] for eviction.
 //!
 //! # Why not `HashMap`
 //! `HashMap` (SwissTable) gives no stable way to resume an iteration after the table changed, so
@@ -14,35 +16,47 @@
 //! when the table grows or shrinks between calls (an element may then be returned twice).
 //!
 //! # Layout and invariants
-//! Two parallel vectors: `hashes` (the element's hash with the top bit set; 0 = empty slot) and
-//! `slots`. Probing, resizing and scanning read only `hashes` (8 bytes a slot, dense), and the
-//! key itself only when the hash is equal. Linear probing keeps this invariant, on which the
-//! scan relies: an element whose home is `b` sits at `b` or after it in the same run of full
-//! slots, every slot between them being full. Insertion takes the first empty slot after the
-//! home; removal shifts later elements of the run back into the hole (backward-shift deletion,
-//! no tombstones), moving each element only towards its home.
+//! - `entries`: the elements, dense (positions `0..len`), in chunks of [`CHUNK`] (the first
+//!   chunk grows by doubling up to that size, the others are allocated whole), so a big table
+//!   never copies its elements to grow and wastes at most one chunk. A removal moves the last
+//!   element into the hole (as `Vec::swap_remove`).
+//! - `index`: one 8-byte word per bucket, 0 when empty, else the low 32 bits of the element's
+//!   hash (high half) and its position + 1 (low half). Probing, resizing and scanning read only
+//!   the index, and an element only when the 32 hash bits are equal. The home bucket is
+//!   `hash & mask` (so the table has at most 2^32 buckets).
 //!
-//! The table doubles above 3/4 full and halves (to at most 1/2 full) below 1/16 full; a resize
-//! rebuilds it at once, as `HashMap` does. Hashes are seeded per table (`ahash::RandomState`), so
-//! clients cannot choose colliding keys.
+//! Empty buckets cost 8 bytes, not an element's size: at 1M keys of the keyspace a key costs
+//! its element (key handle, value, access word) plus ~17 bytes of index, where a table of
+//! `Option<(K, V)>` slots cost twice the slot size.
+//!
+//! Linear probing keeps this invariant, on which the scan relies: an element whose home is `b`
+//! sits at `b` or after it in the same run of full buckets, every bucket between them being
+//! full. Insertion takes the first empty bucket after the home; removal shifts later words of
+//! the run back into the hole (backward-shift deletion, no tombstones), moving each only
+//! towards its home.
+//!
+//! The index doubles above 3/4 full and halves (to at most 1/2 full) below 1/16 full; a resize
+//! rebuilds it at once from the stored hash bits (no element is read or moved). Hashes are
+//! seeded per table (`ahash::RandomState`), so clients cannot choose colliding keys.
 
 use ahash::RandomState;
 use std::borrow::Borrow;
 use std::hash::Hash;
 use std::ops::Index;
 
-/// Set in every stored hash, so that 0 can mark an empty slot. Above any mask: it never changes
-/// an element's home bucket.
-const FULL: u64 = 1 << 63;
-/// The smallest allocated table. A table that was allocated stays at least this big when it
+/// The smallest allocated index. A table that was allocated stays at least this big when it
 /// empties, so a key created and deleted over and over costs no allocation.
 const MIN_SIZE: usize = 8;
+/// log2 of [`CHUNK`].
+const CHUNK_BITS: u32 = 10;
+/// Elements per chunk of `entries`: 1024 keyspace elements are 64 KiB, one allocation each.
+const CHUNK: usize = 1 << CHUNK_BITS;
 
 #[derive(Clone)]
 pub struct ScanMap<K, V> {
     hasher: RandomState,
-    hashes: Vec<u64>,
-    slots: Vec<Option<(K, V)>>,
+    index: Vec<u64>,
+    entries: Vec<Vec<(K, V)>>,
     len: usize,
 }
 
@@ -50,10 +64,52 @@ impl<K, V> Default for ScanMap<K, V> {
     fn default() -> Self {
         ScanMap {
             hasher: RandomState::new(),
-            hashes: Vec::new(),
-            slots: Vec::new(),
+            index: Vec::new(),
+            entries: Vec::new(),
             len: 0,
         }
+    }
+}
+
+/// An index word: the element's hash bits and its position.
+#[inline]
+fn word(h: u32, pos: usize) -> u64 {
+    u64::from(h) << 32 | (pos as u64 + 1)
+}
+
+/// The position an index word points to.
+#[inline]
+fn pos_of(w: u64) -> usize {
+    (w as u32 as usize) - 1
+}
+
+/// The hash bits an index word keeps.
+#[inline]
+fn hash_of(w: u64) -> u32 {
+    (w >> 32) as u32
+}
+
+impl<K, V> ScanMap<K, V> {
+    #[inline]
+    fn entry(&self, pos: usize) -> &(K, V) {
+        &self.entries[pos >> CHUNK_BITS][pos & (CHUNK - 1)]
+    }
+
+    #[inline]
+    fn entry_mut(&mut self, pos: usize) -> &mut (K, V) {
+        &mut self.entries[pos >> CHUNK_BITS][pos & (CHUNK - 1)]
+    }
+
+    /// Bytes the table holds on the heap (index and element arrays; not what the elements
+    /// themselves point to), for MEMORY USAGE.
+    pub fn heap_size(&self) -> usize {
+        self.index.capacity() * 8
+            + self.entries.capacity() * std::mem::size_of::<Vec<(K, V)>>()
+            + self
+                .entries
+                .iter()
+                .map(|c| c.capacity() * std::mem::size_of::<(K, V)>())
+                .sum::<usize>()
     }
 }
 
@@ -66,23 +122,24 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         self.len == 0
     }
 
-    /// Slots in the table (it changes only when the table is resized).
+    /// Buckets in the index (it changes only when the table is resized).
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.index.len()
     }
 
     #[inline]
-    fn tag<Q: Hash + ?Sized>(&self, q: &Q) -> u64 {
-        self.hasher.hash_one(q) | FULL
+    fn tag<Q: Hash + ?Sized>(&self, q: &Q) -> u32 {
+        self.hasher.hash_one(q) as u32
     }
 
     #[inline]
     fn mask(&self) -> usize {
-        self.hashes.len() - 1
+        self.index.len() - 1
     }
 
+    /// The bucket holding the element equal to `q` (`h`: its hash bits).
     #[inline]
-    fn find<Q>(&self, h: u64, q: &Q) -> Option<usize>
+    fn find<Q>(&self, h: u32, q: &Q) -> Option<usize>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -93,15 +150,25 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         let mask = self.mask();
         let mut i = h as usize & mask;
         loop {
-            let s = self.hashes[i];
-            if s == 0 {
+            let w = self.index[i];
+            if w == 0 {
                 return None;
             }
-            if s == h && self.slots[i].as_ref().is_some_and(|(k, _)| k.borrow() == q) {
+            if hash_of(w) == h && self.entry(pos_of(w)).0.borrow() == q {
                 return Some(i);
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// The position of the element equal to `q`.
+    #[inline]
+    fn position<Q>(&self, q: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(self.tag(q), q).map(|i| pos_of(self.index[i]))
     }
 
     pub fn get<Q>(&self, q: &Q) -> Option<&V>
@@ -109,8 +176,8 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let i = self.find(self.tag(q), q)?;
-        self.slots[i].as_ref().map(|(_, v)| v)
+        let p = self.position(q)?;
+        Some(&self.entry(p).1)
     }
 
     pub fn get_mut<Q>(&mut self, q: &Q) -> Option<&mut V>
@@ -118,8 +185,8 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let i = self.find(self.tag(q), q)?;
-        self.slots[i].as_mut().map(|(_, v)| v)
+        let p = self.position(q)?;
+        Some(&mut self.entry_mut(p).1)
     }
 
     pub fn get_key_value<Q>(&self, q: &Q) -> Option<(&K, &V)>
@@ -127,8 +194,8 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let i = self.find(self.tag(q), q)?;
-        self.slots[i].as_ref().map(|(k, v)| (k, v))
+        let (k, v) = self.entry(self.position(q)?);
+        Some((k, v))
     }
 
     pub fn contains_key<Q>(&self, q: &Q) -> bool
@@ -143,36 +210,70 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let h = self.tag(&key);
         if let Some(i) = self.find(h, &key) {
-            let (_, v) = self.slots[i].as_mut().expect("found slots are full");
-            return Some(std::mem::replace(v, value));
+            let p = pos_of(self.index[i]);
+            return Some(std::mem::replace(&mut self.entry_mut(p).1, value));
         }
-        if (self.len + 1) * 4 > self.hashes.len() * 3 {
-            self.resize((self.hashes.len() * 2).max(MIN_SIZE));
+        assert!(self.len < u32::MAX as usize, "ScanMap: too many elements");
+        if (self.len + 1) * 4 > self.index.len() * 3 {
+            self.resize((self.index.len() * 2).max(MIN_SIZE));
         }
-        self.place(h, key, value);
+        let p = self.len;
+        self.push_entry((key, value));
+        self.place(word(h, p));
         self.len += 1;
         None
     }
 
-    /// Put an element in the first empty slot from its home (the key is known to be absent and
-    /// the table to have room).
-    fn place(&mut self, h: u64, key: K, value: V) {
+    /// Append an element at position `len`.
+    fn push_entry(&mut self, e: (K, V)) {
+        let whole = self.entries.len() > 1;
+        match self.entries.last_mut() {
+            Some(c) if c.len() < CHUNK => {
+                if whole && c.len() == c.capacity() {
+                    // A cloned chunk: give it its whole size at once.
+                    c.reserve_exact(CHUNK - c.len());
+                }
+                c.push(e);
+            }
+            _ => {
+                let mut c = if self.entries.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(CHUNK)
+                };
+                c.push(e);
+                self.entries.push(c);
+            }
+        }
+    }
+
+    /// Take the element at position `len - 1` (the table is not empty).
+    fn pop_entry(&mut self) -> (K, V) {
+        let c = self.entries.last_mut().expect("not empty");
+        let e = c.pop().expect("chunks are never left empty but the first");
+        if c.is_empty() && self.entries.len() > 1 {
+            self.entries.pop();
+        }
+        e
+    }
+
+    /// Put an index word in the first empty bucket from its home (the table has room).
+    fn place(&mut self, w: u64) {
         let mask = self.mask();
-        let mut i = h as usize & mask;
-        while self.hashes[i] != 0 {
+        let mut i = hash_of(w) as usize & mask;
+        while self.index[i] != 0 {
             i = (i + 1) & mask;
         }
-        self.hashes[i] = h;
-        self.slots[i] = Some((key, value));
+        self.index[i] = w;
     }
 
     fn resize(&mut self, size: usize) {
         debug_assert!(size.is_power_of_two() && size * 3 >= self.len * 4);
-        let hashes = std::mem::replace(&mut self.hashes, vec![0; size]);
-        let slots = std::mem::replace(&mut self.slots, (0..size).map(|_| None).collect());
-        for (h, slot) in hashes.into_iter().zip(slots) {
-            if let Some((k, v)) = slot {
-                self.place(h, k, v);
+        assert!(size <= 1 << 32, "ScanMap: index too large");
+        let old = std::mem::replace(&mut self.index, vec![0; size]);
+        for w in old {
+            if w != 0 {
+                self.place(w);
             }
         }
     }
@@ -191,40 +292,59 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.find(self.tag(q), q)?;
-        let removed = self.slots[i].take();
+        let p = pos_of(self.index[i]);
+        self.unlink(i);
+        // The last element fills the hole: its index word is repointed.
+        let last = self.len - 1;
+        let removed = if p == last {
+            self.pop_entry()
+        } else {
+            let h = self.tag(&self.entry(last).0);
+            let mask = self.mask();
+            let mut j = h as usize & mask;
+            while self.index[j] != word(h, last) {
+                j = (j + 1) & mask;
+            }
+            self.index[j] = word(h, p);
+            let tail = self.pop_entry();
+            std::mem::replace(self.entry_mut(p), tail)
+        };
         self.len -= 1;
-        // Backward shift: move each later element of the run into the hole when the hole lies
-        // between its home and its slot, so no element ends up separated from its home by an
-        // empty slot.
+        if self.index.len() > MIN_SIZE && self.len * 16 < self.index.len() {
+            self.resize((self.len * 2).next_power_of_two().max(MIN_SIZE));
+            if self.entries.len() == 1 {
+                let c = &mut self.entries[0];
+                c.shrink_to((self.len * 2).max(MIN_SIZE));
+            }
+        }
+        Some(removed)
+    }
+
+    /// Empty bucket `i` of the index. Backward shift: move each later word of the run into the
+    /// hole when the hole lies between its home and its bucket, so no element ends up separated
+    /// from its home by an empty bucket.
+    fn unlink(&mut self, i: usize) {
         let mask = self.mask();
         let mut hole = i;
         let mut j = (i + 1) & mask;
         loop {
-            let s = self.hashes[j];
-            if s == 0 {
+            let w = self.index[j];
+            if w == 0 {
                 break;
             }
-            let home = s as usize & mask;
+            let home = hash_of(w) as usize & mask;
             if j.wrapping_sub(home) & mask >= j.wrapping_sub(hole) & mask {
-                self.hashes[hole] = s;
-                self.slots[hole] = self.slots[j].take();
+                self.index[hole] = w;
                 hole = j;
             }
             j = (j + 1) & mask;
         }
-        self.hashes[hole] = 0;
-        self.slots[hole] = None;
-        if self.hashes.len() > MIN_SIZE && self.len * 16 < self.hashes.len() {
-            self.resize((self.len * 2).next_power_of_two().max(MIN_SIZE));
-        }
-        removed
+        self.index[hole] = 0;
     }
 
-    /// Every element, in table order (stable while the table is not resized).
+    /// Every element, in position order (stable while nothing is removed).
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.slots
-            .iter()
-            .filter_map(|s| s.as_ref().map(|(k, v)| (k, v)))
+        self.entries.iter().flatten().map(|(k, v)| (k, v))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &K> {
@@ -235,18 +355,18 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         self.iter().map(|(_, v)| v)
     }
 
-    /// Up to `count` distinct entries picked near a random point of the table: the occupied
-    /// slots following a random slot, wrapping around (Redis's `dictGetSomeKeys`, for
-    /// eviction's sampling). Not uniform per key, but every key can be picked, and the cost
-    /// does not depend on the table's size. `start` is the random number choosing the point.
+    /// Up to `count` distinct entries: the ones following a random position, wrapping around
+    /// (as Redis's `dictGetSomeKeys`, for eviction's sampling). Every key is equally likely to
+    /// start the run, and the cost does not depend on the table's size. `start` is the random
+    /// number choosing the position.
     pub fn sample(&self, count: usize, start: usize) -> impl Iterator<Item = (&K, &V)> + '_ {
-        let n = self.slots.len();
-        let want = count.min(self.len);
+        let n = self.len;
+        let want = count.min(n);
         let first = if n == 0 { 0 } else { start % n };
-        (0..n)
-            .map(move |i| (first + i) % n)
-            .filter_map(move |i| self.slots[i].as_ref().map(|(k, v)| (k, v)))
-            .take(want)
+        (0..want).map(move |i| {
+            let (k, v) = self.entry((first + i) % n);
+            (k, v)
+        })
     }
 
     /// One step of a SCAN: call `f` for every element whose home bucket is the one `cursor`
@@ -258,7 +378,7 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
     /// `b`, which the reversed increment has not visited yet; shrinking merges buckets whose
     /// low bits were all not yet visited, or already visited (then their elements may be
     /// returned again). So an element present for the whole walk is returned at least once.
-    /// A step costs the length of the run of full slots from the bucket: O(1) on average at
+    /// A step costs the length of the run of full buckets from the bucket: O(1) on average at
     /// the table's load.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&K, &V)) -> u64 {
         if self.len == 0 {
@@ -268,12 +388,12 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         let bucket = cursor as usize & mask;
         let mut i = bucket;
         loop {
-            let s = self.hashes[i];
-            if s == 0 {
+            let w = self.index[i];
+            if w == 0 {
                 break;
             }
-            if s as usize & mask == bucket {
-                let (k, v) = self.slots[i].as_ref().expect("full slot");
+            if hash_of(w) as usize & mask == bucket {
+                let (k, v) = self.entry(pos_of(w));
                 f(k, v);
             }
             i = (i + 1) & mask;
@@ -317,24 +437,42 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
-    /// Every element sits in the run of full slots that starts at its home.
+    /// Every element sits in the run of full buckets that starts at its home, and the index
+    /// words point to each position exactly once, with the element's hash bits.
     fn check_invariant<K: Hash + Eq, V>(m: &ScanMap<K, V>) {
+        if m.index.is_empty() {
+            assert_eq!(m.len, 0);
+            return;
+        }
         let mut n = 0;
-        for i in 0..m.hashes.len() {
-            let s = m.hashes[i];
-            assert_eq!(s == 0, m.slots[i].is_none());
-            if s == 0 {
+        let mut seen = vec![false; m.len];
+        let mask = m.mask();
+        for i in 0..m.index.len() {
+            let w = m.index[i];
+            if w == 0 {
                 continue;
             }
             n += 1;
-            let mask = m.mask();
-            let mut j = s as usize & mask;
+            let p = pos_of(w);
+            assert!(
+                !std::mem::replace(&mut seen[p], true),
+                "position {p} indexed twice"
+            );
+            assert_eq!(hash_of(w), m.tag(&m.entry(p).0));
+            let mut j = hash_of(w) as usize & mask;
             while j != i {
-                assert_ne!(m.hashes[j], 0, "gap between an element and its home");
+                assert_ne!(m.index[j], 0, "gap between an element and its home");
                 j = (j + 1) & mask;
             }
         }
         assert_eq!(n, m.len);
+        assert_eq!(m.iter().count(), m.len);
+        let chunks = m.entries.len();
+        for (c, chunk) in m.entries.iter().enumerate() {
+            if c + 1 < chunks {
+                assert_eq!(chunk.len(), CHUNK, "only the last chunk is partly filled");
+            }
+        }
     }
 
     #[test]
@@ -359,6 +497,69 @@ mod tests {
         }
         assert!(m.is_empty());
         assert_eq!(m.capacity(), MIN_SIZE, "shrinks back as it empties");
+        assert_eq!(m.entries.len(), 1, "the chunks went with the elements");
+    }
+
+    #[derive(Debug, Clone)]
+    enum MapOp {
+        Insert(u16, u32),
+        Remove(u16),
+        Get(u16),
+        /// Insert this many keys from 10 000 up, then remove them (a resize up and down).
+        Burst(u16),
+    }
+
+    fn map_op() -> impl Strategy<Value = MapOp> {
+        prop_oneof![
+            4 => (0u16..3000, any::<u32>()).prop_map(|(k, v)| MapOp::Insert(k, v)),
+            3 => (0u16..3000).prop_map(MapOp::Remove),
+            2 => (0u16..3000).prop_map(MapOp::Get),
+            1 => (1u16..3000).prop_map(MapOp::Burst),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The same operations on a `ScanMap` and on `std::collections::HashMap` give the same
+        /// answers and the same contents, and the layout invariants hold after each step.
+        #[test]
+        fn behaves_as_std_hashmap(ops in prop::collection::vec(map_op(), 1..400)) {
+            let mut m: ScanMap<Vec<u8>, u32> = ScanMap::default();
+            let mut model: std::collections::HashMap<Vec<u8>, u32> = Default::default();
+            let key = |k: u16| k.to_string().into_bytes();
+            for o in &ops {
+                match *o {
+                    MapOp::Insert(k, v) => prop_assert_eq!(m.insert(key(k), v), model.insert(key(k), v)),
+                    MapOp::Remove(k) => prop_assert_eq!(m.remove_entry(&key(k)[..]), model.remove_entry(&key(k))),
+                    MapOp::Get(k) => {
+                        prop_assert_eq!(m.get(&key(k)[..]), model.get(&key(k)));
+                        prop_assert_eq!(m.contains_key(&key(k)[..]), model.contains_key(&key(k)));
+                    }
+                    MapOp::Burst(n) => {
+                        for i in 0..n {
+                            m.insert(key(10_000 + i), 0);
+                        }
+                        check_invariant(&m);
+                        for i in 0..n {
+                            prop_assert_eq!(m.remove(&key(10_000 + i)[..]), Some(0));
+                        }
+                    }
+                }
+                prop_assert_eq!(m.len(), model.len());
+            }
+            check_invariant(&m);
+            let mut got: Vec<(Vec<u8>, u32)> = m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let mut want: Vec<(Vec<u8>, u32)> = model.into_iter().collect();
+            got.sort();
+            want.sort();
+            prop_assert_eq!(got, want);
+            // A sample of everything returns every element once.
+            let mut sampled: Vec<&Vec<u8>> = m.sample(usize::MAX, 12345).map(|(k, _)| k).collect();
+            sampled.sort();
+            sampled.dedup();
+            prop_assert_eq!(sampled.len(), m.len());
+        }
     }
 
     #[test]

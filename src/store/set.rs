@@ -208,7 +208,7 @@ impl Set {
             Set::Intset(v) => v.capacity() * 8,
             Set::Table(t) => {
                 t.items.capacity() * std::mem::size_of::<Bytes>()
-                    + t.slots.capacity() * (std::mem::size_of::<(Bytes, usize)>() + 1)
+                    + t.slots.heap_size()
                     + t.items.iter().map(|b| b.len()).sum::<usize>()
             }
         }
@@ -295,7 +295,7 @@ mod tests {
         );
 
         let mut out = Vec::new();
-        Value::Hash(h.clone()).rewrite(&key, &mut out);
+        Value::Hash(Box::new(h.clone())).rewrite(&key, &mut out);
         assert_eq!(out.len(), 3);
         assert!(
             out.iter()
@@ -311,7 +311,7 @@ mod tests {
         assert!(h.iter().all(|(f, v)| h2.get(f) == Some(v)));
 
         let mut out = Vec::new();
-        Value::Set(st.clone()).rewrite(&key, &mut out);
+        Value::Set(Box::new(st.clone())).rewrite(&key, &mut out);
         assert_eq!(out.len(), 3);
         let mut s2 = Set::new();
         for c in &out {

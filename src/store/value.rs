@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::CompactBytes;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
@@ -11,11 +12,11 @@ use super::zset::ZSet;
 
 #[derive(Clone)]
 pub enum Value {
-    Str(Bytes),
-    List(List),
+    Str(CompactBytes),
+    List(Box<List>),
     Stream(Box<Stream>),
-    Hash(Hash),
-    Set(Set),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
     ZSet(Box<ZSet>),
 }
 
@@ -99,7 +100,7 @@ impl Value {
     /// Commands that recreate this value under `key` (AOF rewrite), appended to `out`.
     pub fn rewrite(&self, key: &Bytes, out: &mut Vec<Vec<Bytes>>) {
         match self {
-            Value::Str(b) => out.push(vec![Bytes::from_static(b"SET"), key.clone(), b.clone()]),
+            Value::Str(b) => out.push(vec![Bytes::from_static(b"SET"), key.clone(), b.to_bytes()]),
             Value::List(l) => {
                 let mut cmd = Vec::new();
                 for item in l.iter() {

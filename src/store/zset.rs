@@ -418,9 +418,7 @@ impl ZSet {
 
     pub fn mem_usage(&self) -> usize {
         let members: usize = self.dict.keys().map(|m| m.len()).sum();
-        self.dict.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1)
-            + self.tree.len() * (std::mem::size_of::<Entry>() + 8)
-            + members
+        self.dict.heap_size() + self.tree.len() * (std::mem::size_of::<Entry>() + 8) + members
     }
 }
 

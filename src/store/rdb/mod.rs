@@ -273,7 +273,10 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
                 write_string(out, &blob, enc);
             }
         }
-        Value::Set(Set::Intset(ints)) => {
+        Value::Set(s) if s.is_intset() => {
+            let Set::Intset(ints) = &**s else {
+                unreachable!()
+            };
             out.push(TYPE_SET_INTSET);
             write_string(out, &listpack::intset_bytes(ints), enc);
         }
@@ -602,7 +605,7 @@ fn list_from<I: IntoIterator<Item = Bytes>>(items: I) -> Result<Value> {
     for i in items {
         l.push_back(&i);
     }
-    nonempty(l.len(), Value::List(l))
+    nonempty(l.len(), Value::List(Box::new(l)))
 }
 
 fn set_from<I: IntoIterator<Item = Bytes>>(items: I, enc: &Encodings) -> Result<Value> {
@@ -612,7 +615,7 @@ fn set_from<I: IntoIterator<Item = Bytes>>(items: I, enc: &Encodings) -> Result<
             return Err(bad("duplicate set member"));
         }
     }
-    nonempty(s.len(), Value::Set(s))
+    nonempty(s.len(), Value::Set(Box::new(s)))
 }
 
 fn hash_from<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I, enc: &Encodings) -> Result<Value> {
@@ -622,7 +625,7 @@ fn hash_from<I: IntoIterator<Item = (Bytes, Bytes)>>(pairs: I, enc: &Encodings) 
             return Err(bad("duplicate hash field"));
         }
     }
-    nonempty(h.len(), Value::Hash(h))
+    nonempty(h.len(), Value::Hash(Box::new(h)))
 }
 
 fn zset_from<I: IntoIterator<Item = (Bytes, f64)>>(pairs: I, enc: &Encodings) -> Result<Value> {
@@ -658,7 +661,7 @@ fn items_of(blob: &[u8], ziplist: bool) -> Result<Vec<Item<'_>>> {
 /// Reads the body of a value of RDB type `ty`.
 pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
     match ty {
-        TYPE_STRING => Ok(Value::Str(r.string()?)),
+        TYPE_STRING => Ok(Value::Str(r.string()?.into())),
         TYPE_LIST => {
             let n = r.count()?;
             let mut items = Vec::with_capacity(n);
@@ -691,7 +694,7 @@ pub fn read_value(r: &mut Reader, ty: u8, enc: &Encodings) -> Result<Value> {
                     _ => return Err(bad("unknown quicklist container")),
                 }
             }
-            nonempty(l.len(), Value::List(l))
+            nonempty(l.len(), Value::List(Box::new(l)))
         }
         TYPE_SET => {
             let n = r.count()?;

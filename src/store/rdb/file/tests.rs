@@ -43,19 +43,19 @@ fn sample() -> (Keyspace, Vec<Bytes>) {
         z.insert(b(&format!("z{i}")), i as f64 / 7.0, enc.zset);
     }
     let d = &mut ks.dbs[0];
-    d.set(&b("str"), Value::Str(b("hello")));
-    d.set(&b("int"), Value::Str(b("12345")));
-    d.set(&b("long"), Value::Str(b(&"abc".repeat(100))));
-    d.set(&b("list"), Value::List(l));
-    d.set(&b("set"), Value::Set(s));
-    d.set(&b("ints"), Value::Set(ints));
-    d.set(&b("hash"), Value::Hash(h));
+    d.set(&b("str"), Value::Str(b("hello").into()));
+    d.set(&b("int"), Value::Str(b("12345").into()));
+    d.set(&b("long"), Value::Str(b(&"abc".repeat(100)).into()));
+    d.set(&b("list"), Value::List(Box::new(l)));
+    d.set(&b("set"), Value::Set(Box::new(s)));
+    d.set(&b("ints"), Value::Set(Box::new(ints)));
+    d.set(&b("hash"), Value::Hash(Box::new(h)));
     d.set(&b("zset"), Value::ZSet(Box::new(z)));
-    d.set(&b("ttl"), Value::Str(b("x")));
+    d.set(&b("ttl"), Value::Str(b("x").into()));
     d.set_expire(b"ttl", 4_000_000_000_000);
-    d.set(&b("gone"), Value::Str(b("x")));
+    d.set(&b("gone"), Value::Str(b("x").into()));
     d.set_expire(b"gone", 1000);
-    ks.dbs[3].set(&b("other"), Value::Str(b("db3")));
+    ks.dbs[3].set(&b("other"), Value::Str(b("db3").into()));
     let lib = b("#!lua name=mylib\nredis.register_function('f', function() return 1 end)");
     (ks, vec![lib])
 }
@@ -63,11 +63,11 @@ fn sample() -> (Keyspace, Vec<Bytes>) {
 fn contents(ks: &Keyspace) -> Vec<(usize, Vec<Vec<u8>>, Option<i64>)> {
     let mut out = Vec::new();
     for (i, d) in ks.dbs.iter().enumerate() {
-        let mut keys: Vec<_> = d.map.keys().cloned().collect();
+        let mut keys: Vec<_> = d.map.keys().map(|k| k.to_bytes()).collect();
         keys.sort();
         for k in keys {
             let mut cmds = Vec::new();
-            d.map[&k].value.rewrite(&k, &mut cmds);
+            d.map[&k[..]].value.rewrite(&k, &mut cmds);
             let mut flat: Vec<Vec<u8>> = cmds
                 .into_iter()
                 .flat_map(|c| c.into_iter().map(|x| x.to_vec()))
@@ -229,7 +229,7 @@ fn idle_and_freq_set_the_access_word() {
         v
     };
     let l = read_file(&seal(b"REDIS0010\xF8\x40\x64\x00\x01k\x01v"), &opts()).unwrap();
-    let word = l.keyspace.dbs[0].map[&b("k")].lru;
+    let word = l.keyspace.dbs[0].map[&b("k")[..]].lru;
     let idle = access::idle_ms(word) / 1000;
     assert!((100..=102).contains(&idle), "idle {idle}");
     let lfu = access::Policy {
@@ -244,7 +244,7 @@ fn idle_and_freq_set_the_access_word() {
         },
     )
     .unwrap();
-    assert_eq!(l.keyspace.dbs[0].map[&b("k")].lru & 255, 7);
+    assert_eq!(l.keyspace.dbs[0].map[&b("k")[..]].lru & 255, 7);
 }
 
 proptest! {
@@ -274,7 +274,7 @@ proptest! {
 #[test]
 fn lru_and_lfu_words_survive_a_file_under_those_policies() {
     let mut ks = Keyspace::new(16);
-    ks.dbs[0].set(&b("k"), Value::Str(b("v")));
+    ks.dbs[0].set(&b("k"), Value::Str(b("v").into()));
     let idle_word = access::Policy::default().restored(None, Some(500));
     ks.dbs[0].set_lru(b"k", idle_word);
     let lru = Encodings {
@@ -283,7 +283,7 @@ fn lru_and_lfu_words_survive_a_file_under_those_policies() {
     };
     let data = super::super::write_file(&ks.dbs, &[], &lru, 0);
     let l = read_file(&data, &opts()).unwrap();
-    let idle = access::idle_ms(l.keyspace.dbs[0].map[&b("k")].lru) / 1000;
+    let idle = access::idle_ms(l.keyspace.dbs[0].map[&b("k")[..]].lru) / 1000;
     assert!((500..=502).contains(&idle), "idle {idle}");
     let p = access::Policy {
         lfu: true,
@@ -305,7 +305,7 @@ fn lru_and_lfu_words_survive_a_file_under_those_policies() {
         },
     )
     .unwrap();
-    assert_eq!(p.decayed(l.keyspace.dbs[0].map[&b("k")].lru), 42);
+    assert_eq!(p.decayed(l.keyspace.dbs[0].map[&b("k")[..]].lru), 42);
     // No policy: neither opcode.
     let plain = super::super::write_file(&ks.dbs, &[], &Encodings::default(), 0);
     assert!(plain.len() < data.len());

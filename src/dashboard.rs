@@ -88,7 +88,7 @@ fn find_queues(shared: &Shared, patterns: &[&[u8]]) -> (Vec<Found>, bool) {
                     if d.expire_at(k).is_some_and(|at| at <= now) {
                         return;
                     }
-                    out.push((db, k.clone(), kind.0, kind.1));
+                    out.push((db, k.to_bytes(), kind.0, kind.1));
                 });
                 if cursor == 0 || here >= VISIT_PER_LOCK {
                     break;
@@ -198,7 +198,7 @@ fn queues(shared: &Shared, patterns: &[&[u8]]) -> Json {
     for slice in lists.chunks(KEYS_PER_LOCK) {
         let s = shared.store.lock();
         for (db, key, _, _) in slice {
-            let Some(Value::List(l)) = s.dbs[*db].map.get(key).map(|e| &e.value) else {
+            let Some(Value::List(l)) = s.dbs[*db].map.get(key.as_ref()).map(|e| &e.value) else {
                 continue;
             };
             list_rows.push(json!({
@@ -215,7 +215,10 @@ fn queues(shared: &Shared, patterns: &[&[u8]]) -> Json {
         let s = shared.store.lock();
         let mut waited = s.blocking.waited_keys();
         waited.retain(|(db, key, _, cmd)| {
-            !cmd.starts_with('x') && s.dbs.get(*db).is_some_and(|d| !d.map.contains_key(key))
+            !cmd.starts_with('x')
+                && s.dbs
+                    .get(*db)
+                    .is_some_and(|d| !d.map.contains_key(key.as_ref()))
         });
         waited.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (a.0, &a.1).cmp(&(b.0, &b.1))));
         let n_waited = waited.len();
@@ -234,7 +237,7 @@ fn queues(shared: &Shared, patterns: &[&[u8]]) -> Json {
         let now = crate::store::unix_ms();
         for (db, key, _, _) in slice {
             let d = &s.dbs[*db];
-            let Some(Value::Stream(st)) = d.map.get(key).map(|e| &e.value) else {
+            let Some(Value::Stream(st)) = d.map.get(key.as_ref()).map(|e| &e.value) else {
                 continue;
             };
             let groups: Vec<Json> = st
@@ -255,7 +258,7 @@ fn queues(shared: &Shared, patterns: &[&[u8]]) -> Json {
                         .collect();
                     let policy = g.policy();
                     let dead_letter = policy.and_then(|p| p.dead_letter.as_ref()).map(|dl| {
-                        let n = match d.map.get(dl).map(|e| &e.value) {
+                        let n = match d.map.get(dl.as_ref()).map(|e| &e.value) {
                             Some(Value::Stream(x)) => x.len(),
                             _ => 0,
                         };

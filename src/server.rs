@@ -1265,6 +1265,10 @@ async fn cron(shared: Arc<Shared>) {
                     crate::command::serve_ready_keys_now(&shared, &mut store);
                 }
             }
+            if !store.tracking.is_off() {
+                let max = shared.config_i64("tracking-table-max-keys").max(0) as usize;
+                store.tracking.limit_keys(max, 1000);
+            }
             replication_cron(&shared, &mut store, &mut last_ping);
             crate::failover::cron(&shared, &mut store);
         }

@@ -369,3 +369,44 @@ fn served_blocking_move_replies_before_invalidating() {
         (A, &["LRANGE", "list2", "0", "-1"]),
     ]);
 }
+
+/// `tracking-table-max-keys`: when more keys are tracked than allowed, the server forgets some,
+/// telling their clients they were invalidated, until the table fits (on both servers).
+#[test]
+fn the_tracking_table_is_kept_under_its_limit() {
+    let mut servers = vec![Server::ferrymq(&[])];
+    servers.extend(Server::redis(&[]));
+    for s in &servers {
+        let mut r = s.raw();
+        r.cmd(&["HELLO", "3"]);
+        let rid = String::from_utf8(r.cmd(&["CLIENT", "ID"])).unwrap();
+        let rid = rid.trim_start_matches(':').trim_end().to_string();
+        let mut a = s.raw();
+        assert_eq!(
+            a.cmd_s(&["CLIENT", "TRACKING", "on", "REDIRECT", &rid]),
+            "+OK\r\n"
+        );
+        a.cmd(&["MSET", "key1", "1", "key2", "2"]);
+        a.cmd(&["MGET", "key1", "key2"]);
+        assert_eq!(
+            info_field(&mut a, "tracking_total_keys").as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            a.cmd_s(&["CONFIG", "SET", "tracking-table-max-keys", "1"]),
+            "+OK\r\n"
+        );
+        let msg = r
+            .try_read_reply(Duration::from_secs(5))
+            .map(|m| String::from_utf8_lossy(&m).into_owned())
+            .unwrap_or_default();
+        assert!(
+            msg.starts_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\nkey"),
+            "{}: {msg:?}",
+            s.name
+        );
+        assert!(wait_for(Duration::from_secs(5), || {
+            info_field(&mut a, "tracking_total_keys").as_deref() == Some("1")
+        }));
+    }
+}

@@ -162,6 +162,12 @@ impl Tracking {
                 }
             }
         }
+        self.forget(key, by)
+    }
+
+    /// Drop `key` from the table, telling the clients that read it (but `by`, which is told
+    /// after its reply: the return value).
+    fn forget(&mut self, key: &Bytes, by: Option<u64>) -> bool {
         let Some(ids) = self.table.remove(key) else {
             return false;
         };
@@ -181,6 +187,20 @@ impl Tracking {
             send(t, Some(std::slice::from_ref(key)));
         }
         own
+    }
+
+    /// `tracking-table-max-keys` (Redis's trackingLimitUsedSlots, from the server cron): while
+    /// more keys are tracked than `max` (0: no limit), forget keys, each as if it had changed
+    /// (its clients are told, BCAST prefixes are not), at most `effort` per call.
+    pub fn limit_keys(&mut self, max: usize, effort: usize) {
+        let mut n = 0;
+        while max > 0 && self.table.len() > max && n < effort {
+            let Some(k) = self.table.keys().next().cloned() else {
+                break;
+            };
+            self.forget(&k, None);
+            n += 1;
+        }
     }
 
     /// FLUSHDB/FLUSHALL: every tracking client hears that everything changed; the table is

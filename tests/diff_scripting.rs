@@ -913,3 +913,34 @@ fn globals_are_read_only_and_bytecode_does_not_load() {
         &["EVAL", "return ARGV[1]", "0", "a"],
     ]);
 }
+
+/// Without enough good replicas (`min-replicas-to-write`), a script that may write is refused
+/// up front when it declares flags, a script without flags runs until it writes, and a
+/// `no-writes` script runs.
+#[test]
+fn scripts_without_enough_good_replicas_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    d.script(&[
+        &["SET", "x", "some value"],
+        &["CONFIG", "SET", "min-replicas-to-write", "1"],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','x')",
+            "1",
+            "x",
+        ],
+        &["EVAL", "return redis.call('get','x')", "1", "x"],
+        &["EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"],
+        &["EVAL", "return redis.call('set','x', 1)", "1", "x"],
+        &["EVAL", "return redis.pcall('set','x', 1)", "1", "x"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\nredis.register_function('w', function() return 1 end)",
+        ],
+        &["FCALL", "w", "0"],
+        &["CONFIG", "SET", "min-replicas-to-write", "0"],
+        &["EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"],
+        &["INFO", "errorstats"],
+    ]);
+}

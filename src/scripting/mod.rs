@@ -273,6 +273,13 @@ pub fn prepare<'a>(
         if let Some(msg) = crate::aof::refuse_writes(ctx.shared) {
             return Err(Reply::Error(msg.into()));
         }
+        // A script that may write is refused up front on a read-only replica or without
+        // enough good replicas (Redis's scriptPrepareForRun); the master's link obeys.
+        if let Some(msg) = crate::replica::refuse_writes(ctx.shared)
+            && !ctx.client.handle.info.lock().master
+        {
+            return Err(Reply::error(msg));
+        }
         if ro_cmd {
             return Err(Reply::error(
                 "ERR Can not execute a script with write flag using *_ro command.",
@@ -784,6 +791,12 @@ fn check_call(
         && let Some(msg) = crate::aof::refuse_writes(ctx.shared)
     {
         return Err(msg);
+    }
+    if entry.has_flag(flags::WRITE)
+        && let Some(msg) = crate::replica::refuse_writes(ctx.shared)
+        && !ctx.client.handle.info.lock().master
+    {
+        return Err(msg.into());
     }
     if !opts.allow_oom
         && opts.oom_at_start

@@ -410,3 +410,33 @@ fn the_tracking_table_is_kept_under_its_limit() {
         }));
     }
 }
+
+/// FLUSHALL empties the tracking table even when no client tracks any more: keys read by a
+/// client that then turned tracking off stop being counted (on both servers).
+#[test]
+fn flushall_empties_the_tracking_table() {
+    let mut servers = vec![Server::ferrymq(&[])];
+    servers.extend(Server::redis(&[]));
+    for s in &servers {
+        let mut a = s.raw();
+        a.cmd(&["HELLO", "3"]);
+        a.cmd(&["CLIENT", "TRACKING", "on"]);
+        a.cmd(&["MGET", "x", "y"]);
+        a.cmd(&["CLIENT", "TRACKING", "off"]);
+        assert_eq!(
+            info_field(&mut a, "tracking_total_keys").as_deref(),
+            Some("2"),
+            "{}",
+            s.name
+        );
+        a.cmd(&["FLUSHALL"]);
+        for f in ["tracking_total_keys", "tracking_total_items"] {
+            assert_eq!(
+                info_field(&mut a, f).as_deref(),
+                Some("0"),
+                "{} {f}",
+                s.name
+            );
+        }
+    }
+}

@@ -270,7 +270,9 @@ impl Ctx<'_> {
     fn tracking_flushed(&mut self) {
         let id = self.client.id;
         let store = self.store();
-        if !store.tracking.is_off() && store.tracking.invalidate_all(Some(id)) {
+        // The table is emptied even when no client tracks any more (its keys stay counted in
+        // INFO until then, as in Redis, which frees the whole table on a flush).
+        if store.tracking.invalidate_all(Some(id)) {
             self.defer_invalidation(None);
         }
     }

@@ -944,3 +944,36 @@ fn scripts_without_enough_good_replicas_match_redis() {
         &["INFO", "errorstats"],
     ]);
 }
+
+/// A command a script calls but that is refused (OOM, wrong arity, not allowed from scripts)
+/// counts as a rejected call of that command in INFO commandstats, and the script's error as
+/// a failed EVAL, as in Redis.
+#[test]
+fn refused_calls_inside_scripts_count_as_rejected() {
+    let Some(mut d) = Diff::new() else { return };
+    // `cmdstat_<name>` without the timing fields, sorted (Redis lists them in hash order).
+    let stats = |reply: &[u8]| -> Vec<u8> {
+        let mut lines: Vec<String> = String::from_utf8_lossy(reply)
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_"))
+            .map(|l| {
+                l.split([':', ','])
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        lines.sort();
+        lines.join("\n").into_bytes()
+    };
+    d.script(&[
+        &["CONFIG", "RESETSTAT"],
+        &["EVAL", "return redis.call('get')", "0"],
+        &["EVAL", "return redis.pcall('multi')", "0"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["EVAL", "return redis.call('set','x','y')", "1", "x"],
+        &["EVAL", "return redis.pcall('set','x','y')", "1", "x"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+    ]);
+    d.cmd_norm(&["INFO", "commandstats"], stats);
+}

@@ -764,6 +764,24 @@ fn check_call(
     let Ok(entry) = resolve(argv) else {
         return Err("ERR Unknown Redis command called from script".into());
     };
+    // Every refusal of a known command counts as a rejected call of it (INFO commandstats),
+    // as Redis's scriptCall counts them.
+    match check_resolved(ctx, entry, argv, opts, status) {
+        Ok(()) => Ok(entry),
+        Err(e) => {
+            entry.rejected.fetch_add(1, Ordering::Relaxed);
+            Err(e)
+        }
+    }
+}
+
+fn check_resolved(
+    ctx: &mut Ctx,
+    entry: &'static crate::command::CommandEntry,
+    argv: &[Bytes],
+    opts: &RunOpts,
+    status: &ScriptStatus,
+) -> Result<(), String> {
     let arity = entry.spec.arity;
     let ok = if arity >= 0 {
         argv.len() == arity as usize
@@ -805,7 +823,7 @@ fn check_call(
     {
         return Err(crate::error::OOM.into());
     }
-    Ok(entry)
+    Ok(())
 }
 
 /// The reply for an error raised by a script: the handler's `{err, source, line}` table becomes

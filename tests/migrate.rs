@@ -56,7 +56,19 @@ impl Pair {
                 "+hash" => c.cmd_s(&["HGETALL", key]),
                 "+set" => c.cmd_s(&["SORT", key, "ALPHA"]),
                 "+zset" => c.cmd_s(&["ZRANGE", key, "0", "-1", "WITHSCORES"]),
-                "+stream" => c.cmd_s(&["XINFO", "STREAM", key, "FULL"]),
+                // Delivery and seen times are each source's own clock: not compared.
+                "+stream" => c
+                    .cmd_s(&["XINFO", "STREAM", key, "FULL"])
+                    .split("\r\n")
+                    .map(|l| {
+                        if l.len() >= 14 && l.starts_with(':') {
+                            ":<time>"
+                        } else {
+                            l
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\r\n"),
                 _ => String::new(),
             };
             let ttl = c.cmd_s(&["PTTL", key]);

@@ -1050,16 +1050,7 @@ fn deny(
     argv: &[Bytes],
     context: Option<Context>,
 ) -> Option<Denied> {
-    let user = client_user(shared, client);
-    let g = user.read();
-    if g.unrestricted() {
-        return None;
-    }
-    let id = universe().lookup_lower(&entry.full_name);
-    let no_auth = entry.has_flag(crate::command::flags::NO_AUTH);
-    let denied = check_user(&g, id, no_auth, argv).err()?;
-    let username = g.name.clone();
-    drop(g);
+    let (denied, username) = denial(shared, client, entry, argv)?;
     let (reason, object) = match denied {
         Denied::Command => ("command", Bytes::from(entry.full_name.clone())),
         Denied::Key(i) => ("key", Bytes::copy_from_slice(&argv[i])),
@@ -1124,6 +1115,17 @@ pub fn check_quiet(
     entry: &CommandEntry,
     argv: &[Bytes],
 ) -> Option<String> {
+    let (denied, _) = denial(shared, client, entry, argv)?;
+    Some(noperm_message(denied, entry))
+}
+
+/// Why the client's user may not run `argv`, with the user's name; None when it may.
+fn denial(
+    shared: &Shared,
+    client: &ClientState,
+    entry: &CommandEntry,
+    argv: &[Bytes],
+) -> Option<(Denied, Bytes)> {
     let user = client_user(shared, client);
     let g = user.read();
     if g.unrestricted() {
@@ -1132,7 +1134,7 @@ pub fn check_quiet(
     let id = universe().lookup_lower(&entry.full_name);
     let no_auth = entry.has_flag(crate::command::flags::NO_AUTH);
     let denied = check_user(&g, id, no_auth, argv).err()?;
-    Some(noperm_message(denied, entry))
+    Some((denied, g.name.clone()))
 }
 
 /// [`check_quiet`] of an XADD to `key` (what a dead-letter or redrive target receives).

@@ -1260,7 +1260,7 @@ async fn cron(shared: Arc<Shared>) {
             // A replica expires nothing itself: its master sends the DELs.
             if !shared.replica.is_replica() {
                 // Bounded work per pass so the lock is never held for long.
-                let removed = store.active_expire(200);
+                let removed = store.active_expire(Instant::now() + Duration::from_millis(2));
                 if removed > 0 && store.blocking.has_ready() {
                     crate::command::serve_ready_keys_now(&shared, &mut store);
                 }

@@ -445,10 +445,13 @@ impl StoreInner {
         }
     }
 
-    /// One active-expiry pass: remove keys whose TTL has passed, earliest first, at most
-    /// `budget` of them so the lock is never held for long (the cycle runs again soon). One
-    /// unit: its `DEL`s are drained at the end.
-    pub fn active_expire(&mut self, budget: usize) -> usize {
+    /// One active-expiry pass, as Redis's activeExpireCycle: per database, walk the keys that
+    /// have a TTL from where the last pass stopped and remove the due ones. A pass looks at
+    /// [`EXPIRE_PASS_CHECKS`] keys (every key of a smaller table, so there a key goes within one
+    /// cron period of its time), then goes on in slices while more than a tenth of a slice was
+    /// due, until `deadline`, so the lock is never held for long. One unit: its `DEL`s are
+    /// drained at the end.
+    pub fn active_expire(&mut self, deadline: std::time::Instant) -> usize {
         let now = unix_ms();
         // Nothing expires while clients are paused (Redis's pause keeps the dataset static).
         if !self.active_expire_enabled || self.pause.active(now).is_some() {
@@ -457,13 +460,26 @@ impl StoreInner {
         self.refresh_notify();
         let mut removed = 0;
         for db in 0..self.keyspace.dbs.len() {
-            removed += self.keyspace.expire_due(db, now, budget - removed);
+            let (checked, r) = self.keyspace.expire_scan(db, now, EXPIRE_PASS_CHECKS);
+            removed += r;
+            let mut busy = checked > 0 && r * 10 > checked;
+            while busy && std::time::Instant::now() < deadline {
+                let (checked, r) = self.keyspace.expire_scan(db, now, EXPIRE_SLICE);
+                removed += r;
+                busy = r * 10 > checked;
+            }
             self.flush_expired(db);
         }
         self.drain_effects();
         removed
     }
 }
+
+/// Keys with a TTL an active-expiry pass looks at in each database before it decides whether
+/// to go on (looking at one is reading 32 bytes of a dense array).
+pub const EXPIRE_PASS_CHECKS: usize = 10_000;
+/// Keys per further slice of a pass (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP is 20).
+const EXPIRE_SLICE: usize = 200;
 
 /// The store: the engine behind the one lock.
 pub struct Store {

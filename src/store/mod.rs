@@ -5,8 +5,8 @@
 //! - [`Keyspace`] holds the [`Db`]s. The engine (`crate::engine::StoreInner`) owns it behind the
 //!   store lock and derefs to it, so handlers write `store.dbs[i]`.
 //! - Lookups remove keys whose TTL has passed (lazy expiry) and remember them
-//!   ([`Keyspace::take_expired`]); the active cycle expires due keys in batches
-//!   ([`Keyspace::expire_due`]). The engine turns each into a `DEL` effect, a watch touch and a
+//!   ([`Keyspace::take_expired`]); the active cycle walks the keys that have a TTL in slices
+//!   and expires the due ones ([`Keyspace::expire_scan`]). The engine turns each into a `DEL` effect, a watch touch and a
 //!   woken waiter.
 //! - Events raised by the keyspace itself (`expired`, `new`) are queued on the [`Db`] when the
 //!   engine asked for them ([`Keyspace::track_events`]) and taken in order
@@ -29,7 +29,7 @@ pub mod zset;
 
 use ahash::RandomState;
 use bytes::Bytes;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use compact::CompactBytes;
@@ -183,10 +183,10 @@ pub struct Db {
     pub map: ScanMap<CompactBytes, Entry>,
     /// Absolute expiry in unix milliseconds, for keys that have one.
     expires: ScanMap<CompactBytes, i64>,
-    /// The same expiries ordered by time, so the active cycle finds due keys without scanning.
-    /// Each holds its own copy of the name: inline up to 22 bytes, where a shared `Bytes` cost a
-    /// 16-byte allocation and a 32-byte share header besides its two 32-byte handles.
-    by_time: BTreeSet<(i64, CompactBytes)>,
+    /// Where the active expiry cycle resumes its walk of `expires` (a position in its dense
+    /// array). As Redis's `expires_cursor`, the cycle samples the keys with a TTL instead of
+    /// keeping them ordered by time: an index by time cost ~70 bytes more per key.
+    expire_cursor: usize,
     /// Keys removed by lazy expiry since the last flush of effects; they become `DEL` records.
     expired: Vec<Bytes>,
     /// Time used for expiry decisions during the current command (Redis's command time snapshot).
@@ -215,7 +215,6 @@ impl Db {
             Some(&at) if at <= self.now => {
                 let (name, _) = self.expires.remove_entry(key).expect("present");
                 let k = name.to_bytes();
-                self.by_time.remove(&(at, name));
                 self.map.remove(key);
                 if self.track & TRACK_EXPIRED != 0 {
                     self.events.push((KeyEvent::Expired, k.clone()));
@@ -407,22 +406,12 @@ impl Db {
         if !self.map.contains_key(key) {
             return;
         }
-        let k = CompactBytes::new(key);
-        if let Some(old) = self.expires.insert(k.clone(), at_ms) {
-            self.by_time.remove(&(old, k.clone()));
-        }
-        self.by_time.insert((at_ms, k));
+        self.expires.insert(CompactBytes::new(key), at_ms);
     }
 
     /// Remove the TTL of `key`; true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        match self.expires.remove_entry(key) {
-            Some((k, at)) => {
-                self.by_time.remove(&(at, k));
-                true
-            }
-            None => false,
-        }
+        self.expires.remove_entry(key).is_some()
     }
 
     /// Number of keys with a TTL (INFO keyspace `expires=`).
@@ -441,7 +430,7 @@ impl Db {
     pub fn clear(&mut self) {
         self.map = ScanMap::default();
         self.expires = ScanMap::default();
-        self.by_time = BTreeSet::new();
+        self.expire_cursor = 0;
     }
 
     pub fn now(&self) -> i64 {
@@ -523,23 +512,34 @@ impl Keyspace {
         }
     }
 
-    /// Expire up to `budget` keys of `db` whose TTL passed by `now`, earliest first; they are
-    /// then in [`Keyspace::take_expired`]. Returns how many.
-    pub fn expire_due(&mut self, db: usize, now: i64, budget: usize) -> usize {
+    /// One slice of the active expiry cycle (Redis's activeExpireCycle walk): look at up to
+    /// `checks` keys of `db` that have a TTL, from where the last slice stopped, wrapping
+    /// around, and expire those whose TTL passed by `now`; they are then in
+    /// [`Keyspace::take_expired`]. Returns (keys looked at, keys expired).
+    pub fn expire_scan(&mut self, db: usize, now: i64, checks: usize) -> (usize, usize) {
         let d = &mut self.dbs[db];
         d.now = now;
-        let mut removed = 0;
-        while removed < budget {
-            let Some((at, k)) = d.by_time.first().cloned() else {
-                break;
-            };
-            if at > now {
-                break;
+        let (mut checked, mut removed) = (0, 0);
+        while checked < checks.min(d.expires.len()) {
+            if d.expire_cursor >= d.expires.len() {
+                d.expire_cursor = 0;
             }
-            d.expire_if_needed(&k);
-            removed += 1;
+            let (k, &at) = d
+                .expires
+                .at(d.expire_cursor)
+                .expect("cursor within the table");
+            checked += 1;
+            // An expired key's place is taken by the table's last element: look there again.
+            if at <= now {
+                let k = k.clone();
+                if d.expire_if_needed(&k) {
+                    removed += 1;
+                    continue;
+                }
+            }
+            d.expire_cursor += 1;
         }
-        removed
+        (checked, removed)
     }
 }
 
@@ -637,25 +637,39 @@ mod event_tests {
     }
 
     #[test]
-    fn active_expiry_takes_due_keys_earliest_first_within_budget() {
+    fn active_expiry_walks_every_key_with_a_ttl_in_slices() {
         let mut ks = Keyspace::new(1);
         let now = unix_ms();
         ks.begin_command(0, now, false);
-        for (k, at) in [
-            ("a", now - 30),
-            ("b", now - 10),
-            ("c", now - 20),
-            ("d", now + 60_000),
-        ] {
-            let k = Bytes::copy_from_slice(k.as_bytes());
+        for i in 0..100 {
+            let k = Bytes::from(format!("k{i}"));
             ks.dbs[0].set(&k, s("v"));
+            // Every third key is due; the others expire in a minute.
+            let at = if i % 3 == 0 { now - 1 } else { now + 60_000 };
             ks.dbs[0].set_expire(&k, at);
         }
-        assert_eq!(ks.expire_due(0, now, 2), 2);
-        assert_eq!(ks.take_expired(0), vec![Bytes::from("a"), Bytes::from("c")]);
-        assert_eq!(ks.expire_due(0, now, 10), 1);
-        assert_eq!(ks.take_expired(0), vec![Bytes::from("b")]);
-        assert_eq!(ks.dbs[0].len(), 1);
+        let mut expired = Vec::new();
+        let mut looked = 0;
+        // Slices of 7 keys: each due key is found once, whatever moved into the holes.
+        while looked < 66 {
+            let (checked, removed) = ks.expire_scan(0, now, 7);
+            assert!(checked <= 7 && removed <= checked);
+            looked += checked - removed;
+            expired.extend(ks.take_expired(0));
+        }
+        expired.sort();
+        let mut due: Vec<Bytes> = (0..100)
+            .step_by(3)
+            .map(|i| Bytes::from(format!("k{i}")))
+            .collect();
+        due.sort();
+        assert_eq!(expired, due);
+        assert_eq!(ks.dbs[0].len(), 100 - 34);
+        assert_eq!(ks.dbs[0].expires_len(), 100 - 34);
+        // Nothing else is due: a whole pass expires nothing.
+        assert_eq!(ks.expire_scan(0, now, 1000), (66, 0));
+        // An empty table is looked at for nothing.
+        assert_eq!(Keyspace::new(1).expire_scan(0, now, 10), (0, 0));
     }
 }
 

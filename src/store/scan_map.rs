@@ -122,6 +122,16 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
         self.len == 0
     }
 
+    /// The element at position `pos` of the dense array (`0..len`). A removal moves the last
+    /// element into the hole, so a walk by position that stays at a position after removing
+    /// its element visits every element (the active expiry cycle walks `expires` this way).
+    pub fn at(&self, pos: usize) -> Option<(&K, &V)> {
+        (pos < self.len).then(|| {
+            let (k, v) = self.entry(pos);
+            (k, v)
+        })
+    }
+
     /// Buckets in the index (it changes only when the table is resized).
     pub fn capacity(&self) -> usize {
         self.index.len()

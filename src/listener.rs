@@ -154,25 +154,9 @@ pub fn bind_all(
 /// One listening socket, as Redis's `_anetTcpServer`: the family from the text (a `:` means
 /// IPv6), SO_REUSEADDR, IPV6_V6ONLY, the first resolved address.
 fn bind_one(addr: &str, port: u16, backlog: i32) -> std::io::Result<std::net::TcpListener> {
-    let v6 = addr.contains(':');
-    let sa = if addr == "*" && !v6 {
-        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
-    } else if addr == "::*" {
-        SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))
-    } else {
-        // Numeric addresses are parsed; names go through getaddrinfo (blocking, as in Redis).
-        (addr, port)
-            .to_socket_addrs()?
-            .find(|a| a.is_ipv6() == v6)
-            .ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::AddrNotAvailable,
-                    "no address of the family",
-                )
-            })?
-    };
+    let sa = resolve(addr, port)?;
     let socket = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
-    if v6 {
+    if sa.is_ipv6() {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_address(true)?;
@@ -180,6 +164,24 @@ fn bind_one(addr: &str, port: u16, backlog: i32) -> std::io::Result<std::net::Tc
     socket.listen(backlog)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// The socket address of one `bind` word (without its `-`).
+fn resolve(addr: &str, port: u16) -> std::io::Result<SocketAddr> {
+    let v6 = addr.contains(':');
+    if addr == "*" {
+        return Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)));
+    }
+    if addr == "::*" {
+        return Ok(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
+    }
+    // Numeric addresses are parsed; names go through getaddrinfo (blocking, as in Redis).
+    (addr, port)
+        .to_socket_addrs()?
+        .find(|a| a.is_ipv6() == v6)
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address of the family")
+        })
 }
 
 /// Registration tokens for tokio (the sockets come from [`bind_all`], non-blocking). Must run
@@ -386,5 +388,41 @@ fn configure_tls(shared: &Shared) -> Option<(TlsSettings, Arc<ServerConfig>)> {
             warn!(%msg, "Failed to configure TLS");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn addresses_resolve_as_in_redis() {
+        assert_eq!(resolve("*", 7).unwrap(), "0.0.0.0:7".parse().unwrap());
+        assert_eq!(resolve("::*", 7).unwrap(), "[::]:7".parse().unwrap());
+        assert_eq!(resolve("::1", 7).unwrap(), "[::1]:7".parse().unwrap());
+        // No ':' means IPv4: a name gives its IPv4 address.
+        assert_eq!(
+            resolve("localhost", 7).unwrap(),
+            "127.0.0.1:7".parse().unwrap()
+        );
+        assert!(resolve("", 7).is_err());
+    }
+
+    #[test]
+    fn optional_addresses_and_failures() {
+        // 192.0.2.1 (TEST-NET-1) is on no host: EADDRNOTAVAIL.
+        assert!(bind_all(&words("127.0.0.1 192.0.2.1"), 0, 16).is_err());
+        let ls = bind_all(&words("127.0.0.1 -192.0.2.1"), 0, 16).unwrap();
+        assert_eq!(ls.len(), 1);
+        let port = ls[0].local_addr().unwrap().port();
+        // Only unavailability is forgiven: an address in use fails even when optional.
+        assert!(bind_all(&words("-127.0.0.1"), port, 16).is_err());
+        drop(ls);
+        assert_eq!(bind_all(&words("-127.0.0.1"), port, 16).unwrap().len(), 1);
+        assert!(bind_all(&[], port, 16).unwrap().is_empty());
     }
 }

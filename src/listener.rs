@@ -96,15 +96,8 @@ pub struct Target {
 
 impl Target {
     pub fn from_config(c: &Config) -> Target {
-        let bind = c.get("bind").unwrap_or_default();
         Target {
-            // The config keeps the words joined by single spaces, as CONFIG GET shows them
-            // ("" is no address; an empty word is kept, and fails to resolve as in Redis).
-            bind: if bind.is_empty() {
-                Vec::new()
-            } else {
-                bind.split(' ').map(str::to_string).collect()
-            },
+            bind: c.bind_addresses(),
             port: c.get_i64("port").clamp(0, 65535) as u16,
             tls_port: c.get_i64("tls-port").clamp(0, 65535) as u16,
             backlog: c.get_i64("tcp-backlog").clamp(0, i32::MAX as i64) as i32,
@@ -184,14 +177,17 @@ fn resolve(addr: &str, port: u16) -> std::io::Result<SocketAddr> {
         })
 }
 
-/// Registration tokens for tokio (the sockets come from [`bind_all`], non-blocking). Must run
-/// inside the runtime.
+/// The sockets of [`bind_all`] (non-blocking) registered with tokio's reactor. Must run inside
+/// the runtime.
 pub fn to_tokio(ls: Vec<std::net::TcpListener>) -> std::io::Result<Vec<TcpListener>> {
     ls.into_iter().map(TcpListener::from_std).collect()
 }
 
 /// How CONFIG SET reaches the supervisor (unset until [`start`]: a server without listeners,
 /// as in the in-process tests, has nothing to rebind).
+///
+/// Unbounded: every request comes from a CONFIG SET that waits for its reply before sending
+/// another, so the queue never holds more than one request per connection.
 #[derive(Default)]
 pub struct Control {
     tx: OnceLock<mpsc::UnboundedSender<Request>>,
@@ -239,6 +235,7 @@ pub fn apply(shared: &Shared, steps: &[Step], mode: Mode) -> Result<(), Failure>
     };
     let gone = Err((*first, crate::error::CONFIG_LISTEN));
     let target = Target::from_config(&shared.config.read());
+    // One reply, sent by an async task to a blocked thread: a std channel with room for it.
     let (reply, rx) = std::sync::mpsc::sync_channel(1);
     let req = Request {
         steps: steps.to_vec(),

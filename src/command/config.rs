@@ -11,9 +11,9 @@
 //! and REWRITE hold it only for the parse (or the file write), never across an `.await` nor
 //! while waiting for the listener supervisor (which reads it).
 
-use bytes::Bytes;
-
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx};
@@ -98,7 +98,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
 
 /// As Redis: the configured dir becomes the working directory (the config checked that it
 /// exists).
-fn chdir(shared: &crate::server::Shared) {
+fn chdir(shared: &Shared) {
     let dir = shared.config.read().get("dir").unwrap_or_default();
     if let Err(e) = std::env::set_current_dir(&dir) {
         tracing::warn!(dir = %dir, error = %e, "chdir failed");

@@ -708,6 +708,14 @@ impl Config {
         self.renames.clone()
     }
 
+    /// `bind`, address by address (a `-` prefix marks an optional one).
+    pub fn bind_addresses(&self) -> Vec<String> {
+        match lookup("bind").map(|(i, _)| &self.values[i]) {
+            Some(Value::Bind(a)) => a.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `notify-keyspace-events` as [`notify`] bits.
     pub fn notify_keyspace_events(&self) -> u32 {
         match lookup("notify-keyspace-events").map(|(i, _)| &self.values[i]) {

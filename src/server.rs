@@ -1097,7 +1097,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     if target.port > 0 {
         tcp = crate::listener::bind_all(&target.bind, target.port, target.backlog)
             .and_then(crate::listener::to_tokio)
-            .map_err(fatal(target.port, "tcp"))?;
+            .map_err(fatal(target.port, "TCP"))?;
     }
     let mut tls = Vec::new();
     let mut tls_config = None;
@@ -1108,7 +1108,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         })?);
         tls = crate::listener::bind_all(&target.bind, target.tls_port, target.backlog)
             .and_then(crate::listener::to_tokio)
-            .map_err(fatal(target.tls_port, "tls"))?;
+            .map_err(fatal(target.tls_port, "TLS"))?;
     }
     let mut tasks = vec![crate::listener::start(&shared, tcp, tls, tls_config)];
     if !unixsocket.is_empty() {

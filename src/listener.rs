@@ -343,15 +343,13 @@ impl Supervisor {
         self.bind(&t.bind, port, t.backlog)
     }
 
-    /// [`bind_all`] registered with tokio; None when it failed (logged there).
+    /// [`bind_all`] registered with tokio; None when it failed (`bind_all` logs each address
+    /// that failed).
     fn bind(&self, bind: &[String], port: u16, backlog: i32) -> Option<Vec<TcpListener>> {
-        match bind_all(bind, port, backlog).and_then(to_tokio) {
-            Ok(ls) => Some(ls),
-            Err(e) => {
-                warn!(port, error = %e, "Unable to listen on this port");
-                None
-            }
-        }
+        let ls = bind_all(bind, port, backlog).ok()?;
+        to_tokio(ls)
+            .inspect_err(|e| warn!(port, error = %e, "Could not register the listening sockets"))
+            .ok()
     }
 
     fn serve_tcp(&mut self, ls: Vec<TcpListener>) {

@@ -5,15 +5,10 @@
 //! the same sequence. (TLS: `tls-port` in tests/tls.rs.)
 
 mod common;
-use common::{Diff, RawConn, Server, info_field};
+use common::{Diff, RawConn, Server, free_port, info_field};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-
-/// A loopback port nobody listens on right now.
-fn unused_port() -> u16 {
-    common::free_port()
-}
 
 /// Whether a TCP connection to `ip:port` is accepted (a refusal is immediate on loopback; the
 /// bound covers an unanswered SYN).
@@ -46,17 +41,12 @@ fn config_get(c: &mut RawConn, name: &str) -> String {
     r.lines().nth(4).unwrap_or_default().to_string()
 }
 
-/// Both servers, each with its own original port.
-fn servers() -> Option<Diff> {
-    Diff::new()
-}
-
 #[test]
 fn port_change_moves_the_listener_and_keeps_connections() {
     let fm = Server::ferrymq(&[]);
     let p1 = fm.port;
     let mut old = fm.raw();
-    let p2 = unused_port();
+    let p2 = free_port();
     assert_eq!(
         old.cmd_s(&["CONFIG", "SET", "port", &p2.to_string()]),
         "+OK\r\n"
@@ -95,7 +85,7 @@ fn port_change_moves_the_listener_and_keeps_connections() {
 
 #[test]
 fn port_zero_closes_the_tcp_listener() {
-    let Some(mut d) = servers() else { return };
+    let Some(mut d) = Diff::new() else { return };
     d.cmd(&["CONFIG", "SET", "port", "0"]);
     assert!(!accepts(LOCAL, d.fm.port) && !accepts(LOCAL, d.rs.port));
     d.cmd(&["PING"]);
@@ -111,7 +101,7 @@ fn port_zero_closes_the_tcp_listener() {
 
 #[test]
 fn port_in_use_fails_as_in_redis_and_changes_nothing() {
-    let Some(mut d) = servers() else { return };
+    let Some(mut d) = Diff::new() else { return };
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap().port().to_string();
     // Redis's own test (unit/introspection "CONFIG SET rollback on apply error").
@@ -152,8 +142,8 @@ fn port_in_use_fails_as_in_redis_and_changes_nothing() {
 
 #[test]
 fn failing_apply_rolls_back_every_parameter() {
-    let Some(mut d) = servers() else { return };
-    let free = unused_port().to_string();
+    let Some(mut d) = Diff::new() else { return };
+    let free = free_port().to_string();
     let two = format!("127.0.0.1 {ABSENT}");
     let scripts: [&[&str]; 4] = [
         // `port` applies first: the new port on the new addresses fails.
@@ -188,7 +178,7 @@ fn failing_apply_rolls_back_every_parameter() {
 
 #[test]
 fn bind_change_moves_the_listener() {
-    let Some(mut d) = servers() else { return };
+    let Some(mut d) = Diff::new() else { return };
     let words = [
         // Unavailable address: an error, unless it is optional.
         format!("127.0.0.1 {ABSENT}"),
@@ -227,8 +217,8 @@ fn bind_change_moves_the_listener() {
 
 #[test]
 fn bind_and_port_together() {
-    let Some(mut d) = servers() else { return };
-    let (pf, pr) = (unused_port(), unused_port());
+    let Some(mut d) = Diff::new() else { return };
+    let (pf, pr) = (free_port(), free_port());
     assert_eq!(
         d.ferry.cmd_s(&[
             "CONFIG",

@@ -96,3 +96,9 @@ pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
 pub const BGSAVE_CHILD_ACTIVE: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
 pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+
+// Why a CONFIG SET apply function failed: the text after "ERR CONFIG SET failed (possibly
+// related to argument '<name>') - " (Redis's updatePort / applyTLSPort / applyBind).
+pub const CONFIG_LISTEN: &str = "Unable to listen on this port. Check server logs.";
+pub const CONFIG_TLS: &str = "Unable to update TLS configuration. Check server logs.";
+pub const CONFIG_BIND: &str = "Failed to bind to specified addresses.";

@@ -62,6 +62,7 @@ pub mod dashboard;
 pub mod engine;
 pub mod error;
 pub mod failover;
+pub mod listener;
 pub mod metrics;
 pub mod notify;
 pub mod num;

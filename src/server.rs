@@ -1,6 +1,7 @@
 //! The server: shared state, listeners, background cycles and shutdown.
 //!
-//! API: `run(config)` binds the listeners (TCP addresses from `bind`/`port`, optionally
+//! API: `run(config)` binds the listeners (TCP and TLS from `bind`/`port`/`tls-port`, handed to
+//! the supervisor of [`crate::listener`], which CONFIG SET asks to move them; optionally
 //! `unixsocket`), spawns one task per connection (`connection::task::serve`), the active-expiry
 //! cycle (every 1000/hz ms, bounded work per pass), the metrics endpoint when `metrics-port` is
 //! set (bound before the AOF loads, see [`crate::metrics`]) and the signal handler, and returns
@@ -192,6 +193,8 @@ pub struct Shared {
     pub replica: crate::replica::ReplicaState,
     /// The connections MIGRATE keeps to its targets.
     pub migrate: crate::command::migrate::Sockets,
+    /// The way to the task that owns the client listeners (CONFIG SET port / bind / tls-port).
+    pub listeners: crate::listener::Control,
 }
 
 impl Shared {
@@ -260,6 +263,7 @@ impl Shared {
             rdb: crate::snapshot::Rdb::default(),
             replica: crate::replica::ReplicaState::default(),
             migrate: Default::default(),
+            listeners: Default::default(),
         });
         shared.apply_config();
         Ok(shared)
@@ -268,6 +272,8 @@ impl Shared {
     /// Re-read the config values cached for hot paths (after startup and CONFIG SET).
     pub fn apply_config(&self) {
         let c = self.config.read();
+        self.port
+            .store(c.get_i64("port").clamp(0, 65535) as u16, Ordering::Relaxed);
         self.replica.apply_config(&c);
         self.store.notifier().set_flags(c.notify_keyspace_events());
         let policy = c.get("maxmemory-policy").unwrap_or_default();
@@ -1053,8 +1059,6 @@ pub(crate) fn bind_addresses(bind: &str) -> Vec<(String, bool)> {
 
 /// Run the server until shutdown.
 pub async fn run(config: Config) -> std::io::Result<()> {
-    let port = config.get_i64("port");
-    let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let unixsocket = config.get("unixsocket").unwrap_or_default();
     crate::command::set_renamed_commands(&config.renamed_commands());
     let metrics_port = config.get_i64("metrics-port") as u16;
@@ -1080,30 +1084,33 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         crate::snapshot::load_at_startup(&shared)?;
     }
 
-    let mut listeners = Vec::new();
-    if port > 0 {
-        for (addr, optional) in bind_addresses(&bind) {
-            let host = if addr.contains(':') {
-                format!("[{addr}]")
-            } else {
-                addr.clone()
-            };
-            match TcpListener::bind(format!("{host}:{port}")).await {
-                Ok(l) => listeners.push(l),
-                Err(e) if optional => {
-                    tracing::debug!(%addr, error = %e, "optional bind address unavailable");
-                }
-                Err(e) => {
-                    warn!(%addr, port, error = %e, "Could not create server TCP listening socket");
-                    return Err(e);
-                }
-            }
+    // The client listeners, as redis-server binds them at startup (a failure is fatal); the
+    // supervisor owns them from here on so that CONFIG SET can move them.
+    let target = crate::listener::Target::from_config(&shared.config.read());
+    let fatal = |port: u16, kind: &'static str| {
+        move |e: std::io::Error| {
+            warn!(port, "Failed listening on port {port} ({kind}), aborting.");
+            e
         }
+    };
+    let mut tcp = Vec::new();
+    if target.port > 0 {
+        tcp = crate::listener::bind_all(&target.bind, target.port, target.backlog)
+            .and_then(crate::listener::to_tokio)
+            .map_err(fatal(target.port, "TCP"))?;
     }
-    let mut tasks = crate::tls::listen(&shared, &bind_addresses(&bind)).await?;
-    for l in listeners {
-        tasks.push(tokio::spawn(accept_tcp(shared.clone(), l)));
+    let mut tls = Vec::new();
+    let mut tls_config = None;
+    if target.tls_port > 0 {
+        tls_config = Some(crate::tls::configure(&shared).map_err(|msg| {
+            warn!(%msg, "Failed to configure TLS. Check logs for more info.");
+            std::io::Error::other(msg)
+        })?);
+        tls = crate::listener::bind_all(&target.bind, target.tls_port, target.backlog)
+            .and_then(crate::listener::to_tokio)
+            .map_err(fatal(target.tls_port, "TLS"))?;
     }
+    let mut tasks = vec![crate::listener::start(&shared, tcp, tls, tls_config)];
     if !unixsocket.is_empty() {
         let _ = std::fs::remove_file(&unixsocket);
         let l = tokio::net::UnixListener::bind(&unixsocket)?;
@@ -1129,7 +1136,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     tokio::spawn(signals(shared.clone()));
     info!(
         version = env!("CARGO_PKG_VERSION"),
-        port,
+        port = target.port,
         pid = std::process::id(),
         config_file = %shared.config_file(),
         "Ready to accept connections"
@@ -1159,7 +1166,8 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn accept_tcp(shared: Arc<Shared>, l: TcpListener) {
+/// One TCP listener's accept loop, run by the listener supervisor ([`crate::listener`]).
+pub(crate) async fn accept_tcp(shared: Arc<Shared>, l: TcpListener) {
     let laddr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
     loop {
         match l.accept().await {

@@ -1,10 +1,11 @@
 //! TLS listeners (rustls with the `ring` provider).
 //!
-//! API: `server::run` calls [`listen`] once after binding the plain listeners. When `tls-port`
-//! is non-zero it builds the server configuration from the `tls-*` directives ([`build`]), binds
-//! `tls-port` on every `bind` address and spawns one accept loop per listener. Each accepted
-//! socket does its handshake in its own task, then the decrypted stream is split
-//! (`tokio::io::split`) and handed to `connection::task::serve` exactly like a TCP socket:
+//! API: when `tls-port` is non-zero, `server::run` builds the server configuration from the
+//! `tls-*` directives ([`configure`], [`build`]) and binds `tls-port` on every `bind` address;
+//! the listener supervisor ([`crate::listener`]) runs one [`accept_loop`] per socket, and
+//! rebinds them when CONFIG SET changes `tls-port` or `bind` (configuring TLS then if it never
+//! was). Each accepted socket does its handshake in its own task, then the decrypted stream is
+//! split (`tokio::io::split`) and handed to `connection::task::serve` exactly like a TCP socket:
 //! everything above the byte stream (limits, auth, outbox) is shared with plain connections.
 //! `tcp-keepalive` and `protected-mode` apply as on the plain port (the protected-mode
 //! explanation is sent inside the TLS session, after the handshake, as Redis does).
@@ -29,7 +30,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 
@@ -190,49 +190,16 @@ fn protocol_versions(spec: &str) -> Result<Vec<&'static rustls::SupportedProtoco
     Ok(out)
 }
 
-/// Bind `tls-port` on the `bind` addresses and spawn the accept loops (none when `tls-port` is
-/// 0). Fails like Redis at startup when the certificates cannot be loaded or a mandatory
-/// address cannot be bound.
-pub async fn listen(
-    shared: &Arc<Shared>,
-    addrs: &[(String, bool)],
-) -> std::io::Result<Vec<JoinHandle<()>>> {
-    let port = shared.config_i64("tls-port");
-    if port <= 0 {
-        return Ok(Vec::new());
-    }
+/// The TLS configuration from the `tls-*` directives (Redis's `tlsConfigure`): at startup when
+/// `tls-port` is set, else the first time CONFIG SET turns it on.
+pub fn configure(shared: &Shared) -> Result<(TlsSettings, Arc<ServerConfig>), String> {
     let settings = TlsSettings::from_shared(shared);
-    let config = build(&settings).map_err(|msg| {
-        warn!(%msg, "Failed to configure TLS. Check logs for more info.");
-        std::io::Error::other(msg)
-    })?;
-    let mut tasks = Vec::new();
-    for (addr, optional) in addrs {
-        let host = if addr.contains(':') {
-            format!("[{addr}]")
-        } else {
-            addr.clone()
-        };
-        match TcpListener::bind(format!("{host}:{port}")).await {
-            Ok(l) => tasks.push(tokio::spawn(accept_loop(
-                shared.clone(),
-                l,
-                settings.clone(),
-                config.clone(),
-            ))),
-            Err(e) if *optional => {
-                debug!(%addr, error = %e, "optional TLS bind address unavailable");
-            }
-            Err(e) => {
-                warn!(%addr, port, error = %e, "Could not create server TLS listening socket");
-                return Err(e);
-            }
-        }
-    }
-    Ok(tasks)
+    let config = build(&settings)?;
+    Ok((settings, config))
 }
 
-async fn accept_loop(
+/// One TLS listener's accept loop, run by the listener supervisor ([`crate::listener`]).
+pub(crate) async fn accept_loop(
     shared: Arc<Shared>,
     l: TcpListener,
     mut settings: TlsSettings,

@@ -327,3 +327,95 @@ fn tls_port_survives_garbage_and_stalled_handshakes() {
     drop(stalled);
     assert!(server.alive());
 }
+
+fn tls_ping(port: u16, pki: &Pki) -> bool {
+    client(port, pki, false)
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+        .is_ok_and(|p| p == "PONG")
+}
+
+fn refused(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
+/// CONFIG SET tls-port moves the TLS listener (and 0 closes it); a TLS connection made before
+/// keeps working; a port in use fails as in Redis and leaves the old one serving.
+#[test]
+fn config_set_tls_port_rebinds() {
+    let pki = Pki::new();
+    let (server, p1) = tls_server(&pki, "no");
+    let mut plain = server.raw();
+    let mut before = client(p1, &pki, false)
+        .get_connection_with_timeout(Duration::from_secs(10))
+        .expect("tls connection");
+    let p2 = free_port();
+    assert_eq!(
+        plain.cmd_s(&["CONFIG", "SET", "tls-port", &p2.to_string()]),
+        "+OK\r\n"
+    );
+    assert!(tls_ping(p2, &pki));
+    assert!(refused(p1));
+    let pong: String = redis::cmd("PING").query(&mut before).unwrap();
+    assert_eq!(pong, "PONG");
+
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port().to_string();
+    assert_eq!(
+        plain.cmd_s(&["CONFIG", "SET", "timeout", "9", "tls-port", &busy]),
+        "-ERR CONFIG SET failed (possibly related to argument 'tls-port') - Unable to listen on this port. Check server logs.\r\n"
+    );
+    assert_eq!(
+        plain.cmd_s(&["CONFIG", "GET", "timeout"]),
+        "*2\r\n$7\r\ntimeout\r\n$1\r\n0\r\n"
+    );
+    assert!(tls_ping(p2, &pki));
+
+    // `bind` rebinds the TLS port too.
+    assert_eq!(
+        plain.cmd_s(&["CONFIG", "SET", "bind", "127.0.0.1"]),
+        "+OK\r\n"
+    );
+    assert!(tls_ping(p2, &pki));
+
+    assert_eq!(plain.cmd_s(&["CONFIG", "SET", "tls-port", "0"]), "+OK\r\n");
+    assert!(refused(p2));
+    assert_eq!(plain.cmd_s(&["PING"]), "+PONG\r\n");
+}
+
+/// TLS configured at run time: without certificates `tls-port` fails with Redis's error; with
+/// them it opens the port.
+#[test]
+fn config_set_tls_port_configures_tls() {
+    let pki = Pki::new();
+    let server = Server::ferrymq(&["--tls-auth-clients", "no"]);
+    let mut c = server.raw();
+    let port = free_port().to_string();
+    let err = "-ERR CONFIG SET failed (possibly related to argument 'tls-port') - Unable to update TLS configuration. Check server logs.\r\n";
+    assert_eq!(c.cmd_s(&["CONFIG", "SET", "tls-port", &port]), err);
+    assert_eq!(
+        c.cmd_s(&["CONFIG", "GET", "tls-port"]),
+        "*2\r\n$8\r\ntls-port\r\n$1\r\n0\r\n"
+    );
+    if let Some(redis) = Server::redis(&[]) {
+        assert_eq!(
+            redis.raw().cmd_s(&["CONFIG", "SET", "tls-port", &port]),
+            err
+        );
+    }
+    let (cert, key) = (pki.p("server.crt"), pki.p("server.key"));
+    assert_eq!(
+        c.cmd_s(&[
+            "CONFIG",
+            "SET",
+            "tls-cert-file",
+            &cert,
+            "tls-key-file",
+            &key,
+            "tls-port",
+            &port
+        ]),
+        "+OK\r\n"
+    );
+    assert!(tls_ping(port.parse().unwrap(), &pki));
+}

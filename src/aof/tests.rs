@@ -454,6 +454,32 @@ fn appendonly_turned_on_at_runtime_writes_a_base_first() {
     shutdown(&s2);
 }
 
+/// `appendonly yes` that cannot start (its directory is a file) fails CONFIG SET and, as in
+/// Redis, puts back every parameter of the call, not only `appendonly`.
+#[test]
+fn appendonly_failure_rolls_back_the_whole_config_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec!["--dir".to_string(), dir.path().display().to_string()];
+    let s = Shared::new(Config::from_args(&args).unwrap()).unwrap();
+    startup(&s).unwrap();
+    std::fs::write(aof_dir(dir.path()), "not a directory").unwrap();
+    let mut c = Client::new(&s, 1);
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "timeout", "77", "appendonly", "yes"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        "*2\r\n$7\r\ntimeout\r\n$1\r\n0\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "appendonly"]),
+        "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+    );
+    assert!(!s.aof.is_enabled());
+    shutdown(&s);
+}
+
 #[test]
 fn bgrewriteaof_with_aof_off_writes_a_base_only() {
     let dir = tempfile::tempdir().unwrap();

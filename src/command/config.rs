@@ -1,15 +1,26 @@
 //! CONFIG GET | SET | RESETSTAT | REWRITE | HELP: thin handlers over [`crate::config::Config`],
-//! which owns parsing, validation and every error text. After a successful SET the server
-//! re-reads the values it caches for hot paths (`Shared::apply_config`).
+//! which owns parsing, validation and every error text.
+//!
+//! CONFIG SET runs as Redis's configSetCommand: set every value (all or nothing), then the
+//! server re-reads the values it caches for hot paths (`Shared::apply_config`), then the apply
+//! functions that can fail run in the order of their parameters (the listeners, see
+//! [`crate::listener`]; `appendonly`). When one fails, every parameter of the call gets its old
+//! value back, the apply functions run again with those, and the reply names the parameter.
 //!
 //! Locking: the config sits in a `RwLock` separate from the store; GET takes it shared, SET
-//! and REWRITE hold it only for the parse (or the file write), never across an `.await`.
+//! and REWRITE hold it only for the parse (or the file write), never across an `.await` nor
+//! while waiting for the listener supervisor (which reads it).
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::flags::*;
 use super::{CommandSpec, Ctx};
+use crate::config::Config;
+use crate::listener::{self, Mode, Step};
 use crate::protocol::Reply;
+use crate::server::Shared;
 
 const G: &str = "server";
 
@@ -35,30 +46,128 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         .chunks(2)
         .map(|c| (&c[0][..], &c[1][..]))
         .collect();
-    let res = ctx.shared.config.write().set_many(&pairs);
-    match res {
-        Ok(changed) => {
-            if !changed.is_empty() {
-                tracing::debug!(directives = %changed.join(", "), "CONFIG SET");
-                if changed.iter().any(|n| n == "dir") {
-                    // As Redis: the new dir becomes the working directory. The config
-                    // checked that it exists.
-                    let dir = ctx.shared.config.read().get("dir").unwrap_or_default();
-                    if let Err(e) = std::env::set_current_dir(&dir) {
-                        tracing::warn!(dir = %dir, error = %e, "chdir failed");
-                    }
-                }
-                ctx.shared.apply_config();
-                if let Err(e) = super::persistence::config_changed(ctx, &changed) {
-                    return Reply::Error(e.into());
-                }
-                if changed.iter().any(|n| n == "maxmemory") {
-                    maxmemory_changed(ctx);
+    let (res, old) = {
+        let mut config = ctx.shared.config.write();
+        let old = config.clone();
+        (config.set_many(&pairs), old)
+    };
+    let changed = match res {
+        Ok(changed) => changed,
+        Err(e) => return Reply::Error(e.into()),
+    };
+    let applies = apply_functions(&pairs, &changed);
+    if changed.is_empty() && applies.is_empty() {
+        return Reply::Ok;
+    }
+    tracing::debug!(directives = %changed.join(", "), "CONFIG SET");
+    let shared = ctx.shared.clone();
+    if changed.iter().any(|n| n == "dir") {
+        chdir(&shared);
+    }
+    shared.apply_config();
+    super::persistence::aof_settings_changed(&shared, &changed);
+    for apply in &applies {
+        if let Err(reason) = apply.run(&shared) {
+            let name = apply.param();
+            tracing::warn!(
+                "Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings."
+            );
+            let names: Vec<&[u8]> = pairs.iter().map(|(n, _)| *n).collect();
+            shared.config.write().restore_from(&old, &names);
+            if changed.iter().any(|n| n == "dir") {
+                chdir(&shared);
+            }
+            shared.apply_config();
+            super::persistence::aof_settings_changed(&shared, &changed);
+            // Every apply function again, with the old values (what succeeded is undone, what
+            // failed is retried); failures here are only logged.
+            for apply in &applies {
+                apply.restore(&shared);
+            }
+            return Reply::Error(
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+                    .into(),
+            );
+        }
+    }
+    if changed.iter().any(|n| n == "maxmemory") {
+        maxmemory_changed(ctx);
+    }
+    Reply::Ok
+}
+
+/// As Redis: the configured dir becomes the working directory (the config checked that it
+/// exists).
+fn chdir(shared: &Shared) {
+    let dir = shared.config.read().get("dir").unwrap_or_default();
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        tracing::warn!(dir = %dir, error = %e, "chdir failed");
+    }
+}
+
+/// What a CONFIG SET must do beyond storing values, where doing it can fail (Redis's apply
+/// functions that return an error): on a failure every value of the call is put back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Apply {
+    Listeners(Step),
+    Appendonly,
+}
+
+/// The apply functions a CONFIG SET runs, once each, in the order their parameters first
+/// appear. Redis runs one for every parameter whose value changed, and for `bind` always (its
+/// setter reports a change even for the same addresses, which are closed and bound again).
+fn apply_functions(pairs: &[(&[u8], &[u8])], changed: &[String]) -> Vec<Apply> {
+    let mut out = Vec::new();
+    for (name, _) in pairs {
+        let Some(name) = Config::canonical_name(name) else {
+            continue;
+        };
+        let apply = match Step::for_param(name) {
+            Some(Step::Bind) => Apply::Listeners(Step::Bind),
+            Some(step) if changed.iter().any(|n| n == name) => Apply::Listeners(step),
+            None if name == "appendonly" && changed.iter().any(|n| n == name) => Apply::Appendonly,
+            _ => continue,
+        };
+        if !out.contains(&apply) {
+            out.push(apply);
+        }
+    }
+    out
+}
+
+impl Apply {
+    fn param(self) -> &'static str {
+        match self {
+            Apply::Listeners(step) => step.param(),
+            Apply::Appendonly => "appendonly",
+        }
+    }
+
+    /// Make the server match the value now in the config; Err is the reason CONFIG SET gives.
+    fn run(self, shared: &Arc<Shared>) -> Result<(), String> {
+        match self {
+            Apply::Listeners(step) => listener::apply(shared, &[step], Mode::Apply)
+                .map_err(|(_, reason)| reason.to_string()),
+            Apply::Appendonly => {
+                let on = shared.config.read().get_bool("appendonly");
+                crate::aof::set_appendonly(shared, on)
+            }
+        }
+    }
+
+    /// [`Apply::run`] with the restored value, logging a failure.
+    fn restore(self, shared: &Arc<Shared>) {
+        match self {
+            // The supervisor logs each step that fails.
+            Apply::Listeners(step) => {
+                let _ = listener::apply(shared, &[step], Mode::Restore);
+            }
+            Apply::Appendonly => {
+                if let Err(e) = self.run(shared) {
+                    tracing::warn!("Failed applying restored failed CONFIG SET command: {e}");
                 }
             }
-            Reply::Ok
         }
-        Err(e) => Reply::Error(e.into()),
     }
 }
 

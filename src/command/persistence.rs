@@ -87,28 +87,15 @@ fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     }
 }
 
-/// After `CONFIG SET` changed `names`: apply the AOF directives. Err is the whole error line.
-pub fn config_changed(ctx: &mut Ctx, names: &[String]) -> Result<(), String> {
-    let shared = ctx.shared.clone();
+/// After `CONFIG SET` changed `names`: apply the AOF directives that cannot fail (`appendonly`
+/// is one of CONFIG SET's apply functions, see `command::config`).
+pub fn aof_settings_changed(shared: &std::sync::Arc<crate::server::Shared>, names: &[String]) {
     if names
         .iter()
         .any(|n| n == "appendfsync" || n == "no-appendfsync-on-rewrite")
     {
-        crate::aof::apply_config(&shared);
+        crate::aof::apply_config(shared);
     }
-    if names.iter().any(|n| n == "appendonly") {
-        let on = shared.config.read().get_bool("appendonly");
-        if let Err(e) = crate::aof::set_appendonly(&shared, on) {
-            let _ = shared.config.write().set_many(&[(
-                &b"appendonly"[..],
-                if on { &b"no"[..] } else { &b"yes"[..] },
-            )]);
-            return Err(format!(
-                "ERR CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
-            ));
-        }
-    }
-    Ok(())
 }
 
 pub const COMMANDS: &[CommandSpec] = &[

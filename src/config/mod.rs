@@ -12,7 +12,8 @@
 //!   [`Config::output_buffer_limit`], [`Config::renamed_commands`],
 //!   [`Config::notify_keyspace_events`].
 //! - CONFIG GET → [`Config::get_matching`], CONFIG SET → [`Config::set_many`] (all or nothing:
-//!   every value is parsed into a copy that replaces `self` only when all succeeded), CONFIG
+//!   every value is parsed into a copy that replaces `self` only when all succeeded; when the
+//!   server then fails to apply them, [`Config::restore_from`] puts the old ones back), CONFIG
 //!   REWRITE → [`Config::rewrite`].
 //!
 //! `dir`: Redis chdir()s when it reads `dir` (and on CONFIG SET dir), so relative paths
@@ -639,6 +640,22 @@ impl Config {
         Ok(changed)
     }
 
+    /// The directive a CONFIG SET name stands for (an alias gives its directive's name).
+    pub fn canonical_name(name: &[u8]) -> Option<&'static str> {
+        lookup(&String::from_utf8_lossy(name)).map(|(idx, _)| SPECS[idx].name)
+    }
+
+    /// Put back the values `old` had for `names`: CONFIG SET's rollback when applying what
+    /// [`Config::set_many`] set failed (Redis's restoreBackupConfig). Other directives keep
+    /// whatever they have now.
+    pub fn restore_from(&mut self, old: &Config, names: &[&[u8]]) {
+        for name in names {
+            if let Some((idx, _)) = lookup(&String::from_utf8_lossy(name)) {
+                self.values[idx] = old.values[idx].clone();
+            }
+        }
+    }
+
     /// CONFIG REWRITE: rewrite the file this config was loaded from, Redis-style (keep
     /// comments and order, update changed lines, append new ones under the Redis marker line).
     pub fn rewrite(&self) -> Result<(), String> {
@@ -689,6 +706,14 @@ impl Config {
     /// rename-command pairs (from, to) as configured; "" means disabled.
     pub fn renamed_commands(&self) -> Vec<(String, String)> {
         self.renames.clone()
+    }
+
+    /// `bind`, address by address (a `-` prefix marks an optional one).
+    pub fn bind_addresses(&self) -> Vec<String> {
+        match lookup("bind").map(|(i, _)| &self.values[i]) {
+            Some(Value::Bind(a)) => a.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// `notify-keyspace-events` as [`notify`] bits.

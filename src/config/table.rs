@@ -760,6 +760,7 @@ pub(crate) static SPECS: &[Spec] = &[
 pub(crate) const IMPLEMENTED: &[&str] = &[
     "bind",
     "port",
+    "tcp-backlog",
     "unixsocket",
     "unixsocketperm",
     "databases",

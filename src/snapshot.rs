@@ -527,6 +527,11 @@ pub fn cron(shared: &Arc<Shared>) {
         let _ = start(shared);
         return;
     }
+    // A BGREWRITEAOF scheduled inside EXEC (one scheduled during a save starts when it ends).
+    if shared.aof.core.rewrite.scheduled.load(SeqCst) {
+        let _ = crate::aof::bgrewrite(shared);
+        return;
+    }
     let points = save_points(shared);
     if points.is_empty() {
         return;

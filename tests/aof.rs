@@ -444,3 +444,82 @@ fn rewrite_under_concurrent_clients_loses_nothing() {
     assert_eq!(after.len(), before.len());
     assert!(after == before, "replayed data differs");
 }
+
+/// Inside EXEC the transaction holds the store that a rewrite and the AOF switch need: the
+/// server used to wait for itself there and stop answering everyone. As redis-server does,
+/// BGREWRITEAOF is scheduled (the cron starts it) and CONFIG SET appendonly takes effect;
+/// the replies are compared with redis-server's, and the data written in the transaction
+/// survives a restart.
+#[test]
+fn aof_switch_and_rewrite_inside_exec_answer_as_redis() {
+    let steps: &[&[&str]] = &[
+        &["MULTI"],
+        &["SET", "before", "1"],
+        &["BGREWRITEAOF"],
+        &["EXEC"],
+    ];
+    let on: &[&[&str]] = &[
+        &["MULTI"],
+        &["CONFIG", "SET", "appendonly", "yes"],
+        &["SET", "k", "v"],
+        &["RPUSH", "l", "a", "b"],
+        &["EXEC"],
+    ];
+    let off: &[&[&str]] = &[
+        &["MULTI"],
+        &["CONFIG", "SET", "appendonly", "no"],
+        &["EXEC"],
+    ];
+    let run = |c: &mut RawConn, cmds: &[&[&str]]| -> Vec<String> {
+        cmds.iter().map(|a| text(&c.cmd(a))).collect()
+    };
+    let mut replies = Vec::new();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let s = if i == 0 {
+            Proc::ferrymq(dir.path(), &["--appendonly", "no"])
+        } else {
+            match Proc::redis(dir.path(), &["--appendonly", "no"]) {
+                Some(s) => s,
+                None => return,
+            }
+        };
+        let mut c = s.raw();
+        let mut r = run(&mut c, steps);
+        // The scheduled rewrite runs and ends.
+        assert!(wait_for(Duration::from_secs(20), || {
+            common::info_field(&mut c, "aof_rewrite_scheduled").as_deref() == Some("0")
+                && common::info_field(&mut c, "aof_rewrite_in_progress").as_deref() == Some("0")
+        }));
+        assert_eq!(
+            common::info_field(&mut c, "aof_rewrites").as_deref(),
+            Some("1")
+        );
+        r.extend(run(&mut c, on));
+        wait_rewrite_done(&mut c);
+        assert_eq!(
+            common::info_field(&mut c, "aof_enabled").as_deref(),
+            Some("1")
+        );
+        r.extend(run(&mut c, &[&["SET", "after", "2"]]));
+        if i == 0 {
+            // Everything the transaction wrote, and what came after, is in the AOF.
+            s.shutdown();
+            let s = Proc::ferrymq(dir.path(), &["--appendonly", "yes"]);
+            let mut c = s.raw();
+            assert_eq!(text(&c.cmd(&["GET", "k"])), "$1\r\nv\r\n");
+            assert_eq!(text(&c.cmd(&["LLEN", "l"])), ":2\r\n");
+            assert_eq!(text(&c.cmd(&["GET", "after"])), "$1\r\n2\r\n");
+            r.extend(run(&mut c, off));
+            assert_eq!(
+                common::info_field(&mut c, "aof_enabled").as_deref(),
+                Some("0")
+            );
+            assert_eq!(text(&c.cmd(&["PING"])), "+PONG\r\n");
+        } else {
+            r.extend(run(&mut c, off));
+        }
+        replies.push(r);
+    }
+    assert_eq!(replies[0], replies[1]);
+}

@@ -669,18 +669,40 @@ pub fn bgrewrite(shared: &Arc<Shared>) -> Result<(), String> {
 }
 
 /// `CONFIG SET appendonly yes|no` took effect in the config: start or stop persistence.
-pub fn set_appendonly(shared: &Arc<Shared>, on: bool) -> Result<(), String> {
+/// `held`: the store, when the caller already holds it (CONFIG SET inside EXEC). A running
+/// rewrite takes the store lock before it ends, so it is then told to stop but not waited for.
+pub fn set_appendonly(
+    shared: &Arc<Shared>,
+    on: bool,
+    held: Option<&mut StoreInner>,
+) -> Result<(), String> {
     if on == shared.aof.is_enabled() {
         return Ok(());
     }
+    let rw = &shared.aof.core.rewrite;
     if !on {
-        abort_rewrite(shared);
-        shared.store.lock().aof = None;
+        match held {
+            Some(store) => {
+                rw.abort.store(true, Ordering::SeqCst);
+                store.aof = None;
+            }
+            None => {
+                abort_rewrite(shared);
+                shared.store.lock().aof = None;
+            }
+        }
         stop_writer(shared);
         *shared.aof.core.files.lock() = None;
         return Ok(());
     }
-    abort_rewrite(shared);
+    if held.is_some() && rw.in_progress.load(Ordering::SeqCst) {
+        // Its end would remove the sink installed below; it cannot be waited for here.
+        error!("Can't turn on AOF inside a transaction while an AOF rewrite is running");
+        return Err("Unable to turn on AOF. Check server logs.".into());
+    }
+    if held.is_none() {
+        abort_rewrite(shared);
+    }
     let layout = layout_from_config(shared);
     std::fs::create_dir_all(&layout.dir).map_err(|e| {
         error!(error = %strerror(&e), "Can't create the append-only directory");
@@ -697,11 +719,15 @@ pub fn set_appendonly(shared: &Arc<Shared>, on: bool) -> Result<(), String> {
     // Nothing is durable until the first base file is complete.
     shared.aof.core.gate.store(0, Ordering::SeqCst);
     start_writer(shared, None);
-    {
-        let mut store = shared.store.lock();
+    let enable = |store: &mut StoreInner| {
         store.aof = Some(AofSink::new(shared.aof.core.clone(), false));
+        rewrite::start_with(shared, rewrite::Mode::Enable, store)
+    };
+    match held {
+        Some(store) => enable(store),
+        None => enable(&mut shared.store.lock()),
     }
-    rewrite::start(shared, rewrite::Mode::Enable).map_err(|e| {
+    .map_err(|e| {
         error!(error = %e, "Can't start the first AOF rewrite");
         "Unable to turn on AOF. Check server logs.".to_string()
     })

@@ -466,6 +466,15 @@ pub(crate) fn remove_temp_files(layout: &Layout) {
 
 /// Start a rewrite in the background; Err is the error line for the client.
 pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
+    start_with(shared, mode, &mut shared.store.lock())
+}
+
+/// [`start`] with the store already held (inside EXEC, or a caller that must not wait for it).
+pub(crate) fn start_with(
+    shared: &Arc<Shared>,
+    mode: Mode,
+    store: &mut crate::engine::StoreInner,
+) -> Result<(), String> {
     let core = &shared.aof.core;
     if core
         .rewrite
@@ -475,6 +484,8 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
     {
         return Err("ERR Background append only file rewriting already in progress".into());
     }
+    // A rewrite told to stop by a caller that could not wait for it has ended by now.
+    core.rewrite.abort.store(false, Ordering::SeqCst);
     *core.rewrite.started.lock() = Some(Instant::now());
     core.rewrite.scheduled.store(false, Ordering::SeqCst);
     {
@@ -495,7 +506,6 @@ pub(crate) fn start(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
         }
     }
     {
-        let mut store = shared.store.lock();
         if store.aof.is_none() {
             store.aof = Some(AofSink::new(core.clone(), true));
         }
@@ -574,7 +584,12 @@ pub(crate) fn maybe_auto_rewrite(shared: &Arc<Shared>) {
             growth_percent = growth,
             "Starting automatic rewriting of AOF"
         );
-        let _ = start(shared, Mode::Current);
+        // The writer thread calls this, and it is joined by callers that may hold the store
+        // (CONFIG SET appendonly inside EXEC): it never waits for the lock, the next check
+        // starts the rewrite instead.
+        if let Some(mut store) = shared.store.try_lock_for(Duration::from_millis(10)) {
+            let _ = start_with(shared, Mode::Current, &mut store);
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use super::flags::*;
 use super::{CommandSpec, Ctx};
 use crate::config::Config;
+use crate::engine::StoreInner;
 use crate::listener::{self, Mode, Step};
 use crate::protocol::Reply;
 use crate::server::Shared;
@@ -67,7 +68,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     shared.apply_config();
     super::persistence::aof_settings_changed(&shared, &changed);
     for apply in &applies {
-        if let Err(reason) = apply.run(&shared) {
+        if let Err(reason) = apply.run(&shared, ctx.in_outer_unit().then(|| ctx.store())) {
             let name = apply.param();
             tracing::warn!(
                 "Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings."
@@ -82,7 +83,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             // Every apply function again, with the old values (what succeeded is undone, what
             // failed is retried); failures here are only logged.
             for apply in &applies {
-                apply.restore(&shared);
+                apply.restore(&shared, ctx.in_outer_unit().then(|| ctx.store()));
             }
             return Reply::Error(
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
@@ -144,26 +145,27 @@ impl Apply {
     }
 
     /// Make the server match the value now in the config; Err is the reason CONFIG SET gives.
-    fn run(self, shared: &Arc<Shared>) -> Result<(), String> {
+    /// `held`: the store, when the CONFIG SET runs inside another unit (EXEC) that holds it.
+    fn run(self, shared: &Arc<Shared>, held: Option<&mut StoreInner>) -> Result<(), String> {
         match self {
             Apply::Listeners(step) => listener::apply(shared, &[step], Mode::Apply)
                 .map_err(|(_, reason)| reason.to_string()),
             Apply::Appendonly => {
                 let on = shared.config.read().get_bool("appendonly");
-                crate::aof::set_appendonly(shared, on)
+                crate::aof::set_appendonly(shared, on, held)
             }
         }
     }
 
     /// [`Apply::run`] with the restored value, logging a failure.
-    fn restore(self, shared: &Arc<Shared>) {
+    fn restore(self, shared: &Arc<Shared>, held: Option<&mut StoreInner>) {
         match self {
             // The supervisor logs each step that fails.
             Apply::Listeners(step) => {
                 let _ = listener::apply(shared, &[step], Mode::Restore);
             }
             Apply::Appendonly => {
-                if let Err(e) = self.run(shared) {
+                if let Err(e) = self.run(shared, held) {
                     tracing::warn!("Failed applying restored failed CONFIG SET command: {e}");
                 }
             }

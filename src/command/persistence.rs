@@ -11,26 +11,14 @@ const G: &str = "server";
 
 // BGREWRITEAOF
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> Reply {
-    if ctx
-        .shared
-        .rdb
-        .in_progress
-        .load(std::sync::atomic::Ordering::SeqCst)
-        && !ctx
-            .shared
-            .aof
-            .core
-            .rewrite
-            .in_progress
-            .load(std::sync::atomic::Ordering::SeqCst)
+    use std::sync::atomic::Ordering::SeqCst;
+    let rewrite = &ctx.shared.aof.core.rewrite;
+    if (ctx.shared.rdb.in_progress.load(SeqCst) || ctx.in_outer_unit())
+        && !rewrite.in_progress.load(SeqCst)
     {
-        // As Redis with a BGSAVE child: the rewrite starts when the save ends.
-        ctx.shared
-            .aof
-            .core
-            .rewrite
-            .scheduled
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // As Redis with a BGSAVE child, or inside EXEC (the rewrite cannot take the store the
+        // transaction holds): the server cron starts it.
+        rewrite.scheduled.store(true, SeqCst);
         return Reply::status("Background append only file rewriting scheduled");
     }
     match crate::aof::bgrewrite(ctx.shared) {

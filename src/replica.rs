@@ -22,8 +22,10 @@
 //! seconds) is retried every second. `REPLICAOF NO ONE` ends it: the history continues under a
 //! new replication ID, the old one kept as `replid2` so siblings can continue from this server.
 //!
-//! DEVIATION(redis): the RDB is received into memory (no temporary file), TLS replication
-//! (`tls-replication`) is not implemented, and reads are served while a full resync loads
+//! With `tls-replication yes` the link is a TLS session ([`crate::tls::client_config`]).
+//!
+//! DEVIATION(redis): the RDB is received into memory (no temporary file), and reads are served
+//! while a full resync loads
 //! (`replica-serve-stale-data no` refuses the commands not flagged `stale` while the link is
 //! down).
 
@@ -368,9 +370,13 @@ async fn run(shared: Arc<Shared>, generation: u64) {
     }
 }
 
+/// The byte stream to the master: a TCP socket, or a TLS session over one.
+trait MasterIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> MasterIo for T {}
+
 /// Reads whole lines and exact byte counts from the master connection.
 struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn MasterIo>,
     buf: BytesMut,
     timeout: Duration,
 }
@@ -435,6 +441,17 @@ async fn follow(shared: &Arc<Shared>, generation: u64) -> Result<(), String> {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    // `tls-replication yes`: the link is a TLS session, verified as Redis verifies it.
+    let stream: Box<dyn MasterIo> = if shared.config.read().get_bool("tls-replication") {
+        let config = crate::tls::client_config(shared)
+            .map_err(|e| format!("Failed to configure TLS for the master link: {e}"))?;
+        let tls = tokio::time::timeout(timeout, crate::tls::connect(config, &host, stream))
+            .await
+            .map_err(|_| "timeout in the TLS handshake with the master".to_string())??;
+        Box::new(tls)
+    } else {
+        Box::new(stream)
+    };
     let mut conn = Conn {
         stream,
         buf: BytesMut::with_capacity(16 * 1024),

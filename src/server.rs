@@ -1110,6 +1110,11 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             .and_then(crate::listener::to_tokio)
             .map_err(fatal(target.tls_port, "TLS"))?;
     }
+    if tcp.is_empty() && tls.is_empty() && unixsocket.is_empty() {
+        // As redis-server: a server nobody can reach is a configuration mistake.
+        warn!("Configured to not listen anywhere, exiting.");
+        return Err(std::io::Error::other("configured to not listen anywhere"));
+    }
     let mut tasks = vec![crate::listener::start(&shared, tcp, tls, tls_config)];
     if !unixsocket.is_empty() {
         let _ = std::fs::remove_file(&unixsocket);

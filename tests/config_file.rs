@@ -572,3 +572,25 @@ fn relative_paths_live_in_dir() {
         format!("*2\r\n$3\r\ndir\r\n${}\r\n{expected}\r\n", expected.len())
     );
 }
+
+/// `port 0` with no TLS port and no unix socket: nobody could connect, so the server exits at
+/// startup with redis-server's message and status instead of running unreachable.
+#[test]
+fn a_server_that_listens_nowhere_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out) = run(&["--port", "0", "--dir", d, "--save", ""]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Configured to not listen anywhere, exiting."),
+        "{out}"
+    );
+    if let Some(redis) = common::redis_server_path() {
+        let out = Command::new(redis)
+            .args(["--port", "0", "--dir", d, "--save", ""])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Configured to not listen anywhere"));
+    }
+}

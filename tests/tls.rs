@@ -520,3 +520,60 @@ fn replication_over_tls_in_both_directions() {
     );
     drop(master);
 }
+
+/// CONFIG SET of a `tls-*` file while TLS is in use builds the configuration at once (Redis's
+/// applyTlsCfg): a file that cannot be read fails the call with Redis's error, names the
+/// call's first TLS parameter, and puts every parameter of the call back. With TLS off the
+/// value is only stored. Replies compared with redis-server's.
+#[test]
+fn config_set_tls_files_are_checked_while_tls_is_on() {
+    let pki = Pki::new();
+    let missing = pki.p("missing.pem");
+    let steps: Vec<Vec<String>> = vec![
+        vec!["CONFIG", "SET", "tls-cert-file", &missing],
+        vec!["CONFIG", "GET", "tls-cert-file"],
+        vec![
+            "CONFIG",
+            "SET",
+            "maxmemory-policy",
+            "allkeys-lru",
+            "tls-protocols",
+            "TLSv1.3",
+            "tls-key-file",
+            &missing,
+        ],
+        vec!["CONFIG", "GET", "maxmemory-policy"],
+        vec!["CONFIG", "GET", "tls-protocols"],
+        vec!["CONFIG", "SET", "tls-protocols", "TLSv1.2 TLSv1.3"],
+        vec!["CONFIG", "SET", "tls-cert-file", &pki.p("server.crt")],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(String::from).collect())
+    .collect();
+    let replies = |server: &Server| -> Vec<String> {
+        let mut c = server.raw();
+        steps.iter().map(|a| c.cmd_s(a)).collect()
+    };
+    let args = tls_args(&pki, free_port());
+    let ferrymq = replies(&start(false, &args).unwrap());
+    assert!(
+        ferrymq[0].starts_with(
+            "-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration"
+        ),
+        "{ferrymq:?}"
+    );
+    assert!(ferrymq[2].contains("'tls-protocols'"), "{ferrymq:?}");
+    assert!(ferrymq[3].contains("noeviction"), "{ferrymq:?}");
+    if let Some(redis) = start(true, &tls_args(&pki, free_port())) {
+        // Both read the same files, so even CONFIG GET of a path agrees.
+        assert_eq!(ferrymq, replies(&redis));
+    }
+    // TLS not in use: nothing to check.
+    let plain = Server::ferrymq(&[]);
+    assert_eq!(
+        plain
+            .raw()
+            .cmd_s(&["CONFIG", "SET", "tls-cert-file", &missing]),
+        "+OK\r\n"
+    );
+}

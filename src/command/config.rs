@@ -112,7 +112,32 @@ fn chdir(shared: &Shared) {
 enum Apply {
     Listeners(Step),
     Appendonly,
+    /// The `tls-*` settings Redis applies with `applyTlsCfg` (one run for all of them), named
+    /// by the call's first such parameter, as Redis reports it.
+    Tls(&'static str),
 }
+
+/// The parameters whose change Redis checks by building the TLS configuration again.
+const TLS_SETTINGS: &[&str] = &[
+    "tls-session-cache-size",
+    "tls-session-cache-timeout",
+    "tls-cluster",
+    "tls-replication",
+    "tls-prefer-server-ciphers",
+    "tls-session-caching",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-key-file-pass",
+    "tls-client-cert-file",
+    "tls-client-key-file",
+    "tls-client-key-file-pass",
+    "tls-dh-params-file",
+    "tls-ca-cert-file",
+    "tls-ca-cert-dir",
+    "tls-protocols",
+    "tls-ciphers",
+    "tls-ciphersuites",
+];
 
 /// The apply functions a CONFIG SET runs, once each, in the order their parameters first
 /// appear. Redis runs one for every parameter whose value changed, and for `bind` always (its
@@ -127,6 +152,12 @@ fn apply_functions(pairs: &[(&[u8], &[u8])], changed: &[String]) -> Vec<Apply> {
             Some(Step::Bind) => Apply::Listeners(Step::Bind),
             Some(step) if changed.iter().any(|n| n == name) => Apply::Listeners(step),
             None if name == "appendonly" && changed.iter().any(|n| n == name) => Apply::Appendonly,
+            None if changed.iter().any(|n| n == name) => {
+                match TLS_SETTINGS.iter().find(|&&t| t == name) {
+                    Some(t) if !out.iter().any(|a| matches!(a, Apply::Tls(_))) => Apply::Tls(t),
+                    _ => continue,
+                }
+            }
             _ => continue,
         };
         if !out.contains(&apply) {
@@ -141,6 +172,7 @@ impl Apply {
         match self {
             Apply::Listeners(step) => step.param(),
             Apply::Appendonly => "appendonly",
+            Apply::Tls(name) => name,
         }
     }
 
@@ -154,6 +186,7 @@ impl Apply {
                 let on = shared.config.read().get_bool("appendonly");
                 crate::aof::set_appendonly(shared, on, held)
             }
+            Apply::Tls(_) => apply_tls(shared),
         }
     }
 
@@ -164,13 +197,41 @@ impl Apply {
             Apply::Listeners(step) => {
                 let _ = listener::apply(shared, &[step], Mode::Restore);
             }
-            Apply::Appendonly => {
+            Apply::Appendonly | Apply::Tls(_) => {
                 if let Err(e) = self.run(shared, held) {
                     tracing::warn!("Failed applying restored failed CONFIG SET command: {e}");
                 }
             }
         }
     }
+}
+
+/// Redis's `applyTlsCfg`: while TLS is in use (a TLS port, or TLS replication), the new
+/// settings must make a working configuration, or the CONFIG SET fails and is undone. The
+/// accept loops pick the new configuration up at their next connection.
+fn apply_tls(shared: &Shared) -> Result<(), String> {
+    let (port, replication, cluster) = {
+        let c = shared.config.read();
+        (
+            c.get_i64("tls-port"),
+            c.get_bool("tls-replication"),
+            c.get_bool("tls-cluster"),
+        )
+    };
+    if port == 0 && !replication && !cluster {
+        return Ok(());
+    }
+    let built = crate::tls::build(&crate::tls::TlsSettings::from_shared(shared)).and_then(|_| {
+        if replication {
+            crate::tls::client_config(shared).map(|_| ())
+        } else {
+            Ok(())
+        }
+    });
+    built.map_err(|e| {
+        tracing::warn!("{e}");
+        crate::error::CONFIG_TLS.to_string()
+    })
 }
 
 /// A new `maxmemory`: warn when memory is already over it and evict at once, as Redis's

@@ -69,13 +69,13 @@ impl Failover {
 
 /// Writes stay paused for as long as the failover runs.
 fn pause(shared: &Shared) {
-    shared.pause(u64::MAX, false);
+    shared.pause_for(crate::engine::PausePurpose::Failover, u64::MAX, false);
 }
 
 /// Back to no failover, clients unpaused.
 fn clear(shared: &Shared) {
     *shared.replica.failover.inner.lock() = Inner::default();
-    shared.unpause();
+    shared.unpause_for(crate::engine::PausePurpose::Failover);
 }
 
 /// End a failover that did not complete; a server already following the target becomes a

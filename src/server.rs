@@ -782,22 +782,22 @@ impl Shared {
     /// CLIENT PAUSE: as in Redis, a pause already in force is never shortened nor weakened
     /// (ALL stays ALL until it ends).
     pub fn pause(&self, ms: u64, all: bool) {
-        let now = unix_ms();
-        let until = now.saturating_add(ms.min(i64::MAX as u64) as i64);
-        let p = self.store.pause();
-        let (until, all) = match p.active(now) {
-            Some((u, a)) => (until.max(u), all || a),
-            None => (until, all),
-        };
-        p.set(until, all);
+        self.pause_for(crate::engine::PausePurpose::ClientCommand, ms, all);
     }
 
+    /// Pause for `purpose` (CLIENT PAUSE, or FAILOVER for as long as it runs).
+    pub fn pause_for(&self, purpose: crate::engine::PausePurpose, ms: u64, all: bool) {
+        let until = unix_ms().saturating_add(ms.min(i64::MAX as u64) as i64);
+        self.store.pause().pause(purpose, until, all);
+    }
+
+    /// CLIENT UNPAUSE: ends the pause CLIENT PAUSE asked for (a FAILOVER's stays).
     pub fn unpause(&self) {
-        self.store.pause().clear();
-        // A FAILOVER keeps writes paused until it ends, whatever CLIENT UNPAUSE says.
-        if self.replica.failover.active() {
-            self.store.pause().set(i64::MAX, false);
-        }
+        self.unpause_for(crate::engine::PausePurpose::ClientCommand);
+    }
+
+    pub fn unpause_for(&self, purpose: crate::engine::PausePurpose) {
+        self.store.pause().unpause(purpose);
         self.unpaused.notify_waiters();
     }
 

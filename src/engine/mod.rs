@@ -107,24 +107,66 @@ pub struct StoreInner {
     pub broker_state: bool,
 }
 
-/// CLIENT PAUSE: until when, and whether reads are paused too. Readable without the store lock
-/// (the connections check it before each command).
+/// Why clients are paused. As in Redis, each purpose keeps its own pause, and the one in force
+/// is the most restrictive of them (reads too beats writes only), until the furthest end among
+/// those of that kind: so CLIENT UNPAUSE does not end a FAILOVER's pause, and a FAILOVER that
+/// ends does not end a CLIENT PAUSE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PausePurpose {
+    ClientCommand = 0,
+    Failover = 1,
+}
+
+/// CLIENT PAUSE and FAILOVER's pause: until when, and whether reads are paused too. Readable
+/// without the store lock (the connections check it before each command).
 #[derive(Default)]
 pub struct Pause {
-    /// Unix ms; 0 = not paused.
+    /// Unix ms; 0 = not paused. The combined pause of every purpose.
     until: std::sync::atomic::AtomicI64,
     all: std::sync::atomic::AtomicBool,
+    /// Each purpose's own pause: (end in unix ms, reads too).
+    purposes: parking_lot::Mutex<[Option<(i64, bool)>; 2]>,
 }
 
 impl Pause {
-    pub fn set(&self, until_ms: i64, all: bool) {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.all.store(all, SeqCst);
-        self.until.store(until_ms, SeqCst);
+    /// Pause for `purpose` until `until_ms` (writes, or everything with `all`). A pause this
+    /// purpose already has is never shortened nor weakened (Redis's pauseClients).
+    pub fn pause(&self, purpose: PausePurpose, until_ms: i64, all: bool) {
+        let mut p = self.purposes.lock();
+        let slot = &mut p[purpose as usize];
+        *slot = Some(match *slot {
+            Some((u, a)) => (u.max(until_ms), a || all),
+            None => (until_ms, all),
+        });
+        self.publish(&mut p, crate::store::unix_ms());
     }
 
-    pub fn clear(&self) {
-        self.until.store(0, std::sync::atomic::Ordering::SeqCst);
+    /// End `purpose`'s pause; the others stay.
+    pub fn unpause(&self, purpose: PausePurpose) {
+        let mut p = self.purposes.lock();
+        p[purpose as usize] = None;
+        self.publish(&mut p, crate::store::unix_ms());
+    }
+
+    /// Redis's updateClientPauseTypeAndEndTime: drop what ran out, and publish the most
+    /// restrictive pause with the furthest end among those of its kind.
+    fn publish(&self, p: &mut [Option<(i64, bool)>; 2], now: i64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        for slot in p.iter_mut() {
+            if slot.is_some_and(|(u, _)| u <= now) {
+                *slot = None;
+            }
+        }
+        let all = p.iter().flatten().any(|&(_, a)| a);
+        let until = p
+            .iter()
+            .flatten()
+            .filter(|&&(_, a)| a == all)
+            .map(|&(u, _)| u)
+            .max()
+            .unwrap_or(0);
+        self.all.store(all, SeqCst);
+        self.until.store(until, SeqCst);
     }
 
     /// Whether a pause was asked for (it may have run out): one atomic load, no clock read.
@@ -134,19 +176,53 @@ impl Pause {
     }
 
     /// The deadline in unix ms when clients are paused at `now`, and whether reads are too. A
-    /// pause found over is cleared (so [`Pause::is_set`] is false again), unless a new one
-    /// replaced it meanwhile.
+    /// pause found over gives way to what the other purposes still ask for (so
+    /// [`Pause::is_set`] is false again when nothing is left).
     #[inline]
     pub fn active(&self, now: i64) -> Option<(i64, bool)> {
-        use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+        use std::sync::atomic::Ordering::Relaxed;
         let until = self.until.load(Relaxed);
         if until > now {
             return Some((until, self.all.load(Relaxed)));
         }
         if until != 0 {
-            let _ = self.until.compare_exchange(until, 0, SeqCst, Relaxed);
+            let mut p = self.purposes.lock();
+            self.publish(&mut p, now);
+            let until = self.until.load(Relaxed);
+            if until > now {
+                return Some((until, self.all.load(Relaxed)));
+            }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use super::{Pause, PausePurpose::*};
+
+    #[test]
+    fn each_purpose_keeps_its_own_pause() {
+        let p = Pause::default();
+        let now = crate::store::unix_ms();
+        p.pause(Failover, i64::MAX, false);
+        p.pause(ClientCommand, now + 60_000, true);
+        // Reads too is the stronger kind: its end is the one in force.
+        assert_eq!(p.active(now), Some((now + 60_000, true)));
+        // CLIENT UNPAUSE leaves the failover's write pause.
+        p.unpause(ClientCommand);
+        assert_eq!(p.active(now), Some((i64::MAX, false)));
+        // A client pause that runs out also gives way to it.
+        p.pause(ClientCommand, now + 50, true);
+        assert_eq!(p.active(now + 100), Some((i64::MAX, false)));
+        // The failover ends: a client pause asked meanwhile stays, never shortened.
+        p.pause(ClientCommand, now + 60_000, false);
+        p.pause(ClientCommand, now + 10, false);
+        p.unpause(Failover);
+        assert_eq!(p.active(now), Some((now + 60_000, false)));
+        p.unpause(ClientCommand);
+        assert_eq!(p.active(now), None);
+        assert!(!p.is_set());
     }
 }
 

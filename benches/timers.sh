@@ -16,9 +16,11 @@
 #   bash benches/timers.sh [--rounds N] [--entries N] [--idle-entries N] [--idle-secs S] [--out FILE]
 #
 # Each round starts a fresh ferrymq (then a fresh redis-server), pinned to CPU 0 with the
-# load generator on CPU 1 when taskset and 2 cores are there. Prints a markdown table of
-# medians over the rounds (lateness in ms, CPU in % of one core), every round's value, and the
-# result lines of the load generator on stderr.
+# load generator on CPU 1 when taskset and 2 cores are there. While deliveries run, a probe
+# thread on CPU 0 sleeps 1 ms at a time and reports its longest oversleep: on a shared machine
+# a late delivery with an equally long probe stall was the machine's, not the server's.
+# Prints a markdown table of medians over the rounds (lateness in ms, CPU in % of one core),
+# every round's value, and the result lines of the load generator on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
         --idle-entries) IDLE_ENTRIES=$2; shift ;;
         --idle-secs) IDLE_SECS=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -63,9 +65,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PIN_SERVER=() PIN_CLIENT=()
+PIN_SERVER=() PIN_CLIENT=() PROBE=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    PIN_SERVER=(taskset -c 0) PIN_CLIENT=(taskset -c 1)
+    PIN_SERVER=(taskset -c 0) PIN_CLIENT=(taskset -c 1) PROBE=(--probe-cpu 0)
 fi
 
 # start_server <binary> <port>: a fresh server with no persistence in its own directory.
@@ -96,7 +98,7 @@ for ROUND in $(seq 1 "$ROUNDS"); do
     PORT=$(free_port)
     start_server "$BIN" "$PORT"
     loadgen "$PORT" ferrymq-empty --run idle --idle-entries 0 --idle-secs "$IDLE_SECS"
-    loadgen "$PORT" ferrymq --run redelivery,delayed --entries "$ENTRIES"
+    loadgen "$PORT" ferrymq --run redelivery,delayed --entries "$ENTRIES" "${PROBE[@]}"
     loadgen "$PORT" ferrymq --run idle --idle-entries "$IDLE_ENTRIES" --idle-secs "$IDLE_SECS"
     stop_server
     PORT=$(free_port)
@@ -121,11 +123,13 @@ worst() { values "$@" | grep -v '^-$' | sort -g | tail -1; }
 list() { values "$@" | paste -sd' ' | sed 's/ /, /g'; }
 # met <value> <limit>: yes when value <= limit.
 met() { awk -v v="$1" -v l="$2" 'BEGIN { print (v != "" && v != "-" && v + 0 <= l + 0) ? "yes" : "no" }'; }
-# A lateness row: p50, p99, max medians, the worst p99 of the rounds against 10 ms.
+# A lateness row: p50, p99, max medians, every round's p99, whether every round's p99 is
+# within 10 ms, and per round what was received, the server's CPU and the longest stall of
+# the probe on the server's CPU.
 lateness_row() {
-    local name=$1 test=$2 prefix=$3 all
-    all=$(values ferrymq "$test" received | paste -sd/)
-    echo "| $name | $(med ferrymq "$test" "${prefix}p50_us" ms) | $(med ferrymq "$test" "${prefix}p99_us" ms) | $(med ferrymq "$test" "${prefix}max_us" ms) | $(list ferrymq "$test" "${prefix}p99_us" ms) | p99 ≤ 10 ms: $(met "$(worst ferrymq "$test" "${prefix}p99_us" ms)" 10) | $all |"
+    local name=$1 test=$2 prefix=$3 notes
+    notes="received $(values ferrymq "$test" received | paste -sd/); server CPU $(values ferrymq "$test" server_cpu_pct | paste -sd/) %; CPU 0 stall max $(values ferrymq "$test" probe_stall_max_us ms | paste -sd/) ms"
+    echo "| $name | $(med ferrymq "$test" "${prefix}p50_us" ms) | $(med ferrymq "$test" "${prefix}p99_us" ms) | $(med ferrymq "$test" "${prefix}max_us" ms) | $(list ferrymq "$test" "${prefix}p99_us" ms) | p99 ≤ 10 ms: $(met "$(worst ferrymq "$test" "${prefix}p99_us" ms)" 10) | $notes |"
 }
 idle_row() {
     local name=$1 server=$2 target=$3
@@ -136,14 +140,14 @@ CONSUMERS=$(field "$(grep -m1 ' test=delayed ' "$DIR/results" || true)" brpop_co
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); ferrymq $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (modified)'); $(redis-server --version | cut -d' ' -f3)"
     echo "- command: \`bash benches/timers.sh --rounds $ROUNDS --entries $ENTRIES --idle-entries $IDLE_ENTRIES --idle-secs $IDLE_SECS\`"
-    echo "- $(nproc) cores, ${PIN_SERVER[*]:-unpinned} server, ${PIN_CLIENT[*]:-} load generator; ${CONSUMERS:-?} BRPOP and ${CONSUMERS:-?} XREADGROUP consumer connections; load average per round (1 min): $(grep ' test=idle ' "$DIR/results" | grep ' ferrymq test' | while read -r l; do field "$l" load1; done | paste -sd' ' | sed 's/ /, /g')"
+    echo "- $(nproc) cores, ${PIN_SERVER[*]:-unpinned} server, ${PIN_CLIENT[*]:-} load generator; ${CONSUMERS:-?} BRPOP and ${CONSUMERS:-?} XREADGROUP consumer connections; 1-minute load average per round at the end of redelivery $(values ferrymq redelivery load1 | paste -sd/), delayed $(values ferrymq delayed load1 | paste -sd/), idle $(values ferrymq idle load1 | paste -sd/)"
     echo
-    echo "| measurement | median p50 / % core | median p99 | median max | p99 or % per round | target | received / memory |"
+    echo "| measurement | median p50 / % core | median p99 | median max | p99 or % per round | target | notes |"
     echo "|---|---:|---:|---:|---|---|---|"
     lateness_row "redelivery after a visibility timeout, $ENTRIES in flight (ms late)" redelivery ""
     lateness_row "delayed delivery, $ENTRIES scheduled, BRPOP + XREADGROUP (ms late)" delayed ""
-    lateness_row "&nbsp;&nbsp;of which LPUSH → BRPOP" delayed list_
-    lateness_row "&nbsp;&nbsp;of which XADD → XREADGROUP" delayed stream_
+    lateness_row "&nbsp;&nbsp;of which LPUSH → BRPOP" delayed list_ | sed 's/| [^|]* |$/| |/'
+    lateness_row "&nbsp;&nbsp;of which XADD → XREADGROUP" delayed stream_ | sed 's/| [^|]* |$/| |/'
     idle_row "idle CPU, empty ferrymq (% of one core)" ferrymq-empty "-"
     idle_row "idle CPU, ferrymq, $IDLE_ENTRIES in flight + $IDLE_ENTRIES scheduled" ferrymq "< 1%: $(met "$(worst ferrymq idle cpu_pct)" 1)"
     idle_row "idle CPU, redis-server, $IDLE_ENTRIES entries in a PEL (reference)" redis "-"

@@ -161,6 +161,10 @@ enum Cmd {
         /// How long the idle server is watched, in seconds.
         #[arg(long, default_value_t = 10.0)]
         idle_secs: f64,
+        /// Watch this CPU (the server's) for stalls during the lateness tests: a thread
+        /// pinned there sleeps 1 ms at a time and reports its largest oversleep.
+        #[arg(long)]
+        probe_cpu: Option<usize>,
         /// Idle test with Redis commands only (redis-server): a group with a PEL, no
         /// FMQ.GROUPSET and no FMQ.SCHEDULE.
         #[arg(long)]
@@ -1286,6 +1290,7 @@ struct TimersOpts {
     idle_entries: u64,
     idle_secs: f64,
     plain: bool,
+    probe_cpu: Option<usize>,
 }
 
 /// Unix time in ns (the clock the server reads too: client and server share the machine).
@@ -1475,6 +1480,7 @@ async fn redelivery(
         block: 0,
         autoclaim: false,
     };
+    let around = Surroundings::start(o);
     let (cons, ids) = group_consumers(addr, o.consumers, key, &read, &sink).await?;
     unblock_until_finished(&mut admin, &sink, &ids, &cons).await?;
     let hist = join_group_consumers(cons).await?;
@@ -1496,8 +1502,9 @@ async fn redelivery(
         .put("lost", n - received)
         .put("dup", dup)
         .put("pending", pending)
-        .put("load1", load1())
-        .print();
+        .put("load1", load1());
+    around.report(&mut r);
+    r.print();
     Ok(received == n && dup == 0 && pending == 0)
 }
 
@@ -1566,6 +1573,8 @@ async fn delayed(addr: &str, deadline: tokio::time::Instant, o: &TimersOpts) -> 
         scheduled += p.await.map_err(|e| bad(e.to_string()))??;
     }
     let schedule_ms = unix_ms() - started;
+    // From here until the last message arrives: the deliveries.
+    let around = Surroundings::start(o);
     unblock_until_finished(&mut admin, &sink, &ids, &groups).await?;
     let mut list_hist = histogram();
     for c in lists {
@@ -1600,9 +1609,93 @@ async fn delayed(addr: &str, deadline: tokio::time::Instant, o: &TimersOpts) -> 
         .put("lost", n - received)
         .put("dup", dup)
         .put("pending", pending)
-        .put("load1", load1())
-        .print();
+        .put("load1", load1());
+    around.report(&mut r);
+    r.print();
     Ok(in_time && received == n && dup == 0 && pending == 0)
+}
+
+/// Tells a late delivery the server caused from one the machine caused: a thread pinned to
+/// the server's CPU sleeps 1 ms at a time for as long as a test runs and keeps its largest
+/// oversleep. When that CPU is taken by other work for 50 ms, the probe oversleeps 50 ms too.
+struct StallProbe {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, u64)>,
+}
+
+impl StallProbe {
+    fn start(cpu: Option<usize>) -> StallProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            if let Some(cpu) = cpu {
+                // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET stays within it
+                // (sched_setaffinity rejects a CPU that does not exist).
+                unsafe {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(cpu, &mut set);
+                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                }
+            }
+            let (mut max, mut over_5ms) = (0u64, 0u64);
+            while !s.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                std::thread::sleep(Duration::from_millis(1));
+                let over = (t.elapsed().as_micros() as u64).saturating_sub(1000);
+                max = max.max(over);
+                over_5ms += (over > 5000) as u64;
+            }
+            (max, over_5ms)
+        });
+        StallProbe { stop, thread }
+    }
+
+    /// The largest oversleep (µs) and how many passed 5 ms.
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or((0, 0))
+    }
+}
+
+/// What else was going on during a lateness test: the server's CPU (when its pid is known) and
+/// the stalls seen by a [`StallProbe`] on its CPU.
+struct Surroundings {
+    pid: u32,
+    start: (u64, u64),
+    probe: StallProbe,
+}
+
+impl Surroundings {
+    fn start(o: &TimersOpts) -> Surroundings {
+        let ticks = if o.pid > 0 {
+            cpu_ticks(o.pid).unwrap_or(0)
+        } else {
+            0
+        };
+        Surroundings {
+            pid: o.pid,
+            start: (now_ns(), ticks),
+            probe: StallProbe::start(o.probe_cpu),
+        }
+    }
+
+    fn report(self, r: &mut Report) {
+        if self.pid > 0
+            && let Ok(t) = cpu_ticks(self.pid)
+        {
+            let secs = (now_ns() - self.start.0) as f64 / 1e9;
+            let pct = (t - self.start.1) as f64 / clock_ticks_per_sec() / secs * 100.0;
+            r.put("server_cpu_pct", format!("{pct:.0}"));
+        }
+        let (max, over) = self.probe.finish();
+        r.put("probe_stall_max_us", max)
+            .put("probe_stalls_over_5ms", over);
+    }
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
 }
 
 /// utime + stime of process `pid`, in clock ticks (/proc/<pid>/stat fields 14 and 15).
@@ -1717,8 +1810,7 @@ async fn idle(addr: &str, deadline: tokio::time::Instant, o: &TimersOpts) -> io:
     tokio::time::sleep(Duration::from_secs_f64(o.idle_secs)).await;
     let t1 = (now_ns(), cpu_ticks(o.pid)?);
     let load = load1();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let hz = clock_ticks_per_sec();
     let secs = (t1.0 - t0.0) as f64 / 1e9;
     let ticks = t1.1 - t0.1;
     let pct = ticks as f64 / hz / secs * 100.0;
@@ -1945,6 +2037,7 @@ fn main() {
                     idle_entries,
                     idle_secs,
                     plain,
+                    probe_cpu,
                 } => {
                     let o = TimersOpts {
                         run,
@@ -1960,6 +2053,7 @@ fn main() {
                         idle_entries,
                         idle_secs,
                         plain,
+                        probe_cpu,
                     };
                     timers(&addr, deadline, o).await
                 }

@@ -1301,6 +1301,24 @@ fn unix_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The reading of [`now_ns`] at the server's time in a TIME reply (same machine, same clock).
+fn server_time_ns(reply: &[u8]) -> io::Result<u64> {
+    let Some((v, _)) = parse(reply, 0)? else {
+        return Err(bad("incomplete TIME reply"));
+    };
+    let part = |i: usize| {
+        v.arr()
+            .and_then(|a| a.get(i))
+            .and_then(|x| x.bytes())
+            .and_then(fast_num)
+    };
+    let (Some(sec), Some(us)) = (part(0), part(1)) else {
+        return Err(bad(format!("unexpected TIME reply: {}", v.describe())));
+    };
+    let unix = (sec * 1_000_000 + us) as u64 * 1000;
+    Ok((unix + now_ns()).saturating_sub(unix_ns()))
+}
+
 /// The reading of [`now_ns`] at unix time `ms`.
 fn ns_at_unix_ms(ms: u64) -> u64 {
     (ms * 1_000_000 + now_ns()).saturating_sub(unix_ns())
@@ -1385,9 +1403,11 @@ async fn timers(addr: &str, deadline: tokio::time::Instant, o: TimersOpts) -> io
 /// COUNT `count`, paced evenly over `spread` ms, never acknowledged), so they are all in
 /// flight with deadlines spread over `spread` ms; then `consumers` consumers wait in
 /// `XREADGROUP ... BLOCK 0 ... >` for the server to deliver them again, acknowledging each.
-/// Lateness = arrival - (first delivery + visibility), the first delivery being when its read
-/// was sent: the server stamps it between that and the reply, so lateness is overstated
-/// rather than understated, by at most one read's round trip (`read_rtt_max_us`).
+/// Lateness = arrival - (first delivery + visibility). The first delivery's time is the
+/// server's clock read by a TIME sent in the same pipeline just before the read, not the
+/// client's send time: on a busy machine a read's round trip (`read_rtt_max_us`) can reach
+/// tens of ms, which would otherwise count as lateness. The server keeps delivery times in
+/// whole ms, so an entry may come back up to 1 ms before this reference (`min_us` > -1000).
 async fn redelivery(
     addr: &str,
     deadline: tokio::time::Instant,
@@ -1430,19 +1450,22 @@ async fn redelivery(
             tokio::time::sleep(Duration::from_nanos(wait)).await;
         }
         let sent = now_ns();
-        let f = admin
-            .call(&[
-                b"XREADGROUP",
-                b"GROUP",
-                b"g",
-                b"reader",
-                b"COUNT",
-                count_s.as_bytes(),
-                b"STREAMS",
-                key,
-                b">",
-            ])
-            .await?;
+        admin.cmd(&[b"TIME"]);
+        admin.cmd(&[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g",
+            b"reader",
+            b"COUNT",
+            count_s.as_bytes(),
+            b"STREAMS",
+            key,
+            b">",
+        ]);
+        admin.flush().await?;
+        let time = admin.ok().await?;
+        let f = admin.ok().await?;
+        let stamp = server_time_ns(&time)?;
         rtt_max = rtt_max.max(now_ns() - sent);
         let Some((v, _)) = parse(&f, 0)? else {
             return Err(bad("incomplete XREADGROUP reply"));
@@ -1452,7 +1475,7 @@ async fn redelivery(
                 .and_then(|(_, p)| parse_payload(p?))
                 .and_then(|(_, seq, _)| first.get(seq as usize));
             if let Some(slot) = seq {
-                slot.store(sent, Ordering::Relaxed);
+                slot.store(stamp, Ordering::Relaxed);
                 delivered += 1;
             }
         }
@@ -1657,35 +1680,41 @@ impl StallProbe {
     }
 }
 
-/// What else was going on during a lateness test: the server's CPU (when its pid is known) and
-/// the stalls seen by a [`StallProbe`] on its CPU.
+/// What else was going on during a lateness test: the server's CPU (when its pid is known), the
+/// load generator's own, and the stalls seen by a [`StallProbe`] on the server's CPU.
 struct Surroundings {
     pid: u32,
-    start: (u64, u64),
+    /// Time, the server's CPU ticks, this process's CPU ticks.
+    start: (u64, u64, u64),
     probe: StallProbe,
 }
 
 impl Surroundings {
     fn start(o: &TimersOpts) -> Surroundings {
-        let ticks = if o.pid > 0 {
+        let server = if o.pid > 0 {
             cpu_ticks(o.pid).unwrap_or(0)
         } else {
             0
         };
+        let own = cpu_ticks(std::process::id()).unwrap_or(0);
         Surroundings {
             pid: o.pid,
-            start: (now_ns(), ticks),
+            start: (now_ns(), server, own),
             probe: StallProbe::start(o.probe_cpu),
         }
     }
 
     fn report(self, r: &mut Report) {
+        let secs = (now_ns() - self.start.0) as f64 / 1e9;
+        let pct = |ticks: u64| ticks as f64 / clock_ticks_per_sec() / secs * 100.0;
         if self.pid > 0
             && let Ok(t) = cpu_ticks(self.pid)
         {
-            let secs = (now_ns() - self.start.0) as f64 / 1e9;
-            let pct = (t - self.start.1) as f64 / clock_ticks_per_sec() / secs * 100.0;
-            r.put("server_cpu_pct", format!("{pct:.0}"));
+            r.put("server_cpu_pct", format!("{:.0}", pct(t - self.start.1)));
+        }
+        // The consumers' side: well under 100% means it kept up.
+        if let Ok(t) = cpu_ticks(std::process::id()) {
+            r.put("client_cpu_pct", format!("{:.0}", pct(t - self.start.2)));
         }
         let (max, over) = self.probe.finish();
         r.put("probe_stall_max_us", max)

@@ -1370,6 +1370,9 @@ async fn timers(shared: Arc<Shared>) {
         };
         if sched.is_some_and(|d| d <= crate::store::unix_ms()) && !shared.is_loading() {
             shared.script_status.wait_idle().await;
+            // `execute` starts the command's clock where the runner's last command ended
+            // (right for a connection's pipeline); this run starts now, maybe long after.
+            runner.clock = None;
             crate::command::execute(&shared, &mut runner, rundue, &rundue_argv);
             continue;
         }

@@ -1122,3 +1122,31 @@ fn xackdel_frees_the_next_entry_of_an_ordered_group() {
     let got = w2.try_read_reply(Duration::from_secs(5)).expect("woken");
     assert_eq!(values_of(&got, "job"), ["A2"]);
 }
+
+/// The scheduler's FMQ.RUNDUE is timed from its own start: the quiet time since its previous
+/// run is not part of it, so SLOWLOG and INFO commandstats show what delivering cost, not how
+/// far apart the due times were.
+#[test]
+fn a_scheduled_run_is_timed_from_its_own_start() {
+    let srv = Server::ferrymq(&[]);
+    let mut c = srv.raw();
+    // 200 ms: far more than one LPUSH takes, far less than the 700 ms between the two runs.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "200000"]),
+        b"+OK\r\n"
+    );
+    c.cmd(&["FMQ.SCHEDULE", "DELAY", "50", "LPUSH", "jobs", "a"]);
+    c.cmd(&["FMQ.SCHEDULE", "DELAY", "750", "LPUSH", "jobs", "b"]);
+    assert!(wait_for(Duration::from_secs(10), || int(
+        &c.cmd(&["LLEN", "jobs"])
+    ) == 2));
+    let slow = s(&c.cmd(&["SLOWLOG", "GET", "-1"])).to_lowercase();
+    assert!(!slow.contains("fmq.rundue"), "{slow}");
+    let stats = common::info_field(&mut c, "cmdstat_fmq.rundue").unwrap_or_default();
+    let usec: u64 = stats
+        .split(',')
+        .find_map(|f| f.strip_prefix("usec="))
+        .and_then(|v| v.parse().ok())
+        .expect("commandstats of FMQ.RUNDUE");
+    assert!(usec < 200_000, "{stats}");
+}

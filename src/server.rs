@@ -1414,6 +1414,13 @@ async fn memory_sampler(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(memory::SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if shared.maxmemory() == 0 {
+            // Nothing to enforce (the cron samples for INFO): look again at the cron's pace
+            // instead of waking 100 times a second on an idle server. CONFIG SET maxmemory
+            // evicts at once by itself.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
         tick.tick().await;
         if shared.maxmemory() > 0 {
             shared.sample_memory();

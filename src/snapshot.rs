@@ -491,15 +491,20 @@ pub(crate) fn file_chunks(
     let mut head = Vec::new();
     rdb::write_header(&mut head, &aux_fields(), functions, enc);
     let mut crc = rdb::crc64(0, &head);
-    let mut chunks = vec![head];
+    // Records are small (one key each): they are gathered into chunks of about CHUNK_BYTES, so
+    // a file takes one `write` per chunk and a replica's outbox one push, not one per key.
+    let mut out = Chunks {
+        done: Vec::new(),
+        cur: head,
+    };
     for (db, (expires, recs)) in by_db {
         let mut start = Vec::new();
         rdb::write_db_start(&mut start, db, recs.len(), expires);
         crc = rdb::crc64(crc, &start);
-        chunks.push(start);
+        out.add(&start);
         for r in recs {
             crc = rdb::crc64(crc, &r);
-            chunks.push(r);
+            out.add(&r);
         }
     }
     let mut tail = Vec::new();
@@ -508,8 +513,30 @@ pub(crate) fn file_chunks(
     } else {
         rdb::write_end_unchecked(&mut tail);
     }
-    chunks.push(tail);
-    chunks
+    out.add(&tail);
+    out.done.push(out.cur);
+    out.done
+}
+
+/// Bytes per chunk of [`file_chunks`].
+const CHUNK_BYTES: usize = 64 * 1024;
+
+struct Chunks {
+    done: Vec<Vec<u8>>,
+    cur: Vec<u8>,
+}
+
+impl Chunks {
+    fn add(&mut self, data: &[u8]) {
+        if self.cur.len() + data.len() > CHUNK_BYTES && !self.cur.is_empty() {
+            let full = std::mem::replace(
+                &mut self.cur,
+                Vec::with_capacity(CHUNK_BYTES.max(data.len())),
+            );
+            self.done.push(full);
+        }
+        self.cur.extend_from_slice(data);
+    }
 }
 
 /// From the server cron: a scheduled BGSAVE, else the first save point that is due.

@@ -156,7 +156,6 @@ impl Capture {
         let mut c = Capture::new();
         // Sized up front: growing a table of a million keys rehashes it inside one batch.
         let n: usize = dbs.iter().map(|d| d.len()).sum();
-        c.covered.reserve(n);
         let mut records = std::collections::HashMap::default();
         records.reserve(n);
         c.rdb = Some(RdbRecords { enc, records });
@@ -288,19 +287,29 @@ impl Capture {
             self.rescan = true;
             return;
         };
-        let n = keys.iter().filter(|k| self.covered.contains(*k)).count();
+        let n = keys.iter().filter(|k| self.is_covered(k)).count();
         if n == keys.len() && self.rdb.is_none() {
             self.emit(Some(db), argv);
             return;
         }
         for k in keys {
-            if self.covered.remove(&k) {
+            let was = match self.rdb.as_mut() {
+                Some(r) => r.records.remove(&k).is_some(),
+                None => self.covered.remove(&k),
+            };
+            if was {
                 self.emit(Some(k.0), &[Bytes::from_static(b"DEL"), k.1.clone()]);
-                if let Some(r) = self.rdb.as_mut() {
-                    r.records.remove(&k);
-                }
             }
             self.queue(k);
+        }
+    }
+
+    /// Whether `key` has been dumped and is still exact. An RDB capture's covered keys are
+    /// the keys of its records (one set, not two kept in step).
+    fn is_covered(&self, key: &Key) -> bool {
+        match &self.rdb {
+            Some(r) => r.records.contains_key(key),
+            None => self.covered.contains(key),
         }
     }
 
@@ -357,7 +366,9 @@ impl Capture {
             }
             let key = if self.cursor < self.todo.len() {
                 self.cursor += 1;
-                self.todo[self.cursor - 1].clone()
+                // Listed keys are read once: taken, not cloned (a clone of a copied key
+                // allocates its shared form).
+                std::mem::take(&mut self.todo[self.cursor - 1])
             } else if let Some(k) = self.extra.pop_front() {
                 self.extra_set.remove(&k);
                 k
@@ -366,7 +377,7 @@ impl Capture {
                 return true;
             };
             n += 1;
-            if self.covered.contains(&key) {
+            if self.is_covered(&key) {
                 continue;
             }
             let Some(d) = dbs.get(key.0) else {
@@ -384,8 +395,7 @@ impl Capture {
                 let mut rec = Vec::new();
                 crate::store::rdb::write_record(&mut rec, &key.1, &v.value, v.lru, ttl, &r.enc);
                 bytes += rec.len();
-                r.records.insert(key.clone(), (ttl.is_some(), rec));
-                self.covered.insert(key);
+                r.records.insert(key, (ttl.is_some(), rec));
                 continue;
             }
             cmds.clear();

@@ -478,15 +478,16 @@ pub fn refuse_writes(shared: &Shared) -> Option<String> {
 /// as chunks to write in order: header, aux fields and libraries, then per database its
 /// `SELECTDB`/`RESIZEDB` and records (in any order within it), `EOF` and the CRC-64.
 pub(crate) fn file_chunks(
-    records: impl IntoIterator<Item = ((usize, Bytes), (bool, Vec<u8>))>,
+    records: impl IntoIterator<Item = ((usize, Bytes), crate::aof::rewrite::Record)>,
     functions: &[Bytes],
     enc: &rdb::Encodings,
 ) -> Vec<Vec<u8>> {
-    let mut by_db: BTreeMap<usize, (usize, Vec<Vec<u8>>)> = BTreeMap::new();
-    for ((db, _), (has_ttl, rec)) in records {
+    use crate::aof::rewrite::Record;
+    let mut by_db: BTreeMap<usize, (usize, Vec<(Bytes, Record)>)> = BTreeMap::new();
+    for ((db, key), rec) in records {
         let e = by_db.entry(db).or_default();
-        e.0 += has_ttl as usize;
-        e.1.push(rec);
+        e.0 += rec.has_ttl() as usize;
+        e.1.push((key, rec));
     }
     let mut head = Vec::new();
     rdb::write_header(&mut head, &aux_fields(), functions, enc);
@@ -502,7 +503,16 @@ pub(crate) fn file_chunks(
         rdb::write_db_start(&mut start, db, recs.len(), expires);
         crc = rdb::crc64(crc, &start);
         out.add(&start);
-        for r in recs {
+        for (key, rec) in recs {
+            // The big values copied during the capture are encoded here, with no lock held.
+            let r = match rec {
+                Record::Written(_, r) => r,
+                Record::Copied { value, lru, ttl } => {
+                    let mut r = Vec::new();
+                    rdb::write_record(&mut r, &key, &value, lru, ttl, enc);
+                    r
+                }
+            };
             crc = rdb::crc64(crc, &r);
             out.add(&r);
         }

@@ -100,8 +100,64 @@ pub(crate) struct Capture {
 /// The keys an RDB snapshot has serialized so far (see [`Capture::rdb`]).
 pub(crate) struct RdbRecords {
     pub(crate) enc: crate::store::rdb::Encodings,
-    /// Per key: whether it has an expiry, and its record (expiry, type, key, value).
-    pub(crate) records: std::collections::HashMap<Key, (bool, Vec<u8>), RandomState>,
+    /// Per key: its record, or the copy it will be written from.
+    pub(crate) records: std::collections::HashMap<Key, Record, RandomState>,
+}
+
+/// Lists and streams with at least this many elements are copied in the capture's critical
+/// section and encoded after it: encoding a 1M-entry stream took ~300 ms under the store lock
+/// (every client waited), copying its nodes takes a fraction of that.
+const COPY_ELEMENTS: u64 = 4096;
+
+/// One key of an RDB capture.
+pub(crate) enum Record {
+    /// Whether it has an expiry, and its record (expiry, type, key, value).
+    Written(bool, Vec<u8>),
+    /// A copy of a big value as it was when captured, written once the capture has ended
+    /// (with no lock held), with the entry's access word and expiry of that moment.
+    Copied {
+        value: Box<crate::store::Value>,
+        lru: u32,
+        ttl: Option<i64>,
+    },
+}
+
+impl Record {
+    /// The record of `key` holding `e` (expiring at `ttl`), and the bytes it counts for the
+    /// batch it was taken in.
+    fn of(
+        key: &[u8],
+        e: &crate::store::Entry,
+        ttl: Option<i64>,
+        enc: &crate::store::rdb::Encodings,
+    ) -> (Record, usize) {
+        use crate::store::Value;
+        let big = match &e.value {
+            Value::List(l) => l.len() as u64 >= COPY_ELEMENTS,
+            Value::Stream(s) => s.len() >= COPY_ELEMENTS,
+            _ => false,
+        };
+        if big {
+            let copy = Record::Copied {
+                value: Box::new(e.value.clone()),
+                lru: e.lru,
+                ttl,
+            };
+            // A copy is costly too: a few of them end a batch.
+            return (copy, BATCH_BYTES / 4);
+        }
+        let mut rec = Vec::new();
+        crate::store::rdb::write_record(&mut rec, key, &e.value, e.lru, ttl, enc);
+        let n = rec.len();
+        (Record::Written(ttl.is_some(), rec), n)
+    }
+
+    pub(crate) fn has_ttl(&self) -> bool {
+        match self {
+            Record::Written(t, _) => *t,
+            Record::Copied { ttl, .. } => ttl.is_some(),
+        }
+    }
 }
 
 /// The next keys of the walk over every database, from (`db`, `cursor`): whole SCAN steps
@@ -332,10 +388,9 @@ impl Capture {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 records.entry((i, k.to_bytes()))
             {
-                let mut rec = Vec::new();
-                crate::store::rdb::write_record(&mut rec, k, &v.value, v.lru, ttl, enc);
-                bytes += rec.len();
-                slot.insert((ttl.is_some(), rec));
+                let (rec, n) = Record::of(k, v, ttl, enc);
+                bytes += n;
+                slot.insert(rec);
             }
         });
         if next == 0 {
@@ -438,10 +493,9 @@ impl Capture {
                 continue;
             }
             if let Some(r) = self.rdb.as_mut() {
-                let mut rec = Vec::new();
-                crate::store::rdb::write_record(&mut rec, &key.1, &v.value, v.lru, ttl, &r.enc);
-                bytes += rec.len();
-                r.records.insert(key, (ttl.is_some(), rec));
+                let (rec, n) = Record::of(&key.1, v, ttl, &r.enc);
+                bytes += n;
+                r.records.insert(key, rec);
                 continue;
             }
             cmds.clear();

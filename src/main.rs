@@ -78,6 +78,7 @@ fn main() {
     }
     // Before the runtime: a fork keeps only the calling thread.
     if config.get_bool("daemonize")
+        && !ferrymq::process::supervised(&config)
         && let Err(e) = ferrymq::process::daemonize()
     {
         eprintln!("{e}");

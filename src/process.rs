@@ -14,7 +14,9 @@
 //!
 //! `server::run` calls [`notify_ready`] once the listeners accept and [`notify_stopping`]
 //! when shutdown starts: `READY=1` / `STOPPING=1` on `$NOTIFY_SOCKET` (via `sd-notify`) under
-//! `supervised systemd`, or `auto` when systemd set the socket.
+//! `supervised systemd`, or `auto` when systemd set the socket; under `supervised upstart` (or
+//! `auto` with `UPSTART_JOB` set) the process stops itself with SIGSTOP once ready, which is
+//! how upstart's `expect stop` learns it. A supervised server does not daemonize.
 
 use std::io::IsTerminal;
 use tracing_subscriber::Layer;
@@ -153,17 +155,51 @@ impl Drop for PidFile {
     }
 }
 
-/// Whether the service manager is to be told about start and stop.
+/// Whether systemd is to be told about start and stop (`auto`: as Redis, upstart's
+/// `UPSTART_JOB` wins over systemd's `NOTIFY_SOCKET`).
 fn systemd(config_supervised: &str) -> bool {
     match config_supervised {
         "systemd" => true,
-        "auto" => std::env::var_os("NOTIFY_SOCKET").is_some(),
+        "auto" => {
+            std::env::var_os("UPSTART_JOB").is_none() && std::env::var_os("NOTIFY_SOCKET").is_some()
+        }
         _ => false,
     }
 }
 
-/// `READY=1`: the data is loaded and the listeners accept.
+/// Whether upstart supervises the process (`expect stop`: it waits for SIGSTOP as the sign of
+/// readiness). `supervised upstart` without `UPSTART_JOB` is Redis's warning and no signal.
+fn upstart(config_supervised: &str) -> bool {
+    let job = std::env::var_os("UPSTART_JOB").is_some();
+    match config_supervised {
+        "upstart" if !job => {
+            tracing::warn!("upstart supervision requested, but UPSTART_JOB not found!");
+            false
+        }
+        "upstart" | "auto" => job,
+        _ => false,
+    }
+}
+
+/// Whether a service manager supervises the process: then `daemonize yes` does not fork, as in
+/// Redis (the manager tracks the process it started).
+pub fn supervised(config: &Config) -> bool {
+    let mode = config.get("supervised").unwrap_or_default();
+    systemd(&mode)
+        || (matches!(mode.as_str(), "upstart" | "auto")
+            && std::env::var_os("UPSTART_JOB").is_some())
+}
+
+/// `READY=1`: the data is loaded and the listeners accept. Under upstart the process stops
+/// itself (SIGSTOP) and upstart continues it, as Redis signals readiness to upstart.
 pub fn notify_ready(supervised: &str) {
+    if upstart(supervised) {
+        tracing::info!("supervised by upstart, will stop to signal readiness.");
+        if let Err(e) = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP) {
+            tracing::warn!(error = %e, "SIGSTOP for upstart failed");
+        }
+        return;
+    }
     if systemd(supervised) {
         match sd_notify::notify(&[
             sd_notify::NotifyState::Ready,

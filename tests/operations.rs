@@ -261,3 +261,77 @@ fn help_lists_subcommands_and_directives() {
         assert!(text.contains(want), "{want} missing from:\n{text}");
     }
 }
+
+/// The state letter of a process in /proc (`T` = stopped by a signal).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ...": the state follows the command name's closing parenthesis.
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// `supervised upstart` under upstart (`UPSTART_JOB` set): once it accepts connections the
+/// server stops itself with SIGSTOP, upstart's `expect stop` sign of readiness, and serves
+/// when continued; `daemonize yes` is ignored then, as in Redis. Without `UPSTART_JOB` it
+/// only warns and runs.
+#[test]
+fn upstart_is_told_ready_by_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("log.txt");
+    let mut child = Proc(
+        Command::new(BIN)
+            .args(["--port", &port.to_string(), "--save", ""])
+            .args(["--supervised", "upstart", "--daemonize", "yes"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--logfile")
+            .arg(&log)
+            .arg("--pidfile")
+            .arg(dir.path().join("p.pid"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .env("UPSTART_JOB", "ferrymq")
+            .env_remove("NOTIFY_SOCKET")
+            .spawn()
+            .expect("spawn"),
+    );
+    let pid = child.0.id();
+    // Not forked away: the process upstart started is the one that stops.
+    assert!(
+        wait_for(Duration::from_secs(20), || proc_state(pid) == Some('T')),
+        "no SIGSTOP: state {:?}",
+        proc_state(pid)
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("supervised by upstart, will stop to signal readiness."),
+        "{text}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    assert!(wait_for(Duration::from_secs(10), || ping(port)));
+    shutdown(port, &mut child);
+
+    let (mut child, port) = start(
+        dir.path(),
+        &[
+            "--supervised",
+            "upstart",
+            "--logfile",
+            log.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        &[],
+    );
+    assert!(ping(port));
+    shutdown(port, &mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("upstart supervision requested, but UPSTART_JOB not found!"),
+        "{text}"
+    );
+}

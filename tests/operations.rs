@@ -335,3 +335,65 @@ fn upstart_is_told_ready_by_a_stop() {
         "{text}"
     );
 }
+
+/// `syslog-enabled yes` lines reach the system log socket with the configured identity and
+/// facility. Where no syslog daemon owns /dev/log (containers, CI), the test listens there
+/// itself for the time of the test; where one does, it cannot be intercepted and the test
+/// says so and stops.
+#[test]
+fn syslog_lines_reach_the_log_socket_with_ident_and_facility() {
+    let path = Path::new("/dev/log");
+    if path.exists() {
+        eprintln!("SKIPPED: /dev/log belongs to a running syslog daemon");
+        return;
+    }
+    let sock = match UnixDatagram::bind(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("SKIPPED: cannot listen on /dev/log: {e}");
+            return;
+        }
+    };
+    struct Remove;
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file("/dev/log");
+        }
+    }
+    let _remove = Remove;
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = start(
+        dir.path(),
+        &[
+            "--syslog-enabled",
+            "yes",
+            "--syslog-ident",
+            "fmq-syslog-probe",
+            "--syslog-facility",
+            "local3",
+        ],
+        Stdio::null(),
+        &[],
+    );
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    let ready = loop {
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) => panic!("no syslog line with the identity: {e}; got {seen:?}"),
+        };
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if line.contains("fmq-syslog-probe") && line.contains("Ready to accept connections") {
+            break line;
+        }
+        seen.push(line);
+    };
+    // "<PRI>...": facility local3 is 19, so PRI / 8 == 19 whatever the severity.
+    let pri: u32 = ready[1..ready.find('>').expect("a priority")]
+        .parse()
+        .expect("a numeric priority");
+    assert_eq!(pri / 8, 19, "{ready}");
+    shutdown(port, &mut child);
+}

@@ -433,12 +433,13 @@ pub fn write_record(
             out.push(p.decayed(lru) as u8);
         }
     }
+    let mut k = Vec::with_capacity(key.len() + 9);
+    write_string(&mut k, key, enc);
     let start = out.len();
     write_value(out, v, enc);
-    // The type byte, then the key, then the value's body.
-    let mut tail = out.split_off(start + 1);
-    write_string(out, key, enc);
-    out.append(&mut tail);
+    // The type byte, then the key, then the value's body: the key goes in after the type byte
+    // (one move of the body within `out`, where splitting the body off copied it twice).
+    out.splice(start + 1..start + 1, k);
 }
 
 /// `EOF` and the checksum: `crc` is the CRC-64 of what came before `out` (0 when `out` is the

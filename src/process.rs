@@ -168,31 +168,24 @@ fn systemd(config_supervised: &str) -> bool {
 }
 
 /// Whether upstart supervises the process (`expect stop`: it waits for SIGSTOP as the sign of
-/// readiness). `supervised upstart` without `UPSTART_JOB` is Redis's warning and no signal.
+/// readiness): `supervised upstart`, or `auto`, with `UPSTART_JOB` set.
 fn upstart(config_supervised: &str) -> bool {
-    let job = std::env::var_os("UPSTART_JOB").is_some();
-    match config_supervised {
-        "upstart" if !job => {
-            tracing::warn!("upstart supervision requested, but UPSTART_JOB not found!");
-            false
-        }
-        "upstart" | "auto" => job,
-        _ => false,
-    }
+    matches!(config_supervised, "upstart" | "auto") && std::env::var_os("UPSTART_JOB").is_some()
 }
 
 /// Whether a service manager supervises the process: then `daemonize yes` does not fork, as in
 /// Redis (the manager tracks the process it started).
 pub fn supervised(config: &Config) -> bool {
     let mode = config.get("supervised").unwrap_or_default();
-    systemd(&mode)
-        || (matches!(mode.as_str(), "upstart" | "auto")
-            && std::env::var_os("UPSTART_JOB").is_some())
+    systemd(&mode) || upstart(&mode)
 }
 
 /// `READY=1`: the data is loaded and the listeners accept. Under upstart the process stops
 /// itself (SIGSTOP) and upstart continues it, as Redis signals readiness to upstart.
 pub fn notify_ready(supervised: &str) {
+    if supervised == "upstart" && !upstart(supervised) {
+        tracing::warn!("upstart supervision requested, but UPSTART_JOB not found!");
+    }
     if upstart(supervised) {
         tracing::info!("supervised by upstart, will stop to signal readiness.");
         if let Err(e) = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP) {

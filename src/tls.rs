@@ -36,6 +36,11 @@ use tracing::{debug, warn};
 
 use crate::server::Shared;
 
+/// Redis's error when client certificates must be verified (or a master's, with
+/// `tls-replication`) and no CA is configured.
+const NO_CA: &str = "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when \
+                     tls-cluster, tls-replication or tls-auth-clients are enabled!";
+
 /// A handshake that has not finished in this time is dropped, so connections that open a TLS
 /// socket and never complete the handshake cannot pile up.
 /// DEVIATION(redis): Redis has no handshake deadline (only `timeout`, off by default).
@@ -113,11 +118,7 @@ pub fn build(s: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
         _ => Auth::No,
     };
     if auth != Auth::No && s.ca_cert_file.is_empty() && s.ca_cert_dir.is_empty() {
-        return Err(
-            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when \
-                    tls-cluster, tls-replication or tls-auth-clients are enabled!"
-                .into(),
-        );
+        return Err(NO_CA.into());
     }
     let chain = read_certs(&s.cert_file)?;
     let key = PrivateKeyDer::from_pem_file(&s.key_file)
@@ -179,11 +180,7 @@ fn roots(s: &TlsSettings) -> Result<RootCertStore, String> {
 pub fn client_config(shared: &Shared) -> Result<Arc<ClientConfig>, String> {
     let s = TlsSettings::from_shared(shared);
     if s.ca_cert_file.is_empty() && s.ca_cert_dir.is_empty() {
-        return Err(
-            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when \
-                    tls-cluster, tls-replication or tls-auth-clients are enabled!"
-                .into(),
-        );
+        return Err(NO_CA.into());
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions = protocol_versions(&s.protocols)?;

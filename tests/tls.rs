@@ -438,6 +438,22 @@ fn tls_args(pki: &Pki, tls_port: u16) -> Vec<String> {
     .to_vec()
 }
 
+/// A TLS server (certificates of `pki`) that replicates over TLS from 127.0.0.1:`master_port`.
+fn tls_replica_args(pki: &Pki, master_port: u16) -> Vec<String> {
+    let mut args = tls_args(pki, free_port());
+    args.extend(
+        [
+            "--tls-replication",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &master_port.to_string(),
+        ]
+        .map(String::from),
+    );
+    args
+}
+
 fn start(redis: bool, args: &[String]) -> Option<Server> {
     let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     if redis {
@@ -461,18 +477,7 @@ fn replication_over_tls_in_both_directions() {
         };
         let mut m = master.raw();
         assert_eq!(m.cmd_s(&["SET", "before", "1"]), "+OK\r\n");
-        let mut args = tls_args(&pki, free_port());
-        args.extend(
-            [
-                "--tls-replication",
-                "yes",
-                "--replicaof",
-                "127.0.0.1",
-                &mport.to_string(),
-            ]
-            .map(String::from),
-        );
-        let Some(replica) = start(replica_redis, &args) else {
+        let Some(replica) = start(replica_redis, &tls_replica_args(&pki, mport)) else {
             return;
         };
         let mut r = replica.raw();
@@ -496,18 +501,7 @@ fn replication_over_tls_in_both_directions() {
     let other = Pki::new();
     let mport = free_port();
     let master = start(false, &tls_args(&pki, mport)).unwrap();
-    let mut args = tls_args(&other, free_port());
-    args.extend(
-        [
-            "--tls-replication",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &mport.to_string(),
-        ]
-        .map(String::from),
-    );
-    let replica = start(false, &args).unwrap();
+    let replica = start(false, &tls_replica_args(&other, mport)).unwrap();
     let mut r = replica.raw();
     // It tries (and fails) more than once: the state goes back to `connect` between tries.
     assert!(wait_for(Duration::from_secs(10), || {

@@ -43,6 +43,25 @@ impl ListpackWriter {
         }
     }
 
+    /// A writer whose buffer holds `n` bytes before it grows.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut buf = Vec::with_capacity(n.max(HEADER));
+        buf.resize(HEADER, 0);
+        ListpackWriter { buf, count: 0 }
+    }
+
+    /// The finished listpack, borrowed; call [`Self::reset`] before the next push.
+    pub fn finish_ref(&mut self) -> &[u8] {
+        self.seal();
+        &self.buf
+    }
+
+    /// Empty again, keeping the buffer.
+    pub fn reset(&mut self) {
+        self.buf.truncate(HEADER);
+        self.count = 0;
+    }
+
     /// Bytes of the finished listpack so far (`lpBytes`), terminator included.
     pub fn bytes_len(&self) -> usize {
         self.buf.len() + 1
@@ -133,12 +152,17 @@ impl ListpackWriter {
     }
 
     pub fn finish(mut self) -> Vec<u8> {
+        self.seal();
+        self.buf
+    }
+
+    /// The terminator and the header's total length and count.
+    fn seal(&mut self) {
         self.buf.push(EOF);
         let total = self.buf.len() as u32;
         self.buf[0..4].copy_from_slice(&total.to_le_bytes());
         let n = self.count.min(65535) as u16;
         self.buf[4..6].copy_from_slice(&n.to_le_bytes());
-        self.buf
     }
 }
 

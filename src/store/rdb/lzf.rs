@@ -17,14 +17,22 @@ fn idx(h: u32) -> usize {
 
 /// Compresses `input` into at most `out_len` bytes; `None` when it does not fit (Redis then
 /// stores the string as it is).
+#[cfg(test)]
 pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    compress_then(input, out_len, <[u8]>::to_vec)
+}
+
+/// Compresses `input` into at most `out_len` bytes and hands the result to `f`; `None` when it
+/// does not fit. The output goes to a buffer kept between calls, so a snapshot compressing one
+/// 8 KiB list node after another allocates (and zeroes) nothing per node.
+pub fn compress_then<R>(input: &[u8], out_len: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     let in_len = input.len();
     if in_len == 0 || out_len == 0 {
         return None;
     }
     HTAB.with(|t| {
         let mut t = t.borrow_mut();
-        let (table, generation) = &mut *t;
+        let (table, generation, scratch) = &mut *t;
         if table.is_empty() {
             table.resize(HSIZE, 0);
         }
@@ -33,22 +41,35 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             table.iter_mut().for_each(|e| *e = 0);
             *generation = 1;
         }
-        compress_with(
+        if scratch.len() < out_len + 3 {
+            scratch.resize(out_len + 3, 0);
+        }
+        let n = compress_with(
             input,
             out_len,
+            &mut scratch[..out_len + 3],
             &mut Table {
                 table,
                 generation: *generation,
             },
-        )
+        )?;
+        let r = f(&scratch[..n]);
+        // A one-off huge string does not pin its buffer for the thread's life.
+        if scratch.len() > 1 << 20 {
+            *scratch = Vec::new();
+        }
+        Some(r)
     })
 }
 
 thread_local! {
     /// The hash table, kept between calls: a list's DUMP compresses one node after another, and
     /// clearing 256 KiB for each would cost more than compressing an 8 KiB node. Entries carry
-    /// the call's generation in their high half; older ones read as empty.
-    static HTAB: std::cell::RefCell<(Vec<u64>, u32)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+    /// the call's generation in their high half; older ones read as empty. The third part is
+    /// the output buffer.
+    #[allow(clippy::type_complexity)]
+    static HTAB: std::cell::RefCell<(Vec<u64>, u32, Vec<u8>)> =
+        const { std::cell::RefCell::new((Vec::new(), 0, Vec::new())) };
 }
 
 /// Offsets of the last position seen for each hash; 0 means none (position 0 can never be
@@ -110,9 +131,9 @@ fn first_mismatch(a: &[u8], b: &[u8], mut i: usize, limit: usize) -> usize {
     limit
 }
 
-fn compress_with(input: &[u8], out_len: usize, htab: &mut Table) -> Option<Vec<u8>> {
+/// Compresses into `out` (`out_len + 3` bytes); the compressed length, or `None`.
+fn compress_with(input: &[u8], out_len: usize, out: &mut [u8], htab: &mut Table) -> Option<usize> {
     let in_len = input.len();
-    let mut out = vec![0u8; out_len + 3];
     let mut ip = 0usize;
     let mut op = 1usize; // start run
     let mut lit = 0usize;
@@ -197,8 +218,7 @@ fn compress_with(input: &[u8], out_len: usize, htab: &mut Table) -> Option<Vec<u
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1);
     op -= usize::from(lit == 0);
-    out.truncate(op);
-    Some(out)
+    Some(op)
 }
 
 /// Decompresses `input` into exactly `out_len` bytes; `None` on any malformed input.

@@ -197,12 +197,14 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8], enc: &Encodings) {
     }
     if enc.compress
         && s.len() > 20
-        && let Some(c) = lzf::compress(s, s.len() - 4)
+        && lzf::compress_then(s, s.len() - 4, |c| {
+            out.push(0xc3);
+            write_len(out, c.len() as u64);
+            write_len(out, s.len() as u64);
+            out.extend_from_slice(c);
+        })
+        .is_some()
     {
-        out.push(0xc3);
-        write_len(out, c.len() as u64);
-        write_len(out, s.len() as u64);
-        out.extend_from_slice(&c);
         return;
     }
     write_len(out, s.len() as u64);
@@ -221,30 +223,35 @@ fn node_allows(node_bytes: usize, count: usize, fill: i64, sz: usize) -> bool {
     new_sz <= 8192 && (count as i64) < fill
 }
 
-/// The list's elements split into quicklist nodes as Redis builds them by pushing to the tail.
-fn quicklist_nodes(l: &List, fill: i64) -> Vec<(u64, Vec<u8>)> {
-    let mut nodes = Vec::new();
-    let mut cur: Option<ListpackWriter> = None;
+/// The list's elements split into quicklist nodes as Redis builds them by pushing to the tail,
+/// each written as `container` + string into `out`; returns how many. One listpack buffer
+/// serves every node.
+fn write_quicklist_nodes(out: &mut Vec<u8>, l: &List, enc: &Encodings) -> u64 {
+    let mut nodes = 0;
+    let mut w = ListpackWriter::with_capacity(8192 + 64);
+    let flush = |out: &mut Vec<u8>, w: &mut ListpackWriter| -> u64 {
+        if w.count() == 0 {
+            return 0;
+        }
+        write_len(out, NODE_PACKED);
+        write_string(out, w.finish_ref(), enc);
+        w.reset();
+        1
+    };
     for item in l.iter() {
         if item.len() >= PACKED_THRESHOLD {
-            if let Some(w) = cur.take() {
-                nodes.push((NODE_PACKED, w.finish()));
-            }
-            nodes.push((NODE_PLAIN, item.to_vec()));
+            nodes += flush(out, &mut w);
+            write_len(out, NODE_PLAIN);
+            write_string(out, item, enc);
+            nodes += 1;
             continue;
         }
-        let fits = cur
-            .as_ref()
-            .is_some_and(|w| node_allows(w.bytes_len(), w.count(), fill, item.len()));
-        if !fits && let Some(w) = cur.take() {
-            nodes.push((NODE_PACKED, w.finish()));
+        if w.count() > 0 && !node_allows(w.bytes_len(), w.count(), enc.list_fill, item.len()) {
+            nodes += flush(out, &mut w);
         }
-        cur.get_or_insert_with(ListpackWriter::new).push(item);
+        w.push(item);
     }
-    if let Some(w) = cur {
-        nodes.push((NODE_PACKED, w.finish()));
-    }
-    nodes
+    nodes + flush(out, &mut w)
 }
 
 /// A zset score as `zzlInsertAt` stores it in a listpack.
@@ -259,36 +266,49 @@ fn push_score(w: &mut ListpackWriter, score: f64) {
 
 /// Writes `v`'s type byte and body.
 pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
+    write_keyed(out, None, v, enc);
+}
+
+/// The type byte, then `key` when there is one (a record), then the body.
+fn tag(out: &mut Vec<u8>, ty: u8, key: Option<&[u8]>, enc: &Encodings) {
+    out.push(ty);
+    if let Some(k) = key {
+        write_string(out, k, enc);
+    }
+}
+
+/// `v`'s type byte, `key` (as a record has it), and `v`'s body.
+fn write_keyed(out: &mut Vec<u8>, key: Option<&[u8]>, v: &Value, enc: &Encodings) {
     match v {
         Value::Str(s) => {
-            out.push(TYPE_STRING);
+            tag(out, TYPE_STRING, key, enc);
             write_string(out, s, enc);
         }
         Value::List(l) => {
-            out.push(TYPE_LIST_QUICKLIST_2);
-            let nodes = quicklist_nodes(l, enc.list_fill);
-            write_len(out, nodes.len() as u64);
-            for (container, blob) in nodes {
-                write_len(out, container);
-                write_string(out, &blob, enc);
-            }
+            tag(out, TYPE_LIST_QUICKLIST_2, key, enc);
+            // The node count comes first: the nodes go to a side buffer (compressed, so
+            // small next to the list) while they are counted.
+            let mut body = Vec::new();
+            let nodes = write_quicklist_nodes(&mut body, l, enc);
+            write_len(out, nodes);
+            out.extend_from_slice(&body);
         }
         Value::Set(s) if s.is_intset() => {
             let Set::Intset(ints) = &**s else {
                 unreachable!()
             };
-            out.push(TYPE_SET_INTSET);
+            tag(out, TYPE_SET_INTSET, key, enc);
             write_string(out, &listpack::intset_bytes(ints), enc);
         }
         Value::Set(s) => {
-            out.push(TYPE_SET);
+            tag(out, TYPE_SET, key, enc);
             write_len(out, s.len() as u64);
             for m in s.iter() {
                 write_string(out, &m, enc);
             }
         }
         Value::Hash(h) if h.is_listpack() => {
-            out.push(TYPE_HASH_LISTPACK);
+            tag(out, TYPE_HASH_LISTPACK, key, enc);
             let mut w = ListpackWriter::new();
             for (f, v) in h.iter() {
                 w.push(f);
@@ -297,7 +317,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
             write_string(out, &w.finish(), enc);
         }
         Value::Hash(h) => {
-            out.push(TYPE_HASH);
+            tag(out, TYPE_HASH, key, enc);
             write_len(out, h.len() as u64);
             for (f, v) in h.iter() {
                 write_string(out, f, enc);
@@ -305,7 +325,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
             }
         }
         Value::ZSet(z) if z.encoding() == "listpack" => {
-            out.push(TYPE_ZSET_LISTPACK);
+            tag(out, TYPE_ZSET_LISTPACK, key, enc);
             let mut w = ListpackWriter::new();
             for e in z.iter() {
                 w.push(&e.member);
@@ -315,7 +335,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
         }
         Value::ZSet(z) => {
             // Redis walks its skiplist from the tail, so loading inserts at the head.
-            out.push(TYPE_ZSET_2);
+            tag(out, TYPE_ZSET_2, key, enc);
             write_len(out, z.len() as u64);
             for e in z.iter().rev() {
                 write_string(out, &e.member, enc);
@@ -323,7 +343,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, enc: &Encodings) {
             }
         }
         Value::Stream(s) => {
-            out.push(TYPE_STREAM_LISTPACKS_2);
+            tag(out, TYPE_STREAM_LISTPACKS_2, key, enc);
             stream::write(out, s, enc);
         }
     }
@@ -433,13 +453,7 @@ pub fn write_record(
             out.push(p.decayed(lru) as u8);
         }
     }
-    let mut k = Vec::with_capacity(key.len() + 9);
-    write_string(&mut k, key, enc);
-    let start = out.len();
-    write_value(out, v, enc);
-    // The type byte, then the key, then the value's body: the key goes in after the type byte
-    // (one move of the body within `out`, where splitting the body off copied it twice).
-    out.splice(start + 1..start + 1, k);
+    write_keyed(out, Some(key), v, enc);
 }
 
 /// `EOF` and the checksum: `crc` is the CRC-64 of what came before `out` (0 when `out` is the

@@ -513,6 +513,8 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+impl ExactSizeIterator for Fields<'_> {}
+
 /// An owned entry.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Entry {
@@ -2801,13 +2803,41 @@ impl Stream {
 // ---------------------------------------------------------------------------
 
 /// One node as Redis's listpack holds it: the master entry's fields and counters, then every
-/// entry stored in it, deleted ones included.
+/// entry stored in it, deleted ones included. Read in place: nothing is copied or collected.
 pub struct StoredNode<'a> {
     pub master: StreamId,
-    pub master_fields: Vec<&'a [u8]>,
     pub live: u32,
     pub deleted: u32,
-    pub entries: Vec<StoredEntry<'a>>,
+    node: &'a Node,
+}
+
+impl<'a> StoredNode<'a> {
+    /// The master entry's field names.
+    pub fn master_fields(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let buf: &'a [u8] = &self.node.buf;
+        let mut p = 0;
+        let nf = get_varint(buf, &mut p) as usize;
+        (0..nf).map(move |_| get_bytes(buf, &mut p))
+    }
+
+    /// The stored entries in ID order.
+    pub fn entries(&self) -> impl Iterator<Item = StoredEntry<'a>> + 'a {
+        let (node, master) = (self.node, self.master);
+        let mut p = node.hdr_len as usize;
+        std::iter::from_fn(move || {
+            if p >= node.buf.len() {
+                return None;
+            }
+            let e = node.decode(master, p);
+            p = e.next;
+            Some(StoredEntry {
+                id: e.id,
+                deleted: e.flags & FLAG_DELETED != 0,
+                same_fields: e.flags & FLAG_SAMEFIELDS != 0,
+                fields: node.entry_ref(&e).fields(),
+            })
+        })
+    }
 }
 
 /// An entry of a [`StoredNode`]. `same_fields`: its field names are the master entry's (only
@@ -2816,7 +2846,8 @@ pub struct StoredEntry<'a> {
     pub id: StreamId,
     pub deleted: bool,
     pub same_fields: bool,
-    pub fields: Vec<(&'a [u8], &'a [u8])>,
+    /// Its fields and values (the names are the master's when `same_fields`).
+    pub fields: Fields<'a>,
 }
 
 /// An entry to load with [`Stream::load_node`].
@@ -2828,30 +2859,12 @@ pub struct LoadEntry {
 
 impl Stream {
     /// Every node in ID order, as stored.
-    pub fn stored_nodes(&self) -> impl Iterator<Item = StoredNode<'_>> + '_ {
-        self.nodes.iter().map(|(&master, n)| {
-            let mut p = 0;
-            let nf = get_varint(&n.buf, &mut p);
-            let master_fields = (0..nf).map(|_| get_bytes(&n.buf, &mut p)).collect();
-            let mut entries = Vec::with_capacity(n.count as usize);
-            let mut p = n.hdr_len as usize;
-            while p < n.buf.len() {
-                let e = n.decode(master, p);
-                entries.push(StoredEntry {
-                    id: e.id,
-                    deleted: e.flags & FLAG_DELETED != 0,
-                    same_fields: e.flags & FLAG_SAMEFIELDS != 0,
-                    fields: n.entry_ref(&e).fields().collect(),
-                });
-                p = e.next;
-            }
-            StoredNode {
-                master,
-                master_fields,
-                live: n.live,
-                deleted: n.count - n.live,
-                entries,
-            }
+    pub fn stored_nodes(&self) -> impl ExactSizeIterator<Item = StoredNode<'_>> + '_ {
+        self.nodes.iter().map(|(&master, n)| StoredNode {
+            master,
+            live: n.live,
+            deleted: n.count - n.live,
+            node: n,
         })
     }
 

@@ -36,19 +36,22 @@ fn write_id(out: &mut Vec<u8>, id: StreamId) {
 
 /// The body of a stream value (after its type byte).
 pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
-    let nodes: Vec<_> = s.stored_nodes().collect();
+    let nodes = s.stored_nodes();
     write_len(out, nodes.len() as u64);
-    for n in &nodes {
+    // One listpack buffer for every node.
+    let mut w = ListpackWriter::with_capacity(4096 + 256);
+    for n in nodes {
         write_string(out, &raw_id(n.master), enc);
-        let mut w = ListpackWriter::new();
+        w.reset();
         w.push_int(i64::from(n.live));
         w.push_int(i64::from(n.deleted));
-        w.push_int(n.master_fields.len() as i64);
-        for f in &n.master_fields {
+        let master_fields = n.master_fields();
+        w.push_int(master_fields.len() as i64);
+        for f in master_fields {
             w.push(f);
         }
         w.push_int(0);
-        for e in &n.entries {
+        for e in n.entries() {
             let mut flags = 0;
             if e.deleted {
                 flags |= FLAG_DELETED;
@@ -61,20 +64,20 @@ pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
             w.push_int(e.id.seq.wrapping_sub(n.master.seq) as i64);
             let nf = e.fields.len() as i64;
             if e.same_fields {
-                for (_, v) in &e.fields {
+                for (_, v) in e.fields {
                     w.push(v);
                 }
                 w.push_int(nf + 3);
             } else {
                 w.push_int(nf);
-                for (f, v) in &e.fields {
+                for (f, v) in e.fields {
                     w.push(f);
                     w.push(v);
                 }
                 w.push_int(2 * nf + 4);
             }
         }
-        write_string(out, &w.finish(), enc);
+        write_string(out, w.finish_ref(), enc);
     }
     write_len(out, s.len());
     write_id(out, s.last_id());

@@ -27,7 +27,6 @@ pub mod check;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -478,45 +477,39 @@ pub fn refuse_writes(shared: &Shared) -> Option<String> {
 /// as chunks to write in order: header, aux fields and libraries, then per database its
 /// `SELECTDB`/`RESIZEDB` and records (in any order within it), `EOF` and the CRC-64.
 pub(crate) fn file_chunks(
-    records: impl IntoIterator<Item = ((usize, Bytes), crate::aof::rewrite::Record)>,
+    records: crate::aof::RecordSet,
     functions: &[Bytes],
     enc: &rdb::Encodings,
 ) -> Vec<Vec<u8>> {
-    use crate::aof::rewrite::Record;
-    let mut by_db: BTreeMap<usize, (usize, Vec<(Bytes, Record)>)> = BTreeMap::new();
-    for ((db, key), rec) in records {
-        let e = by_db.entry(db).or_default();
-        e.0 += rec.has_ttl() as usize;
-        e.1.push((key, rec));
-    }
+    use crate::aof::RecordRef;
     let mut head = Vec::new();
     rdb::write_header(&mut head, &aux_fields(), functions, enc);
-    let mut crc = rdb::crc64(0, &head);
     // Records are small (one key each): they are gathered into chunks of about CHUNK_BYTES, so
-    // a file takes one `write` per chunk and a replica's outbox one push, not one per key.
+    // a file takes one `write` per chunk and a replica's outbox one push, not one per key. The
+    // checksum runs over each chunk as it fills, not over each record.
     let mut out = Chunks {
         done: Vec::new(),
         cur: head,
+        crc: 0,
     };
-    for (db, (expires, recs)) in by_db {
+    let mut copy = Vec::new();
+    for (db, (keys, expires)) in records.counts() {
         let mut start = Vec::new();
-        rdb::write_db_start(&mut start, db, recs.len(), expires);
-        crc = rdb::crc64(crc, &start);
+        rdb::write_db_start(&mut start, db, keys, expires);
         out.add(&start);
-        for (key, rec) in recs {
-            // The big values copied during the capture are encoded here, with no lock held.
-            let r = match rec {
-                Record::Written(_, r) => r,
-                Record::Copied { value, lru, ttl } => {
-                    let mut r = Vec::new();
-                    rdb::write_record(&mut r, &key, &value, lru, ttl, enc);
-                    r
-                }
-            };
-            crc = rdb::crc64(crc, &r);
-            out.add(&r);
-        }
+        records.for_each_in(db, |r| match r {
+            RecordRef::Written(bytes) => out.add(bytes),
+            RecordRef::Copied(key, c) => {
+                // The big values copied during the capture are encoded here, with no lock
+                // held.
+                copy.clear();
+                rdb::write_record(&mut copy, key, &c.value, c.lru, c.ttl, enc);
+                out.add(&copy);
+            }
+        });
     }
+    drop(records);
+    let crc = out.crc_so_far();
     let mut tail = Vec::new();
     if enc.checksum {
         rdb::write_end(&mut tail, crc);
@@ -534,6 +527,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 struct Chunks {
     done: Vec<Vec<u8>>,
     cur: Vec<u8>,
+    /// The CRC-64 of the chunks in `done`.
+    crc: u64,
 }
 
 impl Chunks {
@@ -543,9 +538,15 @@ impl Chunks {
                 &mut self.cur,
                 Vec::with_capacity(CHUNK_BYTES.max(data.len())),
             );
+            self.crc = rdb::crc64(self.crc, &full);
             self.done.push(full);
         }
         self.cur.extend_from_slice(data);
+    }
+
+    /// The CRC-64 of everything added so far.
+    fn crc_so_far(&self) -> u64 {
+        rdb::crc64(self.crc, &self.cur)
     }
 }
 

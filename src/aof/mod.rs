@@ -39,6 +39,8 @@ pub mod check;
 pub mod loader;
 pub mod manifest;
 pub mod reader;
+mod records;
+pub(crate) use records::{RecordRef, RecordSet};
 pub(crate) mod rewrite;
 mod writer;
 
@@ -543,7 +545,7 @@ pub fn startup(shared: &Arc<Shared>) -> std::io::Result<()> {
             let name = layout.rdb_base_name(seq);
             let mut f = layout.create(&name).map_err(|e| mk(e, "base"))?;
             let enc = crate::command::dump::encodings_of(shared);
-            for c in crate::snapshot::file_chunks(Vec::new(), &[], &enc) {
+            for c in crate::snapshot::file_chunks(RecordSet::default(), &[], &enc) {
                 std::io::Write::write_all(&mut f, &c).map_err(|e| mk(e, "base"))?;
             }
             f.sync_all().map_err(|e| mk(e, "base"))?;

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use super::manifest::{FileEntry, Layout, Manifest, sync_dir};
+use super::records::RecordSet;
 use super::{AofSink, Files, Marker, encode_command};
 use crate::command::is;
 use crate::engine::StoreInner;
@@ -52,7 +53,7 @@ use crate::store::{Db, unix_ms};
 /// Keys per batch, and base bytes per batch: bounds each critical section. (Tests use small
 /// batches so that rewrites interleave with many more writes.)
 const BATCH_KEYS: usize = if cfg!(test) { 16 } else { 256 };
-const BATCH_BYTES: usize = 1024 * 1024;
+pub(super) const BATCH_BYTES: usize = 1024 * 1024;
 /// Keys listed per partition: the whole keyspace is never listed in one critical section.
 const PART_KEYS: usize = 16 * 1024;
 /// Time allowed for re-dumps after the last listing before the rest is done at once.
@@ -101,63 +102,7 @@ pub(crate) struct Capture {
 pub(crate) struct RdbRecords {
     pub(crate) enc: crate::store::rdb::Encodings,
     /// Per key: its record, or the copy it will be written from.
-    pub(crate) records: std::collections::HashMap<Key, Record, RandomState>,
-}
-
-/// Lists and streams with at least this many elements are copied in the capture's critical
-/// section and encoded after it: encoding a 1M-entry stream took ~300 ms under the store lock
-/// (every client waited), copying its nodes takes a fraction of that.
-const COPY_ELEMENTS: u64 = 4096;
-
-/// One key of an RDB capture.
-pub(crate) enum Record {
-    /// Whether it has an expiry, and its record (expiry, type, key, value).
-    Written(bool, Vec<u8>),
-    /// A copy of a big value as it was when captured, written once the capture has ended
-    /// (with no lock held), with the entry's access word and expiry of that moment.
-    Copied {
-        value: Box<crate::store::Value>,
-        lru: u32,
-        ttl: Option<i64>,
-    },
-}
-
-impl Record {
-    /// The record of `key` holding `e` (expiring at `ttl`), and the bytes it counts for the
-    /// batch it was taken in.
-    fn of(
-        key: &[u8],
-        e: &crate::store::Entry,
-        ttl: Option<i64>,
-        enc: &crate::store::rdb::Encodings,
-    ) -> (Record, usize) {
-        use crate::store::Value;
-        let big = match &e.value {
-            Value::List(l) => l.len() as u64 >= COPY_ELEMENTS,
-            Value::Stream(s) => s.len() >= COPY_ELEMENTS,
-            _ => false,
-        };
-        if big {
-            let copy = Record::Copied {
-                value: Box::new(e.value.clone()),
-                lru: e.lru,
-                ttl,
-            };
-            // A copy is costly too: a few of them end a batch.
-            return (copy, BATCH_BYTES / 4);
-        }
-        let mut rec = Vec::new();
-        crate::store::rdb::write_record(&mut rec, key, &e.value, e.lru, ttl, enc);
-        let n = rec.len();
-        (Record::Written(ttl.is_some(), rec), n)
-    }
-
-    pub(crate) fn has_ttl(&self) -> bool {
-        match self {
-            Record::Written(t, _) => *t,
-            Record::Copied { ttl, .. } => ttl.is_some(),
-        }
-    }
+    pub(crate) records: RecordSet,
 }
 
 /// The next keys of the walk over every database, from (`db`, `cursor`): whole SCAN steps
@@ -212,9 +157,10 @@ impl Capture {
         let mut c = Capture::new();
         // Sized up front: growing a table of a million keys rehashes it inside one batch.
         let n: usize = dbs.iter().map(|d| d.len()).sum();
-        let mut records = std::collections::HashMap::default();
-        records.reserve(n);
-        c.rdb = Some(RdbRecords { enc, records });
+        c.rdb = Some(RdbRecords {
+            enc,
+            records: RecordSet::with_capacity(n),
+        });
         c
     }
 
@@ -290,7 +236,7 @@ impl Capture {
             self.emit(Some(db), argv);
             self.covered.retain(|(d, _)| *d != db);
             if let Some(r) = self.rdb.as_mut() {
-                r.records.retain(|(d, _), _| *d != db);
+                r.records.clear_db(db);
             }
             return;
         }
@@ -317,11 +263,7 @@ impl Capture {
             };
             self.covered = self.covered.drain().map(|(d, k)| (swap(d), k)).collect();
             if let Some(r) = self.rdb.as_mut() {
-                r.records = r
-                    .records
-                    .drain()
-                    .map(|((d, k), v)| ((swap(d), k), v))
-                    .collect();
+                r.records.swap_dbs(a, b);
             }
             for (d, _) in self.todo.iter_mut().chain(self.extra.iter_mut()) {
                 *d = swap(*d);
@@ -350,7 +292,7 @@ impl Capture {
         }
         for k in keys {
             let was = match self.rdb.as_mut() {
-                Some(r) => r.records.remove(&k).is_some(),
+                Some(r) => r.records.remove(k.0, &k.1),
                 None => self.covered.remove(&k),
             };
             if was {
@@ -364,7 +306,7 @@ impl Capture {
     /// the keys of its records (one set, not two kept in step).
     fn is_covered(&self, key: &Key) -> bool {
         match &self.rdb {
-            Some(r) => r.records.contains_key(key),
+            Some(r) => r.records.contains(key.0, &key.1),
             None => self.covered.contains(key),
         }
     }
@@ -385,12 +327,8 @@ impl Capture {
                 // Logically gone: its deletion reaches the stream when expiry runs.
                 return;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) =
-                records.entry((i, k.to_bytes()))
-            {
-                let (rec, n) = Record::of(k, v, ttl, enc);
-                bytes += n;
-                slot.insert(rec);
+            if !records.contains(i, k) {
+                bytes += records.insert(i, k, v, ttl, enc);
             }
         });
         if next == 0 {
@@ -493,9 +431,7 @@ impl Capture {
                 continue;
             }
             if let Some(r) = self.rdb.as_mut() {
-                let (rec, n) = Record::of(&key.1, v, ttl, &r.enc);
-                bytes += n;
-                r.records.insert(key, rec);
+                bytes += r.records.insert(key.0, &key.1, v, ttl, &r.enc);
                 continue;
             }
             cmds.clear();

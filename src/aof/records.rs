@@ -133,62 +133,71 @@ impl RecordSet {
         self.find(db, key).is_some()
     }
 
-    /// Records `key` of database `db` holding `e` (expiring at `ttl`), which has no record
-    /// yet. Returns the bytes it counts for the batch it was taken in.
-    pub(crate) fn insert(
+    /// Records `key` of database `db` holding `e` (expiring at `ttl`) unless it has a record
+    /// already. Returns the bytes the new record counts for the batch it was taken in, or
+    /// `None` when there was one. One probe of the index does both.
+    pub(crate) fn insert_new(
         &mut self,
         db: usize,
         key: &[u8],
         e: &Entry,
         ttl: Option<i64>,
         enc: &Encodings,
-    ) -> usize {
-        debug_assert!(!self.contains(db, key));
+    ) -> Option<usize> {
         if self.dead > COMPACT_AT && self.dead > self.arena.len() / 2 {
             self.compact();
         }
+        let RecordSet {
+            arena,
+            index,
+            hasher,
+            copies,
+            ..
+        } = self;
+        let slot = match index.entry(
+            hash_of(hasher, db, key),
+            |&off| {
+                let h = head(arena, off);
+                h.db == db && h.key(arena, off) == key
+            },
+            |&o| hash_at(hasher, arena, o),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(_) => return None,
+            hashbrown::hash_table::Entry::Vacant(v) => v,
+        };
         let big = match &e.value {
             Value::List(l) => l.len() as u64 >= COPY_ELEMENTS,
             Value::Stream(s) => s.len() >= COPY_ELEMENTS,
             _ => false,
         };
-        let off = self.arena.len();
+        let off = arena.len();
         let mut flags = if ttl.is_some() { TTL } else { 0 };
         let body_len;
         let cost;
-        self.arena.push(0);
-        self.arena.extend_from_slice(&(db as u32).to_le_bytes());
-        self.arena
-            .extend_from_slice(&(key.len() as u32).to_le_bytes());
-        self.arena.extend_from_slice(&[0; 4]);
-        self.arena.extend_from_slice(key);
+        arena.push(0);
+        arena.extend_from_slice(&(db as u32).to_le_bytes());
+        arena.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        arena.extend_from_slice(&[0; 4]);
+        arena.extend_from_slice(key);
         if big {
             flags |= COPIED;
-            body_len = self.copies.len();
-            self.copies.push(Some(Copied {
+            body_len = copies.len();
+            copies.push(Some(Copied {
                 value: Box::new(e.value.clone()),
                 lru: e.lru,
                 ttl,
             }));
             cost = COPY_COST;
         } else {
-            let start = self.arena.len();
-            rdb::write_record(&mut self.arena, key, &e.value, e.lru, ttl, enc);
-            body_len = self.arena.len() - start;
+            let start = arena.len();
+            rdb::write_record(arena, key, &e.value, e.lru, ttl, enc);
+            body_len = arena.len() - start;
             cost = body_len;
         }
-        self.arena[off] = flags;
-        self.arena[off + 9..off + 13].copy_from_slice(&(body_len as u32).to_le_bytes());
-        let RecordSet {
-            arena,
-            index,
-            hasher,
-            ..
-        } = self;
-        index.insert_unique(hash_of(hasher, db, key), off, |&o| {
-            hash_at(hasher, arena, o)
-        });
-        cost
+        arena[off] = flags;
+        arena[off + 9..off + 13].copy_from_slice(&(body_len as u32).to_le_bytes());
+        slot.insert(off);
+        Some(cost)
     }
 
     /// Marks the entry at `off` dead (it has left the index).
@@ -396,7 +405,7 @@ mod tests {
         for i in 0..COPY_ELEMENTS {
             l.push_back(i.to_string().as_bytes());
         }
-        let cost = s.insert(
+        let cost = s.insert_new(
             1,
             b"big",
             &Entry {
@@ -406,8 +415,8 @@ mod tests {
             Some(5),
             &enc,
         );
-        assert_eq!(cost, COPY_COST);
-        s.insert(1, b"small", &entry(b"v"), None, &enc);
+        assert_eq!(cost, Some(COPY_COST));
+        s.insert_new(1, b"small", &entry(b"v"), None, &enc);
         assert_eq!(
             s.counts().into_iter().collect::<Vec<_>>(),
             vec![(1, (2, 1))]
@@ -442,7 +451,8 @@ mod tests {
                             continue;
                         }
                         let value = vec![v; 3000 + usize::from(k)];
-                        s.insert(d, &key, &entry(&value), None, &enc);
+                        prop_assert!(s.insert_new(d, &key, &entry(&value), None, &enc).is_some());
+                        prop_assert!(s.insert_new(d, &key, &entry(b"x"), None, &enc).is_none());
                         let mut rec = Vec::new();
                         rdb::write_record(&mut rec, &key, &Value::Str(value.into()), 0, None, &enc);
                         model.insert((d, key), rec);

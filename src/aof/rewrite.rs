@@ -48,7 +48,7 @@ use super::{AofSink, Files, Marker, encode_command};
 use crate::command::is;
 use crate::engine::StoreInner;
 use crate::server::Shared;
-use crate::store::{Db, unix_ms};
+use crate::store::{Db, Walk, unix_ms};
 
 /// Keys per batch, and base bytes per batch: bounds each critical section. (Tests use small
 /// batches so that rewrites interleave with many more writes.)
@@ -81,9 +81,9 @@ pub(crate) struct Capture {
     covered: HashSet<Key, RandomState>,
     todo: Vec<Key>,
     cursor: usize,
-    /// Where the listing walk is: database, and SCAN cursor in it ([`list_next`]).
+    /// Where the listing walk is: database, and position in it ([`list_next`]).
     walk_db: usize,
-    walk_cursor: u64,
+    walk_cursor: Walk,
     part_keys: usize,
     extra: VecDeque<Key>,
     extra_set: HashSet<Key, RandomState>,
@@ -105,22 +105,28 @@ pub(crate) struct RdbRecords {
     pub(crate) records: RecordSet,
 }
 
-/// The next keys of the walk over every database, from (`db`, `cursor`): whole SCAN steps
-/// (`ScanMap::scan`) until at least `want` keys or the end of the last database. A key present
-/// for the whole walk is listed at least once however the tables grow or shrink meanwhile
-/// (SCAN's guarantee); a key written meanwhile is queued by its effect anyway, and a key
-/// listed twice is skipped once covered. The walk visits each bucket once: a capture lists
-/// the keyspace in one pass, not one pass per listing.
-fn list_next(dbs: &[Db], db: &mut usize, cursor: &mut u64, want: usize) -> Vec<Key> {
+/// Home buckets per step of a walk ([`ScanMap::walk`]): about 24 keys at the table's
+/// highest load, so a batch stops close to its key budget.
+const WALK_HOMES: usize = 32;
+
+/// The next keys of the walk over every database, from (`db`, `walk`): whole walk steps
+/// ([`ScanMap::walk`]) until at least `want` keys or the end of the last database. A key
+/// present for the whole walk is listed at least once however the tables grow or shrink
+/// meanwhile (SCAN's guarantee); a key written meanwhile is queued by its effect anyway, and a
+/// key listed twice is skipped once covered. The walk visits each bucket once: a capture
+/// lists the keyspace in one pass, not one pass per listing.
+///
+/// [`ScanMap::walk`]: crate::store::ScanMap::walk
+fn list_next(dbs: &[Db], db: &mut usize, walk: &mut Walk, want: usize) -> Vec<Key> {
     let mut v = Vec::new();
     while *db < dbs.len() && v.len() < want {
         let i = *db;
-        let next = dbs[i].map.scan(*cursor, |k, _| v.push((i, k.to_bytes())));
-        if next == 0 {
+        if dbs[i]
+            .map
+            .walk(walk, WALK_HOMES, |k, _| v.push((i, k.to_bytes())))
+        {
             *db += 1;
-            *cursor = 0;
-        } else {
-            *cursor = next;
+            *walk = Walk::default();
         }
     }
     v
@@ -140,7 +146,7 @@ impl Capture {
             todo: Vec::new(),
             cursor: 0,
             walk_db: 0,
-            walk_cursor: 0,
+            walk_cursor: Walk::default(),
             part_keys: part_keys.max(1),
             extra: VecDeque::new(),
             extra_set: HashSet::default(),
@@ -274,9 +280,9 @@ impl Capture {
             // skipped when listed twice).
             // Each restart counts as a rescan, so a stream of SWAPDBs cannot keep the capture
             // from ending (past MAX_RESCANS the rest is listed in one critical section).
-            if self.walk_db > 0 || self.walk_cursor != 0 {
+            if self.walk_db > 0 || self.walk_cursor != Walk::default() {
                 self.walk_db = 0;
-                self.walk_cursor = 0;
+                self.walk_cursor = Walk::default();
                 self.rescans += 1;
             }
             return;
@@ -311,31 +317,27 @@ impl Capture {
         }
     }
 
-    /// One step of the walk (`ScanMap::scan`: one home bucket) for an RDB capture: every key it
-    /// visits that is not covered yet and has not expired becomes a record. Keys written
-    /// meanwhile are queued by their effects, as for a listing. Returns (keys visited, record
-    /// bytes written).
+    /// One step of the walk (`ScanMap::walk`: [`WALK_HOMES`] home buckets) for an RDB capture:
+    /// every key it visits that is not covered yet and has not expired becomes a record. Keys
+    /// written meanwhile are queued by their effects, as for a listing. Returns (keys visited,
+    /// record bytes written).
     fn walk_and_dump(&mut self, dbs: &[Db], now: i64) -> (usize, usize) {
         let i = self.walk_db;
         let d = &dbs[i];
         let RdbRecords { enc, records } = self.rdb.as_mut().expect("an RDB capture");
         let (mut n, mut bytes) = (0, 0);
-        let next = d.map.scan(self.walk_cursor, |k, v| {
+        let finished = d.map.walk(&mut self.walk_cursor, WALK_HOMES, |k, v| {
             n += 1;
             let ttl = d.expire_at(k);
             if ttl.is_some_and(|t| t <= now) {
                 // Logically gone: its deletion reaches the stream when expiry runs.
                 return;
             }
-            if !records.contains(i, k) {
-                bytes += records.insert(i, k, v, ttl, enc);
-            }
+            bytes += records.insert_new(i, k, v, ttl, enc).unwrap_or(0);
         });
-        if next == 0 {
+        if finished {
             self.walk_db += 1;
-            self.walk_cursor = 0;
-        } else {
-            self.walk_cursor = next;
+            self.walk_cursor = Walk::default();
         }
         (n, bytes)
     }
@@ -351,7 +353,7 @@ impl Capture {
             self.todo = Vec::new();
             self.cursor = 0;
             self.walk_db = 0;
-            self.walk_cursor = 0;
+            self.walk_cursor = Walk::default();
             self.listed_all = None;
             self.extra.clear();
             self.extra_set.clear();
@@ -431,7 +433,10 @@ impl Capture {
                 continue;
             }
             if let Some(r) = self.rdb.as_mut() {
-                bytes += r.records.insert(key.0, &key.1, v, ttl, &r.enc);
+                bytes += r
+                    .records
+                    .insert_new(key.0, &key.1, v, ttl, &r.enc)
+                    .unwrap_or(0);
                 continue;
             }
             cmds.clear();

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use compact::CompactBytes;
-pub use scan_map::ScanMap;
+pub use scan_map::{ScanMap, Walk};
 pub use value::Value;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;

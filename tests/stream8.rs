@@ -1943,6 +1943,110 @@ fn claim_replicates_as_xclaim() {
     }
 }
 
+/// XNACK replicates as claims by a reserved consumer: a redis-server 7.0 replica (which has no
+/// XNACK) takes the entries away from their consumer with the new delivery counts, and a
+/// ferrymq replica releases them again, in the same order, so its pending list equals the
+/// master's.
+#[test]
+fn xnack_replicates_to_redis_and_ferrymq_replicas() {
+    let fm = Server::ferrymq(&[]);
+    let mut m = fm.raw();
+    for i in 1..=3 {
+        q(&mut m, &["XADD", "mystream", &format!("{i}-0"), "f", "v"]);
+    }
+    ok(&mut m, &["XGROUP", "CREATE", "mystream", "grp", "0"]);
+    let port = fm.port.to_string();
+    let ferry_replica = Server::ferrymq(&["--replicaof", "127.0.0.1", &port]);
+    let redis_replica = Server::redis(&["--replicaof", "127.0.0.1", &port]);
+    let mut fr = ferry_replica.raw();
+    let mut rr = redis_replica.as_ref().map(|r| r.raw());
+    for c in std::iter::once(&mut fr).chain(rr.as_mut()) {
+        assert!(
+            wait_for(Duration::from_secs(20), || xlen(c, "mystream") == 3),
+            "a replica never synchronised"
+        );
+    }
+    q(
+        &mut m,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "grp",
+            "c1",
+            "STREAMS",
+            "mystream",
+            ">",
+        ],
+    );
+    q(
+        &mut m,
+        &["XNACK", "mystream", "grp", "FAIL", "IDS", "2", "2-0", "1-0"],
+    );
+    q(
+        &mut m,
+        &[
+            "XNACK",
+            "mystream",
+            "grp",
+            "FATAL",
+            "IDS",
+            "1",
+            "3-0",
+            "RETRYCOUNT",
+            "7",
+        ],
+    );
+    // Released entries have no owner and idle -1.
+    let want = vec![
+        row("1-0", "", -1, 1),
+        row("2-0", "", -1, 1),
+        row("3-0", "", -1, 7),
+    ];
+    assert_eq!(pel(&mut m, "mystream", "grp", None), want);
+    assert!(
+        wait_for(Duration::from_secs(20), || pel(
+            &mut fr, "mystream", "grp", None
+        ) == want),
+        "the ferrymq replica did not follow: {:?}",
+        pel(&mut fr, "mystream", "grp", None)
+    );
+    if let Some(rr) = rr.as_mut() {
+        let owners_and_counts = |c: &mut RawConn| -> Vec<(String, i64)> {
+            pel(c, "mystream", "grp", None)
+                .into_iter()
+                .map(|(_, owner, _, n)| (owner, n))
+                .collect()
+        };
+        let nacked = "\u{0}fmq-nacked".to_string();
+        let want = vec![(nacked.clone(), 1), (nacked.clone(), 1), (nacked, 7)];
+        assert!(
+            wait_for(Duration::from_secs(20), || owners_and_counts(rr) == want),
+            "the redis-server replica did not follow: {:?}",
+            owners_and_counts(rr)
+        );
+    }
+    // The release order came through: promoted, the replica hands out 2-0 first, as the
+    // master does.
+    ok(&mut fr, &["REPLICAOF", "NO", "ONE"]);
+    let claim = [
+        "XREADGROUP",
+        "GROUP",
+        "grp",
+        "c2",
+        "COUNT",
+        "1",
+        "CLAIM",
+        "0",
+        "STREAMS",
+        "mystream",
+        ">",
+    ];
+    let first = q(&mut m, &claim);
+    assert_eq!(q(&mut fr, &claim), first);
+    let id = format!("{:?}", b"2-0".to_vec());
+    assert!(format!("{first:?}").contains(&id), "{first:?}");
+}
+
 // ---------------------------------------------------------------------------
 // XADD IDMP / IDMPAUTO and XCFGSET (stream.tcl, Redis 8.6)
 

@@ -35,8 +35,8 @@ use crate::error;
 use crate::protocol::Reply;
 use crate::store::stream::{
     AppendError, ClaimOptions, ClaimOutcome, EntryRef, IDMP_MAX_DURATION, IDMP_MAX_MAXSIZE,
-    INVALID_ENTRIES_READ, IdSpec, NackMode, NodeLimits, RefPolicy, Stream, StreamId, Trim,
-    TrimKind,
+    INVALID_ENTRIES_READ, IdSpec, NACKED_CONSUMER, NackMode, NodeLimits, RefPolicy, Stream,
+    StreamId, Trim, TrimKind,
 };
 use crate::store::{Db, Value, unix_ms};
 
@@ -2439,21 +2439,49 @@ fn xnack(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         _ => return nogroup_key_group(key, group),
     };
     s.mark_nack_used();
-    let mut n = 0;
+    let mut effects = Vec::new();
     for id in ids {
         let forced = force && s.contains(id);
-        if s.group_mut(group)
-            .expect("checked")
-            .nack(id, mode, retry, forced)
-        {
-            n += 1;
+        let g = s.group_mut(group).expect("checked");
+        if g.nack(id, mode, retry, forced) {
+            let count = g.pending(id).map_or(0, |p| p.delivery_count);
+            effects.push(nack_effect(key, group, id, count));
         }
     }
+    let n = effects.len();
     // Released entries are claimable at once: readers blocked with CLAIM look again.
     if n > 0 {
-        ctx.wrote(Write::key(key).changes(n).wakes().event(STREAM, "xnack"));
+        ctx.wrote(
+            Write::key(key)
+                .changes(n)
+                .wakes()
+                .event(STREAM, "xnack")
+                .effects(effects),
+        );
     }
     Reply::Int(n as i64)
+}
+
+/// How one ID released by XNACK is replicated and written to the AOF: a claim by the reserved
+/// consumer [`NACKED_CONSUMER`] with the new delivery count and a delivery time of 0, which
+/// ferrymq replays as the release (see [`xclaim`]), as its RDB files say it. A redis-server
+/// 7 replica, which has no XNACK, applies it as a claim: the entry leaves the consumer that
+/// held it and keeps its count, owned by that reserved name.
+fn nack_effect(key: &Bytes, group: &Bytes, id: StreamId, count: u64) -> Vec<Bytes> {
+    vec![
+        b("XCLAIM"),
+        key.clone(),
+        group.clone(),
+        Bytes::from_static(NACKED_CONSUMER),
+        b("0"),
+        id.to_bytes(),
+        b("TIME"),
+        b("0"),
+        b("RETRYCOUNT"),
+        uint_bytes(count),
+        b("FORCE"),
+        b("JUSTID"),
+    ]
 }
 
 // XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
@@ -2619,6 +2647,28 @@ fn xclaim(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             );
         }
         j += 1;
+    }
+    if consumer[..] == *NACKED_CONSUMER {
+        // XNACK's replicated form (`nack_effect`): release the entries again.
+        s.mark_nack_used();
+        let g = s.group_mut(group).expect("checked");
+        let count = retry.filter(|r| *r >= 0).map(|r| r as u64);
+        let mut out = Vec::new();
+        for a in &args[5..ids_end] {
+            let id = StreamId::parse(a, 0).expect("parsed above");
+            if g.nack(id, NackMode::Fail, count, force) {
+                out.push(Reply::Bulk(id.to_bytes()));
+            }
+        }
+        if !out.is_empty() {
+            ctx.wrote(
+                Write::key(key)
+                    .changes(out.len())
+                    .wakes()
+                    .event(STREAM, "xnack"),
+            );
+        }
+        return Reply::Array(out);
     }
     let mut effects = Vec::new();
     let had_consumer = s

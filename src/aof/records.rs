@@ -30,8 +30,18 @@ const COMPACT_AT: usize = if cfg!(test) { 16 * 1024 } else { 1 << 20 };
 
 /// Lists and streams with at least this many elements are copied in the capture's critical
 /// section and encoded after it: encoding a 1M-entry stream took ~300 ms under the store lock
-/// (every client waited), copying its nodes takes a fraction of that.
-const COPY_ELEMENTS: u64 = 4096;
+/// (every client waited), copying its nodes takes a fraction of that. (Small in tests, so that
+/// the rewrite's property tests take this path.)
+const COPY_ELEMENTS: u64 = if cfg!(test) { 8 } else { 4096 };
+
+/// Whether a capture copies `v` and encodes it later.
+pub(crate) fn is_big(v: &Value) -> bool {
+    match v {
+        Value::List(l) => l.len() as u64 >= COPY_ELEMENTS,
+        Value::Stream(s) => s.len() >= COPY_ELEMENTS,
+        _ => false,
+    }
+}
 
 /// What a copied value counts for in a batch's byte budget: a copy is costly too, so a few of
 /// them end a batch.
@@ -165,11 +175,7 @@ impl RecordSet {
             hashbrown::hash_table::Entry::Occupied(_) => return None,
             hashbrown::hash_table::Entry::Vacant(v) => v,
         };
-        let big = match &e.value {
-            Value::List(l) => l.len() as u64 >= COPY_ELEMENTS,
-            Value::Stream(s) => s.len() >= COPY_ELEMENTS,
-            _ => false,
-        };
+        let big = is_big(&e.value);
         let off = arena.len();
         let mut flags = if ttl.is_some() { TTL } else { 0 };
         let body_len;

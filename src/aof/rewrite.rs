@@ -76,7 +76,10 @@ pub(crate) enum Mode {
 
 /// The rewrite's view of effects; lives in the sink while a rewrite runs.
 pub(crate) struct Capture {
-    pub(super) out: Vec<u8>,
+    out: Vec<u8>,
+    /// Big values copied into `out`'s stream at their offsets, encoded when `out` is written,
+    /// with no lock held (see [`Output`]).
+    copies: Vec<Pending>,
     out_db: Option<usize>,
     covered: HashSet<Key, RandomState>,
     todo: Vec<Key>,
@@ -141,6 +144,7 @@ impl Capture {
     pub(crate) fn with_partition_size(part_keys: usize) -> Capture {
         Capture {
             out: Vec::new(),
+            copies: Vec::new(),
             out_db: None,
             covered: HashSet::default(),
             todo: Vec::new(),
@@ -174,16 +178,29 @@ impl Capture {
         if self.rdb.is_some() {
             return;
         }
-        if let Some(db) = db
-            && self.out_db != Some(db)
-        {
+        if let Some(db) = db {
+            self.select(db);
+        }
+        encode_command(argv, &mut self.out);
+    }
+
+    /// A `SELECT` unless `db` is the one the base has selected.
+    fn select(&mut self, db: usize) {
+        if self.out_db != Some(db) {
             encode_command(
                 &[Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())],
                 &mut self.out,
             );
             self.out_db = Some(db);
         }
-        encode_command(argv, &mut self.out);
+    }
+
+    /// What the base has gained since the last call, to be written with no lock held.
+    pub(super) fn take_out(&mut self) -> Output {
+        Output {
+            bytes: std::mem::take(&mut self.out),
+            copies: std::mem::take(&mut self.copies),
+        }
     }
 
     fn queue(&mut self, k: Key) {
@@ -439,23 +456,93 @@ impl Capture {
                     .unwrap_or(0);
                 continue;
             }
+            if super::records::is_big(&v.value) {
+                // Copied now, turned into commands when the output is written (a 1M-entry
+                // stream took ~300 ms to encode, with every client waiting).
+                self.select(key.0);
+                self.copies.push(Pending {
+                    at: self.out.len(),
+                    key: key.1.clone(),
+                    value: Box::new(v.value.clone()),
+                    ttl,
+                });
+                bytes += super::records::COPY_COST;
+                self.covered.insert(key);
+                continue;
+            }
             cmds.clear();
             v.value.rewrite(&key.1, &mut cmds);
             for c in &cmds {
                 self.emit(Some(key.0), c);
             }
             if let Some(t) = ttl {
-                self.emit(
-                    Some(key.0),
-                    &[
-                        Bytes::from_static(b"PEXPIREAT"),
-                        key.1.clone(),
-                        Bytes::from(t.to_string()),
-                    ],
-                );
+                self.emit(Some(key.0), &expire_command(&key.1, t));
             }
             self.covered.insert(key);
         }
+    }
+}
+
+fn expire_command(key: &Bytes, at: i64) -> [Bytes; 3] {
+    [
+        Bytes::from_static(b"PEXPIREAT"),
+        key.clone(),
+        Bytes::from(at.to_string()),
+    ]
+}
+
+/// A big value whose commands go at offset `at` of the output.
+struct Pending {
+    at: usize,
+    key: Bytes,
+    value: Box<crate::store::Value>,
+    ttl: Option<i64>,
+}
+
+impl Pending {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut cmds = Vec::new();
+        self.value.rewrite(&self.key, &mut cmds);
+        for c in &cmds {
+            encode_command(c, out);
+        }
+        if let Some(t) = self.ttl {
+            encode_command(&expire_command(&self.key, t), out);
+        }
+    }
+}
+
+/// A piece of a base written as commands: the bytes, and the big values to encode at their
+/// offsets in them.
+pub(super) struct Output {
+    bytes: Vec<u8>,
+    copies: Vec<Pending>,
+}
+
+impl Output {
+    /// Writes it all; returns the bytes written.
+    pub(super) fn write_to(self, w: &mut impl Write) -> std::io::Result<u64> {
+        let mut prev = 0;
+        let mut n = 0u64;
+        let mut buf = Vec::new();
+        for p in &self.copies {
+            w.write_all(&self.bytes[prev..p.at])?;
+            buf.clear();
+            p.encode(&mut buf);
+            w.write_all(&buf)?;
+            n += (p.at - prev + buf.len()) as u64;
+            prev = p.at;
+        }
+        w.write_all(&self.bytes[prev..])?;
+        Ok(n + (self.bytes.len() - prev) as u64)
+    }
+
+    /// All of it in one buffer.
+    #[cfg(test)]
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_to(&mut v).expect("a Vec takes every write");
+        v
     }
 }
 
@@ -729,7 +816,7 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
                     return Err("aborted: broker state cannot go in an RDB base".into());
                 }
                 let done = cap.dump_batch(&store.keyspace.dbs);
-                let chunk = std::mem::take(&mut cap.out);
+                let chunk = cap.take_out();
                 if done {
                     if let Some(r) = cap.rdb.take() {
                         // The libraries as they are at the instant the base describes.
@@ -751,8 +838,9 @@ fn rewrite(shared: &Arc<Shared>, mode: Mode) -> Result<(), String> {
                 }
                 (chunk, done)
             };
-            f.write_all(&chunk).map_err(|e| err("write temp file", e))?;
-            unsynced += chunk.len() as u64;
+            unsynced += chunk
+                .write_to(&mut f)
+                .map_err(|e| err("write temp file", e))?;
             if unsynced >= INCREMENTAL_FSYNC {
                 f.sync_data().map_err(|e| err("fsync temp file", e))?;
                 unsynced = 0;

@@ -578,7 +578,7 @@ fn capture_interleaved_with_random_writes_replays_exactly() {
             let st = &mut *st;
             let mut cap = st.aof.as_mut().unwrap().capture.take().unwrap();
             let done = cap.dump_batch(&st.dbs);
-            base.append(&mut cap.out);
+            base.extend(cap.take_out().into_bytes());
             if done {
                 st.aof = None;
                 break;

@@ -410,6 +410,9 @@ struct Workload {
     chart_only: Option<&'static str>,
     /// series name -> server -> [(x, y)]
     series: BTreeMap<&'static str, Series>,
+    /// Series measured in another unit than `y_label`: series -> (chart suffix, unit, higher
+    /// is better). Each such unit gets its own chart, `<name>-<suffix>.png`.
+    units: BTreeMap<&'static str, (&'static str, &'static str, bool)>,
 }
 
 impl Workload {
@@ -428,6 +431,51 @@ impl Workload {
             higher_better,
             chart_only: None,
             series: BTreeMap::new(),
+            units: BTreeMap::new(),
+        }
+    }
+
+    /// Declare that `series` is measured in `unit` (charted apart, in `<name>-<chart>.png`).
+    fn unit(
+        &mut self,
+        series: &'static str,
+        chart: &'static str,
+        unit: &'static str,
+        higher_better: bool,
+    ) {
+        self.units.insert(series, (chart, unit, higher_better));
+    }
+
+    /// (chart suffix, "" for the main chart; unit; higher is better) of a series.
+    fn unit_of(&self, series: &str) -> (&'static str, &'static str, bool) {
+        self.units
+            .get(series)
+            .copied()
+            .unwrap_or(("", self.y_label, self.higher_better))
+    }
+
+    /// The charts: (file stem suffix, unit, series drawn in it).
+    fn charts(&self) -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+        let mut charts: Vec<(&'static str, &'static str, Vec<&'static str>)> = Vec::new();
+        for &name in self.series.keys() {
+            let (chart, unit, _) = self.unit_of(name);
+            if chart.is_empty() && !self.chart_only.is_none_or(|f| name.contains(f)) {
+                continue;
+            }
+            match charts.iter_mut().find(|c| c.0 == chart) {
+                Some(c) => c.2.push(name),
+                None => charts.push((chart, unit, vec![name])),
+            }
+        }
+        charts.sort_by_key(|c| !c.0.is_empty());
+        charts
+    }
+
+    fn chart_file(&self, chart: &str) -> String {
+        if chart.is_empty() {
+            format!("{}.png", self.name)
+        } else {
+            format!("{}-{chart}.png", self.name)
         }
     }
 
@@ -931,11 +979,11 @@ async fn idle(o: &Opts) -> Workload {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-fn ratio_note(w: &Workload, ferry: f64, redis: f64) -> String {
+fn ratio_note(higher_better: bool, ferry: f64, redis: f64) -> String {
     if ferry <= 0.0 || redis <= 0.0 {
         return "-".into();
     }
-    let r = if w.higher_better {
+    let r = if higher_better {
         ferry / redis
     } else {
         redis / ferry
@@ -976,9 +1024,12 @@ fn write_markdown(o: &Opts, ws: &[Workload], started: Instant) -> String {
     md.push_str(NOTES);
     for w in ws {
         let _ = writeln!(md, "## {} ({})\n", w.title, w.name);
-        let _ = writeln!(md, "![{}](curves/{}.png)\n", w.name, w.name);
+        for (chart, _, _) in w.charts() {
+            let _ = writeln!(md, "![{}](curves/{})\n", w.name, w.chart_file(chart));
+        }
         for (series, by_kind) in &w.series {
-            let _ = writeln!(md, "**{series}** — {}\n", w.y_label);
+            let (_, unit, higher_better) = w.unit_of(series);
+            let _ = writeln!(md, "**{series}** — {unit}\n");
             let _ = writeln!(md, "| {} | ferrymq | redis-server | ratio |", w.x_label);
             let _ = writeln!(md, "|---:|---:|---:|---:|");
             let f = by_kind.get(&Kind::Ferrymq).cloned().unwrap_or_default();
@@ -990,7 +1041,7 @@ fn write_markdown(o: &Opts, ws: &[Workload], started: Instant) -> String {
                     "| {x} | {} | {} | {} |",
                     fmt_num(*fy),
                     fmt_num(ry),
-                    ratio_note(w, *fy, ry)
+                    ratio_note(higher_better, *fy, ry)
                 );
             }
             md.push('\n');
@@ -1033,7 +1084,7 @@ fn write_csv(ws: &[Workload]) -> String {
                         kind.name(),
                         x,
                         y,
-                        w.y_label
+                        w.unit_of(series).1
                     );
                 }
             }
@@ -1042,9 +1093,25 @@ fn write_csv(ws: &[Workload]) -> String {
     csv
 }
 
-fn draw(w: &Workload, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+/// One chart of `w`: the series `names`, all in `unit`.
+fn draw(
+    w: &Workload,
+    chart: &str,
+    unit: &str,
+    names: &[&str],
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     use plotters::prelude::*;
-    let charted = |name: &str| w.chart_only.is_none_or(|f| name.contains(f));
+    let charted = |name: &str| names.contains(&name);
+    let caption = if chart.is_empty() {
+        w.title.to_string()
+    } else {
+        // "bytes per key (..)" -> "Bytes per key (..)"
+        let mut c = unit.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
+    };
     let pts = || {
         w.series
             .iter()
@@ -1067,7 +1134,7 @@ fn draw(w: &Workload, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(w.title, ("sans-serif", 22))
+        .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(80)
@@ -1078,7 +1145,7 @@ fn draw(w: &Workload, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     chart
         .configure_mesh()
         .x_desc(w.x_label)
-        .y_desc(w.y_label)
+        .y_desc(unit)
         .label_style(("sans-serif", 14))
         .y_label_formatter(&|v| fmt_num(*v))
         .x_label_formatter(&|v| format!("{:.0}", v))
@@ -1097,7 +1164,7 @@ fn draw(w: &Workload, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             let color = palette[i % palette.len()];
             i += 1;
             let style = ShapeStyle::from(&color).stroke_width(2);
-            let label = if w.series.len() > 1 {
+            let label = if names.len() > 1 {
                 format!("{} {}", kind.name(), series)
             } else {
                 kind.name().to_string()
@@ -1167,8 +1234,10 @@ fn main() {
     std::fs::write(o.out.join("CURVES.md"), write_markdown(&o, &ws, started)).expect("CURVES.md");
     std::fs::write(dir.join("curves.csv"), write_csv(&ws)).expect("csv");
     for w in &ws {
-        if let Err(e) = draw(w, &dir.join(format!("{}.png", w.name))) {
-            eprintln!("chart {}: {e}", w.name);
+        for (chart, unit, names) in w.charts() {
+            if let Err(e) = draw(w, chart, unit, &names, &dir.join(w.chart_file(chart))) {
+                eprintln!("chart {} {chart}: {e}", w.name);
+            }
         }
     }
     eprintln!(

@@ -137,6 +137,11 @@ impl Subscribers {
             return false;
         }
         let id = sub.handle.id;
+        // Most channels have one subscriber: room for exactly one (8 bytes, where the first
+        // push would reserve four).
+        if self.list.capacity() == 0 {
+            self.list.reserve_exact(1);
+        }
         self.list.push(sub);
         match &mut self.index {
             Some(ix) => {

@@ -279,6 +279,8 @@ impl Shared {
         let policy = c.get("maxmemory-policy").unwrap_or_default();
         self.store.set_access_policy(crate::store::access::Policy {
             lfu: policy.ends_with("-lfu"),
+            no_shared_integers: c.get_i64("maxmemory") != 0
+                && (policy.ends_with("-lru") || policy.ends_with("-lfu")),
             log_factor: c.get_i64("lfu-log-factor").clamp(0, i32::MAX as i64) as u32,
             decay_time: c.get_i64("lfu-decay-time").clamp(0, i32::MAX as i64) as u32,
         });

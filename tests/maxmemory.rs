@@ -388,3 +388,60 @@ fn eviction_touches_watched_keys() {
     assert_eq!(watcher.cmd_s(&["PING"]), "+QUEUED\r\n");
     assert_eq!(watcher.cmd_s(&["EXEC"]), "*-1\r\n");
 }
+
+/// The integers 0..9999 are shared objects (OBJECT REFCOUNT 2147483647) unless `maxmemory` is
+/// set with an LRU or LFU policy when the value is written: each value then needs its own
+/// access word and gets an object of its own (refcount 1). The choice is made at write time,
+/// so a value keeps it when the policy changes; COPY always makes an object of its own.
+#[test]
+fn shared_integers_follow_maxmemory_and_policy_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let refcounts = |d: &mut Diff| {
+        for k in ["a", "b", "c", "big", "neg", "s"] {
+            d.cmd(&["OBJECT", "REFCOUNT", k]);
+        }
+    };
+    d.script(&[
+        &["SET", "a", "1"],
+        &["SET", "big", "10000"],
+        &["SET", "neg", "-1"],
+        &["SET", "s", "x"],
+        &["INCR", "c"],
+    ]);
+    refcounts(&mut d);
+    // A limit with a non-LRU policy keeps sharing.
+    d.script(&[
+        &["CONFIG", "SET", "maxmemory", "1073741824"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+        &["SET", "a", "2"],
+        &["INCR", "c"],
+    ]);
+    refcounts(&mut d);
+    for policy in ["allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu"] {
+        d.script(&[
+            &["CONFIG", "SET", "maxmemory-policy", policy],
+            &["SET", "a", "3"],
+            &["INCR", "c"],
+            &["MSET", "b", "7", "big", "9999"],
+        ]);
+        refcounts(&mut d);
+        // Written unshared: stays so under a sharing policy until written again.
+        d.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]);
+        refcounts(&mut d);
+        d.script(&[
+            &["SET", "a", "3"],
+            &["RENAME", "b", "b2"],
+            &["RENAME", "b2", "b"],
+        ]);
+        refcounts(&mut d);
+    }
+    // An LRU policy without a limit shares.
+    d.script(&[
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["SET", "a", "4"],
+        &["SET", "b", "5"],
+        &["COPY", "b", "c", "REPLACE"],
+    ]);
+    refcounts(&mut d);
+}

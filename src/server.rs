@@ -82,6 +82,11 @@ pub enum Eviction {
     Fail,
 }
 
+/// Within this many bytes of `maxmemory` the eviction check confirms the estimate of used
+/// memory with a fresh reading (tens of microseconds) before deciding: far from the limit
+/// every command pays two counter reads, near it the decision is exact, as Redis's is.
+const CONFIRM_MARGIN: i64 = 64 * 1024;
+
 /// How long one eviction pass may run (Redis's evictionTimeLimitUs): up to tenacity 10,
 /// 50 us per step (500 us by default); above, 15% more per step (about two minutes at 99);
 /// 100 is no limit.
@@ -448,7 +453,10 @@ impl Shared {
         {
             return Eviction::Ok;
         }
-        if self.used_memory_estimate() <= max {
+        // The estimate misses what was allocated and freed outside commands since the last
+        // sample (client buffers, disconnections): near the limit, decide on a fresh reading.
+        if self.used_memory_estimate() <= max - CONFIRM_MARGIN || self.sample_memory() as i64 <= max
+        {
             return self.eviction_outcome(Eviction::Ok);
         }
         let policy = self.eviction_policy();

@@ -445,3 +445,65 @@ fn shared_integers_follow_maxmemory_and_policy_like_redis() {
     ]);
     refcounts(&mut d);
 }
+
+/// `n` keys of 100 KB each, named `{prefix}{i}`.
+fn fill_100k(c: &mut RawConn, prefix: &str, n: usize) {
+    for i in 0..n {
+        assert_eq!(
+            c.cmd_s(&["SETRANGE", &format!("{prefix}{i}"), "100000", "x"]),
+            ":100001\r\n"
+        );
+    }
+}
+
+/// A client holding `len` bytes of a partial request in its query buffer (the server may
+/// close it before it has sent them all).
+fn partial_request(port: u16, len: usize) -> RawConn {
+    let c = RawConn::connect(port);
+    send_partial(c, len)
+}
+
+fn send_partial(mut c: RawConn, len: usize) -> RawConn {
+    use std::io::Write;
+    let head = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", len + 1);
+    let _ = c
+        .stream
+        .write_all(head.as_bytes())
+        .and_then(|_| c.stream.write_all(&vec![b'x'; len]));
+    c
+}
+
+/// Memory that clients held and gave back on disconnecting is not mistaken for data: keys
+/// written right after fit under the limit and nothing is evicted, as in Redis, whose count
+/// of used memory is exact.
+#[test]
+fn memory_freed_by_disconnected_clients_is_not_evicted_for() {
+    let fm = Server::ferrymq(&[]);
+    let rs = Server::redis(&[]);
+    for s in std::iter::once(&fm).chain(rs.as_ref()) {
+        let mut c = s.raw();
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+        let limit = used_memory(&mut c) + 8 * 1024 * 1024;
+        c.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        fill_100k(&mut c, "a", 30);
+        let before = used_memory(&mut c);
+        let clients: Vec<_> = (0..2)
+            .map(|_| partial_request(s.port, 1024 * 1024))
+            .collect();
+        assert!(
+            wait_for(Duration::from_secs(10), || used_memory(&mut c)
+                > before + 3 * 1024 * 1024 / 2),
+            "the query buffers are counted"
+        );
+        drop(clients);
+        assert!(wait_for(Duration::from_secs(10), || info_field(
+            &mut c,
+            "connected_clients"
+        )
+        .as_deref()
+            == Some("1")));
+        fill_100k(&mut c, "b", 30);
+        assert_eq!(evicted_keys(&mut c), 0, "port {}", s.port);
+        assert_eq!(c.cmd_s(&["DBSIZE"]), ":60\r\n");
+    }
+}

@@ -215,17 +215,21 @@ impl Shared {
         let acl = crate::acl::Acl::new(&config)?;
         let stats = Stats::default();
         let pubsub_limit = Arc::new(RwLock::new(OutputLimit::default()));
-        let pubsub = Arc::new(Hub::with_limits(
-            pubsub_limit.clone(),
-            stats.output_limit_disconnections.clone(),
-        ));
+        let client_memory = Arc::new(crate::connection::ClientMemory::default());
+        let pubsub = Arc::new(
+            Hub::with_limits(
+                pubsub_limit.clone(),
+                stats.output_limit_disconnections.clone(),
+            )
+            .with_client_memory(client_memory.clone()),
+        );
         let shared = Arc::new(Shared {
             store: Store::new(databases, Some(pubsub.clone())),
             acl,
             scripting: Mutex::new(crate::scripting::Scripting::new()),
             script_status: Arc::new(crate::scripting::ScriptStatus::default()),
             pubsub,
-            clients: Registry::default(),
+            clients: Registry::with_memory(client_memory),
             stats,
             started: Instant::now(),
             start_unix: (unix_ms() / 1000) as u64,
@@ -339,6 +343,15 @@ impl Shared {
             .store(c.get_bool("lazyfree-lazy-eviction"), Ordering::Relaxed);
         if c.get_i64("maxmemory") > 0 {
             self.sample_memory();
+        }
+        let client_limit = crate::connection::evict::limit_from_config(
+            c.get_i64("maxmemory-clients"),
+            c.get_i64("maxmemory"),
+        );
+        if self.clients.memory.set_limit(client_limit) {
+            self.clients.recount_memory();
+        } else {
+            self.clients.evict_clients();
         }
         memory::set_background_thread(c.get_bool("jemalloc-bg-thread"));
         let lim = |class| {
@@ -637,6 +650,7 @@ impl Shared {
             &s.sync_partial_ok,
             &s.sync_partial_err,
             &s.evicted_keys,
+            &self.clients.memory.evicted,
             &s.eviction_exceeded_total,
         ] {
             a.store(0, Ordering::Relaxed);

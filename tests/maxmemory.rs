@@ -507,3 +507,70 @@ fn memory_freed_by_disconnected_clients_is_not_evicted_for() {
         assert_eq!(c.cmd_s(&["DBSIZE"]), ":60\r\n");
     }
 }
+
+/// The server closed `c` within `timeout` (a reset counts: the server may close with unread
+/// input).
+fn disconnected(c: &mut RawConn, timeout: Duration) -> bool {
+    use std::io::Read;
+    c.stream.set_read_timeout(Some(timeout)).ok();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match c.stream.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+            }
+        }
+    }
+}
+
+/// `maxmemory-clients`: once the clients' memory reaches the limit the biggest client is
+/// disconnected (INFO `evicted_clients`), unless it set CLIENT NO-EVICT; with the limit off
+/// nobody is; a percentage is of `maxmemory`. Same outcome on redis-server.
+#[test]
+fn client_eviction_matches_redis() {
+    let fm = Server::ferrymq(&[]);
+    let rs = Server::redis(&[]);
+    let mut outcomes = Vec::new();
+    for s in std::iter::once(&fm).chain(rs.as_ref()) {
+        let mut c = s.raw();
+        let mut seen = Vec::new();
+        assert_eq!(c.cmd_s(&["CLIENT", "NO-EVICT", "ON"]), "+OK\r\n");
+        c.cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"]);
+        let big = 1536 * 1024;
+        // Over the limit: disconnected.
+        let mut a = partial_request(s.port, big);
+        seen.push(disconnected(&mut a, Duration::from_secs(10)));
+        seen.push(wait_for(Duration::from_secs(10), || {
+            info_field(&mut c, "evicted_clients").as_deref() == Some("1")
+        }));
+        // Protected: stays.
+        let mut b = RawConn::connect(s.port);
+        assert_eq!(b.cmd_s(&["CLIENT", "NO-EVICT", "ON"]), "+OK\r\n");
+        let mut b = send_partial(b, big);
+        // Limit off: nobody goes.
+        c.cmd(&["CONFIG", "SET", "maxmemory-clients", "0"]);
+        let mut d = partial_request(s.port, big);
+        seen.push(disconnected(&mut b, Duration::from_millis(300)));
+        seen.push(disconnected(&mut d, Duration::from_millis(300)));
+        // A percentage of maxmemory: 10% of 10 MB. B is protected, D goes.
+        c.cmd(&["CONFIG", "SET", "maxmemory", "10mb"]);
+        c.cmd(&["CONFIG", "SET", "maxmemory-clients", "10%"]);
+        seen.push(disconnected(&mut d, Duration::from_secs(10)));
+        seen.push(disconnected(&mut b, Duration::from_millis(300)));
+        seen.push(wait_for(Duration::from_secs(10), || {
+            info_field(&mut c, "evicted_clients").as_deref() == Some("2")
+        }));
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        seen.push(info_field(&mut c, "evicted_clients").as_deref() == Some("0"));
+        outcomes.push(seen);
+    }
+    let want = vec![true, true, false, false, true, false, true, true];
+    for o in &outcomes {
+        assert_eq!(o, &want, "ferrymq first, then redis-server");
+    }
+}

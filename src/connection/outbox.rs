@@ -156,6 +156,13 @@ impl Outbox {
         g.buf.len() + g.in_flight
     }
 
+    /// Memory the outbox holds (client eviction): its buffers, and the bytes being written
+    /// (held by whoever writes them).
+    pub fn memory(&self) -> usize {
+        let g = self.inner.lock();
+        g.buf.capacity() + g.front.capacity() + g.in_flight
+    }
+
     /// Capacity held by the queue buffer (CLIENT LIST `tot-mem` part).
     pub fn capacity(&self) -> usize {
         self.inner.lock().buf.capacity()

@@ -167,12 +167,14 @@ mod tests {
             lfu: true,
             log_factor: i32::MAX as u32,
             decay_time: 7,
+            no_shared_integers: true,
         };
         assert_eq!(Policy::unpack(p.pack()), p);
         let q = Policy {
             lfu: false,
             log_factor: 10,
             decay_time: i32::MAX as u32,
+            no_shared_integers: false,
         };
         assert_eq!(Policy::unpack(q.pack()), q);
     }
@@ -200,6 +202,7 @@ mod tests {
             lfu: true,
             log_factor: 0,
             decay_time: 1,
+            no_shared_integers: false,
         };
         let mut w = p.fresh();
         assert_eq!(p.decayed(w), LFU_INIT_VAL);

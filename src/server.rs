@@ -473,17 +473,18 @@ impl Shared {
             return self.eviction_outcome(Eviction::Ok);
         }
         let policy = self.eviction_policy();
-        if policy == Policy::NoEviction {
-            return self.eviction_outcome(Eviction::Fail);
-        }
         let samples = self.cached.evict_samples.load(Ordering::Relaxed) as usize;
         let unlink = self.cached.lazy_eviction.load(Ordering::Relaxed);
         let limit = eviction_time_limit(self.cached.evict_tenacity.load(Ordering::Relaxed));
         let mut store = self.store.lock();
-        // Another connection may have evicted while this one waited for the lock.
-        let to_free = self.used_memory_estimate() - max;
+        // Another connection may have evicted while this one waited for the lock. The
+        // replicas' output does not count (see `Replication::output_buffers`).
+        let to_free = self.used_memory_estimate() - store.repl.output_buffers() as i64 - max;
         if to_free <= 0 {
             return self.eviction_outcome(Eviction::Ok);
+        }
+        if policy == Policy::NoEviction {
+            return self.eviction_outcome(Eviction::Fail);
         }
         store.begin_command(0, unix_ms());
         let start = Instant::now();
@@ -980,6 +981,21 @@ pub mod memory {
             stats::active::read().ok()? as u64,
             stats::resident::read().ok()? as u64,
         ))
+    }
+
+    /// What an allocation of `n` bytes really takes (jemalloc's size class for it): a
+    /// buffer's capacity undercounts its memory by up to a quarter for large sizes. `n`
+    /// itself without jemalloc.
+    #[allow(unsafe_code)]
+    pub fn allocation_size(n: usize) -> usize {
+        if n == 0 || mibs().is_none() {
+            return n;
+        }
+        // SAFETY: nallocx only computes the size class of a request; it allocates nothing.
+        match unsafe { tikv_jemalloc_sys::nallocx(n, 0) } {
+            0 => n,
+            real => real,
+        }
     }
 
     /// MEMORY PURGE: hand every arena's unused dirty pages back to the OS now

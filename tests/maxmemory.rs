@@ -574,3 +574,55 @@ fn client_eviction_matches_redis() {
         assert_eq!(o, &want, "ferrymq first, then redis-server");
     }
 }
+
+/// A stalled replica's output buffer is reported (INFO `mem_clients_slaves`) and does not
+/// count towards `maxmemory`: writes that only grow it evict nothing, as in Redis, where it
+/// is `mem_not_counted_for_evict` (otherwise eviction would feed the replica `DEL`s that grow
+/// it further).
+#[test]
+fn a_stalled_replicas_output_does_not_cause_eviction() {
+    // The backlog counts as used memory (in Redis too): a small one fills at once.
+    let master = Server::ferrymq(&[
+        "--maxmemory-policy",
+        "allkeys-random",
+        "--repl-backlog-size",
+        "16384",
+    ]);
+    let replica = Server::ferrymq(&[]);
+    let mut m = master.raw();
+    let mut r = replica.raw();
+    for i in 0..20 {
+        m.cmd(&["SETRANGE", &format!("key:{i}"), "10000", "x"]);
+    }
+    let port = master.port.to_string();
+    assert_eq!(r.cmd_s(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+    assert!(wait_for(Duration::from_secs(10), || info_field(
+        &mut r,
+        "master_link_status"
+    )
+    .as_deref()
+        == Some("up")));
+    let limit = used_memory(&mut m) + 256 * 1024;
+    m.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    // SAFETY: signals to a child process this test started.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+    let payload = "A".repeat(10_000);
+    let mut replica_buf = 0u64;
+    for _ in 0..2000 {
+        assert_eq!(m.cmd_s(&["SETRANGE", "key:0", "0", &payload]), ":10001\r\n");
+        replica_buf = info_field(&mut m, "mem_clients_slaves")
+            .unwrap()
+            .parse()
+            .unwrap();
+        if replica_buf > 1024 * 1024 {
+            break;
+        }
+    }
+    let evicted = evicted_keys(&mut m);
+    let dbsize = m.cmd_s(&["DBSIZE"]);
+    // SAFETY: as above.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+    assert!(replica_buf > 1024 * 1024, "the replica's output is counted");
+    assert_eq!(evicted, 0);
+    assert_eq!(dbsize, ":20\r\n");
+}

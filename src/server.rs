@@ -82,6 +82,11 @@ pub enum Eviction {
     Fail,
 }
 
+/// Within this many bytes of `maxmemory` the eviction check confirms the estimate of used
+/// memory with a fresh reading (tens of microseconds) before deciding: far from the limit
+/// every command pays two counter reads, near it the decision is exact, as Redis's is.
+const CONFIRM_MARGIN: i64 = 64 * 1024;
+
 /// How long one eviction pass may run (Redis's evictionTimeLimitUs): up to tenacity 10,
 /// 50 us per step (500 us by default); above, 15% more per step (about two minutes at 99);
 /// 100 is no limit.
@@ -210,17 +215,21 @@ impl Shared {
         let acl = crate::acl::Acl::new(&config)?;
         let stats = Stats::default();
         let pubsub_limit = Arc::new(RwLock::new(OutputLimit::default()));
-        let pubsub = Arc::new(Hub::with_limits(
-            pubsub_limit.clone(),
-            stats.output_limit_disconnections.clone(),
-        ));
+        let client_memory = Arc::new(crate::connection::ClientMemory::default());
+        let pubsub = Arc::new(
+            Hub::with_limits(
+                pubsub_limit.clone(),
+                stats.output_limit_disconnections.clone(),
+            )
+            .with_client_memory(client_memory.clone()),
+        );
         let shared = Arc::new(Shared {
             store: Store::new(databases, Some(pubsub.clone())),
             acl,
             scripting: Mutex::new(crate::scripting::Scripting::new()),
             script_status: Arc::new(crate::scripting::ScriptStatus::default()),
             pubsub,
-            clients: Registry::default(),
+            clients: Registry::with_memory(client_memory),
             stats,
             started: Instant::now(),
             start_unix: (unix_ms() / 1000) as u64,
@@ -279,6 +288,8 @@ impl Shared {
         let policy = c.get("maxmemory-policy").unwrap_or_default();
         self.store.set_access_policy(crate::store::access::Policy {
             lfu: policy.ends_with("-lfu"),
+            no_shared_integers: c.get_i64("maxmemory") != 0
+                && (policy.ends_with("-lru") || policy.ends_with("-lfu")),
             log_factor: c.get_i64("lfu-log-factor").clamp(0, i32::MAX as i64) as u32,
             decay_time: c.get_i64("lfu-decay-time").clamp(0, i32::MAX as i64) as u32,
         });
@@ -332,6 +343,15 @@ impl Shared {
             .store(c.get_bool("lazyfree-lazy-eviction"), Ordering::Relaxed);
         if c.get_i64("maxmemory") > 0 {
             self.sample_memory();
+        }
+        let client_limit = crate::connection::evict::limit_from_config(
+            c.get_i64("maxmemory-clients"),
+            c.get_i64("maxmemory"),
+        );
+        if self.clients.memory.set_limit(client_limit) {
+            self.clients.recount_memory();
+        } else {
+            self.clients.evict_clients();
         }
         memory::set_background_thread(c.get_bool("jemalloc-bg-thread"));
         let lim = |class| {
@@ -446,21 +466,25 @@ impl Shared {
         {
             return Eviction::Ok;
         }
-        if self.used_memory_estimate() <= max {
+        // The estimate misses what was allocated and freed outside commands since the last
+        // sample (client buffers, disconnections): near the limit, decide on a fresh reading.
+        if self.used_memory_estimate() <= max - CONFIRM_MARGIN || self.sample_memory() as i64 <= max
+        {
             return self.eviction_outcome(Eviction::Ok);
         }
         let policy = self.eviction_policy();
-        if policy == Policy::NoEviction {
-            return self.eviction_outcome(Eviction::Fail);
-        }
         let samples = self.cached.evict_samples.load(Ordering::Relaxed) as usize;
         let unlink = self.cached.lazy_eviction.load(Ordering::Relaxed);
         let limit = eviction_time_limit(self.cached.evict_tenacity.load(Ordering::Relaxed));
         let mut store = self.store.lock();
-        // Another connection may have evicted while this one waited for the lock.
-        let to_free = self.used_memory_estimate() - max;
+        // Another connection may have evicted while this one waited for the lock. The
+        // replicas' output does not count (see `Replication::output_buffers`).
+        let to_free = self.used_memory_estimate() - store.repl.output_buffers() as i64 - max;
         if to_free <= 0 {
             return self.eviction_outcome(Eviction::Ok);
+        }
+        if policy == Policy::NoEviction {
+            return self.eviction_outcome(Eviction::Fail);
         }
         store.begin_command(0, unix_ms());
         let start = Instant::now();
@@ -627,6 +651,7 @@ impl Shared {
             &s.sync_partial_ok,
             &s.sync_partial_err,
             &s.evicted_keys,
+            &self.clients.memory.evicted,
             &s.eviction_exceeded_total,
         ] {
             a.store(0, Ordering::Relaxed);
@@ -956,6 +981,21 @@ pub mod memory {
             stats::active::read().ok()? as u64,
             stats::resident::read().ok()? as u64,
         ))
+    }
+
+    /// What an allocation of `n` bytes really takes (jemalloc's size class for it): a
+    /// buffer's capacity undercounts its memory by up to a quarter for large sizes. `n`
+    /// itself without jemalloc.
+    #[allow(unsafe_code)]
+    pub fn allocation_size(n: usize) -> usize {
+        if n == 0 || mibs().is_none() {
+            return n;
+        }
+        // SAFETY: nallocx only computes the size class of a request; it allocates nothing.
+        match unsafe { tikv_jemalloc_sys::nallocx(n, 0) } {
+            0 => n,
+            real => real,
+        }
     }
 
     /// MEMORY PURGE: hand every arena's unused dirty pages back to the OS now

@@ -388,3 +388,241 @@ fn eviction_touches_watched_keys() {
     assert_eq!(watcher.cmd_s(&["PING"]), "+QUEUED\r\n");
     assert_eq!(watcher.cmd_s(&["EXEC"]), "*-1\r\n");
 }
+
+/// The integers 0..9999 are shared objects (OBJECT REFCOUNT 2147483647) unless `maxmemory` is
+/// set with an LRU or LFU policy when the value is written: each value then needs its own
+/// access word and gets an object of its own (refcount 1). The choice is made at write time,
+/// so a value keeps it when the policy changes; COPY always makes an object of its own.
+#[test]
+fn shared_integers_follow_maxmemory_and_policy_like_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let refcounts = |d: &mut Diff| {
+        for k in ["a", "b", "c", "big", "neg", "s"] {
+            d.cmd(&["OBJECT", "REFCOUNT", k]);
+        }
+    };
+    d.script(&[
+        &["SET", "a", "1"],
+        &["SET", "big", "10000"],
+        &["SET", "neg", "-1"],
+        &["SET", "s", "x"],
+        &["INCR", "c"],
+    ]);
+    refcounts(&mut d);
+    // A limit with a non-LRU policy keeps sharing.
+    d.script(&[
+        &["CONFIG", "SET", "maxmemory", "1073741824"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+        &["SET", "a", "2"],
+        &["INCR", "c"],
+    ]);
+    refcounts(&mut d);
+    for policy in ["allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu"] {
+        d.script(&[
+            &["CONFIG", "SET", "maxmemory-policy", policy],
+            &["SET", "a", "3"],
+            &["INCR", "c"],
+            &["MSET", "b", "7", "big", "9999"],
+        ]);
+        refcounts(&mut d);
+        // Written unshared: stays so under a sharing policy until written again.
+        d.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]);
+        refcounts(&mut d);
+        d.script(&[
+            &["SET", "a", "3"],
+            &["RENAME", "b", "b2"],
+            &["RENAME", "b2", "b"],
+        ]);
+        refcounts(&mut d);
+    }
+    // An LRU policy without a limit shares.
+    d.script(&[
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["SET", "a", "4"],
+        &["SET", "b", "5"],
+        &["COPY", "b", "c", "REPLACE"],
+    ]);
+    refcounts(&mut d);
+}
+
+/// `n` keys of 100 KB each, named `{prefix}{i}`.
+fn fill_100k(c: &mut RawConn, prefix: &str, n: usize) {
+    for i in 0..n {
+        assert_eq!(
+            c.cmd_s(&["SETRANGE", &format!("{prefix}{i}"), "100000", "x"]),
+            ":100001\r\n"
+        );
+    }
+}
+
+/// A client holding `len` bytes of a partial request in its query buffer (the server may
+/// close it before it has sent them all).
+fn partial_request(port: u16, len: usize) -> RawConn {
+    let c = RawConn::connect(port);
+    send_partial(c, len)
+}
+
+fn send_partial(mut c: RawConn, len: usize) -> RawConn {
+    use std::io::Write;
+    let head = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n", len + 1);
+    let _ = c
+        .stream
+        .write_all(head.as_bytes())
+        .and_then(|_| c.stream.write_all(&vec![b'x'; len]));
+    c
+}
+
+/// Memory that clients held and gave back on disconnecting is not mistaken for data: keys
+/// written right after fit under the limit and nothing is evicted, as in Redis, whose count
+/// of used memory is exact.
+#[test]
+fn memory_freed_by_disconnected_clients_is_not_evicted_for() {
+    let fm = Server::ferrymq(&[]);
+    let rs = Server::redis(&[]);
+    for s in std::iter::once(&fm).chain(rs.as_ref()) {
+        let mut c = s.raw();
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+        let limit = used_memory(&mut c) + 8 * 1024 * 1024;
+        c.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        fill_100k(&mut c, "a", 30);
+        let before = used_memory(&mut c);
+        let clients: Vec<_> = (0..2)
+            .map(|_| partial_request(s.port, 1024 * 1024))
+            .collect();
+        assert!(
+            wait_for(Duration::from_secs(10), || used_memory(&mut c)
+                > before + 3 * 1024 * 1024 / 2),
+            "the query buffers are counted"
+        );
+        drop(clients);
+        assert!(wait_for(Duration::from_secs(10), || info_field(
+            &mut c,
+            "connected_clients"
+        )
+        .as_deref()
+            == Some("1")));
+        fill_100k(&mut c, "b", 30);
+        assert_eq!(evicted_keys(&mut c), 0, "port {}", s.port);
+        assert_eq!(c.cmd_s(&["DBSIZE"]), ":60\r\n");
+    }
+}
+
+/// The server closed `c` within `timeout` (a reset counts: the server may close with unread
+/// input).
+fn disconnected(c: &mut RawConn, timeout: Duration) -> bool {
+    use std::io::Read;
+    c.stream.set_read_timeout(Some(timeout)).ok();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match c.stream.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+            }
+        }
+    }
+}
+
+/// `maxmemory-clients`: once the clients' memory reaches the limit the biggest client is
+/// disconnected (INFO `evicted_clients`), unless it set CLIENT NO-EVICT; with the limit off
+/// nobody is; a percentage is of `maxmemory`. Same outcome on redis-server.
+#[test]
+fn client_eviction_matches_redis() {
+    let fm = Server::ferrymq(&[]);
+    let rs = Server::redis(&[]);
+    let mut outcomes = Vec::new();
+    for s in std::iter::once(&fm).chain(rs.as_ref()) {
+        let mut c = s.raw();
+        let mut seen = Vec::new();
+        assert_eq!(c.cmd_s(&["CLIENT", "NO-EVICT", "ON"]), "+OK\r\n");
+        c.cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"]);
+        let big = 1536 * 1024;
+        // Over the limit: disconnected.
+        let mut a = partial_request(s.port, big);
+        seen.push(disconnected(&mut a, Duration::from_secs(10)));
+        seen.push(wait_for(Duration::from_secs(10), || {
+            info_field(&mut c, "evicted_clients").as_deref() == Some("1")
+        }));
+        // Protected: stays.
+        let mut b = RawConn::connect(s.port);
+        assert_eq!(b.cmd_s(&["CLIENT", "NO-EVICT", "ON"]), "+OK\r\n");
+        let mut b = send_partial(b, big);
+        // Limit off: nobody goes.
+        c.cmd(&["CONFIG", "SET", "maxmemory-clients", "0"]);
+        let mut d = partial_request(s.port, big);
+        seen.push(disconnected(&mut b, Duration::from_millis(300)));
+        seen.push(disconnected(&mut d, Duration::from_millis(300)));
+        // A percentage of maxmemory: 10% of 10 MB. B is protected, D goes.
+        c.cmd(&["CONFIG", "SET", "maxmemory", "10mb"]);
+        c.cmd(&["CONFIG", "SET", "maxmemory-clients", "10%"]);
+        seen.push(disconnected(&mut d, Duration::from_secs(10)));
+        seen.push(disconnected(&mut b, Duration::from_millis(300)));
+        seen.push(wait_for(Duration::from_secs(10), || {
+            info_field(&mut c, "evicted_clients").as_deref() == Some("2")
+        }));
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        seen.push(info_field(&mut c, "evicted_clients").as_deref() == Some("0"));
+        outcomes.push(seen);
+    }
+    let want = vec![true, true, false, false, true, false, true, true];
+    for o in &outcomes {
+        assert_eq!(o, &want, "ferrymq first, then redis-server");
+    }
+}
+
+/// A stalled replica's output buffer is reported (INFO `mem_clients_slaves`) and does not
+/// count towards `maxmemory`: writes that only grow it evict nothing, as in Redis, where it
+/// is `mem_not_counted_for_evict` (otherwise eviction would feed the replica `DEL`s that grow
+/// it further).
+#[test]
+fn a_stalled_replicas_output_does_not_cause_eviction() {
+    // The backlog counts as used memory (in Redis too): a small one fills at once.
+    let master = Server::ferrymq(&[
+        "--maxmemory-policy",
+        "allkeys-random",
+        "--repl-backlog-size",
+        "16384",
+    ]);
+    let replica = Server::ferrymq(&[]);
+    let mut m = master.raw();
+    let mut r = replica.raw();
+    for i in 0..20 {
+        m.cmd(&["SETRANGE", &format!("key:{i}"), "10000", "x"]);
+    }
+    let port = master.port.to_string();
+    assert_eq!(r.cmd_s(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+    assert!(wait_for(Duration::from_secs(10), || info_field(
+        &mut r,
+        "master_link_status"
+    )
+    .as_deref()
+        == Some("up")));
+    let limit = used_memory(&mut m) + 256 * 1024;
+    m.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    // SAFETY: signals to a child process this test started.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+    let payload = "A".repeat(10_000);
+    let mut replica_buf = 0u64;
+    for _ in 0..2000 {
+        assert_eq!(m.cmd_s(&["SETRANGE", "key:0", "0", &payload]), ":10001\r\n");
+        replica_buf = info_field(&mut m, "mem_clients_slaves")
+            .unwrap()
+            .parse()
+            .unwrap();
+        if replica_buf > 1024 * 1024 {
+            break;
+        }
+    }
+    let evicted = evicted_keys(&mut m);
+    let dbsize = m.cmd_s(&["DBSIZE"]);
+    // SAFETY: as above.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+    assert!(replica_buf > 1024 * 1024, "the replica's output is counted");
+    assert_eq!(evicted, 0);
+    assert_eq!(dbsize, ":20\r\n");
+}

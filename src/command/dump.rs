@@ -45,6 +45,7 @@ pub(crate) fn encodings_of(shared: &crate::server::Shared) -> Encodings {
                     lfu: true,
                     log_factor: c.get_i64("lfu-log-factor").clamp(0, i32::MAX as i64) as u32,
                     decay_time: c.get_i64("lfu-decay-time").clamp(0, i32::MAX as i64) as u32,
+                    no_shared_integers: false,
                 })
             } else {
                 rdb::AccessSave::None

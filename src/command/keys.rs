@@ -9,6 +9,7 @@ use crate::config::notify::GENERIC;
 use crate::error;
 use crate::protocol::Reply;
 use crate::pubsub::glob::glob_match;
+use crate::store::string_form;
 
 // DEL key [key ...]   /   UNLINK key [key ...]
 fn del(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
@@ -288,8 +289,9 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
         return Reply::Int(0);
     };
     let ttl = store.dbs[src_db].expire_at(src);
-    // The copy keeps the source's encoding, as Redis's dupStringObject does.
-    let form = store.dbs[src_db].string_form(src);
+    // The copy keeps the source's encoding, as Redis's dupStringObject does, in an object of
+    // its own (a shared integer's copy has refcount 1).
+    let form = store.dbs[src_db].string_form(src) | string_form::UNSHARED;
     if store.dbs[dst_db].contains(dst) {
         if !replace {
             return Reply::Int(0);

@@ -1034,7 +1034,12 @@ pub fn dispatch(shared: &Arc<Shared>, client: &mut ClientState, argv: Vec<Bytes>
     if let Some(d) = deadline {
         return Outcome::Blocked(d);
     }
+    // The reply was allocated by the command (counted by `execute`): queueing it and freeing
+    // it count too, so only the bytes the outbox keeps remain in the estimate of used memory.
+    let mem_before = memory_mark(shared);
     send(client, &reply);
+    drop(reply);
+    shared.note_command_memory(mem_before);
     if client.tracking.is_some() {
         after_tracked_command(shared, client, entry);
     }

@@ -6,6 +6,7 @@
 //!   authentication, MULTI queue, subscriptions). Command handlers get it through `Ctx`.
 //! - `task::serve`: the reader loop (decode, dispatch, wait while blocked) and the writer task.
 
+pub mod evict;
 pub mod outbox;
 pub mod task;
 
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::Notify;
 
+pub use evict::ClientMemory;
 pub use outbox::{Outbox, OutputLimit};
 
 /// The fields CLIENT LIST / CLIENT INFO show, updated by the owning connection.
@@ -70,6 +72,9 @@ pub struct ClientHandle {
     /// The cron asks a connection idle for a while to give its buffers back (see
     /// [`Registry::shrink_idle`]).
     pub shrink: Notify,
+    /// What this client counts for in [`ClientMemory`]'s total ([`evict::GONE`] once it
+    /// has gone).
+    pub counted_mem: AtomicUsize,
 }
 
 impl ClientHandle {
@@ -93,6 +98,7 @@ impl ClientHandle {
             qbuf: AtomicUsize::new(0),
             qbuf_cap: AtomicUsize::new(0),
             shrink: Notify::new(),
+            counted_mem: AtomicUsize::new(0),
         }
     }
 
@@ -239,6 +245,8 @@ impl ClientState {
 pub struct Registry {
     clients: DashMap<u64, Arc<ClientHandle>>,
     next_id: AtomicU64,
+    /// Client eviction's accounting (shared with the pub/sub hub).
+    pub memory: Arc<ClientMemory>,
 }
 
 impl Registry {
@@ -249,7 +257,43 @@ impl Registry {
         self.clients.insert(h.id, h);
     }
     pub fn remove(&self, id: u64) {
-        self.clients.remove(&id);
+        if let Some((_, h)) = self.clients.remove(&id) {
+            self.memory.forget(&h);
+        }
+    }
+
+    /// A registry whose client eviction accounting is `memory`.
+    pub fn with_memory(memory: Arc<ClientMemory>) -> Self {
+        Registry {
+            memory,
+            ..Registry::default()
+        }
+    }
+
+    /// Measure every client again (client eviction was just turned on: nothing was tracked
+    /// while it was off), then evict if that is over the limit.
+    pub fn recount_memory(&self) {
+        for e in self.clients.iter() {
+            self.memory.recount(e.value());
+        }
+        self.evict_clients();
+    }
+
+    /// `h` changed its buffers: count it again and evict clients if the total is over
+    /// `maxmemory-clients` (one atomic load while the limit is off). See [`evict`].
+    #[inline]
+    pub fn memory_changed(&self, h: &ClientHandle) {
+        if self.memory.limit() != 0 {
+            self.memory.recount(h);
+            self.evict_clients();
+        }
+    }
+
+    /// Disconnect the biggest evictable clients while the clients' memory is over
+    /// `maxmemory-clients` (Redis's evictClients).
+    #[inline]
+    pub fn evict_clients(&self) {
+        self.memory.evict(self);
     }
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
         self.clients.get(&id).map(|e| e.value().clone())

@@ -34,6 +34,9 @@ struct Inner {
     /// Bytes taken (by the writer task or by the reader's direct write) and not yet written.
     /// While non-zero, nobody else may take: writes to the socket stay in order.
     in_flight: usize,
+    /// Capacity of the buffer the in-flight bytes are in, while the writer (task or direct
+    /// write) holds it (0 once they are handed back to `front`): client eviction counts it.
+    in_flight_cap: usize,
     /// The unwritten tail of a direct write, handed to the writer task: written before `buf`.
     front: BytesMut,
     /// AOF offset that must be durable before `buf` may be written.
@@ -156,6 +159,16 @@ impl Outbox {
         g.buf.len() + g.in_flight
     }
 
+    /// Memory the outbox holds (client eviction): its buffers, and the buffer whoever writes
+    /// holds.
+    pub fn memory(&self) -> usize {
+        use crate::server::memory::allocation_size;
+        let g = self.inner.lock();
+        allocation_size(g.buf.capacity())
+            + allocation_size(g.front.capacity())
+            + allocation_size(g.in_flight_cap)
+    }
+
     /// Capacity held by the queue buffer (CLIENT LIST `tot-mem` part).
     pub fn capacity(&self) -> usize {
         self.inner.lock().buf.capacity()
@@ -170,6 +183,7 @@ impl Outbox {
         if !g.front.is_empty() {
             std::mem::swap(&mut g.front, spare);
             g.in_flight = spare.len();
+            g.in_flight_cap = spare.capacity();
             // Its durability was checked when it was taken the first time.
             return Take::Write { hold_until: 0 };
         }
@@ -182,6 +196,7 @@ impl Outbox {
         }
         std::mem::swap(&mut g.buf, spare);
         g.in_flight = spare.len();
+        g.in_flight_cap = spare.capacity();
         Take::Write {
             hold_until: g.hold_until,
         }
@@ -203,6 +218,7 @@ impl Outbox {
         }
         std::mem::swap(&mut g.buf, spare);
         g.in_flight = spare.len();
+        g.in_flight_cap = spare.capacity();
         true
     }
 
@@ -217,6 +233,7 @@ impl Outbox {
         let mut g = self.inner.lock();
         std::mem::swap(&mut g.front, rest);
         g.in_flight = g.front.len();
+        g.in_flight_cap = 0;
     }
 
     /// The bytes taken last were written. Returns true when more is queued (the writer task
@@ -224,6 +241,7 @@ impl Outbox {
     pub fn written(&self) -> bool {
         let mut g = self.inner.lock();
         g.in_flight = 0;
+        g.in_flight_cap = 0;
         !g.buf.is_empty() || !g.front.is_empty()
     }
 

@@ -178,6 +178,11 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             .qbuf
             .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
         handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
+        // The query buffer grew: client eviction may take this client (or bigger ones).
+        shared.clients.memory_changed(&handle);
+        if handle.is_killed() {
+            return;
+        }
         // The output limits, read once per batch (a lock each) rather than once per command.
         let out_limits = (shared.normal_limit(), shared.pubsub_limit());
         loop {
@@ -211,6 +216,9 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                             state.clock = None;
                         }
                     }
+                    // The reply grew the output: client eviction may take this client (or
+                    // bigger ones), as Redis checks before the next command.
+                    shared.clients.memory_changed(&handle);
                     if handle.is_killed() {
                         return;
                     }
@@ -261,6 +269,7 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
         handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
         write_direct(shared, state, sink, &mut out);
+        shared.clients.memory.update(&handle);
     }
 }
 
@@ -458,7 +467,9 @@ fn write_direct<W: AsyncWrite + Unpin>(
             outbox.wake();
         }
     }
-    if out.capacity() > 1024 * 1024 {
+    // As the writer task's: no large buffer kept between batches (client eviction counts
+    // only what the outbox holds).
+    if out.capacity() > 64 * 1024 {
         *out = BytesMut::new();
     }
 }
@@ -491,6 +502,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 shared.stats.writes.fetch_add(1, Ordering::Relaxed);
                 spare.clear();
                 handle.outbox.written();
+                shared.clients.memory.update(&handle);
                 // The writer task only handles what the socket could not take at once: keep
                 // no large buffer between such writes.
                 if spare.capacity() > 64 * 1024 {

@@ -43,6 +43,21 @@ pub struct ReplicaLink {
     pub soft_since: Option<Instant>,
 }
 
+impl Replication {
+    /// Bytes the replicas' output holds (their outboxes and the stream held back during a
+    /// full resynchronisation): INFO's `mem_clients_slaves`, and memory eviction does not
+    /// count (Redis's freeMemoryGetNotCountedMemory), or evicting would feed the replicas
+    /// `DEL`s that grow it further.
+    pub fn output_buffers(&self) -> usize {
+        // A killed replica's output is being dropped.
+        self.links
+            .iter()
+            .filter(|l| !l.handle.is_killed())
+            .map(|l| l.handle.outbox.memory() + l.held.as_ref().map_or(0, Vec::len))
+            .sum()
+    }
+}
+
 impl ReplicaLink {
     /// Whether the replica's unsent stream is over its output-buffer limit (hard, or soft for
     /// longer than allowed): it is then disconnected, as Redis does, and resynchronises.

@@ -56,7 +56,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use tracing::warn;
 
-use crate::connection::{ClientHandle, ClientState, OutputLimit};
+use crate::connection::{ClientHandle, ClientMemory, ClientState, OutputLimit};
 use crate::pubsub::glob::glob_match;
 use crate::pubsub::pattern_index::PatternIndex;
 
@@ -233,6 +233,8 @@ pub struct Hub {
     limit: Arc<RwLock<OutputLimit>>,
     /// Subscribers disconnected for exceeding it (INFO `client_output_limit_disconnections`).
     disconnections: Arc<AtomicU64>,
+    /// Client eviction's accounting: a delivery changes the subscriber's memory.
+    client_memory: Arc<ClientMemory>,
 }
 
 impl Default for Hub {
@@ -288,6 +290,7 @@ impl<'a> Frames<'a> {
 struct Delivery<'s> {
     limit: OutputLimit,
     disconnections: &'s AtomicU64,
+    memory: Option<&'s ClientMemory>,
 }
 
 impl Delivery<'_> {
@@ -296,6 +299,9 @@ impl Delivery<'_> {
         for s in &subs.list {
             let data = frames.get(s.resp.load(Ordering::Relaxed));
             if s.handle.outbox.push_limited(data, self.limit) {
+                if let Some(m) = self.memory {
+                    m.update(&s.handle);
+                }
                 s.handle.outbox.wake();
             } else {
                 self.over_limit(s);
@@ -333,6 +339,15 @@ impl Hub {
             clients: DashMap::with_hasher(RandomState::new()),
             limit: Arc::default(),
             disconnections: Arc::default(),
+            client_memory: Arc::default(),
+        }
+    }
+
+    /// Report deliveries to client eviction's accounting `m` (shared with the registry).
+    pub fn with_client_memory(self, m: Arc<ClientMemory>) -> Self {
+        Hub {
+            client_memory: m,
+            ..self
         }
     }
 
@@ -550,6 +565,7 @@ impl Hub {
         let d = Delivery {
             limit: *self.limit.read(),
             disconnections: &self.disconnections,
+            memory: Some(&self.client_memory),
         };
         self.deliver(&d, kind, channel, msg)
     }
@@ -754,6 +770,7 @@ mod tests {
         let d = Delivery {
             limit: OutputLimit::default(),
             disconnections: &AtomicU64::new(0),
+            memory: None,
         };
         assert_eq!(hub.deliver(&d, Kind::Shard, b"s", b"x"), 1);
         assert_eq!(drain(&a), b"*3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$1\r\nx\r\n");
@@ -946,6 +963,7 @@ mod tests {
                 soft: 0,
                 soft_secs: 0,
             },
+            memory: None,
             disconnections: &counter,
         };
         for _ in 0..10 {

@@ -52,12 +52,17 @@ pub struct Policy {
     pub lfu: bool,
     pub log_factor: u32,
     pub decay_time: u32,
+    /// Values written now get objects of their own instead of the shared integers 0..9999
+    /// (`maxmemory` set with an LRU or LFU policy: each value needs its own access word;
+    /// Redis's MAXMEMORY_FLAG_NO_SHARED_INTEGERS). Seen by OBJECT REFCOUNT.
+    pub no_shared_integers: bool,
 }
 
 impl Policy {
     /// Pack into one word (an atomic the config writes and the store reads per command).
     pub fn pack(self) -> u64 {
         (self.lfu as u64) << 63
+            | (self.no_shared_integers as u64) << 62
             | (self.log_factor as u64 & 0x7fff_ffff) << 31
             | (self.decay_time as u64 & 0x7fff_ffff)
     }
@@ -65,6 +70,7 @@ impl Policy {
     pub fn unpack(w: u64) -> Policy {
         Policy {
             lfu: w >> 63 != 0,
+            no_shared_integers: (w >> 62) & 1 != 0,
             log_factor: ((w >> 31) & 0x7fff_ffff) as u32,
             decay_time: (w & 0x7fff_ffff) as u32,
         }
@@ -161,12 +167,14 @@ mod tests {
             lfu: true,
             log_factor: i32::MAX as u32,
             decay_time: 7,
+            no_shared_integers: true,
         };
         assert_eq!(Policy::unpack(p.pack()), p);
         let q = Policy {
             lfu: false,
             log_factor: 10,
             decay_time: i32::MAX as u32,
+            no_shared_integers: false,
         };
         assert_eq!(Policy::unpack(q.pack()), q);
     }
@@ -194,6 +202,7 @@ mod tests {
             lfu: true,
             log_factor: 0,
             decay_time: 1,
+            no_shared_integers: false,
         };
         let mut w = p.fresh();
         assert_eq!(p.decayed(w), LFU_INIT_VAL);

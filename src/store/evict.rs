@@ -337,6 +337,7 @@ mod tests {
             lfu: true,
             log_factor: 10,
             decay_time: 1,
+            no_shared_integers: false,
         };
         ks.set_access(lfu);
         for i in 1..10u32 {

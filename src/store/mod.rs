@@ -144,6 +144,10 @@ pub mod string_form {
     pub const RAW: u32 = 1 << 31;
     /// The string is `embstr` up to 44 bytes, `raw` above, never `int`.
     pub const NO_INT: u32 = 1 << 30;
+    /// An integer written while integers were not shared (see
+    /// [`super::access::Policy::no_shared_integers`]), or copied by COPY (Redis duplicates
+    /// the object): its own object, refcount 1.
+    pub const UNSHARED: u32 = 1 << 29;
 }
 
 impl Entry {
@@ -168,9 +172,10 @@ impl Entry {
         }
     }
 
-    /// OBJECT REFCOUNT: only an integer-encoded value can be a shared integer.
+    /// OBJECT REFCOUNT: only an integer-encoded value written while integers were shared
+    /// can be a shared integer.
     pub fn refcount(&self) -> i64 {
-        if self.encoding() == "int" {
+        if self.lru & string_form::UNSHARED == 0 && self.encoding() == "int" {
             self.value.refcount()
         } else {
             1
@@ -329,7 +334,7 @@ impl Db {
         if !self.expires.is_empty() && !self.expire_if_needed(key) {
             self.persist(key);
         }
-        let lru = self.access.fresh();
+        let lru = self.fresh_word();
         match self.map.get_mut(&key[..]) {
             Some(e) => *e = Entry { value, lru },
             None => self.insert_new(key, value),
@@ -341,7 +346,7 @@ impl Db {
         if !self.expires.is_empty() {
             self.expire_if_needed(key);
         }
-        let lru = self.access.fresh();
+        let lru = self.fresh_word();
         match self.map.get_mut(&key[..]) {
             Some(e) => *e = Entry { value, lru },
             None => self.insert_new(key, value),
@@ -353,9 +358,21 @@ impl Db {
         if self.track & TRACK_NEW != 0 {
             self.events.push((KeyEvent::New, own(key)));
         }
-        let lru = self.access.fresh();
+        let lru = self.fresh_word();
         self.map
             .insert(CompactBytes::new(key), Entry { value, lru });
+    }
+
+    /// The `lru` word of a value written now: a fresh access word, and
+    /// [`string_form::UNSHARED`] while integers are not shared.
+    #[inline]
+    fn fresh_word(&self) -> u32 {
+        let unshared = if self.access.no_shared_integers {
+            string_form::UNSHARED
+        } else {
+            0
+        };
+        self.access.fresh() | unshared
     }
 
     /// The value at `key`, created with `make` when absent (the key is copied).
@@ -684,6 +701,7 @@ mod string_form_tests {
                 lfu: true,
                 log_factor: 10,
                 decay_time: 1,
+                no_shared_integers: false,
             },
             ..Db::default()
         };

@@ -289,6 +289,7 @@ fn lru_and_lfu_words_survive_a_file_under_those_policies() {
         lfu: true,
         log_factor: 10,
         decay_time: 1,
+        no_shared_integers: false,
     };
     ks.dbs[0].set_lru(b"k", p.restored(Some(42), None));
     let lfu = Encodings {

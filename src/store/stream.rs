@@ -44,6 +44,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -1325,7 +1326,10 @@ pub struct Trim {
 
 #[derive(Clone, Default)]
 pub struct Stream {
-    nodes: BTreeMap<StreamId, Node>,
+    /// Shared so that a copy of the stream (a snapshot's, taken under the store lock) costs a
+    /// pointer per node, not the entries: a write to a node the copy still holds copies that
+    /// node alone (`Arc::make_mut`).
+    nodes: BTreeMap<StreamId, Arc<Node>>,
     /// Bytes of entry data the nodes hold (their encoded length, deleted entries included
     /// until their node goes): what retention's MAXBYTES limits.
     bytes: u64,
@@ -1685,7 +1689,7 @@ impl Stream {
             let full = tail.lp_bytes() + tot as u64 >= max_bytes
                 || (limits.max_entries != 0 && u64::from(tail.count) >= limits.max_entries);
             if full {
-                tail.buf.shrink_to_fit();
+                Arc::make_mut(tail).buf.shrink_to_fit();
             } else {
                 use_tail = true;
             }
@@ -1694,6 +1698,7 @@ impl Stream {
         if use_tail {
             let (master, node) = self.nodes.iter_mut().next_back().unwrap();
             let master = *master;
+            let node = Arc::make_mut(node);
             let before = node.buf.len();
             let same = {
                 let mut p = 0;
@@ -1725,7 +1730,7 @@ impl Stream {
             };
             Self::push_entry(&mut node, id, id, fields, true);
             self.bytes += node.buf.len() as u64;
-            self.nodes.insert(id, node);
+            self.nodes.insert(id, Arc::new(node));
         }
         self.length += 1;
         self.entries_added += 1;
@@ -1801,7 +1806,7 @@ impl Stream {
         self.nodes
             .range(..=id)
             .next_back()
-            .map(|(k, n)| (*k, n))
+            .map(|(k, n)| (*k, &**n))
             .filter(|(_, n)| n.last >= id)
     }
 
@@ -2060,7 +2065,7 @@ impl Stream {
         let Some(master) = self.node_for(id).map(|(m, _)| m) else {
             return false;
         };
-        let node = self.nodes.get_mut(&master).unwrap();
+        let node = Arc::make_mut(self.nodes.get_mut(&master).unwrap());
         let Some(e) = node.find(master, id) else {
             return false;
         };
@@ -2146,6 +2151,7 @@ impl Stream {
             }
             // Mark entries deleted inside this node; it survives even if no
             // live entry remains (Redis keeps it too).
+            let node = Arc::make_mut(node);
             let mut p = node.hdr_len as usize;
             while p < node.buf.len() {
                 let e = node.decode(master, p);
@@ -2921,7 +2927,7 @@ impl Stream {
             }
         }
         self.bytes += node.buf.len() as u64;
-        self.nodes.insert(master, node);
+        self.nodes.insert(master, Arc::new(node));
         Ok(())
     }
 
@@ -2990,7 +2996,7 @@ impl Group {
 
 /// Ascending scan (see `Stream::range`).
 pub struct Range<'a> {
-    nodes: Option<std::collections::btree_map::Range<'a, StreamId, Node>>,
+    nodes: Option<std::collections::btree_map::Range<'a, StreamId, Arc<Node>>>,
     cur: Option<(StreamId, &'a Node, usize)>,
     start: StreamId,
     end: StreamId,
@@ -3028,7 +3034,7 @@ impl<'a> Iterator for Range<'a> {
 
 /// Descending scan (see `Stream::rev_range`).
 pub struct RevRange<'a> {
-    nodes: Option<std::iter::Rev<std::collections::btree_map::Range<'a, StreamId, Node>>>,
+    nodes: Option<std::iter::Rev<std::collections::btree_map::Range<'a, StreamId, Arc<Node>>>>,
     cur: Option<(StreamId, &'a Node)>,
     offsets: Vec<u32>,
     start: StreamId,

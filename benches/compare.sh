@@ -196,6 +196,11 @@ bench_commands() {
     bench_custom "$mode" "$server" "$port" "$pipe" "$n" "PUBLISH -P $pipe" PUBLISH ch xxx
     bench_custom "$mode" "$server" "$port" "$pipe" "$n" "XADD -P $pipe" XADD compare:stream '*' f xxx
     redis-cli -p "$port" del compare:stream >/dev/null
+    # A short script, as queue frameworks run them (BullMQ moves every job with EVALSHA).
+    local sha
+    sha=$(redis-cli -p "$port" script load "return redis.call('INCR', KEYS[1])")
+    bench_custom "$mode" "$server" "$port" "$pipe" "$n" "EVALSHA (INCR) -P $pipe" EVALSHA "$sha" 1 compare:counter
+    redis-cli -p "$port" del compare:counter >/dev/null
 }
 
 # bench_custom <mode> <server> <port> <pipeline> <requests> <scenario> <command...>
@@ -249,9 +254,25 @@ loadgen_run() {
         "$( [ -n "$p99" ] && awk -v u="$p99" 'BEGIN{printf "%.3f", u/1000}' || echo -)"
 }
 
+# cpu_per_request <mode> <server> <port> <pid>: the server's CPU time (user + system, from
+# /proc) per unpipelined GET. At -P 1 the one-core load generator saturates before either
+# server does, so the rate rows measure mostly the client; this row is the server's own cost.
+cpu_per_request() {
+    local mode=$1 server=$2 port=$3 pid=$4
+    local tck t0 t1
+    tck=$(getconf CLK_TCK)
+    redis-cli -p "$port" set key:__rand_int__ xxx >/dev/null
+    t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    $CPIN redis-benchmark -p "$port" -c 50 -n "$REQ_P1" -P 1 -t get >/dev/null 2>&1
+    t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    record "$mode" "server CPU per GET -P 1" "us/req" "$server" \
+        "$(awk -v a="$t0" -v b="$t1" -v t="$tck" -v n="$REQ_P1" 'BEGIN{printf "%.2f", (b - a) * 1e6 / t / n}')" -
+}
+
 messaging_scenarios() {
-    local mode=$1 server=$2 port=$3
+    local mode=$1 server=$2 port=$3 pid=$4
     bench_commands "$mode" "$server" "$port" 1 "$REQ_P1"
+    cpu_per_request "$mode" "$server" "$port" "$pid"
     bench_commands "$mode" "$server" "$port" 16 "$REQ_P16"
     loadgen_run "$mode" "fan-out: 1 pub, 100 subs, 1 channel" "deliveries/s" "$server" "$port" \
         -- pubsub --subscribers 100 --messages "$PUBSUB_MSGS"
@@ -335,8 +356,8 @@ for mode in $MODES; do
     RPORT=$SERVER_PORT RPID=$SERVER_PID
     for round in $(seq "$ROUNDS"); do
         echo "   round $round/$ROUNDS" >&2
-        messaging_scenarios "$mode" ferrymq "$FPORT"
-        messaging_scenarios "$mode" redis "$RPORT"
+        messaging_scenarios "$mode" ferrymq "$FPORT" "$FPID"
+        messaging_scenarios "$mode" redis "$RPORT" "$RPID"
     done
     stop_server "$FPID"
     stop_server "$RPID"
@@ -365,7 +386,7 @@ report() {
     echo "- rounds: $ROUNDS (servers alternate A B A B; medians shown); redis-benchmark -c 50 -n $REQ_P1 (-P 1), -n $REQ_P16 (-P 16), -n $REQ_FSYNC (appendfsync)"
     echo "- counts: fan-out $PUBSUB_MSGS msgs to 100 subs; patterns $PATTERN_MSGS msgs; queue $QUEUE_MSGS; stream $STREAM_MSGS; memory $MEM_ELEMS elements/entries, $MEM_CONNS connections"
     echo "- both servers: --save '' --appendonly no (appendonly yes + the named appendfsync for the durability rows), --maxclients $MAXCLIENTS"
-    echo "- ratio = ferrymq / redis-server (above 1 is better for rates; for memory rows below 1 is better); p99 in ms"
+    echo "- ratio = ferrymq / redis-server (above 1 is better for rates; for memory and CPU-per-request rows below 1 is better); p99 in ms"
     for mode in $MODES memory; do
         echo
         if [ "$mode" = memory ]; then

@@ -218,12 +218,19 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     let hooks: Table = lua.load(PRELUDE).set_name("=prelude").eval()?;
     // The command runner (`super::redis_call`): `redis.pcall` returns its `{err=...}` tables,
     // `redis.call` (through the registry) raises them.
+    // It is the one upvalue of both C functions (an upvalue read per call, where a registry
+    // key would be a string lookup).
     let call = lua.create_function(|lua, ()| super::redis_call(lua, take_call_argv()))?;
-    lua.set_named_registry_value(CALL_KEY, &call)?;
+    let with_runner = |f: mlua::ffi::lua_CFunction| -> mlua::Result<mlua::Function> {
+        // SAFETY: the closure turns the one value on its stack (`call`) into the upvalue of a
+        // new C closure, which it leaves as the result; nothing can unwind through it but a
+        // memory error, which mlua's protected call reports.
+        unsafe { lua.exec_raw(&call, |state| mlua::ffi::lua_pushcclosure(state, f, 1)) }
+    };
     let redis: Table = g.raw_get("redis")?;
-    // SAFETY: `redis_call` and `redis_pcall` follow the Lua C API protocol (see there).
-    redis.raw_set("pcall", unsafe { lua.create_c_function(redis_pcall)? })?;
-    redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
+    // `redis_call` and `redis_pcall` follow the Lua C API protocol (see there).
+    redis.raw_set("pcall", with_runner(redis_pcall)?)?;
+    redis.raw_set("call", with_runner(redis_call)?)?;
     // A Rust function (not Lua) for the same reason as `redis_call`: its errors must name the
     // user's line even after `return redis.setresp(...)`.
     redis.raw_set(
@@ -277,9 +284,6 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     Ok(hooks)
 }
 
-/// Registry key of the Lua function `redis.call` hands its arguments to.
-const CALL_KEY: &str = "ferrymq.call";
-
 thread_local! {
     /// The arguments of the `redis.call` / `redis.pcall` in progress: read off the Lua stack by
     /// the C functions, taken by the command runner (an error names what was wrong with them).
@@ -288,7 +292,7 @@ thread_local! {
 
 /// The command runner's side of [`CALL_ARGV`].
 fn take_call_argv() -> Result<Vec<Bytes>, &'static str> {
-    CALL_ARGV.replace(Ok(Vec::new()))
+    CALL_ARGV.with(|c| std::mem::replace(&mut *c.borrow_mut(), Ok(Vec::new())))
 }
 
 /// Read the arguments of a `redis.call` off the stack into [`CALL_ARGV`], converted as
@@ -322,16 +326,15 @@ unsafe fn read_call_args(state: *mut mlua::ffi::lua_State) {
                     argv.push(number_arg(unsafe { ffi::lua_tonumber(state, i) }));
                 }
                 _ => {
-                    CALL_ARGV.set(Err(
-                        "ERR Lua redis lib command arguments must be strings or integers",
-                    ));
+                    let e = "ERR Lua redis lib command arguments must be strings or integers";
+                    CALL_ARGV.with(|c| *c.borrow_mut() = Err(e));
                     return;
                 }
             }
         }
         Ok(argv)
     };
-    CALL_ARGV.set(argv);
+    CALL_ARGV.with(|c| *c.borrow_mut() = argv);
 }
 
 /// A number given to `redis.call`: an integer when the double holds one exactly, otherwise as
@@ -358,7 +361,7 @@ unsafe fn run_call(state: *mut mlua::ffi::lua_State) {
     unsafe {
         read_call_args(state);
         ffi::lua_settop(state, 0);
-        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, c"ferrymq.call".as_ptr());
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
         ffi::lua_call(state, 0, 1);
     }
 }

@@ -626,3 +626,45 @@ fn a_stalled_replicas_output_does_not_cause_eviction() {
     assert_eq!(evicted, 0);
     assert_eq!(dbsize, ":20\r\n");
 }
+
+/// INFO `mem_clients_normal` reports what normal clients hold: a client in the middle of
+/// sending a 2 MB argument raises it by at least that much, and it falls back once the
+/// client has gone, on both servers (ferrymq used to report 0).
+#[test]
+fn mem_clients_normal_follows_the_query_buffers() {
+    let mut servers = vec![Server::ferrymq(&[])];
+    servers.extend(Server::redis(&[]));
+    for s in &servers {
+        let mut c = s.raw();
+        let field = |c: &mut RawConn| -> u64 {
+            info_field(c, "mem_clients_normal")
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        // Redis counts a client from its cron, within a second of connecting.
+        assert!(
+            wait_for(Duration::from_secs(10), || field(&mut c) > 0),
+            "the connected client counts (port {})",
+            s.port
+        );
+        let before = field(&mut c);
+        let mut big = s.raw();
+        let arg = 2 * 1024 * 1024;
+        big.send_raw(format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${arg}\r\n").as_bytes());
+        big.send_raw(&vec![b'x'; arg - 10]);
+        assert!(
+            wait_for(Duration::from_secs(10), || field(&mut c)
+                >= before + arg as u64),
+            "a pending 2 MB argument is counted (port {})",
+            s.port
+        );
+        drop(big);
+        assert!(
+            wait_for(Duration::from_secs(10), || field(&mut c)
+                < before + 1024 * 1024),
+            "and forgotten when its client goes (port {})",
+            s.port
+        );
+    }
+}

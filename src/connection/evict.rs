@@ -92,11 +92,7 @@ impl ClientMemory {
 
     /// Re-measure `h` whatever the limit.
     pub fn recount(&self, h: &ClientHandle) {
-        let now = if h.counts_for_eviction() {
-            h.memory_usage()
-        } else {
-            0
-        };
+        let now = h.counted_usage();
         let mut old = h.counted_mem.load(Relaxed);
         loop {
             if old == GONE {
@@ -168,6 +164,16 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Relaxed);
         let qbuf_cap = self.qbuf_cap.load(Relaxed).max(qbuf);
         self.outbox.memory() + qbuf_cap + REPLY_BUFFER
+    }
+
+    /// What the client counts for client eviction: its memory, or 0 for a replica or the
+    /// link to a master.
+    pub fn counted_usage(&self) -> usize {
+        if self.counts_for_eviction() {
+            self.memory_usage()
+        } else {
+            0
+        }
     }
 
     /// A normal or pub/sub client (not a replica, nor the link to a master).

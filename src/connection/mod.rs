@@ -320,6 +320,19 @@ impl Registry {
         }
     }
 
+    /// INFO `mem_clients_normal`: the memory of the normal and pub/sub clients, as client
+    /// eviction counts it (the running total while `maxmemory-clients` keeps one, otherwise
+    /// measured now, one client at a time).
+    pub fn normal_memory(&self) -> u64 {
+        if self.memory.limit() != 0 {
+            return self.memory.total().max(0) as u64;
+        }
+        self.clients
+            .iter()
+            .map(|e| e.value().counted_usage() as u64)
+            .sum()
+    }
+
     /// Every client, ordered by id.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         let mut v: Vec<_> = self.clients.iter().map(|e| e.value().clone()).collect();

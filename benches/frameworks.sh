@@ -12,16 +12,19 @@
 #   Celery (Python, celery_bench.py): tasks/s of apply_async and end to end (first send until
 #     a counter INCRed by the task reaches N) with a `--pool threads --concurrency 8` worker
 #     subprocess, once with the result backend off and once with the redis result backend on.
-# Every run checks that each job/task ran exactly once and the queue ended empty; a failure
-# is reported as "fail" in the table and its message listed under it.
+# With the clients on one core the frameworks' own code caps these rates, so the table also
+# gives the server's CPU time (user + system, /proc/PID/stat) per job or task over each client
+# run. Every run checks that each job/task ran exactly once and the queue ended empty; a
+# failure is reported as "fail" in the table and its message listed under it. Under the
+# medians, every round's values, in run order, show the noise.
 #
 # Installs the dependencies locally, once: npm ci into benches/frameworks/node_modules and a
 # venv in benches/frameworks/.venv (requirements.txt). Builds ferrymq (release), starts it and
 # redis-server with --save '' --appendonly no on free loopback ports, both pinned to CPU 0
 # (taskset), every client and worker on CPU 1. Servers alternate (A B A B, --rounds rounds, at
 # least 3) and the table shows medians: scenario | ferrymq | redis-server | ratio.
-# --quick: 3000 jobs, 1000 tasks (about 2 minutes); default: 30000 jobs, 6000 tasks
-# (about 8 minutes).
+# --quick: 3000 jobs, 1000 tasks (about 2 minutes); default: 30000 jobs, 6000 tasks (about
+# 80 s a round on a 2-core VM).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,7 +46,7 @@ while [ $# -gt 0 ]; do
         --tasks) TASKS=$2; shift ;;
         --no-celery) CELERY=0 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -291,6 +294,19 @@ report() {
                 printf "| %s | %s | %s | %s |\n", k, fs, rs, ratio
             }
         }' "$RESULTS"
+    echo
+    echo "Every round, in run order:"
+    echo
+    echo "| scenario | ferrymq | redis-server |"
+    echo "|---|---|---|"
+    awk -F'\t' '
+        function fmt(v) { return (v == "fail" || v == "") ? "fail" : (v + 0 >= 100) ? sprintf("%.0f", v) : sprintf("%.1f", v) }
+        {
+            key = $1
+            if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+            vals[key, $2] = vals[key, $2] (vals[key, $2] == "" ? "" : ", ") fmt($3)
+        }
+        END { for (i = 1; i <= n; i++) printf "| %s | %s | %s |\n", order[i], vals[order[i], "ferrymq"], vals[order[i], "redis"] }' "$RESULTS"
     if [ -s "$PROBLEMS" ]; then
         echo
         echo "## Failures"

@@ -132,6 +132,64 @@ fn resp3_script_replies_match_redis() {
     ]);
 }
 
+/// What `redis.call` hands a script for each kind of reply, in both protocols, seen through
+/// cjson (which shows the tables' fields): maps, sets, doubles, nulls, nested arrays, status
+/// and error tables. An error a command replied carries `ignore_error_stats_update` (it was
+/// counted when the command ran); a call refused before running does not.
+#[test]
+fn command_replies_as_scripts_see_them_match_redis() {
+    let Some(mut d) = Diff::new() else { return };
+    let seen = |call: &str| format!("return cjson.encode({{{call}}})");
+    let resp3 = |call: &str| format!("redis.setresp(3); return cjson.encode({{{call}}})");
+    let calls = [
+        "redis.call('hgetall','h')",
+        "redis.call('zscore','z','m')",
+        "redis.call('zrange','z',0,-1,'withscores')",
+        "redis.call('smembers','s')",
+        "redis.call('lrange','l',0,-1)",
+        "redis.call('get','nokey')",
+        "redis.call('set','k','v')",
+        "redis.call('exists','k')",
+        "redis.call('type','l')",
+        "redis.call('xrange','x','-','+')",
+        "redis.call('hrandfield','h',-5,'withvalues') ~= nil",
+        "redis.pcall('incr','h')",
+        "redis.pcall('nosuchcommand')",
+        "redis.pcall('get')",
+        "redis.pcall()",
+        "redis.call('mget','h','k','nokey')",
+    ];
+    let mut cmds: Vec<Vec<String>> = vec![
+        vec!["HSET".into(), "h".into(), "a".into(), "1".into()],
+        vec!["ZADD".into(), "z".into(), "1.5".into(), "m".into()],
+        vec!["SADD".into(), "s".into(), "x".into()],
+        vec![
+            "RPUSH".into(),
+            "l".into(),
+            "a".into(),
+            "b".into(),
+            "c".into(),
+        ],
+        vec![
+            "XADD".into(),
+            "x".into(),
+            "1-1".into(),
+            "f".into(),
+            "v".into(),
+        ],
+    ];
+    for c in calls {
+        cmds.push(vec!["EVAL".into(), seen(c), "0".into()]);
+        cmds.push(vec!["EVAL".into(), resp3(c), "0".into()]);
+    }
+    let cmds: Vec<Vec<&str>> = cmds
+        .iter()
+        .map(|c| c.iter().map(String::as_str).collect())
+        .collect();
+    let cmds: Vec<&[&str]> = cmds.iter().map(Vec::as_slice).collect();
+    d.script(&cmds);
+}
+
 /// A long read-only script makes other clients get BUSY; SCRIPT KILL stops it.
 #[test]
 fn busy_script_can_be_killed() {

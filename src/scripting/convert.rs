@@ -9,7 +9,7 @@
 //! `{ok=}` -> status, `{err=}` -> error, `{double=}` -> double, `{map=}`, `{set=}` with RESP3.
 
 use bytes::Bytes;
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{Table, Value as LuaValue};
 
 use crate::protocol::Reply;
 use crate::protocol::reply::format_g;
@@ -142,104 +142,147 @@ fn table_to_reply(t: &Table, resp: u8, depth: usize, b: &mut Budget) -> Reply {
     Reply::Array(items)
 }
 
-pub fn reply_to_lua(lua: &Lua, r: &Reply, resp: u8) -> mlua::Result<LuaValue> {
-    Ok(match r {
-        Reply::Ok => status_table(lua, "OK")?,
-        Reply::Status(s) => status_table(lua, s)?,
-        Reply::Error(e) => {
-            let t = lua.create_table()?;
-            t.raw_set("err", e.as_ref())?;
-            LuaValue::Table(t)
-        }
-        Reply::Int(i) => LuaValue::Integer(*i),
-        Reply::Bulk(b) => LuaValue::String(lua.create_string(&b[..])?),
-        Reply::Verbatim(b) => {
-            if resp == 3 {
-                let t = lua.create_table()?;
-                let inner = lua.create_table()?;
-                inner.raw_set("format", "txt")?;
-                inner.raw_set("string", lua.create_string(&b[..])?)?;
-                t.raw_set("verbatim_string", inner)?;
-                LuaValue::Table(t)
-            } else {
-                LuaValue::String(lua.create_string(&b[..])?)
-            }
-        }
-        Reply::Null | Reply::NullArray => {
-            if resp == 3 {
-                LuaValue::Nil
-            } else {
-                LuaValue::Boolean(false)
-            }
-        }
-        Reply::Array(items) | Reply::Push(items) => list_table(lua, items, resp)?,
-        Reply::Set(items) => {
-            if resp == 3 {
-                let t = lua.create_table()?;
-                let inner = lua.create_table()?;
-                for i in items {
-                    inner.raw_set(reply_to_lua(lua, i, resp)?, true)?;
-                }
-                t.raw_set("set", inner)?;
-                LuaValue::Table(t)
-            } else {
-                list_table(lua, items, resp)?
-            }
-        }
-        Reply::Map(pairs) => {
-            if resp == 3 {
-                let t = lua.create_table()?;
-                let inner = lua.create_table()?;
-                for (k, v) in pairs {
-                    inner.raw_set(reply_to_lua(lua, k, resp)?, reply_to_lua(lua, v, resp)?)?;
-                }
-                t.raw_set("map", inner)?;
-                LuaValue::Table(t)
-            } else {
-                let flat: Vec<Reply> = pairs
-                    .iter()
-                    .flat_map(|(k, v)| [k.clone(), v.clone()])
-                    .collect();
-                list_table(lua, &flat, resp)?
-            }
-        }
-        Reply::Double(d) => {
-            if resp == 3 {
-                let t = lua.create_table()?;
-                t.raw_set("double", *d)?;
-                LuaValue::Table(t)
-            } else {
-                let s = crate::protocol::reply::format_double(*d);
-                LuaValue::String(lua.create_string(s.as_bytes())?)
-            }
-        }
-        Reply::Bool(b) => {
-            if resp == 3 {
-                LuaValue::Boolean(*b)
-            } else {
-                LuaValue::Integer(*b as i64)
-            }
-        }
-        // A reply encoded ahead (list ranges): converted from its decoded form, so a script sees
-        // what it would had the command built a Reply.
-        Reply::Raw(b) => match crate::protocol::reply::decode(b) {
-            Some((r, _)) => reply_to_lua(lua, &r, resp)?,
-            None => LuaValue::Boolean(false),
+/// A command's reply made ready for [`push_reply`] in a script reading protocol `resp`: what
+/// needs owned work is done here, in plain Rust (pre-encoded replies decoded, the RESP2 forms
+/// of maps, sets, doubles and verbatim strings), so the conversion that follows allocates
+/// nothing on the Rust side.
+pub fn for_script(r: Reply, resp: u8) -> Reply {
+    match r {
+        Reply::Raw(b) => match crate::protocol::reply::decode(&b) {
+            Some((r, _)) => for_script(r, resp),
+            None => Reply::NoReply,
         },
-        Reply::Blocked | Reply::NoReply => LuaValue::Boolean(false),
-    })
-}
-
-fn status_table(lua: &Lua, s: &str) -> mlua::Result<LuaValue> {
-    let t = lua.create_table()?;
-    t.raw_set("ok", s)?;
-    Ok(LuaValue::Table(t))
-}
-
-fn list_table(lua: &Lua, items: &[Reply], resp: u8) -> mlua::Result<LuaValue> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, it) in items.iter().enumerate() {
-        t.raw_set(i + 1, reply_to_lua(lua, it, resp)?)?;
+        Reply::Array(v) | Reply::Push(v) => Reply::Array(items_for_script(v, resp)),
+        Reply::Set(v) if resp == 2 => Reply::Array(items_for_script(v, resp)),
+        Reply::Set(v) => Reply::Set(items_for_script(v, resp)),
+        Reply::Map(pairs) if resp == 2 => Reply::Array(
+            pairs
+                .into_iter()
+                .flat_map(|(k, v)| [for_script(k, resp), for_script(v, resp)])
+                .collect(),
+        ),
+        Reply::Map(pairs) => Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (for_script(k, resp), for_script(v, resp)))
+                .collect(),
+        ),
+        Reply::Double(d) if resp == 2 => {
+            Reply::Bulk(Bytes::from(crate::protocol::reply::format_double(d)))
+        }
+        Reply::Verbatim(b) if resp == 2 => Reply::Bulk(b),
+        other => other,
     }
-    Ok(LuaValue::Table(t))
+}
+
+fn items_for_script(v: Vec<Reply>, resp: u8) -> Vec<Reply> {
+    let plain = |r: &Reply| {
+        matches!(
+            r,
+            Reply::Bulk(_) | Reply::Int(_) | Reply::Null | Reply::NullArray | Reply::Ok
+        )
+    };
+    if v.iter().all(plain) {
+        return v;
+    }
+    v.into_iter().map(|r| for_script(r, resp)).collect()
+}
+
+/// Push the Lua value of `r` (made ready by [`for_script`]) for a script reading protocol
+/// `resp`, by the rules at the top of this module, with the raw API: Redis's
+/// redisProtocolToLuaType. `ran`: `r` is what the call's checks or the command replied, so
+/// its errors also carry `ignore_error_stats_update = true`, as Redis marks errors already
+/// counted in the error statistics (bad arguments to redis.call give a plain `{err=...}`).
+///
+/// # Safety
+/// `state` is a valid Lua state. A memory error (or a nil or NaN set member or map key)
+/// raises a Lua error, which leaves by `longjmp`: every frame between here and the
+/// protected call must be free of destructors (this function's frames are).
+pub unsafe fn push_reply(state: *mut mlua::ffi::lua_State, r: &Reply, resp: u8, ran: bool) {
+    use mlua::ffi;
+    unsafe {
+        ffi::luaL_checkstack(state, 4, c"reply nested too deeply".as_ptr());
+        match r {
+            Reply::Ok => push_field_table(state, c"ok", b"OK"),
+            Reply::Status(s) => push_field_table(state, c"ok", s.as_bytes()),
+            Reply::Error(e) => {
+                push_field_table(state, c"err", e.as_bytes());
+                if ran {
+                    ffi::lua_pushboolean(state, 1);
+                    ffi::lua_setfield(state, -2, c"ignore_error_stats_update".as_ptr());
+                }
+            }
+            Reply::Int(i) => ffi::lua_pushnumber(state, *i as f64),
+            Reply::Bulk(b) => push_bytes(state, b),
+            Reply::Verbatim(b) => {
+                ffi::lua_createtable(state, 0, 1);
+                ffi::lua_createtable(state, 0, 2);
+                push_bytes(state, b"txt");
+                ffi::lua_setfield(state, -2, c"format".as_ptr());
+                push_bytes(state, b);
+                ffi::lua_setfield(state, -2, c"string".as_ptr());
+                ffi::lua_setfield(state, -2, c"verbatim_string".as_ptr());
+            }
+            Reply::Null | Reply::NullArray if resp == 3 => ffi::lua_pushnil(state),
+            Reply::Array(items) | Reply::Push(items) => {
+                ffi::lua_createtable(state, items.len().min(i32::MAX as usize) as _, 0);
+                for (i, it) in items.iter().enumerate() {
+                    push_reply(state, it, resp, ran);
+                    ffi::lua_rawseti(state, -2, (i + 1) as _);
+                }
+            }
+            Reply::Set(items) => {
+                ffi::lua_createtable(state, 0, 1);
+                ffi::lua_createtable(state, 0, items.len().min(i32::MAX as usize) as _);
+                for it in items {
+                    push_reply(state, it, resp, ran);
+                    ffi::lua_pushboolean(state, 1);
+                    ffi::lua_rawset(state, -3);
+                }
+                ffi::lua_setfield(state, -2, c"set".as_ptr());
+            }
+            Reply::Map(pairs) => {
+                ffi::lua_createtable(state, 0, 1);
+                ffi::lua_createtable(state, 0, pairs.len().min(i32::MAX as usize) as _);
+                for (k, v) in pairs {
+                    push_reply(state, k, resp, ran);
+                    push_reply(state, v, resp, ran);
+                    ffi::lua_rawset(state, -3);
+                }
+                ffi::lua_setfield(state, -2, c"map".as_ptr());
+            }
+            Reply::Double(d) => {
+                ffi::lua_createtable(state, 0, 1);
+                ffi::lua_pushnumber(state, *d);
+                ffi::lua_setfield(state, -2, c"double".as_ptr());
+            }
+            Reply::Bool(b) if resp == 3 => ffi::lua_pushboolean(state, *b as _),
+            Reply::Bool(b) => ffi::lua_pushnumber(state, *b as i64 as f64),
+            // RESP2 nulls, and what `for_script` could not decode.
+            Reply::Null | Reply::NullArray | Reply::Raw(_) | Reply::Blocked | Reply::NoReply => {
+                ffi::lua_pushboolean(state, 0)
+            }
+        }
+    }
+}
+
+/// # Safety
+/// As [`push_reply`].
+unsafe fn push_bytes(state: *mut mlua::ffi::lua_State, b: &[u8]) {
+    unsafe {
+        mlua::ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+    }
+}
+
+/// `{name = value}`. Fresh tables have no metatable, so `lua_setfield` runs no Lua code.
+///
+/// # Safety
+/// As [`push_reply`].
+unsafe fn push_field_table(state: *mut mlua::ffi::lua_State, name: &std::ffi::CStr, value: &[u8]) {
+    use mlua::ffi;
+    unsafe {
+        ffi::lua_createtable(state, 0, 1);
+        push_bytes(state, value);
+        ffi::lua_setfield(state, -2, name.as_ptr());
+    }
 }

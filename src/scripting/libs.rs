@@ -3,6 +3,8 @@
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value as LuaValue};
+
+use crate::protocol::Reply;
 use std::cell::RefCell;
 
 use super::lstruct::{arg_error, type_name};
@@ -220,17 +222,10 @@ pub fn install(lua: &Lua, extra: Option<&str>) -> mlua::Result<Table> {
     // `redis.call` (through the registry) raises them.
     // It is the one upvalue of both C functions (an upvalue read per call, where a registry
     // key would be a string lookup).
-    let call = lua.create_function(|lua, ()| super::redis_call(lua, take_call_argv()))?;
-    let with_runner = |f: mlua::ffi::lua_CFunction| -> mlua::Result<mlua::Function> {
-        // SAFETY: the closure turns the one value on its stack (`call`) into the upvalue of a
-        // new C closure, which it leaves as the result; nothing can unwind through it but a
-        // memory error, which mlua's protected call reports.
-        unsafe { lua.exec_raw(&call, |state| mlua::ffi::lua_pushcclosure(state, f, 1)) }
-    };
     let redis: Table = g.raw_get("redis")?;
-    // `redis_call` and `redis_pcall` follow the Lua C API protocol (see there).
-    redis.raw_set("pcall", with_runner(redis_pcall)?)?;
-    redis.raw_set("call", with_runner(redis_call)?)?;
+    // SAFETY: `redis_call` and `redis_pcall` follow the Lua C API protocol (see there).
+    redis.raw_set("pcall", unsafe { lua.create_c_function(redis_pcall)? })?;
+    redis.raw_set("call", unsafe { lua.create_c_function(redis_call)? })?;
     // A Rust function (not Lua) for the same reason as `redis_call`: its errors must name the
     // user's line even after `return redis.setresp(...)`.
     redis.raw_set(
@@ -288,11 +283,41 @@ thread_local! {
     /// The arguments of the `redis.call` / `redis.pcall` in progress: read off the Lua stack by
     /// the C functions, taken by the command runner (an error names what was wrong with them).
     static CALL_ARGV: RefCell<Result<Vec<Bytes>, &'static str>> = const { RefCell::new(Ok(Vec::new())) };
+    /// The reply of the command a script just ran, and the protocol it is read in, while the C
+    /// function converts it: held here rather than in the C function's frame, because a Lua
+    /// memory error during the conversion leaves that frame by `longjmp`, which must not skip
+    /// a destructor.
+    static CALL_REPLY: RefCell<Option<(Reply, u8, bool)>> = const { RefCell::new(None) };
+    /// A panic of the command runner, caught before it could unwind through Lua's C frames,
+    /// resumed once the script's Lua call has returned ([`resume_command_panic`]).
+    static CALL_PANIC: RefCell<Option<Box<dyn std::any::Any + Send>>> = const { RefCell::new(None) };
 }
 
 /// The command runner's side of [`CALL_ARGV`].
 fn take_call_argv() -> Result<Vec<Bytes>, &'static str> {
     CALL_ARGV.with(|c| std::mem::replace(&mut *c.borrow_mut(), Ok(Vec::new())))
+}
+
+/// Go on with the panic of a command a script ran, if one happened (see [`CALL_PANIC`]).
+pub(super) fn resume_command_panic() {
+    if let Some(p) = CALL_PANIC.with(|c| c.borrow_mut().take()) {
+        std::panic::resume_unwind(p);
+    }
+}
+
+/// Run the command whose arguments [`read_call_args`] left, leaving its reply in
+/// [`CALL_REPLY`]. False when it panicked (the panic waits in [`CALL_PANIC`]).
+fn run_into_slot() -> bool {
+    match std::panic::catch_unwind(|| super::run_script_command(take_call_argv())) {
+        Ok(r) => {
+            CALL_REPLY.with(|c| *c.borrow_mut() = Some(r));
+            true
+        }
+        Err(p) => {
+            CALL_PANIC.with(|c| *c.borrow_mut() = Some(p));
+            false
+        }
+    }
 }
 
 /// Read the arguments of a `redis.call` off the stack into [`CALL_ARGV`], converted as
@@ -350,19 +375,37 @@ fn number_arg(n: f64) -> Bytes {
     Bytes::from(super::convert::lua_number_string(n))
 }
 
-/// `redis.pcall` and `redis.call`: read the arguments, run the command through the registry's
-/// command runner, and leave its reply (or its `{err=...}` table) on the stack.
+/// `redis.pcall` and `redis.call`: read the arguments, run the command, and leave its reply
+/// (or its `{err=...}` table) on the stack, converted with the raw API as Redis's
+/// luaRedisGenericCommand does (through mlua each string and table slot would be a protected
+/// call and a registry reference of its own).
 ///
 /// # Safety
 /// As for a `lua_CFunction`: a valid state with at least LUA_MINSTACK free slots. No Rust
-/// value with a destructor is alive when `lua_call` unwinds through this frame.
+/// value with a destructor is alive when a Lua error unwinds through this frame: the command
+/// runs (and its panic is caught) before any Lua call that can raise, and its reply is
+/// reached through a pointer into [`CALL_REPLY`].
 unsafe fn run_call(state: *mut mlua::ffi::lua_State) {
     use mlua::ffi;
     unsafe {
         read_call_args(state);
         ffi::lua_settop(state, 0);
-        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
-        ffi::lua_call(state, 0, 1);
+        if !run_into_slot() {
+            ffi::lua_pushstring(state, c"ERR the command panicked".as_ptr());
+            ffi::lua_error(state);
+        }
+        let slot = CALL_REPLY.with(|c| {
+            c.borrow()
+                .as_ref()
+                .map(|(r, resp, ran)| (r as *const Reply, *resp, *ran))
+        });
+        if let Some((reply, resp, ran)) = slot {
+            // SAFETY: the slot keeps the reply alive and unchanged until it is cleared below.
+            super::convert::push_reply(state, &*reply, resp, ran);
+        } else {
+            ffi::lua_pushnil(state);
+        }
+        drop(CALL_REPLY.with(|c| c.borrow_mut().take()));
     }
 }
 

@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use crate::command::{Ctx, call_nested, flags, resolve};
 use crate::protocol::Reply;
-use convert::{lua_to_reply, reply_to_lua};
+use convert::lua_to_reply;
 
 /// State shared with the dispatch path without taking any lock.
 #[derive(Default)]
@@ -525,12 +525,16 @@ fn set_resp(resp: u8) {
     with_run(|run| run.resp.set(resp));
 }
 
-/// `redis.pcall`, and `redis.call` through `libs::redis_call`: run a command on behalf of the
-/// script. Errors come back as `{err=...}` tables.
-fn redis_call(lua: &Lua, argv: Result<Vec<Bytes>, &'static str>) -> mlua::Result<LuaValue> {
+/// `redis.call` / `redis.pcall` (the C functions in `libs`): run the command `argv` on behalf of
+/// the script in progress. Returns its reply, made ready for [`convert::push_reply`], and the
+/// protocol the script reads replies in; a failure is a `Reply::Error` (the C functions turn
+/// it into an `{err=...}` table). The flag says the call got as far as the command's checks
+/// (its error was counted there or when it ran); false for arguments that are not a call at
+/// all. Plain Rust: it touches no Lua state.
+pub(crate) fn run_script_command(argv: Result<Vec<Bytes>, &'static str>) -> (Reply, u8, bool) {
     let argv = match argv {
         Ok(a) => a,
-        Err(msg) => return error_table(lua, msg),
+        Err(msg) => return (Reply::error(msg), 2, false),
     };
     let outcome = with_run(|run| {
         let resp = run.resp.get();
@@ -546,13 +550,13 @@ fn redis_call(lua: &Lua, argv: Result<Vec<Bytes>, &'static str>) -> mlua::Result
         if ctx.nested_changes() > before {
             run.status.wrote.store(true, Ordering::SeqCst);
         }
-        Ok((reply, resp))
+        Ok((convert::for_script(reply, resp), resp))
     });
     match outcome {
-        None => error_table(lua, "ERR redis.call is not allowed here"),
-        Some(Err(msg)) => error_table(lua, &msg),
-        Some(Ok((Reply::Error(e), _))) => error_table(lua, &e),
-        Some(Ok((reply, resp))) => reply_to_lua(lua, &reply, resp),
+        None => (Reply::error("ERR redis.call is not allowed here"), 2, false),
+        // Refused by the checks Redis's scriptCall makes, which count the error as a call's.
+        Some(Err(msg)) => (Reply::Error(msg.into()), 2, true),
+        Some(Ok((r, resp))) => (r, resp, true),
     }
 }
 
@@ -764,6 +768,9 @@ impl Engine {
                 ffi::lua_insert(state, 1);
             })?
         };
+        // A command the script ran panicked: its panic was caught before it could unwind
+        // through Lua's C frames (see `libs::run_call`) and goes on from here.
+        libs::resume_command_panic();
         let resp = run.resp.get();
         if ok {
             return Ok(lua_to_reply(&v, resp));
@@ -1018,13 +1025,6 @@ fn script_argv(args: &mlua::MultiValue) -> Result<Vec<Bytes>, String> {
         }
     }
     Ok(out)
-}
-
-/// The `{err=msg}` table a failing command becomes (redis.call raises it, redis.pcall returns it).
-fn error_table(lua: &Lua, msg: &str) -> mlua::Result<LuaValue> {
-    let t = lua.create_table()?;
-    t.raw_set("err", msg)?;
-    Ok(LuaValue::Table(t))
 }
 
 #[cfg(test)]

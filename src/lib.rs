@@ -14,6 +14,22 @@
 //! 3. **Every byte to a client goes through its outbox** ([`connection::outbox`]): replies,
 //!    pub/sub messages, results handed to a blocked client. One writer task per connection
 //!    drains it in batches.
+//! 4. **A connection's read, execute and write stay in its own task**
+//!    ([`connection`]): the reader task decodes a batch, runs it and writes its replies itself
+//!    when the socket takes them at once; the writer task only gets what would have to wait
+//!    (a full socket, pub/sub messages, replies to a blocked command, replies held for
+//!    `appendfsync always`). So an unpipelined request costs one task poll, one `recv` and one
+//!    `send`. After a long batch (20 µs or more) the reader yields once before writing, so
+//!    every other ready connection runs its batch first and the round's replies leave
+//!    together, as Redis writes them all before it waits for events again: a peer that went
+//!    to sleep meanwhile is woken once per round rather than once per reply.
+//!    All connections run on one multi-thread runtime with a worker per core: on N cores N
+//!    connections decode, encode and do their socket I/O at once; what serialises is the
+//!    store lock, held only while commands run (pub/sub does not take it). A runtime per core
+//!    was measured against this and not taken: unpipelined, both servers spend ~80 % of the
+//!    CPU in the kernel's TCP path and the same ~9-10 µs per request, and the load generator
+//!    is the bottleneck for both (benches/RESULTS.md, "Unpipelined requests, scripts and
+//!    durable writes").
 //!
 //! # A command's whole path
 //! socket → [`connection`] (reader task, RESP decoding in [`protocol`]) → [`command::dispatch`]

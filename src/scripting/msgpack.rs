@@ -275,26 +275,50 @@ fn unpack(lua: &Lua, s: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiVal
         buf: s,
         pos: offset as usize,
     };
-    let mut out = Vec::new();
-    let mut count = 0i64;
-    while cur.pos < len && count < limit {
-        match cur.decode(lua, 0)? {
-            Ok(v) => out.push(v),
-            Err(Bad::Eof) => return Err(err("Missing bytes in input.")),
-            Err(Bad::Format) => return Err(err("Bad data format in input.")),
-        }
-        count += 1;
+    let mut failed = None;
+    // One protected call decodes everything onto the stack with the C API: through mlua each
+    // string and table slot would be a protected call and a registry reference of its own
+    // (BullMQ passes every job's options msgpacked).
+    // SAFETY: the closure and `Cursor::push` use the Lua C API on the stack they are handed,
+    // within the space they check; their frames own nothing with a destructor (the cursor
+    // borrows the input), so a memory error unwinding out of them (to mlua's protected call,
+    // which reports it as an `Err`) skips no drop.
+    let out: MultiValue = unsafe {
+        lua.exec_raw((), |state| {
+            let mut count = 0i64;
+            while cur.pos < len && count < limit {
+                if let Err(b) = cur.push(state, 0) {
+                    mlua::ffi::lua_settop(state, 0);
+                    failed = Some(b);
+                    return;
+                }
+                count += 1;
+            }
+            if !decode_all {
+                let next = if cur.pos == len { -1 } else { cur.pos as i64 };
+                mlua::ffi::lua_pushnumber(state, next as f64);
+                mlua::ffi::lua_insert(state, 1);
+            }
+        })?
+    };
+    match failed {
+        None => Ok(out),
+        Some(Bad::Eof) => Err(err("Missing bytes in input.")),
+        Some(Bad::Format) => Err(err("Bad data format in input.")),
+        Some(Bad::Deep) => Err(err("stack overflow (message pack nesting too deep)")),
+        Some(Bad::NilKey) => Err(err("table index is nil")),
+        Some(Bad::NanKey) => Err(err("table index is NaN")),
+        Some(Bad::TooMany) => Err(err("too many results to unpack")),
     }
-    if !decode_all {
-        let next = if cur.pos == len { -1 } else { cur.pos as i64 };
-        out.insert(0, LuaValue::Integer(next));
-    }
-    Ok(MultiValue::from_iter(out))
 }
 
 enum Bad {
     Eof,
     Format,
+    Deep,
+    NilKey,
+    NanKey,
+    TooMany,
 }
 
 struct Cursor<'a> {
@@ -323,87 +347,110 @@ impl Cursor<'_> {
             .fold(0u64, |acc, &b| (acc << 8) | b as u64))
     }
 
-    fn decode(&mut self, lua: &Lua, depth: usize) -> mlua::Result<Result<LuaValue, Bad>> {
+    /// Decode one object and push it. On `Err` the stack may hold partial values (the caller
+    /// clears it).
+    ///
+    /// # Safety
+    /// `state` is a valid Lua state inside a protected call; a memory error leaves by
+    /// `longjmp` (this frame owns nothing with a destructor).
+    unsafe fn push(&mut self, state: *mut mlua::ffi::lua_State, depth: usize) -> Result<(), Bad> {
+        use mlua::ffi;
         if depth > MAX_DECODE_DEPTH {
-            return Err(err("stack overflow (message pack nesting too deep)"));
+            return Err(Bad::Deep);
         }
-        macro_rules! t {
-            ($e:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(b) => return Ok(Err(b)),
+        // SAFETY (for the block): as for this function.
+        unsafe {
+            if ffi::lua_checkstack(state, 3) == 0 {
+                return Err(if depth == 0 { Bad::TooMany } else { Bad::Deep });
+            }
+            let tag = self.take(1)?[0];
+            let num = |n: f64| ffi::lua_pushnumber(state, n);
+            match tag {
+                0xcc => num(self.be(1)? as f64),
+                0xcd => num(self.be(2)? as f64),
+                0xce => num(self.be(4)? as f64),
+                0xcf => num(self.be(8)? as f64),
+                0xd0 => num(self.be(1)? as u8 as i8 as f64),
+                0xd1 => num(self.be(2)? as u16 as i16 as f64),
+                0xd2 => num(self.be(4)? as u32 as i32 as f64),
+                0xd3 => num(self.be(8)? as i64 as f64),
+                0xc0 => ffi::lua_pushnil(state),
+                0xc3 => ffi::lua_pushboolean(state, 1),
+                0xc2 => ffi::lua_pushboolean(state, 0),
+                0xca => num(f32::from_bits(self.be(4)? as u32) as f64),
+                0xcb => num(f64::from_bits(self.be(8)?)),
+                0xd9..=0xdb => {
+                    let n = self.be(1 << (tag - 0xd9))? as usize;
+                    let b = self.take(n)?;
+                    ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
                 }
-            };
+                0xdc | 0xdd => {
+                    let n = self.be(if tag == 0xdc { 2 } else { 4 })?;
+                    return self.array(state, n, depth);
+                }
+                0xde | 0xdf => {
+                    let n = self.be(if tag == 0xde { 2 } else { 4 })?;
+                    return self.map(state, n, depth);
+                }
+                _ if tag & 0x80 == 0 => num(tag as f64),
+                _ if tag & 0xe0 == 0xe0 => num(tag as i8 as f64),
+                _ if tag & 0xe0 == 0xa0 => {
+                    let b = self.take((tag & 0x1f) as usize)?;
+                    ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+                }
+                _ if tag & 0xf0 == 0x90 => return self.array(state, (tag & 0xf) as u64, depth),
+                _ if tag & 0xf0 == 0x80 => return self.map(state, (tag & 0xf) as u64, depth),
+                _ => return Err(Bad::Format),
+            }
         }
-        let tag = t!(self.take(1))[0];
-        let num = |n: f64| LuaValue::Number(n);
-        let v = match tag {
-            0xcc => num(t!(self.be(1)) as f64),
-            0xcd => num(t!(self.be(2)) as f64),
-            0xce => num(t!(self.be(4)) as f64),
-            0xcf => num(t!(self.be(8)) as f64),
-            0xd0 => num(t!(self.be(1)) as u8 as i8 as f64),
-            0xd1 => num(t!(self.be(2)) as u16 as i16 as f64),
-            0xd2 => num(t!(self.be(4)) as u32 as i32 as f64),
-            0xd3 => num(t!(self.be(8)) as i64 as f64),
-            0xc0 => LuaValue::Nil,
-            0xc3 => LuaValue::Boolean(true),
-            0xc2 => LuaValue::Boolean(false),
-            0xca => num(f32::from_bits(t!(self.be(4)) as u32) as f64),
-            0xcb => num(f64::from_bits(t!(self.be(8)))),
-            0xd9..=0xdb => {
-                let n = t!(self.be(1 << (tag - 0xd9))) as usize;
-                LuaValue::String(lua.create_string(t!(self.take(n)))?)
-            }
-            0xdc | 0xdd => {
-                let n = t!(self.be(if tag == 0xdc { 2 } else { 4 }));
-                return self.array(lua, n, depth);
-            }
-            0xde | 0xdf => {
-                let n = t!(self.be(if tag == 0xde { 2 } else { 4 }));
-                return self.map(lua, n, depth);
-            }
-            _ if tag & 0x80 == 0 => num(tag as f64),
-            _ if tag & 0xe0 == 0xe0 => num(tag as i8 as f64),
-            _ if tag & 0xe0 == 0xa0 => {
-                let n = (tag & 0x1f) as usize;
-                LuaValue::String(lua.create_string(t!(self.take(n)))?)
-            }
-            _ if tag & 0xf0 == 0x90 => return self.array(lua, (tag & 0xf) as u64, depth),
-            _ if tag & 0xf0 == 0x80 => return self.map(lua, (tag & 0xf) as u64, depth),
-            _ => return Ok(Err(Bad::Format)),
-        };
-        Ok(Ok(v))
+        Ok(())
     }
 
-    fn array(&mut self, lua: &Lua, n: u64, depth: usize) -> mlua::Result<Result<LuaValue, Bad>> {
-        let t = lua.create_table()?;
-        for i in 1..=n {
-            match self.decode(lua, depth + 1)? {
-                Ok(v) => t.raw_set(i, v)?,
-                Err(b) => return Ok(Err(b)),
+    /// # Safety
+    /// As [`Cursor::push`].
+    unsafe fn array(
+        &mut self,
+        state: *mut mlua::ffi::lua_State,
+        n: u64,
+        depth: usize,
+    ) -> Result<(), Bad> {
+        use mlua::ffi;
+        // SAFETY: as for this function.
+        unsafe {
+            // No presizing from the claimed count: the input may lie about it.
+            ffi::lua_createtable(state, 0, 0);
+            for i in 1..=n {
+                self.push(state, depth + 1)?;
+                ffi::lua_rawseti(state, -2, i as _);
             }
         }
-        Ok(Ok(LuaValue::Table(t)))
+        Ok(())
     }
 
-    fn map(&mut self, lua: &Lua, n: u64, depth: usize) -> mlua::Result<Result<LuaValue, Bad>> {
-        let t = lua.create_table()?;
-        for _ in 0..n {
-            let k = match self.decode(lua, depth + 1)? {
-                Ok(k) => k,
-                Err(b) => return Ok(Err(b)),
-            };
-            let v = match self.decode(lua, depth + 1)? {
-                Ok(v) => v,
-                Err(b) => return Ok(Err(b)),
-            };
-            match &k {
-                LuaValue::Nil => return Err(err("table index is nil")),
-                LuaValue::Number(x) if x.is_nan() => return Err(err("table index is NaN")),
-                _ => t.raw_set(k, v)?,
+    /// # Safety
+    /// As [`Cursor::push`].
+    unsafe fn map(
+        &mut self,
+        state: *mut mlua::ffi::lua_State,
+        n: u64,
+        depth: usize,
+    ) -> Result<(), Bad> {
+        use mlua::ffi;
+        // SAFETY: as for this function.
+        unsafe {
+            ffi::lua_createtable(state, 0, 0);
+            for _ in 0..n {
+                self.push(state, depth + 1)?;
+                self.push(state, depth + 1)?;
+                match ffi::lua_type(state, -2) {
+                    ffi::LUA_TNIL => return Err(Bad::NilKey),
+                    ffi::LUA_TNUMBER if ffi::lua_tonumber(state, -2).is_nan() => {
+                        return Err(Bad::NanKey);
+                    }
+                    _ => ffi::lua_rawset(state, -3),
+                }
             }
         }
-        Ok(Ok(LuaValue::Table(t)))
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 # Side-by-side comparison of ferrymq with redis-server (Debian's 7.0 package).
 #
 #   bash benches/compare.sh [--quick] [--rounds N] [--requests N] [--modes "pinned unpinned"]
-#                           [--out FILE]
+#                           [--out FILE] [--frameworks]
 #
 # Builds ferrymq (release) and the load generator (examples/loadgen.rs), starts ferrymq and
 # redis-server with identical persistence settings on free loopback ports, runs every scenario
@@ -17,7 +17,9 @@
 # follow the issue (1M redis-benchmark requests, 1M elements/entries, 10k connections) and take
 # much longer; --requests sets the redis-benchmark count (also with --quick: the quick counts are
 # too short for stable ratios); the header says what was used. Memory is measured once
-# (unpinned; placement does not change it), on a fresh server each time.
+# (unpinned; placement does not change it), on a fresh server each time. --frameworks adds the
+# queue-framework rows (BullMQ jobs/s, Celery tasks/s, server CPU per job) of
+# benches/frameworks.sh, run with the same --rounds and --quick.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,6 +31,7 @@ ROUNDS=3
 REQUESTS=""
 MODES="pinned unpinned"
 OUT=""
+FRAMEWORKS=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
         --requests) REQUESTS=$2; shift ;;
         --modes) MODES=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --frameworks) FRAMEWORKS=1 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -437,4 +441,25 @@ report() {
     fi
 }
 
-report "$ORIG_ARGS" | tee "${OUT:-/dev/null}"
+# Queue frameworks with their own clients (BullMQ, Celery): benches/frameworks.sh, whose
+# table follows this one (it installs the frameworks locally the first time).
+frameworks_table() {
+    [ "$FRAMEWORKS" = 1 ] || return 0
+    echo "== frameworks" >&2
+    local args=(--rounds "$ROUNDS" --out "$WORK/frameworks.md")
+    [ "$QUICK" = 1 ] && args+=(--quick)
+    if bash "$ROOT/benches/frameworks.sh" "${args[@]}" > "$WORK/frameworks.log" 2>&1; then
+        echo
+        sed 's/^# /## /' "$WORK/frameworks.md"
+    else
+        echo
+        echo "## Queue frameworks: benches/frameworks.sh failed"
+        echo
+        tail -n 20 "$WORK/frameworks.log"
+    fi
+}
+
+{
+    report "$ORIG_ARGS"
+    frameworks_table
+} | tee "${OUT:-/dev/null}"

@@ -94,67 +94,16 @@ RESULTS=$WORK/results.tsv
 : > "$RESULTS"
 PROBLEMS=$WORK/problems
 : > "$PROBLEMS"
-PIDS=()
+source "$ROOT/benches/servers.sh"
+SERVER_ARGS=(--maxclients "$MAXCLIENTS")
 cleanup() {
-    for p in "${PIDS[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
+    stop_all_servers
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    while :; do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-}
-
 SPIN=""   # prefix for servers
 CPIN=""   # prefix for clients
-
-# start_server <ferrymq|redis> <name> [extra directives...]: sets SERVER_PORT and SERVER_PID.
-# Ports come from below the ephemeral range, where the load generator's own connections live;
-# a port taken meanwhile by someone else is retried.
-start_server() {
-    local kind=$1 name=$2
-    shift 2
-    local port dir attempt
-    for attempt in 1 2 3 4 5; do
-        port=$(free_port)
-        dir=$WORK/$name-$port
-        mkdir -p "$dir"
-        local common=(--port "$port" --bind 127.0.0.1 --save "" --dir "$dir"
-            --maxclients "$MAXCLIENTS" --loglevel warning "$@")
-        if [ "$kind" = ferrymq ]; then
-            $SPIN "$FERRYMQ" "${common[@]}" > "$dir/log" 2>&1 &
-        else
-            $SPIN redis-server "${common[@]}" > "$dir/log" 2>&1 &
-        fi
-        SERVER_PID=$!
-        SERVER_PORT=$port
-        PIDS+=("$SERVER_PID")
-        for _ in $(seq 100); do
-            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return 0; fi
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        stop_server "$SERVER_PID"
-    done
-    echo "$kind did not start:" >&2
-    cat "$dir/log" >&2
-    exit 1
-}
-
-stop_server() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
 
 # The command is implemented when the reply is not an "unknown command" error.
 supports() {

@@ -96,61 +96,13 @@ RESULTS=$WORK/results.tsv
 : > "$RESULTS"
 PROBLEMS=$WORK/problems
 : > "$PROBLEMS"
-PIDS=()
+source "$ROOT/benches/servers.sh"
 cleanup() {
-    for p in "${PIDS[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
+    stop_all_servers
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    local p
-    while :; do
-        p=$(( 20000 + RANDOM % 12000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-}
-
-# start_server <ferrymq|redis>: sets SERVER_PORT and SERVER_PID.
-start_server() {
-    local kind=$1 port dir attempt
-    for attempt in 1 2 3 4 5; do
-        port=$(free_port)
-        dir=$WORK/$kind-$port
-        mkdir -p "$dir"
-        local common=(--port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir"
-            --loglevel warning)
-        if [ "$kind" = ferrymq ]; then
-            $SPIN "$FERRYMQ" "${common[@]}" > "$dir/log" 2>&1 &
-        else
-            $SPIN redis-server "${common[@]}" > "$dir/log" 2>&1 &
-        fi
-        SERVER_PID=$!
-        SERVER_PORT=$port
-        PIDS+=("$SERVER_PID")
-        for _ in $(seq 100); do
-            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return 0; fi
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        stop_server "$SERVER_PID"
-    done
-    echo "$kind did not start:" >&2
-    cat "$dir/log" >&2
-    exit 1
-}
-
-stop_server() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
 
 # record <scenario> <server> <value>
 record() {
@@ -230,9 +182,9 @@ celery() {
 }
 
 T0=$(date +%s)
-start_server ferrymq
+start_server ferrymq ferrymq --appendonly no
 FPORT=$SERVER_PORT FPID=$SERVER_PID
-start_server redis
+start_server redis redis --appendonly no
 RPORT=$SERVER_PORT RPID=$SERVER_PID
 for round in $(seq "$ROUNDS"); do
     echo "round $round/$ROUNDS ($(( $(date +%s) - T0 ))s)" >&2

@@ -159,8 +159,9 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             continue;
         }
         parked = false;
-        state.clock = None;
-        let batch_start = quanta::Instant::now();
+        // The batch's start is its first command's start too (the clock is read once).
+        let batch_start = Instant::now();
+        state.clock = Some(batch_start);
         shared.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         shared.stats.reads.fetch_add(1, Ordering::Relaxed);
         if (buf.len() + parser.partial_len()) as u64 > shared.query_buffer_limit() {
@@ -259,7 +260,10 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         // poll of the event loop per request.
         // With `appendfsync everysec`, the first connection back writes the AOF for all of
         // them with one `write`.
-        if batch_start.elapsed() >= YIELD_AFTER
+        // The last command's end, kept by the command path: no clock read here.
+        if state
+            .clock
+            .is_some_and(|end| end.saturating_duration_since(batch_start) >= YIELD_AFTER)
             || (shared.aof.writes_inline()
                 && state.handle.outbox.held_beyond(*shared.durable.borrow()))
         {

@@ -500,7 +500,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut durable = shared.durable.subscribe();
     loop {
         match handle.outbox.take(&mut spare) {
-            Take::Idle => handle.outbox.wait().await,
+            Take::Idle => {
+                handle.outbox.wait().await;
+                // Let the tasks already runnable on this thread run first, so that what they
+                // push for this client (a replica's stream, a subscriber's messages, served
+                // pops) goes in this write too: one send per round of the event loop, as Redis
+                // writes in beforeSleep, instead of one per feeding batch.
+                tokio::task::yield_now().await;
+            }
             Take::Close => break,
             Take::Write { hold_until } => {
                 if hold_until > *durable.borrow() {

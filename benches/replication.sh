@@ -7,7 +7,9 @@
 #  1. LPUSH -P16 throughput (redis-benchmark, 50 clients) with no replica, then with one
 #     redis-server replica attached; the master is pinned to CPU 0, the replica and the
 #     benchmark to CPU 1. After the run: how long until the replica's offset equals the
-#     master's (its lag at the master's full rate).
+#     master's (its lag at the master's full rate). The master's CPU time per request in both
+#     runs: what feeding a replica costs it, apart from the CPU the replica takes from the
+#     benchmark on this machine.
 #  2. A full synchronisation of --keys keys (default 1M, loaded with redis-cli --pipe): the
 #     time from REPLICAOF until the replica reports master_link_status:up, and the longest
 #     PING round trip a client of the master saw meanwhile (how long clients are paused).
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
         --keys) KEYS=$2; shift ;;
         --requests) REQUESTS=$2; shift ;;
         --rounds) ROUNDS=$2; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -83,6 +85,13 @@ lpush_rate() {
         | tr '\r' '\n' | sed -n 's/.*LPUSH: \([0-9.]*\) requests per second.*/\1/p' | tail -1
 }
 
+# The master's CPU time (user + system) in clock ticks, and the microseconds per request of
+# a run from the ticks before and after it.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+us_per_request() {
+    python3 -c "import os; print(f'{($2 - $1) * 1e6 / os.sysconf(\"SC_CLK_TCK\") / $REQUESTS:.2f}')"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 PIPE=$WORK/keys.resp
@@ -100,12 +109,18 @@ declare -A R
 for kind in ferrymq redis; do
     for _ in $(seq "$ROUNDS"); do
         m=$(start "$kind" 0)
+        mpid=$(tail -1 "$PIDFILE")
+        c0=$(cpu_ticks "$mpid")
         R[$kind,alone]+="$(lpush_rate "$m") "
+        R[$kind,cpu_alone]+="$(us_per_request "$c0" "$(cpu_ticks "$mpid")") "
         stop_all
         m=$(start "$kind" 0)
+        mpid=$(tail -1 "$PIDFILE")
         r=$(start redis 1 --replicaof 127.0.0.1 "$m")
         wait_up "$r"
+        c0=$(cpu_ticks "$mpid")
         R[$kind,replica]+="$(lpush_rate "$m") "
+        R[$kind,cpu_replica]+="$(us_per_request "$c0" "$(cpu_ticks "$mpid")") "
         t0=$(date +%s%N)
         until [ "$(field "$r" slave_repl_offset)" = "$(field "$m" master_repl_offset)" ]; do
             sleep 0.01
@@ -134,7 +149,8 @@ while True:
     time.sleep(0.001)
 EOF
         pinger=$!
-        sleep 0.2
+        # Its first round trip is written at once: the sync starts once it is pinging.
+        until [ -s "$WORK/ping" ]; do sleep 0.01; done
         t0=$(date +%s%N)
         redis-cli -p "$r" REPLICAOF 127.0.0.1 "$m" >/dev/null
         wait_up "$r"
@@ -159,6 +175,11 @@ fr=$(med ferrymq,replica); rr=$(med redis,replica)
 echo "| LPUSH -P16 req/s, no replica | $fa | $ra | $(ratio "$fa" "$ra") |"
 echo "| LPUSH -P16 req/s, one replica | $fr | $rr | $(ratio "$fr" "$rr") |"
 echo "| throughput kept with a replica | $(ratio "$fr" "$fa") | $(ratio "$rr" "$ra") | |"
+fca=$(med ferrymq,cpu_alone); rca=$(med redis,cpu_alone)
+fcr=$(med ferrymq,cpu_replica); rcr=$(med redis,cpu_replica)
+echo "| master CPU per LPUSH, no replica, µs | $fca | $rca | $(ratio "$fca" "$rca") |"
+echo "| master CPU per LPUSH, one replica, µs | $fcr | $rcr | $(ratio "$fcr" "$rcr") |"
+echo "| master CPU kept with a replica (no replica / one) | $(ratio "$fca" "$fcr") | $(ratio "$rca" "$rcr") | |"
 echo "| replica catch-up after the run, ms | $(med ferrymq,lag) | $(med redis,lag) | |"
 fs=$(med ferrymq,sync); rs=$(med redis,sync)
 echo "| full sync of $KEYS keys to a redis-server replica, ms | $fs | $rs | $(ratio "$fs" "$rs") |"

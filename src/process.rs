@@ -212,3 +212,29 @@ pub fn notify_stopping(supervised: &str) {
         tracing::warn!(error = %e, "systemd notification failed");
     }
 }
+
+/// How much lower than the process's own priority the background persistence threads run.
+/// Nice 10 gives such a thread about a tenth of a CPU it shares with a serving thread.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lower the calling thread's scheduling priority: for the threads that write a snapshot in the
+/// background (BGSAVE, BGREWRITEAOF, a replica's full synchronisation). Where one shares a CPU
+/// with the threads serving clients, the scheduler then gives that CPU to a client's request
+/// as soon as it arrives, and the snapshot takes the time left over; with a CPU to spare it
+/// runs as fast as before. Redis's forked child competes on equal terms instead, and a request
+/// arriving during its time slice waits for the slice to end.
+#[allow(unsafe_code)]
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::libc;
+        // SAFETY: getpriority and setpriority only read their integer arguments. On Linux,
+        // PRIO_PROCESS with 0 names the calling thread alone (a thread's nice value is its
+        // own), so the serving threads keep theirs. A nice value above the current one needs
+        // no privilege; a failure leaves the priority as it was, which is harmless.
+        unsafe {
+            let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+            libc::setpriority(libc::PRIO_PROCESS, 0, (now + BACKGROUND_NICE).min(19));
+        }
+    }
+}

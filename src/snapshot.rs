@@ -363,6 +363,7 @@ fn start(shared: &Arc<Shared>) -> Result<(), String> {
 }
 
 fn run(shared: Arc<Shared>) {
+    crate::process::lower_thread_priority();
     let st = &shared.rdb;
     let t0 = Instant::now();
     let result = snapshot_and_write(&shared);

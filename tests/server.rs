@@ -430,3 +430,64 @@ fn watch_multi_exec_increments_lose_no_update() {
         "successful EXECs must all be in the value"
     );
 }
+
+/// Of `rounds` rounds, how many served the first of two requests first: a new connection sends
+/// XREADGROUP BLOCK on an existing group, and without waiting another connection sends a SET
+/// of that key. Served in that order, the read blocks and the SET unblocks it with "no longer
+/// exists"; the other way round, the read meets a string and gets WRONGTYPE.
+fn served_in_sending_order(port: u16, rounds: usize) -> usize {
+    let mut r = RawConn::connect(port);
+    let mut in_order = 0;
+    for _ in 0..rounds {
+        r.cmd(&["DEL", "s"]);
+        r.cmd(&["XADD", "s", "1-1", "f", "v"]);
+        r.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+        let mut rd = RawConn::connect(port);
+        assert_eq!(rd.cmd(&["PING"]), b"+PONG\r\n");
+        rd.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+        assert_eq!(r.cmd(&["SET", "s", "x"]), b"+OK\r\n");
+        let reply = rd.read_reply();
+        if reply.windows(16).any(|w| w == b"no longer exists") {
+            in_order += 1;
+        } else {
+            assert!(
+                reply.starts_with(b"-WRONGTYPE"),
+                "{}",
+                String::from_utf8_lossy(&reply)
+            );
+        }
+    }
+    in_order
+}
+
+/// Requests that arrive together on two connections are served in arrival order, as Redis
+/// serves them (some of Redis's own tests rely on it). They used to be served last-first
+/// nearly every time: the runtime ran the last task woken by a poll of the sockets first.
+#[test]
+fn requests_arriving_together_on_two_connections_are_served_in_order() {
+    let rounds = 100;
+    // On several threads the two requests can still be served at the same moment, more often
+    // on a loaded machine (77-98 % in order measured under load, against 0.5-45 % before):
+    // a bound, where redis-server's single thread serves all of them in order.
+    let bound = rounds * 2 / 3;
+    let s = Server::ferrymq(&[]);
+    let ours = served_in_sending_order(s.port, rounds);
+    assert!(ours >= bound, "ferrymq served {ours} of {rounds} in order");
+    if let Some(redis) = Server::redis(&[]) {
+        let theirs = served_in_sending_order(redis.port, rounds);
+        assert!(
+            theirs >= bound,
+            "redis-server served {theirs} of {rounds} in order"
+        );
+    }
+}

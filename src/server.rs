@@ -285,6 +285,11 @@ impl Shared {
             listeners: Default::default(),
         });
         shared.apply_config();
+        let weak = Arc::downgrade(&shared);
+        crate::store::set_growth_check(Arc::new(move |bytes| {
+            weak.upgrade()
+                .is_none_or(|s| s.keyspace_growth_allowed(bytes))
+        }));
         Ok(shared)
     }
 
@@ -423,6 +428,15 @@ impl Shared {
     pub fn used_memory_estimate(&self) -> i64 {
         self.stats.used_memory.load(Ordering::Relaxed) as i64
             + self.stats.memory_delta.load(Ordering::Relaxed)
+    }
+
+    /// Whether the keyspace's tables may allocate `bytes` more to grow (Redis's
+    /// dictExpandAllowed): not when that would take used memory over `maxmemory`, which
+    /// would make the next command evict keys only because the table grew. Called with the
+    /// store lock held: reads atomics only.
+    pub fn keyspace_growth_allowed(&self, bytes: usize) -> bool {
+        let max = self.maxmemory();
+        max == 0 || self.used_memory_estimate() + bytes as i64 <= max as i64
     }
 
     /// Memory is over `maxmemory` (one atomic load when no limit is set).

@@ -725,3 +725,41 @@ fn tracking_invalidations_do_not_feed_eviction() {
         }
     }
 }
+
+/// A table that would grow past `maxmemory` does not (Redis's dictExpandAllowed): with 4096
+/// keys the next key needs a new block of the keys table (64 KB in ferrymq, the rehash to
+/// 8192 buckets in Redis), and a limit 10 KB above the memory in use must not make the
+/// writes after it evict.
+#[test]
+fn keyspace_growth_does_not_cause_eviction() {
+    let mut servers = vec![Server::ferrymq(&[])];
+    servers.extend(Server::redis(&[]));
+    for s in &servers {
+        let mut c = s.raw();
+        // A command's first latency histogram would count against the limit too.
+        for (k, v) in [
+            ("latency-tracking", "no"),
+            ("maxmemory-policy", "allkeys-random"),
+        ] {
+            assert_eq!(c.cmd_s(&["CONFIG", "SET", k, v]), "+OK\r\n");
+        }
+        // Filled from another connection, so this one keeps small buffers.
+        let mut fill = s.raw();
+        for i in 0..4096 {
+            fill.send(&["SET", &i.to_string(), "x"]);
+        }
+        for _ in 0..4096 {
+            assert_eq!(fill.read_reply(), b"+OK\r\n");
+        }
+        drop(fill);
+        let limit = used_memory(&mut c) + 10 * 1024;
+        assert_eq!(
+            c.cmd_s(&["CONFIG", "SET", "maxmemory", &limit.to_string()]),
+            "+OK\r\n"
+        );
+        assert_eq!(c.cmd_s(&["SET", "k1", "v1"]), "+OK\r\n");
+        assert_eq!(c.cmd_s(&["SET", "k2", "v2"]), "+OK\r\n");
+        assert_eq!(c.cmd_s(&["DBSIZE"]), ":4098\r\n", "port {}", s.port);
+        assert_eq!(evicted_keys(&mut c), 0, "port {}", s.port);
+    }
+}

@@ -763,3 +763,49 @@ fn keyspace_growth_does_not_cause_eviction() {
         assert_eq!(evicted_keys(&mut c), 0, "port {}", s.port);
     }
 }
+
+/// CLIENT KILL of a replica that stopped reading frees its output at once (Redis frees the
+/// client before replying): the memory the stalled stream held leaves used_memory as it
+/// leaves mem_not_counted_for_evict, so used memory less what eviction ignores stays put.
+/// The write stuck on the replica's full socket used to keep it, and the connection, alive.
+#[test]
+fn killing_a_stalled_replica_frees_its_output() {
+    let master = Server::ferrymq(&["--client-output-buffer-limit", "replica 0 0 0"]);
+    let replica = Server::ferrymq(&[]);
+    let mut m = master.raw();
+    let mut r = replica.raw();
+    let port = master.port.to_string();
+    assert_eq!(r.cmd_s(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+    assert!(wait_for(Duration::from_secs(10), || info_field(
+        &mut r,
+        "master_link_status"
+    )
+    .as_deref()
+        == Some("up")));
+    // SAFETY: signals to a child process this test started.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+    let payload = "A".repeat(100_000);
+    let field = |m: &mut RawConn, f: &str| -> i64 { info_field(m, f).unwrap().parse().unwrap() };
+    for _ in 0..2000 {
+        assert_eq!(m.cmd_s(&["SET", "k", &payload]), "+OK\r\n");
+        if field(&mut m, "mem_clients_slaves") > 8 * 1024 * 1024 {
+            break;
+        }
+    }
+    let held = field(&mut m, "mem_clients_slaves");
+    let counted = |m: &mut RawConn| field(m, "used_memory") - field(m, "mem_not_counted_for_evict");
+    let before = counted(&mut m);
+    assert_eq!(m.cmd_s(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
+    let mut last = (0, 0);
+    let freed = wait_for(Duration::from_secs(5), || {
+        last = (field(&mut m, "connected_slaves"), counted(&mut m) - before);
+        last.0 == 0 && last.1.abs() < 64 * 1024
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+    assert!(held > 8 * 1024 * 1024, "the replica's output grew: {held}");
+    assert!(
+        freed,
+        "the killed replica's output is freed: (replicas, change) {last:?}, held {held}"
+    );
+}

@@ -536,7 +536,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
                     break;
                 }
-                if wr.write_all(&spare).await.is_err() {
+                // A kill (CLIENT KILL, an output limit) ends a write the peer does not take,
+                // such as to a stalled replica: its buffer is freed and the socket closed at
+                // once, as Redis frees a killed client, instead of both waiting on the peer.
+                let written = tokio::select! {
+                    r = wr.write_all(&spare) => r.is_ok(),
+                    _ = handle.killed() => false,
+                };
+                if !written {
+                    drop(std::mem::take(&mut spare));
+                    handle.outbox.written();
                     break;
                 }
                 shared
@@ -552,7 +561,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
     }
-    wr.shutdown().await;
+    // A killed client's peer may not be reading: the socket closes when dropped instead.
+    if !handle.is_killed() {
+        wr.shutdown().await;
+    }
     handle.notify_killed();
 }
 

@@ -503,10 +503,17 @@ impl Shared {
         let unlink = self.cached.lazy_eviction.load(Ordering::Relaxed);
         let limit = eviction_time_limit(self.cached.evict_tenacity.load(Ordering::Relaxed));
         let mut store = self.store.lock();
-        // Another connection may have evicted while this one waited for the lock. The
-        // replicas' output does not count (see `Replication::output_buffers`).
-        let to_free =
-            self.used_memory_estimate() - store.repl.output_buffers() as i64 - unflushed - max;
+        // Another connection may have evicted while this one waited for the lock. The reading
+        // above may also have caught a command half-way (a replica's output buffer being
+        // reallocated, both copies alive, while the size it reports is the old one): before
+        // evicting, read again with no command running. The replicas' output does not count
+        // (see `Replication::output_buffers`).
+        let used = if policy == Policy::NoEviction {
+            self.used_memory_estimate()
+        } else {
+            self.sample_memory() as i64
+        };
+        let to_free = used - store.repl.output_buffers_held() as i64 - unflushed - max;
         if to_free <= 0 {
             return self.eviction_outcome(Eviction::Ok);
         }

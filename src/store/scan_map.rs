@@ -229,6 +229,9 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
     /// dictExpandAllowed for the keyspace. Refused, the index fills up to 7/8 before it
     /// doubles anyway (Redis lets a refused table reach a load of 1.618), and the elements
     /// take a small step of room instead of a whole chunk.
+    ///
+    /// DEVIATION(redis): the forced growth comes at a load of 7/8, not 1.618: an open-addressing
+    /// index cannot hold more elements than buckets, and linear probing slows sharply past 7/8.
     pub fn insert_checked(
         &mut self,
         key: K,

@@ -55,6 +55,11 @@ pub struct Stats {
     pub sync_partial_err: AtomicU64,
     /// Keys evicted for `maxmemory` (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
+    /// Net bytes recent eviction passes queued for clients (tracking invalidations, keyspace
+    /// events), not counted against `maxmemory` until `eviction_output_until` (microseconds
+    /// since `started`): see [`Shared::unflushed_eviction_output`].
+    pub eviction_output: AtomicI64,
+    pub eviction_output_until: AtomicU64,
     /// Microseconds since `started`, plus one, at which used memory was first found over
     /// `maxmemory` without eviction bringing it back (0: it is not); INFO's
     /// `current_eviction_exceeded_time`.
@@ -86,6 +91,11 @@ pub enum Eviction {
 /// memory with a fresh reading (tens of microseconds) before deciding: far from the limit
 /// every command pays two counter reads, near it the decision is exact, as Redis's is.
 const CONFIRM_MARGIN: i64 = 64 * 1024;
+
+/// How long the messages an eviction pass queued for clients are left to their writers before
+/// they count as used memory again (see [`Shared::unflushed_eviction_output`]): Redis's cron
+/// period, far longer than a writer takes to hand them to the socket.
+const EVICTION_OUTPUT_GRACE: Duration = Duration::from_millis(100);
 
 /// How long one eviction pass may run (Redis's evictionTimeLimitUs): up to tenacity 10,
 /// 50 us per step (500 us by default); above, 15% more per step (about two minutes at 99);
@@ -275,6 +285,11 @@ impl Shared {
             listeners: Default::default(),
         });
         shared.apply_config();
+        let weak = Arc::downgrade(&shared);
+        crate::store::set_growth_check(Arc::new(move |bytes| {
+            weak.upgrade()
+                .is_none_or(|s| s.keyspace_growth_allowed(bytes))
+        }));
         Ok(shared)
     }
 
@@ -415,6 +430,15 @@ impl Shared {
             + self.stats.memory_delta.load(Ordering::Relaxed)
     }
 
+    /// Whether the keyspace's tables may allocate `bytes` more to grow (Redis's
+    /// dictExpandAllowed): not when that would take used memory over `maxmemory`, which
+    /// would make the next command evict keys only because the table grew. Called with the
+    /// store lock held: reads atomics only.
+    pub fn keyspace_growth_allowed(&self, bytes: usize) -> bool {
+        let max = self.maxmemory();
+        max == 0 || self.used_memory_estimate() + bytes as i64 <= max as i64
+    }
+
     /// Memory is over `maxmemory` (one atomic load when no limit is set).
     pub fn over_maxmemory(&self) -> bool {
         let max = self.maxmemory();
@@ -468,7 +492,9 @@ impl Shared {
         }
         // The estimate misses what was allocated and freed outside commands since the last
         // sample (client buffers, disconnections): near the limit, decide on a fresh reading.
-        if self.used_memory_estimate() <= max - CONFIRM_MARGIN || self.sample_memory() as i64 <= max
+        let unflushed = self.unflushed_eviction_output();
+        if self.used_memory_estimate() - unflushed <= max - CONFIRM_MARGIN
+            || self.sample_memory() as i64 - unflushed <= max
         {
             return self.eviction_outcome(Eviction::Ok);
         }
@@ -477,9 +503,17 @@ impl Shared {
         let unlink = self.cached.lazy_eviction.load(Ordering::Relaxed);
         let limit = eviction_time_limit(self.cached.evict_tenacity.load(Ordering::Relaxed));
         let mut store = self.store.lock();
-        // Another connection may have evicted while this one waited for the lock. The
-        // replicas' output does not count (see `Replication::output_buffers`).
-        let to_free = self.used_memory_estimate() - store.repl.output_buffers() as i64 - max;
+        // Another connection may have evicted while this one waited for the lock. The reading
+        // above may also have caught a command half-way (a replica's output buffer being
+        // reallocated, both copies alive, while the size it reports is the old one): before
+        // evicting, read again with no command running. The replicas' output does not count
+        // (see `Replication::output_buffers`).
+        let used = if policy == Policy::NoEviction {
+            self.used_memory_estimate()
+        } else {
+            self.sample_memory() as i64
+        };
+        let to_free = used - store.repl.output_buffers_held() as i64 - unflushed - max;
         if to_free <= 0 {
             return self.eviction_outcome(Eviction::Ok);
         }
@@ -490,6 +524,7 @@ impl Shared {
         let start = Instant::now();
         let mut freed: i64 = 0;
         let mut keys = 0u64;
+        let mut output: i64 = 0;
         let mut result = Eviction::Ok;
         while freed < to_free {
             let Some((db, key)) = store.pick_victim(policy, samples) else {
@@ -505,7 +540,13 @@ impl Shared {
                 // Without jemalloc's counters, a lower bound: the key itself.
                 _ => key.len() as i64,
             };
+            // What telling others of it queued (invalidations, events): see
+            // `unflushed_eviction_output`.
+            let before = memory::thread_net();
             store.evicted(db, key, unlink);
+            if let (Some(b), Some(a)) = (before, memory::thread_net()) {
+                output += a - b;
+            }
             keys += 1;
             if keys.is_multiple_of(16) && start.elapsed() > limit {
                 result = Eviction::Running;
@@ -514,12 +555,51 @@ impl Shared {
         }
         self.stats.memory_delta.fetch_sub(freed, Ordering::Relaxed);
         self.stats.evicted_keys.fetch_add(keys, Ordering::Relaxed);
+        if output > 0 {
+            let until = (self.started.elapsed() + EVICTION_OUTPUT_GRACE).as_micros() as u64;
+            let s = &self.stats;
+            let earlier = if s.eviction_output_until.load(Ordering::Relaxed) > 0 {
+                unflushed
+            } else {
+                0
+            };
+            s.eviction_output.store(earlier + output, Ordering::Relaxed);
+            s.eviction_output_until.store(until, Ordering::Relaxed);
+        }
         store.drain_effects();
         if store.blocking.has_ready() {
             crate::command::serve_ready_keys_now(self, &mut store);
         }
         drop(store);
         self.eviction_outcome(result)
+    }
+
+    /// What recent eviction passes queued for clients (their tracking invalidations and
+    /// keyspace events) and is left out of the comparison with `maxmemory` for
+    /// [`EVICTION_OUTPUT_GRACE`] after the last of them.
+    ///
+    /// DEVIATION(redis): Redis counts these messages too, but writes them to the sockets
+    /// before it reads the next command, so the next eviction check finds them gone unless
+    /// their client stopped reading. Here each client's writer task sends them while other
+    /// connections already run commands: counting them at once made every pass evict for the
+    /// messages of the previous one (ten tracking clients turned 40 KB of excess into a
+    /// hundred more evictions). Messages still queued after the grace period count again.
+    fn unflushed_eviction_output(&self) -> i64 {
+        let s = &self.stats;
+        let until = s.eviction_output_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return 0;
+        }
+        if (self.started.elapsed().as_micros() as u64) < until {
+            return s.eviction_output.load(Ordering::Relaxed);
+        }
+        let _ = s.eviction_output_until.compare_exchange(
+            until,
+            0,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        0
     }
 
     /// Keep the time spent over the limit (INFO's `*_eviction_exceeded_time`).

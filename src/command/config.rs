@@ -91,6 +91,9 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
             );
         }
     }
+    // The copy kept for undoing is a few KiB: gone before the eviction below measures used
+    // memory, which would otherwise count it against the new limit.
+    drop(old);
     if changed.iter().any(|n| n == "maxmemory") {
         maxmemory_changed(ctx);
     }

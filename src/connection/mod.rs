@@ -107,7 +107,7 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.outbox.kill();
-        self.kill_notify.notify_one();
+        self.kill_notify.notify_waiters();
         self.wake.notify_one();
     }
 
@@ -115,19 +115,24 @@ impl ClientHandle {
         self.killed.load(Ordering::SeqCst) || self.outbox.is_killed()
     }
 
+    /// Resolves once the client is killed. Any number of tasks may wait (the reader and the
+    /// writer both do): each registers before it checks, so no kill is missed.
     pub async fn killed(&self) {
         loop {
+            let n = self.kill_notify.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
             if self.is_killed() {
                 return;
             }
-            self.kill_notify.notified().await;
+            n.await;
         }
     }
 
     /// Called by code that killed the client through its outbox (output buffer limit).
     pub fn notify_killed(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        self.kill_notify.notify_one();
+        self.kill_notify.notify_waiters();
         self.wake.notify_one();
     }
 }

@@ -140,6 +140,11 @@ impl Outbox {
         g.killed = true;
         self.killed.store(true, Ordering::Release);
         g.buf = BytesMut::new();
+        if !g.front.is_empty() {
+            // What a partial direct write handed back goes too: nothing more is written.
+            g.front = BytesMut::new();
+            g.in_flight = 0;
+        }
         drop(g);
         self.notify.notify_one();
     }

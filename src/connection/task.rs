@@ -94,6 +94,8 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     let handle = state.handle.clone();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = BytesMut::new();
+    // Bytes a batch of replies usually takes (a moving average): see `write_direct`.
+    let mut typical_batch = 0usize;
     // One wait for CLIENT KILL for the connection's whole life, not one per read.
     let killed = handle.killed();
     tokio::pin!(killed);
@@ -283,12 +285,15 @@ async fn read_loop<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             .qbuf
             .store(buf.len() + parser.partial_len(), Ordering::Relaxed);
         handle.qbuf_cap.store(buf.capacity(), Ordering::Relaxed);
-        write_direct(shared, state, sink, &mut out);
+        write_direct(shared, state, sink, &mut out, &mut typical_batch);
         shared.clients.memory.update(&handle);
     }
 }
 
 const REPLY_CHUNK_BYTES: u64 = 16 * 1024;
+
+/// A connection's reply buffer is always kept up to this size (see `write_direct`).
+const KEEP_REPLY_BUFFER: usize = 4 * 1024;
 
 /// A batch that ran at least this long yields before writing its replies (see `read_loop`).
 const YIELD_AFTER: std::time::Duration = std::time::Duration::from_micros(20);
@@ -447,6 +452,7 @@ fn write_direct<W: AsyncWrite + Unpin>(
     state: &ClientState,
     sink: &Sink<W>,
     out: &mut BytesMut,
+    typical: &mut usize,
 ) {
     let outbox = &state.handle.outbox;
     let durable = *shared.durable.borrow();
@@ -464,6 +470,7 @@ fn write_direct<W: AsyncWrite + Unpin>(
         Ok((n, flushed)) if n == out.len() && flushed => {
             shared.stats.net_out.fetch_add(n as u64, Ordering::Relaxed);
             shared.stats.writes.fetch_add(1, Ordering::Relaxed);
+            note_batch(typical, n);
             out.clear();
             if outbox.written() {
                 outbox.wake();
@@ -484,10 +491,29 @@ fn write_direct<W: AsyncWrite + Unpin>(
             outbox.wake();
         }
     }
-    // As the writer task's: no large buffer kept between batches (client eviction counts
-    // only what the outbox holds).
-    if out.capacity() > 64 * 1024 {
-        *out = BytesMut::new();
+    release_unusual(out, *typical);
+}
+
+/// Count a batch of `n` bytes written into the connection's usual batch size (a moving
+/// average of the last few).
+#[inline]
+fn note_batch(typical: &mut usize, n: usize) {
+    *typical = (*typical * 7 + n) / 8;
+}
+
+/// Free an emptied output buffer that is large (client eviction counts only what the outbox
+/// holds) or far bigger than the connection's `typical` batch: a one-off large reply (INFO, a
+/// big GET) or burst of pushes (the invalidations an eviction sends) gives its memory back at
+/// once, as Redis does not grow a client's reply buffer for one, while a steady stream of
+/// large batches keeps its buffer. Kept, such buffers counted as used memory: the INFO that
+/// read used_memory left ~10 KB more for the CONFIG SET maxmemory after it to evict for, and
+/// ten tracking clients kept 64 KB each after the invalidations of one eviction pass, which
+/// made the next pass evict again.
+#[inline]
+fn release_unusual(buf: &mut BytesMut, typical: usize) {
+    let cap = buf.capacity();
+    if cap > 64 * 1024 || (cap > KEEP_REPLY_BUFFER && cap > 4 * typical) {
+        *buf = BytesMut::new();
     }
 }
 
@@ -497,6 +523,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     wr: Arc<Sink<W>>,
 ) {
     let mut spare = BytesMut::new();
+    let mut typical = 0usize;
     let mut durable = shared.durable.subscribe();
     loop {
         match handle.outbox.take(&mut spare) {
@@ -516,7 +543,16 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 if hold_until > 0 && durable.wait_for(|d| *d >= hold_until).await.is_err() {
                     break;
                 }
-                if wr.write_all(&spare).await.is_err() {
+                // A kill (CLIENT KILL, an output limit) ends a write the peer does not take,
+                // such as to a stalled replica: its buffer is freed and the socket closed at
+                // once, as Redis frees a killed client, instead of both waiting on the peer.
+                let written = tokio::select! {
+                    r = wr.write_all(&spare) => r.is_ok(),
+                    _ = handle.killed() => false,
+                };
+                if !written {
+                    drop(std::mem::take(&mut spare));
+                    handle.outbox.written();
                     break;
                 }
                 shared
@@ -524,18 +560,18 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     .net_out
                     .fetch_add(spare.len() as u64, Ordering::Relaxed);
                 shared.stats.writes.fetch_add(1, Ordering::Relaxed);
+                note_batch(&mut typical, spare.len());
                 spare.clear();
                 handle.outbox.written();
                 shared.clients.memory.update(&handle);
-                // The writer task only handles what the socket could not take at once: keep
-                // no large buffer between such writes.
-                if spare.capacity() > 64 * 1024 {
-                    spare = BytesMut::new();
-                }
+                release_unusual(&mut spare, typical);
             }
         }
     }
-    wr.shutdown().await;
+    // A killed client's peer may not be reading: the socket closes when dropped instead.
+    if !handle.is_killed() {
+        wr.shutdown().await;
+    }
     handle.notify_killed();
 }
 

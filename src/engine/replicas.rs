@@ -53,12 +53,25 @@ impl Replication {
         self.links
             .iter()
             .filter(|l| !l.handle.is_killed())
-            .map(|l| l.handle.outbox.memory() + l.held.as_ref().map_or(0, Vec::len))
+            .map(ReplicaLink::output_memory)
             .sum()
+    }
+
+    /// [`Replication::output_buffers`] plus what killed replicas still hold: the eviction
+    /// check leaves it out too. CLIENT KILL frees a replica's queue at once, but the chunk
+    /// its writer task was sending goes a moment later, on that task; counted meanwhile, it
+    /// made the next command evict (Redis frees the whole client before replying).
+    pub fn output_buffers_held(&self) -> usize {
+        self.links.iter().map(ReplicaLink::output_memory).sum()
     }
 }
 
 impl ReplicaLink {
+    /// Memory the replica's output holds: its outbox and the stream held back.
+    fn output_memory(&self) -> usize {
+        self.handle.outbox.memory() + self.held.as_ref().map_or(0, Vec::len)
+    }
+
     /// Whether the replica's unsent stream is over its output-buffer limit (hard, or soft for
     /// longer than allowed): it is then disconnected, as Redis does, and resynchronises.
     fn over_limit(&mut self) -> bool {

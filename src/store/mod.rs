@@ -38,6 +38,29 @@ pub use value::Value;
 
 pub type Dict<K, V> = HashMap<K, V, RandomState>;
 
+/// Asked before a keyspace table allocates more room for itself: see [`set_growth_check`].
+pub type GrowthCheck = std::sync::Arc<dyn Fn(usize) -> bool + Send + Sync>;
+
+static GROWTH_CHECK: std::sync::RwLock<Option<GrowthCheck>> = std::sync::RwLock::new(None);
+
+/// Install the check the keys and expiry tables of every database ask before they grow by
+/// more than an element ([`ScanMap::insert_checked`]): the server refuses growth that would
+/// take used memory over `maxmemory`. One per process (the server's); without one, tables
+/// always grow.
+pub fn set_growth_check(check: GrowthCheck) {
+    *GROWTH_CHECK.write().unwrap_or_else(|e| e.into_inner()) = Some(check);
+}
+
+/// Whether a keyspace table may allocate `bytes` more (rare: once per 1024 keys, or when the
+/// index doubles).
+fn may_grow(bytes: usize) -> bool {
+    GROWTH_CHECK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_none_or(|check| check(bytes))
+}
+
 /// Copy a request argument before keeping it: arguments are slices of a connection's read
 /// buffer, and keeping the slice would pin the whole buffer.
 #[inline]
@@ -360,7 +383,7 @@ impl Db {
         }
         let lru = self.fresh_word();
         self.map
-            .insert(CompactBytes::new(key), Entry { value, lru });
+            .insert_checked(CompactBytes::new(key), Entry { value, lru }, may_grow);
     }
 
     /// The `lru` word of a value written now: a fresh access word, and
@@ -423,7 +446,8 @@ impl Db {
         if !self.map.contains_key(key) {
             return;
         }
-        self.expires.insert(CompactBytes::new(key), at_ms);
+        self.expires
+            .insert_checked(CompactBytes::new(key), at_ms, may_grow);
     }
 
     /// Remove the TTL of `key`; true if it had one.

@@ -51,6 +51,8 @@ const MIN_SIZE: usize = 8;
 const CHUNK_BITS: u32 = 10;
 /// Elements per chunk of `entries`: 1024 keyspace elements are 64 KiB, one allocation each.
 const CHUNK: usize = 1 << CHUNK_BITS;
+/// Elements a chunk grows by when a whole chunk was refused (see [`ScanMap::insert_checked`]).
+const CHUNK_STEP: usize = 16;
 
 #[derive(Clone)]
 pub struct ScanMap<K, V> {
@@ -217,39 +219,75 @@ impl<K: Hash + Eq, V> ScanMap<K, V> {
     }
 
     /// Insert or replace; returns the value replaced.
+    #[inline]
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.insert_checked(key, value, |_| true)
+    }
+
+    /// [`ScanMap::insert`], asking `may_grow(bytes)` before an allocation of that many more
+    /// bytes for the table itself (a bigger index, a new chunk of elements), as Redis's
+    /// dictExpandAllowed for the keyspace. Refused, the index fills up to 7/8 before it
+    /// doubles anyway (Redis lets a refused table reach a load of 1.618), and the elements
+    /// take a small step of room instead of a whole chunk.
+    ///
+    /// DEVIATION(redis): the forced growth comes at a load of 7/8, not 1.618: an open-addressing
+    /// index cannot hold more elements than buckets, and linear probing slows sharply past 7/8.
+    pub fn insert_checked(
+        &mut self,
+        key: K,
+        value: V,
+        may_grow: impl Fn(usize) -> bool,
+    ) -> Option<V> {
         let h = self.tag(&key);
         if let Some(i) = self.find(h, &key) {
             let p = pos_of(self.index[i]);
             return Some(std::mem::replace(&mut self.entry_mut(p).1, value));
         }
         assert!(self.len < u32::MAX as usize, "ScanMap: too many elements");
-        if (self.len + 1) * 4 > self.index.len() * 3 {
+        let n = self.len + 1;
+        if n * 4 > self.index.len() * 3
+            && (n * 8 > self.index.len() * 7 || may_grow(self.index.len() * 2 * 8))
+        {
             self.resize((self.index.len() * 2).max(MIN_SIZE));
         }
         let p = self.len;
-        self.push_entry((key, value));
+        self.push_entry((key, value), may_grow);
         self.place(word(h, p));
         self.len += 1;
         None
     }
 
-    /// Append an element at position `len`.
-    fn push_entry(&mut self, e: (K, V)) {
+    /// Append an element at position `len`. A chunk after the first is allocated whole, or,
+    /// when `may_grow` refuses that, grown by [`CHUNK_STEP`] elements or a quarter at a time.
+    fn push_entry(&mut self, e: (K, V), may_grow: impl Fn(usize) -> bool) {
         let whole = self.entries.len() > 1;
+        let size = std::mem::size_of::<(K, V)>();
         match self.entries.last_mut() {
             Some(c) if c.len() < CHUNK => {
-                if whole && c.len() == c.capacity() {
-                    // A cloned chunk: give it its whole size at once.
-                    c.reserve_exact(CHUNK - c.len());
+                if c.len() == c.capacity() {
+                    // A cloned or stepped chunk: give it its whole size at once if allowed;
+                    // the first chunk doubles, as a Vec does.
+                    let rest = CHUNK - c.len();
+                    let want = if whole {
+                        rest
+                    } else {
+                        c.len().max(4).min(rest)
+                    };
+                    if may_grow(want * size) {
+                        c.reserve_exact(want);
+                    } else {
+                        c.reserve_exact((c.len() / 4).clamp(CHUNK_STEP.min(rest), rest));
+                    }
                 }
                 c.push(e);
             }
             _ => {
                 let mut c = if self.entries.is_empty() {
                     Vec::new()
-                } else {
+                } else if may_grow(CHUNK * size) {
                     Vec::with_capacity(CHUNK)
+                } else {
+                    Vec::with_capacity(CHUNK_STEP)
                 };
                 c.push(e);
                 self.entries.push(c);
@@ -812,5 +850,39 @@ mod tests {
             });
         }
         assert!((0..1000).all(|k| seen.contains(&k)));
+    }
+
+    #[test]
+    fn refused_growth_fills_the_index_further_and_steps_the_chunks() {
+        let mut m: ScanMap<u32, u32> = ScanMap::default();
+        for k in 0..(3 * CHUNK as u32) {
+            m.insert(k, k);
+        }
+        let buckets = m.capacity();
+        let chunks_cap: usize = m.entries.iter().map(|c| c.capacity()).sum();
+        assert_eq!(chunks_cap, 3 * CHUNK);
+        // Refused: the index waits until 7/8 full, the new chunk gets a step.
+        let refuse = |_: usize| false;
+        let mut k = 3 * CHUNK as u32;
+        while (m.len() + 1) * 8 <= buckets * 7 {
+            m.insert_checked(k, k, refuse);
+            k += 1;
+        }
+        assert_eq!(m.capacity(), buckets);
+        let last = m.entries.last().unwrap();
+        assert!(last.capacity() < CHUNK, "{}", last.capacity());
+        // Past 7/8 the index doubles anyway.
+        m.insert_checked(k, k, refuse);
+        assert_eq!(m.capacity(), buckets * 2);
+        for j in 0..=k {
+            assert_eq!(m.get(&j), Some(&j));
+        }
+        // Allowed again: the next chunk is whole.
+        while m.entries.len() == 4 || m.entries.last().unwrap().len() < CHUNK {
+            k += 1;
+            m.insert_checked(k, k, |_| true);
+        }
+        assert_eq!(m.len(), k as usize + 1);
+        assert_eq!(m.entries[3].capacity(), CHUNK);
     }
 }

@@ -66,7 +66,7 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> Reply {
 /// stream held back; write the RDB with no lock held; then, under the lock again, send it and
 /// release the held stream behind it.
 fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
-    crate::process::lower_thread_priority();
+    crate::process::lower_thread_priority(crate::process::Background::Replica);
     let t0 = std::time::Instant::now();
     let limit = replica_limit(shared);
     let (records, waiting) = loop {

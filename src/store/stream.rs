@@ -358,8 +358,10 @@ impl Node {
         get_varint(&self.buf, &mut p) as u32
     }
 
-    /// Decode the entry at `at`.
-    fn decode(&self, master: StreamId, at: usize) -> RawEntry {
+    /// Decode the head of the entry at `at`: its ID, flags, field count and where its fields
+    /// start.
+    #[inline]
+    fn decode_head(&self, master: StreamId, at: usize) -> (StreamId, u8, u32, usize) {
         let buf = &self.buf;
         let mut p = at;
         let flags = buf[p];
@@ -371,20 +373,26 @@ impl Node {
         } else {
             StreamId::new(master.ms.wrapping_add(ms_delta), seq_raw)
         };
-        let nfields;
-        let data;
-        if flags & FLAG_SAMEFIELDS != 0 {
-            nfields = self.master_nfields();
-            data = p;
-            for _ in 0..nfields {
-                get_bytes(buf, &mut p);
-            }
+        let nfields = if flags & FLAG_SAMEFIELDS != 0 {
+            self.master_nfields()
         } else {
-            nfields = get_varint(buf, &mut p) as u32;
-            data = p;
-            for _ in 0..nfields * 2 {
-                get_bytes(buf, &mut p);
-            }
+            get_varint(buf, &mut p) as u32
+        };
+        (id, flags, nfields, p)
+    }
+
+    /// Decode the entry at `at`.
+    fn decode(&self, master: StreamId, at: usize) -> RawEntry {
+        let buf = &self.buf;
+        let (id, flags, nfields, data) = self.decode_head(master, at);
+        let mut p = data;
+        let items = if flags & FLAG_SAMEFIELDS != 0 {
+            nfields
+        } else {
+            nfields * 2
+        };
+        for _ in 0..items {
+            get_bytes(buf, &mut p);
         }
         RawEntry {
             id,
@@ -2826,23 +2834,34 @@ impl<'a> StoredNode<'a> {
         (0..nf).map(move |_| get_bytes(buf, &mut p))
     }
 
-    /// The stored entries in ID order.
-    pub fn entries(&self) -> impl Iterator<Item = StoredEntry<'a>> + 'a {
-        let (node, master) = (self.node, self.master);
+    /// Each stored entry in ID order, handed to `f`. An entry's fields are read once, as `f`
+    /// iterates them (what it leaves is skipped after it): an iterator over the entries would
+    /// have to read them once more to find where the next entry starts, which was a sixth of
+    /// the time of an RDB save of a stream.
+    pub fn for_each_entry(&self, mut f: impl FnMut(&mut StoredEntry<'a>)) {
+        let node: &'a Node = self.node;
+        let buf: &'a [u8] = &node.buf;
+        let mut master_fields = 0;
+        get_varint(buf, &mut master_fields);
         let mut p = node.hdr_len as usize;
-        std::iter::from_fn(move || {
-            if p >= node.buf.len() {
-                return None;
-            }
-            let e = node.decode(master, p);
-            p = e.next;
-            Some(StoredEntry {
-                id: e.id,
-                deleted: e.flags & FLAG_DELETED != 0,
-                same_fields: e.flags & FLAG_SAMEFIELDS != 0,
-                fields: node.entry_ref(&e).fields(),
-            })
-        })
+        while p < buf.len() {
+            let (id, flags, nfields, data) = node.decode_head(self.master, p);
+            let same_fields = flags & FLAG_SAMEFIELDS != 0;
+            let mut e = StoredEntry {
+                id,
+                deleted: flags & FLAG_DELETED != 0,
+                same_fields,
+                fields: Fields {
+                    buf,
+                    pos: data,
+                    master_pos: same_fields.then_some(master_fields),
+                    left: nfields,
+                },
+            };
+            f(&mut e);
+            for _ in e.fields.by_ref() {}
+            p = e.fields.pos;
+        }
     }
 }
 

@@ -51,7 +51,7 @@ pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
             w.push(f);
         }
         w.push_int(0);
-        for e in n.entries() {
+        n.for_each_entry(|e| {
             let mut flags = 0;
             if e.deleted {
                 flags |= FLAG_DELETED;
@@ -64,19 +64,19 @@ pub fn write(out: &mut Vec<u8>, s: &Stream, enc: &Encodings) {
             w.push_int(e.id.seq.wrapping_sub(n.master.seq) as i64);
             let nf = e.fields.len() as i64;
             if e.same_fields {
-                for (_, v) in e.fields {
+                for (_, v) in e.fields.by_ref() {
                     w.push(v);
                 }
                 w.push_int(nf + 3);
             } else {
                 w.push_int(nf);
-                for (f, v) in e.fields {
+                for (f, v) in e.fields.by_ref() {
                     w.push(f);
                     w.push(v);
                 }
                 w.push_int(2 * nf + 4);
             }
-        }
+        });
         write_string(out, w.finish_ref(), enc);
     }
     write_len(out, s.len());

@@ -216,11 +216,11 @@ pub fn notify_stopping(supervised: &str) {
 /// How much lower than the process's own priority a background thread runs.
 #[derive(Clone, Copy)]
 pub enum Background {
-    /// A snapshot to disk (BGSAVE, BGREWRITEAOF): nice +19, about 1.5 % of a CPU it shares
-    /// with a busy serving thread. Nothing waits on it but the file. At +10 a GET's p99 during
-    /// back-to-back BGSAVEs was still 6x its p99 without them on one shared core; at +19 it is
-    /// 1.5x (redis-server: 9x).
-    Disk,
+    /// BGSAVE: nice +19, about 1.5 % of a CPU it shares with a busy serving thread. Nothing
+    /// waits on it but the file. At +10 a GET's p99 during back-to-back BGSAVEs was still 6x
+    /// its p99 without them on one shared core; at +19 it is 1.3x (redis-server: 4.8-9x).
+    /// A shorter time slice at nice 0 (sched_setattr's runtime) did not bring it down.
+    Snapshot,
     /// A replica's full synchronisation: nice +10, about a tenth of such a CPU. The replica
     /// waits for it, and the stream held back for it grows meanwhile towards the replica's
     /// output-buffer limit.
@@ -238,7 +238,7 @@ pub enum Background {
 #[allow(unsafe_code)]
 pub fn lower_thread_priority(kind: Background) {
     let by = match kind {
-        Background::Disk => 19,
+        Background::Snapshot => 19,
         Background::Replica => 10,
     };
     #[cfg(not(target_os = "linux"))]

@@ -363,7 +363,7 @@ fn start(shared: &Arc<Shared>) -> Result<(), String> {
 }
 
 fn run(shared: Arc<Shared>) {
-    crate::process::lower_thread_priority(crate::process::Background::Disk);
+    crate::process::lower_thread_priority(crate::process::Background::Snapshot);
     let st = &shared.rdb;
     let t0 = Instant::now();
     let result = snapshot_and_write(&shared);

@@ -732,7 +732,6 @@ pub(crate) fn maybe_auto_rewrite(shared: &Arc<Shared>) {
 }
 
 fn run(shared: Arc<Shared>, mode: Mode) {
-    crate::process::lower_thread_priority(crate::process::Background::Disk);
     let core = shared.aof.core.clone();
     let start = Instant::now();
     let result = rewrite(&shared, mode);

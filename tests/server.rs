@@ -472,15 +472,16 @@ fn served_in_sending_order(port: u16, rounds: usize) -> usize {
 
 /// Requests that arrive together on two connections are served in arrival order, as Redis
 /// serves them (some of Redis's own tests rely on it). They used to be served last-first
-/// nearly every time: the runtime ran the last task woken by a poll of the sockets first.
+/// nearly every time: the runtime ran the last task woken by a poll of the sockets first. On
+/// one worker thread the order is the scheduler's alone; on several, two threads may still
+/// take one request each (see the README's differences), which is left to timing.
 #[test]
 fn requests_arriving_together_on_two_connections_are_served_in_order() {
     let rounds = 100;
-    // On several threads the two requests can still be served at the same moment, more often
-    // on a loaded machine (77-98 % in order measured under load, against 0.5-45 % before):
-    // a bound, where redis-server's single thread serves all of them in order.
-    let bound = rounds * 2 / 3;
-    let s = Server::ferrymq(&[]);
+    // Even on one thread a round now and then comes out of order (98-100 of 100 measured
+    // with the other tests running; 48-52 before the change): a bound.
+    let bound = rounds * 9 / 10;
+    let s = Server::ferrymq_one_thread(&[]);
     let ours = served_in_sending_order(s.port, rounds);
     assert!(ours >= bound, "ferrymq served {ours} of {rounds} in order");
     if let Some(redis) = Server::redis(&[]) {

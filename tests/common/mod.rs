@@ -191,7 +191,7 @@ impl DirServer {
 
 impl Server {
     fn spawn(name: &'static str, bin: &std::path::Path, args: &[&str], redis: bool) -> Server {
-        Self::spawn_on(name, bin, args, redis, None)
+        Self::spawn_on(name, bin, args, redis, None, &[])
     }
 
     fn spawn_on(
@@ -200,6 +200,7 @@ impl Server {
         args: &[&str],
         redis: bool,
         fixed_port: Option<u16>,
+        env: &[(&str, &str)],
     ) -> Server {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -220,6 +221,7 @@ impl Server {
             if !redis {
                 cmd.env("RUST_LOG", "warn");
             }
+            cmd.envs(env.iter().copied());
             let mut child = die_with_test(&mut cmd).spawn().expect("spawn server");
             if wait_ready(&mut child, port) {
                 return Server {
@@ -253,6 +255,20 @@ impl Server {
             args,
             false,
             Some(port),
+            &[],
+        )
+    }
+
+    /// Start ferrymq with one worker thread (tokio's `TOKIO_WORKER_THREADS`): what its
+    /// threads' scheduling decides, and not the machine's timing.
+    pub fn ferrymq_one_thread(args: &[&str]) -> Server {
+        Server::spawn_on(
+            "ferrymq",
+            std::path::Path::new(env!("CARGO_BIN_EXE_ferrymq")),
+            args,
+            false,
+            None,
+            &[("TOKIO_WORKER_THREADS", "1")],
         )
     }
 

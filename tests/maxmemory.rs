@@ -28,6 +28,16 @@ fn evicted_keys(c: &mut RawConn) -> u64 {
     info_field(c, "evicted_keys").unwrap().parse().unwrap()
 }
 
+fn config_set(c: &mut RawConn, pairs: &[(&str, &str)]) {
+    for (k, v) in pairs {
+        assert_eq!(
+            c.cmd_s(&["CONFIG", "SET", k, v]),
+            "+OK\r\n",
+            "CONFIG SET {k} {v}"
+        );
+    }
+}
+
 fn exists(c: &mut RawConn, k: &str) -> bool {
     c.cmd_s(&["EXISTS", k]) == ":1\r\n"
 }
@@ -681,13 +691,14 @@ fn tracking_invalidations_do_not_feed_eviction() {
         let mut c = s.raw();
         // Latency tracking allocates a histogram per command the first time it runs: Redis
         // evicts ~60 keys with it too.
-        for (k, v) in [
-            ("latency-tracking", "no"),
-            ("maxmemory-policy", "allkeys-lru"),
-            ("maxmemory-eviction-tenacity", "100"),
-        ] {
-            assert_eq!(c.cmd_s(&["CONFIG", "SET", k, v]), "+OK\r\n");
-        }
+        config_set(
+            &mut c,
+            &[
+                ("latency-tracking", "no"),
+                ("maxmemory-policy", "allkeys-lru"),
+                ("maxmemory-eviction-tenacity", "100"),
+            ],
+        );
         let mut trackers: Vec<RawConn> = (0..10).map(|_| s.raw()).collect();
         for t in &mut trackers {
             t.cmd(&["HELLO", "3"]);
@@ -737,12 +748,13 @@ fn keyspace_growth_does_not_cause_eviction() {
     for s in &servers {
         let mut c = s.raw();
         // A command's first latency histogram would count against the limit too.
-        for (k, v) in [
-            ("latency-tracking", "no"),
-            ("maxmemory-policy", "allkeys-random"),
-        ] {
-            assert_eq!(c.cmd_s(&["CONFIG", "SET", k, v]), "+OK\r\n");
-        }
+        config_set(
+            &mut c,
+            &[
+                ("latency-tracking", "no"),
+                ("maxmemory-policy", "allkeys-random"),
+            ],
+        );
         // Filled from another connection, so this one keeps small buffers.
         let mut fill = s.raw();
         for i in 0..4096 {

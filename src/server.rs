@@ -1235,6 +1235,16 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         warn!("Configured to not listen anywhere, exiting.");
         return Err(std::io::Error::other("configured to not listen anywhere"));
     }
+    // SIGTERM and SIGINT are caught from before the first client is accepted: registered in
+    // the spawned task, a signal sent right after a client's first reply could still find the
+    // default action (exit with no final save).
+    let signal_streams = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
     let mut tasks = vec![crate::listener::start(&shared, tcp, tls, tls_config)];
     if !unixsocket.is_empty() {
         let _ = std::fs::remove_file(&unixsocket);
@@ -1258,7 +1268,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     tokio::spawn(timers(shared.clone()));
     crate::replica::start_from_config(&shared);
     tokio::spawn(memory_sampler(shared.clone()));
-    tokio::spawn(signals(shared.clone()));
+    tokio::spawn(signals(shared.clone(), signal_streams));
     info!(
         version = env!("CARGO_PKG_VERSION"),
         port = target.port,
@@ -1556,14 +1566,10 @@ async fn memory_sampler(shared: Arc<Shared>) {
     }
 }
 
-async fn signals(shared: Arc<Shared>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return;
-    };
+async fn signals(
+    shared: Arc<Shared>,
+    (mut term, mut int): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+) {
     loop {
         let directive = tokio::select! {
             _ = term.recv() => {

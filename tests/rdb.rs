@@ -653,6 +653,23 @@ fn shutdown_on_sigterm_decides_the_final_save() {
     assert!(!dir.path().join("dump.rdb").exists(), "nosave wins");
 }
 
+/// A SIGTERM sent as soon as the server has answered its first request is caught: the final
+/// save happens every time. The handler used to be registered by a task that could run after
+/// the first client was served, and such a SIGTERM then ended the process unsaved.
+#[test]
+fn sigterm_right_after_the_first_reply_still_saves() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DirServer::ferrymq(dir.path(), &["--shutdown-on-sigterm", "save"]);
+        q(&mut conn(&s), &["SET", "a", "1"]);
+        s.sigterm();
+        assert!(
+            dir.path().join("dump.rdb").exists(),
+            "round {round}: no final save"
+        );
+    }
+}
+
 /// The replies around a BGSAVE in progress, compared with redis-server's (both slowed down by
 /// `rdb-key-save-delay` so the save is still running).
 #[test]

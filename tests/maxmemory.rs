@@ -821,3 +821,76 @@ fn killing_a_stalled_replica_frees_its_output() {
         "the killed replica's output is freed: (replicas, change) {last:?}, held {held}"
     );
 }
+
+/// Redis's "replica buffer don't induce eviction" case, tighter than the test above: 100
+/// keys of 100 kB, a limit 32 KiB above what the master uses (less what eviction ignores), a
+/// stopped replica, then 100 rewrites of 100 kB that only grow the replica's output. Both
+/// servers evict the same key or two for the first rewrite's argument and nothing for the
+/// replica's output. ferrymq used to evict about a dozen: an eviction check could read used
+/// memory while the replica's buffer was being grown, with both copies alive.
+#[test]
+fn a_stalled_replicas_output_does_not_cause_eviction_near_the_limit() {
+    let field = |c: &mut RawConn, f: &str| -> u64 { info_field(c, f).unwrap().parse().unwrap() };
+    let mut kinds = vec![(Server::ferrymq(&[]), Server::ferrymq(&[]))];
+    if let (Some(m), Some(r)) = (Server::redis(&[]), Server::redis(&[])) {
+        kinds.push((m, r));
+    }
+    for (master, replica) in &kinds {
+        let name = master.name;
+        let mut m = master.raw();
+        let mut r = replica.raw();
+        for j in 0..100 {
+            assert_eq!(
+                m.cmd_s(&["SETRANGE", &format!("key:{j}"), "100000", "asdf"]),
+                ":100004\r\n"
+            );
+        }
+        config_set(
+            &mut m,
+            &[
+                ("maxmemory-policy", "allkeys-random"),
+                (
+                    "client-output-buffer-limit",
+                    "replica 100000000 100000000 300",
+                ),
+                ("repl-backlog-size", "10240"),
+            ],
+        );
+        let port = master.port.to_string();
+        assert_eq!(r.cmd_s(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+        assert!(
+            wait_for(Duration::from_secs(20), || info_field(
+                &mut r,
+                "master_link_status"
+            )
+            .as_deref()
+                == Some("up")),
+            "{name}: the replica did not sync"
+        );
+        let limit =
+            field(&mut m, "used_memory") - field(&mut m, "mem_not_counted_for_evict") + 32 * 1024;
+        config_set(&mut m, &[("maxmemory", &limit.to_string())]);
+        // SAFETY: signals to a child process this test started.
+        unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+        let payload = "A".repeat(100_000);
+        for i in 0..100 {
+            let r = m.cmd_s(&["SETRANGE", "key:0", "0", &payload]);
+            assert_eq!(r, ":100004\r\n", "{name}: rewrite {i}");
+        }
+        let held = field(&mut m, "mem_clients_slaves");
+        let evicted = evicted_keys(&mut m);
+        let dbsize = m.cmd_s(&["DBSIZE"]);
+        // SAFETY: as above.
+        unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+        assert!(
+            held > 2 * 1024 * 1024,
+            "{name}: the replica's output is counted: {held}"
+        );
+        // Both servers evict a key or two for the first rewrite (its 100 kB argument is
+        // itself over the 32 KiB headroom); counting the replica's 10 MB would evict all.
+        assert!(
+            evicted <= 4,
+            "{name}: {evicted} keys evicted, DBSIZE {dbsize:?}"
+        );
+    }
+}

@@ -216,27 +216,57 @@ pub fn notify_stopping(supervised: &str) {
 /// How much lower than the process's own priority a background thread runs.
 #[derive(Clone, Copy)]
 pub enum Background {
-    /// BGSAVE: nice +19, about 1.5 % of a CPU it shares with a busy serving thread. Nothing
-    /// waits on it but the file. At +10 a GET's p99 during back-to-back BGSAVEs was still 6x
-    /// its p99 without them on one shared core; at +19 it is 1.3x (redis-server: 4.8-9x).
-    /// A shorter time slice at nice 0 (sched_setattr's runtime) did not bring it down.
+    /// BGSAVE's encoding and writing: nice +19, about 1.5 % of a CPU it shares with a busy
+    /// serving thread. Nothing waits on it but the file. At +10 a GET's p99 during
+    /// back-to-back BGSAVEs was still 6x its p99 without them on one shared core; at +19 it
+    /// is 1.3x (redis-server: 4.8-9x). A shorter time slice at nice 0 (sched_setattr's
+    /// runtime) did not bring it down.
     Snapshot,
-    /// A replica's full synchronisation: nice +10, about a tenth of such a CPU. The replica
-    /// waits for it, and the stream held back for it grows meanwhile towards the replica's
-    /// output-buffer limit.
+    /// The encoding of a replica's full synchronisation: nice +10, about a tenth of such a
+    /// CPU. The replica waits for it, and the stream held back for it grows meanwhile towards
+    /// the replica's output-buffer limit.
     Replica,
 }
 
-/// Lower the calling thread's scheduling priority, for the threads that take a snapshot in the
-/// background. Where one shares a CPU with the threads serving clients, the scheduler then
-/// gives that CPU to a client's request as soon as it arrives, and the snapshot takes the time
-/// left over; with a CPU to spare it runs as fast as before. Redis's forked child competes on
-/// equal terms instead, and a request arriving during its time slice waits for the slice to
-/// end. The snapshot's short critical sections under the store lock run at the lowered
-/// priority too (an unprivileged thread cannot raise it again): when a serving thread waits for
-/// the lock, the snapshot thread is what is left to run on that CPU.
+/// Run `work` (a snapshot's encoding and file writing, which hold no lock) on a thread of its
+/// own at a lower scheduling priority, and wait for it. Where that thread shares a CPU with
+/// the threads serving clients, the scheduler gives the CPU to a client's request as soon as
+/// it arrives, and the snapshot takes the time left over; with a CPU to spare it runs as fast
+/// as before. Redis's forked child competes on equal terms instead, and a request arriving
+/// during its time slice waits for the slice to end.
+///
+/// Only lock-free work goes here: the snapshot's critical sections under the store lock stay on
+/// the caller's thread at normal priority. At nice +19 a thread holding the lock would, on a
+/// machine where other processes keep every CPU busy, wait hundreds of milliseconds for each
+/// time slice while every client waited for the lock; and an unprivileged thread cannot raise
+/// its priority again, hence the separate thread. If it cannot be started, `work` runs here.
+pub fn at_lower_priority<T: Send>(
+    kind: Background,
+    name: &str,
+    work: impl FnOnce() -> T + Send,
+) -> T {
+    let mut work = Some(work);
+    let spawned = std::thread::scope(|scope| {
+        let job = &mut work;
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn_scoped(scope, move || {
+                lower_thread_priority(kind);
+                (job.take().expect("the work, once"))()
+            })
+            .ok()
+            .map(|h| h.join())
+    });
+    match spawned {
+        Some(Ok(v)) => v,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => (work.take().expect("the work was not started"))(),
+    }
+}
+
+/// Lower the calling thread's scheduling priority by `kind`'s amount.
 #[allow(unsafe_code)]
-pub fn lower_thread_priority(kind: Background) {
+fn lower_thread_priority(kind: Background) {
     let by = match kind {
         Background::Snapshot => 19,
         Background::Replica => 10,

@@ -363,7 +363,6 @@ fn start(shared: &Arc<Shared>) -> Result<(), String> {
 }
 
 fn run(shared: Arc<Shared>) {
-    crate::process::lower_thread_priority(crate::process::Background::Snapshot);
     let st = &shared.rdb;
     let t0 = Instant::now();
     let result = snapshot_and_write(&shared);
@@ -422,26 +421,35 @@ fn snapshot_and_write(shared: &Arc<Shared>) -> Result<(), String> {
     };
     st.last_max_hold_us
         .store(max_hold.as_micros() as u64, SeqCst);
-    // `rdb-key-save-delay` (microseconds per key, a testing knob of Redis's): a slow BGSAVE,
-    // spent while writing and never under the store lock; an abort cuts it short.
-    let delay = shared.config_i64("rdb-key-save-delay");
-    if delay > 0 {
-        let end = Instant::now()
-            + std::time::Duration::from_micros((delay as u64).saturating_mul(records.len() as u64));
-        while Instant::now() < end {
-            if st.abort.load(SeqCst) {
-                return Err("aborted".into());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-    let chunks = file_chunks(records, &functions, &enc);
+    // Encoding and writing hold no lock: they run at a lower priority.
     let target = path(shared);
-    let all: Vec<&[u8]> = chunks.iter().map(|c| &c[..]).collect();
-    let temp = write_temp(
-        &target,
-        &format!("temp-bg-{}.rdb", std::process::id()),
-        &all,
+    let temp = crate::process::at_lower_priority(
+        crate::process::Background::Snapshot,
+        "rdb-bgsave-write",
+        || -> Result<std::path::PathBuf, String> {
+            // `rdb-key-save-delay` (microseconds per key, a testing knob of Redis's): a slow BGSAVE,
+            // spent while writing and never under the store lock; an abort cuts it short.
+            let delay = shared.config_i64("rdb-key-save-delay");
+            if delay > 0 {
+                let end = Instant::now()
+                    + std::time::Duration::from_micros(
+                        (delay as u64).saturating_mul(records.len() as u64),
+                    );
+                while Instant::now() < end {
+                    if st.abort.load(SeqCst) {
+                        return Err("aborted".into());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+            let chunks = file_chunks(records, &functions, &enc);
+            let all: Vec<&[u8]> = chunks.iter().map(|c| &c[..]).collect();
+            write_temp(
+                &target,
+                &format!("temp-bg-{}.rdb", std::process::id()),
+                &all,
+            )
+        },
     )?;
     // Rename under the store lock: a SAVE that aborted this snapshot holds it while it writes.
     let store = shared.store.lock();

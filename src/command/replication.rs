@@ -66,7 +66,6 @@ fn full_sync(ctx: &mut Ctx, psync: bool) -> Reply {
 /// stream held back; write the RDB with no lock held; then, under the lock again, send it and
 /// release the held stream behind it.
 fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
-    crate::process::lower_thread_priority(crate::process::Background::Replica);
     let t0 = std::time::Instant::now();
     let limit = replica_limit(shared);
     let (records, waiting) = loop {
@@ -104,7 +103,12 @@ fn build_full_sync(shared: &std::sync::Arc<crate::server::Shared>) {
     };
     let captured = t0.elapsed();
     let functions = crate::snapshot::function_codes(shared);
-    let chunks = crate::snapshot::file_chunks(records.records, &functions, &records.enc);
+    // Encoding holds no lock: it runs at a lower priority.
+    let chunks = crate::process::at_lower_priority(
+        crate::process::Background::Replica,
+        "repl-sync-encode",
+        || crate::snapshot::file_chunks(records.records, &functions, &records.enc),
+    );
     let len: usize = chunks.iter().map(|c| c.len()).sum();
     let mut store = shared.store.lock();
     for link in store

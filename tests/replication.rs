@@ -822,3 +822,40 @@ fn restarts_continue_from_the_rdb_with_a_partial_resync() {
     assert!(caught_up(&mut m, &mut r));
     assert_eq!(r.cmd_s(&["GET", "k"]), "$1\r\n2\r\n");
 }
+
+/// A consumer's `WAIT` after its BRPOP was served waits for the pop to reach the replicas.
+/// The pop is made by the LPUSH that fed the key, on the pusher's connection; the consumer's
+/// WAIT used to look only at its own last write (none), and answered 1 while the replica,
+/// stopped, had not seen the pop: after a failover the job would be delivered again. (Redis
+/// 7.0 answers 1 too; 7.2, which runs the served command again, answers 0 as ferrymq does.)
+#[test]
+fn wait_after_a_served_blocking_pop_waits_for_the_pop() {
+    let master = Server::ferrymq(&[]);
+    let replica = Server::ferrymq(&[]);
+    let mut m = master.raw();
+    let mut r = replica.raw();
+    let port = master.port.to_string();
+    assert_eq!(r.cmd_s(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
+    assert!(caught_up(&mut m, &mut r), "the replica did not sync");
+    let mut consumer = master.raw();
+    consumer.send(&["BRPOP", "q", "0"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || info_i64(
+            &mut m,
+            "blocked_clients"
+        ) == 1),
+        "the consumer did not block"
+    );
+    // SAFETY: signals to a child process this test started.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGSTOP) };
+    assert_eq!(m.cmd_s(&["LPUSH", "q", "job"]), ":1\r\n");
+    assert_eq!(
+        consumer.read_reply(),
+        b"*2\r\n$1\r\nq\r\n$3\r\njob\r\n".to_vec()
+    );
+    let stalled = consumer.cmd_s(&["WAIT", "1", "300"]);
+    // SAFETY: as above.
+    unsafe { libc::kill(replica.pid() as i32, libc::SIGCONT) };
+    assert_eq!(stalled, ":0\r\n", "the stopped replica cannot have the pop");
+    assert_eq!(consumer.cmd_s(&["WAIT", "1", "10000"]), ":1\r\n");
+}

@@ -1302,6 +1302,11 @@ pub fn serve_ready_keys(shared: &Arc<Shared>, store: &mut StoreInner) {
             if let Some(offset) = crate::aof::reply_barrier(store) {
                 handle.outbox.hold(offset);
             }
+            if store.repl.active() {
+                handle
+                    .served_woff
+                    .fetch_max(store.repl.offset, Ordering::Relaxed);
+            }
             handle.outbox.push_reply(&reply, resp);
             // The invalidation of a key the served command wrote follows its reply, as for a
             // command that did not block.

@@ -353,7 +353,13 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) -> Reply {
     };
     let may_block = ctx.may_block();
     let client = ctx.client.id;
-    let target = ctx.client.woff;
+    // The client's last write, or the pop made for it when its blocked command was served.
+    let served = ctx
+        .client
+        .handle
+        .served_woff
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let target = ctx.client.woff.max(served);
     let store = ctx.store();
     let acked = store.repl.acked(target);
     if acked >= numreplicas || !may_block {

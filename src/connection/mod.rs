@@ -75,6 +75,13 @@ pub struct ClientHandle {
     /// What this client counts for in [`ClientMemory`]'s total ([`evict::GONE`] once it
     /// has gone).
     pub counted_mem: AtomicUsize,
+    /// The replication offset right after this client's blocked command was served (its pop
+    /// was made by the command that fed the key, on another thread): `WAIT` waits for the
+    /// larger of this and `ClientState::woff`. DEVIATION(redis): Redis 7.0 leaves a served
+    /// client's offset where it was before it blocked, so a consumer's `WAIT` after a served
+    /// BRPOP could say the pop was replicated when it was not; Redis 7.2, which runs the
+    /// blocked command again when it is served, behaves as this does.
+    pub served_woff: AtomicU64,
 }
 
 impl ClientHandle {
@@ -99,6 +106,7 @@ impl ClientHandle {
             qbuf_cap: AtomicUsize::new(0),
             shrink: Notify::new(),
             counted_mem: AtomicUsize::new(0),
+            served_woff: AtomicU64::new(0),
         }
     }
 
